@@ -1,0 +1,179 @@
+//! Validated identifiers: the real public ids that a draw is keyed on.
+//!
+//! Every id that crosses the public contract is checked here once, so the rest
+//! of the crate can never hold a malformed one. The canonical text of each id is
+//! exactly the string it was parsed from (after trimming), which is also the
+//! byte form hashed in snapshots and tickets.
+
+use std::fmt;
+
+/// The 31 characters of GB 32100-2015, in the order that gives their values.
+const CREDIT_CODE_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+/// Weights of positions 1..=17 (GB 32100-2015 §4.3: 3^(i-1) mod 31).
+const CREDIT_CODE_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+
+/// Why an id was refused; the loader adds file, line and field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("统一社会信用代码 must be 18 characters, got {0}")]
+    CreditCodeLength(usize),
+    #[error("统一社会信用代码 has character {0:?} outside GB 32100-2015's alphabet")]
+    CreditCodeChar(char),
+    #[error("统一社会信用代码 check character is {found:?}, expected {expected:?}")]
+    CreditCodeCheck { found: char, expected: char },
+    #[error("{kind} must be 1 to 32 characters of A-Z, a-z, 0-9, '-', '_' or '.', got {value:?}")]
+    Code { kind: &'static str, value: String },
+}
+
+fn credit_value(byte: u8) -> Option<u32> {
+    CREDIT_CODE_ALPHABET.iter().position(|&c| c == byte).map(|p| p as u32)
+}
+
+/// The check character (position 18) for the first 17 characters of a credit code.
+///
+/// Returns `None` when a character is outside the alphabet.
+pub fn credit_check_char(first17: &[u8]) -> Option<u8> {
+    debug_assert_eq!(first17.len(), 17);
+    let mut sum = 0;
+    for (&c, w) in first17.iter().zip(CREDIT_CODE_WEIGHTS) {
+        sum += credit_value(c)? * w;
+    }
+    let check = (31 - sum % 31) % 31;
+    Some(CREDIT_CODE_ALPHABET[check as usize])
+}
+
+/// A 统一社会信用代码 (unified social credit code) whose check character is right.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CreditCode([u8; 18]);
+
+impl CreditCode {
+    pub fn parse(text: &str) -> Result<Self, IdError> {
+        let text = text.trim();
+        if let Some(c) = text.chars().find(|&c| !c.is_ascii() || credit_value(c as u8).is_none()) {
+            return Err(IdError::CreditCodeChar(c));
+        }
+        let bytes = text.as_bytes();
+        if bytes.len() != 18 {
+            return Err(IdError::CreditCodeLength(bytes.len()));
+        }
+        let expected = credit_check_char(&bytes[..17]).expect("alphabet checked above");
+        if bytes[17] != expected {
+            return Err(IdError::CreditCodeCheck { found: bytes[17] as char, expected: expected as char });
+        }
+        Ok(CreditCode(bytes.try_into().expect("length checked")))
+    }
+
+    /// Builds a code from 17 characters by appending the right check character.
+    pub fn complete(first17: &[u8; 17]) -> Option<Self> {
+        let check = credit_check_char(first17)?;
+        let mut code = [0u8; 18];
+        code[..17].copy_from_slice(first17);
+        code[17] = check;
+        Some(CreditCode(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("credit codes are ASCII")
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Display for CreditCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for CreditCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CreditCode({})", self.as_str())
+    }
+}
+
+fn is_code_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+macro_rules! short_code {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Box<str>);
+
+        impl $name {
+            pub fn parse(text: &str) -> Result<Self, IdError> {
+                let text = text.trim();
+                if text.is_empty() || text.len() > 32 || !text.chars().all(is_code_char) {
+                    return Err(IdError::Code { kind: $kind, value: text.to_owned() });
+                }
+                Ok($name(text.into()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), &self.0)
+            }
+        }
+    };
+}
+
+short_code!(
+    /// An officer's 执法证号 (enforcement certificate number).
+    CertNo,
+    "执法证号 (certificate number)"
+);
+short_code!(
+    /// A 随机抽查事项 code from the item list.
+    ItemCode,
+    "事项编号 (item code)"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_published_credit_codes() {
+        // Codes printed on real business licences.
+        for code in ["91350100M000100Y43", "91110000100006485K"] {
+            let first17: &[u8; 17] = code.as_bytes()[..17].try_into().unwrap();
+            assert_eq!(CreditCode::complete(first17).unwrap().as_str(), code, "{code}");
+            assert!(CreditCode::parse(code).is_ok(), "{code}");
+        }
+    }
+
+    #[test]
+    fn rejects_wrong_check_character() {
+        assert_eq!(
+            CreditCode::parse("91350100M000100Y44"),
+            Err(IdError::CreditCodeCheck { found: '4', expected: '3' })
+        );
+    }
+
+    #[test]
+    fn rejects_length_and_alphabet() {
+        assert_eq!(CreditCode::parse("9135"), Err(IdError::CreditCodeLength(4)));
+        assert_eq!(CreditCode::parse("91350100M00010OY43"), Err(IdError::CreditCodeChar('O')));
+    }
+
+    #[test]
+    fn short_codes_trim_and_refuse_odd_characters() {
+        assert_eq!(CertNo::parse(" GZ-001 ").unwrap().as_str(), "GZ-001");
+        assert!(ItemCode::parse("A B").is_err());
+        assert!(ItemCode::parse("").is_err());
+    }
+}
