@@ -58,7 +58,10 @@ impl CreditCode {
         }
         let expected = credit_check_char(&bytes[..17]).expect("alphabet checked above");
         if bytes[17] != expected {
-            return Err(IdError::CreditCodeCheck { found: bytes[17] as char, expected: expected as char });
+            return Err(IdError::CreditCodeCheck {
+                found: bytes[17] as char,
+                expected: expected as char,
+            });
         }
         Ok(CreditCode(bytes.try_into().expect("length checked")))
     }
@@ -92,6 +95,27 @@ impl fmt::Debug for CreditCode {
         write!(f, "CreditCode({})", self.as_str())
     }
 }
+
+/// Serialises an id as its canonical text and parses it back on the way in,
+/// so a bundle can never smuggle in an id the loader would refuse.
+macro_rules! serde_as_text {
+    ($name:ident) => {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                $name::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+serde_as_text!(CreditCode);
 
 fn is_code_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
@@ -128,6 +152,8 @@ macro_rules! short_code {
                 write!(f, concat!(stringify!($name), "({})"), &self.0)
             }
         }
+
+        serde_as_text!($name);
     };
 }
 
@@ -160,14 +186,20 @@ mod tests {
     fn rejects_wrong_check_character() {
         assert_eq!(
             CreditCode::parse("91350100M000100Y44"),
-            Err(IdError::CreditCodeCheck { found: '4', expected: '3' })
+            Err(IdError::CreditCodeCheck {
+                found: '4',
+                expected: '3'
+            })
         );
     }
 
     #[test]
     fn rejects_length_and_alphabet() {
         assert_eq!(CreditCode::parse("9135"), Err(IdError::CreditCodeLength(4)));
-        assert_eq!(CreditCode::parse("91350100M00010OY43"), Err(IdError::CreditCodeChar('O')));
+        assert_eq!(
+            CreditCode::parse("91350100M00010OY43"),
+            Err(IdError::CreditCodeChar('O'))
+        );
     }
 
     #[test]

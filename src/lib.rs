@@ -2,4 +2,14 @@
 //!
 //! The library holds all the logic; `src/main.rs` only parses the command line.
 
+pub mod bundle;
+pub mod commands;
+pub mod draw;
+pub mod history;
 pub mod ids;
+pub mod plan;
+pub mod pools;
+pub mod random;
+pub mod seed;
+pub mod snapshot;
+pub mod verify;

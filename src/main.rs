@@ -1,1 +1,150 @@
-fn main() {}
+//! The `shuangsui` command line. Exit codes: 0 success (or verified),
+//! 1 verification failed or the check found problems in the data, 2 usage or
+//! input error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use shuangsui::commands::{self, CommandError};
+use shuangsui::pools::{Encoding, LoadOptions};
+use shuangsui::seed::{SeedSource, SeedSpec};
+
+#[derive(Parser)]
+#[command(
+    name = "shuangsui",
+    version,
+    about = "双随机、一公开: verifiable random inspection draws"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a pool folder and print a summary.
+    Check {
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// utf-8, gbk or detect.
+        #[arg(long, default_value = "detect")]
+        encoding: Encoding,
+        /// Report certificates expired on this date (default: today, Asia/Shanghai).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+    },
+    /// Draw a plan and write its audit bundle.
+    Draw {
+        #[arg(long)]
+        plan: PathBuf,
+        /// 64 hex characters, ceremony:DIGITS (dice or lottery digits), or random.
+        #[arg(long)]
+        seed: String,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        #[arg(long, default_value = "bundles")]
+        out: PathBuf,
+        /// Earlier bundles whose inspections count for exclusion and rotation.
+        #[arg(long)]
+        history: Vec<PathBuf>,
+        #[arg(long, default_value = "detect")]
+        encoding: Encoding,
+    },
+    /// Redo a draw from its bundle and the pool files and compare.
+    Verify {
+        bundle: PathBuf,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        #[arg(long, default_value = "detect")]
+        encoding: Encoding,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { data, encoding, as_of } => {
+            let pools = match commands::load_pools(&data, LoadOptions { encoding }) {
+                Ok(pools) => pools,
+                Err(CommandError::Pools { problems, .. }) => {
+                    eprint!("{problems}");
+                    eprintln!("{}: {} problems; nothing loaded", data.display(), problems.total);
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let as_of = as_of.unwrap_or_else(today_in_china);
+            let expired = pools.expired_certificates(as_of);
+            println!("{pools}");
+            if !expired.is_empty() {
+                eprint!("{expired}");
+                eprintln!(
+                    "{}: {} certificates expired as of {as_of}",
+                    data.display(),
+                    expired.total
+                );
+                return Ok(ExitCode::from(1));
+            }
+            println!("\nok: {} is clean", data.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Draw {
+            plan,
+            seed,
+            data,
+            out,
+            history,
+            encoding,
+        } => {
+            let seed = SeedSpec::parse(&seed).context("--seed")?;
+            let drawn = commands::draw_bundle(&data, &plan, &seed, &history, &out, LoadOptions { encoding })?;
+            let m = &drawn.manifest;
+            if seed.source == SeedSource::Random {
+                eprintln!(
+                    "seed drawn from operating-system entropy: {} (recorded in the bundle)",
+                    m.seed.hex
+                );
+            }
+            eprintln!(
+                "drew {} visits ({} item checks, {} officers); result {}",
+                m.counts.visits, m.counts.item_checks, m.counts.officers, m.result_sha256
+            );
+            println!("{}", drawn.path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { bundle, data, encoding } => {
+            let report = shuangsui::verify::verify(&bundle, &data, LoadOptions { encoding })?;
+            for passed in &report.passed {
+                println!("ok  {passed}");
+            }
+            match &report.difference {
+                None => {
+                    println!("verified: {} is reproduced exactly", bundle.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(difference) => {
+                    println!("NOT VERIFIED: {difference}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+fn today_in_china() -> chrono::NaiveDate {
+    let china = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    chrono::Utc::now().with_timezone(&china).date_naive()
+}

@@ -1,0 +1,348 @@
+//! The audit bundle: everything needed to redo a draw, and its result, in one
+//! folder (`docs/ALGORITHM.md` §8). A bundle is written under a temporary
+//! name and renamed into place, so a crash leaves a whole bundle or none, and
+//! an existing bundle is never overwritten.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::draw::{result_hash, selection_hash, Outcome, StratumCount, ALGORITHM_VERSION};
+use crate::history::History;
+use crate::plan::Plan;
+use crate::pools::{Pools, SnapshotHashes};
+use crate::seed::SeedSpec;
+use crate::snapshot::{bytes_hash, Hash32};
+
+pub const FORMAT: &str = "shuangsui-bundle/1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("bundle {0} already exists: a draw is never redone in place; a redraw is a new bundle")]
+    Exists(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
+    move |source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Whether a copy of the bundle may be published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Holds risk classes and per-class counts: for the regulator and auditors.
+    Confidential,
+    /// What the public sees: no risk classes, no recusal list, only hashes.
+    Public,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRef {
+    pub id: String,
+    pub name: String,
+    /// SHA-256 of `plan.json` as stored in the bundle.
+    pub sha256: Hash32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedRecord {
+    pub hex: String,
+    pub source: crate::seed::SeedSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub visits: usize,
+    /// (target, item) pairs: one visit may cover several items.
+    pub item_checks: usize,
+    pub officers: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileHash {
+    pub name: String,
+    pub sha256: Hash32,
+}
+
+/// `manifest.json`. Field order is the order of the specification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub algorithm_version: u32,
+    pub visibility: Visibility,
+    pub plan: PlanRef,
+    pub seed: SeedRecord,
+    pub snapshot: SnapshotHashes,
+    pub snapshot_combined: Hash32,
+    pub history_sha256: Hash32,
+    pub selection_sha256: Hash32,
+    pub result_sha256: Hash32,
+    pub counts: Counts,
+    /// Per item and credit-risk class; only in the confidential copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strata: Option<Vec<StratumCount>>,
+    pub files: Vec<FileHash>,
+    pub created_at: String,
+    pub generator: String,
+}
+
+/// `assignments.csv` as text: UTF-8 with BOM (so Excel reads it right),
+/// CRLF, one row per visit in credit-code order.
+pub fn assignments_csv(pools: &Pools, outcome: &Outcome, visibility: Visibility) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let mut header = vec![
+        "序号",
+        "统一社会信用代码",
+        "名称",
+        "抽查事项",
+        "抽查事项名称",
+        "组长",
+        "检查人员",
+    ];
+    if visibility == Visibility::Confidential {
+        header.push("信用风险分类");
+    }
+    writer.write_record(&header).expect("in-memory write");
+    for (n, visit) in outcome.visits.iter().enumerate() {
+        let target = &pools.targets[visit.target as usize];
+        let (code, items, team) = crate::draw::visit_texts(pools, visit);
+        let names: Vec<&str> = visit
+            .items
+            .iter()
+            .map(|&i| pools.items[i as usize].name.as_str())
+            .collect();
+        let leader = pools.inspectors[visit.team[0] as usize].cert.as_str();
+        let number = (n + 1).to_string();
+        let names = names.join("；");
+        let mut row = vec![number.as_str(), &code, &target.name, &items, &names, leader, &team];
+        if visibility == Visibility::Confidential {
+            row.push(target.risk.as_str());
+        }
+        writer.write_record(&row).expect("in-memory write");
+    }
+    let mut text = String::from("\u{feff}");
+    text.push_str(std::str::from_utf8(&writer.into_inner().expect("in-memory write")).expect("UTF-8 fields"));
+    text
+}
+
+/// Everything a bundle holds, before it is written.
+pub struct Contents {
+    pub manifest: Manifest,
+    pub files: Vec<(String, String)>,
+}
+
+/// Builds the two copies of a bundle (confidential, public).
+pub fn contents(
+    pools: &Pools,
+    plan: &Plan,
+    history: &History,
+    seed: &SeedSpec,
+    outcome: &Outcome,
+) -> (Contents, Contents) {
+    let plan_json = plan.to_json();
+    let history_csv = history.to_csv();
+    let officers: std::collections::BTreeSet<u32> =
+        outcome.visits.iter().flat_map(|v| v.team.iter().copied()).collect();
+    let now = Utc::now().with_timezone(&FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"));
+    let base = Manifest {
+        format: FORMAT.into(),
+        algorithm_version: ALGORITHM_VERSION,
+        visibility: Visibility::Confidential,
+        plan: PlanRef {
+            id: plan.id.clone(),
+            name: plan.name.clone(),
+            sha256: bytes_hash(plan_json.as_bytes()),
+        },
+        seed: SeedRecord {
+            hex: seed.seed.to_hex(),
+            source: seed.source.clone(),
+        },
+        snapshot: pools.snapshot,
+        snapshot_combined: pools.snapshot.combined(),
+        history_sha256: history.hash(),
+        selection_sha256: selection_hash(pools, outcome),
+        result_sha256: result_hash(pools, outcome),
+        counts: Counts {
+            visits: outcome.visits.len(),
+            item_checks: outcome.visits.iter().map(|v| v.items.len()).sum(),
+            officers: officers.len(),
+        },
+        strata: Some(outcome.strata.clone()),
+        files: Vec::new(),
+        created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        generator: format!("shuangsui {}", env!("CARGO_PKG_VERSION")),
+    };
+    let copy = |visibility: Visibility| {
+        let files = vec![
+            ("plan.json".to_owned(), plan_json.clone()),
+            ("history.csv".to_owned(), history_csv.clone()),
+            (
+                "assignments.csv".to_owned(),
+                assignments_csv(pools, outcome, visibility),
+            ),
+        ];
+        let mut manifest = base.clone();
+        manifest.visibility = visibility;
+        if visibility == Visibility::Public {
+            manifest.strata = None;
+        }
+        manifest.files = files
+            .iter()
+            .map(|(name, text)| FileHash {
+                name: name.clone(),
+                sha256: bytes_hash(text.as_bytes()),
+            })
+            .collect();
+        let mut files = files;
+        files.push(("README.txt".to_owned(), readme(&manifest)));
+        Contents { manifest, files }
+    };
+    (copy(Visibility::Confidential), copy(Visibility::Public))
+}
+
+fn manifest_json(manifest: &Manifest) -> String {
+    let mut text = serde_json::to_string_pretty(manifest).expect("manifests serialise");
+    text.push('\n');
+    text
+}
+
+/// The folder name of a plan's bundle for a seed.
+pub fn bundle_name(plan: &Plan, seed: &SeedSpec) -> String {
+    format!("{}_{}", plan.id, &seed.seed.to_hex()[..12])
+}
+
+/// Writes the bundle into `out_dir/NAME` atomically and returns its path.
+pub fn write(out_dir: &Path, name: &str, confidential: &Contents, public: &Contents) -> Result<PathBuf, BundleError> {
+    fs::create_dir_all(out_dir).map_err(io(out_dir))?;
+    let final_path = out_dir.join(name);
+    if final_path.exists() {
+        return Err(BundleError::Exists(final_path));
+    }
+    let temp = out_dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    if temp.exists() {
+        fs::remove_dir_all(&temp).map_err(io(&temp))?;
+    }
+    let result = write_tree(&temp, confidential, public).and_then(|()| {
+        // rename(2) will not replace a non-empty directory, so a bundle that
+        // appeared meanwhile is not clobbered either.
+        fs::rename(&temp, &final_path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty => {
+                BundleError::Exists(final_path.clone())
+            }
+            _ => BundleError::Io {
+                path: final_path.clone(),
+                source: e,
+            },
+        })
+    });
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&temp);
+    }
+    result?;
+    if let Ok(dir) = fs::File::open(out_dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(final_path)
+}
+
+fn write_tree(temp: &Path, confidential: &Contents, public: &Contents) -> Result<(), BundleError> {
+    let public_dir = temp.join("public");
+    fs::create_dir_all(&public_dir).map_err(io(&public_dir))?;
+    for (dir, contents) in [(temp, confidential), (public_dir.as_path(), public)] {
+        write_file(&dir.join("manifest.json"), manifest_json(&contents.manifest).as_bytes())?;
+        for (name, text) in &contents.files {
+            write_file(&dir.join(name), text.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
+    let mut file = fs::File::create(path).map_err(io(path))?;
+    file.write_all(bytes).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
+}
+
+/// A bundle as read back from disk.
+pub struct Stored {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub plan: Plan,
+    pub plan_json: String,
+    pub history: History,
+    pub assignments: String,
+}
+
+pub fn read(dir: &Path) -> Result<Stored, BundleError> {
+    let read_text = |name: &str| {
+        let path = dir.join(name);
+        fs::read_to_string(&path).map_err(|source| BundleError::Io { path, source })
+    };
+    let invalid = |name: &str, message: String| BundleError::Invalid {
+        path: dir.join(name),
+        message,
+    };
+    let manifest: Manifest =
+        serde_json::from_str(&read_text("manifest.json")?).map_err(|e| invalid("manifest.json", e.to_string()))?;
+    if manifest.format != FORMAT {
+        return Err(invalid(
+            "manifest.json",
+            format!("format {:?} is not {FORMAT:?}", manifest.format),
+        ));
+    }
+    let plan_json = read_text("plan.json")?;
+    let plan: Plan = serde_json::from_str(&plan_json).map_err(|e| invalid("plan.json", e.to_string()))?;
+    let history = History::from_csv(&read_text("history.csv")?).map_err(|m| invalid("history.csv", m))?;
+    let assignments = read_text("assignments.csv")?;
+    Ok(Stored {
+        dir: dir.to_owned(),
+        manifest,
+        plan,
+        plan_json,
+        history,
+        assignments,
+    })
+}
+
+/// The bilingual note on how to re-check a bundle.
+fn readme(manifest: &Manifest) -> String {
+    format!(
+        "双随机抽查审计包 / shuangsui audit bundle\r\n\
+         ========================================\r\n\
+         \r\n\
+         计划 Plan: {id} {name}\r\n\
+         随机种子 Seed: {seed}\r\n\
+         结果哈希 Result SHA-256: {result}\r\n\
+         名录快照 Snapshot SHA-256: {snapshot}\r\n\
+         \r\n\
+         如何复核（中文）\r\n\
+         1. 取得本次抽查所用的名录库文件（其哈希须与 manifest.json 中 snapshot 一致）。\r\n\
+         2. 运行: shuangsui verify <本目录> --data <名录库目录>\r\n\
+         3. 输出“verified”即说明抽查结果可由公开的种子和算法完全复现；否则会指出第一处不同。\r\n\
+         也可按 docs/ALGORITHM.md 的公开规范自行编写程序复核。\r\n\
+         \r\n\
+         How to re-check (English)\r\n\
+         1. Get the pool files this draw used (their hashes must match `snapshot` in manifest.json).\r\n\
+         2. Run: shuangsui verify <this folder> --data <pool folder>\r\n\
+         3. \"verified\" means the result is exactly reproduced from the published seed and\r\n\
+         algorithm; otherwise the first difference is named. An independent program written\r\n\
+         from docs/ALGORITHM.md must give the same result.\r\n",
+        id = manifest.plan.id,
+        name = manifest.plan.name,
+        seed = manifest.seed.hex,
+        result = manifest.result_sha256,
+        snapshot = manifest.snapshot_combined,
+    )
+}

@@ -1,0 +1,66 @@
+//! The steps of each command, composed from the library's parts, so that the
+//! binary only parses arguments and prints.
+
+use std::path::{Path, PathBuf};
+
+use crate::bundle::{self, BundleError};
+use crate::draw::{draw, DrawError, Outcome};
+use crate::history::History;
+use crate::plan::{Plan, PlanError};
+use crate::pools::{load, LoadOptions, Pools, Problems};
+use crate::seed::SeedSpec;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("the pool folder {dir} has problems:\n{problems}")]
+    Pools { dir: PathBuf, problems: Problems },
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("history: {0}")]
+    History(String),
+    #[error(transparent)]
+    Draw(#[from] DrawError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+}
+
+pub fn load_pools(dir: &Path, options: LoadOptions) -> Result<Pools, CommandError> {
+    load(dir, options).map_err(|problems| CommandError::Pools {
+        dir: dir.to_owned(),
+        problems,
+    })
+}
+
+/// What a finished draw reports.
+pub struct Drawn {
+    pub path: PathBuf,
+    pub outcome: Outcome,
+    pub manifest: bundle::Manifest,
+}
+
+/// Loads the inputs, draws, and writes the bundle. Every input is checked
+/// before anything is written, and the bundle appears whole or not at all.
+pub fn draw_bundle(
+    data: &Path,
+    plan_path: &Path,
+    seed: &SeedSpec,
+    history_bundles: &[PathBuf],
+    out: &Path,
+    options: LoadOptions,
+) -> Result<Drawn, CommandError> {
+    let plan = Plan::load(plan_path)?;
+    let stored = history_bundles
+        .iter()
+        .map(|dir| bundle::read(dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    let history = History::from_bundles(&stored).map_err(CommandError::History)?;
+    let pools = load_pools(data, options)?;
+    let outcome = draw(&pools, &plan, &history, &seed.seed)?;
+    let (confidential, public) = bundle::contents(&pools, &plan, &history, seed, &outcome);
+    let path = bundle::write(out, &bundle::bundle_name(&plan, seed), &confidential, &public)?;
+    Ok(Drawn {
+        path,
+        outcome,
+        manifest: confidential.manifest,
+    })
+}

@@ -1,0 +1,314 @@
+//! Plans (抽查计划): what to draw, from which scope, at what ratios, and how
+//! teams are formed. A plan is written as TOML in `config/plans/` and carried
+//! into every bundle as canonical JSON (`docs/ALGORITHM.md` §4).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::ItemCode;
+use crate::pools::{Ratio, RiskClass};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot read plan {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("plan {path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("plan {path}: {field}: {message}")]
+    Invalid {
+        path: String,
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// A percentage as written in TOML: a number or a string such as "0.5" or "3%".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Percent {
+    Integer(u32),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanToml {
+    id: String,
+    name: String,
+    department: String,
+    inspection_date: NaiveDate,
+    items: Vec<String>,
+    #[serde(default)]
+    targets: TargetFilter,
+    #[serde(default)]
+    selection: SelectionToml,
+    teams: TeamsToml,
+    #[serde(default)]
+    recusal: RecusalToml,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelectionToml {
+    ratios: Option<BTreeMap<String, Percent>>,
+    count: Option<u32>,
+    #[serde(default)]
+    exclude_inspected_within_days: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamsToml {
+    size: u32,
+    workload_cap: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecusalToml {
+    #[serde(default = "yes")]
+    declared: bool,
+    #[serde(default)]
+    same_township: bool,
+    #[serde(default)]
+    previous_inspector: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for RecusalToml {
+    fn default() -> Self {
+        RecusalToml {
+            declared: true,
+            same_township: false,
+            previous_inspector: false,
+        }
+    }
+}
+
+/// Optional filters on targets, intersected with each item's own scope.
+/// An empty list means no filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetFilter {
+    #[serde(default)]
+    pub townships: Vec<String>,
+    #[serde(default)]
+    pub entity_types: Vec<String>,
+    #[serde(default)]
+    pub industries: Vec<String>,
+}
+
+/// How many targets each item draws.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quota {
+    /// Each item's own default ratios per credit-risk class.
+    ItemRatios,
+    /// These ratios (basis points, classes A–D) for every item.
+    RatiosBp([u32; 4]),
+    /// This many targets per item, uniformly over its eligible targets.
+    Count(u32),
+}
+
+/// Which recusal (回避) rules apply. The declared list always does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recusal {
+    pub declared: bool,
+    pub same_township: bool,
+    pub previous_inspector: bool,
+}
+
+/// A validated plan. Its JSON form is the one stored in bundles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub id: String,
+    pub name: String,
+    pub department: String,
+    pub inspection_date: NaiveDate,
+    /// Item codes, sorted and unique.
+    pub items: Vec<ItemCode>,
+    pub targets: TargetFilter,
+    pub quota: Quota,
+    pub exclude_inspected_within_days: u32,
+    pub team_size: u32,
+    pub workload_cap: u32,
+    pub recusal: Recusal,
+}
+
+impl Plan {
+    pub fn load(path: &Path) -> Result<Plan, PlanError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Plan::parse_toml(&text, &path.display().to_string())
+    }
+
+    pub fn parse_toml(text: &str, path: &str) -> Result<Plan, PlanError> {
+        let raw: PlanToml = toml::from_str(text).map_err(|e| PlanError::Syntax {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        let invalid = |field: &'static str, message: String| PlanError::Invalid {
+            path: path.into(),
+            field,
+            message,
+        };
+        ItemCode::parse(&raw.id).map_err(|e| invalid("id", e.to_string()))?;
+        for (field, value) in [("name", &raw.name), ("department", &raw.department)] {
+            if value.trim().is_empty() {
+                return Err(invalid(field, "must not be empty".into()));
+            }
+        }
+        let mut items = raw
+            .items
+            .iter()
+            .map(|code| ItemCode::parse(code).map_err(|e| invalid("items", e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        items.sort();
+        items.dedup();
+        if items.is_empty() {
+            return Err(invalid("items", "a plan needs at least one item".into()));
+        }
+        let quota = match (raw.selection.ratios, raw.selection.count) {
+            (Some(_), Some(_)) => return Err(invalid("selection", "give ratios or count, not both".into())),
+            (None, Some(0)) => return Err(invalid("selection.count", "must be at least 1".into())),
+            (None, Some(count)) => Quota::Count(count),
+            (None, None) => Quota::ItemRatios,
+            (Some(map), None) => Quota::RatiosBp(parse_ratios(&map).map_err(|m| invalid("selection.ratios", m))?),
+        };
+        if raw.teams.size < 2 {
+            return Err(invalid(
+                "teams.size",
+                format!("is {}, but every team needs at least 2 officers", raw.teams.size),
+            ));
+        }
+        if raw.teams.workload_cap == 0 {
+            return Err(invalid("teams.workload_cap", "must be at least 1".into()));
+        }
+        if !raw.recusal.declared {
+            return Err(invalid(
+                "recusal.declared",
+                "the declared recusal list always applies and cannot be switched off".into(),
+            ));
+        }
+        let mut targets = raw.targets;
+        for list in [
+            &mut targets.townships,
+            &mut targets.entity_types,
+            &mut targets.industries,
+        ] {
+            list.iter_mut().for_each(|s| *s = s.trim().to_owned());
+            list.sort();
+            list.dedup();
+        }
+        Ok(Plan {
+            id: raw.id.trim().to_owned(),
+            name: raw.name.trim().to_owned(),
+            department: raw.department.trim().to_owned(),
+            inspection_date: raw.inspection_date,
+            items,
+            targets,
+            quota,
+            exclude_inspected_within_days: raw.selection.exclude_inspected_within_days,
+            team_size: raw.teams.size,
+            workload_cap: raw.teams.workload_cap,
+            recusal: Recusal {
+                declared: true,
+                same_township: raw.recusal.same_township,
+                previous_inspector: raw.recusal.previous_inspector,
+            },
+        })
+    }
+
+    /// The canonical JSON stored in a bundle as `plan.json`.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("plans serialise");
+        text.push('\n');
+        text
+    }
+}
+
+fn parse_ratios(map: &BTreeMap<String, Percent>) -> Result<[u32; 4], String> {
+    let mut out = [None; 4];
+    for (class, value) in map {
+        let class = RiskClass::parse(class).ok_or_else(|| format!("{class:?} is not a credit-risk class A–D"))?;
+        let text = match value {
+            Percent::Integer(n) => n.to_string(),
+            Percent::Text(t) => t.clone(),
+        };
+        let ratio = Ratio::parse_percent(&text)
+            .ok_or_else(|| format!("{text:?} is not a percentage 0–100 with at most two decimals"))?;
+        out[class as usize] = Some(ratio.0);
+    }
+    let mut ratios = [0; 4];
+    for (class, (slot, value)) in RiskClass::ALL.iter().zip(ratios.iter_mut().zip(out)) {
+        // No class is exempt (domain rules): every class must be given.
+        *slot = value.ok_or_else(|| format!("class {} has no ratio; give all of A, B, C and D", class.as_str()))?;
+    }
+    Ok(ratios)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = r#"
+id = "PZ-T-1"
+name = "测试计划"
+department = "盘州市市场监督管理局"
+inspection_date = "2026-03-02"
+items = ["B-1", "A-1", "A-1"]
+[selection]
+ratios = { A = 1, B = "3", C = "10%", D = "0.5" }
+[teams]
+size = 2
+workload_cap = 5
+"#;
+
+    #[test]
+    fn parses_and_normalises() {
+        let plan = Plan::parse_toml(PLAN, "p.toml").unwrap();
+        assert_eq!(
+            plan.items.iter().map(|i| i.as_str()).collect::<Vec<_>>(),
+            ["A-1", "B-1"]
+        );
+        assert_eq!(plan.quota, Quota::RatiosBp([100, 300, 1000, 50]));
+        assert!(plan.recusal.declared);
+        let json = plan.to_json();
+        assert_eq!(serde_json::from_str::<Plan>(&json).unwrap(), plan);
+    }
+
+    #[test]
+    fn refuses_teams_of_one() {
+        let text = PLAN.replace("size = 2", "size = 1");
+        let err = Plan::parse_toml(&text, "p.toml").unwrap_err().to_string();
+        assert!(err.contains("teams.size") && err.contains("at least 2"), "{err}");
+    }
+
+    #[test]
+    fn refuses_switching_off_declared_recusal() {
+        let text = format!("{PLAN}[recusal]\ndeclared = false\n");
+        assert!(Plan::parse_toml(&text, "p.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("recusal.declared"));
+    }
+
+    #[test]
+    fn refuses_missing_class_and_unknown_keys() {
+        let text = PLAN.replace(", D = \"0.5\"", "");
+        assert!(Plan::parse_toml(&text, "p.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("class D"));
+        let text = PLAN.replace("workload_cap = 5", "workload_cap = 5\nsizes = 3");
+        assert!(Plan::parse_toml(&text, "p.toml").is_err());
+    }
+}

@@ -1,0 +1,311 @@
+//! Reading one CSV file of the 一单两库: decoding, header mapping, and the
+//! problems found, each pinned to file, line and field.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+
+/// How the bytes of a file are to be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// UTF-8 when the bytes are valid UTF-8, otherwise GB18030 (a superset of
+    /// GBK, which is what Chinese office software exports).
+    #[default]
+    Detect,
+    Utf8,
+    Gbk,
+}
+
+impl std::str::FromStr for Encoding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "detect" | "auto" => Ok(Encoding::Detect),
+            "utf-8" | "utf8" => Ok(Encoding::Utf8),
+            "gbk" | "gb18030" | "gb2312" => Ok(Encoding::Gbk),
+            _ => Err(format!("unknown encoding {s:?}: use utf-8, gbk or detect")),
+        }
+    }
+}
+
+/// One thing wrong with the input, located as precisely as we can.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub file: String,
+    /// 1-based line of the record; 0 when the problem is the file as a whole.
+    pub line: u64,
+    pub field: Option<&'static str>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+        }
+        if let Some(field) = self.field {
+            write!(f, ": {field}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// All problems found in a load, of which at most `CAP` are kept.
+#[derive(Debug, Default)]
+pub struct Problems {
+    pub kept: Vec<Problem>,
+    pub total: usize,
+}
+
+impl Problems {
+    pub const CAP: usize = 100;
+
+    pub fn push(&mut self, problem: Problem) {
+        self.total += 1;
+        if self.kept.len() < Self::CAP {
+            self.kept.push(problem);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    pub fn extend(&mut self, other: Problems) {
+        self.total += other.total;
+        let room = Self::CAP - self.kept.len().min(Self::CAP);
+        self.kept.extend(other.kept.into_iter().take(room));
+    }
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for problem in &self.kept {
+            writeln!(f, "{problem}")?;
+        }
+        if self.total > self.kept.len() {
+            writeln!(f, "… and {} more problems", self.total - self.kept.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// A column the loader needs, by its English and Chinese header names.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub english: &'static str,
+    pub chinese: &'static str,
+}
+
+/// Decodes a whole file; a BOM, if any, decides the encoding and is removed.
+pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding) -> Result<Cow<'a, str>, String> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return std::str::from_utf8(rest)
+            .map(Cow::Borrowed)
+            .map_err(|e| utf8_error(rest, e));
+    }
+    let utf8 = std::str::from_utf8(bytes);
+    match (encoding, utf8) {
+        (Encoding::Utf8, Err(e)) => Err(utf8_error(bytes, e)),
+        (Encoding::Utf8 | Encoding::Detect, Ok(text)) => Ok(Cow::Borrowed(text)),
+        (Encoding::Detect | Encoding::Gbk, _) => {
+            let gb = encoding_rs::GB18030;
+            gb.decode_without_bom_handling_and_without_replacement(bytes)
+                .ok_or_else(|| "is neither valid UTF-8 nor valid GBK/GB18030 text".to_owned())
+        }
+    }
+}
+
+fn utf8_error(bytes: &[u8], error: std::str::Utf8Error) -> String {
+    let at = error.valid_up_to();
+    let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+    format!("line {line}: invalid UTF-8 at byte {at} (declare --encoding gbk if the file is GBK)")
+}
+
+/// A CSV table whose header has been mapped onto the needed columns.
+pub struct Table<'a> {
+    pub file: String,
+    text: &'a str,
+    indexes: Vec<usize>,
+    width: usize,
+}
+
+/// One data row: the needed fields in the order the columns were asked for.
+pub struct Row<'r> {
+    pub line: u64,
+    record: &'r csv::StringRecord,
+    indexes: &'r [usize],
+}
+
+impl<'r> Row<'r> {
+    pub fn get(&self, column: usize) -> &'r str {
+        self.record.get(self.indexes[column]).unwrap_or("").trim()
+    }
+}
+
+impl<'a> Table<'a> {
+    /// Maps the header of `text` onto `columns`; a missing column is a problem.
+    pub fn open(file: &str, text: &'a str, columns: &[Column], problems: &mut Problems) -> Option<Self> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let mut header = csv::StringRecord::new();
+        match reader.read_record(&mut header) {
+            Ok(true) => {}
+            Ok(false) => {
+                problems.push(Problem {
+                    file: file.into(),
+                    line: 0,
+                    field: None,
+                    message: "is empty: no header row".into(),
+                });
+                return None;
+            }
+            Err(e) => {
+                problems.push(Problem {
+                    file: file.into(),
+                    line: 1,
+                    field: None,
+                    message: format!("unreadable header: {e}"),
+                });
+                return None;
+            }
+        }
+        let names: Vec<&str> = header.iter().map(str::trim).collect();
+        let mut indexes = Vec::with_capacity(columns.len());
+        let mut missing = false;
+        for column in columns {
+            match names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(column.english) || *n == column.chinese)
+            {
+                Some(i) => indexes.push(i),
+                None => {
+                    missing = true;
+                    problems.push(Problem {
+                        file: file.into(),
+                        line: 1,
+                        field: Some(column.english),
+                        message: format!("missing column (header {} or {})", column.chinese, column.english),
+                    });
+                }
+            }
+        }
+        (!missing).then(|| Table {
+            file: file.into(),
+            text,
+            indexes,
+            width: names.len(),
+        })
+    }
+
+    /// Calls `each` for every data row, reporting malformed CSV and short rows.
+    pub fn rows(&self, problems: &mut Problems, mut each: impl FnMut(Row<'_>, &mut Problems)) {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(self.text.as_bytes());
+        let mut record = csv::StringRecord::new();
+        loop {
+            let line = reader.position().line();
+            match reader.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    self.problem(problems, line, None, format!("malformed CSV: {e}"));
+                    // A CSV error leaves the reader past the bad record; going on
+                    // finds the problems after it too.
+                    continue;
+                }
+            }
+            let line = record.position().map_or(line, |p| p.line());
+            if record.len() == 1 && record.get(0).is_some_and(|f| f.trim().is_empty()) {
+                continue; // a blank line, as spreadsheets leave at the end
+            }
+            if record.len() < self.width {
+                self.problem(
+                    problems,
+                    line,
+                    None,
+                    format!("has {} fields, the header has {}", record.len(), self.width),
+                );
+                continue;
+            }
+            each(
+                Row {
+                    line,
+                    record: &record,
+                    indexes: &self.indexes,
+                },
+                problems,
+            );
+        }
+    }
+
+    pub fn problem(&self, problems: &mut Problems, line: u64, field: Option<&'static str>, message: String) {
+        problems.push(Problem {
+            file: self.file.clone(),
+            line,
+            field,
+            message,
+        });
+    }
+}
+
+/// Reads and decodes a file, reporting a failure as a problem of that file.
+pub fn read_text(dir: &Path, name: &str, encoding: Encoding, problems: &mut Problems) -> Option<String> {
+    let path = dir.join(name);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            problems.push(Problem {
+                file: name.into(),
+                line: 0,
+                field: None,
+                message: format!("cannot read {}: {e}", path.display()),
+            });
+            return None;
+        }
+    };
+    match decode(&bytes, encoding) {
+        Ok(text) => Some(text.into_owned()),
+        Err(message) => {
+            problems.push(Problem {
+                file: name.into(),
+                line: 0,
+                field: None,
+                message,
+            });
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_with_bom_and_gbk_decode_to_the_same_text() {
+        let text = "名称,代码\n盘州市红果小吃店,1\n";
+        let (gbk, _, bad) = encoding_rs::GBK.encode(text);
+        assert!(!bad);
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+        assert_eq!(decode(&with_bom, Encoding::Detect).unwrap(), text);
+        assert_eq!(decode(&gbk, Encoding::Detect).unwrap(), text);
+        assert_eq!(decode(&gbk, Encoding::Gbk).unwrap(), text);
+    }
+
+    #[test]
+    fn invalid_bytes_are_refused_not_replaced() {
+        assert!(decode(b"ok\n\xff\xfe\xff", Encoding::Detect).is_err());
+        let err = decode("a\n名\n".as_bytes(), Encoding::Utf8).map(|_| ());
+        assert!(err.is_ok());
+        let (gbk, _, _) = encoding_rs::GBK.encode("a\n名\n");
+        assert!(decode(&gbk, Encoding::Utf8).unwrap_err().contains("line 2"));
+    }
+}

@@ -1,0 +1,235 @@
+//! Seeds: 32 bytes with one canonical text form, and where they came from.
+//!
+//! A seed mangled on its way in (a long number turned into a float, a string
+//! read as an integer) silently changes a draw, so every form a seed may take
+//! is parsed here into bytes once, and the bundle records both the bytes and
+//! the form they came from (`docs/ALGORITHM.md` §2).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const CEREMONY_DOMAIN: &[u8] = b"shuangsui/v1/seed/ceremony";
+/// Twenty decimal digits (twenty ten-sided dice) carry about 66 bits; fewer
+/// could be searched by an operator trying ceremonies in private.
+pub const CEREMONY_MIN_DIGITS: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeedError {
+    #[error("a hex seed must be 64 hexadecimal characters (32 bytes), got {0} characters")]
+    HexLength(usize),
+    #[error("a hex seed may hold only 0-9 and a-f, found {0:?}")]
+    HexChar(char),
+    #[error("a ceremony seed needs at least {CEREMONY_MIN_DIGITS} digits, got {0}")]
+    CeremonyTooShort(usize),
+    #[error("a ceremony seed may hold digits, spaces and , - / : only, found {0:?}")]
+    CeremonyChar(char),
+    #[error("unknown seed form {0:?}: give 64 hex characters, ceremony:DIGITS or random")]
+    Form(String),
+}
+
+/// The 32 bytes every stream of a draw is derived from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Seed([u8; 32]);
+
+impl Seed {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Seed(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Parses the canonical text form: 64 hex characters (either case).
+    pub fn parse_hex(text: &str) -> Result<Self, SeedError> {
+        let text = text.trim();
+        if let Some(c) = text.chars().find(|c| !c.is_ascii_hexdigit()) {
+            return Err(SeedError::HexChar(c));
+        }
+        if text.len() != 64 {
+            return Err(SeedError::HexLength(text.len()));
+        }
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).expect("checked hex of the right length");
+        Ok(Seed(bytes))
+    }
+
+    /// The canonical text form: 64 lowercase hex characters.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// A fresh seed from the operating system, for ad-hoc draws.
+    pub fn random() -> Self {
+        use rand_core::{OsRng, TryRngCore};
+        let mut bytes = [0u8; 32];
+        OsRng
+            .try_fill_bytes(&mut bytes)
+            .expect("the operating system's random source failed");
+        Seed(bytes)
+    }
+}
+
+impl fmt::Debug for Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Seed({})", self.to_hex())
+    }
+}
+
+/// Normalises ceremony text to its digits: ASCII and full-width digits are
+/// kept in order (full-width mapped to ASCII); spaces and the separators
+/// `, - / :` (also full-width and the ideographic space) are dropped; anything
+/// else is refused, so a typo cannot pass unseen.
+pub fn ceremony_digits(text: &str) -> Result<String, SeedError> {
+    let mut digits = String::new();
+    for c in text.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            '０'..='９' => digits.push(char::from(b'0' + (c as u32 - '０' as u32) as u8)),
+            c if c.is_whitespace() => {}
+            ',' | '-' | '/' | ':' | '，' | '－' | '／' | '：' | '、' => {}
+            other => return Err(SeedError::CeremonyChar(other)),
+        }
+    }
+    if digits.len() < CEREMONY_MIN_DIGITS {
+        return Err(SeedError::CeremonyTooShort(digits.len()));
+    }
+    Ok(digits)
+}
+
+/// How the seed of a draw was obtained; recorded in every bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SeedSource {
+    /// Given as 64 hex characters.
+    Hex,
+    /// Digits read out at a public ceremony (dice, a lottery result):
+    /// seed = SHA-256("shuangsui/v1/seed/ceremony" ‖ u32-BE length ‖ digits).
+    Ceremony { text: String, digits: String },
+    /// Drawn from the operating system's entropy: nobody can re-derive it, so
+    /// the draw was not announced in advance and is marked as ad hoc.
+    Random,
+}
+
+/// A seed together with its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedSpec {
+    pub seed: Seed,
+    pub source: SeedSource,
+}
+
+impl SeedSpec {
+    /// Parses a `--seed` argument: 64 hex characters, `ceremony:TEXT`, or
+    /// `random`.
+    pub fn parse(arg: &str) -> Result<Self, SeedError> {
+        let arg = arg.trim();
+        if arg == "random" {
+            return Ok(SeedSpec {
+                seed: Seed::random(),
+                source: SeedSource::Random,
+            });
+        }
+        if let Some(text) = arg.strip_prefix("ceremony:") {
+            return Self::ceremony(text);
+        }
+        if arg.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Ok(SeedSpec {
+                seed: Seed::parse_hex(arg)?,
+                source: SeedSource::Hex,
+            });
+        }
+        Err(SeedError::Form(arg.chars().take(80).collect()))
+    }
+
+    pub fn ceremony(text: &str) -> Result<Self, SeedError> {
+        let digits = ceremony_digits(text)?;
+        Ok(SeedSpec {
+            seed: ceremony_seed(&digits),
+            source: SeedSource::Ceremony {
+                text: text.to_owned(),
+                digits,
+            },
+        })
+    }
+
+    /// Checks that a recorded source really yields `seed` (a verifier's job).
+    pub fn consistent(&self) -> Result<(), String> {
+        match &self.source {
+            SeedSource::Ceremony { text, digits } => {
+                let normalised = ceremony_digits(text).map_err(|e| e.to_string())?;
+                if &normalised != digits {
+                    return Err(format!(
+                        "ceremony text normalises to {normalised}, bundle says {digits}"
+                    ));
+                }
+                if ceremony_seed(digits) != self.seed {
+                    return Err("ceremony digits do not hash to the recorded seed".into());
+                }
+                Ok(())
+            }
+            SeedSource::Hex | SeedSource::Random => Ok(()),
+        }
+    }
+}
+
+fn ceremony_seed(digits: &str) -> Seed {
+    let mut hasher = Sha256::new();
+    hasher.update(CEREMONY_DOMAIN);
+    hasher.update((digits.len() as u32).to_be_bytes());
+    hasher.update(digits.as_bytes());
+    Seed(hasher.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_and_lowercases() {
+        let text = "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff";
+        let seed = Seed::parse_hex(text).unwrap();
+        assert_eq!(seed.to_hex(), text.to_lowercase());
+    }
+
+    #[test]
+    fn hex_seed_refuses_wrong_length_and_characters() {
+        assert_eq!(Seed::parse_hex("abc"), Err(SeedError::HexLength(3)));
+        assert_eq!(Seed::parse_hex(&"g".repeat(64)), Err(SeedError::HexChar('g')));
+    }
+
+    #[test]
+    fn ceremony_forms_of_the_same_digits_give_one_seed() {
+        let a = SeedSpec::parse("ceremony:3141 5926 5358 9793 2384").unwrap();
+        let b = SeedSpec::parse("ceremony:３１４１５９２６５３５８９７９３２３８４").unwrap();
+        let c = SeedSpec::parse("ceremony:31415-92653-58979-32384").unwrap();
+        assert_eq!(a.seed, b.seed);
+        assert_eq!(a.seed, c.seed);
+        assert!(a.consistent().is_ok());
+    }
+
+    #[test]
+    fn ceremony_refuses_short_or_odd_text() {
+        assert_eq!(
+            SeedSpec::parse("ceremony:123").unwrap_err(),
+            SeedError::CeremonyTooShort(3)
+        );
+        assert_eq!(
+            SeedSpec::parse("ceremony:1234567890l234567890").unwrap_err(),
+            SeedError::CeremonyChar('l')
+        );
+    }
+
+    #[test]
+    fn a_tampered_ceremony_record_is_caught() {
+        let mut spec = SeedSpec::parse("ceremony:12345678901234567890").unwrap();
+        spec.seed = Seed::from_bytes([0; 32]);
+        assert!(spec.consistent().is_err());
+    }
+
+    #[test]
+    fn random_seeds_differ() {
+        assert_ne!(Seed::random(), Seed::random());
+    }
+}

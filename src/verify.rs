@@ -1,0 +1,188 @@
+//! Re-doing a draw from its bundle and the pool files, and naming the first
+//! thing that differs. This is what `shuangsui verify` runs; an independent
+//! implementation of `docs/ALGORITHM.md` must reach the same verdict.
+
+use std::path::Path;
+
+use crate::bundle::{self, assignments_csv, BundleError, Manifest, Visibility};
+use crate::draw::{draw, result_hash, selection_hash, ALGORITHM_VERSION};
+use crate::pools::{load, LoadOptions, Pools, Problems};
+use crate::seed::{Seed, SeedSpec};
+use crate::snapshot::bytes_hash;
+
+/// Why a verification could not even be attempted (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("the pool folder has problems:\n{0}")]
+    Pools(Problems),
+}
+
+/// The outcome of a verification: the checks that passed, and the first
+/// difference if any (exit code 1).
+#[derive(Debug, Default)]
+pub struct Report {
+    pub passed: Vec<String>,
+    pub difference: Option<String>,
+}
+
+impl Report {
+    pub fn verified(&self) -> bool {
+        self.difference.is_none()
+    }
+
+    fn pass(&mut self, what: impl Into<String>) {
+        self.passed.push(what.into());
+    }
+
+    /// Records the first difference; later checks are not run.
+    fn differ(mut self, what: impl Into<String>) -> Report {
+        self.difference = Some(what.into());
+        self
+    }
+}
+
+pub fn verify(bundle_dir: &Path, data_dir: &Path, options: LoadOptions) -> Result<Report, VerifyError> {
+    let stored = bundle::read(bundle_dir)?;
+    let pools = load(data_dir, options).map_err(VerifyError::Pools)?;
+    let mut report = check_bundle(&stored, &pools, Report::default());
+    if report.verified() && stored.manifest.visibility == Visibility::Confidential {
+        let public_dir = bundle_dir.join("public");
+        if public_dir.is_dir() {
+            let public = bundle::read(&public_dir)?;
+            report = check_bundle(&public, &pools, report);
+            if report.verified() {
+                report = check_public_matches(&stored.manifest, &public.manifest, report);
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn check_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> Report {
+    let m = &stored.manifest;
+    let copy = match m.visibility {
+        Visibility::Confidential => "",
+        Visibility::Public => "public/",
+    };
+    if m.algorithm_version != ALGORITHM_VERSION {
+        return report.differ(format!(
+            "{copy}manifest.json: algorithm version {} is not the version {ALGORITHM_VERSION} this program implements",
+            m.algorithm_version
+        ));
+    }
+    let recorded = |name: &str| m.files.iter().find(|f| f.name == name).map(|f| f.sha256);
+    if recorded("plan.json") != Some(bytes_hash(stored.plan_json.as_bytes())) {
+        return report.differ(format!(
+            "{copy}plan.json does not match its SHA-256 in manifest.json: the plan was edited"
+        ));
+    }
+    if bytes_hash(stored.plan_json.as_bytes()) != m.plan.sha256 || stored.plan.id != m.plan.id {
+        return report.differ(format!("{copy}plan.json is not the plan named in manifest.json"));
+    }
+    report.pass(format!("{copy}plan.json matches manifest.json"));
+
+    let seed = match Seed::parse_hex(&m.seed.hex) {
+        Ok(seed) => SeedSpec {
+            seed,
+            source: m.seed.source.clone(),
+        },
+        Err(e) => return report.differ(format!("{copy}manifest.json: seed: {e}")),
+    };
+    if let Err(e) = seed.consistent() {
+        return report.differ(format!("{copy}manifest.json: seed: {e}"));
+    }
+    report.pass(format!("seed {} ({})", m.seed.hex, source_name(&m.seed.source)));
+
+    if stored.history.hash() != m.history_sha256 {
+        return report.differ(format!(
+            "{copy}history.csv does not match history_sha256 in manifest.json"
+        ));
+    }
+    for ((kind, recorded), (_, actual)) in m.snapshot.by_kind().iter().zip(pools.snapshot.by_kind()) {
+        if *recorded != actual {
+            return report.differ(format!(
+                "{kind}.csv in the pool folder is not the snapshot the draw was made on (bundle {recorded}, pool folder {actual})"
+            ));
+        }
+    }
+    report.pass(format!("pool snapshot {} matches", m.snapshot_combined));
+
+    let outcome = match draw(pools, &stored.plan, &stored.history, &seed.seed) {
+        Ok(outcome) => outcome,
+        Err(e) => return report.differ(format!("redrawing fails on these inputs: {e}")),
+    };
+    let expected = assignments_csv(pools, &outcome, m.visibility);
+    if let Some(line) = first_different_line(&stored.assignments, &expected) {
+        return report.differ(format!("{copy}assignments.csv {line}"));
+    }
+    // An edited row was named above; this catches an edited manifest instead.
+    if recorded("assignments.csv") != Some(bytes_hash(expected.as_bytes())) {
+        return report.differ(format!(
+            "{copy}manifest.json: the SHA-256 of assignments.csv differs from the redraw"
+        ));
+    }
+    if recorded("history.csv") != Some(bytes_hash(stored.history.to_csv().as_bytes())) {
+        return report.differ(format!(
+            "{copy}manifest.json: the SHA-256 of history.csv differs from the bundle's history"
+        ));
+    }
+    if selection_hash(pools, &outcome) != m.selection_sha256 {
+        return report.differ(format!("{copy}manifest.json: selection_sha256 differs from the redraw"));
+    }
+    if result_hash(pools, &outcome) != m.result_sha256 {
+        return report.differ(format!("{copy}manifest.json: result_sha256 differs from the redraw"));
+    }
+    report.pass(format!(
+        "{copy}assignments.csv: all {} visits reproduced; result {}",
+        outcome.visits.len(),
+        m.result_sha256
+    ));
+    report
+}
+
+/// The public copy must publish the same draw as the confidential one.
+fn check_public_matches(confidential: &Manifest, public: &Manifest, mut report: Report) -> Report {
+    let same = confidential.plan == public.plan
+        && confidential.seed == public.seed
+        && confidential.snapshot == public.snapshot
+        && confidential.history_sha256 == public.history_sha256
+        && confidential.result_sha256 == public.result_sha256
+        && public.strata.is_none();
+    if !same {
+        return report.differ("public/manifest.json does not describe the same draw as manifest.json");
+    }
+    report.pass("public copy publishes the same draw");
+    report
+}
+
+fn source_name(source: &crate::seed::SeedSource) -> String {
+    match source {
+        crate::seed::SeedSource::Hex => "given as hex".into(),
+        crate::seed::SeedSource::Ceremony { digits, .. } => format!("ceremony digits {digits}"),
+        crate::seed::SeedSource::Random => "operating-system entropy, not announced in advance".into(),
+    }
+}
+
+/// Names the first line where the stored file and the redraw differ.
+fn first_different_line(stored: &str, expected: &str) -> Option<String> {
+    let mut stored_lines = stored.split_inclusive('\n');
+    let mut expected_lines = expected.split_inclusive('\n');
+    for number in 1.. {
+        match (stored_lines.next(), expected_lines.next()) {
+            (None, None) => return None,
+            (Some(a), Some(b)) if a == b => continue,
+            (Some(a), Some(b)) => {
+                return Some(format!(
+                    "line {number} differs from the redraw:\n  bundle: {}\n  redraw: {}",
+                    a.trim_end(),
+                    b.trim_end()
+                ))
+            }
+            (Some(a), None) => return Some(format!("line {number} is extra: {}", a.trim_end())),
+            (None, Some(b)) => return Some(format!("line {number} is missing; the redraw has: {}", b.trim_end())),
+        }
+    }
+    unreachable!("the loop returns")
+}
