@@ -1,1 +1,53 @@
-fn main() {}
+//! Speed goals of the core draw, on the bundled Panzhou-scale data:
+//! load the 一单两库, draw the quarterly plan on the full pool, and verify a
+//! bundle. Run with `cargo bench`; criterion reports the median.
+
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use shuangsui::bundle;
+use shuangsui::draw::draw;
+use shuangsui::history::History;
+use shuangsui::plan::Plan;
+use shuangsui::pools::{load, LoadOptions};
+use shuangsui::seed::SeedSpec;
+
+const SEED: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn benches(c: &mut Criterion) {
+    let data = root().join("data");
+    let plan = Plan::load(&root().join("config/plans/quarterly-scjg.toml")).expect("the shipped quarterly plan");
+    let seed = SeedSpec::parse(SEED).unwrap();
+
+    c.bench_function("load full pool", |b| {
+        b.iter(|| load(&data, LoadOptions::default()).unwrap())
+    });
+
+    let pools = load(&data, LoadOptions::default()).unwrap();
+    let history = History::default();
+    c.bench_function("draw quarterly plan on full pool", |b| {
+        b.iter(|| draw(&pools, &plan, &history, &seed.seed).unwrap())
+    });
+
+    let outcome = draw(&pools, &plan, &history, &seed.seed).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (confidential, public) = bundle::contents(&pools, &plan, &history, &seed, &outcome);
+    let path = bundle::write(out.path(), "bench", &confidential, &public).unwrap();
+    c.bench_function("verify bundle (load + redraw + compare)", |b| {
+        b.iter(|| {
+            let report = shuangsui::verify::verify(&path, &data, LoadOptions::default()).unwrap();
+            assert!(report.verified());
+        })
+    });
+}
+
+criterion_group! {
+    name = draw_benches;
+    config = Criterion::default().sample_size(30);
+    targets = benches
+}
+criterion_main!(draw_benches);

@@ -66,14 +66,43 @@ pub fn record_hash(fields: &[&str]) -> Hash32 {
 /// Hashes a list of record hashes already in canonical (id) order under a tag:
 /// SHA-256(tag ‖ 0x0A ‖ u64-BE count ‖ hash₁ ‖ … ‖ hashₙ).
 pub fn list_hash<'a>(tag: &str, hashes: impl ExactSizeIterator<Item = &'a Hash32>) -> Hash32 {
-    let mut hasher = Sha256::new();
-    hasher.update(tag.as_bytes());
-    hasher.update(b"\n");
-    hasher.update((hashes.len() as u64).to_be_bytes());
-    for hash in hashes {
-        hasher.update(hash.0);
+    let mut list = ListHasher::new(tag, hashes.len());
+    hashes.for_each(|hash| list.push(hash));
+    list.finish()
+}
+
+/// [`list_hash`] fed one record hash at a time, for lists too long to hold.
+pub struct ListHasher {
+    hasher: Sha256,
+    expected: usize,
+    pushed: usize,
+}
+
+impl ListHasher {
+    pub fn new(tag: &str, count: usize) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(tag.as_bytes());
+        hasher.update(b"\n");
+        hasher.update((count as u64).to_be_bytes());
+        ListHasher {
+            hasher,
+            expected: count,
+            pushed: 0,
+        }
     }
-    Hash32(hasher.finalize().into())
+
+    pub fn push(&mut self, hash: &Hash32) {
+        self.pushed += 1;
+        self.hasher.update(hash.0);
+    }
+
+    pub fn finish(self) -> Hash32 {
+        assert_eq!(
+            self.pushed, self.expected,
+            "the count hashed up front must match the records pushed"
+        );
+        Hash32(self.hasher.finalize().into())
+    }
 }
 
 /// SHA-256 of raw bytes (files in a bundle).

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::history::History;
 use crate::plan::{Plan, Quota};
-use crate::pools::{Labels, Pools, RiskClass};
+use crate::pools::{Label, Labels, Pools, RiskClass};
 use crate::random::Stream;
 use crate::seed::Seed;
 use crate::snapshot::{list_hash, record_hash, Hash32};
@@ -72,9 +72,19 @@ pub enum DrawError {
 }
 
 fn shortage_report(shortages: &[Shortage]) -> String {
+    const SHOWN: usize = 20;
     let mut text = format!("{} drawn targets cannot get a full team:", shortages.len());
-    for s in shortages {
+    for s in shortages.iter().take(SHOWN) {
         text.push_str(&format!("\n  {s}"));
+    }
+    if shortages.len() > SHOWN {
+        text.push_str(&format!("\n  … and {} more", shortages.len() - SHOWN));
+    }
+    let capped = shortages.iter().filter(|s| s.reasons.at_workload_cap > 0).count();
+    if capped > 0 {
+        text.push_str(&format!(
+            "\n{capped} of them ran into workload caps: raise teams.workload_cap, lower the ratios or split the plan"
+        ));
     }
     text
 }
@@ -132,7 +142,7 @@ fn label_filter(labels: &Labels, names: &[String]) -> Option<Vec<bool>> {
     Some(allowed)
 }
 
-fn admits(filter: &Option<Vec<bool>>, label: u32) -> bool {
+fn admits(filter: &Option<Vec<bool>>, label: Label) -> bool {
     filter.as_ref().is_none_or(|allowed| allowed[label as usize])
 }
 

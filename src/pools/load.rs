@@ -6,8 +6,8 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use super::table::{read_text, Column, Encoding, Problem, Problems, Row, Table};
-use super::{Category, Conflict, Inspector, Item, Labels, Pools, Ratio, RiskClass, SnapshotHashes, Target};
+use super::table::{read_text, Column, Encoding, Header, Problem, Problems, Row, Table};
+use super::{targets, Category, Conflict, Inspector, Item, Pools, Ratio, SnapshotHashes, Target};
 use crate::ids::{CertNo, CreditCode, ItemCode};
 use crate::snapshot::{canonical_list, list_hash, record_hash, Hash32};
 
@@ -44,14 +44,6 @@ const INSPECTOR_COLUMNS: [Column; 6] = [
     col("township", "居住乡镇"),
     col("valid_until", "证件有效期至"),
 ];
-const TARGET_COLUMNS: [Column; 6] = [
-    col("credit_code", "统一社会信用代码"),
-    col("name", "名称"),
-    col("entity_type", "主体类型"),
-    col("industry", "行业"),
-    col("township", "所属区域"),
-    col("risk_class", "信用风险分类"),
-];
 const CONFLICT_COLUMNS: [Column; 3] = [
     col("cert_no", "执法证号"),
     col("credit_code", "统一社会信用代码"),
@@ -61,26 +53,17 @@ const CONFLICT_COLUMNS: [Column; 3] = [
 /// Loads and validates the pool folder `dir`. On any problem, returns all of
 /// them (up to [`Problems::CAP`]) and no pools.
 pub fn load(dir: &Path, options: LoadOptions) -> Result<Pools, Problems> {
-    // The target directory is nearly all of the work; read it on its own
-    // thread while this one does the four small files.
-    let (targets, small) = std::thread::scope(|scope| {
-        let targets = scope.spawn(|| load_targets(dir, options.encoding));
-        let small = load_small(dir, options.encoding);
-        (targets.join().expect("target loading panicked"), small)
-    });
-    let (mut targets, target_labels, targets_hash, mut problems) = targets;
+    // The target directory is nearly all of the work; it spreads itself over
+    // the cores while the four small files are read beside it.
+    let mut problems = Problems::default();
+    let (directory, small) = rayon::join(
+        || targets::load(dir, options.encoding, &mut problems),
+        || load_small(dir, options.encoding),
+    );
     let (departments, items, inspectors, conflicts, small_problems) = small;
     problems.extend(small_problems);
-
-    let labels = target_labels;
-    cross_check(
-        &departments,
-        &items,
-        &inspectors,
-        &conflicts,
-        &mut targets,
-        &mut problems,
-    );
+    let targets = directory.targets;
+    cross_check(&departments, &items, &inspectors, &conflicts, &targets, &mut problems);
     for (name, empty) in [
         ("departments.csv", departments.records.is_empty()),
         ("items.csv", items.records.is_empty()),
@@ -99,23 +82,22 @@ pub fn load(dir: &Path, options: LoadOptions) -> Result<Pools, Problems> {
     if !problems.is_empty() {
         return Err(problems);
     }
-    let (entity_types, industries, townships) = labels;
     Ok(Pools {
         snapshot: SnapshotHashes {
             departments: departments.hash,
             items: items.hash,
             inspectors: inspectors.hash,
-            targets: targets_hash,
+            targets: directory.hash,
             conflicts: conflicts.hash,
         },
         departments: departments.records.into_iter().map(|(_, d)| d).collect(),
         items: items.records.into_iter().map(|(_, i)| i).collect(),
         inspectors: inspectors.records.into_iter().map(|(_, i)| i).collect(),
-        targets: targets.into_iter().map(|(_, t)| t).collect(),
+        targets,
         conflicts: conflicts.records.into_iter().map(|(_, c)| c).collect(),
-        entity_types,
-        industries,
-        townships,
+        entity_types: directory.entity_types,
+        industries: directory.industries,
+        townships: directory.townships,
     })
 }
 
@@ -192,9 +174,10 @@ fn load_file<T>(
     let Some(text) = read_text(dir, name, encoding, problems) else {
         return out;
     };
-    let Some(table) = Table::open(name, &text, columns, problems) else {
+    let Some((header, header_len)) = Header::read(name, &text, columns, problems) else {
         return out;
     };
+    let table = Table::new(&header, &text[header_len..], 2);
     table.rows(problems, |row, problems| {
         if let Some((record, hash)) = parse(&row, &table, problems) {
             out.push((row.line, record, hash));
@@ -404,73 +387,6 @@ fn parse_conflict(row: &Row<'_>, table: &Table<'_>, problems: &mut Problems) -> 
     ))
 }
 
-type TargetLabels = (Labels, Labels, Labels);
-type LoadedTargets = (Vec<(u64, Target)>, TargetLabels, Hash32, Problems);
-
-fn load_targets(dir: &Path, encoding: Encoding) -> LoadedTargets {
-    let mut problems = Problems::default();
-    let mut labels: TargetLabels = Default::default();
-    let mut records: Vec<(u64, Target, Hash32)> = Vec::new();
-    let name = "targets.csv";
-    let c = &TARGET_COLUMNS;
-    if let Some(text) = read_text(dir, name, encoding, &mut problems) {
-        if let Some(table) = Table::open(name, &text, c, &mut problems) {
-            records.reserve(text.len() / 80);
-            table.rows(&mut problems, |row, problems| {
-                let before = problems.total;
-                let code = CreditCode::parse(row.get(0))
-                    .map_err(|e| table.problem(problems, row.line, Some(c[0].english), e.to_string()));
-                for i in 1..5 {
-                    required(&row, &table, problems, c, i);
-                }
-                let risk = RiskClass::parse(row.get(5));
-                if risk.is_none() {
-                    table.problem(
-                        problems,
-                        row.line,
-                        Some(c[5].english),
-                        format!("{:?} is not A, B, C or D", row.get(5)),
-                    );
-                }
-                let (Ok(code), Some(risk), true) = (code, risk, problems.total == before) else {
-                    return;
-                };
-                let fields = [
-                    code.as_str(),
-                    row.get(1),
-                    row.get(2),
-                    row.get(3),
-                    row.get(4),
-                    risk.as_str(),
-                ];
-                let target = Target {
-                    code,
-                    name: fields[1].into(),
-                    entity_type: labels.0.intern(fields[2]),
-                    industry: labels.1.intern(fields[3]),
-                    township: labels.2.intern(fields[4]),
-                    risk,
-                };
-                records.push((row.line, target, record_hash(&fields)));
-            });
-        }
-    }
-    records.sort_unstable_by(|a, b| a.1.code.cmp(&b.1.code).then(a.0.cmp(&b.0)));
-    for pair in records.windows(2) {
-        if pair[0].1.code == pair[1].1.code {
-            problems.push(Problem {
-                file: name.into(),
-                line: pair[1].0,
-                field: Some(c[0].english),
-                message: format!("duplicate id {}, first on line {}", pair[1].1.code, pair[0].0),
-            });
-        }
-    }
-    let hash = list_hash("shuangsui/v1/snapshot/targets", records.iter().map(|r| &r.2));
-    let records = records.into_iter().map(|(line, t, _)| (line, t)).collect();
-    (records, labels, hash, problems)
-}
-
 /// Checks references between files: departments exist, conflicts name real
 /// officers and targets.
 fn cross_check(
@@ -478,7 +394,7 @@ fn cross_check(
     items: &Sorted<Item>,
     inspectors: &Sorted<Inspector>,
     conflicts: &Sorted<Conflict>,
-    targets: &mut [(u64, Target)],
+    targets: &[Target],
     problems: &mut Problems,
 ) {
     let known = |name: &str| {
@@ -520,7 +436,7 @@ fn cross_check(
                 message: format!("officer {} is not in inspectors.csv", conflict.cert),
             });
         }
-        if targets.binary_search_by(|(_, t)| t.code.cmp(&conflict.code)).is_err() {
+        if targets.binary_search_by(|t| t.code.cmp(&conflict.code)).is_err() {
             problems.push(Problem {
                 file: "conflicts.csv".into(),
                 line: *line,

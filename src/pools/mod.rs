@@ -4,6 +4,7 @@
 
 mod load;
 pub mod table;
+mod targets;
 
 use std::collections::HashMap;
 
@@ -119,7 +120,8 @@ impl std::fmt::Display for Ratio {
 }
 
 /// An interned label (entity type, industry, township) of the target directory.
-pub type Label = u32;
+/// Sixteen bits keep a national directory's targets small in memory.
+pub type Label = u16;
 
 /// A small interner: the few hundred distinct labels of ninety thousand rows.
 #[derive(Debug, Default, Clone)]
@@ -129,14 +131,15 @@ pub struct Labels {
 }
 
 impl Labels {
-    pub fn intern(&mut self, name: &str) -> Label {
+    /// The label of `name`, added if new; `None` when the labels are full.
+    pub fn intern(&mut self, name: &str) -> Option<Label> {
         if let Some(&label) = self.index.get(name) {
-            return label;
+            return Some(label);
         }
-        let label = self.names.len() as Label;
+        let label = Label::try_from(self.names.len()).ok()?;
         self.names.push(name.into());
         self.index.insert(name.into(), label);
-        label
+        Some(label)
     }
 
     pub fn get(&self, name: &str) -> Option<Label> {
@@ -194,6 +197,8 @@ pub struct Target {
     pub industry: Label,
     pub township: Label,
     pub risk: RiskClass,
+    /// The line it was read from, for messages only.
+    pub line: u32,
 }
 
 #[derive(Debug, Clone)]

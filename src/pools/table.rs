@@ -125,12 +125,20 @@ fn utf8_error(bytes: &[u8], error: std::str::Utf8Error) -> String {
     format!("line {line}: invalid UTF-8 at byte {at} (declare --encoding gbk if the file is GBK)")
 }
 
-/// A CSV table whose header has been mapped onto the needed columns.
-pub struct Table<'a> {
+/// Where each needed column sits in a file, read from its header row.
+#[derive(Debug, Clone)]
+pub struct Header {
     pub file: String,
-    text: &'a str,
     indexes: Vec<usize>,
     width: usize,
+}
+
+/// A CSV table: a header and the text of its data rows.
+pub struct Table<'a> {
+    pub header: &'a Header,
+    /// The data rows (no header row), starting at line `first_line`.
+    body: &'a str,
+    first_line: u64,
 }
 
 /// One data row: the needed fields in the order the columns were asked for.
@@ -146,13 +154,29 @@ impl<'r> Row<'r> {
     }
 }
 
-impl<'a> Table<'a> {
-    /// Maps the header of `text` onto `columns`; a missing column is a problem.
-    pub fn open(file: &str, text: &'a str, columns: &[Column], problems: &mut Problems) -> Option<Self> {
+/// The length of the first record of `text` (through its line end), honouring
+/// quotes: a line end inside a quoted field does not end the record.
+pub fn first_record_len(text: &[u8]) -> usize {
+    let mut quoted = false;
+    for (i, &b) in text.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => return i + 1,
+            _ => {}
+        }
+    }
+    text.len()
+}
+
+impl Header {
+    /// Maps the header row of `text` onto `columns` and returns the mapping
+    /// with the length of the header row; a missing column is a problem.
+    pub fn read(file: &str, text: &str, columns: &[Column], problems: &mut Problems) -> Option<(Header, usize)> {
+        let header_len = first_record_len(text.as_bytes());
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(text.as_bytes());
+            .from_reader(&text.as_bytes()[..header_len]);
         let mut header = csv::StringRecord::new();
         match reader.read_record(&mut header) {
             Ok(true) => {}
@@ -195,23 +219,38 @@ impl<'a> Table<'a> {
                 }
             }
         }
-        (!missing).then(|| Table {
-            file: file.into(),
-            text,
-            indexes,
-            width: names.len(),
+        (!missing).then(|| {
+            (
+                Header {
+                    file: file.into(),
+                    indexes,
+                    width: names.len(),
+                },
+                header_len,
+            )
         })
+    }
+}
+
+impl<'a> Table<'a> {
+    pub fn new(header: &'a Header, body: &'a str, first_line: u64) -> Self {
+        Table {
+            header,
+            body,
+            first_line,
+        }
     }
 
     /// Calls `each` for every data row, reporting malformed CSV and short rows.
     pub fn rows(&self, problems: &mut Problems, mut each: impl FnMut(Row<'_>, &mut Problems)) {
         let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
+            .has_headers(false)
             .flexible(true)
-            .from_reader(self.text.as_bytes());
+            .from_reader(self.body.as_bytes());
         let mut record = csv::StringRecord::new();
+        let line_of = |position: &csv::Position| self.first_line + position.line() - 1;
         loop {
-            let line = reader.position().line();
+            let line = line_of(reader.position());
             match reader.read_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {}
@@ -222,24 +261,20 @@ impl<'a> Table<'a> {
                     continue;
                 }
             }
-            let line = record.position().map_or(line, |p| p.line());
+            let line = record.position().map_or(line, line_of);
             if record.len() == 1 && record.get(0).is_some_and(|f| f.trim().is_empty()) {
                 continue; // a blank line, as spreadsheets leave at the end
             }
-            if record.len() < self.width {
-                self.problem(
-                    problems,
-                    line,
-                    None,
-                    format!("has {} fields, the header has {}", record.len(), self.width),
-                );
+            if record.len() < self.header.width {
+                let message = format!("has {} fields, the header has {}", record.len(), self.header.width);
+                self.problem(problems, line, None, message);
                 continue;
             }
             each(
                 Row {
                     line,
                     record: &record,
-                    indexes: &self.indexes,
+                    indexes: &self.header.indexes,
                 },
                 problems,
             );
@@ -248,7 +283,7 @@ impl<'a> Table<'a> {
 
     pub fn problem(&self, problems: &mut Problems, line: u64, field: Option<&'static str>, message: String) {
         problems.push(Problem {
-            file: self.file.clone(),
+            file: self.header.file.clone(),
             line,
             field,
             message,

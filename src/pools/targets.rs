@@ -1,0 +1,439 @@
+//! Loading the target directory (检查对象名录库): nearly all of a pool's bytes,
+//! ninety thousand rows for a county and tens of millions nationally.
+//!
+//! The file is streamed in pieces cut at record boundaries, and the pieces are
+//! parsed on all cores; so memory holds a few pieces of text at a time rather
+//! than the whole file, and the snapshot hash is computed from the parsed
+//! values after sorting, without keeping a hash per record.
+
+use std::fs::File;
+use std::io::Read;
+use std::ops::Range;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::table::{first_record_len, Column, Encoding, Header, Problem, Problems, Table};
+use super::{Labels, RiskClass, Target};
+use crate::ids::CreditCode;
+use crate::snapshot::{record_hash, Hash32, ListHasher};
+
+pub(super) const FILE: &str = "targets.csv";
+
+pub(super) const COLUMNS: [Column; 6] = [
+    Column {
+        english: "credit_code",
+        chinese: "统一社会信用代码",
+    },
+    Column {
+        english: "name",
+        chinese: "名称",
+    },
+    Column {
+        english: "entity_type",
+        chinese: "主体类型",
+    },
+    Column {
+        english: "industry",
+        chinese: "行业",
+    },
+    Column {
+        english: "township",
+        chinese: "所属区域",
+    },
+    Column {
+        english: "risk_class",
+        chinese: "信用风险分类",
+    },
+];
+
+/// How much of a file decides its encoding when it is not declared: enough
+/// to hold many rows of Chinese names, which GBK bytes almost never pass as
+/// UTF-8.
+const DETECT_BYTES: usize = 1 << 20;
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The parsed, sorted target directory.
+pub(super) struct TargetDirectory {
+    pub targets: Vec<Target>,
+    pub entity_types: Labels,
+    pub industries: Labels,
+    pub townships: Labels,
+    pub hash: Hash32,
+}
+
+/// One piece's worth of parsed rows, with labels local to the piece.
+#[derive(Default)]
+struct Piece {
+    targets: Vec<Target>,
+    labels: [Labels; 3],
+    problems: Problems,
+}
+
+pub(super) fn load(dir: &Path, encoding: Encoding, problems: &mut Problems) -> TargetDirectory {
+    let mut directory = TargetDirectory {
+        targets: Vec::new(),
+        entity_types: Labels::default(),
+        industries: Labels::default(),
+        townships: Labels::default(),
+        hash: Hash32([0; 32]),
+    };
+    let path = dir.join(FILE);
+    if let Err(message) = stream(&path, encoding, &mut directory, problems) {
+        problems.push(Problem {
+            file: FILE.into(),
+            line: 0,
+            field: None,
+            message,
+        });
+    }
+    let targets = &mut directory.targets;
+    // Sorting by line as well keeps duplicate reports in file order.
+    targets.par_sort_unstable_by(|a, b| a.code.cmp(&b.code).then(a.line.cmp(&b.line)));
+    for pair in targets.windows(2) {
+        if pair[0].code == pair[1].code {
+            problems.push(Problem {
+                file: FILE.into(),
+                line: pair[1].line as u64,
+                field: Some(COLUMNS[0].english),
+                message: format!("duplicate id {}, first on line {}", pair[1].code, pair[0].line),
+            });
+        }
+    }
+    directory.hash = snapshot_hash(&directory);
+    directory
+}
+
+/// The snapshot hash of sorted targets, from their values (spec §1).
+fn snapshot_hash(directory: &TargetDirectory) -> Hash32 {
+    let mut list = ListHasher::new("shuangsui/v1/snapshot/targets", directory.targets.len());
+    for window in directory.targets.chunks(1 << 16) {
+        let hashes: Vec<Hash32> = window
+            .par_iter()
+            .map(|t| {
+                record_hash(&[
+                    t.code.as_str(),
+                    &t.name,
+                    directory.entity_types.name(t.entity_type),
+                    directory.industries.name(t.industry),
+                    directory.townships.name(t.township),
+                    t.risk.as_str(),
+                ])
+            })
+            .collect();
+        hashes.iter().for_each(|h| list.push(h));
+    }
+    list.finish()
+}
+
+/// Reads the file piece by piece and parses each batch of pieces in parallel.
+fn stream(
+    path: &Path,
+    encoding: Encoding,
+    directory: &mut TargetDirectory,
+    problems: &mut Problems,
+) -> Result<(), String> {
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut file = File::open(path).map_err(cannot)?;
+    let size = file.metadata().map_err(cannot)?.len() as usize;
+    let threads = rayon::current_num_threads().max(1);
+    // Small pieces for a county file so both cores get work; large ones for
+    // a national file so per-piece overhead stays small.
+    let piece = (size / (threads * 4)).clamp(256 << 10, 16 << 20);
+    let batch = piece * threads * 2;
+    // A guess at the row count from typical row sizes; capacity that is
+    // never written costs no memory.
+    directory.targets.reserve(size / 48);
+
+    let mut buffer = Vec::with_capacity(batch.max(DETECT_BYTES) + piece);
+    let mut eof = fill(&mut file, &mut buffer, batch.max(DETECT_BYTES)).map_err(cannot)?;
+    let mut start = 0;
+    if buffer.starts_with(BOM) {
+        start = BOM.len();
+    }
+    let utf8 = match encoding {
+        _ if start > 0 => true,
+        Encoding::Utf8 => true,
+        Encoding::Gbk => false,
+        Encoding::Detect => {
+            let head = &buffer[..buffer.len().min(DETECT_BYTES)];
+            std::str::from_utf8(head).is_ok_or_truncated()
+        }
+    };
+
+    let header_len = first_record_len(&buffer[start..]);
+    let header_text = decode(&buffer[start..start + header_len], utf8, 1)?;
+    let Some((header, _)) = Header::read(FILE, &header_text, &COLUMNS, problems) else {
+        return Ok(());
+    };
+    start += header_len;
+    let mut next_line = 2u64;
+    loop {
+        let pieces = split(&buffer[start..], piece, eof);
+        let consumed = pieces.last().map_or(0, |(range, _)| range.end);
+        let mut first_lines = Vec::with_capacity(pieces.len());
+        for (_, newlines) in &pieces {
+            first_lines.push(next_line);
+            next_line += *newlines as u64;
+        }
+        let parsed: Vec<Piece> = pieces
+            .par_iter()
+            .zip(first_lines.par_iter())
+            .map(|((range, _), &line)| {
+                parse_piece(&buffer[start + range.start..start + range.end], line, utf8, &header)
+            })
+            .collect();
+        for piece in parsed {
+            merge(directory, piece, problems);
+        }
+        start += consumed;
+        if eof {
+            if start < buffer.len() {
+                // Only reachable with an unterminated quote at the very end.
+                let line = next_line;
+                problems.push(Problem {
+                    file: FILE.into(),
+                    line,
+                    field: None,
+                    message: "unterminated quoted field".into(),
+                });
+            }
+            return Ok(());
+        }
+        buffer.drain(..start);
+        start = 0;
+        eof = fill(&mut file, &mut buffer, batch).map_err(cannot)?;
+    }
+}
+
+trait Utf8Prefix {
+    fn is_ok_or_truncated(&self) -> bool;
+}
+
+impl Utf8Prefix for Result<&str, std::str::Utf8Error> {
+    /// Valid UTF-8, allowing a character cut off by the end of the sample.
+    fn is_ok_or_truncated(&self) -> bool {
+        match self {
+            Ok(_) => true,
+            Err(e) => e.error_len().is_none(),
+        }
+    }
+}
+
+/// Appends up to `want` more bytes; returns whether the file has ended.
+fn fill(file: &mut File, buffer: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    let before = buffer.len();
+    file.take(want as u64).read_to_end(buffer)?;
+    Ok(buffer.len() - before < want)
+}
+
+/// Cuts `bytes` into pieces of about `size` bytes, each ending at a record
+/// boundary (a line end outside quotes), with the line ends each holds. The
+/// last partial record is left for the next read unless the file has ended.
+fn split(bytes: &[u8], size: usize, eof: bool) -> Vec<(Range<usize>, usize)> {
+    let count = |range: &[u8], byte: u8| range.iter().filter(|&&b| b == byte).count();
+    let mut pieces = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let aim = pos + size;
+        let end = if aim >= bytes.len() {
+            None
+        } else {
+            // Every piece starts outside quotes, so the parity of the quotes
+            // before `aim` says whether `aim` is inside a quoted field.
+            let mut quoted = count(&bytes[pos..aim], b'"') % 2 == 1;
+            bytes[aim..]
+                .iter()
+                .position(|&b| {
+                    if b == b'"' {
+                        quoted = !quoted;
+                    }
+                    b == b'\n' && !quoted
+                })
+                .map(|i| aim + i + 1)
+        };
+        let end = match end {
+            Some(end) => end,
+            None if eof => bytes.len(),
+            None => {
+                // The rest may be cut mid-record: end at the last boundary.
+                match last_boundary(&bytes[pos..]) {
+                    Some(len) => pos + len,
+                    None => break,
+                }
+            }
+        };
+        pieces.push((pos..end, count(&bytes[pos..end], b'\n')));
+        pos = end;
+    }
+    pieces
+}
+
+/// The length of the longest prefix that ends at a record boundary.
+fn last_boundary(bytes: &[u8]) -> Option<usize> {
+    let mut quoted = false;
+    let mut last = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => last = Some(i + 1),
+            _ => {}
+        }
+    }
+    last
+}
+
+fn decode(bytes: &[u8], utf8: bool, first_line: u64) -> Result<std::borrow::Cow<'_, str>, String> {
+    let line_at = |at: usize| first_line + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
+    if utf8 {
+        return std::str::from_utf8(bytes).map(std::borrow::Cow::Borrowed).map_err(|e| {
+            format!(
+                "line {}: invalid UTF-8 (declare --encoding gbk if the file is GBK)",
+                line_at(e.valid_up_to())
+            )
+        });
+    }
+    let mut decoder = encoding_rs::GB18030.new_decoder_without_bom_handling();
+    let mut text = String::with_capacity(bytes.len() * 3 / 2 + 16);
+    let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
+    match result {
+        encoding_rs::DecoderResult::InputEmpty => Ok(std::borrow::Cow::Owned(text)),
+        encoding_rs::DecoderResult::Malformed(..) => Err(format!("line {}: invalid GBK/GB18030 bytes", line_at(read))),
+        encoding_rs::DecoderResult::OutputFull => unreachable!("the output was sized for the worst case"),
+    }
+}
+
+fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Piece {
+    let mut piece = Piece::default();
+    let text = match decode(bytes, utf8, first_line) {
+        Ok(text) => text,
+        Err(message) => {
+            piece.problems.push(Problem {
+                file: FILE.into(),
+                line: 0,
+                field: None,
+                message,
+            });
+            return piece;
+        }
+    };
+    let table = Table::new(header, &text, first_line);
+    let c = &COLUMNS;
+    let Piece {
+        targets,
+        labels,
+        problems,
+    } = &mut piece;
+    table.rows(problems, |row, problems| {
+        let before = problems.total;
+        let code = CreditCode::parse(row.get(0))
+            .map_err(|e| table.problem(problems, row.line, Some(c[0].english), e.to_string()));
+        for (i, column) in c.iter().enumerate().take(5).skip(1) {
+            if row.get(i).is_empty() {
+                table.problem(
+                    problems,
+                    row.line,
+                    Some(column.english),
+                    format!("{} is empty", column.chinese),
+                );
+            }
+        }
+        let risk = RiskClass::parse(row.get(5));
+        if risk.is_none() {
+            table.problem(
+                problems,
+                row.line,
+                Some(c[5].english),
+                format!("{:?} is not A, B, C or D", row.get(5)),
+            );
+        }
+        let (Ok(code), Some(risk), true) = (code, risk, problems.total == before) else {
+            return;
+        };
+        let mut intern = |k: usize, text: &str| match labels[k].intern(text) {
+            Some(label) => label,
+            None => {
+                let message = format!("more than {} distinct values in this column", u16::MAX);
+                table.problem(problems, row.line, Some(c[2 + k].english), message);
+                0
+            }
+        };
+        let (entity_type, industry, township) = (intern(0, row.get(2)), intern(1, row.get(3)), intern(2, row.get(4)));
+        let line = u32::try_from(row.line).unwrap_or(u32::MAX);
+        targets.push(Target {
+            code,
+            name: row.get(1).into(),
+            entity_type,
+            industry,
+            township,
+            risk,
+            line,
+        });
+    });
+    piece
+}
+
+/// Moves a piece's targets into the directory, renumbering its labels.
+fn merge(directory: &mut TargetDirectory, piece: Piece, problems: &mut Problems) {
+    let [entity_types, industries, townships] = &piece.labels;
+    let mut remap = |local: &Labels, global: &mut Labels, column: usize| -> Vec<u16> {
+        let mut full = false;
+        let map = (0..local.len()).map(|l| {
+            global.intern(local.name(l as u16)).unwrap_or_else(|| {
+                full = true;
+                0
+            })
+        });
+        let map = map.collect();
+        if full {
+            let message = format!("more than {} distinct values in this column", u16::MAX);
+            problems.push(Problem {
+                file: FILE.into(),
+                line: 0,
+                field: Some(COLUMNS[column].english),
+                message,
+            });
+        }
+        map
+    };
+    let entity_map = remap(entity_types, &mut directory.entity_types, 2);
+    let industry_map = remap(industries, &mut directory.industries, 3);
+    let township_map = remap(townships, &mut directory.townships, 4);
+    for mut target in piece.targets {
+        target.entity_type = entity_map[target.entity_type as usize];
+        target.industry = industry_map[target.industry as usize];
+        target.township = township_map[target.township as usize];
+        directory.targets.push(target);
+    }
+    problems.extend(piece.problems);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_end_at_record_boundaries_even_inside_quotes() {
+        let text = b"a,\"x\ny\",1\nb,2\nc,\"q\"\"\n\",3\nd,4\n";
+        for size in 1..text.len() + 2 {
+            let pieces = split(text, size, true);
+            let mut joined = Vec::new();
+            for (range, newlines) in &pieces {
+                let piece = &text[range.clone()];
+                assert_eq!(*newlines, piece.iter().filter(|&&b| b == b'\n').count());
+                assert!(piece.ends_with(b"\n"));
+                // No piece may split a record: each parses to whole rows.
+                let quotes = piece.iter().filter(|&&b| b == b'"').count();
+                assert_eq!(quotes % 2, 0, "size {size}: {:?}", String::from_utf8_lossy(piece));
+                joined.extend_from_slice(piece);
+            }
+            assert_eq!(joined, text);
+        }
+    }
+
+    #[test]
+    fn an_unfinished_stream_keeps_its_partial_record() {
+        let pieces = split(b"a,1\nb,\"2\n", 2, false);
+        assert_eq!(pieces.last().unwrap().0.end, 4);
+    }
+}
