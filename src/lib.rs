@@ -5,6 +5,7 @@
 pub mod bundle;
 pub mod commands;
 pub mod draw;
+pub mod generate;
 pub mod history;
 pub mod ids;
 pub mod plan;

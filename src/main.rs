@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use shuangsui::commands::{self, CommandError};
+use shuangsui::generate::{generate, GenOptions};
 use shuangsui::pools::{Encoding, LoadOptions};
 use shuangsui::seed::{SeedSource, SeedSpec};
 
@@ -25,6 +26,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a synthetic, reproducible 一单两库 (five CSV files) into a folder.
+    GenData {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = GenOptions::default().seed)]
+        seed: u64,
+        #[arg(long, default_value_t = GenOptions::default().targets)]
+        targets: usize,
+        #[arg(long, default_value_t = GenOptions::default().inspectors)]
+        inspectors: usize,
+        #[arg(long, default_value_t = GenOptions::default().items)]
+        items: usize,
+        #[arg(long, default_value_t = GenOptions::default().conflicts)]
+        conflicts: usize,
+    },
     /// Validate a pool folder and print a summary.
     Check {
         #[arg(long, default_value = "data")]
@@ -76,6 +92,33 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::GenData {
+            out,
+            seed,
+            targets,
+            inspectors,
+            items,
+            conflicts,
+        } => {
+            let options = GenOptions {
+                seed,
+                items,
+                inspectors,
+                targets,
+                conflicts,
+            };
+            let summary = generate(&options, &out).with_context(|| format!("writing {}", out.display()))?;
+            eprintln!(
+                "wrote {}: {} departments, {} items, {} inspectors, {} targets, {} conflicts",
+                out.display(),
+                summary.departments,
+                summary.items,
+                summary.inspectors,
+                summary.targets,
+                summary.conflicts
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check { data, encoding, as_of } => {
             let pools = match commands::load_pools(&data, LoadOptions { encoding }) {
                 Ok(pools) => pools,

@@ -1,0 +1,364 @@
+//! The command line end to end: draw a bundle, verify it, and see every kind
+//! of tampering named; bad input is refused with file, line and field, and
+//! leaves nothing behind.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+fn shuangsui(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shuangsui"))
+        .args(args)
+        .output()
+        .expect("running shuangsui")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+struct Drawn {
+    _root: tempfile::TempDir,
+    pool: PathBuf,
+    bundle: PathBuf,
+    plan: PathBuf,
+}
+
+const SEED: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+fn draw_bundle(pool_seed: u64) -> Drawn {
+    let root = tempfile::tempdir().unwrap();
+    let pool = small_pool(root.path(), pool_seed);
+    let plan = root.path().join("plan.toml");
+    std::fs::write(&plan, plan_toml(&load_pools(&pool), 3, "")).unwrap();
+    let out = root.path().join("bundles");
+    let output = shuangsui(&[
+        "draw",
+        "--plan",
+        s(&plan),
+        "--seed",
+        SEED,
+        "--data",
+        s(&pool),
+        "--out",
+        s(&out),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let bundle = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+    assert!(bundle.join("manifest.json").is_file() && bundle.join("public/assignments.csv").is_file());
+    Drawn {
+        _root: root,
+        pool,
+        bundle,
+        plan,
+    }
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn verify(bundle: &Path, pool: &Path) -> Output {
+    shuangsui(&["verify", s(bundle), "--data", s(pool)])
+}
+
+#[test]
+fn a_fresh_bundle_verifies() {
+    let d = draw_bundle(11);
+    let output = verify(&d.bundle, &d.pool);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("verified"));
+    let public = verify(&d.bundle.join("public"), &d.pool);
+    assert_eq!(public.status.code(), Some(0), "{}", text(&public));
+}
+
+#[test]
+fn the_public_copy_leaves_out_risk_classes() {
+    let d = draw_bundle(12);
+    let public = std::fs::read_to_string(d.bundle.join("public/assignments.csv")).unwrap();
+    let full = std::fs::read_to_string(d.bundle.join("assignments.csv")).unwrap();
+    assert!(full.starts_with('\u{feff}') && full.contains("信用风险分类"));
+    assert!(!public.contains("信用风险分类"));
+    let manifest = std::fs::read_to_string(d.bundle.join("public/manifest.json")).unwrap();
+    assert!(!manifest.contains("strata") && manifest.contains("\"conflicts\""));
+}
+
+#[test]
+fn a_changed_seed_is_caught() {
+    let d = draw_bundle(13);
+    let path = d.bundle.join("manifest.json");
+    let manifest = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, manifest.replace(SEED, &SEED.replace('9', "8"))).unwrap();
+    let output = verify(&d.bundle, &d.pool);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("assignments.csv line"), "{}", text(&output));
+}
+
+#[test]
+fn an_edited_row_is_named() {
+    let d = draw_bundle(14);
+    let path = d.bundle.join("assignments.csv");
+    let csv = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    let victim = lines[3];
+    let leader = victim.split(',').nth(5).unwrap();
+    let edited = csv.replacen(victim, &victim.replacen(leader, "EDITED-1", 1), 1);
+    std::fs::write(&path, edited).unwrap();
+    let output = verify(&d.bundle, &d.pool);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).contains("line 4 differs"), "{}", text(&output));
+}
+
+#[test]
+fn a_changed_pool_is_refused_naming_the_file() {
+    let d = draw_bundle(15);
+    let changed = d.pool.with_file_name("changed");
+    copy_pool(&d.pool, &changed);
+    let path = changed.join("inspectors.csv");
+    let csv = std::fs::read_to_string(&path).unwrap();
+    // One officer's name changes: the content, and so the snapshot, differs.
+    let line = csv.lines().nth(1).unwrap();
+    let fields: Vec<&str> = line.split(',').collect();
+    let renamed = line.replacen(fields[1], &format!("{}某", fields[1]), 1);
+    std::fs::write(&path, csv.replacen(line, &renamed, 1)).unwrap();
+    let output = verify(&d.bundle, &changed);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("inspectors.csv in the pool folder is not the snapshot"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn a_draw_is_never_redone_in_place() {
+    let d = draw_bundle(16);
+    let before = std::fs::read(d.bundle.join("manifest.json")).unwrap();
+    let out = d.bundle.parent().unwrap();
+    let output = shuangsui(&[
+        "draw",
+        "--plan",
+        s(&d.plan),
+        "--seed",
+        SEED,
+        "--data",
+        s(&d.pool),
+        "--out",
+        s(out),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).contains("already exists"), "{}", text(&output));
+    assert_eq!(std::fs::read(d.bundle.join("manifest.json")).unwrap(), before);
+}
+
+#[test]
+fn history_from_an_earlier_bundle_excludes_its_targets() {
+    let d = draw_bundle(17);
+    let plan = std::fs::read_to_string(&d.plan)
+        .unwrap()
+        .replace("[teams]", "[selection]\nexclude_inspected_within_days = 365\n\n[teams]");
+    let plan_path = d.plan.with_file_name("plan2.toml");
+    std::fs::write(&plan_path, plan).unwrap();
+    let out = d.bundle.parent().unwrap();
+    let output = shuangsui(&[
+        "draw",
+        "--plan",
+        s(&plan_path),
+        "--seed",
+        &SEED.replace('0', "1"),
+        "--data",
+        s(&d.pool),
+        "--out",
+        s(out),
+        "--history",
+        s(&d.bundle),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let second = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+    let codes = |bundle: &Path| -> std::collections::BTreeSet<(String, String)> {
+        let csv = std::fs::read_to_string(bundle.join("assignments.csv")).unwrap();
+        csv.lines()
+            .skip(1)
+            .flat_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                f[3].split(';')
+                    .map(|i| (f[1].to_owned(), i.to_owned()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let (first, again) = (codes(&d.bundle), codes(&second));
+    assert!(!first.is_empty() && !again.is_empty());
+    assert!(
+        first.is_disjoint(&again),
+        "a (target, item) inspected within 365 days was drawn again"
+    );
+    let output = verify(&second, &d.pool);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}
+
+#[test]
+fn ceremony_and_random_seeds_are_recorded() {
+    let d = draw_bundle(18);
+    let out = d.bundle.parent().unwrap();
+    let output = shuangsui(&[
+        "draw",
+        "--plan",
+        s(&d.plan),
+        "--seed",
+        "ceremony:3141 5926 5358 9793 2384",
+        "--data",
+        s(&d.pool),
+        "--out",
+        s(out),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let bundle = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+    let manifest = std::fs::read_to_string(bundle.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"kind\": \"ceremony\"") && manifest.contains("31415926535897932384"));
+    assert_eq!(verify(&bundle, &d.pool).status.code(), Some(0));
+
+    let output = shuangsui(&[
+        "draw",
+        "--plan",
+        s(&d.plan),
+        "--seed",
+        "random",
+        "--data",
+        s(&d.pool),
+        "--out",
+        s(out),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("operating-system entropy"));
+}
+
+/// Damages one file of a copy of a good pool and checks the message and that
+/// no bundle appears.
+fn assert_refused(name: &str, damage: impl Fn(&str) -> String, expected: &[&str]) {
+    let root = tempfile::tempdir().unwrap();
+    let good = small_pool(root.path(), 19);
+    let plan = root.path().join("plan.toml");
+    std::fs::write(&plan, plan_toml(&load_pools(&good), 2, "")).unwrap();
+    let bad = root.path().join("bad");
+    copy_pool(&good, &bad);
+    let path = bad.join(name);
+    std::fs::write(&path, damage(&std::fs::read_to_string(&path).unwrap())).unwrap();
+
+    let check = shuangsui(&["check", "--data", s(&bad), "--as-of", "2026-01-01"]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    for part in expected {
+        assert!(text(&check).contains(part), "expected {part:?} in:\n{}", text(&check));
+    }
+    let out = root.path().join("out");
+    let draw = shuangsui(&[
+        "draw",
+        "--plan",
+        s(&plan),
+        "--seed",
+        SEED,
+        "--data",
+        s(&bad),
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(draw.status.code(), Some(2), "{}", text(&draw));
+    assert!(
+        !out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(),
+        "a bundle was written from bad data"
+    );
+}
+
+fn replace_line(csv: &str, line: usize, f: impl Fn(&str) -> String) -> String {
+    csv.lines()
+        .enumerate()
+        .map(|(i, l)| if i + 1 == line { f(l) } else { l.to_owned() } + "\n")
+        .collect()
+}
+
+#[test]
+fn a_bad_check_character_is_named() {
+    assert_refused(
+        "targets.csv",
+        |csv| {
+            replace_line(csv, 5, |l| {
+                let last = l.as_bytes()[17] as char;
+                let wrong = if last == '0' { '1' } else { '0' };
+                format!("{}{wrong}{}", &l[..17], &l[18..])
+            })
+        },
+        &["targets.csv:5: credit_code: 统一社会信用代码 check character is"],
+    );
+}
+
+#[test]
+fn a_duplicate_id_names_both_lines() {
+    assert_refused(
+        "inspectors.csv",
+        |csv| {
+            let third = csv.lines().nth(2).unwrap().to_owned();
+            format!("{csv}{third}\n")
+        },
+        &["duplicate id", "first on line 3"],
+    );
+}
+
+#[test]
+fn unknown_departments_and_dangling_conflicts_are_named() {
+    assert_refused(
+        "items.csv",
+        |csv| replace_line(csv, 2, |l| l.replace("盘州市", "某县")),
+        &["items.csv:2: department: unknown department"],
+    );
+    assert_refused(
+        "conflicts.csv",
+        |csv| replace_line(csv, 3, |l| format!("NOBODY-1{}", &l[l.find(',').unwrap()..])),
+        &["conflicts.csv:3: cert_no: officer NOBODY-1 is not in inspectors.csv"],
+    );
+}
+
+#[test]
+fn a_missing_column_and_invalid_bytes_are_refused() {
+    assert_refused(
+        "targets.csv",
+        |csv| replace_line(csv, 1, |l| l.replace("信用风险分类", "风险")),
+        &["targets.csv:1: risk_class: missing column"],
+    );
+    assert_refused("departments.csv", |_| String::new(), &["departments.csv: is empty"]);
+}
+
+#[test]
+fn expired_certificates_are_reported_by_check() {
+    let root = tempfile::tempdir().unwrap();
+    let pool = small_pool(root.path(), 20);
+    let output = shuangsui(&["check", "--data", s(&pool), "--as-of", "2040-01-01"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).contains("expired on"), "{}", text(&output));
+    let output = shuangsui(&["check", "--data", s(&pool), "--as-of", "2026-01-01"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("snapshot SHA-256"));
+}
+
+#[test]
+fn invalid_utf8_is_refused_with_its_line() {
+    let root = tempfile::tempdir().unwrap();
+    let pool = small_pool(root.path(), 21);
+    let path = pool.join("targets.csv");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"\xff\xff\n");
+    std::fs::write(&path, bytes).unwrap();
+    let output = shuangsui(&["check", "--data", s(&pool), "--encoding", "utf-8"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("targets.csv: line") && text(&output).contains("invalid UTF-8"),
+        "{}",
+        text(&output)
+    );
+}
