@@ -43,8 +43,30 @@ pub fn credit_check_char(first17: &[u8]) -> Option<u8> {
 }
 
 /// A 统一社会信用代码 (unified social credit code) whose check character is right.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Ordered by its bytes, like every id in the specification.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CreditCode([u8; 18]);
+
+impl Ord for CreditCode {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Byte order, compared as two big-endian integers rather than by a
+        // call to memcmp: sorting ten million codes spends its time here.
+        let key = |c: &CreditCode| {
+            let (head, tail) = c.0.split_at(16);
+            (
+                u128::from_be_bytes(head.try_into().expect("16 bytes")),
+                u16::from_be_bytes(tail.try_into().expect("2 bytes")),
+            )
+        };
+        key(self).cmp(&key(other))
+    }
+}
+
+impl PartialOrd for CreditCode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl CreditCode {
     pub fn parse(text: &str) -> Result<Self, IdError> {
@@ -180,6 +202,19 @@ mod tests {
             assert_eq!(CreditCode::complete(first17).unwrap().as_str(), code, "{code}");
             assert!(CreditCode::parse(code).is_ok(), "{code}");
         }
+    }
+
+    #[test]
+    fn orders_by_bytes() {
+        let mut codes: Vec<CreditCode> = ["91350100M000100Y43", "91110000100006485K", "91350100M000100X..."]
+            .iter()
+            .filter_map(|c| CreditCode::parse(c).ok())
+            .collect();
+        codes.push(CreditCode::complete(b"91350100M000100Y4").unwrap());
+        let mut by_bytes = codes.clone();
+        by_bytes.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        codes.sort();
+        assert_eq!(codes, by_bytes);
     }
 
     #[test]

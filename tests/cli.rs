@@ -354,10 +354,11 @@ fn invalid_utf8_is_refused_with_its_line() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes.extend_from_slice(b"\xff\xff\n");
     std::fs::write(&path, bytes).unwrap();
+    // 1,500 rows after the header: the bad bytes are line 1,502.
     let output = shuangsui(&["check", "--data", s(&pool), "--encoding", "utf-8"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        text(&output).contains("targets.csv: line") && text(&output).contains("invalid UTF-8"),
+        text(&output).contains("targets.csv:1502: invalid UTF-8"),
         "{}",
         text(&output)
     );

@@ -177,7 +177,7 @@ fn load_file<T>(
     let Some((header, header_len)) = Header::read(name, &text, columns, problems) else {
         return out;
     };
-    let table = Table::new(&header, &text[header_len..], 2);
+    let table = Table::new(&header, &text.as_bytes()[header_len..], 2);
     table.rows(problems, |row, problems| {
         if let Some((record, hash)) = parse(&row, &table, problems) {
             out.push((row.line, record, hash));

@@ -136,8 +136,9 @@ pub struct Header {
 /// A CSV table: a header and the text of its data rows.
 pub struct Table<'a> {
     pub header: &'a Header,
-    /// The data rows (no header row), starting at line `first_line`.
-    body: &'a str,
+    /// The data rows (no header row), starting at line `first_line`. Bytes,
+    /// not text: UTF-8 is checked row by row as the rows are read, once.
+    body: &'a [u8],
     first_line: u64,
 }
 
@@ -233,7 +234,7 @@ impl Header {
 }
 
 impl<'a> Table<'a> {
-    pub fn new(header: &'a Header, body: &'a str, first_line: u64) -> Self {
+    pub fn new(header: &'a Header, body: &'a [u8], first_line: u64) -> Self {
         Table {
             header,
             body,
@@ -246,7 +247,7 @@ impl<'a> Table<'a> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(self.body.as_bytes());
+            .from_reader(self.body);
         let mut record = csv::StringRecord::new();
         let line_of = |position: &csv::Position| self.first_line + position.line() - 1;
         loop {
@@ -255,7 +256,13 @@ impl<'a> Table<'a> {
                 Ok(false) => break,
                 Ok(true) => {}
                 Err(e) => {
-                    self.problem(problems, line, None, format!("malformed CSV: {e}"));
+                    let message = match e.kind() {
+                        csv::ErrorKind::Utf8 { .. } => {
+                            "invalid UTF-8 (declare --encoding gbk if the file is GBK)".to_owned()
+                        }
+                        _ => format!("malformed CSV: {e}"),
+                    };
+                    self.problem(problems, line, None, message);
                     // A CSV error leaves the reader past the bad record; going on
                     // finds the problems after it too.
                     continue;

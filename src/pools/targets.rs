@@ -162,8 +162,10 @@ fn stream(
     };
 
     let header_len = first_record_len(&buffer[start..]);
-    let header_text = decode(&buffer[start..start + header_len], utf8, 1)?;
-    let Some((header, _)) = Header::read(FILE, &header_text, &COLUMNS, problems) else {
+    let header_bytes = decode(&buffer[start..start + header_len], utf8, 1)?;
+    let header_text =
+        std::str::from_utf8(&header_bytes).map_err(|_| "line 1: invalid UTF-8 in the header".to_owned())?;
+    let Some((header, _)) = Header::read(FILE, header_text, &COLUMNS, problems) else {
         return Ok(());
     };
     start += header_len;
@@ -283,21 +285,18 @@ fn last_boundary(bytes: &[u8]) -> Option<usize> {
     last
 }
 
-fn decode(bytes: &[u8], utf8: bool, first_line: u64) -> Result<std::borrow::Cow<'_, str>, String> {
+/// Decodes a piece to UTF-8 bytes. UTF-8 pieces pass through unchecked here:
+/// the CSV reader checks each row as it reads it, and names the line.
+fn decode(bytes: &[u8], utf8: bool, first_line: u64) -> Result<std::borrow::Cow<'_, [u8]>, String> {
     let line_at = |at: usize| first_line + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
     if utf8 {
-        return std::str::from_utf8(bytes).map(std::borrow::Cow::Borrowed).map_err(|e| {
-            format!(
-                "line {}: invalid UTF-8 (declare --encoding gbk if the file is GBK)",
-                line_at(e.valid_up_to())
-            )
-        });
+        return Ok(std::borrow::Cow::Borrowed(bytes));
     }
     let mut decoder = encoding_rs::GB18030.new_decoder_without_bom_handling();
     let mut text = String::with_capacity(bytes.len() * 3 / 2 + 16);
     let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
     match result {
-        encoding_rs::DecoderResult::InputEmpty => Ok(std::borrow::Cow::Owned(text)),
+        encoding_rs::DecoderResult::InputEmpty => Ok(std::borrow::Cow::Owned(text.into_bytes())),
         encoding_rs::DecoderResult::Malformed(..) => Err(format!("line {}: invalid GBK/GB18030 bytes", line_at(read))),
         encoding_rs::DecoderResult::OutputFull => unreachable!("the output was sized for the worst case"),
     }
