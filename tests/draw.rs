@@ -252,9 +252,12 @@ fn an_infeasible_plan_names_every_short_target_and_why() {
     match draw(&pools, &plan, &History::default(), &seed(8)) {
         Err(DrawError::Shortages(shortages)) => {
             assert!(!shortages.is_empty());
-            assert!(shortages
-                .iter()
-                .all(|s| s.reasons.at_workload_cap > 0 && s.available < 2));
+            assert!(shortages.iter().all(|s| s.available < plan.team_size));
+            // Reasons are itemised for the first shortages; each of those
+            // must name the caps, since without caps the plan is feasible.
+            let itemised: Vec<_> = shortages.iter().filter_map(|s| s.reasons.as_ref()).collect();
+            assert!(!itemised.is_empty());
+            assert!(itemised.iter().all(|r| r.at_workload_cap > 0), "{itemised:?}");
             let message = DrawError::Shortages(shortages).to_string();
             assert!(message.contains("at the workload cap"), "{message}");
         }
@@ -341,4 +344,46 @@ proptest! {
             Err(other) => prop_assert!(false, "unexpected error {}", other),
         }
     }
+}
+
+#[test]
+fn work_is_spread_evenly_when_nothing_else_constrains_it() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("pool");
+    let options = shuangsui::generate::GenOptions {
+        conflicts: 0,
+        ..small_options(23)
+    };
+    shuangsui::generate::generate(&options, &dir).unwrap();
+    let pools = load_pools(&dir);
+    let text = plan_toml(&pools, 1, "[selection]\nratios = { A = 20, B = 20, C = 20, D = 100 }")
+        .replace("same_township = true", "same_township = false")
+        .replace("previous_inspector = true", "previous_inspector = false");
+    let plan = Plan::parse_toml(&text, "p.toml").unwrap();
+    let outcome = draw_ok(&pools, &plan, &seed(23));
+    let field = &pools.items[outcome.visits[0].items[0] as usize].field;
+    let qualified: Vec<u32> = (0..pools.inspectors.len() as u32)
+        .filter(|&o| {
+            let officer = &pools.inspectors[o as usize];
+            officer.department == plan.department
+                && officer.areas.contains(field)
+                && officer.valid_until >= plan.inspection_date
+        })
+        .collect();
+    let mut loads: BTreeMap<u32, u32> = qualified.iter().map(|&o| (o, 0)).collect();
+    for visit in &outcome.visits {
+        for o in &visit.team {
+            *loads.get_mut(o).expect("only qualified officers serve") += 1;
+        }
+    }
+    let (min, max) = (loads.values().min().unwrap(), loads.values().max().unwrap());
+    assert!(
+        outcome.visits.len() * 2 > qualified.len(),
+        "the test needs more visits than officers"
+    );
+    assert!(
+        max - min <= 1,
+        "loads range from {min} to {max} over {} officers",
+        qualified.len()
+    );
 }

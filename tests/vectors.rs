@@ -84,7 +84,7 @@ fn stream_vectors() {
     for labels in [
         vec!["visits"],
         vec!["targets", "SCJG-001", "A"],
-        vec!["team", "91350100M000100Y43"],
+        vec!["ticket", "52028101", "0"],
     ] {
         let bytes: Vec<&[u8]> = labels.iter().map(|l| l.as_bytes()).collect();
         let mut words = Stream::derive(&seed, &bytes);

@@ -80,7 +80,10 @@ fn shortage_report(shortages: &[Shortage]) -> String {
     if shortages.len() > SHOWN {
         text.push_str(&format!("\n  … and {} more", shortages.len() - SHOWN));
     }
-    let capped = shortages.iter().filter(|s| s.reasons.at_workload_cap > 0).count();
+    let capped = shortages
+        .iter()
+        .filter(|s| s.reasons.as_ref().is_some_and(|r| r.at_workload_cap > 0))
+        .count();
     if capped > 0 {
         text.push_str(&format!(
             "\n{capped} of them ran into workload caps: raise teams.workload_cap, lower the ratios or split the plan"

@@ -2,8 +2,15 @@
 //! plan's department with a valid certificate, never one under recusal, the
 //! least-loaded first so the work is spread as evenly as the caps allow, and
 //! a full team or an error that says why not.
+//!
+//! Every officer holds a key (load, ticket); a ticket is a fresh random word
+//! drawn each time the officer's load changes, so among equally loaded
+//! officers the order is uniformly random and partners change from round to
+//! round. A visit takes the smallest keys among its eligible officers. Keys
+//! live in one ordered queue per distinct set of required fields, so a visit
+//! costs a few queue steps, not a pass over the whole department.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use serde::Serialize;
@@ -38,21 +45,26 @@ pub struct Shortage {
     pub items: Vec<String>,
     pub needed: u32,
     pub available: u32,
-    pub reasons: ShortageReasons,
+    /// Itemised for the first shortages only (see `ITEMISED_SHORTAGES`).
+    pub reasons: Option<ShortageReasons>,
 }
 
 impl fmt::Display for Shortage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let r = &self.reasons;
         write!(
             f,
-            "{} {} ({}): needs {} officers, {} available — of {} in the department: {} certificate expired, {} not qualified, \
-             {} declared conflict, {} same township, {} inspected it last time, {} at the workload cap",
+            "{} {} ({}): needs {} officers, {} available",
             self.code,
             self.name,
             self.items.join(", "),
             self.needed,
-            self.available,
+            self.available
+        )?;
+        let Some(r) = &self.reasons else { return Ok(()) };
+        write!(
+            f,
+            " — of {} in the department: {} certificate expired, {} not qualified, {} declared conflict, \
+             {} same township, {} inspected it last time, {} at the workload cap",
             r.in_department,
             r.certificate_expired,
             r.not_qualified,
@@ -96,15 +108,26 @@ impl VisitBars<'_> {
             Some(Bar::Expired)
         } else if officer.fields & self.fields != self.fields {
             Some(Bar::Unqualified)
-        } else if self.declared.contains(&officer.index) {
+        } else {
+            self.recusal(officer.index, officer.township)
+        }
+    }
+
+    /// The recusal rule, if any, that keeps a qualified officer off this visit.
+    fn recusal(&self, index: u32, township: Option<Label>) -> Option<Bar> {
+        if self.declared.contains(&index) {
             Some(Bar::Declared)
-        } else if self.township.is_some() && officer.township == self.township {
+        } else if self.township.is_some() && township == self.township {
             Some(Bar::Township)
-        } else if self.previous.contains(&officer.index) {
+        } else if self.previous.contains(&index) {
             Some(Bar::Previous)
         } else {
             None
         }
+    }
+
+    fn recused(&self, index: u32, township: Option<Label>) -> bool {
+        self.recusal(index, township).is_some()
     }
 }
 
@@ -112,6 +135,8 @@ struct Rules<'a> {
     pools: &'a Pools,
     plan: &'a Plan,
     officers: Vec<Officer>,
+    /// Home township of every inspector, by inspector index.
+    townships: Vec<Option<Label>>,
     /// Per target, the officers on the declared recusal list for it.
     declared: HashMap<u32, Vec<u32>>,
     /// Per target, the officers of its previous inspection (rotation rule).
@@ -135,22 +160,13 @@ impl Rules<'_> {
         }
     }
 
-    fn eligible(&self, visit: &Visit) -> Vec<u32> {
-        let bars = self.visit_bars(visit);
-        self.officers
-            .iter()
-            .filter(|o| bars.bar(o).is_none())
-            .map(|o| o.index)
-            .collect()
-    }
-
-    fn shortage(&self, visit: &Visit, loads: &[u32], available: usize) -> Shortage {
+    fn shortage(&self, visit: &Visit, loads: &[u32], available: usize, itemise: bool) -> Shortage {
         let bars = self.visit_bars(visit);
         let mut reasons = ShortageReasons {
             in_department: self.officers.len() as u32,
             ..Default::default()
         };
-        for officer in &self.officers {
+        for officer in self.officers.iter().filter(|_| itemise) {
             match bars.bar(officer) {
                 Some(Bar::Expired) => reasons.certificate_expired += 1,
                 Some(Bar::Unqualified) => reasons.not_qualified += 1,
@@ -172,7 +188,7 @@ impl Rules<'_> {
                 .collect(),
             needed: self.plan.team_size,
             available: available as u32,
-            reasons,
+            reasons: itemise.then_some(reasons),
         }
     }
 }
@@ -227,10 +243,16 @@ fn rules<'a>(pools: &'a Pools, plan: &'a Plan, history: &History, visits: &[Visi
     } else {
         HashMap::new()
     };
+    let townships = pools
+        .inspectors
+        .iter()
+        .map(|o| pools.townships.get(&o.township))
+        .collect();
     Ok(Rules {
         pools,
         plan,
         officers,
+        townships,
         declared,
         previous,
         item_fields,
@@ -263,6 +285,20 @@ fn previous_teams(pools: &Pools, history: &History, drawn: &HashSet<u32>) -> Has
     latest.into_iter().map(|(target, (_, team))| (target, team)).collect()
 }
 
+/// How many shortages get an itemised reason count; past that the error is
+/// about the plan, not individual targets, and counting would cost a pass over
+/// the department per target.
+const ITEMISED_SHORTAGES: usize = 200;
+
+/// An officer's place in the queues: smallest first.
+type Key = (u32, u64, u32);
+
+/// The ticket of an officer at a load level (spec §6): the first word of the
+/// stream `["ticket", cert_no, load in decimal]`.
+fn ticket(seed: &Seed, cert: &str, load: u32) -> u64 {
+    Stream::derive(seed, &[b"ticket", cert.as_bytes(), load.to_string().as_bytes()]).next_u64()
+}
+
 /// Fills `team` of every visit, or reports every visit that cannot be served.
 pub(super) fn assign(
     pools: &Pools,
@@ -272,55 +308,81 @@ pub(super) fn assign(
     visits: &mut [Visit],
 ) -> Result<(), DrawError> {
     let rules = rules(pools, plan, history, visits)?;
-    let eligible: Vec<Vec<u32>> = visits.iter().map(|v| rules.eligible(v)).collect();
+    let bars: Vec<VisitBars<'_>> = visits.iter().map(|v| rules.visit_bars(v)).collect();
+
+    // One queue per distinct set of required fields, holding every valid
+    // officer qualified for all of them, and how many of those live in each
+    // township (for counting eligible officers without walking the queue).
+    let mut queues: BTreeMap<u64, BTreeSet<Key>> = bars.iter().map(|b| (b.fields, BTreeSet::new())).collect();
+    let mut township_counts: HashMap<(u64, Option<Label>), usize> = HashMap::new();
+    let mut loads = vec![0u32; pools.inspectors.len()];
+    let mut tickets = vec![0u64; pools.inspectors.len()];
+    let mut memberships: HashMap<u32, Vec<u64>> = HashMap::new();
+    for officer in rules.officers.iter().filter(|o| o.valid) {
+        let o = officer.index;
+        tickets[o as usize] = ticket(seed, pools.inspectors[o as usize].cert.as_str(), 0);
+        for (&fields, queue) in queues.iter_mut().filter(|(&f, _)| officer.fields & f == f) {
+            memberships.entry(o).or_default().push(fields);
+            queue.insert((0, tickets[o as usize], o));
+            *township_counts.entry((fields, officer.township)).or_default() += 1;
+        }
+    }
 
     // Serve the hardest visits first (fewest eligible officers), so that caps
     // are not used up by visits that had plenty of choice; among equals, a
     // random order, so no target is favoured by its credit code.
+    let eligible: Vec<usize> = bars
+        .iter()
+        .map(|bar| {
+            let qualified = queues[&bar.fields].len();
+            let same_township = bar
+                .township
+                .map_or(0, |t| township_counts.get(&(bar.fields, Some(t))).copied().unwrap_or(0));
+            // The declared and previous lists are short: check each officer.
+            let mut listed: Vec<u32> = bar.declared.iter().chain(bar.previous).copied().collect();
+            listed.sort_unstable();
+            listed.dedup();
+            let other = listed
+                .iter()
+                .filter(|&&o| memberships.get(&o).is_some_and(|fs| fs.contains(&bar.fields)))
+                .filter(|&&o| bar.township.is_none() || rules.townships[o as usize] != bar.township)
+                .count();
+            qualified - same_township - other
+        })
+        .collect();
     let mut order: Vec<u32> = (0..visits.len() as u32).collect();
     let n = order.len();
     Stream::derive(seed, &[b"visits"]).pick(&mut order, n);
-    order.sort_by_key(|&v| eligible[v as usize].len());
+    order.sort_by_key(|&v| eligible[v as usize]);
 
     let cap = plan.workload_cap;
     let size = plan.team_size as usize;
-    let mut loads = vec![0u32; pools.inspectors.len()];
     let mut shortages = Vec::new();
-    let mut available: Vec<u32> = Vec::new();
     for &v in &order {
-        let visit = &visits[v as usize];
-        available.clear();
-        available.extend(
-            eligible[v as usize]
-                .iter()
-                .copied()
-                .filter(|&o| loads[o as usize] < cap),
-        );
-        if available.len() < size {
-            shortages.push(rules.shortage(visit, &loads, available.len()));
+        let bar = &bars[v as usize];
+        let team: Vec<u32> = queues[&bar.fields]
+            .iter()
+            .map(|&(_, _, officer)| officer)
+            .filter(|&o| !bar.recused(o, rules.townships[o as usize]))
+            .take(size)
+            .collect();
+        if team.len() < size {
+            let itemise = shortages.len() < ITEMISED_SHORTAGES;
+            shortages.push(rules.shortage(&visits[v as usize], &loads, team.len(), itemise));
             continue;
         }
-        // Least-loaded first: a stable sort keeps certificate order within a
-        // load level, and each level is drawn from uniformly in turn.
-        available.sort_by_key(|&o| loads[o as usize]);
-        let code = pools.targets[visit.target as usize].code;
-        let mut stream = Stream::derive(seed, &[b"team", code.as_bytes()]);
-        let mut team = Vec::with_capacity(size);
-        let mut start = 0;
-        while team.len() < size {
-            let level = loads[available[start] as usize];
-            let end = start
-                + available[start..]
-                    .iter()
-                    .take_while(|&&o| loads[o as usize] == level)
-                    .count();
-            let take = (size - team.len()).min(end - start);
-            stream.pick(&mut available[start..end], take);
-            team.extend_from_slice(&available[start..start + take]);
-            start = end;
-        }
         for &o in &team {
+            let key = (loads[o as usize], tickets[o as usize], o);
             loads[o as usize] += 1;
+            let load = loads[o as usize];
+            tickets[o as usize] = ticket(seed, pools.inspectors[o as usize].cert.as_str(), load);
+            for fields in &memberships[&o] {
+                let queue = queues.get_mut(fields).expect("memberships name existing queues");
+                queue.remove(&key);
+                if load < cap {
+                    queue.insert((load, tickets[o as usize], o));
+                }
+            }
         }
         visits[v as usize].team = team;
     }

@@ -65,21 +65,16 @@ pub(super) struct TargetDirectory {
 /// One piece's worth of parsed rows, with labels local to the piece.
 #[derive(Default)]
 struct Piece {
-    targets: Vec<Target>,
+    /// Each target with its record hash, computed while the row is at hand.
+    targets: Vec<(Target, Hash32)>,
     labels: [Labels; 3],
     problems: Problems,
 }
 
 pub(super) fn load(dir: &Path, encoding: Encoding, problems: &mut Problems) -> TargetDirectory {
-    let mut directory = TargetDirectory {
-        targets: Vec::new(),
-        entity_types: Labels::default(),
-        industries: Labels::default(),
-        townships: Labels::default(),
-        hash: Hash32([0; 32]),
-    };
+    let mut loading = Loading::default();
     let path = dir.join(FILE);
-    if let Err(message) = stream(&path, encoding, &mut directory, problems) {
+    if let Err(message) = stream(&path, encoding, &mut loading, problems) {
         problems.push(Problem {
             file: FILE.into(),
             line: 0,
@@ -87,52 +82,42 @@ pub(super) fn load(dir: &Path, encoding: Encoding, problems: &mut Problems) -> T
             message,
         });
     }
-    let targets = &mut directory.targets;
+    let records = &mut loading.records;
     // Sorting by line as well keeps duplicate reports in file order.
-    targets.par_sort_unstable_by(|a, b| a.code.cmp(&b.code).then(a.line.cmp(&b.line)));
-    for pair in targets.windows(2) {
-        if pair[0].code == pair[1].code {
+    records.par_sort_unstable_by(|(a, _), (b, _)| a.code.cmp(&b.code).then(a.line.cmp(&b.line)));
+    for pair in records.windows(2) {
+        let ((first, _), (second, _)) = (&pair[0], &pair[1]);
+        if first.code == second.code {
             problems.push(Problem {
                 file: FILE.into(),
-                line: pair[1].line as u64,
+                line: second.line as u64,
                 field: Some(COLUMNS[0].english),
-                message: format!("duplicate id {}, first on line {}", pair[1].code, pair[0].line),
+                message: format!("duplicate id {}, first on line {}", second.code, first.line),
             });
         }
     }
-    directory.hash = snapshot_hash(&directory);
-    directory
+    let mut list = ListHasher::new("shuangsui/v1/snapshot/targets", records.len());
+    records.iter().for_each(|(_, hash)| list.push(hash));
+    let [entity_types, industries, townships] = loading.labels;
+    TargetDirectory {
+        // Collected in place: the hashes' room is reused, not reallocated.
+        targets: loading.records.into_iter().map(|(target, _)| target).collect(),
+        entity_types,
+        industries,
+        townships,
+        hash: list.finish(),
+    }
 }
 
-/// The snapshot hash of sorted targets, from their values (spec §1).
-fn snapshot_hash(directory: &TargetDirectory) -> Hash32 {
-    let mut list = ListHasher::new("shuangsui/v1/snapshot/targets", directory.targets.len());
-    for window in directory.targets.chunks(1 << 16) {
-        let hashes: Vec<Hash32> = window
-            .par_iter()
-            .map(|t| {
-                record_hash(&[
-                    t.code.as_str(),
-                    &t.name,
-                    directory.entity_types.name(t.entity_type),
-                    directory.industries.name(t.industry),
-                    directory.townships.name(t.township),
-                    t.risk.as_str(),
-                ])
-            })
-            .collect();
-        hashes.iter().for_each(|h| list.push(h));
-    }
-    list.finish()
+/// Targets parsed so far, in file order, with their labels.
+#[derive(Default)]
+struct Loading {
+    records: Vec<(Target, Hash32)>,
+    labels: [Labels; 3],
 }
 
 /// Reads the file piece by piece and parses each batch of pieces in parallel.
-fn stream(
-    path: &Path,
-    encoding: Encoding,
-    directory: &mut TargetDirectory,
-    problems: &mut Problems,
-) -> Result<(), String> {
+fn stream(path: &Path, encoding: Encoding, loading: &mut Loading, problems: &mut Problems) -> Result<(), String> {
     let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
     let mut file = File::open(path).map_err(cannot)?;
     let size = file.metadata().map_err(cannot)?.len() as usize;
@@ -143,7 +128,7 @@ fn stream(
     let batch = piece * threads * 2;
     // A guess at the row count from typical row sizes; capacity that is
     // never written costs no memory.
-    directory.targets.reserve(size / 48);
+    loading.records.reserve(size / 48);
 
     let mut buffer = Vec::with_capacity(batch.max(DETECT_BYTES) + piece);
     let mut eof = fill(&mut file, &mut buffer, batch.max(DETECT_BYTES)).map_err(cannot)?;
@@ -186,7 +171,7 @@ fn stream(
             })
             .collect();
         for piece in parsed {
-            merge(directory, piece, problems);
+            merge(loading, piece, problems);
         }
         start += consumed;
         if eof {
@@ -359,21 +344,33 @@ fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Pi
         };
         let (entity_type, industry, township) = (intern(0, row.get(2)), intern(1, row.get(3)), intern(2, row.get(4)));
         let line = u32::try_from(row.line).unwrap_or(u32::MAX);
-        targets.push(Target {
-            code,
-            name: row.get(1).into(),
-            entity_type,
-            industry,
-            township,
-            risk,
-            line,
-        });
+        let fields = [
+            code.as_str(),
+            row.get(1),
+            row.get(2),
+            row.get(3),
+            row.get(4),
+            risk.as_str(),
+        ];
+        let hash = record_hash(&fields);
+        targets.push((
+            Target {
+                code,
+                name: fields[1].into(),
+                entity_type,
+                industry,
+                township,
+                risk,
+                line,
+            },
+            hash,
+        ));
     });
     piece
 }
 
 /// Moves a piece's targets into the directory, renumbering its labels.
-fn merge(directory: &mut TargetDirectory, piece: Piece, problems: &mut Problems) {
+fn merge(loading: &mut Loading, piece: Piece, problems: &mut Problems) {
     let [entity_types, industries, townships] = &piece.labels;
     let mut remap = |local: &Labels, global: &mut Labels, column: usize| -> Vec<u16> {
         let mut full = false;
@@ -395,14 +392,15 @@ fn merge(directory: &mut TargetDirectory, piece: Piece, problems: &mut Problems)
         }
         map
     };
-    let entity_map = remap(entity_types, &mut directory.entity_types, 2);
-    let industry_map = remap(industries, &mut directory.industries, 3);
-    let township_map = remap(townships, &mut directory.townships, 4);
-    for mut target in piece.targets {
+    let [global_entity_types, global_industries, global_townships] = &mut loading.labels;
+    let entity_map = remap(entity_types, global_entity_types, 2);
+    let industry_map = remap(industries, global_industries, 3);
+    let township_map = remap(townships, global_townships, 4);
+    for (mut target, hash) in piece.targets {
         target.entity_type = entity_map[target.entity_type as usize];
         target.industry = industry_map[target.industry as usize];
         target.township = township_map[target.township as usize];
-        directory.targets.push(target);
+        loading.records.push((target, hash));
     }
     problems.extend(piece.problems);
 }
