@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::draw::{result_hash, selection_hash, Outcome, StratumCount, ALGORITHM_VERSION};
+use crate::draw::{Outcome, Published, StratumCount, ALGORITHM_VERSION};
 use crate::history::History;
 use crate::plan::Plan;
 use crate::pools::{Pools, SnapshotHashes};
@@ -99,9 +99,18 @@ pub struct Manifest {
 /// `assignments.csv` as text: UTF-8 with BOM (so Excel reads it right),
 /// CRLF, one row per visit in credit-code order.
 pub fn assignments_csv(pools: &Pools, outcome: &Outcome, visibility: Visibility) -> String {
+    write_assignments(pools, outcome, &Published::new(pools, outcome), visibility)
+}
+
+/// [`assignments_csv`] from texts already made.
+pub fn write_assignments(pools: &Pools, outcome: &Outcome, published: &Published, visibility: Visibility) -> String {
+    let confidential = visibility == Visibility::Confidential;
+    // Sized up front: a national draw writes tens of megabytes.
+    let mut bytes = Vec::with_capacity(200 * (outcome.visits.len() + 1));
+    bytes.extend_from_slice("\u{feff}".as_bytes());
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
+        .from_writer(bytes);
     let mut header = vec![
         "序号",
         "统一社会信用代码",
@@ -111,30 +120,41 @@ pub fn assignments_csv(pools: &Pools, outcome: &Outcome, visibility: Visibility)
         "组长",
         "检查人员",
     ];
-    if visibility == Visibility::Confidential {
+    if confidential {
         header.push("信用风险分类");
     }
     writer.write_record(&header).expect("in-memory write");
-    for (n, visit) in outcome.visits.iter().enumerate() {
+    let mut names = String::new();
+    for (n, (visit, (items, team))) in outcome.visits.iter().zip(&published.texts).enumerate() {
         let target = &pools.targets[visit.target as usize];
-        let (code, items, team) = crate::draw::visit_texts(pools, visit);
-        let names: Vec<&str> = visit
-            .items
-            .iter()
-            .map(|&i| pools.items[i as usize].name.as_str())
-            .collect();
+        names.clear();
+        for (k, &i) in visit.items.iter().enumerate() {
+            if k > 0 {
+                names.push('；');
+            }
+            names.push_str(&pools.items[i as usize].name);
+        }
         let leader = pools.inspectors[visit.team[0] as usize].cert.as_str();
         let number = (n + 1).to_string();
-        let names = names.join("；");
-        let mut row = vec![number.as_str(), &code, &target.name, &items, &names, leader, &team];
-        if visibility == Visibility::Confidential {
-            row.push(target.risk.as_str());
-        }
-        writer.write_record(&row).expect("in-memory write");
+        let mut row = [
+            number.as_str(),
+            target.code.as_str(),
+            pools.target_name(target),
+            items,
+            &names,
+            leader,
+            team,
+            "",
+        ];
+        let width = if confidential {
+            row[7] = target.risk.as_str();
+            8
+        } else {
+            7
+        };
+        writer.write_record(&row[..width]).expect("in-memory write");
     }
-    let mut text = String::from("\u{feff}");
-    text.push_str(std::str::from_utf8(&writer.into_inner().expect("in-memory write")).expect("UTF-8 fields"));
-    text
+    String::from_utf8(writer.into_inner().expect("in-memory write")).expect("every field is UTF-8")
 }
 
 /// Everything a bundle holds, before it is written.
@@ -151,6 +171,7 @@ pub fn contents(
     seed: &SeedSpec,
     outcome: &Outcome,
 ) -> (Contents, Contents) {
+    let published = Published::new(pools, outcome);
     let plan_json = plan.to_json();
     let history_csv = history.to_csv();
     let officers: std::collections::BTreeSet<u32> =
@@ -172,8 +193,8 @@ pub fn contents(
         snapshot: pools.snapshot,
         snapshot_combined: pools.snapshot.combined(),
         history_sha256: history.hash(),
-        selection_sha256: selection_hash(pools, outcome),
-        result_sha256: result_hash(pools, outcome),
+        selection_sha256: published.selection_sha256,
+        result_sha256: published.result_sha256,
         counts: Counts {
             visits: outcome.visits.len(),
             item_checks: outcome.visits.iter().map(|v| v.items.len()).sum(),
@@ -190,7 +211,7 @@ pub fn contents(
             ("history.csv".to_owned(), history_csv.clone()),
             (
                 "assignments.csv".to_owned(),
-                assignments_csv(pools, outcome, visibility),
+                write_assignments(pools, outcome, &published, visibility),
             ),
         ];
         let mut manifest = base.clone();

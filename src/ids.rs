@@ -25,8 +25,22 @@ pub enum IdError {
     Code { kind: &'static str, value: String },
 }
 
+/// Each byte's value in the alphabet, or `NOT_IN_ALPHABET`: a table, since
+/// a national directory parses hundreds of millions of these characters.
+const CREDIT_VALUES: [u8; 256] = {
+    let mut table = [NOT_IN_ALPHABET; 256];
+    let mut i = 0;
+    while i < CREDIT_CODE_ALPHABET.len() {
+        table[CREDIT_CODE_ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+const NOT_IN_ALPHABET: u8 = u8::MAX;
+
 fn credit_value(byte: u8) -> Option<u32> {
-    CREDIT_CODE_ALPHABET.iter().position(|&c| c == byte).map(|p| p as u32)
+    let value = CREDIT_VALUES[byte as usize];
+    (value != NOT_IN_ALPHABET).then_some(value as u32)
 }
 
 /// The check character (position 18) for the first 17 characters of a credit code.

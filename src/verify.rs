@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use crate::bundle::{self, assignments_csv, BundleError, Manifest, Visibility};
-use crate::draw::{draw, result_hash, selection_hash, ALGORITHM_VERSION};
+use crate::bundle::{self, write_assignments, BundleError, Manifest, Visibility};
+use crate::draw::{draw, Published, ALGORITHM_VERSION};
 use crate::pools::{load, LoadOptions, Pools, Problems};
 use crate::seed::{Seed, SeedSpec};
 use crate::snapshot::bytes_hash;
@@ -113,7 +113,8 @@ fn check_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> R
         Ok(outcome) => outcome,
         Err(e) => return report.differ(format!("redrawing fails on these inputs: {e}")),
     };
-    let expected = assignments_csv(pools, &outcome, m.visibility);
+    let published = Published::new(pools, &outcome);
+    let expected = write_assignments(pools, &outcome, &published, m.visibility);
     if let Some(line) = first_different_line(&stored.assignments, &expected) {
         return report.differ(format!("{copy}assignments.csv {line}"));
     }
@@ -128,10 +129,10 @@ fn check_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> R
             "{copy}manifest.json: the SHA-256 of history.csv differs from the bundle's history"
         ));
     }
-    if selection_hash(pools, &outcome) != m.selection_sha256 {
+    if published.selection_sha256 != m.selection_sha256 {
         return report.differ(format!("{copy}manifest.json: selection_sha256 differs from the redraw"));
     }
-    if result_hash(pools, &outcome) != m.result_sha256 {
+    if published.result_sha256 != m.result_sha256 {
         return report.differ(format!("{copy}manifest.json: result_sha256 differs from the redraw"));
     }
     report.pass(format!(

@@ -9,6 +9,7 @@ mod teams;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::history::History;
@@ -250,47 +251,65 @@ fn recently_inspected(pools: &Pools, plan: &Plan, history: &History) -> HashMap<
     excluded
 }
 
-/// The public result records (spec §7): per visit, credit code, item codes
-/// and team certificate numbers (leader first).
+/// The texts of a draw's result and their hashes (spec §7), made once and
+/// shared by the hashes and the bundle's files.
+pub struct Published {
+    /// Per visit, in credit-code order: the `;`-joined item codes and the
+    /// `;`-joined team, leader first.
+    pub texts: Vec<(String, String)>,
+    /// Over (credit code, items): checkable without the recusal list.
+    pub selection_sha256: Hash32,
+    /// Over (credit code, items, team).
+    pub result_sha256: Hash32,
+}
+
+impl Published {
+    pub fn new(pools: &Pools, outcome: &Outcome) -> Self {
+        let texts: Vec<(String, String)> = outcome
+            .visits
+            .par_iter()
+            .map(|visit| {
+                let items: Vec<&str> = visit
+                    .items
+                    .iter()
+                    .map(|&i| pools.items[i as usize].code.as_str())
+                    .collect();
+                let team: Vec<&str> = visit
+                    .team
+                    .iter()
+                    .map(|&o| pools.inspectors[o as usize].cert.as_str())
+                    .collect();
+                (items.join(";"), team.join(";"))
+            })
+            .collect();
+        let (selection, result): (Vec<Hash32>, Vec<Hash32>) = outcome
+            .visits
+            .par_iter()
+            .zip(&texts)
+            .map(|(visit, (items, team))| {
+                let code = pools.targets[visit.target as usize].code;
+                (
+                    record_hash(&[code.as_str(), items]),
+                    record_hash(&[code.as_str(), items, team]),
+                )
+            })
+            .unzip();
+        Published {
+            selection_sha256: list_hash("shuangsui/v1/selection", selection.iter()),
+            result_sha256: list_hash("shuangsui/v1/result", result.iter()),
+            texts,
+        }
+    }
+}
+
+/// `result_sha256` of a draw (spec §7).
 pub fn result_hash(pools: &Pools, outcome: &Outcome) -> Hash32 {
-    let hashes: Vec<Hash32> = outcome
-        .visits
-        .iter()
-        .map(|v| {
-            let (code, items, team) = visit_texts(pools, v);
-            record_hash(&[&code, &items, &team])
-        })
-        .collect();
-    list_hash("shuangsui/v1/result", hashes.iter())
+    Published::new(pools, outcome).result_sha256
 }
 
-/// The target selection alone (spec §7), checkable without the recusal list.
+/// `selection_sha256` of a draw (spec §7).
 pub fn selection_hash(pools: &Pools, outcome: &Outcome) -> Hash32 {
-    let hashes: Vec<Hash32> = outcome
-        .visits
-        .iter()
-        .map(|v| {
-            let (code, items, _) = visit_texts(pools, v);
-            record_hash(&[&code, &items])
-        })
-        .collect();
-    list_hash("shuangsui/v1/selection", hashes.iter())
-}
-
-/// A visit's credit code, `;`-joined item codes and `;`-joined team.
-pub fn visit_texts(pools: &Pools, visit: &Visit) -> (String, String, String) {
-    let code = pools.targets[visit.target as usize].code.to_string();
-    let items: Vec<&str> = visit
-        .items
-        .iter()
-        .map(|&i| pools.items[i as usize].code.as_str())
-        .collect();
-    let team: Vec<&str> = visit
-        .team
-        .iter()
-        .map(|&o| pools.inspectors[o as usize].cert.as_str())
-        .collect();
-    (code, items.join(";"), team.join(";"))
+    Published::new(pools, outcome).selection_sha256
 }
 
 impl fmt::Display for StratumCount {

@@ -10,7 +10,7 @@
 //! live in one ordered queue per distinct set of required fields, so a visit
 //! costs a few queue steps, not a pass over the whole department.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use serde::Serialize;
@@ -180,7 +180,7 @@ impl Rules<'_> {
         let target = &self.pools.targets[visit.target as usize];
         Shortage {
             code: target.code,
-            name: target.name.to_string(),
+            name: self.pools.target_name(target).to_owned(),
             items: visit
                 .items
                 .iter()
@@ -227,14 +227,17 @@ fn rules<'a>(pools: &'a Pools, plan: &'a Plan, history: &History, visits: &[Visi
             township: pools.townships.get(&o.township),
         })
         .collect();
-    let drawn: HashSet<u32> = visits.iter().map(|v| v.target).collect();
+    // Drawn targets by credit code: the recusal list and the history name
+    // targets by code, and only drawn ones matter.
+    let drawn: HashMap<CreditCode, u32> = visits
+        .iter()
+        .map(|v| (pools.targets[v.target as usize].code, v.target))
+        .collect();
     let mut declared: HashMap<u32, Vec<u32>> = HashMap::new();
     for conflict in &pools.conflicts {
-        let target = pools.target_index(&conflict.code).map(|t| t as u32);
-        let officer = pools.inspector_index(&conflict.cert).map(|o| o as u32);
-        if let (Some(target), Some(officer)) = (target, officer) {
-            if drawn.contains(&target) {
-                declared.entry(target).or_default().push(officer);
+        if let Some(&target) = drawn.get(&conflict.code) {
+            if let Some(officer) = pools.inspector_index(&conflict.cert) {
+                declared.entry(target).or_default().push(officer as u32);
             }
         }
     }
@@ -261,15 +264,12 @@ fn rules<'a>(pools: &'a Pools, plan: &'a Plan, history: &History, visits: &[Visi
 
 /// For each drawn target, the officers of its most recent inspection (all
 /// inspections on that latest date), for the rotation (轮换) rule.
-fn previous_teams(pools: &Pools, history: &History, drawn: &HashSet<u32>) -> HashMap<u32, Vec<u32>> {
+fn previous_teams(pools: &Pools, history: &History, drawn: &HashMap<CreditCode, u32>) -> HashMap<u32, Vec<u32>> {
     let mut latest: HashMap<u32, (chrono::NaiveDate, Vec<u32>)> = HashMap::new();
     for inspection in &history.inspections {
-        let Some(target) = pools.target_index(&inspection.code).map(|t| t as u32) else {
+        let Some(&target) = drawn.get(&inspection.code) else {
             continue;
         };
-        if !drawn.contains(&target) {
-            continue;
-        }
         let officers = inspection
             .officers
             .iter()
@@ -299,6 +299,99 @@ fn ticket(seed: &Seed, cert: &str, load: u32) -> u64 {
     Stream::derive(seed, &[b"ticket", cert.as_bytes(), load.to_string().as_bytes()]).next_u64()
 }
 
+/// The officers still able to take work, smallest key first, in one queue
+/// per (required fields, partition). The partition is the officer's home
+/// township when the same-township rule applies, so a visit passes over its
+/// own township's officers as a whole instead of one by one (they would
+/// otherwise pile up at the front of the queue, never chosen, always
+/// skipped); without the rule there is one partition.
+struct Queues {
+    queues: BTreeMap<(u64, Option<Label>), BTreeSet<Key>>,
+    memberships: HashMap<u32, Vec<(u64, Option<Label>)>>,
+}
+
+impl Queues {
+    /// Every valid officer, at load 0, in the queues of every field set among
+    /// `needs` that they are qualified for.
+    fn new(rules: &Rules<'_>, needs: &BTreeSet<u64>, tickets: &[u64]) -> Self {
+        let mut queues: BTreeMap<(u64, Option<Label>), BTreeSet<Key>> = BTreeMap::new();
+        let mut memberships: HashMap<u32, Vec<(u64, Option<Label>)>> = HashMap::new();
+        for officer in rules.officers.iter().filter(|o| o.valid) {
+            let partition = officer.township.filter(|_| rules.plan.recusal.same_township);
+            for &fields in needs.iter().filter(|&&f| officer.fields & f == f) {
+                let o = officer.index;
+                queues
+                    .entry((fields, partition))
+                    .or_default()
+                    .insert((0, tickets[o as usize], o));
+                memberships.entry(o).or_default().push((fields, partition));
+            }
+        }
+        Queues { queues, memberships }
+    }
+
+    fn partitions(&self, fields: u64) -> impl Iterator<Item = (Option<Label>, &BTreeSet<Key>)> {
+        self.queues
+            .range((fields, None)..=(fields, Some(Label::MAX)))
+            .map(|(&(_, p), q)| (p, q))
+    }
+
+    /// How many qualified officers are queued for `fields`, and how many of
+    /// them live in `township` (0 unless the same-township rule applies).
+    fn counts(&self, fields: u64, township: Option<Label>) -> (usize, usize) {
+        let mut all = 0;
+        let mut local = 0;
+        for (partition, queue) in self.partitions(fields) {
+            all += queue.len();
+            if township.is_some() && partition == township {
+                local += queue.len();
+            }
+        }
+        (all, local)
+    }
+
+    fn serves(&self, officer: u32, fields: u64) -> bool {
+        self.memberships
+            .get(&officer)
+            .is_some_and(|m| m.iter().any(|&(f, _)| f == fields))
+    }
+
+    /// The `size` smallest keys among queued officers for `fields`, outside
+    /// `township`'s partition and not `recused`, in ascending key order.
+    fn smallest(&self, fields: u64, township: Option<Label>, size: usize, recused: impl Fn(u32) -> bool) -> Vec<u32> {
+        let mut heads: Vec<_> = self
+            .partitions(fields)
+            .filter(|&(partition, _)| township.is_none() || partition != township)
+            .map(|(_, queue)| queue.iter().peekable())
+            .collect();
+        let mut team = Vec::with_capacity(size);
+        while team.len() < size {
+            let best = heads
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, head)| head.peek().map(|&&key| (key, i)))
+                .min();
+            let Some(((_, _, officer), i)) = best else { break };
+            heads[i].next();
+            if !recused(officer) {
+                team.push(officer);
+            }
+        }
+        team
+    }
+
+    /// Moves an officer from `old` to `new` (or out, at the cap) in every queue.
+    fn requeue(&mut self, officer: u32, old: Key, new: Option<Key>) {
+        for place in &self.memberships[&officer] {
+            let queue = self.queues.get_mut(place).expect("memberships name existing queues");
+            queue.remove(&old);
+            if let Some(new) = new {
+                queue.insert(new);
+            }
+        }
+    }
+}
+
 /// Fills `team` of every visit, or reports every visit that cannot be served.
 pub(super) fn assign(
     pools: &Pools,
@@ -309,24 +402,14 @@ pub(super) fn assign(
 ) -> Result<(), DrawError> {
     let rules = rules(pools, plan, history, visits)?;
     let bars: Vec<VisitBars<'_>> = visits.iter().map(|v| rules.visit_bars(v)).collect();
-
-    // One queue per distinct set of required fields, holding every valid
-    // officer qualified for all of them, and how many of those live in each
-    // township (for counting eligible officers without walking the queue).
-    let mut queues: BTreeMap<u64, BTreeSet<Key>> = bars.iter().map(|b| (b.fields, BTreeSet::new())).collect();
-    let mut township_counts: HashMap<(u64, Option<Label>), usize> = HashMap::new();
     let mut loads = vec![0u32; pools.inspectors.len()];
     let mut tickets = vec![0u64; pools.inspectors.len()];
-    let mut memberships: HashMap<u32, Vec<u64>> = HashMap::new();
     for officer in rules.officers.iter().filter(|o| o.valid) {
-        let o = officer.index;
-        tickets[o as usize] = ticket(seed, pools.inspectors[o as usize].cert.as_str(), 0);
-        for (&fields, queue) in queues.iter_mut().filter(|(&f, _)| officer.fields & f == f) {
-            memberships.entry(o).or_default().push(fields);
-            queue.insert((0, tickets[o as usize], o));
-            *township_counts.entry((fields, officer.township)).or_default() += 1;
-        }
+        let o = officer.index as usize;
+        tickets[o] = ticket(seed, pools.inspectors[o].cert.as_str(), 0);
     }
+    let needs: BTreeSet<u64> = bars.iter().map(|b| b.fields).collect();
+    let mut queues = Queues::new(&rules, &needs, &tickets);
 
     // Serve the hardest visits first (fewest eligible officers), so that caps
     // are not used up by visits that had plenty of choice; among equals, a
@@ -334,17 +417,14 @@ pub(super) fn assign(
     let eligible: Vec<usize> = bars
         .iter()
         .map(|bar| {
-            let qualified = queues[&bar.fields].len();
-            let same_township = bar
-                .township
-                .map_or(0, |t| township_counts.get(&(bar.fields, Some(t))).copied().unwrap_or(0));
+            let (qualified, same_township) = queues.counts(bar.fields, bar.township);
             // The declared and previous lists are short: check each officer.
             let mut listed: Vec<u32> = bar.declared.iter().chain(bar.previous).copied().collect();
             listed.sort_unstable();
             listed.dedup();
             let other = listed
                 .iter()
-                .filter(|&&o| memberships.get(&o).is_some_and(|fs| fs.contains(&bar.fields)))
+                .filter(|&&o| queues.serves(o, bar.fields))
                 .filter(|&&o| bar.township.is_none() || rules.townships[o as usize] != bar.township)
                 .count();
             qualified - same_township - other
@@ -360,29 +440,20 @@ pub(super) fn assign(
     let mut shortages = Vec::new();
     for &v in &order {
         let bar = &bars[v as usize];
-        let team: Vec<u32> = queues[&bar.fields]
-            .iter()
-            .map(|&(_, _, officer)| officer)
-            .filter(|&o| !bar.recused(o, rules.townships[o as usize]))
-            .take(size)
-            .collect();
+        let team = queues.smallest(bar.fields, bar.township, size, |o| {
+            bar.recused(o, rules.townships[o as usize])
+        });
         if team.len() < size {
             let itemise = shortages.len() < ITEMISED_SHORTAGES;
             shortages.push(rules.shortage(&visits[v as usize], &loads, team.len(), itemise));
             continue;
         }
         for &o in &team {
-            let key = (loads[o as usize], tickets[o as usize], o);
+            let old = (loads[o as usize], tickets[o as usize], o);
             loads[o as usize] += 1;
             let load = loads[o as usize];
             tickets[o as usize] = ticket(seed, pools.inspectors[o as usize].cert.as_str(), load);
-            for fields in &memberships[&o] {
-                let queue = queues.get_mut(fields).expect("memberships name existing queues");
-                queue.remove(&key);
-                if load < cap {
-                    queue.insert((load, tickets[o as usize], o));
-                }
-            }
+            queues.requeue(o, old, (load < cap).then_some((load, tickets[o as usize], o)));
         }
         visits[v as usize].team = team;
     }

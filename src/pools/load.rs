@@ -94,6 +94,7 @@ pub fn load(dir: &Path, options: LoadOptions) -> Result<Pools, Problems> {
         items: items.records.into_iter().map(|(_, i)| i).collect(),
         inspectors: inspectors.records.into_iter().map(|(_, i)| i).collect(),
         targets,
+        target_names: directory.names,
         conflicts: conflicts.records.into_iter().map(|(_, c)| c).collect(),
         entity_types: directory.entity_types,
         industries: directory.industries,
@@ -436,12 +437,23 @@ fn cross_check(
                 message: format!("officer {} is not in inspectors.csv", conflict.cert),
             });
         }
-        if targets.binary_search_by(|t| t.code.cmp(&conflict.code)).is_err() {
+    }
+    // Walk the conflicts in credit-code order beside the sorted targets: one
+    // sequential pass, where a binary search per conflict would miss the
+    // cache at every step in a national directory.
+    let mut by_code: Vec<(&CreditCode, u64)> = conflicts.records.iter().map(|(line, c)| (&c.code, *line)).collect();
+    by_code.sort_unstable();
+    let mut position = 0;
+    for (code, line) in by_code {
+        while position < targets.len() && targets[position].code < *code {
+            position += 1;
+        }
+        if targets.get(position).is_none_or(|t| t.code != *code) {
             problems.push(Problem {
                 file: "conflicts.csv".into(),
-                line: *line,
+                line,
                 field: Some("credit_code"),
-                message: format!("target {} is not in targets.csv", conflict.code),
+                message: format!("target {code} is not in targets.csv"),
             });
         }
     }

@@ -6,7 +6,7 @@ mod load;
 pub mod table;
 mod targets;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -127,7 +127,8 @@ pub type Label = u16;
 #[derive(Debug, Default, Clone)]
 pub struct Labels {
     names: Vec<Box<str>>,
-    index: HashMap<Box<str>, Label>,
+    // Looked up three times per target row: a fast hash for short keys.
+    index: FxHashMap<Box<str>, Label>,
 }
 
 impl Labels {
@@ -189,10 +190,25 @@ pub struct Inspector {
     pub line: u64,
 }
 
+/// Where a target's name sits in `Pools::target_names`. One arena instead of
+/// a heap string per target: ten million small allocations, and freeing
+/// them, cost more than parsing the names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameRef {
+    pub start: u32,
+    pub len: u32,
+}
+
+impl NameRef {
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.start as usize + self.len as usize
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Target {
     pub code: CreditCode,
-    pub name: Box<str>,
+    pub name: NameRef,
     pub entity_type: Label,
     pub industry: Label,
     pub township: Label,
@@ -252,6 +268,8 @@ pub struct Pools {
     pub items: Vec<Item>,
     pub inspectors: Vec<Inspector>,
     pub targets: Vec<Target>,
+    /// The text of every target name; see [`Pools::target_name`].
+    pub target_names: String,
     pub conflicts: Vec<Conflict>,
     pub entity_types: Labels,
     pub industries: Labels,
@@ -265,6 +283,10 @@ impl Pools {
             .binary_search_by(|i| i.code.as_str().cmp(code))
             .ok()
             .map(|i| &self.items[i])
+    }
+
+    pub fn target_name(&self, target: &Target) -> &str {
+        &self.target_names[target.name.range()]
     }
 
     pub fn target_index(&self, code: &CreditCode) -> Option<usize> {

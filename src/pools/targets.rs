@@ -14,7 +14,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::table::{first_record_len, Column, Encoding, Header, Problem, Problems, Table};
-use super::{Labels, RiskClass, Target};
+use super::{Labels, NameRef, RiskClass, Target};
 use crate::ids::CreditCode;
 use crate::snapshot::{record_hash, Hash32, ListHasher};
 
@@ -56,6 +56,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// The parsed, sorted target directory.
 pub(super) struct TargetDirectory {
     pub targets: Vec<Target>,
+    pub names: String,
     pub entity_types: Labels,
     pub industries: Labels,
     pub townships: Labels,
@@ -67,6 +68,8 @@ pub(super) struct TargetDirectory {
 struct Piece {
     /// Each target with its record hash, computed while the row is at hand.
     targets: Vec<(Target, Hash32)>,
+    /// The piece's target names; `Target::name` points into it until merged.
+    names: String,
     labels: [Labels; 3],
     problems: Problems,
 }
@@ -102,6 +105,7 @@ pub(super) fn load(dir: &Path, encoding: Encoding, problems: &mut Problems) -> T
     TargetDirectory {
         // Collected in place: the hashes' room is reused, not reallocated.
         targets: loading.records.into_iter().map(|(target, _)| target).collect(),
+        names: loading.names,
         entity_types,
         industries,
         townships,
@@ -113,6 +117,7 @@ pub(super) fn load(dir: &Path, encoding: Encoding, problems: &mut Problems) -> T
 #[derive(Default)]
 struct Loading {
     records: Vec<(Target, Hash32)>,
+    names: String,
     labels: [Labels; 3],
 }
 
@@ -155,6 +160,7 @@ fn stream(path: &Path, encoding: Encoding, loading: &mut Loading, problems: &mut
     };
     start += header_len;
     let mut next_line = 2u64;
+    let mut parsed: Vec<Piece> = Vec::new();
     loop {
         let pieces = split(&buffer[start..], piece, eof);
         let consumed = pieces.last().map_or(0, |(range, _)| range.end);
@@ -163,33 +169,40 @@ fn stream(path: &Path, encoding: Encoding, loading: &mut Loading, problems: &mut
             first_lines.push(next_line);
             next_line += *newlines as u64;
         }
-        let parsed: Vec<Piece> = pieces
-            .par_iter()
-            .zip(first_lines.par_iter())
-            .map(|((range, _), &line)| {
-                parse_piece(&buffer[start + range.start..start + range.end], line, utf8, &header)
-            })
-            .collect();
-        for piece in parsed {
-            merge(loading, piece, problems);
-        }
-        start += consumed;
-        if eof {
-            if start < buffer.len() {
-                // Only reachable with an unterminated quote at the very end.
-                let line = next_line;
-                problems.push(Problem {
-                    file: FILE.into(),
-                    line,
-                    field: None,
-                    message: "unterminated quoted field".into(),
-                });
+        // Parse this batch on the pool while this thread merges the last one
+        // and reads the next, so the cores never wait for the disk or the merge.
+        let body = &buffer[start..];
+        let (batch_parsed, next) = rayon::join(
+            || {
+                pieces
+                    .par_iter()
+                    .zip(first_lines.par_iter())
+                    .map(|((range, _), &line)| parse_piece(&body[range.clone()], line, utf8, &header))
+                    .collect::<Vec<Piece>>()
+            },
+            || -> std::io::Result<Option<(Vec<u8>, bool)>> {
+                parsed.drain(..).for_each(|piece| merge(loading, piece, problems));
+                if eof {
+                    return Ok(None);
+                }
+                let mut next = Vec::with_capacity(batch + piece);
+                next.extend_from_slice(&body[consumed..]);
+                let eof = fill(&mut file, &mut next, batch)?;
+                Ok(Some((next, eof)))
+            },
+        );
+        parsed = batch_parsed;
+        match next.map_err(cannot)? {
+            Some((next, next_eof)) => {
+                buffer = next;
+                start = 0;
+                eof = next_eof;
             }
-            return Ok(());
+            None => {
+                parsed.drain(..).for_each(|piece| merge(loading, piece, problems));
+                return Ok(());
+            }
         }
-        buffer.drain(..start);
-        start = 0;
-        eof = fill(&mut file, &mut buffer, batch).map_err(cannot)?;
     }
 }
 
@@ -305,6 +318,7 @@ fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Pi
     let c = &COLUMNS;
     let Piece {
         targets,
+        names,
         labels,
         problems,
     } = &mut piece;
@@ -353,10 +367,16 @@ fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Pi
             risk.as_str(),
         ];
         let hash = record_hash(&fields);
+        // Piece-local offsets, rebased in `merge`; a piece is at most 16 MiB.
+        let name = NameRef {
+            start: names.len() as u32,
+            len: fields[1].len() as u32,
+        };
+        names.push_str(fields[1]);
         targets.push((
             Target {
                 code,
-                name: fields[1].into(),
+                name,
                 entity_type,
                 industry,
                 township,
@@ -396,7 +416,20 @@ fn merge(loading: &mut Loading, piece: Piece, problems: &mut Problems) {
     let entity_map = remap(entity_types, global_entity_types, 2);
     let industry_map = remap(industries, global_industries, 3);
     let township_map = remap(townships, global_townships, 4);
+    if u32::try_from(loading.names.len() + piece.names.len()).is_err() {
+        let message = "the target names exceed 4 GiB of text".to_owned();
+        problems.push(Problem {
+            file: FILE.into(),
+            line: 0,
+            field: Some(COLUMNS[1].english),
+            message,
+        });
+        return;
+    }
+    let base = loading.names.len() as u32;
+    loading.names.push_str(&piece.names);
     for (mut target, hash) in piece.targets {
+        target.name.start += base;
         target.entity_type = entity_map[target.entity_type as usize];
         target.industry = industry_map[target.industry as usize];
         target.township = township_map[target.township as usize];
