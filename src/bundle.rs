@@ -60,6 +60,22 @@ pub struct SeedRecord {
     pub source: crate::seed::SeedSource,
 }
 
+/// An earlier bundle whose inspections are part of a draw's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistorySource {
+    pub plan_id: String,
+    pub result_sha256: Hash32,
+}
+
+impl HistorySource {
+    pub fn of(stored: &Stored) -> Self {
+        HistorySource {
+            plan_id: stored.manifest.plan.id.clone(),
+            result_sha256: stored.manifest.result_sha256,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub visits: usize,
@@ -85,6 +101,8 @@ pub struct Manifest {
     pub snapshot: SnapshotHashes,
     pub snapshot_combined: Hash32,
     pub history_sha256: Hash32,
+    /// The earlier bundles the history was taken from.
+    pub history_sources: Vec<HistorySource>,
     pub selection_sha256: Hash32,
     pub result_sha256: Hash32,
     pub counts: Counts,
@@ -168,6 +186,7 @@ pub fn contents(
     pools: &Pools,
     plan: &Plan,
     history: &History,
+    history_sources: &[HistorySource],
     seed: &SeedSpec,
     outcome: &Outcome,
 ) -> (Contents, Contents) {
@@ -193,6 +212,7 @@ pub fn contents(
         snapshot: pools.snapshot,
         snapshot_combined: pools.snapshot.combined(),
         history_sha256: history.hash(),
+        history_sources: history_sources.to_vec(),
         selection_sha256: published.selection_sha256,
         result_sha256: published.result_sha256,
         counts: Counts {

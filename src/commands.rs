@@ -56,7 +56,8 @@ pub fn draw_bundle(
     let history = History::from_bundles(&stored).map_err(CommandError::History)?;
     let pools = load_pools(data, options)?;
     let outcome = draw(&pools, &plan, &history, &seed.seed)?;
-    let (confidential, public) = bundle::contents(&pools, &plan, &history, seed, &outcome);
+    let sources: Vec<bundle::HistorySource> = stored.iter().map(bundle::HistorySource::of).collect();
+    let (confidential, public) = bundle::contents(&pools, &plan, &history, &sources, seed, &outcome);
     let path = bundle::write(out, &bundle::bundle_name(&plan, seed), &confidential, &public)?;
     Ok(Drawn {
         path,

@@ -30,6 +30,7 @@ pub enum PlanError {
 #[serde(untagged)]
 enum Percent {
     Integer(u32),
+    Float(f64),
     Text(String),
 }
 
@@ -241,6 +242,8 @@ fn parse_ratios(map: &BTreeMap<String, Percent>) -> Result<[u32; 4], String> {
         let class = RiskClass::parse(class).ok_or_else(|| format!("{class:?} is not a credit-risk class A–D"))?;
         let text = match value {
             Percent::Integer(n) => n.to_string(),
+            // A TOML float such as 0.5 prints back as written (shortest form).
+            Percent::Float(x) => x.to_string(),
             Percent::Text(t) => t.clone(),
         };
         let ratio = Ratio::parse_percent(&text)
@@ -266,7 +269,7 @@ department = "盘州市市场监督管理局"
 inspection_date = "2026-03-02"
 items = ["B-1", "A-1", "A-1"]
 [selection]
-ratios = { A = 1, B = "3", C = "10%", D = "0.5" }
+ratios = { A = 1, B = "3", C = "10%", D = 0.5 }
 [teams]
 size = 2
 workload_cap = 5
@@ -303,7 +306,7 @@ workload_cap = 5
 
     #[test]
     fn refuses_missing_class_and_unknown_keys() {
-        let text = PLAN.replace(", D = \"0.5\"", "");
+        let text = PLAN.replace(", D = 0.5", "");
         assert!(Plan::parse_toml(&text, "p.toml")
             .unwrap_err()
             .to_string()

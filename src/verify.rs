@@ -17,6 +17,8 @@ pub enum VerifyError {
     Bundle(#[from] BundleError),
     #[error("the pool folder has problems:\n{0}")]
     Pools(Problems),
+    #[error("{path}: algorithm version {found} is not version {ALGORITHM_VERSION}, the one this program implements")]
+    Unsupported { path: String, found: u32 },
 }
 
 /// The outcome of a verification: the checks that passed, and the first
@@ -45,6 +47,12 @@ impl Report {
 
 pub fn verify(bundle_dir: &Path, data_dir: &Path, options: LoadOptions) -> Result<Report, VerifyError> {
     let stored = bundle::read(bundle_dir)?;
+    if stored.manifest.algorithm_version != ALGORITHM_VERSION {
+        return Err(VerifyError::Unsupported {
+            path: bundle_dir.join("manifest.json").display().to_string(),
+            found: stored.manifest.algorithm_version,
+        });
+    }
     let pools = load(data_dir, options).map_err(VerifyError::Pools)?;
     let mut report = check_bundle(&stored, &pools, Report::default());
     if report.verified() && stored.manifest.visibility == Visibility::Confidential {
@@ -66,12 +74,6 @@ fn check_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> R
         Visibility::Confidential => "",
         Visibility::Public => "public/",
     };
-    if m.algorithm_version != ALGORITHM_VERSION {
-        return report.differ(format!(
-            "{copy}manifest.json: algorithm version {} is not the version {ALGORITHM_VERSION} this program implements",
-            m.algorithm_version
-        ));
-    }
     let recorded = |name: &str| m.files.iter().find(|f| f.name == name).map(|f| f.sha256);
     if recorded("plan.json") != Some(bytes_hash(stored.plan_json.as_bytes())) {
         return report.differ(format!(
@@ -145,13 +147,19 @@ fn check_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> R
 
 /// The public copy must publish the same draw as the confidential one.
 fn check_public_matches(confidential: &Manifest, public: &Manifest, mut report: Report) -> Report {
-    let same = confidential.plan == public.plan
-        && confidential.seed == public.seed
-        && confidential.snapshot == public.snapshot
-        && confidential.history_sha256 == public.history_sha256
-        && confidential.result_sha256 == public.result_sha256
-        && public.strata.is_none();
-    if !same {
+    // Spec §8: equal to the confidential manifest but for visibility, the
+    // absent strata and the hash of its own assignments.csv.
+    let expected = Manifest {
+        visibility: Visibility::Public,
+        strata: None,
+        files: public.files.clone(),
+        ..confidential.clone()
+    };
+    let same_files = ["plan.json", "history.csv"].iter().all(|name| {
+        let hash = |m: &Manifest| m.files.iter().find(|f| f.name == *name).map(|f| f.sha256);
+        hash(confidential) == hash(public)
+    });
+    if *public != expected || !same_files {
         return report.differ("public/manifest.json does not describe the same draw as manifest.json");
     }
     report.pass("public copy publishes the same draw");

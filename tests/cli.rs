@@ -363,3 +363,58 @@ fn invalid_utf8_is_refused_with_its_line() {
         text(&output)
     );
 }
+
+#[test]
+fn line_numbers_hold_across_pieces_of_a_large_file() {
+    // Large enough that the target directory is parsed in several pieces.
+    let root = tempfile::tempdir().unwrap();
+    let pool = root.path().join("pool");
+    let options = shuangsui::generate::GenOptions {
+        targets: 12_000,
+        ..small_options(24)
+    };
+    shuangsui::generate::generate(&options, &pool).unwrap();
+    let path = pool.join("targets.csv");
+    assert!(
+        std::fs::metadata(&path).unwrap().len() > 1 << 20,
+        "the file must span several pieces"
+    );
+    let csv = std::fs::read_to_string(&path).unwrap();
+    let damaged: String = csv
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let line = i + 1;
+            if [2, 3, 6_001, 12_001].contains(&line) {
+                format!("{},Q\n", l.rsplit_once(',').unwrap().0)
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&path, damaged).unwrap();
+    let output = shuangsui(&["check", "--data", s(&pool)]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = text(&output);
+    let lines: Vec<String> = out
+        .lines()
+        .filter(|l| l.contains("is not A, B, C or D"))
+        .map(|l| l.split(':').nth(1).unwrap().to_owned())
+        .collect();
+    assert_eq!(lines, ["2", "3", "6001", "12001"]);
+}
+
+#[test]
+fn a_bundle_of_another_algorithm_version_is_refused() {
+    let d = draw_bundle(25);
+    let path = d.bundle.join("manifest.json");
+    let manifest = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        manifest.replace("\"algorithm_version\": 1,", "\"algorithm_version\": 2,"),
+    )
+    .unwrap();
+    let output = verify(&d.bundle, &d.pool);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("algorithm version 2"), "{}", text(&output));
+}

@@ -244,10 +244,20 @@ fn split_list(text: &str) -> Vec<String> {
     elements
 }
 
+/// A date as spec §1 reads it: 4-digit year, 1–2-digit month and day, both
+/// separators `-` or both `/`. (chrono's own parser would also take a sign
+/// or a longer year, which no office export means.)
 fn parse_date(text: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(text, "%Y/%m/%d"))
-        .ok()
+    let separator = if text.contains('/') { '/' } else { '-' };
+    let mut parts = text.split(separator);
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |s: &str, lengths: std::ops::RangeInclusive<usize>| {
+        lengths.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    if parts.next().is_some() || !digits(year, 4..=4) || !digits(month, 1..=2) || !digits(day, 1..=2) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(year.parse().ok()?, month.parse().ok()?, day.parse().ok()?)
 }
 
 fn parse_item(row: &Row<'_>, table: &Table<'_>, problems: &mut Problems) -> Option<(Item, Hash32)> {
@@ -455,6 +465,29 @@ fn cross_check(
                 field: Some("credit_code"),
                 message: format!("target {code} is not in targets.csv"),
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_read_strictly() {
+        let date = NaiveDate::from_ymd_opt(2030, 1, 5);
+        for text in ["2030-01-05", "2030/1/5", "2030-1-05"] {
+            assert_eq!(parse_date(text), date, "{text}");
+        }
+        for text in [
+            "+2030-01-05",
+            "2030-01/05",
+            "30-01-05",
+            "2030-02-30",
+            "2030-01-05-1",
+            "2030-001-05",
+        ] {
+            assert_eq!(parse_date(text), None, "{text}");
         }
     }
 }
