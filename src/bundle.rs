@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{FixedOffset, Utc};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::draw::{Outcome, Published, StratumCount, ALGORITHM_VERSION};
@@ -250,7 +251,7 @@ pub fn contents(
         files.push(("README.txt".to_owned(), readme(&manifest)));
         Contents { manifest, files }
     };
-    (copy(Visibility::Confidential), copy(Visibility::Public))
+    rayon::join(|| copy(Visibility::Confidential), || copy(Visibility::Public))
 }
 
 fn manifest_json(manifest: &Manifest) -> String {
@@ -301,13 +302,23 @@ pub fn write(out_dir: &Path, name: &str, confidential: &Contents, public: &Conte
 fn write_tree(temp: &Path, confidential: &Contents, public: &Contents) -> Result<(), BundleError> {
     let public_dir = temp.join("public");
     fs::create_dir_all(&public_dir).map_err(io(&public_dir))?;
-    for (dir, contents) in [(temp, confidential), (public_dir.as_path(), public)] {
-        write_file(&dir.join("manifest.json"), manifest_json(&contents.manifest).as_bytes())?;
-        for (name, text) in &contents.files {
-            write_file(&dir.join(name), text.as_bytes())?;
-        }
+    // Every file is written and synced on its own; syncs wait on the disk, so
+    // they overlap.
+    let mut files: Vec<(PathBuf, &[u8])> = Vec::new();
+    let manifests = [manifest_json(&confidential.manifest), manifest_json(&public.manifest)];
+    for ((dir, contents), manifest) in [(temp, confidential), (public_dir.as_path(), public)]
+        .into_iter()
+        .zip(&manifests)
+    {
+        files.push((dir.join("manifest.json"), manifest.as_bytes()));
+        files.extend(
+            contents
+                .files
+                .iter()
+                .map(|(name, text)| (dir.join(name), text.as_bytes())),
+        );
     }
-    Ok(())
+    files.par_iter().try_for_each(|(path, bytes)| write_file(path, bytes))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {

@@ -6,7 +6,7 @@
 
 mod teams;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use rayon::prelude::*;
@@ -150,10 +150,19 @@ fn admits(filter: &Option<Vec<bool>>, label: Label) -> bool {
     filter.as_ref().is_none_or(|allowed| allowed[label as usize])
 }
 
-/// Drawn targets, each with the items it was drawn for (ascending).
-type DrawnItems = BTreeMap<u32, Vec<u32>>;
+/// Drawn targets in credit-code order, each with the items it was drawn for
+/// (ascending).
+type DrawnItems = Vec<(u32, Vec<u32>)>;
 
-/// Draws targets for every item (spec §5) and groups them by target.
+/// Target filters of the plan, as bitmaps over the target labels.
+struct PlanFilters {
+    entity_types: Option<Vec<bool>>,
+    industries: Option<Vec<bool>>,
+    townships: Option<Vec<bool>>,
+}
+
+/// Draws targets for every item (spec §5) and groups them by target. Items
+/// are independent (each has its own streams), so they are drawn in parallel.
 fn draw_targets(
     pools: &Pools,
     plan: &Plan,
@@ -161,73 +170,99 @@ fn draw_targets(
     seed: &Seed,
     items: &[u32],
 ) -> Result<(DrawnItems, Vec<StratumCount>), DrawError> {
-    let plan_entity = label_filter(&pools.entity_types, &plan.targets.entity_types);
-    let plan_industry = label_filter(&pools.industries, &plan.targets.industries);
-    let plan_township = label_filter(&pools.townships, &plan.targets.townships);
+    let filters = PlanFilters {
+        entity_types: label_filter(&pools.entity_types, &plan.targets.entity_types),
+        industries: label_filter(&pools.industries, &plan.targets.industries),
+        townships: label_filter(&pools.townships, &plan.targets.townships),
+    };
     let excluded = recently_inspected(pools, plan, history);
-
-    let mut chosen: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    let per_item: Vec<Result<(Vec<u32>, Vec<StratumCount>), DrawError>> = items
+        .par_iter()
+        .map(|&item| draw_item(pools, plan, seed, item, &filters, excluded.get(&item)))
+        .collect();
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
     let mut strata = Vec::new();
-    for &item_index in items {
-        let item = &pools.items[item_index as usize];
-        let entity = label_filter(&pools.entity_types, &item.entity_types);
-        let industry = label_filter(&pools.industries, &item.industries);
-        let excluded_here = excluded.get(&item_index);
-        // Eligible targets of each class, in credit-code order.
-        let mut by_class: [Vec<u32>; 4] = Default::default();
-        for (index, target) in pools.targets.iter().enumerate() {
-            let eligible = admits(&entity, target.entity_type)
-                && admits(&industry, target.industry)
-                && admits(&plan_entity, target.entity_type)
-                && admits(&plan_industry, target.industry)
-                && admits(&plan_township, target.township)
-                && excluded_here.is_none_or(|set| !set.contains(&(index as u32)));
-            if eligible {
-                by_class[target.risk as usize].push(index as u32);
-            }
+    for (&item, drawn) in items.iter().zip(per_item) {
+        let (targets, counts) = drawn?;
+        pairs.extend(targets.into_iter().map(|target| (target, item)));
+        strata.extend(counts);
+    }
+    pairs.par_sort_unstable();
+    let mut chosen: DrawnItems = Vec::new();
+    for (target, item) in pairs {
+        match chosen.last_mut() {
+            Some((last, items)) if *last == target => items.push(item),
+            _ => chosen.push((target, vec![item])),
         }
-        let code = item.code.as_str().as_bytes();
-        let mut take = |stratum: &mut Vec<u32>, k: usize, class: Option<RiskClass>| {
-            let label = class.map_or("*", RiskClass::as_str);
-            Stream::derive(seed, &[b"targets", code, label.as_bytes()]).pick(stratum, k);
-            for &target in &stratum[..k] {
-                chosen.entry(target).or_default().push(item_index);
+    }
+    Ok((chosen, strata))
+}
+
+/// One item's draw: its eligible targets per stratum, and those picked.
+fn draw_item(
+    pools: &Pools,
+    plan: &Plan,
+    seed: &Seed,
+    item_index: u32,
+    filters: &PlanFilters,
+    excluded: Option<&HashSet<u32>>,
+) -> Result<(Vec<u32>, Vec<StratumCount>), DrawError> {
+    let item = &pools.items[item_index as usize];
+    let entity = label_filter(&pools.entity_types, &item.entity_types);
+    let industry = label_filter(&pools.industries, &item.industries);
+    // Eligible targets of each class, in credit-code order.
+    let mut by_class: [Vec<u32>; 4] = Default::default();
+    for (index, target) in pools.targets.iter().enumerate() {
+        let eligible = admits(&entity, target.entity_type)
+            && admits(&industry, target.industry)
+            && admits(&filters.entity_types, target.entity_type)
+            && admits(&filters.industries, target.industry)
+            && admits(&filters.townships, target.township)
+            && excluded.is_none_or(|set| !set.contains(&(index as u32)));
+        if eligible {
+            by_class[target.risk as usize].push(index as u32);
+        }
+    }
+    let code = item.code.as_str().as_bytes();
+    let mut drawn = Vec::new();
+    let mut strata = Vec::new();
+    let mut take = |stratum: &mut Vec<u32>, k: usize, class: Option<RiskClass>| {
+        let label = class.map_or("*", RiskClass::as_str);
+        Stream::derive(seed, &[b"targets", code, label.as_bytes()]).pick(stratum, k);
+        drawn.extend_from_slice(&stratum[..k]);
+        strata.push(StratumCount {
+            item: item.code.to_string(),
+            class,
+            eligible: stratum.len() as u32,
+            drawn: k as u32,
+        });
+    };
+    match &plan.quota {
+        Quota::Count(count) => {
+            let mut all: Vec<u32> = by_class.concat();
+            all.sort_unstable(); // credit-code order across classes
+            if *count as usize > all.len() {
+                return Err(DrawError::CountTooLarge {
+                    item: item.code.to_string(),
+                    count: *count,
+                    eligible: all.len() as u32,
+                });
             }
-            strata.push(StratumCount {
-                item: item.code.to_string(),
-                class,
-                eligible: stratum.len() as u32,
-                drawn: k as u32,
-            });
-        };
-        match &plan.quota {
-            Quota::Count(count) => {
-                let mut all: Vec<u32> = by_class.concat();
-                all.sort_unstable(); // credit-code order across classes
-                if *count as usize > all.len() {
-                    return Err(DrawError::CountTooLarge {
-                        item: item.code.to_string(),
-                        count: *count,
-                        eligible: all.len() as u32,
-                    });
-                }
-                take(&mut all, *count as usize, None);
-            }
-            quota => {
-                for class in RiskClass::ALL {
-                    let ratio = match quota {
-                        Quota::RatiosBp(bp) => crate::pools::Ratio(bp[class as usize]),
-                        _ => item.ratios[class as usize],
-                    };
-                    let stratum = &mut by_class[class as usize];
-                    let k = ratio.quota(stratum.len()).min(stratum.len());
-                    take(stratum, k, Some(class));
-                }
+            take(&mut all, *count as usize, None);
+        }
+        quota => {
+            for class in RiskClass::ALL {
+                let ratio = match quota {
+                    Quota::RatiosBp(bp) => crate::pools::Ratio(bp[class as usize]),
+                    _ => item.ratios[class as usize],
+                };
+                let stratum = &mut by_class[class as usize];
+                let k = ratio.quota(stratum.len()).min(stratum.len());
+                take(stratum, k, Some(class));
             }
         }
     }
-    // Items were visited in ascending order, so each list is already sorted.
-    Ok((chosen, strata))
+    Ok((drawn, strata))
 }
 
 /// Per item, the targets inspected for it within the plan's exclusion window:
