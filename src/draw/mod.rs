@@ -176,14 +176,17 @@ fn draw_targets(
         townships: label_filter(&pools.townships, &plan.targets.townships),
     };
     let excluded = recently_inspected(pools, plan, history);
-    let per_item: Vec<Result<(Vec<u32>, Vec<StratumCount>), DrawError>> = items
+    let per_item: Vec<Result<ItemDraw, DrawError>> = items
         .par_iter()
         .map(|&item| draw_item(pools, plan, seed, item, &filters, excluded.get(&item)))
         .collect();
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     let mut strata = Vec::new();
     for (&item, drawn) in items.iter().zip(per_item) {
-        let (targets, counts) = drawn?;
+        let ItemDraw {
+            targets,
+            strata: counts,
+        } = drawn?;
         pairs.extend(targets.into_iter().map(|target| (target, item)));
         strata.extend(counts);
     }
@@ -198,7 +201,13 @@ fn draw_targets(
     Ok((chosen, strata))
 }
 
-/// One item's draw: its eligible targets per stratum, and those picked.
+/// One item's draw: the targets picked, and its strata.
+struct ItemDraw {
+    targets: Vec<u32>,
+    strata: Vec<StratumCount>,
+}
+
+/// Draws one item: its eligible targets per stratum, and those picked.
 fn draw_item(
     pools: &Pools,
     plan: &Plan,
@@ -206,7 +215,7 @@ fn draw_item(
     item_index: u32,
     filters: &PlanFilters,
     excluded: Option<&HashSet<u32>>,
-) -> Result<(Vec<u32>, Vec<StratumCount>), DrawError> {
+) -> Result<ItemDraw, DrawError> {
     let item = &pools.items[item_index as usize];
     let entity = label_filter(&pools.entity_types, &item.entity_types);
     let industry = label_filter(&pools.industries, &item.industries);
@@ -262,7 +271,7 @@ fn draw_item(
             }
         }
     }
-    Ok((drawn, strata))
+    Ok(ItemDraw { targets: drawn, strata })
 }
 
 /// Per item, the targets inspected for it within the plan's exclusion window:
