@@ -39,17 +39,7 @@ fn draw_bundle(pool_seed: u64) -> Drawn {
     let plan = root.path().join("plan.toml");
     std::fs::write(&plan, plan_toml(&load_pools(&pool), 3, "")).unwrap();
     let out = root.path().join("bundles");
-    let output = shuangsui(&[
-        "draw",
-        "--plan",
-        s(&plan),
-        "--seed",
-        SEED,
-        "--data",
-        s(&pool),
-        "--out",
-        s(&out),
-    ]);
+    let output = draw_cmd(s(&plan), SEED, s(&pool), s(&out), &[]);
     assert!(output.status.success(), "{}", text(&output));
     let bundle = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
     assert!(bundle.join("manifest.json").is_file() && bundle.join("public/assignments.csv").is_file());
@@ -59,6 +49,13 @@ fn draw_bundle(pool_seed: u64) -> Drawn {
         bundle,
         plan,
     }
+}
+
+/// `shuangsui draw` with the usual arguments, and any `extra` ones.
+fn draw_cmd(plan: &str, seed: &str, data: &str, out: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["draw", "--plan", plan, "--seed", seed, "--data", data, "--out", out];
+    args.extend_from_slice(extra);
+    shuangsui(&args)
 }
 
 fn s(path: &Path) -> &str {
@@ -142,17 +139,7 @@ fn a_draw_is_never_redone_in_place() {
     let d = draw_bundle(16);
     let before = std::fs::read(d.bundle.join("manifest.json")).unwrap();
     let out = d.bundle.parent().unwrap();
-    let output = shuangsui(&[
-        "draw",
-        "--plan",
-        s(&d.plan),
-        "--seed",
-        SEED,
-        "--data",
-        s(&d.pool),
-        "--out",
-        s(out),
-    ]);
+    let output = draw_cmd(s(&d.plan), SEED, s(&d.pool), s(out), &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output).contains("already exists"), "{}", text(&output));
     assert_eq!(std::fs::read(d.bundle.join("manifest.json")).unwrap(), before);
@@ -167,19 +154,8 @@ fn history_from_an_earlier_bundle_excludes_its_targets() {
     let plan_path = d.plan.with_file_name("plan2.toml");
     std::fs::write(&plan_path, plan).unwrap();
     let out = d.bundle.parent().unwrap();
-    let output = shuangsui(&[
-        "draw",
-        "--plan",
-        s(&plan_path),
-        "--seed",
-        &SEED.replace('0', "1"),
-        "--data",
-        s(&d.pool),
-        "--out",
-        s(out),
-        "--history",
-        s(&d.bundle),
-    ]);
+    let seed = SEED.replace('0', "1");
+    let output = draw_cmd(s(&plan_path), &seed, s(&d.pool), s(out), &["--history", s(&d.bundle)]);
     assert!(output.status.success(), "{}", text(&output));
     let second = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
     let codes = |bundle: &Path| -> std::collections::BTreeSet<(String, String)> {
@@ -208,34 +184,14 @@ fn history_from_an_earlier_bundle_excludes_its_targets() {
 fn ceremony_and_random_seeds_are_recorded() {
     let d = draw_bundle(18);
     let out = d.bundle.parent().unwrap();
-    let output = shuangsui(&[
-        "draw",
-        "--plan",
-        s(&d.plan),
-        "--seed",
-        "ceremony:3141 5926 5358 9793 2384",
-        "--data",
-        s(&d.pool),
-        "--out",
-        s(out),
-    ]);
+    let output = draw_cmd(s(&d.plan), "ceremony:3141 5926 5358 9793 2384", s(&d.pool), s(out), &[]);
     assert!(output.status.success(), "{}", text(&output));
     let bundle = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
     let manifest = std::fs::read_to_string(bundle.join("manifest.json")).unwrap();
     assert!(manifest.contains("\"kind\": \"ceremony\"") && manifest.contains("31415926535897932384"));
     assert_eq!(verify(&bundle, &d.pool).status.code(), Some(0));
 
-    let output = shuangsui(&[
-        "draw",
-        "--plan",
-        s(&d.plan),
-        "--seed",
-        "random",
-        "--data",
-        s(&d.pool),
-        "--out",
-        s(out),
-    ]);
+    let output = draw_cmd(s(&d.plan), "random", s(&d.pool), s(out), &[]);
     assert!(output.status.success(), "{}", text(&output));
     assert!(text(&output).contains("operating-system entropy"));
 }
@@ -258,17 +214,7 @@ fn assert_refused(name: &str, damage: impl Fn(&str) -> String, expected: &[&str]
         assert!(text(&check).contains(part), "expected {part:?} in:\n{}", text(&check));
     }
     let out = root.path().join("out");
-    let draw = shuangsui(&[
-        "draw",
-        "--plan",
-        s(&plan),
-        "--seed",
-        SEED,
-        "--data",
-        s(&bad),
-        "--out",
-        s(&out),
-    ]);
+    let draw = draw_cmd(s(&plan), SEED, s(&bad), s(&out), &[]);
     assert_eq!(draw.status.code(), Some(2), "{}", text(&draw));
     assert!(
         !out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(),
