@@ -53,6 +53,8 @@ pub struct PlanRef {
     pub name: String,
     /// SHA-256 of `plan.json` as stored in the bundle.
     pub sha256: Hash32,
+    /// The plan itself, so the manifest alone says what was drawn.
+    pub content: Plan,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,6 +207,7 @@ pub fn contents(
             id: plan.id.clone(),
             name: plan.name.clone(),
             sha256: bytes_hash(plan_json.as_bytes()),
+            content: plan.clone(),
         },
         seed: SeedRecord {
             hex: seed.seed.to_hex(),

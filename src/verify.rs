@@ -80,7 +80,10 @@ fn check_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> R
             "{copy}plan.json does not match its SHA-256 in manifest.json: the plan was edited"
         ));
     }
-    if bytes_hash(stored.plan_json.as_bytes()) != m.plan.sha256 || stored.plan.id != m.plan.id {
+    if bytes_hash(stored.plan_json.as_bytes()) != m.plan.sha256
+        || stored.plan.id != m.plan.id
+        || stored.plan != m.plan.content
+    {
         return report.differ(format!("{copy}plan.json is not the plan named in manifest.json"));
     }
     report.pass(format!("{copy}plan.json matches manifest.json"));

@@ -1155,6 +1155,8 @@ def verify_copy(directory, label, pool, draws, report):
         raise InputError("%splan.json is not valid UTF-8 JSON: %s" % (label, e))
     _same("plan id", _get(manifest, "plan", "id"), plan.id)
     _same("plan name", _get(manifest, "plan", "name"), plan.name)
+    _same("plan content (manifest plan.content)", _get(manifest, "plan", "content"),
+          json.loads(plan_raw.decode("utf-8")))
     report.ok("%splan.json sha256 %s matches the manifest (plan %s)" % (label, plan_sha, plan.id))
 
     seed = check_seed(manifest, report)
