@@ -115,6 +115,20 @@ pub struct Manifest {
     pub files: Vec<FileHash>,
     pub created_at: String,
     pub generator: String,
+    /// Set when the service drew it: the task and the ledger head just
+    /// before the draw, so a rewritten history shows against any bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerRef>,
+}
+
+/// Where a service draw sits in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerRef {
+    pub task_id: String,
+    pub head_seq: u64,
+    pub head_hash: Hash32,
+    /// Drawn without announcement, with a seed nobody could check beforehand.
+    pub unannounced: bool,
 }
 
 /// `assignments.csv` as text: UTF-8 with BOM (so Excel reads it right),
@@ -228,6 +242,7 @@ pub fn contents(
         files: Vec::new(),
         created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
         generator: format!("shuangsui {}", env!("CARGO_PKG_VERSION")),
+        ledger: None,
     };
     let copy = |visibility: Visibility| {
         let files = vec![
@@ -322,6 +337,22 @@ fn write_tree(temp: &Path, confidential: &Contents, public: &Contents) -> Result
         );
     }
     files.par_iter().try_for_each(|(path, bytes)| write_file(path, bytes))
+}
+
+/// Writes a file only the service's own user may read, atomically.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let temp = path.with_extension("tmp");
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temp)
+        .map_err(io(&temp))?;
+    file.write_all(bytes).map_err(io(&temp))?;
+    file.sync_all().map_err(io(&temp))?;
+    fs::rename(&temp, path).map_err(io(path))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {

@@ -2,15 +2,20 @@
 //!
 //! The library holds all the logic; `src/main.rs` only parses the command line.
 
+pub mod audit;
+pub mod beacon;
 pub mod bundle;
 pub mod commands;
 pub mod draw;
 pub mod generate;
 pub mod history;
 pub mod ids;
+pub mod ledger;
 pub mod plan;
 pub mod pools;
 pub mod random;
 pub mod seed;
+pub mod service;
 pub mod snapshot;
+pub mod tasks;
 pub mod verify;

@@ -12,6 +12,7 @@ use shuangsui::commands::{self, CommandError};
 use shuangsui::generate::{generate, GenOptions};
 use shuangsui::pools::{Encoding, LoadOptions};
 use shuangsui::seed::{SeedSource, SeedSpec};
+use shuangsui::service::config::Config;
 
 #[derive(Parser)]
 #[command(
@@ -69,6 +70,22 @@ enum Command {
         #[arg(long, default_value = "detect")]
         encoding: Encoding,
     },
+    /// Run the service: scheduled draws, the ledger, the public pages and the API.
+    Serve {
+        #[arg(long, default_value = "config/shuangsui.toml")]
+        config: PathBuf,
+        /// Overrides the configured address, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Overrides the folder for the database, snapshots and publications.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Check the service's ledger chain and every bundle it records.
+    Ledger {
+        #[command(subcommand)]
+        action: LedgerAction,
+    },
     /// Redo a draw from its bundle and the pool files and compare.
     Verify {
         bundle: PathBuf,
@@ -77,6 +94,32 @@ enum Command {
         #[arg(long, default_value = "detect")]
         encoding: Encoding,
     },
+}
+
+#[derive(Subcommand)]
+enum LedgerAction {
+    /// Recompute the chain and re-verify every recorded draw.
+    Verify {
+        #[arg(long, default_value = "config/shuangsui.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// The service configuration, with command-line overrides applied.
+fn service_config(path: &std::path::Path, listen: Option<String>, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
+    let env = |name: &str| std::env::var(name).ok();
+    let mut config = Config::load(path, env).with_context(|| format!("reading {}", path.display()))?;
+    if let Some(listen) = listen {
+        config.listen = listen
+            .parse()
+            .with_context(|| format!("--listen {listen:?} is not HOST:PORT"))?;
+    }
+    if let Some(dir) = data_dir {
+        config = config.with_data_dir(dir, env("SHUANGSUI_DATABASE_URL").is_some());
+    }
+    Ok(config)
 }
 
 fn main() -> ExitCode {
@@ -168,6 +211,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", drawn.path.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+        } => {
+            init_logging();
+            let config = service_config(&config, listen, data_dir)?;
+            tokio::runtime::Runtime::new()?.block_on(shuangsui::service::serve(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ledger {
+            action: LedgerAction::Verify { config, data_dir },
+        } => {
+            let config = service_config(&config, None, data_dir)?;
+            let report = tokio::runtime::Runtime::new()?.block_on(async {
+                let state = shuangsui::service::state(&config).await?;
+                anyhow::Ok(shuangsui::audit::audit(&state.desk).await?)
+            })?;
+            println!("ledger head: entry {} {}", report.head.seq, report.head.hash);
+            println!("draws checked: {}", report.draws_checked);
+            for problem in &report.problems {
+                println!("PROBLEM: {problem}");
+            }
+            if report.clean() {
+                println!("ledger verified");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Ok(ExitCode::from(1))
+            }
+        }
         Command::Verify { bundle, data, encoding } => {
             let report = shuangsui::verify::verify(&bundle, &data, LoadOptions { encoding })?;
             for passed in &report.passed {
@@ -185,6 +258,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+/// Logs to standard error; `RUST_LOG` filters (default: info).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    use std::io::IsTerminal;
+    let ansi = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
 }
 
 fn today_in_china() -> chrono::NaiveDate {

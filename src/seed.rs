@@ -111,6 +111,12 @@ pub enum SeedSource {
     /// Drawn from the operating system's entropy: nobody can re-derive it, so
     /// the draw was not announced in advance and is marked as ad hoc.
     Random,
+    /// A server secret committed to at announcement (`commitment` =
+    /// SHA-256(secret), published then) and revealed at the draw:
+    /// seed = SHA-256("shuangsui/v1/seed/commit" ‖ secret). On its own this
+    /// only stops the office changing the seed after the inputs are fixed;
+    /// combined with a public ceremony or beacon it also stops it choosing one.
+    CommitReveal { commitment: String, secret: String },
 }
 
 /// A seed together with its source.
@@ -169,9 +175,44 @@ impl SeedSpec {
                 }
                 Ok(())
             }
+            SeedSource::CommitReveal { commitment, secret } => {
+                let secret = Seed::parse_hex(secret).map_err(|e| format!("revealed secret: {e}"))?;
+                if hex::encode(Sha256::digest(secret.as_bytes())) != *commitment {
+                    return Err("the revealed secret does not match the published commitment".into());
+                }
+                if commit_seed(&secret) != self.seed {
+                    return Err("the revealed secret does not hash to the recorded seed".into());
+                }
+                Ok(())
+            }
             SeedSource::Hex | SeedSource::Random => Ok(()),
         }
     }
+
+    /// The seed from a revealed commit-reveal secret.
+    pub fn reveal(secret: &Seed) -> SeedSpec {
+        SeedSpec {
+            seed: commit_seed(secret),
+            source: SeedSource::CommitReveal {
+                commitment: commitment(secret),
+                secret: secret.to_hex(),
+            },
+        }
+    }
+}
+
+const COMMIT_DOMAIN: &[u8] = b"shuangsui/v1/seed/commit";
+
+/// The published commitment to a secret: its SHA-256, in hex.
+pub fn commitment(secret: &Seed) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn commit_seed(secret: &Seed) -> Seed {
+    let mut hasher = Sha256::new();
+    hasher.update(COMMIT_DOMAIN);
+    hasher.update(secret.as_bytes());
+    Seed(hasher.finalize().into())
 }
 
 fn ceremony_seed(digits: &str) -> Seed {
@@ -226,6 +267,19 @@ mod tests {
         let mut spec = SeedSpec::parse("ceremony:12345678901234567890").unwrap();
         spec.seed = Seed::from_bytes([0; 32]);
         assert!(spec.consistent().is_err());
+    }
+
+    #[test]
+    fn a_revealed_secret_must_match_its_commitment() {
+        let secret = Seed::from_bytes([9; 32]);
+        let spec = SeedSpec::reveal(&secret);
+        assert!(spec.consistent().is_ok());
+        let mut forged = spec.clone();
+        forged.source = SeedSource::CommitReveal {
+            commitment: commitment(&secret),
+            secret: Seed::from_bytes([8; 32]).to_hex(),
+        };
+        assert!(forged.consistent().unwrap_err().contains("commitment"));
     }
 
     #[test]

@@ -174,6 +174,9 @@ fn source_name(source: &crate::seed::SeedSource) -> String {
         crate::seed::SeedSource::Hex => "given as hex".into(),
         crate::seed::SeedSource::Ceremony { digits, .. } => format!("ceremony digits {digits}"),
         crate::seed::SeedSource::Random => "operating-system entropy, not announced in advance".into(),
+        crate::seed::SeedSource::CommitReveal { commitment, .. } => {
+            format!("server secret revealed against commitment {commitment}")
+        }
     }
 }
 

@@ -1,0 +1,433 @@
+//! The ledger: an append-only, hash-chained record of everything the service
+//! does — pool snapshots registered, plans announced, draws made, and so on.
+//!
+//! Each entry's hash covers its content and the previous entry's hash, so
+//! rewriting any past entry changes every hash after it: anyone who kept an
+//! older head can tell. Entries are never updated or deleted; this module has
+//! no code path that could, and on SQLite triggers refuse it in the database
+//! too. Each entry has a unique key, so an action that must happen once (a
+//! task's draw, a scheduled occurrence) is claimed by inserting its entry, and
+//! a second attempt — after a restart, or from another instance sharing the
+//! database — finds the key taken.
+//!
+//! The database is reached through `sqlx`'s `Any` driver: SQLite by default
+//! (`sqlite://…`), PostgreSQL by changing the URL (`postgres://…`).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::snapshot::Hash32;
+
+const ENTRY_DOMAIN: &[u8] = b"shuangsui/v1/ledger";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("ledger entry {seq}: {message}")]
+    Corrupt { seq: u64, message: String },
+}
+
+/// What kind of event an entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    SnapshotRegistered,
+    PlanAnnounced,
+    DrawMade,
+    OccurrenceSkipped,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::SnapshotRegistered => "snapshot_registered",
+            Kind::PlanAnnounced => "plan_announced",
+            Kind::DrawMade => "draw_made",
+            Kind::OccurrenceSkipped => "occurrence_skipped",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [
+            Kind::SnapshotRegistered,
+            Kind::PlanAnnounced,
+            Kind::DrawMade,
+            Kind::OccurrenceSkipped,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One ledger entry, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub kind: Kind,
+    /// Unique across the ledger: claims the action this entry records.
+    pub key: String,
+    /// The event's content as JSON text, hashed as stored.
+    pub payload: String,
+    /// RFC 3339, UTC+8.
+    pub recorded_at: String,
+    pub prev_hash: Hash32,
+    pub hash: Hash32,
+}
+
+impl Entry {
+    /// SHA-256 over the domain, the sequence number and every field, each
+    /// length-prefixed, and the previous hash.
+    pub fn compute_hash(seq: u64, kind: Kind, key: &str, payload: &str, recorded_at: &str, prev: &Hash32) -> Hash32 {
+        let mut hasher = Sha256::new();
+        hasher.update(ENTRY_DOMAIN);
+        hasher.update(seq.to_be_bytes());
+        for field in [kind.as_str(), key, payload, recorded_at] {
+            hasher.update((field.len() as u32).to_be_bytes());
+            hasher.update(field.as_bytes());
+        }
+        hasher.update(prev.0);
+        Hash32(hasher.finalize().into())
+    }
+
+    pub fn payload<T: for<'de> Deserialize<'de>>(&self) -> Result<T, LedgerError> {
+        serde_json::from_str(&self.payload).map_err(|e| LedgerError::Corrupt {
+            seq: self.seq,
+            message: format!("payload: {e}"),
+        })
+    }
+}
+
+/// The newest entry's sequence number and hash: what the public keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: Hash32,
+}
+
+impl Head {
+    pub const GENESIS: Head = Head {
+        seq: 0,
+        hash: Hash32([0; 32]),
+    };
+}
+
+/// Whether an append recorded a new entry or found its key already taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    New(Entry),
+    Existing(Entry),
+}
+
+impl Appended {
+    pub fn entry(&self) -> &Entry {
+        match self {
+            Appended::New(e) | Appended::Existing(e) => e,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Ledger {
+    pool: AnyPool,
+    sqlite: bool,
+}
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS ledger (
+    seq BIGINT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    entry_key TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+)";
+
+/// On SQLite the database itself refuses to change history.
+const SQLITE_GUARDS: [&str; 2] = [
+    "CREATE TRIGGER IF NOT EXISTS ledger_no_update BEFORE UPDATE ON ledger
+     BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_no_delete BEFORE DELETE ON ledger
+     BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END",
+];
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger at a database URL such as
+    /// `sqlite:///var/lib/shuangsui/ledger.db?mode=rwc` or `postgres://…`.
+    pub async fn open(url: &str) -> Result<Ledger, LedgerError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        // One writer connection for SQLite: appends are serialised anyway,
+        // and SQLite's single writer would otherwise answer "busy".
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 1 } else { 8 })
+            .connect(url)
+            .await?;
+        sqlx::query(SCHEMA).execute(&pool).await?;
+        if sqlite {
+            for guard in SQLITE_GUARDS {
+                sqlx::query(guard).execute(&pool).await?;
+            }
+        }
+        Ok(Ledger { pool, sqlite })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.sqlite
+    }
+
+    /// Appends an entry unless one with `key` exists, in which case that one
+    /// is returned. Safe against concurrent appenders: the sequence number
+    /// and the key are both unique in the database, so a race loses cleanly
+    /// and is retried.
+    pub async fn append(
+        &self,
+        kind: Kind,
+        key: &str,
+        payload: &str,
+        recorded_at: &str,
+    ) -> Result<Appended, LedgerError> {
+        for _ in 0..16 {
+            if let Some(existing) = self.by_key(key).await? {
+                return Ok(Appended::Existing(existing));
+            }
+            let head = self.head().await?;
+            let seq = head.seq + 1;
+            let hash = Entry::compute_hash(seq, kind, key, payload, recorded_at, &head.hash);
+            let inserted = sqlx::query(
+                "INSERT INTO ledger (seq, kind, entry_key, payload, recorded_at, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(seq as i64)
+            .bind(kind.as_str())
+            .bind(key)
+            .bind(payload)
+            .bind(recorded_at)
+            .bind(head.hash.to_hex())
+            .bind(hash.to_hex())
+            .execute(&self.pool)
+            .await;
+            match inserted {
+                Ok(_) => {
+                    let entry = Entry {
+                        seq,
+                        kind,
+                        key: key.to_owned(),
+                        payload: payload.to_owned(),
+                        recorded_at: recorded_at.to_owned(),
+                        prev_hash: head.hash,
+                        hash,
+                    };
+                    return Ok(Appended::New(entry));
+                }
+                // Another writer took this seq or this key: look again.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(LedgerError::Corrupt {
+            seq: 0,
+            message: "could not append after 16 contended attempts".into(),
+        })
+    }
+
+    pub async fn head(&self) -> Result<Head, LedgerError> {
+        let row = sqlx::query("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            None => Ok(Head::GENESIS),
+            Some(row) => {
+                let seq = row.try_get::<i64, _>(0)? as u64;
+                let hash = parse_hash(seq, &row.try_get::<String, _>(1)?)?;
+                Ok(Head { seq, hash })
+            }
+        }
+    }
+
+    pub async fn by_key(&self, key: &str) -> Result<Option<Entry>, LedgerError> {
+        let row = sqlx::query(&format!("{SELECT} WHERE entry_key = $1"))
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| entry_from_row(&r)).transpose()
+    }
+
+    /// Entries from `after` (exclusive), oldest first, at most `limit`.
+    pub async fn entries(&self, after: u64, limit: u32) -> Result<Vec<Entry>, LedgerError> {
+        let rows = sqlx::query(&format!("{SELECT} WHERE seq > $1 ORDER BY seq LIMIT $2"))
+            .bind(after as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Every entry of a kind, oldest first.
+    pub async fn of_kind(&self, kind: Kind) -> Result<Vec<Entry>, LedgerError> {
+        let rows = sqlx::query(&format!("{SELECT} WHERE kind = $1 ORDER BY seq"))
+            .bind(kind.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Walks the whole chain and recomputes every hash; returns the head, or
+    /// the first entry that does not hold.
+    pub async fn verify_chain(&self) -> Result<Head, LedgerError> {
+        let mut head = Head::GENESIS;
+        loop {
+            let batch = self.entries(head.seq, 1000).await?;
+            if batch.is_empty() {
+                return Ok(head);
+            }
+            for entry in batch {
+                let bad = |message: String| LedgerError::Corrupt {
+                    seq: entry.seq,
+                    message,
+                };
+                if entry.seq != head.seq + 1 {
+                    return Err(bad(format!("sequence jumps from {} to {}", head.seq, entry.seq)));
+                }
+                if entry.prev_hash != head.hash {
+                    return Err(bad("its previous hash is not the hash of the entry before".into()));
+                }
+                let recomputed = Entry::compute_hash(
+                    entry.seq,
+                    entry.kind,
+                    &entry.key,
+                    &entry.payload,
+                    &entry.recorded_at,
+                    &entry.prev_hash,
+                );
+                if recomputed != entry.hash {
+                    return Err(bad(format!(
+                        "its content hashes to {recomputed}, not the stored {}",
+                        entry.hash
+                    )));
+                }
+                head = Head {
+                    seq: entry.seq,
+                    hash: entry.hash,
+                };
+            }
+        }
+    }
+
+    /// For tests and drills only: the raw pool, to play an attacker who
+    /// edits the database behind the service's back.
+    #[doc(hidden)]
+    pub fn raw_pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+const SELECT: &str = "SELECT seq, kind, entry_key, payload, recorded_at, prev_hash, hash FROM ledger";
+
+fn parse_hash(seq: u64, text: &str) -> Result<Hash32, LedgerError> {
+    Hash32::parse(text).ok_or_else(|| LedgerError::Corrupt {
+        seq,
+        message: format!("{text:?} is not a hash"),
+    })
+}
+
+fn entry_from_row(row: &AnyRow) -> Result<Entry, LedgerError> {
+    let seq = row.try_get::<i64, _>(0)? as u64;
+    let kind_text: String = row.try_get(1)?;
+    let kind = Kind::parse(&kind_text).ok_or_else(|| LedgerError::Corrupt {
+        seq,
+        message: format!("unknown kind {kind_text:?}"),
+    })?;
+    Ok(Entry {
+        seq,
+        kind,
+        key: row.try_get(2)?,
+        payload: row.try_get(3)?,
+        recorded_at: row.try_get(4)?,
+        prev_hash: parse_hash(seq, &row.try_get::<String, _>(5)?)?,
+        hash: parse_hash(seq, &row.try_get::<String, _>(6)?)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn memory() -> Ledger {
+        Ledger::open("sqlite::memory:").await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn appends_chain_and_claim_keys_once() {
+        let ledger = memory().await;
+        let a = ledger.append(Kind::PlanAnnounced, "task:1", "{}", "t1").await.unwrap();
+        let b = ledger
+            .append(Kind::DrawMade, "draw:1", "{\"x\":1}", "t2")
+            .await
+            .unwrap();
+        let again = ledger
+            .append(Kind::DrawMade, "draw:1", "{\"x\":2}", "t3")
+            .await
+            .unwrap();
+        assert!(matches!(a, Appended::New(_)) && matches!(b, Appended::New(_)));
+        assert_eq!(
+            again,
+            Appended::Existing(b.entry().clone()),
+            "a claimed key returns the first entry"
+        );
+        assert_eq!(b.entry().prev_hash, a.entry().hash);
+        let head = ledger.verify_chain().await.unwrap();
+        assert_eq!(
+            head,
+            Head {
+                seq: 2,
+                hash: b.entry().hash
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn the_database_refuses_updates_and_deletes() {
+        let ledger = memory().await;
+        ledger.append(Kind::PlanAnnounced, "task:1", "{}", "t1").await.unwrap();
+        let update = sqlx::query("UPDATE ledger SET payload = 'x'")
+            .execute(ledger.raw_pool())
+            .await;
+        let delete = sqlx::query("DELETE FROM ledger").execute(ledger.raw_pool()).await;
+        assert!(update.is_err() && delete.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_rewritten_entry_is_found() {
+        let ledger = memory().await;
+        for n in 0..5 {
+            ledger
+                .append(Kind::PlanAnnounced, &format!("task:{n}"), "{}", "t")
+                .await
+                .unwrap();
+        }
+        // An attacker with the database file drops the guard and edits entry 3.
+        sqlx::query("DROP TRIGGER ledger_no_update")
+            .execute(ledger.raw_pool())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE ledger SET payload = '{\"forged\":true}' WHERE seq = 3")
+            .execute(ledger.raw_pool())
+            .await
+            .unwrap();
+        match ledger.verify_chain().await {
+            Err(LedgerError::Corrupt { seq: 3, .. }) => {}
+            other => panic!("expected entry 3 to be reported, got {other:?}"),
+        }
+    }
+}

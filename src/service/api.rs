@@ -1,0 +1,218 @@
+//! The JSON API under `/api/v1`. Handlers only translate between HTTP and
+//! [`crate::tasks::Desk`]; reads are public, writes need the operator token.
+
+use std::path::Path;
+
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::{AppState, Operator};
+use crate::ledger::{Entry, Head};
+use crate::plan::Plan;
+use crate::tasks::{Announcement, DrawRecord, MethodRequest, Redraw, SeedMaterial};
+
+#[derive(Serialize)]
+pub struct Recorded<T> {
+    pub seq: u64,
+    pub recorded_at: String,
+    #[serde(flatten)]
+    pub body: T,
+}
+
+fn recorded<T>((body, entry): (T, Entry)) -> Recorded<T> {
+    Recorded {
+        seq: entry.seq,
+        recorded_at: entry.recorded_at,
+        body,
+    }
+}
+
+pub async fn pools(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let dir = state.desk.pools_dir.clone();
+    let pools = tokio::task::spawn_blocking(move || crate::pools::load(&dir, Default::default()))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|problems| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_pools", problems.to_string()))?;
+    // Counts and hashes only: the pools themselves hold confidential fields.
+    Ok(Json(json!({
+        "counts": {
+            "departments": pools.departments.len(),
+            "items": pools.items.len(),
+            "inspectors": pools.inspectors.len(),
+            "targets": pools.targets.len(),
+            "conflicts": pools.conflicts.len(),
+        },
+        "snapshot": pools.snapshot,
+        "snapshot_combined": pools.snapshot.combined(),
+    })))
+}
+
+pub async fn announcements(State(state): State<AppState>) -> Result<Json<Vec<Recorded<Announcement>>>, ApiError> {
+    Ok(Json(
+        state.desk.announcements().await?.into_iter().map(recorded).collect(),
+    ))
+}
+
+pub async fn announcement(
+    State(state): State<AppState>,
+    UrlPath(task_id): UrlPath<String>,
+) -> Result<Json<Recorded<Announcement>>, ApiError> {
+    let found = state.desk.announcement(&task_id).await?;
+    found
+        .map(|a| Json(recorded(a)))
+        .ok_or_else(|| ApiError::not_found(format!("no task {task_id}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnounceRequest {
+    /// A plan under the plans folder, by file name without `.toml`.
+    #[serde(default)]
+    plan: Option<String>,
+    /// Or the plan's TOML text.
+    #[serde(default)]
+    plan_toml: Option<String>,
+    seed_method: MethodRequest,
+    #[serde(default)]
+    redraw_of: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub async fn announce(
+    _: Operator,
+    State(state): State<AppState>,
+    Json(request): Json<AnnounceRequest>,
+) -> Result<(StatusCode, Json<Recorded<Announcement>>), ApiError> {
+    let plan = read_plan(&state.plans_dir, request.plan.as_deref(), request.plan_toml.as_deref())?;
+    let redraw = match (request.redraw_of, request.reason) {
+        (None, None) => None,
+        (Some(of), Some(reason)) if !reason.trim().is_empty() => Some(Redraw { of, reason }),
+        _ => {
+            return Err(ApiError::bad_request(
+                "a redraw needs both redraw_of and a non-empty reason",
+            ))
+        }
+    };
+    let announced = state.desk.announce(plan, request.seed_method, redraw, None).await?;
+    Ok((StatusCode::CREATED, Json(recorded(announced))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrawRequest {
+    task_id: String,
+    seed: SeedMaterial,
+}
+
+pub async fn draw(
+    _: Operator,
+    State(state): State<AppState>,
+    Json(request): Json<DrawRequest>,
+) -> Result<Json<Recorded<DrawRecord>>, ApiError> {
+    Ok(Json(recorded(state.desk.draw(&request.task_id, request.seed).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdhocRequest {
+    #[serde(default)]
+    plan: Option<String>,
+    #[serde(default)]
+    plan_toml: Option<String>,
+}
+
+pub async fn draw_unannounced(
+    _: Operator,
+    State(state): State<AppState>,
+    Json(request): Json<AdhocRequest>,
+) -> Result<(StatusCode, Json<Recorded<DrawRecord>>), ApiError> {
+    let plan = read_plan(&state.plans_dir, request.plan.as_deref(), request.plan_toml.as_deref())?;
+    Ok((
+        StatusCode::CREATED,
+        Json(recorded(state.desk.draw_unannounced(plan).await?)),
+    ))
+}
+
+pub async fn draws(State(state): State<AppState>) -> Result<Json<Vec<Recorded<DrawRecord>>>, ApiError> {
+    Ok(Json(
+        state.desk.draw_records().await?.into_iter().map(recorded).collect(),
+    ))
+}
+
+pub async fn draw_detail(
+    State(state): State<AppState>,
+    UrlPath(task_id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (record, entry) = state
+        .desk
+        .draw_record(&task_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("task {task_id} has not been drawn")))?;
+    let public = crate::bundle::read(&state.desk.publications_dir.join(&record.bundle).join("public"))
+        .map_err(ApiError::internal)?;
+    Ok(Json(
+        json!({ "seq": entry.seq, "recorded_at": entry.recorded_at, "record": record, "manifest": public.manifest }),
+    ))
+}
+
+pub async fn ledger_head(State(state): State<AppState>) -> Result<Json<Head>, ApiError> {
+    Ok(Json(state.desk.ledger.head().await.map_err(ApiError::internal)?))
+}
+
+#[derive(Deserialize)]
+pub struct Page {
+    #[serde(default)]
+    after: u64,
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+pub async fn ledger_entries(
+    State(state): State<AppState>,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<Entry>>, ApiError> {
+    let limit = page.limit.clamp(1, 1000);
+    Ok(Json(
+        state
+            .desk
+            .ledger
+            .entries(page.after, limit)
+            .await
+            .map_err(ApiError::internal)?,
+    ))
+}
+
+pub async fn verify_ledger(_: Operator, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let report = crate::audit::audit(&state.desk).await.map_err(ApiError::internal)?;
+    Ok(Json(serde_json::to_value(report).expect("reports serialise")))
+}
+
+/// A plan by name from the plans folder, or from TOML text.
+fn read_plan(dir: &Path, name: Option<&str>, toml: Option<&str>) -> Result<Plan, ApiError> {
+    let invalid =
+        |e: crate::plan::PlanError| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plan", e.to_string());
+    match (name, toml) {
+        (Some(name), None) => {
+            let safe = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
+            if !safe {
+                return Err(ApiError::bad_request("plan names are letters, digits, '-' and '_'"));
+            }
+            let path = dir.join(format!("{name}.toml"));
+            if !path.is_file() {
+                return Err(ApiError::not_found(format!("no plan {name}")));
+            }
+            Plan::load(&path).map_err(invalid)
+        }
+        (None, Some(text)) => Plan::parse_toml(text, "request").map_err(invalid),
+        _ => Err(ApiError::bad_request("give either plan (a name) or plan_toml")),
+    }
+}

@@ -1,0 +1,140 @@
+//! Service configuration: `config/shuangsui.toml`, overridden by environment
+//! variables. The operator token is read from the environment or a file and
+//! is never logged or echoed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    listen: String,
+    data_dir: PathBuf,
+    pools_dir: PathBuf,
+    plans_dir: PathBuf,
+    #[serde(default)]
+    schedule: Option<PathBuf>,
+    #[serde(default)]
+    database_url: Option<String>,
+    #[serde(default = "default_time_zone")]
+    time_zone: String,
+    #[serde(default)]
+    operator_token_file: Option<PathBuf>,
+}
+
+fn default_time_zone() -> String {
+    "Asia/Shanghai".into()
+}
+
+/// The operator's bearer token. Its `Debug` hides it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(text: String) -> Option<Token> {
+        let text = text.trim().to_owned();
+        (text.len() >= 16).then_some(Token(text))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(…)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// The ledger database, snapshots, publications and secrets live here.
+    pub data_dir: PathBuf,
+    /// The live 一单两库 folder.
+    pub pools_dir: PathBuf,
+    pub plans_dir: PathBuf,
+    pub schedule: Option<PathBuf>,
+    pub database_url: String,
+    pub time_zone: String,
+    /// `None`: operator endpoints refuse every request.
+    pub token: Option<Token>,
+}
+
+impl Config {
+    /// Reads the file, then applies `SHUANGSUI_LISTEN`, `SHUANGSUI_DATA_DIR`,
+    /// `SHUANGSUI_POOLS_DIR`, `SHUANGSUI_DATABASE_URL`,
+    /// `SHUANGSUI_OPERATOR_TOKEN` or `SHUANGSUI_OPERATOR_TOKEN_FILE`.
+    pub fn load(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: shown.clone(),
+            message,
+        };
+        let listen_text = env("SHUANGSUI_LISTEN").unwrap_or(file.listen);
+        let listen = listen_text
+            .parse()
+            .map_err(|_| invalid(format!("listen: {listen_text:?} is not HOST:PORT")))?;
+        let data_dir = env("SHUANGSUI_DATA_DIR").map(PathBuf::from).unwrap_or(file.data_dir);
+        let pools_dir = env("SHUANGSUI_POOLS_DIR").map(PathBuf::from).unwrap_or(file.pools_dir);
+        let database_url = env("SHUANGSUI_DATABASE_URL")
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("ledger.db").display()));
+        let token_file = env("SHUANGSUI_OPERATOR_TOKEN_FILE")
+            .map(PathBuf::from)
+            .or(file.operator_token_file);
+        let token_text = match (env("SHUANGSUI_OPERATOR_TOKEN"), token_file) {
+            (Some(token), _) => Some(token),
+            (None, Some(file)) => Some(std::fs::read_to_string(&file).map_err(|source| ConfigError::Read {
+                path: file.display().to_string(),
+                source,
+            })?),
+            (None, None) => None,
+        };
+        let token = match token_text {
+            None => None,
+            Some(text) => Some(
+                Token::new(text).ok_or_else(|| invalid("the operator token must be at least 16 characters".into()))?,
+            ),
+        };
+        Ok(Config {
+            listen,
+            data_dir,
+            pools_dir,
+            plans_dir: file.plans_dir,
+            schedule: file.schedule,
+            database_url,
+            time_zone: file.time_zone,
+            token,
+        })
+    }
+
+    /// With the data folder given on the command line (`--data-dir`), the
+    /// database follows it unless a URL was set explicitly.
+    pub fn with_data_dir(mut self, dir: PathBuf, explicit_database: bool) -> Config {
+        if !explicit_database {
+            self.database_url = format!("sqlite://{}?mode=rwc", dir.join("ledger.db").display());
+        }
+        self.data_dir = dir;
+        self
+    }
+}

@@ -1,0 +1,90 @@
+//! The one place errors become HTTP responses: a stable code and a clear
+//! message for the client; internal detail only in the log.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use crate::tasks::TaskError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "operator endpoints need a valid bearer token",
+        )
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// An internal failure: the client learns only that it happened.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it has been logged",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(Body {
+                error: self.code,
+                message: &self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<TaskError> for ApiError {
+    fn from(error: TaskError) -> Self {
+        use TaskError as E;
+        match &error {
+            E::UnknownTask(_) => Self::new(StatusCode::NOT_FOUND, "unknown_task", error.to_string()),
+            E::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", error.to_string()),
+            E::WrongSeedMaterial(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "wrong_seed_material",
+                error.to_string(),
+            ),
+            E::Plan(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plan", error.to_string()),
+            E::Draw(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "draw_infeasible", error.to_string()),
+            E::Pools(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_pools", error.to_string()),
+            E::Ledger(_) | E::Bundle(_) | E::Io { .. } => Self::internal(error),
+        }
+    }
+}

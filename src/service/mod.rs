@@ -1,0 +1,157 @@
+//! The service: `shuangsui serve`. An axum router over the task desk, with
+//! the operator API behind a bearer token and everything else read-only.
+//! [`app`] builds the router apart from serving it, so tests drive it
+//! without a socket.
+
+pub mod api;
+pub mod config;
+pub mod error;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use subtle::ConstantTimeEq;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use self::config::{Config, Token};
+use self::error::ApiError;
+use crate::ledger::Ledger;
+use crate::tasks::Desk;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub desk: Arc<Desk>,
+    pub token: Option<Token>,
+    pub plans_dir: PathBuf,
+}
+
+/// Proof that a request carried the operator's bearer token.
+pub struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let expected = state.token.as_ref().ok_or_else(ApiError::unauthorized)?;
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(ApiError::unauthorized)?;
+        // Constant time, so the comparison does not leak how much matched.
+        if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            Ok(Operator)
+        } else {
+            Err(ApiError::unauthorized())
+        }
+    }
+}
+
+/// The largest request body accepted: plans are a few kilobytes.
+const BODY_LIMIT: usize = 256 * 1024;
+/// A draw at national scale takes seconds; nothing should take a minute.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/pools", get(api::pools))
+        .route("/announcements", get(api::announcements).post(api::announce))
+        .route("/announcements/{task_id}", get(api::announcement))
+        .route("/draws", get(api::draws).post(api::draw))
+        .route("/draws/{task_id}", get(api::draw_detail))
+        .route("/adhoc-draws", post(api::draw_unannounced))
+        .route("/ledger/head", get(api::ledger_head))
+        .route("/ledger", get(api::ledger_entries))
+        .route("/ledger/verify", post(api::verify_ledger))
+        .route("/openapi.json", get(openapi))
+        .fallback(|| async { ApiError::not_found("no such endpoint") });
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+}
+
+/// The OpenAPI document, pinned by a snapshot test.
+pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
+
+async fn openapi(State(_): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    #[error(transparent)]
+    Task(#[from] crate::tasks::TaskError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the ledger and the desk for a configuration.
+pub async fn state(config: &Config) -> Result<AppState, ServeError> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let ledger = Ledger::open(&config.database_url).await?;
+    let desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir)?;
+    Ok(AppState {
+        desk: Arc::new(desk),
+        token: config.token.clone(),
+        plans_dir: config.plans_dir.clone(),
+    })
+}
+
+/// Serves until SIGINT or SIGTERM. In-flight requests — a draw among them —
+/// run to completion before the process exits; a draw not yet recorded when
+/// the process dies leaves nothing behind (see [`Desk`]).
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let state = state(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    tracing::info!(addr = %listener.local_addr()?, "serving");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,467 @@
+//! Tasks (抽查任务): a plan batch announced, then drawn exactly once.
+//!
+//! Announcing freezes the inputs — the plan and a content-addressed copy of
+//! the pool files — and says how the seed will be obtained, before anyone can
+//! know it. Drawing accepts only seed material that fits the announcement,
+//! records the draw in the ledger and publishes its bundle. Asking to draw a
+//! task again returns the same draw; a genuine redraw is a new task that names
+//! the old one and why, and both stay public.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::bundle::{self, Manifest};
+use crate::draw::{draw, DrawError};
+use crate::history::History;
+use crate::ledger::{Appended, Entry, Head, Kind, Ledger, LedgerError};
+use crate::plan::Plan;
+use crate::pools::{load, LoadOptions, Pools, Problems, SnapshotHashes, FILES};
+use crate::seed::{commitment, Seed, SeedSpec};
+use crate::snapshot::{bytes_hash, Hash32};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error("no task {0}")]
+    UnknownTask(String),
+    #[error("task {0} has already been announced with different content")]
+    Conflict(String),
+    #[error("the seed material does not fit the announcement: {0}")]
+    WrongSeedMaterial(String),
+    #[error("the pool folder has problems:\n{0}")]
+    Pools(Problems),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+    #[error(transparent)]
+    Draw(#[from] DrawError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Bundle(#[from] bundle::BundleError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TaskError + '_ {
+    move |source| TaskError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// How an announced task's seed will be obtained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SeedMethod {
+    /// Digits read out at a public ceremony at the stated time.
+    Ceremony { at: String },
+    /// A server secret, committed to now (its SHA-256 is published) and
+    /// revealed at the draw.
+    Commit { commitment: String },
+}
+
+/// Seed material offered at draw time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SeedMaterial {
+    Ceremony {
+        digits: String,
+    },
+    /// The server reveals its own committed secret.
+    Reveal,
+}
+
+/// A redraw names the task it replaces and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redraw {
+    pub of: String,
+    pub reason: String,
+}
+
+/// The ledger payload of an announcement (published in full).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    pub task_id: String,
+    pub plan: Plan,
+    pub plan_sha256: Hash32,
+    pub snapshot: SnapshotHashes,
+    pub snapshot_combined: Hash32,
+    pub seed_method: SeedMethod,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redraw: Option<Redraw>,
+    /// The scheduled occurrence that announced it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrence: Option<String>,
+    /// An ad-hoc draw: announced and drawn at once, with a seed nobody could
+    /// check in advance. Marked as such wherever it is shown.
+    #[serde(default)]
+    pub unannounced: bool,
+}
+
+/// The ledger payload of a draw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawRecord {
+    pub task_id: String,
+    pub bundle: String,
+    pub seed: String,
+    pub result_sha256: Hash32,
+    /// SHA-256 of the bundle's (confidential) manifest.json bytes.
+    pub manifest_sha256: Hash32,
+    pub ledger_head_before: Head,
+}
+
+/// Where the service keeps its state on disk, and the ledger.
+pub struct Desk {
+    pub ledger: Ledger,
+    /// The live pool folder operators maintain.
+    pub pools_dir: PathBuf,
+    /// Content-addressed copies of every pool folder a task was announced on.
+    pub snapshots_dir: PathBuf,
+    /// Published bundles.
+    pub publications_dir: PathBuf,
+    /// Commit-reveal secrets until they are revealed; never published early.
+    pub secrets_dir: PathBuf,
+    /// One draw at a time in this process; the ledger's unique keys guard
+    /// against other processes.
+    drawing: Mutex<()>,
+}
+
+pub fn now_in_china() -> String {
+    let china = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    Utc::now()
+        .with_timezone(&china)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+impl Desk {
+    pub fn new(ledger: Ledger, pools_dir: PathBuf, state_dir: &Path) -> Result<Desk, TaskError> {
+        let desk = Desk {
+            ledger,
+            pools_dir,
+            snapshots_dir: state_dir.join("snapshots"),
+            publications_dir: state_dir.join("publications"),
+            secrets_dir: state_dir.join("secrets"),
+            drawing: Mutex::new(()),
+        };
+        for dir in [&desk.snapshots_dir, &desk.publications_dir, &desk.secrets_dir] {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        desk.recover()?;
+        Ok(desk)
+    }
+
+    /// Removes what an interrupted draw left behind: bundles staged but never
+    /// recorded leave no trace.
+    fn recover(&self) -> Result<(), TaskError> {
+        let staging = self.publications_dir.join(".staging");
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+        }
+        Ok(())
+    }
+
+    /// Copies the live pool folder into the content-addressed store (once per
+    /// content) and returns the loaded pools.
+    pub fn freeze_pools(&self) -> Result<(Pools, PathBuf), TaskError> {
+        let pools = load(&self.pools_dir, LoadOptions::default()).map_err(TaskError::Pools)?;
+        let dir = self.snapshots_dir.join(pools.snapshot.combined().to_hex());
+        if !dir.exists() {
+            let temp = self
+                .snapshots_dir
+                .join(format!(".{}.tmp-{}", pools.snapshot.combined(), std::process::id()));
+            std::fs::create_dir_all(&temp).map_err(io(&temp))?;
+            for (_, name) in FILES {
+                let from = self.pools_dir.join(name);
+                std::fs::copy(&from, temp.join(name)).map_err(io(&from))?;
+            }
+            std::fs::rename(&temp, &dir).map_err(io(&dir))?;
+        }
+        Ok((pools, dir))
+    }
+
+    /// The stored pool folder a task was announced on.
+    pub fn snapshot_dir(&self, combined: &Hash32) -> PathBuf {
+        self.snapshots_dir.join(combined.to_hex())
+    }
+
+    /// Announces a task. Announcing the same task again with the same plan
+    /// returns the first announcement; with a different plan it is refused.
+    pub async fn announce(
+        &self,
+        plan: Plan,
+        method: MethodRequest,
+        redraw: Option<Redraw>,
+        occurrence: Option<String>,
+    ) -> Result<(Announcement, Entry), TaskError> {
+        let task_id = match &redraw {
+            None => plan.id.clone(),
+            Some(r) => self.redraw_id(&r.of).await?,
+        };
+        if let Some(existing) = self.announcement(&task_id).await? {
+            return if existing.0.plan == plan && redraw.is_none() {
+                Ok(existing)
+            } else {
+                Err(TaskError::Conflict(task_id))
+            };
+        }
+        let (pools, _) = self.freeze_pools()?;
+        let snapshot_key = format!("snapshot:{}", pools.snapshot.combined());
+        let snapshot_payload = serde_json::to_string(&pools.snapshot).expect("hashes serialise");
+        self.ledger
+            .append(
+                Kind::SnapshotRegistered,
+                &snapshot_key,
+                &snapshot_payload,
+                &now_in_china(),
+            )
+            .await?;
+        let seed_method = match method {
+            MethodRequest::Ceremony { at } => SeedMethod::Ceremony { at },
+            MethodRequest::Commit => {
+                let secret = Seed::random();
+                let path = self.secret_path(&task_id);
+                crate::bundle::write_private(&path, secret.to_hex().as_bytes())?;
+                SeedMethod::Commit {
+                    commitment: commitment(&secret),
+                }
+            }
+        };
+        let unannounced = false;
+        let announcement = Announcement {
+            task_id: task_id.clone(),
+            plan_sha256: bytes_hash(plan.to_json().as_bytes()),
+            plan,
+            snapshot: pools.snapshot,
+            snapshot_combined: pools.snapshot.combined(),
+            seed_method,
+            redraw,
+            occurrence,
+            unannounced,
+        };
+        let payload = serde_json::to_string(&announcement).expect("announcements serialise");
+        let appended = self
+            .ledger
+            .append(Kind::PlanAnnounced, &announce_key(&task_id), &payload, &now_in_china())
+            .await?;
+        let entry = appended.entry().clone();
+        Ok((entry.payload()?, entry))
+    }
+
+    async fn redraw_id(&self, of: &str) -> Result<String, TaskError> {
+        if self.announcement(of).await?.is_none() {
+            return Err(TaskError::UnknownTask(of.into()));
+        }
+        let base = of.split('~').next().unwrap_or(of);
+        for n in 2.. {
+            let id = format!("{base}~{n}");
+            if self.announcement(&id).await?.is_none() {
+                return Ok(id);
+            }
+        }
+        unreachable!("some redraw number is free")
+    }
+
+    fn secret_path(&self, task_id: &str) -> PathBuf {
+        self.secrets_dir
+            .join(format!("{}.hex", task_id.replace(['/', '\\'], "_")))
+    }
+
+    pub async fn announcement(&self, task_id: &str) -> Result<Option<(Announcement, Entry)>, TaskError> {
+        match self.ledger.by_key(&announce_key(task_id)).await? {
+            None => Ok(None),
+            Some(entry) => Ok(Some((entry.payload()?, entry))),
+        }
+    }
+
+    pub async fn announcements(&self) -> Result<Vec<(Announcement, Entry)>, TaskError> {
+        let entries = self.ledger.of_kind(Kind::PlanAnnounced).await?;
+        entries.into_iter().map(|e| Ok((e.payload()?, e))).collect()
+    }
+
+    pub async fn draw_record(&self, task_id: &str) -> Result<Option<(DrawRecord, Entry)>, TaskError> {
+        match self.ledger.by_key(&draw_key(task_id)).await? {
+            None => Ok(None),
+            Some(entry) => Ok(Some((entry.payload()?, entry))),
+        }
+    }
+
+    pub async fn draw_records(&self) -> Result<Vec<(DrawRecord, Entry)>, TaskError> {
+        let entries = self.ledger.of_kind(Kind::DrawMade).await?;
+        entries.into_iter().map(|e| Ok((e.payload()?, e))).collect()
+    }
+
+    /// Draws an announced task once. A second call returns the first draw.
+    pub async fn draw(&self, task_id: &str, material: SeedMaterial) -> Result<(DrawRecord, Entry), TaskError> {
+        let _one_at_a_time = self.drawing.lock().await;
+        if let Some(done) = self.draw_record(task_id).await? {
+            return Ok(done);
+        }
+        let (announcement, _) = self
+            .announcement(task_id)
+            .await?
+            .ok_or_else(|| TaskError::UnknownTask(task_id.into()))?;
+        let seed = self.seed_for(&announcement, material)?;
+        self.draw_with(&announcement, &seed).await
+    }
+
+    /// An ad-hoc draw: announced and drawn at once with operating-system
+    /// entropy. Allowed, but marked as unannounced everywhere.
+    pub async fn draw_unannounced(&self, plan: Plan) -> Result<(DrawRecord, Entry), TaskError> {
+        let _one_at_a_time = self.drawing.lock().await;
+        let (pools, _) = self.freeze_pools()?;
+        let task_id = format!("{}@adhoc-{}", plan.id, &Seed::random().to_hex()[..8]);
+        let announcement = Announcement {
+            task_id: task_id.clone(),
+            plan_sha256: bytes_hash(plan.to_json().as_bytes()),
+            plan,
+            snapshot: pools.snapshot,
+            snapshot_combined: pools.snapshot.combined(),
+            seed_method: SeedMethod::Ceremony { at: "—".into() },
+            redraw: None,
+            occurrence: None,
+            unannounced: true,
+        };
+        let payload = serde_json::to_string(&announcement).expect("announcements serialise");
+        self.ledger
+            .append(Kind::PlanAnnounced, &announce_key(&task_id), &payload, &now_in_china())
+            .await?;
+        let seed = SeedSpec::parse("random").expect("random is a seed form");
+        self.draw_with(&announcement, &seed).await
+    }
+
+    fn seed_for(&self, announcement: &Announcement, material: SeedMaterial) -> Result<SeedSpec, TaskError> {
+        match (&announcement.seed_method, material) {
+            (SeedMethod::Ceremony { .. }, SeedMaterial::Ceremony { digits }) => {
+                SeedSpec::ceremony(&digits).map_err(|e| TaskError::WrongSeedMaterial(e.to_string()))
+            }
+            (SeedMethod::Commit { commitment: published }, SeedMaterial::Reveal) => {
+                let path = self.secret_path(&announcement.task_id);
+                let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+                let secret = Seed::parse_hex(&text).map_err(|e| TaskError::WrongSeedMaterial(e.to_string()))?;
+                if commitment(&secret) != *published {
+                    return Err(TaskError::WrongSeedMaterial(
+                        "the stored secret does not match the commitment".into(),
+                    ));
+                }
+                Ok(SeedSpec::reveal(&secret))
+            }
+            (method, material) => Err(TaskError::WrongSeedMaterial(format!(
+                "the task was announced with {} but {} was offered",
+                method_name(method),
+                material_name(&material)
+            ))),
+        }
+    }
+
+    /// Draws on the frozen snapshot, stages the bundle, records the draw,
+    /// then publishes: a crash before the record leaves nothing; after it,
+    /// the staged bundle is renamed into place.
+    async fn draw_with(&self, announcement: &Announcement, seed: &SeedSpec) -> Result<(DrawRecord, Entry), TaskError> {
+        let snapshot = self.snapshot_dir(&announcement.snapshot_combined);
+        let pools = load(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
+        let history = History::default();
+        let outcome = draw(&pools, &announcement.plan, &history, &seed.seed)?;
+        let head_before = self.ledger.head().await?;
+        let (mut confidential, mut public) =
+            bundle::contents(&pools, &announcement.plan, &history, &[], seed, &outcome);
+        for contents in [&mut confidential, &mut public] {
+            contents.manifest.ledger = Some(bundle::LedgerRef {
+                task_id: announcement.task_id.clone(),
+                head_seq: head_before.seq,
+                head_hash: head_before.hash,
+                unannounced: announcement.unannounced,
+            });
+        }
+        let name = bundle_name(&announcement.task_id, seed);
+        let staging = self.publications_dir.join(".staging");
+        let staged = bundle::write(&staging, &name, &confidential, &public)?;
+        let manifest_bytes = std::fs::read(staged.join("manifest.json")).map_err(io(&staged))?;
+        let record = DrawRecord {
+            task_id: announcement.task_id.clone(),
+            bundle: name.clone(),
+            seed: seed.seed.to_hex(),
+            result_sha256: confidential.manifest.result_sha256,
+            manifest_sha256: bytes_hash(&manifest_bytes),
+            ledger_head_before: head_before,
+        };
+        let payload = serde_json::to_string(&record).expect("draw records serialise");
+        let appended = self
+            .ledger
+            .append(
+                Kind::DrawMade,
+                &draw_key(&announcement.task_id),
+                &payload,
+                &now_in_china(),
+            )
+            .await?;
+        match appended {
+            Appended::New(entry) => {
+                let published = self.publications_dir.join(&name);
+                std::fs::rename(&staged, &published).map_err(io(&published))?;
+                Ok((record, entry))
+            }
+            // Another instance drew it first: ours was never recorded.
+            Appended::Existing(entry) => {
+                std::fs::remove_dir_all(&staged).map_err(io(&staged))?;
+                Ok((entry.payload()?, entry))
+            }
+        }
+    }
+
+    /// Reads a published bundle's confidential manifest.
+    pub fn manifest(&self, bundle: &str) -> Result<Manifest, TaskError> {
+        let stored = bundle::read(&self.publications_dir.join(bundle))?;
+        Ok(stored.manifest)
+    }
+}
+
+/// What an operator asks for when announcing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MethodRequest {
+    Ceremony { at: String },
+    Commit,
+}
+
+fn announce_key(task_id: &str) -> String {
+    format!("announce:{task_id}")
+}
+
+fn draw_key(task_id: &str) -> String {
+    format!("draw:{task_id}")
+}
+
+fn bundle_name(task_id: &str, seed: &SeedSpec) -> String {
+    let safe: String = task_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}_{}", &seed.seed.to_hex()[..12])
+}
+
+fn method_name(method: &SeedMethod) -> &'static str {
+    match method {
+        SeedMethod::Ceremony { .. } => "a public ceremony",
+        SeedMethod::Commit { .. } => "a server commitment",
+    }
+}
+
+fn material_name(material: &SeedMaterial) -> &'static str {
+    match material {
+        SeedMaterial::Ceremony { .. } => "ceremony digits",
+        SeedMaterial::Reveal => "a reveal",
+    }
+}
+
+/// When the draw happened, for pages: the ledger entry's time.
+pub fn parse_time(text: &str) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(text).ok()
+}
