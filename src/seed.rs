@@ -115,9 +115,76 @@ pub enum SeedSource {
     /// SHA-256(secret), published then) and revealed at the draw:
     /// seed = SHA-256("shuangsui/v1/seed/commit" ‖ secret). On its own this
     /// only stops the office changing the seed after the inputs are fixed;
-    /// combined with a public ceremony or beacon it also stops it choosing one.
-    CommitReveal { commitment: String, secret: String },
+    /// combined with a beacon round (`beacon`) it also stops it choosing one:
+    /// seed = SHA-256("shuangsui/v1/seed/commit" ‖ secret ‖ u64-BE round ‖
+    /// randomness).
+    CommitReveal {
+        commitment: String,
+        secret: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        beacon: Option<BeaconRecord>,
+    },
+    /// A drand round named in advance: seed = SHA-256("shuangsui/v1/seed/beacon"
+    /// ‖ u64-BE round ‖ randomness), randomness = SHA-256(signature).
+    Beacon(BeaconRecord),
 }
+
+/// A public randomness round, as recorded in a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeaconRecord {
+    /// The drand chain, by name (`quicknet`).
+    pub chain: String,
+    pub round: u64,
+    /// The round's BLS signature, hex.
+    pub signature: String,
+    /// SHA-256 of the signature, hex.
+    pub randomness: String,
+}
+
+impl BeaconRecord {
+    /// Verifies a round of a known chain and records it.
+    pub fn verified(chain: &str, round: u64, signature: &[u8]) -> Result<BeaconRecord, String> {
+        let chain_info = known_chain(chain)?;
+        let randomness = chain_info
+            .verify(&crate::beacon::Round {
+                number: round,
+                signature: signature.to_vec(),
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(BeaconRecord {
+            chain: chain.to_owned(),
+            round,
+            signature: hex::encode(signature),
+            randomness: hex::encode(randomness),
+        })
+    }
+
+    /// Re-verifies the recorded signature and randomness.
+    pub fn check(&self) -> Result<[u8; 32], String> {
+        let signature = hex::decode(&self.signature).map_err(|e| format!("beacon signature: {e}"))?;
+        let again = BeaconRecord::verified(&self.chain, self.round, &signature)?;
+        if again.randomness != self.randomness {
+            return Err("the recorded beacon randomness is not SHA-256 of its signature".into());
+        }
+        let mut randomness = [0u8; 32];
+        hex::decode_to_slice(&self.randomness, &mut randomness).map_err(|e| e.to_string())?;
+        Ok(randomness)
+    }
+
+    fn mix(&self, hasher: &mut Sha256, randomness: &[u8; 32]) {
+        hasher.update(self.round.to_be_bytes());
+        hasher.update(randomness);
+    }
+}
+
+fn known_chain(name: &str) -> Result<&'static crate::beacon::Chain, String> {
+    match name {
+        "quicknet" => Ok(&crate::beacon::QUICKNET),
+        other => Err(format!("unknown beacon chain {other:?} (known: quicknet)")),
+    }
+}
+
+const BEACON_DOMAIN: &[u8] = b"shuangsui/v1/seed/beacon";
 
 /// A seed together with its source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,13 +242,28 @@ impl SeedSpec {
                 }
                 Ok(())
             }
-            SeedSource::CommitReveal { commitment, secret } => {
+            SeedSource::CommitReveal {
+                commitment,
+                secret,
+                beacon,
+            } => {
                 let secret = Seed::parse_hex(secret).map_err(|e| format!("revealed secret: {e}"))?;
                 if hex::encode(Sha256::digest(secret.as_bytes())) != *commitment {
                     return Err("the revealed secret does not match the published commitment".into());
                 }
-                if commit_seed(&secret) != self.seed {
+                let beacon = match beacon {
+                    Some(record) => Some((record, record.check()?)),
+                    None => None,
+                };
+                if commit_seed(&secret, beacon.as_ref().map(|(r, x)| (*r, x))) != self.seed {
                     return Err("the revealed secret does not hash to the recorded seed".into());
+                }
+                Ok(())
+            }
+            SeedSource::Beacon(record) => {
+                let randomness = record.check()?;
+                if beacon_seed(record, &randomness) != self.seed {
+                    return Err("the beacon round does not hash to the recorded seed".into());
                 }
                 Ok(())
             }
@@ -189,16 +271,34 @@ impl SeedSpec {
         }
     }
 
-    /// The seed from a revealed commit-reveal secret.
-    pub fn reveal(secret: &Seed) -> SeedSpec {
-        SeedSpec {
-            seed: commit_seed(secret),
-            source: SeedSource::CommitReveal {
-                commitment: commitment(secret),
-                secret: secret.to_hex(),
-            },
-        }
+    /// The seed from a revealed commit-reveal secret, combined with a
+    /// verified beacon round if the announcement named one.
+    pub fn reveal(secret: &Seed, beacon: Option<BeaconRecord>) -> Result<SeedSpec, String> {
+        let randomness = beacon.as_ref().map(BeaconRecord::check).transpose()?;
+        let seed = commit_seed(secret, beacon.as_ref().zip(randomness.as_ref()));
+        let source = SeedSource::CommitReveal {
+            commitment: commitment(secret),
+            secret: secret.to_hex(),
+            beacon,
+        };
+        Ok(SeedSpec { seed, source })
     }
+
+    /// The seed from a verified beacon round.
+    pub fn beacon(record: BeaconRecord) -> Result<SeedSpec, String> {
+        let randomness = record.check()?;
+        Ok(SeedSpec {
+            seed: beacon_seed(&record, &randomness),
+            source: SeedSource::Beacon(record),
+        })
+    }
+}
+
+fn beacon_seed(record: &BeaconRecord, randomness: &[u8; 32]) -> Seed {
+    let mut hasher = Sha256::new();
+    hasher.update(BEACON_DOMAIN);
+    record.mix(&mut hasher, randomness);
+    Seed(hasher.finalize().into())
 }
 
 const COMMIT_DOMAIN: &[u8] = b"shuangsui/v1/seed/commit";
@@ -208,10 +308,13 @@ pub fn commitment(secret: &Seed) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-fn commit_seed(secret: &Seed) -> Seed {
+fn commit_seed(secret: &Seed, beacon: Option<(&BeaconRecord, &[u8; 32])>) -> Seed {
     let mut hasher = Sha256::new();
     hasher.update(COMMIT_DOMAIN);
     hasher.update(secret.as_bytes());
+    if let Some((record, randomness)) = beacon {
+        record.mix(&mut hasher, randomness);
+    }
     Seed(hasher.finalize().into())
 }
 
@@ -272,14 +375,49 @@ mod tests {
     #[test]
     fn a_revealed_secret_must_match_its_commitment() {
         let secret = Seed::from_bytes([9; 32]);
-        let spec = SeedSpec::reveal(&secret);
+        let spec = SeedSpec::reveal(&secret, None).unwrap();
         assert!(spec.consistent().is_ok());
         let mut forged = spec.clone();
         forged.source = SeedSource::CommitReveal {
             commitment: commitment(&secret),
             secret: Seed::from_bytes([8; 32]).to_hex(),
+            beacon: None,
         };
         assert!(forged.consistent().unwrap_err().contains("commitment"));
+    }
+
+    /// quicknet round 1, as published by drand (see `beacon` tests).
+    const ROUND_1: &str =
+        "b55e7cb2d5c613ee0b2e28d6750aabbb78c39dcc96bd9d38c2c2e12198df95571de8e8e402a0cc48871c7089a2b3af4b";
+
+    #[test]
+    fn beacon_seeds_verify_and_refuse_a_forged_round() {
+        let signature = hex::decode(ROUND_1).unwrap();
+        let record = BeaconRecord::verified("quicknet", 1, &signature).unwrap();
+        assert_eq!(
+            record.randomness,
+            "1466a6cd24e327188770752f6134001c64d6efcc590ccc26b721611ad96f165a"
+        );
+        let spec = SeedSpec::beacon(record.clone()).unwrap();
+        assert!(spec.consistent().is_ok());
+        // The same signature presented as another round fails BLS verification.
+        assert!(BeaconRecord::verified("quicknet", 2, &signature).is_err());
+        let mut forged = record.clone();
+        forged.round = 2;
+        assert!(SeedSpec {
+            seed: spec.seed,
+            source: SeedSource::Beacon(forged)
+        }
+        .consistent()
+        .is_err());
+        // Committed secret combined with the round: a different seed from either alone.
+        let combined = SeedSpec::reveal(&Seed::from_bytes([9; 32]), Some(record)).unwrap();
+        assert!(combined.consistent().is_ok());
+        assert_ne!(combined.seed, spec.seed);
+        assert_ne!(
+            combined.seed,
+            SeedSpec::reveal(&Seed::from_bytes([9; 32]), None).unwrap().seed
+        );
     }
 
     #[test]

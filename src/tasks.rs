@@ -55,11 +55,30 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TaskError + '_ {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SeedMethod {
-    /// Digits read out at a public ceremony at the stated time.
+    /// Digits read out at a public ceremony at the stated time (RFC 3339);
+    /// the draw accepts them only from that time on.
     Ceremony { at: String },
+    /// A future drand round, published at `round_time`.
+    Beacon {
+        chain: String,
+        round: u64,
+        round_time: String,
+    },
     /// A server secret, committed to now (its SHA-256 is published) and
-    /// revealed at the draw.
-    Commit { commitment: String },
+    /// revealed at the draw, combined with a future beacon round if named.
+    Commit {
+        commitment: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        beacon: Option<BeaconRound>,
+    },
+}
+
+/// A beacon round named in an announcement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeaconRound {
+    pub chain: String,
+    pub round: u64,
+    pub round_time: String,
 }
 
 /// Seed material offered at draw time.
@@ -69,8 +88,16 @@ pub enum SeedMaterial {
     Ceremony {
         digits: String,
     },
-    /// The server reveals its own committed secret.
-    Reveal,
+    /// The announced round's signature, hex, as drand publishes it.
+    Beacon {
+        signature: String,
+    },
+    /// The server reveals its own committed secret (with the announced
+    /// round's signature when one was named).
+    Reveal {
+        #[serde(default)]
+        beacon_signature: Option<String>,
+    },
 }
 
 /// A redraw names the task it replaces and why.
@@ -218,13 +245,26 @@ impl Desk {
             )
             .await?;
         let seed_method = match method {
-            MethodRequest::Ceremony { at } => SeedMethod::Ceremony { at },
-            MethodRequest::Commit => {
+            MethodRequest::Ceremony { at } => {
+                future_time(&at)?;
+                SeedMethod::Ceremony { at }
+            }
+            MethodRequest::Beacon { at } => {
+                let round = future_round(&at)?;
+                SeedMethod::Beacon {
+                    chain: round.chain,
+                    round: round.round,
+                    round_time: round.round_time,
+                }
+            }
+            MethodRequest::Commit { beacon_at } => {
+                let beacon = beacon_at.as_deref().map(future_round).transpose()?;
                 let secret = Seed::random();
                 let path = self.secret_path(&task_id);
                 crate::bundle::write_private(&path, secret.to_hex().as_bytes())?;
                 SeedMethod::Commit {
                     commitment: commitment(&secret),
+                    beacon,
                 }
             }
         };
@@ -332,20 +372,41 @@ impl Desk {
     }
 
     fn seed_for(&self, announcement: &Announcement, material: SeedMaterial) -> Result<SeedSpec, TaskError> {
+        let wrong = TaskError::WrongSeedMaterial;
         match (&announcement.seed_method, material) {
-            (SeedMethod::Ceremony { .. }, SeedMaterial::Ceremony { digits }) => {
-                SeedSpec::ceremony(&digits).map_err(|e| TaskError::WrongSeedMaterial(e.to_string()))
+            (SeedMethod::Ceremony { at }, SeedMaterial::Ceremony { digits }) => {
+                let at = parse_time(at).ok_or_else(|| wrong(format!("announced time {at:?} is not RFC 3339")))?;
+                if Utc::now() < at {
+                    return Err(wrong(format!(
+                        "the ceremony is announced for {at}; digits are accepted from then on"
+                    )));
+                }
+                SeedSpec::ceremony(&digits).map_err(|e| wrong(e.to_string()))
             }
-            (SeedMethod::Commit { commitment: published }, SeedMaterial::Reveal) => {
+            (SeedMethod::Beacon { chain, round, .. }, SeedMaterial::Beacon { signature }) => {
+                let record = beacon_record(chain, *round, &signature)?;
+                SeedSpec::beacon(record).map_err(wrong)
+            }
+            (
+                SeedMethod::Commit {
+                    commitment: published,
+                    beacon,
+                },
+                SeedMaterial::Reveal { beacon_signature },
+            ) => {
                 let path = self.secret_path(&announcement.task_id);
                 let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-                let secret = Seed::parse_hex(&text).map_err(|e| TaskError::WrongSeedMaterial(e.to_string()))?;
+                let secret = Seed::parse_hex(&text).map_err(|e| wrong(e.to_string()))?;
                 if commitment(&secret) != *published {
-                    return Err(TaskError::WrongSeedMaterial(
-                        "the stored secret does not match the commitment".into(),
-                    ));
+                    return Err(wrong("the stored secret does not match the commitment".into()));
                 }
-                Ok(SeedSpec::reveal(&secret))
+                let record = match (beacon, beacon_signature) {
+                    (None, None) => None,
+                    (Some(b), Some(signature)) => Some(beacon_record(&b.chain, b.round, &signature)?),
+                    (Some(b), None) => return Err(wrong(format!("round {} of {} must be given", b.round, b.chain))),
+                    (None, Some(_)) => return Err(wrong("this task's announcement named no beacon round".into())),
+                };
+                SeedSpec::reveal(&secret, record).map_err(wrong)
             }
             (method, material) => Err(TaskError::WrongSeedMaterial(format!(
                 "the task was announced with {} but {} was offered",
@@ -417,12 +478,53 @@ impl Desk {
     }
 }
 
-/// What an operator asks for when announcing.
+/// What an operator asks for when announcing. Times are RFC 3339 and must
+/// lie in the future: a seed source announced after the fact proves nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MethodRequest {
-    Ceremony { at: String },
-    Commit,
+    Ceremony {
+        at: String,
+    },
+    /// The first quicknet round published at or after `at`.
+    Beacon {
+        at: String,
+    },
+    Commit {
+        #[serde(default)]
+        beacon_at: Option<String>,
+    },
+}
+
+fn future_time(text: &str) -> Result<DateTime<Utc>, TaskError> {
+    let at = parse_time(text)
+        .ok_or_else(|| TaskError::WrongSeedMaterial(format!("{text:?} is not an RFC 3339 time")))?
+        .with_timezone(&Utc);
+    if at <= Utc::now() {
+        return Err(TaskError::WrongSeedMaterial(format!("{text} is not in the future")));
+    }
+    Ok(at)
+}
+
+fn future_round(text: &str) -> Result<BeaconRound, TaskError> {
+    let at = future_time(text)?;
+    let chain = &crate::beacon::QUICKNET;
+    // Strictly after the announcement: the round's value must be unknown now.
+    let round = chain.round_at(at + chrono::Duration::seconds(1));
+    let round_time = chain
+        .round_time(round)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Ok(BeaconRound {
+        chain: chain.name.to_owned(),
+        round,
+        round_time,
+    })
+}
+
+fn beacon_record(chain: &str, round: u64, signature: &str) -> Result<crate::seed::BeaconRecord, TaskError> {
+    let bytes = hex::decode(signature.trim())
+        .map_err(|e| TaskError::WrongSeedMaterial(format!("the beacon signature is not hex: {e}")))?;
+    crate::seed::BeaconRecord::verified(chain, round, &bytes).map_err(TaskError::WrongSeedMaterial)
 }
 
 fn announce_key(task_id: &str) -> String {
@@ -450,6 +552,7 @@ fn bundle_name(task_id: &str, seed: &SeedSpec) -> String {
 fn method_name(method: &SeedMethod) -> &'static str {
     match method {
         SeedMethod::Ceremony { .. } => "a public ceremony",
+        SeedMethod::Beacon { .. } => "a beacon round",
         SeedMethod::Commit { .. } => "a server commitment",
     }
 }
@@ -457,11 +560,12 @@ fn method_name(method: &SeedMethod) -> &'static str {
 fn material_name(material: &SeedMaterial) -> &'static str {
     match material {
         SeedMaterial::Ceremony { .. } => "ceremony digits",
-        SeedMaterial::Reveal => "a reveal",
+        SeedMaterial::Beacon { .. } => "a beacon signature",
+        SeedMaterial::Reveal { .. } => "a reveal",
     }
 }
 
-/// When the draw happened, for pages: the ledger entry's time.
+/// Parses an RFC 3339 time.
 pub fn parse_time(text: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(text).ok()
 }

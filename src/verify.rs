@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::bundle::{self, write_assignments, BundleError, Manifest, Visibility};
 use crate::draw::{draw, Published, ALGORITHM_VERSION};
 use crate::pools::{load, LoadOptions, Pools, Problems};
-use crate::seed::{Seed, SeedSpec};
+use crate::seed::{Seed, SeedSource, SeedSpec};
 use crate::snapshot::bytes_hash;
 
 /// Why a verification could not even be attempted (exit code 2).
@@ -169,14 +169,19 @@ fn check_public_matches(confidential: &Manifest, public: &Manifest, mut report: 
     report
 }
 
-fn source_name(source: &crate::seed::SeedSource) -> String {
+fn source_name(source: &SeedSource) -> String {
     match source {
-        crate::seed::SeedSource::Hex => "given as hex".into(),
-        crate::seed::SeedSource::Ceremony { digits, .. } => format!("ceremony digits {digits}"),
-        crate::seed::SeedSource::Random => "operating-system entropy, not announced in advance".into(),
-        crate::seed::SeedSource::CommitReveal { commitment, .. } => {
-            format!("server secret revealed against commitment {commitment}")
-        }
+        SeedSource::Hex => "given as hex".into(),
+        SeedSource::Ceremony { digits, .. } => format!("ceremony digits {digits}"),
+        SeedSource::Random => "operating-system entropy, not announced in advance".into(),
+        SeedSource::Beacon(b) => format!("{} round {}, signature verified", b.chain, b.round),
+        SeedSource::CommitReveal { commitment, beacon, .. } => match beacon {
+            None => format!("server secret revealed against commitment {commitment}"),
+            Some(b) => format!(
+                "server secret revealed against commitment {commitment}, with {} round {} (signature verified)",
+                b.chain, b.round
+            ),
+        },
     }
 }
 

@@ -1,0 +1,364 @@
+//! The service driven through its router without a socket (and once over a
+//! real port): every endpoint, the token, announce → draw, a draw asked for
+//! twice, a redraw, a restart, and a tampered ledger.
+
+mod common;
+
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use serde_json::{json, Value};
+use shuangsui::service::config::{Config, Token};
+use shuangsui::service::{app, state, AppState};
+use tower::ServiceExt;
+
+const TOKEN: &str = "operator-token-for-tests";
+
+struct TestApp {
+    _root: tempfile::TempDir,
+    config: Config,
+    state: AppState,
+}
+
+impl TestApp {
+    async fn spawn() -> TestApp {
+        let root = tempfile::tempdir().unwrap();
+        let pools = common::small_pool(root.path(), 31);
+        let plans = root.path().join("plans");
+        std::fs::create_dir_all(&plans).unwrap();
+        let loaded = common::load_pools(&pools);
+        std::fs::write(plans.join("test-plan.toml"), common::plan_toml(&loaded, 2, "")).unwrap();
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: root.path().join("state"),
+            pools_dir: pools,
+            plans_dir: plans,
+            schedule: None,
+            database_url: format!("sqlite://{}?mode=rwc", root.path().join("state/ledger.db").display()),
+            time_zone: "Asia/Shanghai".into(),
+            token: Token::new(TOKEN.into()),
+        };
+        let state = state(&config).await.unwrap();
+        TestApp {
+            _root: root,
+            config,
+            state,
+        }
+    }
+
+    /// The same data folder opened again, as after a restart.
+    async fn restart(&mut self) {
+        self.state = state(&self.config).await.unwrap();
+    }
+
+    fn router(&self) -> Router {
+        app(self.state.clone())
+    }
+
+    async fn call(&self, method: &str, uri: &str, body: Option<Value>, token: Option<&str>) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 16 << 20).await.unwrap();
+        let value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        self.call("GET", uri, None, None).await
+    }
+
+    async fn operator(&self, uri: &str, body: Value) -> (StatusCode, Value) {
+        self.call("POST", uri, Some(body), Some(TOKEN)).await
+    }
+
+    async fn announce_commit(&self) -> Value {
+        let (status, body) = self
+            .operator(
+                "/api/v1/announcements",
+                json!({"plan": "test-plan", "seed_method": {"kind": "commit"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    fn publications(&self) -> PathBuf {
+        self.config.data_dir.join("publications")
+    }
+}
+
+#[tokio::test]
+async fn operator_endpoints_refuse_without_the_token() {
+    let app = TestApp::spawn().await;
+    let body = json!({"plan": "test-plan", "seed_method": {"kind": "commit"}});
+    for token in [None, Some("wrong-token-wrong-token")] {
+        let (status, reply) = app
+            .call("POST", "/api/v1/announcements", Some(body.clone()), token)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply["error"], "unauthorized");
+    }
+    for uri in ["/api/v1/draws", "/api/v1/adhoc-draws", "/api/v1/ledger/verify"] {
+        let (status, _) = app.call("POST", uri, Some(json!({})), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+    let (_, head) = app.get("/api/v1/ledger/head").await;
+    assert_eq!(head["seq"], 0, "a refused request must leave no trace");
+}
+
+#[tokio::test]
+async fn announce_then_draw_once_and_verify() {
+    let app = TestApp::spawn().await;
+    let announced = app.announce_commit().await;
+    let task = announced["task_id"].as_str().unwrap().to_owned();
+    assert_eq!(announced["seed_method"]["kind"], "commit");
+    assert_eq!(announced["seed_method"]["commitment"].as_str().unwrap().len(), 64);
+
+    let draw = json!({"task_id": task, "seed": {"kind": "reveal"}});
+    let (status, first) = app.operator("/api/v1/draws", draw.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (status, again) = app.operator("/api/v1/draws", draw).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first, again, "asking again returns the existing draw");
+
+    let bundle = app.publications().join(first["bundle"].as_str().unwrap());
+    let report = shuangsui::verify::verify(&bundle, &app.config.pools_dir, Default::default()).unwrap();
+    assert!(report.verified(), "{:?}", report.difference);
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("public/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["seed"]["source"]["kind"], "commit_reveal");
+    assert_eq!(manifest["ledger"]["task_id"], task.as_str());
+
+    let (_, draws) = app.get("/api/v1/draws").await;
+    assert_eq!(draws.as_array().unwrap().len(), 1);
+    let (status, detail) = app.get(&format!("/api/v1/draws/{task}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        detail["manifest"]["strata"].is_null(),
+        "the API serves the public manifest only"
+    );
+    let (_, announcements) = app.get("/api/v1/announcements").await;
+    assert_eq!(announcements.as_array().unwrap().len(), 1);
+    let (status, _) = app.get(&format!("/api/v1/announcements/{task}")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn seed_material_must_fit_the_announcement() {
+    let app = TestApp::spawn().await;
+    let past = json!({"plan": "test-plan", "seed_method": {"kind": "ceremony", "at": "2020-01-01T10:00:00+08:00"}});
+    let (status, reply) = app.operator("/api/v1/announcements", past).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a ceremony in the past proves nothing: {reply}"
+    );
+
+    let soon = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let (status, announced) = app
+        .operator(
+            "/api/v1/announcements",
+            json!({"plan": "test-plan", "seed_method": {"kind": "ceremony", "at": soon}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let task = announced["task_id"].as_str().unwrap();
+    let early = json!({"task_id": task, "seed": {"kind": "ceremony", "digits": "12345678901234567890"}});
+    let (status, reply) = app.operator("/api/v1/draws", early).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        reply["message"].as_str().unwrap().contains("accepted from then on"),
+        "{reply}"
+    );
+    let wrong_kind = json!({"task_id": task, "seed": {"kind": "reveal"}});
+    let (status, reply) = app.operator("/api/v1/draws", wrong_kind).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply["error"], "wrong_seed_material");
+    let (_, draws) = app.get("/api/v1/draws").await;
+    assert!(draws.as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_redraw_is_a_new_linked_task_and_both_stay_public() {
+    let app = TestApp::spawn().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    app.operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let (status, reply) = app
+        .operator(
+            "/api/v1/announcements",
+            json!({"plan": "test-plan", "seed_method": {"kind": "commit"}, "redraw_of": task}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a redraw needs a reason: {reply}");
+    let (status, redraw) = app
+        .operator(
+            "/api/v1/announcements",
+            json!({"plan": "test-plan", "seed_method": {"kind": "commit"}, "redraw_of": task, "reason": "pool had a wrong township column"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{redraw}");
+    let new_task = redraw["task_id"].as_str().unwrap();
+    assert_eq!(new_task, format!("{task}~2"));
+    assert_eq!(redraw["redraw"]["of"], task.as_str());
+    app.operator(
+        "/api/v1/draws",
+        json!({"task_id": new_task, "seed": {"kind": "reveal"}}),
+    )
+    .await;
+    let (_, draws) = app.get("/api/v1/draws").await;
+    assert_eq!(draws.as_array().unwrap().len(), 2, "the old draw stays public");
+}
+
+#[tokio::test]
+async fn a_restart_keeps_every_draw_and_never_redraws() {
+    let mut app = TestApp::spawn().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let (_, first) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    app.restart().await;
+    let (_, again) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    assert_eq!(first, again);
+    let (_, audit) = app.operator("/api/v1/ledger/verify", json!({})).await;
+    assert_eq!(audit["problems"], json!([]), "{audit}");
+    assert_eq!(audit["draws_checked"], 1);
+}
+
+#[tokio::test]
+async fn a_tampered_ledger_row_is_detected() {
+    let app = TestApp::spawn().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    app.operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let pool = app.state.desk.ledger.raw_pool();
+    sqlx::query("DROP TRIGGER ledger_no_update")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE ledger SET payload = replace(payload, 'commit', 'ceremony') WHERE kind = 'plan_announced'")
+        .execute(pool)
+        .await
+        .unwrap();
+    let (status, audit) = app.operator("/api/v1/ledger/verify", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let problems = audit["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|p| p.as_str().unwrap().contains("ledger entry")),
+        "{audit}"
+    );
+}
+
+#[tokio::test]
+async fn read_endpoints_and_errors_speak_json() {
+    let app = TestApp::spawn().await;
+    let (status, pools) = app.get("/api/v1/pools").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(pools["counts"]["targets"], 1500);
+    assert!(pools.get("targets").is_none(), "counts and hashes only");
+    let (status, reply) = app.get("/api/v1/announcements/NOPE").await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (status, reply) = app.get("/api/v1/nowhere").await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (status, _) = app
+        .operator(
+            "/api/v1/announcements",
+            json!({"plan": "../etc/passwd", "seed_method": {"kind": "commit"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, entries) = app.get("/api/v1/ledger?after=0&limit=10").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(entries.as_array().unwrap().is_empty());
+    let big = "x".repeat(300 * 1024);
+    let (status, _) = app
+        .call(
+            "POST",
+            "/api/v1/announcements",
+            Some(json!({"plan_toml": big})),
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn an_unannounced_draw_is_marked_as_such() {
+    let app = TestApp::spawn().await;
+    let (status, record) = app.operator("/api/v1/adhoc-draws", json!({"plan": "test-plan"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{record}");
+    let bundle = app.publications().join(record["bundle"].as_str().unwrap());
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("public/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["ledger"]["unannounced"], true);
+    assert_eq!(manifest["seed"]["source"]["kind"], "random");
+}
+
+#[tokio::test]
+async fn the_openapi_document_names_every_route() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = app.get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    for route in [
+        "/pools",
+        "/announcements",
+        "/announcements/{task_id}",
+        "/draws",
+        "/draws/{task_id}",
+        "/adhoc-draws",
+        "/ledger/head",
+        "/ledger",
+        "/ledger/verify",
+        "/search",
+        "/openapi.json",
+    ] {
+        assert!(
+            paths.contains(&&route.to_string()),
+            "{route} is missing from the OpenAPI document"
+        );
+    }
+}
+
+#[tokio::test]
+async fn serves_over_a_real_port() {
+    let app = TestApp::spawn().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.router();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /api/v1/ledger/head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"seq\":0"));
+    server.abort();
+}
