@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod plan;
 pub mod pools;
 pub mod random;
+pub mod schedule;
 pub mod seed;
 pub mod service;
 pub mod snapshot;
