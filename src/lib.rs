@@ -15,6 +15,7 @@ pub mod plan;
 pub mod pools;
 pub mod random;
 pub mod schedule;
+pub mod scheduled;
 pub mod seed;
 pub mod service;
 pub mod snapshot;

@@ -28,6 +28,8 @@ pub enum TaskError {
     UnknownTask(String),
     #[error("task {0} has already been announced with different content")]
     Conflict(String),
+    #[error("task {0} was recorded as skipped (its scheduled time passed while the service was down); announce a redraw to draw it")]
+    Skipped(String),
     #[error("the seed material does not fit the announcement: {0}")]
     WrongSeedMaterial(String),
     #[error("the pool folder has problems:\n{0}")]
@@ -323,7 +325,8 @@ impl Desk {
     pub async fn draw_record(&self, task_id: &str) -> Result<Option<(DrawRecord, Entry)>, TaskError> {
         match self.ledger.by_key(&draw_key(task_id)).await? {
             None => Ok(None),
-            Some(entry) => Ok(Some((entry.payload()?, entry))),
+            Some(entry) if entry.kind == Kind::DrawMade => Ok(Some((entry.payload()?, entry))),
+            Some(_) => Err(TaskError::Skipped(task_id.into())),
         }
     }
 

@@ -362,3 +362,68 @@ async fn serves_over_a_real_port() {
     assert!(response.contains("\"seq\":0"));
     server.abort();
 }
+
+/// The scheduler's steps carried out on the desk: each occurrence becomes its
+/// own dated task, announced and drawn once, also across a restart, and a
+/// skip and a draw exclude each other. (The runner's timing and catch-up
+/// policies are tested on virtual time in `tests/schedule.rs`.)
+#[tokio::test]
+async fn scheduled_steps_run_once_on_the_desk_across_a_restart() {
+    use shuangsui::schedule::{Action, Executor, Occurrence, Outcome, Schedule};
+    use shuangsui::scheduled::DeskExecutor;
+
+    let mut app = TestApp::spawn().await;
+    let schedule_path = app.config.plans_dir.parent().unwrap().join("schedule.toml");
+    let job_toml = "[[job]]\nname = \"quarterly\"\ncron = \"0 9 1 1,4,7,10 *\"\nplan = \"plans/test-plan.toml\"\n\
+                    seed = \"commit\"\nannounce_ahead = \"7d\"\n";
+    std::fs::write(&schedule_path, job_toml).unwrap();
+    let schedule = Schedule::load(&schedule_path).unwrap();
+    let job = schedule.job("quarterly").unwrap();
+    let april = chrono::DateTime::parse_from_rfc3339("2026-04-01T01:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let july = chrono::DateTime::parse_from_rfc3339("2026-07-01T01:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let (first, second) = (Occurrence::new("quarterly", april), Occurrence::new("quarterly", july));
+
+    let executor = DeskExecutor::new(app.state.desk.clone());
+    assert_eq!(executor.run(job, &first, Action::Announce).await.unwrap(), Outcome::Ran);
+    assert_eq!(executor.last_recorded("quarterly").await.unwrap(), Some(april));
+    // The service restarts between the announcement and the draw.
+    app.restart().await;
+    let executor = DeskExecutor::new(app.state.desk.clone());
+    assert_eq!(
+        executor.run(job, &first, Action::Announce).await.unwrap(),
+        Outcome::AlreadyDone
+    );
+    assert_eq!(executor.run(job, &first, Action::Draw).await.unwrap(), Outcome::Ran);
+    assert_eq!(
+        executor.run(job, &first, Action::Draw).await.unwrap(),
+        Outcome::AlreadyDone
+    );
+    assert_eq!(
+        executor.run(job, &first, Action::Skip).await.unwrap(),
+        Outcome::AlreadyDone,
+        "drawn, so not skipped"
+    );
+    assert_eq!(
+        executor.run(job, &second, Action::Skip).await.unwrap(),
+        Outcome::Skipped
+    );
+    assert_eq!(
+        executor.run(job, &second, Action::Draw).await.unwrap(),
+        Outcome::AlreadyDone,
+        "skipped, so not drawn"
+    );
+    assert_eq!(executor.last_recorded("quarterly").await.unwrap(), Some(july));
+
+    let (_, draws) = app.get("/api/v1/draws").await;
+    let draws = draws.as_array().unwrap();
+    assert_eq!(draws.len(), 1);
+    let task = draws[0]["task_id"].as_str().unwrap();
+    assert!(task.ends_with("-20260401"), "{task}");
+    let (_, announcement) = app.get(&format!("/api/v1/announcements/{task}")).await;
+    assert_eq!(announcement["plan"]["inspection_date"], "2026-04-01");
+    assert_eq!(announcement["occurrence"], "quarterly@2026-04-01T01:00:00Z");
+}

@@ -24,6 +24,8 @@ use tower_http::timeout::TimeoutLayer;
 use self::config::{Config, Token};
 use self::error::ApiError;
 use crate::ledger::Ledger;
+use crate::schedule::{run_scheduler, Schedule, SystemClock};
+use crate::scheduled::DeskExecutor;
 use crate::tasks::Desk;
 
 #[derive(Clone)]
@@ -105,6 +107,8 @@ pub enum ServeError {
     },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Schedule(#[from] crate::schedule::ScheduleError),
 }
 
 /// Opens the ledger and the desk for a configuration.
@@ -131,9 +135,35 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             source,
         })?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let scheduler = match &config.schedule {
+        Some(path) if path.exists() => {
+            let schedule = Schedule::load(path)?;
+            tracing::info!(jobs = schedule.jobs().len(), "scheduler started");
+            let executor = Arc::new(DeskExecutor::new(state.desk.clone()));
+            let clock = Arc::new(SystemClock);
+            Some(tokio::spawn(run_scheduler(
+                schedule,
+                executor,
+                clock,
+                until_stopped(stopped.clone()),
+            )))
+        }
+        _ => None,
+    };
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(until_stopped(stopped));
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    server.await?;
+    if let Some(scheduler) = scheduler {
+        // A step already under way finishes; then the loop stops.
+        let _ = scheduler.await;
+    }
     Ok(())
 }
 
