@@ -13,6 +13,7 @@ pub mod ids;
 pub mod ledger;
 pub mod plan;
 pub mod pools;
+pub mod public;
 pub mod random;
 pub mod schedule;
 pub mod scheduled;

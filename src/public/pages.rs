@@ -1,0 +1,1023 @@
+//! The public web pages, server-rendered: pure functions from published data
+//! to one HTML `String` each. No HTTP here: the service maps routes to these.
+//!
+//! The pages are read on phones by people checking whether their business was
+//! drawn, so they are self-contained (one inline `<style>`, no scripts, no
+//! fonts, no requests to anyone else), Chinese first with English in smaller
+//! type, and every piece of text that comes from data is HTML-escaped.
+//!
+//! The links assume these routes: `/`, `/search?q=`, `/verify`,
+//! `/draws/{name}`, `/draws/{name}/bundle.zip`, `/draws/{name}/assignments.csv`
+//! and `/draws/{name}/assignments.xlsx`, where `{name}` is the bundle name,
+//! percent-encoded as one path segment.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Display, Write};
+
+use super::publications::{PublicRow, PublishedDraw};
+use super::search::{Hit, SEARCH_LIMIT};
+use crate::seed::{BeaconRecord, SeedSource};
+
+/// The newest entry of the public ledger, the hash chain of everything
+/// announced and published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerHead {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// A plan announced before its draw (计划公告).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnouncementView {
+    pub task_id: String,
+    pub plan_id: String,
+    pub plan_name: String,
+    pub department: String,
+    pub inspection_date: String,
+    /// Human-readable, e.g. '公开摇号：2026-01-05 10:00 现场录入'.
+    pub seed_method: String,
+    pub announced_at: String,
+    pub snapshot_combined: String,
+    /// The bundle name once drawn.
+    pub drawn: Option<String>,
+}
+
+/// HTML-escapes text for element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    Esc(text).to_string()
+}
+
+/// Escapes while formatting, so `write!` streams text into the page without
+/// an intermediate `String` per field.
+struct Esc<'a>(&'a str);
+
+impl Display for Esc<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0;
+        let mut done = 0;
+        for (at, byte) in text.bytes().enumerate() {
+            let entity = match byte {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                b'\'' => "&#39;",
+                _ => continue,
+            };
+            f.write_str(&text[done..at])?;
+            f.write_str(entity)?;
+            done = at + 1;
+        }
+        f.write_str(&text[done..])
+    }
+}
+
+/// Percent-encodes text as one URL path segment or query value: everything
+/// but RFC 3986's unreserved characters, so a bundle name can never add a
+/// path segment or break out of an attribute.
+struct Url<'a>(&'a str);
+
+impl Display for Url<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for &byte in self.0.as_bytes() {
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                f.write_char(byte as char)?;
+            } else {
+                write!(f, "%{byte:02X}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+// Writing into a String cannot fail; `w!` keeps that out of every line.
+macro_rules! w {
+    ($out:expr, $($arg:tt)*) => {
+        let _ = write!($out, $($arg)*);
+    };
+}
+
+const STYLE: &str = "\
+:root{color-scheme:light}\
+*{box-sizing:border-box}\
+body{margin:0;font:16px/1.6 system-ui,-apple-system,\"PingFang SC\",\"Microsoft YaHei\",\"Noto Sans CJK SC\",sans-serif;color:#1b1b1b;background:#f5f5f2}\
+header{background:#9b1c1c;color:#fff;padding:.5rem 1rem}\
+header a{color:#fff;text-decoration:none}\
+header .brand{font-weight:bold;font-size:1.1rem;display:inline-block;margin-right:1rem}\
+header nav{display:inline-block}\
+header nav a{margin-right:1rem;white-space:nowrap}\
+header .en{color:#f3d4d4}\
+main{max-width:72rem;margin:0 auto;padding:.5rem 1rem 2rem}\
+footer{max-width:72rem;margin:0 auto;padding:1rem;color:#555;font-size:.85rem;border-top:1px solid #ddd}\
+h1{font-size:1.35rem;margin:.75rem 0}\
+h2{font-size:1.15rem;margin:1.5rem 0 .5rem;border-bottom:1px solid #ddd}\
+h3{font-size:1.05rem;margin:0 0 .25rem}\
+.en{font-size:.8em;color:#666;font-weight:normal}\
+a{color:#0b57a4}\
+.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.6rem .9rem;margin:.6rem 0}\
+.warn{background:#fff4e0;border-left:4px solid #d97a00;padding:.5rem .8rem;margin:.6rem 0}\
+.muted{color:#666}\
+code,.hash{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.88em;word-break:break-all}\
+pre{background:#262626;color:#f0f0f0;padding:.7rem;border-radius:4px;white-space:pre-wrap;word-break:break-all;font-size:.88em}\
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.4rem 0}\
+dl.facts dt{color:#444}\
+dl.facts dd{margin:0;min-width:0}\
+@media (max-width:40rem){dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4rem}}\
+form.search{display:flex;gap:.5rem;margin:.6rem 0}\
+form.search input{flex:1;min-width:0;font-size:1rem;padding:.5rem;border:1px solid #999;border-radius:4px}\
+form.search button{font-size:1rem;padding:.5rem 1rem;border:0;border-radius:4px;background:#9b1c1c;color:#fff}\
+.scroll{overflow-x:auto}\
+table{border-collapse:collapse;background:#fff;font-size:.9rem;width:100%}\
+th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}\
+th{background:#eee}\
+td.n{text-align:right;color:#666}\
+td code{word-break:normal;white-space:nowrap}\
+td.name{min-width:9em}\
+td.items{min-width:14em}\
+ul.downloads{padding-left:1.2rem}\
+";
+
+/// Opens a page: head, style, site header with navigation, `<main>`, `<h1>`.
+fn open_page(out: &mut String, title_zh: &str, title_en: &str) {
+    w!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"referrer\" content=\"no-referrer\">\n\
+         <title>{zh} · {en} — 双随机、一公开</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <header><a class=\"brand\" href=\"/\">双随机、一公开 <span class=\"en\">Random inspections, published</span></a>\
+         <nav><a href=\"/\">首页 <span class=\"en\">Home</span></a>\
+         <a href=\"/search\">查询 <span class=\"en\">Search</span></a>\
+         <a href=\"/verify\">如何核验 <span class=\"en\">How to verify</span></a></nav></header>\n\
+         <main>\n<h1>{zh} <span class=\"en\">{en}</span></h1>\n",
+        zh = Esc(title_zh),
+        en = Esc(title_en),
+    );
+}
+
+fn close_page(out: &mut String, ledger_head: Option<&LedgerHead>) {
+    out.push_str("</main>\n<footer>");
+    if let Some(head) = ledger_head {
+        ledger_line(out, head);
+        out.push_str("<br>");
+    }
+    out.push_str(
+        "抽查结果可由任何人按公开的算法独立复核。<span class=\"en\">Anyone can re-check every draw \
+         with the published algorithm.</span> <a href=\"/verify\">如何核验 <span class=\"en\">How to verify</span></a>\
+         </footer>\n</body>\n</html>\n",
+    );
+}
+
+fn ledger_line(out: &mut String, head: &LedgerHead) {
+    if head.hash.is_empty() {
+        out.push_str("公示账本：尚无记录 <span class=\"en\">Public ledger: no entries yet</span>");
+    } else {
+        w!(
+            out,
+            "公示账本最新记录 <span class=\"en\">Ledger head</span>：第 {seq} 条 <span class=\"en\">entry {seq}</span>，\
+             <span class=\"hash\">{hash}</span>",
+            seq = head.seq,
+            hash = Esc(&head.hash),
+        );
+    }
+}
+
+fn search_form(out: &mut String, query: &str) {
+    w!(
+        out,
+        "<form class=\"search\" action=\"/search\" method=\"get\" role=\"search\">\
+         <input name=\"q\" type=\"search\" value=\"{q}\" maxlength=\"100\" \
+         placeholder=\"统一社会信用代码或企业名称 / credit code or business name\" \
+         aria-label=\"统一社会信用代码或企业名称 / credit code or business name\">\
+         <button type=\"submit\">查询</button></form>\n",
+        q = Esc(query),
+    );
+}
+
+/// One `<dt>…</dt><dd>…</dd>` pair; `value` is already HTML.
+fn fact(out: &mut String, zh: &str, en: &str, value: impl Display) {
+    w!(out, "<dt>{zh} <span class=\"en\">{en}</span></dt><dd>{value}</dd>");
+}
+
+fn draw_href(name: &str) -> String {
+    format!("/draws/{}", Url(name))
+}
+
+/// The seed's source in words; `Esc` is applied to the ceremony text.
+fn seed_source(out: &mut String, source: &SeedSource) {
+    match source {
+        SeedSource::Ceremony { text, digits } => {
+            w!(
+                out,
+                "公开摇号 <span class=\"en\">public ceremony</span>：「{text}」→ 数字 <span class=\"en\">digits</span> <code>{digits}</code>",
+                text = Esc(text),
+                digits = Esc(digits),
+            );
+        }
+        SeedSource::Hex => {
+            out.push_str("直接给定的种子 <span class=\"en\">given as 64 hex characters</span>");
+        }
+        SeedSource::Random => {
+            out.push_str("计算机随机产生 <span class=\"en\">from the computer's random source</span>");
+        }
+        SeedSource::Beacon(beacon) => {
+            out.push_str("公共随机信标 <span class=\"en\">public randomness beacon</span>：");
+            beacon_round(out, beacon);
+        }
+        SeedSource::CommitReveal {
+            commitment,
+            secret,
+            beacon,
+        } => {
+            w!(
+                out,
+                "承诺—揭示 <span class=\"en\">commit–reveal</span>：公告时公布的承诺 \
+                 <span class=\"en\">commitment published at announcement</span> <span class=\"hash\">{commitment}</span>，\
+                 抽取时揭示的密钥 <span class=\"en\">secret revealed at the draw</span> <span class=\"hash\">{secret}</span>",
+                commitment = Esc(commitment),
+                secret = Esc(secret),
+            );
+            if let Some(beacon) = beacon {
+                out.push_str("；并结合 <span class=\"en\">combined with</span> ");
+                beacon_round(out, beacon);
+            }
+        }
+    }
+}
+
+fn beacon_round(out: &mut String, beacon: &BeaconRecord) {
+    w!(
+        out,
+        "drand {chain} 第 {round} 轮 <span class=\"en\">round {round}</span>，随机值 \
+         <span class=\"en\">randomness</span> <span class=\"hash\">{randomness}</span>",
+        chain = Esc(&beacon.chain),
+        round = beacon.round,
+        randomness = Esc(&beacon.randomness),
+    );
+}
+
+const AD_HOC: &str = "<p class=\"warn\"><strong>未事先公告的临时抽取</strong> \
+    <span class=\"en\">ad hoc, not announced in advance</span>：随机种子没有在抽取前公开，\
+    只能核验结果与种子一致，不能证明种子未经挑选。\
+    <span class=\"en\">The seed was not published before the draw: the result can be checked against the seed, \
+    but nothing shows that the seed was not chosen.</span></p>\n";
+
+/// 首页: search box, announced plans, published draws, ledger head.
+pub fn index_page(draws: &[PublishedDraw], announcements: &[AnnouncementView], ledger_head: &LedgerHead) -> String {
+    let mut out = String::with_capacity(8 * 1024 + 1200 * (draws.len() + announcements.len()));
+    open_page(&mut out, "双随机抽查公示", "Random inspections: public notices");
+    out.push_str(
+        "<p>查询企业是否被抽中 <span class=\"en\">Was a business drawn? Search by its 统一社会信用代码 \
+         (unified social credit code) or name.</span></p>\n",
+    );
+    search_form(&mut out, "");
+
+    out.push_str("<h2>计划公告 <span class=\"en\">Announced plans</span></h2>\n");
+    if announcements.is_empty() {
+        out.push_str("<p class=\"muted\">暂无计划公告。<span class=\"en\">No plans announced.</span></p>\n");
+    }
+    for a in announcements {
+        w!(
+            out,
+            "<section class=\"card\"><h3>{name} <span class=\"en\">{id}</span></h3><dl class=\"facts\">",
+            name = Esc(&a.plan_name),
+            id = Esc(&a.plan_id),
+        );
+        fact(&mut out, "任务编号", "Task", Esc(&a.task_id));
+        fact(&mut out, "实施部门", "Department", Esc(&a.department));
+        fact(&mut out, "检查日期", "Inspection date", Esc(&a.inspection_date));
+        fact(
+            &mut out,
+            "随机种子产生方式",
+            "How the seed is made",
+            Esc(&a.seed_method),
+        );
+        fact(&mut out, "公告时间", "Announced", Esc(&a.announced_at));
+        fact(
+            &mut out,
+            "名录快照哈希",
+            "Snapshot SHA-256",
+            format_args!("<span class=\"hash\">{}</span>", Esc(&a.snapshot_combined)),
+        );
+        match &a.drawn {
+            Some(name) => fact(
+                &mut out,
+                "状态",
+                "Status",
+                format_args!(
+                    "已抽取 <span class=\"en\">drawn</span>：<a href=\"{href}\">{name}</a>",
+                    href = Esc(&draw_href(name)),
+                    name = Esc(name),
+                ),
+            ),
+            None => fact(
+                &mut out,
+                "状态",
+                "Status",
+                "尚未抽取 <span class=\"en\">not drawn yet</span>",
+            ),
+        }
+        out.push_str("</dl></section>\n");
+    }
+
+    out.push_str("<h2>任务公告 <span class=\"en\">Published draws</span></h2>\n");
+    if draws.is_empty() {
+        out.push_str("<p class=\"muted\">暂无抽取结果。<span class=\"en\">No draws published.</span></p>\n");
+    }
+    for d in draws {
+        let m = &d.manifest;
+        let href = draw_href(&d.name);
+        w!(
+            out,
+            "<section class=\"card\"><h3><a href=\"{href}\">{name}</a> <span class=\"en\">{id}</span></h3>",
+            href = Esc(&href),
+            name = Esc(&m.plan.name),
+            id = Esc(&m.plan.id),
+        );
+        if d.is_ad_hoc() {
+            out.push_str(
+                "<p class=\"warn\">未事先公告的临时抽取 <span class=\"en\">ad hoc, not announced in advance</span></p>",
+            );
+        }
+        out.push_str("<dl class=\"facts\">");
+        fact(&mut out, "实施部门", "Department", Esc(&m.plan.content.department));
+        fact(
+            &mut out,
+            "检查日期",
+            "Inspection date",
+            m.plan.content.inspection_date.format("%Y-%m-%d"),
+        );
+        fact(
+            &mut out,
+            "抽中企业",
+            "Businesses drawn",
+            format_args!(
+                "{} 户 <span class=\"en\">({} item checks)</span>",
+                m.counts.visits, m.counts.item_checks
+            ),
+        );
+        fact(
+            &mut out,
+            "随机种子",
+            "Seed",
+            format_args!("<span class=\"hash\">{}</span>", Esc(&m.seed.hex)),
+        );
+        let mut source = String::new();
+        seed_source(&mut source, &m.seed.source);
+        fact(&mut out, "种子来源", "Seed source", source);
+        fact(
+            &mut out,
+            "结果哈希",
+            "Result SHA-256",
+            format_args!("<span class=\"hash\">{}</span>", m.result_sha256),
+        );
+        fact(&mut out, "抽取时间", "Drawn at", Esc(&m.created_at));
+        w!(
+            out,
+            "</dl><p><a href=\"{href}\">查看名单与下载 <span class=\"en\">list and downloads</span></a></p></section>\n",
+            href = Esc(&href),
+        );
+    }
+
+    out.push_str("<h2 id=\"ledger\">公示账本 <span class=\"en\">Public ledger</span></h2>\n<p>");
+    ledger_line(&mut out, ledger_head);
+    out.push_str(
+        "</p>\n<p class=\"muted\">记下这两项，日后可发现历史记录是否被改写。\
+         <span class=\"en\">Keep these two values: any later rewrite of the published history will not match them.</span> \
+         <a href=\"/verify#ledger\">说明 <span class=\"en\">why</span></a></p>\n",
+    );
+    close_page(&mut out, None);
+    out
+}
+
+/// 任务公告 of one draw: the facts and hashes, the list of drawn businesses,
+/// the downloads and how to re-check it.
+pub fn draw_page(draw: &PublishedDraw, rows: &[PublicRow], ledger_head: &LedgerHead) -> String {
+    // About 300 bytes per row; sized up front so a 10,000-row list is written
+    // without reallocating.
+    let mut out = String::with_capacity(16 * 1024 + 320 * rows.len());
+    let m = &draw.manifest;
+    let plan = &m.plan.content;
+    let name_url = Url(&draw.name).to_string();
+    open_page(&mut out, "任务公告", "Draw result");
+    w!(
+        out,
+        "<p><strong>{name}</strong> <span class=\"en\">{id}</span></p>\n",
+        name = Esc(&m.plan.name),
+        id = Esc(&m.plan.id),
+    );
+    if draw.is_ad_hoc() {
+        out.push_str(AD_HOC);
+    }
+
+    out.push_str("<dl class=\"facts\">");
+    fact(
+        &mut out,
+        "计划编号",
+        "Plan ID",
+        format_args!("<code>{}</code>", Esc(&m.plan.id)),
+    );
+    fact(&mut out, "计划名称", "Plan", Esc(&m.plan.name));
+    fact(&mut out, "实施部门", "Department", Esc(&plan.department));
+    fact(
+        &mut out,
+        "检查日期",
+        "Inspection date",
+        plan.inspection_date.format("%Y-%m-%d"),
+    );
+    fact(
+        &mut out,
+        "抽中",
+        "Drawn",
+        format_args!(
+            "{} 户企业，{} 项次检查，{} 名检查人员 <span class=\"en\">{} businesses, {} item checks, {} officers</span>",
+            m.counts.visits, m.counts.item_checks, m.counts.officers, m.counts.visits, m.counts.item_checks, m.counts.officers
+        ),
+    );
+    fact(
+        &mut out,
+        "检查组",
+        "Teams",
+        format_args!(
+            "每组 {size} 人，每人最多 {cap} 户 <span class=\"en\">{size} officers per team, at most {cap} visits each</span>",
+            size = plan.team_size,
+            cap = plan.workload_cap,
+        ),
+    );
+    let mut recusal = String::from("申报的回避关系 <span class=\"en\">declared conflicts</span>");
+    if plan.recusal.same_township {
+        recusal.push_str("；同乡镇回避 <span class=\"en\">same township</span>");
+    }
+    if plan.recusal.previous_inspector {
+        recusal.push_str("；上次检查人回避 <span class=\"en\">previous inspector</span>");
+    }
+    fact(&mut out, "回避规则", "Recusal", recusal);
+    if plan.exclude_inspected_within_days > 0 {
+        fact(
+            &mut out,
+            "不重复检查",
+            "No repeat",
+            format_args!(
+                "{days} 天内已就同一事项检查过的不再抽取 <span class=\"en\">businesses checked for the same item within {days} days are not drawn</span>",
+                days = plan.exclude_inspected_within_days,
+            ),
+        );
+    }
+    fact(
+        &mut out,
+        "随机种子",
+        "Seed",
+        format_args!("<span class=\"hash\">{}</span>", Esc(&m.seed.hex)),
+    );
+    let mut source = String::new();
+    seed_source(&mut source, &m.seed.source);
+    if draw.is_ad_hoc() {
+        source.push_str(
+            "<br><strong>未事先公告的临时抽取</strong> <span class=\"en\">ad hoc, not announced in advance</span>",
+        );
+    }
+    fact(&mut out, "种子来源", "Seed source", source);
+    fact(&mut out, "抽取时间", "Drawn at", Esc(&m.created_at));
+    if let Some(ledger) = &m.ledger {
+        fact(&mut out, "任务编号", "Task", Esc(&ledger.task_id));
+        fact(
+            &mut out,
+            "抽取前的账本头",
+            "Ledger head before the draw",
+            format_args!(
+                "第 {seq} 条 <span class=\"en\">entry {seq}</span>，<span class=\"hash\">{hash}</span>",
+                seq = ledger.head_seq,
+                hash = ledger.head_hash,
+            ),
+        );
+    }
+    fact(
+        &mut out,
+        "程序",
+        "Program",
+        format_args!(
+            "{} · 算法版本 <span class=\"en\">algorithm version</span> {}",
+            Esc(&m.generator),
+            m.algorithm_version
+        ),
+    );
+    out.push_str("</dl>\n");
+
+    out.push_str("<h2>哈希 <span class=\"en\">Hashes (SHA-256)</span></h2>\n<dl class=\"facts\">");
+    let hash = |out: &mut String, zh: &str, en: &str, value: &dyn Display| {
+        fact(out, zh, en, format_args!("<span class=\"hash\">{value}</span>"));
+    };
+    hash(&mut out, "抽查结果", "Result", &m.result_sha256);
+    hash(&mut out, "抽中对象与事项", "Selection", &m.selection_sha256);
+    hash(&mut out, "名录快照（合计）", "Snapshot, combined", &m.snapshot_combined);
+    hash(&mut out, "部门", "departments.csv", &m.snapshot.departments);
+    hash(&mut out, "抽查事项清单", "items.csv", &m.snapshot.items);
+    hash(&mut out, "执法检查人员名录", "inspectors.csv", &m.snapshot.inspectors);
+    hash(&mut out, "检查对象名录", "targets.csv", &m.snapshot.targets);
+    hash(
+        &mut out,
+        "回避名单（不公开）",
+        "conflicts.csv, not published",
+        &m.snapshot.conflicts,
+    );
+    hash(&mut out, "抽查计划", "plan.json", &m.plan.sha256);
+    hash(&mut out, "历史检查记录", "History", &m.history_sha256);
+    for file in &m.files {
+        w!(
+            out,
+            "<dt>文件 <span class=\"en\">file</span> <code>{name}</code></dt><dd><span class=\"hash\">{sha}</span></dd>",
+            name = Esc(&file.name),
+            sha = file.sha256,
+        );
+    }
+    out.push_str("</dl>\n");
+    if !m.history_sources.is_empty() {
+        out.push_str(
+            "<p>历史检查记录取自以下已公示的抽取 <span class=\"en\">The history comes from these earlier draws</span>：</p><ul>",
+        );
+        for source in &m.history_sources {
+            w!(
+                out,
+                "<li><code>{id}</code> <span class=\"hash\">{sha}</span></li>",
+                id = Esc(&source.plan_id),
+                sha = source.result_sha256,
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+
+    w!(
+        out,
+        "<h2>下载 <span class=\"en\">Downloads</span></h2>\n<ul class=\"downloads\">\
+         <li><a href=\"/draws/{n}/assignments.xlsx\">抽查名单 Excel <span class=\"en\">list, Excel</span></a></li>\
+         <li><a href=\"/draws/{n}/assignments.csv\">抽查名单 CSV <span class=\"en\">list, CSV (UTF-8)</span></a></li>\
+         <li><a href=\"/draws/{n}/bundle.zip\">审计包（公开版）<span class=\"en\">audit bundle, public copy (zip)</span></a></li>\
+         </ul>\n",
+        n = name_url,
+    );
+
+    // Items with the number of businesses drawn for each, in plan order.
+    let mut per_item: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
+    for row in rows {
+        for (k, code) in row.items.iter().enumerate() {
+            let entry = per_item.entry(code).or_insert(("", 0));
+            if let Some(name) = row.item_names.get(k) {
+                entry.0 = name;
+            }
+            entry.1 += 1;
+        }
+    }
+    out.push_str("<h2>抽查事项 <span class=\"en\">Items</span></h2>\n<ul>");
+    for code in &plan.items {
+        let (name, count) = per_item.get(code.as_str()).copied().unwrap_or(("", 0));
+        w!(
+            out,
+            "<li><code>{code}</code> {name} — {count} 户 <span class=\"en\">businesses</span></li>",
+            code = Esc(code.as_str()),
+            name = Esc(name),
+        );
+    }
+    out.push_str("</ul>\n");
+
+    w!(
+        out,
+        "<h2>抽中名单 <span class=\"en\">Businesses drawn</span>（{n}）</h2>\n\
+         <p class=\"muted\">检查人员以执法证号表示，组长列在首位。<span class=\"en\">Officers are shown by \
+         enforcement certificate number, the leader first.</span></p>\n\
+         <div class=\"scroll\"><table>\n<thead><tr>\
+         <th>序号 <span class=\"en\">No.</span></th>\
+         <th>统一社会信用代码 <span class=\"en\">Credit code</span></th>\
+         <th>名称 <span class=\"en\">Name</span></th>\
+         <th>抽查事项 <span class=\"en\">Items</span></th>\
+         <th>组长 <span class=\"en\">Leader</span></th>\
+         <th>检查人员 <span class=\"en\">Team</span></th>\
+         </tr></thead>\n<tbody>\n",
+        n = rows.len(),
+    );
+    for row in rows {
+        w!(
+            out,
+            "<tr><td class=\"n\">{}</td><td><code>{}</code></td><td class=\"name\">{}</td><td class=\"items\">",
+            row.number,
+            Esc(&row.credit_code),
+            Esc(&row.name),
+        );
+        for (k, code) in row.items.iter().enumerate() {
+            if k > 0 {
+                out.push_str("<br>");
+            }
+            w!(out, "<code>{}</code>", Esc(code));
+            if let Some(name) = row.item_names.get(k) {
+                w!(out, " {}", Esc(name));
+            }
+        }
+        w!(out, "</td><td><code>{}</code></td><td><code>", Esc(&row.leader));
+        for (k, cert) in row.team.iter().enumerate() {
+            if k > 0 {
+                out.push_str("<br>");
+            }
+            w!(out, "{}", Esc(cert));
+        }
+        out.push_str("</code></td></tr>\n");
+    }
+    out.push_str("</tbody></table></div>\n");
+
+    w!(
+        out,
+        "<h2>如何核验 <span class=\"en\">How to check this draw</span></h2>\n\
+         <p>下载审计包并解压，得到文件夹 <code>{name}</code>；向实施部门取得抽查时使用的名录库（一单两库），然后运行：\
+         <span class=\"en\">Download the audit bundle and unzip it into the folder <code>{name}</code>; get the pool \
+         files the draw used from the department, then run:</span></p>\n\
+         <pre>shuangsui verify {name} --data 名录库目录\n\
+         python3 tools/verify.py {name} --data 名录库目录</pre>\n\
+         <p>输出 <code>verified</code>（或没有回避名单时的 <code>partially verified</code>）即说明本页名单由公开的种子和规则算出；\
+         结果哈希应为 <span class=\"hash\">{result}</span>。\
+         <span class=\"en\">The output <code>verified</code> (or <code>partially verified</code> without the confidential \
+         recusal list) means this list follows from the published seed and rules; the result hash must be the one \
+         above.</span> <a href=\"/verify\">详细说明 <span class=\"en\">details</span></a></p>\n",
+        name = Esc(&draw.name),
+        result = m.result_sha256,
+    );
+    close_page(&mut out, Some(ledger_head));
+    out
+}
+
+/// "Was this business drawn?": the search box, prefilled, and the hits.
+pub fn search_page(query: &str, hits: &[Hit]) -> String {
+    let mut out = String::with_capacity(6 * 1024 + 900 * hits.len());
+    open_page(&mut out, "查询是否被抽中", "Was this business drawn?");
+    search_form(&mut out, query);
+    let query = query.trim();
+    if query.is_empty() {
+        out.push_str(
+            "<p>请输入完整或部分统一社会信用代码，或企业名称中的几个字。\
+             <span class=\"en\">Enter all or part of a 统一社会信用代码 (unified social credit code), or part of the \
+             business name.</span></p>\n",
+        );
+    } else if hits.is_empty() {
+        w!(
+            out,
+            "<p class=\"card\"><strong>未找到</strong>：已公示的抽取结果中没有与「{q}」相符的企业。\
+             <span class=\"en\"><strong>Not found</strong>: no business matching “{q}” is in any published draw.</span></p>\n\
+             <p class=\"muted\">只查询本站已公示的抽取；请核对代码或名称是否输入正确。\
+             <span class=\"en\">Only the draws published here are searched; check the code or name you typed.</span></p>\n",
+            q = Esc(query),
+        );
+    } else {
+        w!(
+            out,
+            "<p>找到 {n} 条 <span class=\"en\">{n} found</span>",
+            n = hits.len()
+        );
+        if hits.len() >= SEARCH_LIMIT {
+            w!(
+                out,
+                "（只显示前 {SEARCH_LIMIT} 条，请输入更完整的代码或名称 \
+                 <span class=\"en\">only the first {SEARCH_LIMIT} are shown; type more of the code or name</span>）"
+            );
+        }
+        out.push_str("</p>\n");
+        for hit in hits {
+            w!(
+                out,
+                "<section class=\"card\"><h3>{name}</h3><dl class=\"facts\">",
+                name = Esc(&hit.name)
+            );
+            fact(
+                &mut out,
+                "统一社会信用代码",
+                "Credit code",
+                format_args!("<code>{}</code>", Esc(&hit.credit_code)),
+            );
+            fact(
+                &mut out,
+                "抽查任务",
+                "Draw",
+                format_args!(
+                    "<a href=\"{href}\">{plan}</a> <span class=\"en\">{id}</span>",
+                    href = Esc(&draw_href(&hit.draw_name)),
+                    plan = Esc(&hit.plan_name),
+                    id = Esc(&hit.plan_id),
+                ),
+            );
+            fact(&mut out, "检查日期", "Inspection date", Esc(&hit.inspection_date));
+            let mut items = String::new();
+            for (k, code) in hit.items.iter().enumerate() {
+                if k > 0 {
+                    items.push_str("<br>");
+                }
+                w!(items, "<code>{}</code>", Esc(code));
+                if let Some(name) = hit.item_names.get(k) {
+                    w!(items, " {}", Esc(name));
+                }
+            }
+            fact(&mut out, "抽查事项", "Items", items);
+            fact(
+                &mut out,
+                "组长",
+                "Leader",
+                format_args!("<code>{}</code>", Esc(&hit.leader)),
+            );
+            let mut team = String::new();
+            for (k, cert) in hit.team.iter().enumerate() {
+                if k > 0 {
+                    team.push('、');
+                }
+                w!(team, "<code>{}</code>", Esc(cert));
+            }
+            fact(&mut out, "检查人员（执法证号）", "Team (certificate numbers)", team);
+            out.push_str("</dl></section>\n");
+        }
+    }
+    close_page(&mut out, None);
+    out
+}
+
+/// 如何核验: the commands, what the hashes mean, what the ledger head is for.
+pub fn verify_page(ledger_head: &LedgerHead) -> String {
+    let mut out = String::with_capacity(12 * 1024);
+    open_page(&mut out, "如何核验", "How to verify a draw");
+    out.push_str(
+        "<h2>核验一次抽取</h2>\n\
+         <p>每次抽取都公开一个审计包（在任务公告页下载 <code>bundle.zip</code>），其中有抽查计划、随机种子、\
+         所用名录库的哈希和抽中名单。取得抽查时使用的名录库（一单两库）后，任何人都可以重算一遍：</p>\n\
+         <pre>shuangsui verify BUNDLE --data DIR\n\
+         python3 tools/verify.py BUNDLE --data DIR</pre>\n\
+         <p><code>BUNDLE</code> 是解压后的审计包文件夹，<code>DIR</code> 是名录库文件夹。\
+         <code>tools/verify.py</code> 是依据公开的算法规范独立编写的程序，只需要 Python 3，不需要安装其他软件；\
+         两个互不相干的程序得出同样的结果，结果才可信。输出 <code>verified</code> 表示完全一致；\
+         没有不公开的回避名单时输出 <code>partially verified</code>：抽中哪些企业、查哪些事项已完全核实，\
+         检查组只核对是否符合公开的规则；若有不同，程序会指出第一处不同。</p>\n\
+         <h2>哈希是什么</h2>\n\
+         <p>哈希（SHA-256）是一段数据的“指纹”：数据改动一个字，指纹就完全不同。</p>\n<ul>\
+         <li><strong>结果哈希</strong>：抽中的企业、事项和每一户的检查组。公布后任何改动都会使它变化。</li>\
+         <li><strong>抽中对象与事项哈希</strong>：只取决于抽中哪些企业、查哪些事项，不含检查组。</li>\
+         <li><strong>名录快照哈希</strong>：抽取时所用的部门、事项清单、检查人员名录、检查对象名录和回避名单。\
+         回避名单和检查对象的分类信息不公开，但哈希把它们“锁定”了：事后替换任何一个文件都会被发现。</li>\
+         <li><strong>随机种子</strong>：由公开摇号现场摇出的数字、事先指定的公共随机信标（drand）轮次，\
+         或公告时已公布承诺（哈希）的密钥算出，任何人都可以重算；\
+         “未事先公告的临时抽取”的种子由计算机产生，只能核验结果与种子一致。</li>\
+         <li><strong>抽查计划哈希</strong>：事项、抽取比例、检查组人数和回避规则，抽取后不能再改。</li></ul>\n\
+         <h2 id=\"ledger\">公示账本</h2>\n\
+         <p>每一条计划公告和抽取结果都按顺序记入公示账本，每条记录都包含前一条记录的哈希。\
+         账本最新记录的序号和哈希（“账本头”）因此代表了此前公示的全部内容。请记下或截图保存：\
+         若日后有人删除、改写或调换已公示的记录，账本就无法再与您保存的账本头对上，任何保存过旧账本头的人都能发现。</p>\n<p>",
+    );
+    ledger_line(&mut out, ledger_head);
+    out.push_str(
+        "</p>\n\
+         <h2>How to verify a draw <span class=\"en\">English</span></h2>\n\
+         <p>Every draw publishes an audit bundle (download <code>bundle.zip</code> from the draw's page) holding the \
+         plan, the random seed, the hashes of the pool files it used and the list drawn. With the pool files the draw \
+         used, anyone can redo it:</p>\n\
+         <pre>shuangsui verify BUNDLE --data DIR\n\
+         python3 tools/verify.py BUNDLE --data DIR</pre>\n\
+         <p><code>BUNDLE</code> is the unzipped bundle folder and <code>DIR</code> the pool folder. \
+         <code>tools/verify.py</code> was written independently from the published specification and needs only \
+         Python 3; two unrelated programs agreeing is what makes the result credible. <code>verified</code> means \
+         everything matches; without the confidential recusal list the answer is <code>partially verified</code>: \
+         which businesses and items were drawn is fully checked, and the teams are checked against the public rules. \
+         Otherwise the first difference is named.</p>\n\
+         <h2>What the hashes mean</h2>\n\
+         <p>A hash (SHA-256) is a fingerprint of data: change one character and it is entirely different.</p>\n<ul>\
+         <li><strong>Result hash</strong>: the businesses, items and every team. Any change after publication changes it.</li>\
+         <li><strong>Selection hash</strong>: only which businesses and items were drawn, without the teams.</li>\
+         <li><strong>Snapshot hashes</strong>: the departments, item list, inspector directory, target directory and \
+         recusal list the draw used. The recusal list and the targets' classification are not published, but the \
+         hashes pin them: replacing any file afterwards is detected.</li>\
+         <li><strong>Seed</strong>: computed from the digits read out at a public ceremony, from a public randomness \
+         beacon round (drand) named in advance, or from a secret whose commitment (hash) was published with the \
+         announcement; anyone can recompute it. An ad hoc draw's seed comes from the computer, so only the \
+         result's consistency with the seed can be checked.</li>\
+         <li><strong>Plan hash</strong>: items, ratios, team size and recusal rules, fixed before the draw.</li></ul>\n\
+         <h2>The public ledger</h2>\n\
+         <p>Every announcement and every draw is entered in order in the public ledger, each entry holding the hash of \
+         the one before. The newest entry's number and hash (the ledger head) therefore stand for everything published \
+         so far. Write them down or take a screenshot: if entries are later deleted, rewritten or reordered, the \
+         ledger will no longer lead to the head you kept, so anyone who kept an older head can see it.</p>\n",
+    );
+    close_page(&mut out, Some(ledger_head));
+    out
+}
+
+/// A page for a draw, file or route that does not exist; `what` is shown.
+pub fn not_found_page(what: &str) -> String {
+    let mut out = String::with_capacity(6 * 1024);
+    open_page(&mut out, "未找到", "Not found");
+    w!(
+        out,
+        "<p>没有找到：<code>{what}</code> <span class=\"en\">This does not exist.</span></p>\n\
+         <p><a href=\"/\">返回首页 <span class=\"en\">back to the home page</span></a></p>\n",
+        what = Esc(what),
+    );
+    close_page(&mut out, None);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::public::test_support::draw_named;
+
+    fn head() -> LedgerHead {
+        LedgerHead {
+            seq: 42,
+            hash: "ab".repeat(32),
+        }
+    }
+
+    fn row(number: u32, name: &str) -> PublicRow {
+        PublicRow {
+            number,
+            credit_code: "9152020001383091EP".into(),
+            name: name.into(),
+            items: vec!["PLAN-ITEM".into()],
+            item_names: vec!["事项<名称>".into()],
+            leader: "C1".into(),
+            team: vec!["C1".into(), "C2".into()],
+        }
+    }
+
+    /// No external requests: no absolute URLs, scripts or remote styles.
+    fn self_contained(html: &str) {
+        for needle in [
+            "http://", "https://", "//cdn", "<script", "<link", "@import", "url(", "<img", "<iframe",
+        ] {
+            assert!(!html.contains(needle), "page holds {needle:?}");
+        }
+        assert!(html.contains("<meta name=\"viewport\""));
+        assert_eq!(html.matches("<style>").count(), 1);
+    }
+
+    #[test]
+    fn escapes_the_five_characters() {
+        assert_eq!(escape(""), "");
+        assert_eq!(escape("盘州市 ABC"), "盘州市 ABC");
+        assert_eq!(
+            escape(r#"<script>alert("x" & 'y')</script>"#),
+            "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;"
+        );
+        assert_eq!(escape("&amp;"), "&amp;amp;");
+        assert_eq!(escape("末尾<"), "末尾&lt;");
+    }
+
+    #[test]
+    fn url_segments_cannot_escape_their_segment() {
+        assert_eq!(
+            Url("PZ-SCJG-2026Q1_a65d43832671").to_string(),
+            "PZ-SCJG-2026Q1_a65d43832671"
+        );
+        assert_eq!(Url("a/../b?c=\"d\"").to_string(), "a%2F..%2Fb%3Fc%3D%22d%22");
+        assert_eq!(Url("计").to_string(), "%E8%AE%A1");
+    }
+
+    #[test]
+    fn dynamic_text_is_escaped_everywhere() {
+        let evil = "<b>\"x\"&'y'</b>";
+        let mut draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
+        draw.manifest.plan.name = evil.into();
+        let rows = [row(1, evil)];
+        let announcement = AnnouncementView {
+            task_id: evil.into(),
+            plan_id: evil.into(),
+            plan_name: evil.into(),
+            department: evil.into(),
+            inspection_date: evil.into(),
+            seed_method: evil.into(),
+            announced_at: evil.into(),
+            snapshot_combined: evil.into(),
+            drawn: Some(evil.into()),
+        };
+        let hit = Hit {
+            draw_name: evil.into(),
+            plan_id: evil.into(),
+            plan_name: evil.into(),
+            inspection_date: evil.into(),
+            credit_code: evil.into(),
+            name: evil.into(),
+            items: vec![evil.into()],
+            item_names: vec![evil.into()],
+            leader: evil.into(),
+            team: vec![evil.into()],
+        };
+        let bad_head = LedgerHead {
+            seq: 1,
+            hash: evil.into(),
+        };
+        let pages = [
+            index_page(&[draw.clone()], &[announcement], &bad_head),
+            draw_page(&draw, &rows, &bad_head),
+            search_page(evil, &[hit]),
+            search_page(evil, &[]),
+            verify_page(&bad_head),
+            not_found_page(evil),
+        ];
+        for page in &pages {
+            assert!(!page.contains("<b>"), "{page}");
+            assert!(!page.contains("\"x\""));
+            self_contained(page);
+        }
+        assert!(pages[1].contains("事项&lt;名称&gt;"));
+    }
+
+    #[test]
+    fn draw_page_lists_rows_and_downloads() {
+        let draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
+        let rows: Vec<PublicRow> = (1..=3).map(|n| row(n, &format!("企业{n}"))).collect();
+        let page = draw_page(&draw, &rows, &head());
+        assert_eq!(page.matches("<tr><td class=\"n\">").count(), 3);
+        for link in ["bundle.zip", "assignments.csv", "assignments.xlsx"] {
+            assert!(
+                page.contains(&format!("href=\"/draws/D_000000000001/{link}\"")),
+                "{link}"
+            );
+        }
+        assert!(page.contains("shuangsui verify D_000000000001 --data"));
+        assert!(page.contains("python3 tools/verify.py D_000000000001 --data"));
+        assert!(!page.contains("未事先公告"), "a ceremony draw is announced");
+        assert!(page.contains(&"ab".repeat(32)), "ledger head");
+    }
+
+    #[test]
+    fn ad_hoc_draws_say_so() {
+        let mut draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
+        draw.unannounced = true;
+        assert!(draw_page(&draw, &[], &head()).contains("未事先公告的临时抽取"));
+        assert!(index_page(&[draw.clone()], &[], &head()).contains("ad hoc, not announced in advance"));
+        draw.unannounced = false;
+        draw.manifest.seed.source = SeedSource::Random;
+        assert!(draw_page(&draw, &[], &head()).contains("ad hoc, not announced in advance"));
+        // The service's ledger reference in the manifest says so too.
+        draw.manifest.seed.source = SeedSource::Hex;
+        assert!(!draw_page(&draw, &[], &head()).contains("未事先公告"));
+        draw.manifest.ledger = Some(crate::bundle::LedgerRef {
+            task_id: "T-9".into(),
+            head_seq: 12,
+            head_hash: crate::snapshot::Hash32([7; 32]),
+            unannounced: true,
+        });
+        let page = draw_page(&draw, &[], &head());
+        assert!(page.contains("未事先公告的临时抽取"));
+        assert!(page.contains("T-9"));
+        assert!(page.contains(&"07".repeat(32)), "the ledger head before the draw");
+    }
+
+    #[test]
+    fn beacon_and_commit_reveal_seeds_are_described() {
+        let mut draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
+        let beacon = BeaconRecord {
+            chain: "quicknet".into(),
+            round: 123_456,
+            signature: "ab".repeat(48),
+            randomness: "cd".repeat(32),
+        };
+        draw.manifest.seed.source = SeedSource::Beacon(beacon.clone());
+        let page = draw_page(&draw, &[], &head());
+        assert!(page.contains("drand quicknet 第 123456 轮"));
+        assert!(page.contains(&"cd".repeat(32)));
+        assert!(!page.contains("未事先公告"));
+        draw.manifest.seed.source = SeedSource::CommitReveal {
+            commitment: "<c>".into(),
+            secret: "ef".repeat(32),
+            beacon: Some(beacon),
+        };
+        let page = index_page(&[draw], &[], &head());
+        assert!(page.contains("承诺—揭示"));
+        assert!(page.contains("&lt;c&gt;"));
+        assert!(page.contains(&"ef".repeat(32)));
+        assert!(page.contains("round 123456"));
+    }
+
+    #[test]
+    fn search_page_states_plainly() {
+        let empty = search_page("", &[]);
+        assert!(empty.contains("请输入"));
+        assert!(!empty.contains("未找到"));
+        let none = search_page("富峰", &[]);
+        assert!(none.contains("未找到"));
+        assert!(none.contains("value=\"富峰\""));
+        assert!(none.contains("action=\"/search\" method=\"get\""));
+    }
+
+    #[test]
+    fn index_lists_announcements_and_draws() {
+        let draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
+        let announcement = AnnouncementView {
+            task_id: "T-1".into(),
+            plan_id: "P-1".into(),
+            plan_name: "一季度计划".into(),
+            department: "市场监督管理局".into(),
+            inspection_date: "2026-04-01".into(),
+            seed_method: "公开摇号：2026-01-05 10:00 现场录入".into(),
+            announced_at: "2026-01-01 09:00".into(),
+            snapshot_combined: "cd".repeat(32),
+            drawn: None,
+        };
+        let page = index_page(&[draw], &[announcement], &head());
+        assert!(page.contains("一季度计划"));
+        assert!(page.contains("尚未抽取"));
+        assert!(page.contains("href=\"/draws/D_000000000001\""));
+        assert!(page.contains("<input name=\"q\""));
+        assert!(page.contains("第 42 条"));
+    }
+}

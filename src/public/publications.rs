@@ -1,0 +1,291 @@
+//! Reading the published draws from a folder of bundles.
+//!
+//! The service keeps every bundle `shuangsui draw` wrote in one folder. Each
+//! bundle holds a confidential copy (with risk classes and per-class counts)
+//! and a `public/` copy (`docs/ALGORITHM.md` §8). This module only ever opens
+//! the `public/` copy, so nothing confidential can reach a public page through
+//! it, and it refuses a `public/` copy that looks confidential.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::bundle::{Manifest, Visibility, FORMAT};
+use crate::snapshot::bytes_hash;
+
+/// The public copy inside a bundle folder.
+pub const PUBLIC_DIR: &str = "public";
+
+/// The header of the public `assignments.csv`, in order. A file with any other
+/// header (in particular the confidential one, which adds 信用风险分类) is
+/// refused rather than shown.
+pub const PUBLIC_HEADER: [&str; 7] = [
+    "序号",
+    "统一社会信用代码",
+    "名称",
+    "抽查事项",
+    "抽查事项名称",
+    "组长",
+    "检查人员",
+];
+
+/// A folder of bundles, as written by `shuangsui draw --out DIR`.
+#[derive(Debug, Clone)]
+pub struct Publications {
+    dir: PathBuf,
+}
+
+/// One published draw: a bundle folder and its public manifest.
+#[derive(Debug, Clone)]
+pub struct PublishedDraw {
+    /// The bundle folder's name, `PLANID_SEEDPREFIX`; also its URL segment.
+    pub name: String,
+    /// The bundle folder (not its `public/` copy).
+    pub dir: PathBuf,
+    /// The PUBLIC manifest (`public/manifest.json`).
+    pub manifest: Manifest,
+    /// The draw was not announced in advance (an ad hoc draw). Reading leaves
+    /// it false; the service may set it from its own records. A `random` seed
+    /// source, or `ledger.unannounced` in the manifest, marks a draw as ad hoc
+    /// on its own (see [`PublishedDraw::is_ad_hoc`]).
+    pub unannounced: bool,
+}
+
+/// One row of the public `assignments.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicRow {
+    /// 序号: 1, 2, … in credit-code order.
+    pub number: u32,
+    pub credit_code: String,
+    pub name: String,
+    /// Item codes.
+    pub items: Vec<String>,
+    /// Item names, in the order of `items`.
+    pub item_names: Vec<String>,
+    /// The leader's certificate number.
+    pub leader: String,
+    /// The team's certificate numbers, leader first.
+    pub team: Vec<String>,
+}
+
+impl Publications {
+    /// Does not touch the disk: the folder is read on every [`list`](Self::list)
+    /// and [`get`](Self::get), so new bundles show up without a restart.
+    pub fn open(dir: &Path) -> Self {
+        Publications { dir: dir.to_owned() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Every bundle folder under the folder whose `public/manifest.json` is a
+    /// valid public manifest, newest `created_at` first (then by name).
+    /// Bundles being written (names starting with '.') and folders that are
+    /// not bundles are skipped; an unreadable folder is an error.
+    pub fn list(&self) -> io::Result<Vec<PublishedDraw>> {
+        let mut draws = Vec::new();
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if !valid_name(&name) || !entry.file_type()?.is_dir() {
+                continue;
+            }
+            if let Some(draw) = read_draw(&self.dir, name)? {
+                draws.push(draw);
+            }
+        }
+        // RFC 3339 texts from different offsets do not sort as text; compare
+        // instants, and fall back to the text for an unparsable one.
+        draws.sort_by_cached_key(|d| {
+            let at = chrono::DateTime::parse_from_rfc3339(&d.manifest.created_at).ok();
+            (
+                std::cmp::Reverse(at),
+                std::cmp::Reverse(d.manifest.created_at.clone()),
+                d.name.clone(),
+            )
+        });
+        Ok(draws)
+    }
+
+    /// The bundle named `name`, or `None` when there is none or the name is
+    /// not a plain folder name (path separators, `..`, a leading '.').
+    pub fn get(&self, name: &str) -> io::Result<Option<PublishedDraw>> {
+        if !valid_name(name) {
+            return Ok(None);
+        }
+        match fs::metadata(self.dir.join(name)) {
+            Ok(meta) if meta.is_dir() => read_draw(&self.dir, name.to_owned()),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A bundle name is one plain path segment: no separator (`/`, `\`), and no
+/// leading '.', which refuses `.` and `..` and also the bundles still being
+/// written (`.NAME.tmp-…`, the service's `.staging`).
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+}
+
+/// Reads `dir/name/public/manifest.json`; `None` when it is missing or is not
+/// a public manifest of the bundle format we know.
+fn read_draw(dir: &Path, name: String) -> io::Result<Option<PublishedDraw>> {
+    let bundle_dir = dir.join(&name);
+    let text = match fs::read_to_string(bundle_dir.join(PUBLIC_DIR).join("manifest.json")) {
+        Ok(text) => text,
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::InvalidData) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Ok(manifest) = serde_json::from_str::<Manifest>(&text) else {
+        return Ok(None);
+    };
+    // A public copy says so and carries no per-class counts; anything else in
+    // public/ is a mistake we must not publish.
+    if manifest.format != FORMAT || manifest.visibility != Visibility::Public || manifest.strata.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(PublishedDraw {
+        name,
+        dir: bundle_dir,
+        manifest,
+        unannounced: false,
+    }))
+}
+
+fn invalid(path: &Path, message: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("{}: {message}", path.display()))
+}
+
+impl PublishedDraw {
+    /// The `public/` copy of the bundle: the only folder a public page reads.
+    pub fn public_dir(&self) -> PathBuf {
+        self.dir.join(PUBLIC_DIR)
+    }
+
+    /// The draw was not announced in advance: the service says so (here or in
+    /// the manifest's ledger reference), or the seed came from the operating
+    /// system and so could not have been.
+    pub fn is_ad_hoc(&self) -> bool {
+        self.unannounced
+            || self.manifest.ledger.as_ref().is_some_and(|l| l.unannounced)
+            || matches!(self.manifest.seed.source, crate::seed::SeedSource::Random)
+    }
+
+    /// Parses `public/assignments.csv`. The file must match the SHA-256 its
+    /// manifest records (so a page never shows rows other than those the
+    /// published hash commits to) and have exactly the public header.
+    pub fn rows(&self) -> io::Result<Vec<PublicRow>> {
+        let path = self.public_dir().join("assignments.csv");
+        let bytes = fs::read(&path)?;
+        let recorded = self.manifest.files.iter().find(|f| f.name == "assignments.csv");
+        match recorded {
+            Some(file) if file.sha256 == bytes_hash(&bytes) => {}
+            Some(_) => return Err(invalid(&path, "does not match the SHA-256 in public/manifest.json")),
+            None => return Err(invalid(&path, "public/manifest.json records no hash for it")),
+        }
+        parse_rows(&bytes).map_err(|message| invalid(&path, message))
+    }
+}
+
+/// Parses the public `assignments.csv` bytes (UTF-8, optional BOM).
+pub fn parse_rows(bytes: &[u8]) -> Result<Vec<PublicRow>, String> {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
+    let header = reader.headers().map_err(|e| e.to_string())?;
+    if header.iter().ne(PUBLIC_HEADER) {
+        return Err(format!(
+            "header is {:?}, expected the public header {:?}",
+            header.iter().collect::<Vec<_>>(),
+            PUBLIC_HEADER
+        ));
+    }
+    // A list field: empty text is an empty list, not one empty element.
+    let split = |text: &str, separator: char| -> Vec<String> {
+        if text.is_empty() {
+            Vec::new()
+        } else {
+            text.split(separator).map(str::to_owned).collect()
+        }
+    };
+    let mut rows = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| e.to_string())?;
+        // Line 1 is the header.
+        let line = index + 2;
+        let number = record[0]
+            .parse::<u32>()
+            .map_err(|_| format!("line {line}: 序号 {:?} is not a number", &record[0]))?;
+        rows.push(PublicRow {
+            number,
+            credit_code: record[1].to_owned(),
+            name: record[2].to_owned(),
+            items: split(&record[3], ';'),
+            item_names: split(&record[4], '；'),
+            leader: record[5].to_owned(),
+            team: split(&record[6], ';'),
+        });
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CSV: &str = "\u{feff}序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员\r\n\
+        1,9152020001383091EP,盘州市富峰医药有限公司,SCJG-130;SCJG-160,企业年度报告公示信息的检查；价格检查,520281,520281;520282\r\n\
+        2,91520200MA1DN7F3D0,\"盘州市\"\"天海\"\",商贸\",SCJG-161,商品零售经营者价格欺诈行为的检查,520283,520283;520284\r\n";
+
+    #[test]
+    fn parses_public_rows() {
+        let rows = parse_rows(CSV.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].number, 1);
+        assert_eq!(rows[0].credit_code, "9152020001383091EP");
+        assert_eq!(rows[0].items, ["SCJG-130", "SCJG-160"]);
+        assert_eq!(rows[0].item_names, ["企业年度报告公示信息的检查", "价格检查"]);
+        assert_eq!(rows[0].leader, "520281");
+        assert_eq!(rows[0].team, ["520281", "520282"]);
+        assert_eq!(rows[1].name, "盘州市\"天海\",商贸");
+    }
+
+    #[test]
+    fn refuses_the_confidential_header() {
+        let confidential = "序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员,信用风险分类\r\n\
+            1,9152020001383091EP,某公司,SCJG-130,检查,520281,520281;520282,A\r\n";
+        assert!(parse_rows(confidential.as_bytes()).unwrap_err().contains("header"));
+    }
+
+    #[test]
+    fn names_are_plain_segments() {
+        for bad in [
+            "", ".", "..", ".tmp", ".staging", "../x", "a/b", "a\\b", "a/../b", "a\0b",
+        ] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+        for good in ["PZ-SCJG-2026Q1_a65d43832671", "计划_1", "T.2026..1_a65d43832671"] {
+            assert!(valid_name(good), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn get_refuses_traversal_and_list_skips_non_bundles() {
+        let root = tempfile::tempdir().unwrap();
+        // A confidential manifest one level up must never be reachable.
+        fs::create_dir_all(root.path().join("outside/public")).unwrap();
+        fs::write(root.path().join("outside/public/manifest.json"), "{}").unwrap();
+        let bundles = root.path().join("bundles");
+        fs::create_dir_all(bundles.join(".being-written/public")).unwrap();
+        fs::create_dir_all(bundles.join("not-a-bundle")).unwrap();
+        let publications = Publications::open(&bundles);
+        for name in ["../outside", "..", "a/b", ".being-written", "/etc", "missing"] {
+            assert!(publications.get(name).unwrap().is_none(), "{name:?}");
+        }
+        assert!(publications.list().unwrap().is_empty());
+    }
+}

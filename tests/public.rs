@@ -1,0 +1,412 @@
+//! The public pages and downloads on real bundles drawn through the library:
+//! every page and export is made, nothing confidential reaches any of them,
+//! and the search finds what was drawn.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
+use shuangsui::commands::draw_bundle;
+use shuangsui::pools::LoadOptions;
+use shuangsui::public::exports::PUBLIC_FILES;
+use shuangsui::public::{
+    assignments_xlsx, bundle_zip, draw_page, index_page, not_found_page, search_page, verify_page, AnnouncementView,
+    LedgerHead, PublicRow, Publications, PublishedDraw, SearchIndex,
+};
+use shuangsui::seed::SeedSpec;
+
+/// Draws `plan` with `seed` on `data` into `out` and returns the bundle path.
+fn draw(data: &Path, plan: &Path, seed: &str, out: &Path) -> PathBuf {
+    let seed = SeedSpec::parse(seed).unwrap();
+    draw_bundle(data, plan, &seed, &[], out, LoadOptions::default())
+        .unwrap()
+        .path
+}
+
+/// Two draws of a small generated pool: one from a ceremony, one ad hoc.
+struct Fixture {
+    _root: tempfile::TempDir,
+    bundles: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let root = tempfile::tempdir().unwrap();
+    let data = common::small_pool(root.path(), 7);
+    let pools = common::load_pools(&data);
+    let plan = root.path().join("plan.toml");
+    std::fs::write(&plan, common::plan_toml(&pools, 3, "[selection]\ncount = 60\n")).unwrap();
+    let bundles = root.path().join("bundles");
+    draw(&data, &plan, "ceremony:2026 0112 0930 4471 8265 3390", &bundles);
+    // The second plan has its own id, so both bundles can exist side by side.
+    let second = root.path().join("plan2.toml");
+    let text = std::fs::read_to_string(&plan).unwrap().replace("TEST-1", "TEST-2");
+    std::fs::write(&second, text).unwrap();
+    draw(&data, &second, "random", &bundles);
+    // A bundle being written, and a folder that is not a bundle: both skipped.
+    std::fs::create_dir_all(bundles.join(".TEST-3_000000000000.tmp-1/public")).unwrap();
+    std::fs::create_dir_all(bundles.join("lost+found")).unwrap();
+    Fixture { _root: root, bundles }
+}
+
+fn head() -> LedgerHead {
+    LedgerHead {
+        seq: 7,
+        hash: "5e".repeat(32),
+    }
+}
+
+/// credit code → risk class, from the confidential copy.
+fn risk_classes(draw: &PublishedDraw) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(draw.dir.join("assignments.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    assert_eq!(reader.headers().unwrap().get(7), Some("信用风险分类"));
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[1].to_owned(), r[7].to_owned())
+        })
+        .collect()
+}
+
+/// Nothing confidential in a page or export: no risk-class column, no
+/// per-class counts, and no cell holding only a risk class.
+fn assert_public(what: &str, text: &str) {
+    for needle in ["信用风险分类", "风险分类", "\"strata\"", "risk class"] {
+        assert!(!text.contains(needle), "{what} holds {needle:?}");
+    }
+    for class in ["A", "B", "C", "D"] {
+        for cell in [
+            format!("<td>{class}</td>"),
+            format!("<dd>{class}</dd>"),
+            format!(",{class}\r\n"),
+        ] {
+            assert!(!text.contains(&cell), "{what} holds a risk-class cell {cell:?}");
+        }
+    }
+}
+
+#[test]
+fn every_page_and_export_on_real_bundles() {
+    let f = fixture();
+    let publications = Publications::open(&f.bundles);
+    let draws = publications.list().unwrap();
+    let names: Vec<&str> = draws.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(draws.len(), 2, "{names:?}");
+    let ceremony = draws.iter().find(|d| d.name.starts_with("TEST-1_")).unwrap();
+    let ad_hoc = draws.iter().find(|d| d.name.starts_with("TEST-2_")).unwrap();
+    assert!(!ceremony.is_ad_hoc());
+    assert!(ad_hoc.is_ad_hoc(), "a random seed is ad hoc on its own");
+
+    let rows: Vec<Vec<PublicRow>> = draws.iter().map(|d| d.rows().unwrap()).collect();
+    for (d, r) in draws.iter().zip(&rows) {
+        assert_eq!(r.len(), d.manifest.counts.visits);
+        assert!(r.len() > 20);
+        assert_eq!(
+            r.iter().map(|r| r.number).collect::<Vec<_>>(),
+            (1..=r.len() as u32).collect::<Vec<_>>()
+        );
+        assert!(r.iter().all(|r| r.team.len() == 2 && r.team[0] == r.leader));
+        assert!(r
+            .iter()
+            .all(|r| !r.items.is_empty() && r.items.len() == r.item_names.len()));
+    }
+    let risk = risk_classes(ceremony);
+    assert_eq!(risk.len(), ceremony.manifest.counts.visits);
+
+    let announcements = [AnnouncementView {
+        task_id: "T-2026-001".into(),
+        plan_id: "TEST-1".into(),
+        plan_name: "测试计划".into(),
+        department: ceremony.manifest.plan.content.department.clone(),
+        inspection_date: "2026-03-02".into(),
+        seed_method: "公开摇号：2026-01-05 10:00 现场录入".into(),
+        announced_at: "2026-01-01 09:00".into(),
+        snapshot_combined: ceremony.manifest.snapshot_combined.to_hex(),
+        drawn: Some(ceremony.name.clone()),
+    }];
+    let index = index_page(&draws, &announcements, &head());
+    assert!(index.contains(&format!("href=\"/draws/{}\"", ceremony.name)));
+    assert!(index.contains(&ceremony.manifest.result_sha256.to_hex()));
+    assert!(index.contains(&ceremony.manifest.seed.hex));
+    assert_public("index", &index);
+
+    let ceremony_rows = &rows[draws.iter().position(|d| d.name == ceremony.name).unwrap()];
+    let page = draw_page(ceremony, ceremony_rows, &head());
+    assert_eq!(page.matches("<tr><td class=\"n\">").count(), ceremony_rows.len());
+    for row in ceremony_rows {
+        assert!(page.contains(&format!("<code>{}</code>", row.credit_code)));
+    }
+    assert!(page.contains("2026 0112 0930 4471 8265 3390"), "the ceremony text");
+    assert!(!page.contains("未事先公告"));
+    assert!(page.contains(&ceremony.manifest.snapshot.conflicts.to_hex()));
+    assert_public("draw page", &page);
+    let ad_hoc_rows = &rows[draws.iter().position(|d| d.name == ad_hoc.name).unwrap()];
+    let ad_hoc_page = draw_page(ad_hoc, ad_hoc_rows, &head());
+    assert!(ad_hoc_page.contains("未事先公告的临时抽取"));
+    assert!(ad_hoc_page.contains("ad hoc, not announced in advance"));
+    assert_public("ad hoc draw page", &ad_hoc_page);
+
+    // Search: full code, partial code in lower case, part of a name.
+    let search = SearchIndex::build(&draws).unwrap();
+    assert_eq!(search.len(), rows.iter().map(Vec::len).sum::<usize>());
+    let sample = &ceremony_rows[ceremony_rows.len() / 2];
+    let hits = search.search(&sample.credit_code, 50);
+    assert!(hits
+        .iter()
+        .any(|h| h.draw_name == ceremony.name && h.credit_code == sample.credit_code && h.team == sample.team));
+    assert!(hits.iter().all(|h| h.credit_code == sample.credit_code));
+    let partial = sample.credit_code[6..14].to_lowercase();
+    assert!(search
+        .search(&partial, 50)
+        .iter()
+        .any(|h| h.credit_code == sample.credit_code));
+    let name_part: String = sample.name.chars().skip(2).take(3).collect();
+    let by_name = search.search(&name_part, 500);
+    assert!(by_name.iter().any(|h| h.credit_code == sample.credit_code));
+    assert!(by_name.iter().all(|h| h.name.contains(&name_part)));
+    assert!(search.search("   ", 50).is_empty());
+    let results = search_page(&sample.credit_code, &hits);
+    assert!(results.contains(&sample.name));
+    assert_public("search page", &results);
+    let nothing = search_page("不存在的企业名称", &search.search("不存在的企业名称", 50));
+    assert!(nothing.contains("未找到"));
+    assert_public("empty search page", &nothing);
+
+    let verify = verify_page(&head());
+    assert!(verify.contains("shuangsui verify BUNDLE --data DIR"));
+    assert!(verify.contains("python3 tools/verify.py BUNDLE --data DIR"));
+    assert!(verify.contains(&"5e".repeat(32)));
+    assert!(!verify.contains(&sample.credit_code));
+    assert_public("verify page", &verify);
+    assert_public("not found page", &not_found_page("x"));
+
+    // The Excel list: a zip, codes and certificate numbers as text, and the
+    // same cells as the public CSV, with no eighth column.
+    let xlsx = assignments_xlsx(ceremony, ceremony_rows).unwrap();
+    assert_eq!(&xlsx[..2], b"PK");
+    let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(xlsx.clone())).unwrap();
+    let sheet = workbook.worksheet_range("抽查名单").unwrap();
+    let cells: Vec<&[Data]> = sheet.rows().collect();
+    assert!(matches!(&cells[0][0], Data::String(title) if title.contains(&ceremony.manifest.plan.id)));
+    let header: Vec<String> = cells[1].iter().map(|c| c.to_string()).collect();
+    assert_eq!(header, shuangsui::public::publications::PUBLIC_HEADER);
+    assert_eq!(cells.len(), ceremony_rows.len() + 2);
+    for (cells, row) in cells[2..].iter().zip(ceremony_rows) {
+        assert_eq!(cells.len(), 7);
+        assert_eq!(cells[0], Data::Float(f64::from(row.number)));
+        assert_eq!(cells[1], Data::String(row.credit_code.clone()), "credit code as text");
+        assert_eq!(cells[2], Data::String(row.name.clone()));
+        assert_eq!(cells[5], Data::String(row.leader.clone()), "certificate number as text");
+        assert_eq!(cells[6], Data::String(row.team.join(";")));
+        assert_ne!(cells[1].to_string(), risk[&row.credit_code]);
+    }
+    let mut shared = String::new();
+    zip::ZipArchive::new(Cursor::new(xlsx))
+        .unwrap()
+        .by_name("xl/sharedStrings.xml")
+        .unwrap()
+        .read_to_string(&mut shared)
+        .unwrap();
+    assert_public("xlsx shared strings", &shared);
+    for class in ["A", "B", "C", "D"] {
+        assert!(
+            !shared.contains(&format!(">{class}<")),
+            "a risk class {class} in the workbook"
+        );
+    }
+
+    // The zip: the same bytes twice, the five public files only, as on disk.
+    let zipped = bundle_zip(ceremony).unwrap();
+    assert_eq!(zipped, bundle_zip(ceremony).unwrap(), "deterministic");
+    let mut archive = zip::ZipArchive::new(Cursor::new(zipped)).unwrap();
+    let entries: Vec<String> = archive.file_names().map(str::to_owned).collect();
+    let expected: Vec<String> = PUBLIC_FILES.iter().map(|n| format!("{}/{n}", ceremony.name)).collect();
+    assert_eq!(entries, expected);
+    for file in PUBLIC_FILES {
+        let mut bytes = Vec::new();
+        archive
+            .by_name(&format!("{}/{file}", ceremony.name))
+            .unwrap()
+            .read_to_end(&mut bytes)
+            .unwrap();
+        assert_eq!(
+            bytes,
+            std::fs::read(ceremony.public_dir().join(file)).unwrap(),
+            "{file}"
+        );
+        assert_public(file, &String::from_utf8(bytes).unwrap());
+    }
+}
+
+#[test]
+fn get_finds_bundles_and_refuses_traversal() {
+    let f = fixture();
+    let publications = Publications::open(&f.bundles);
+    let name = publications.list().unwrap()[0].name.clone();
+    let draw = publications.get(&name).unwrap().expect("an existing bundle");
+    assert_eq!(draw.dir, f.bundles.join(&name));
+    // The bundle folder holds the confidential manifest; `get` must read public/.
+    assert_eq!(draw.manifest.visibility, shuangsui::bundle::Visibility::Public);
+    assert!(draw.manifest.strata.is_none());
+    for bad in [
+        "..".to_owned(),
+        format!("../bundles/{name}"),
+        format!("{name}/.."),
+        format!("{name}/public"),
+        format!("./{name}"),
+        format!("{name}\\..\\x"),
+        ".TEST-3_000000000000.tmp-1".to_owned(),
+        "lost+found".to_owned(),
+        f.bundles.join(&name).display().to_string(),
+        String::new(),
+    ] {
+        assert!(publications.get(&bad).unwrap().is_none(), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_tampered_public_list_is_refused() {
+    let f = fixture();
+    let publications = Publications::open(&f.bundles);
+    let draw = publications.list().unwrap().remove(0);
+    let path = draw.public_dir().join("assignments.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("\r\n1,", "\r\n1,X", 1)).unwrap();
+    assert_eq!(draw.rows().unwrap_err().kind(), std::io::ErrorKind::InvalidData);
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Timings for the README: `cargo test --release --test public -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing; run in release"]
+fn timing_draw_page() {
+    let root = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bundle = draw(
+        &repo.join("data"),
+        &repo.join("config/plans/quarterly-scjg.toml"),
+        "ceremony:2026-1128-1000-0000-0001",
+        &root.path().join("bundles"),
+    );
+    let publications = Publications::open(&root.path().join("bundles"));
+    let name = bundle.file_name().unwrap().to_str().unwrap();
+    let real = publications.get(name).unwrap().unwrap();
+    let runs = 21;
+    let time = |draw: &PublishedDraw| {
+        let mut read = Vec::new();
+        let mut total = Vec::new();
+        let mut size = 0;
+        for _ in 0..runs {
+            let start = Instant::now();
+            let rows = draw.rows().unwrap();
+            read.push(start.elapsed());
+            size = draw_page(draw, &rows, &head()).len();
+            total.push(start.elapsed());
+        }
+        (median(read), median(total), size)
+    };
+    let (read, total, size) = time(&real);
+    println!(
+        "quarterly plan, {} rows: rows() {read:?}, rows() + draw_page {total:?}, page {size} bytes",
+        real.manifest.counts.visits
+    );
+
+    // A 10,000-row list: the real rows repeated under new codes, written as a
+    // public bundle whose manifest records the new file's hash.
+    let rows = real.rows().unwrap();
+    let synthetic_dir = root.path().join("synthetic/BIG_000000000000");
+    std::fs::create_dir_all(synthetic_dir.join("public")).unwrap();
+    let mut csv = String::from("\u{feff}序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员\r\n");
+    for n in 0..10_000usize {
+        let row = &rows[n % rows.len()];
+        csv.push_str(&format!(
+            "{},{}{:04},{},{},{},{},{}\r\n",
+            n + 1,
+            &row.credit_code[..14],
+            n,
+            row.name,
+            row.items.join(";"),
+            row.item_names.join("；"),
+            row.leader,
+            row.team.join(";")
+        ));
+    }
+    std::fs::write(synthetic_dir.join("public/assignments.csv"), &csv).unwrap();
+    let mut manifest = real.manifest.clone();
+    manifest.counts.visits = 10_000;
+    for file in &mut manifest.files {
+        if file.name == "assignments.csv" {
+            file.sha256 = shuangsui::snapshot::bytes_hash(csv.as_bytes());
+        }
+    }
+    std::fs::write(
+        synthetic_dir.join("public/manifest.json"),
+        serde_json::to_string_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    let big = Publications::open(&root.path().join("synthetic"))
+        .get("BIG_000000000000")
+        .unwrap()
+        .unwrap();
+    let (read, total, size) = time(&big);
+    println!("synthetic, 10000 rows: rows() {read:?}, rows() + draw_page {total:?}, page {size} bytes");
+
+    let mut xlsx = Vec::new();
+    let mut zips = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        assignments_xlsx(&real, &rows).unwrap();
+        xlsx.push(start.elapsed());
+        let start = Instant::now();
+        bundle_zip(&real).unwrap();
+        zips.push(start.elapsed());
+    }
+    println!(
+        "quarterly plan: assignments_xlsx {:?}, bundle_zip {:?}",
+        median(xlsx),
+        median(zips)
+    );
+
+    // Search over 100 draws of 2,000 rows.
+    let draws: Vec<PublishedDraw> = (0..100)
+        .map(|k| {
+            let mut d = real.clone();
+            d.name = format!("D{k:03}");
+            d
+        })
+        .collect();
+    let big_rows = big.rows().unwrap();
+    let per_draw: Vec<Vec<PublicRow>> = (0..100)
+        .map(|k| big_rows[(k * 80) % 8000..(k * 80) % 8000 + 2000].to_vec())
+        .collect();
+    let start = Instant::now();
+    let index = SearchIndex::from_rows(&draws, per_draw);
+    println!("search index of {} rows built in {:?}", index.len(), start.elapsed());
+    let code = big_rows[5000].credit_code.clone();
+    for query in [
+        code.as_str(),
+        &code[4..12],
+        "盘州市",
+        "不存在的企业名称",
+        "zzzzzzzz",
+        &big_rows[5000].name,
+    ] {
+        let mut times = Vec::new();
+        let mut n = 0;
+        for _ in 0..51 {
+            let start = Instant::now();
+            n = index.search(query, shuangsui::public::SEARCH_LIMIT).len();
+            times.push(start.elapsed());
+        }
+        println!("search {query:?}: {n} hits in {:?}", median(times));
+    }
+}
