@@ -427,3 +427,97 @@ async fn scheduled_steps_run_once_on_the_desk_across_a_restart() {
     assert_eq!(announcement["plan"]["inspection_date"], "2026-04-01");
     assert_eq!(announcement["occurrence"], "quarterly@2026-04-01T01:00:00Z");
 }
+
+async fn get_raw(app: &TestApp, uri: &str) -> (StatusCode, String, String) {
+    let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let response = app.router().oneshot(request).await.unwrap();
+    let status = response.status();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20).await.unwrap();
+    (status, kind, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn public_pages_show_draws_and_find_a_drawn_business() {
+    let app = TestApp::spawn().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let (_, record) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let bundle = record["bundle"].as_str().unwrap();
+    let (_, rows) = app
+        .get(&format!("/api/v1/draws/{task}/assignments?page=1&per_page=5"))
+        .await;
+    assert_eq!(
+        rows["rows"].as_array().unwrap().len(),
+        5.min(rows["total"].as_u64().unwrap() as usize)
+    );
+    let first = &rows["rows"][0];
+    let (code, name) = (first["credit_code"].as_str().unwrap(), first["name"].as_str().unwrap());
+
+    let (status, kind, home) = get_raw(&app, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(kind.starts_with("text/html"));
+    assert!(
+        home.contains(&task) && home.contains("<form"),
+        "the home page lists the draw and has a search box"
+    );
+    let (status, _, page) = get_raw(&app, &format!("/draws/{bundle}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(code) && !page.contains("信用风险分类"));
+
+    let (_, _, found) = get_raw(&app, &format!("/search?q={}", urlencode(name))).await;
+    assert!(found.contains(code), "the search page finds {name}");
+    let (status, hits) = app.get(&format!("/api/v1/search?q={code}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(hits[0]["credit_code"], code);
+    assert_eq!(hits[0]["draw"], bundle);
+
+    for (file, expected) in [
+        ("assignments.csv", "text/csv"),
+        ("assignments.xlsx", "application/vnd.openxmlformats"),
+        ("bundle.zip", "application/zip"),
+    ] {
+        let (status, kind, _) = get_raw(&app, &format!("/draws/{bundle}/{file}")).await;
+        assert_eq!(status, StatusCode::OK, "{file}");
+        assert!(kind.starts_with(expected), "{file}: {kind}");
+    }
+    let (status, _, _) = get_raw(&app, "/draws/..%2Fsecrets").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, verify) = get_raw(&app, "/verify").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(verify.contains("shuangsui verify"));
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_documented_read_is_routed() {
+    let app = TestApp::spawn().await;
+    let (_, doc) = app.get("/api/v1/openapi.json").await;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        if operations.get("get").is_none() {
+            continue;
+        }
+        let uri = format!("/api/v1{}?q=x", path.replace("{task_id}", "NOPE"));
+        let (_, reply) = app.get(&uri).await;
+        assert_ne!(
+            reply["message"], "no such endpoint",
+            "{path} is documented but not routed"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod pages;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,15 +25,21 @@ use tower_http::timeout::TimeoutLayer;
 use self::config::{Config, Token};
 use self::error::ApiError;
 use crate::ledger::Ledger;
+use crate::public::publications::Publications;
+use crate::public::search::SearchIndex;
 use crate::schedule::{run_scheduler, Schedule, SystemClock};
 use crate::scheduled::DeskExecutor;
 use crate::tasks::Desk;
+use tokio::sync::RwLock;
 
 #[derive(Clone)]
 pub struct AppState {
     pub desk: Arc<Desk>,
     pub token: Option<Token>,
     pub plans_dir: PathBuf,
+    pub publications: Publications,
+    /// The search index with the ledger entry it was built at.
+    pub search: Arc<RwLock<Option<(u64, Arc<SearchIndex>)>>>,
 }
 
 /// Proof that a request carried the operator's bearer token.
@@ -74,10 +81,17 @@ pub fn app(state: AppState) -> Router {
         .route("/ledger/head", get(api::ledger_head))
         .route("/ledger", get(api::ledger_entries))
         .route("/ledger/verify", post(api::verify_ledger))
+        .route("/search", get(pages::search_api))
+        .route("/draws/{task_id}/assignments", get(pages::assignments_api))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("no such endpoint") });
     Router::new()
         .nest("/api/v1", api)
+        .route("/", get(pages::home))
+        .route("/search", get(pages::search_page))
+        .route("/verify", get(pages::verify_page))
+        .route("/draws/{name}", get(pages::draw_page))
+        .route("/draws/{name}/{file}", get(pages::download))
         .route("/healthz", get(|| async { "ok" }))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
@@ -116,10 +130,13 @@ pub async fn state(config: &Config) -> Result<AppState, ServeError> {
     std::fs::create_dir_all(&config.data_dir)?;
     let ledger = Ledger::open(&config.database_url).await?;
     let desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir)?;
+    let publications = Publications::open(&desk.publications_dir);
     Ok(AppState {
         desk: Arc::new(desk),
         token: config.token.clone(),
         plans_dir: config.plans_dir.clone(),
+        publications,
+        search: Arc::new(RwLock::new(None)),
     })
 }
 

@@ -1,0 +1,303 @@
+//! The public pages (一公开) and downloads, plus the API's public reads that
+//! come from published bundles. Handlers fetch, then call the pure renderers
+//! in [`crate::public`]; only the `public/` copy of a bundle is ever read.
+
+use std::sync::Arc;
+
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::public::pages::{self, AnnouncementView, LedgerHead};
+use crate::public::publications::{PublicRow, PublishedDraw};
+use crate::public::search::{Hit, SearchIndex, SEARCH_LIMIT};
+use crate::tasks::{Announcement, SeedMethod};
+
+fn page(html: String) -> Response {
+    Html(html).into_response()
+}
+
+fn missing(what: &str) -> Response {
+    (StatusCode::NOT_FOUND, Html(pages::not_found_page(what))).into_response()
+}
+
+async fn head(state: &AppState) -> Result<LedgerHead, ApiError> {
+    let head = state.desk.ledger.head().await.map_err(ApiError::internal)?;
+    Ok(LedgerHead {
+        seq: head.seq,
+        hash: head.hash.to_hex(),
+    })
+}
+
+async fn published(state: &AppState) -> Result<Vec<PublishedDraw>, ApiError> {
+    let publications = state.publications.clone();
+    tokio::task::spawn_blocking(move || publications.list())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+/// The search index, rebuilt only when the ledger has moved on.
+async fn index(state: &AppState) -> Result<Arc<SearchIndex>, ApiError> {
+    let head = state.desk.ledger.head().await.map_err(ApiError::internal)?.seq;
+    if let Some((seq, index)) = state.search.read().await.as_ref() {
+        if *seq == head {
+            return Ok(index.clone());
+        }
+    }
+    let draws = published(state).await?;
+    let built = tokio::task::spawn_blocking(move || SearchIndex::build(&draws))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let built = Arc::new(built);
+    *state.search.write().await = Some((head, built.clone()));
+    Ok(built)
+}
+
+fn method_text(method: &SeedMethod) -> String {
+    match method {
+        SeedMethod::Ceremony { at } => format!("公开摇号：{at} 现场录入 / public ceremony at {at}"),
+        SeedMethod::Beacon {
+            chain,
+            round,
+            round_time,
+        } => {
+            format!("公共随机信标 drand {chain} 第 {round} 轮（{round_time}）/ public beacon round")
+        }
+        SeedMethod::Commit { commitment, beacon } => match beacon {
+            None => format!("服务器承诺—揭示，承诺值 {commitment} / server commit–reveal"),
+            Some(b) => format!(
+                "服务器承诺—揭示 + drand {} 第 {} 轮，承诺值 {commitment} / commit–reveal with a beacon round",
+                b.chain, b.round
+            ),
+        },
+    }
+}
+
+fn announcement_view(announcement: &Announcement, announced_at: String, drawn: Option<String>) -> AnnouncementView {
+    AnnouncementView {
+        task_id: announcement.task_id.clone(),
+        plan_id: announcement.plan.id.clone(),
+        plan_name: announcement.plan.name.clone(),
+        department: announcement.plan.department.clone(),
+        inspection_date: announcement.plan.inspection_date.to_string(),
+        seed_method: if announcement.unannounced {
+            "未事先公告的临时抽取 / ad hoc, not announced in advance".into()
+        } else {
+            method_text(&announcement.seed_method)
+        },
+        announced_at,
+        snapshot_combined: announcement.snapshot_combined.to_hex(),
+        drawn,
+    }
+}
+
+pub async fn home(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let draws = published(&state).await?;
+    let records = state.desk.draw_records().await?;
+    let announcements: Vec<AnnouncementView> = state
+        .desk
+        .announcements()
+        .await?
+        .iter()
+        .rev()
+        .map(|(a, entry)| {
+            let drawn = records
+                .iter()
+                .find(|(r, _)| r.task_id == a.task_id)
+                .map(|(r, _)| r.bundle.clone());
+            announcement_view(a, entry.recorded_at.clone(), drawn)
+        })
+        .collect();
+    Ok(page(pages::index_page(&draws, &announcements, &head(&state).await?)))
+}
+
+async fn one_draw(state: &AppState, name: &str) -> Result<Option<PublishedDraw>, ApiError> {
+    let publications = state.publications.clone();
+    let name = name.to_owned();
+    tokio::task::spawn_blocking(move || publications.get(&name))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+async fn rows_of(draw: &PublishedDraw) -> Result<Vec<PublicRow>, ApiError> {
+    let draw = draw.clone();
+    tokio::task::spawn_blocking(move || draw.rows())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+pub async fn draw_page(State(state): State<AppState>, UrlPath(name): UrlPath<String>) -> Result<Response, ApiError> {
+    let Some(draw) = one_draw(&state, &name).await? else {
+        return Ok(missing(&format!("抽查任务 {name}")));
+    };
+    let rows = rows_of(&draw).await?;
+    Ok(page(pages::draw_page(&draw, &rows, &head(&state).await?)))
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    UrlPath((name, file)): UrlPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let Some(draw) = one_draw(&state, &name).await? else {
+        return Ok(missing(&format!("抽查任务 {name}")));
+    };
+    let attachment = |kind: &'static str, bytes: Vec<u8>, filename: String| {
+        let disposition = format!("attachment; filename=\"{filename}\"");
+        (
+            [
+                (header::CONTENT_TYPE, kind.to_owned()),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            bytes,
+        )
+            .into_response()
+    };
+    match file.as_str() {
+        "assignments.csv" => {
+            let path = draw.public_dir().join("assignments.csv");
+            let bytes = tokio::fs::read(&path).await.map_err(ApiError::internal)?;
+            Ok(attachment("text/csv; charset=utf-8", bytes, format!("{name}.csv")))
+        }
+        "assignments.xlsx" => {
+            let rows = rows_of(&draw).await?;
+            let bytes = crate::public::exports::assignments_xlsx(&draw, &rows).map_err(ApiError::internal)?;
+            let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+            Ok(attachment(kind, bytes, format!("{name}.xlsx")))
+        }
+        "bundle.zip" => {
+            let bytes = crate::public::exports::bundle_zip(&draw).map_err(ApiError::internal)?;
+            Ok(attachment("application/zip", bytes, format!("{name}.zip")))
+        }
+        _ => Ok(missing(&file)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn search_page(
+    State(state): State<AppState>,
+    Query(query): Query<SearchQuery>,
+) -> Result<Response, ApiError> {
+    let hits = index(&state).await?.search(&query.q, SEARCH_LIMIT);
+    Ok(page(pages::search_page(&query.q, &hits)))
+}
+
+pub async fn verify_page(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(page(pages::verify_page(&head(&state).await?)))
+}
+
+#[derive(Serialize)]
+pub struct HitJson {
+    draw: String,
+    plan_id: String,
+    plan_name: String,
+    inspection_date: String,
+    credit_code: String,
+    name: String,
+    items: Vec<String>,
+    leader: String,
+    team: Vec<String>,
+}
+
+impl From<Hit> for HitJson {
+    fn from(hit: Hit) -> Self {
+        HitJson {
+            draw: hit.draw_name,
+            plan_id: hit.plan_id,
+            plan_name: hit.plan_name,
+            inspection_date: hit.inspection_date,
+            credit_code: hit.credit_code,
+            name: hit.name,
+            items: hit.items,
+            leader: hit.leader,
+            team: hit.team,
+        }
+    }
+}
+
+pub async fn search_api(
+    State(state): State<AppState>,
+    Query(query): Query<SearchQuery>,
+) -> Result<Json<Vec<HitJson>>, ApiError> {
+    if query.q.trim().is_empty() {
+        return Err(ApiError::bad_request("q must not be empty"));
+    }
+    let hits = index(&state).await?.search(&query.q, SEARCH_LIMIT);
+    Ok(Json(hits.into_iter().map(HitJson::from).collect()))
+}
+
+#[derive(Deserialize)]
+pub struct RowsPage {
+    #[serde(default = "first")]
+    page: usize,
+    #[serde(default = "hundred")]
+    per_page: usize,
+}
+
+fn first() -> usize {
+    1
+}
+
+fn hundred() -> usize {
+    100
+}
+
+#[derive(Serialize)]
+pub struct RowJson {
+    number: u32,
+    credit_code: String,
+    name: String,
+    items: Vec<String>,
+    item_names: Vec<String>,
+    leader: String,
+    team: Vec<String>,
+}
+
+/// A draw's public rows, a page at a time.
+pub async fn assignments_api(
+    State(state): State<AppState>,
+    UrlPath(task_id): UrlPath<String>,
+    Query(paging): Query<RowsPage>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (record, _) = state
+        .desk
+        .draw_record(&task_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("task {task_id} has not been drawn")))?;
+    let draw = one_draw(&state, &record.bundle)
+        .await?
+        .ok_or_else(|| ApiError::internal("a recorded bundle is missing"))?;
+    let rows = rows_of(&draw).await?;
+    let per_page = paging.per_page.clamp(1, 1000);
+    let page = paging.page.max(1);
+    let total = rows.len();
+    let chosen: Vec<RowJson> = rows
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|r| RowJson {
+            number: r.number,
+            credit_code: r.credit_code,
+            name: r.name,
+            items: r.items,
+            item_names: r.item_names,
+            leader: r.leader,
+            team: r.team,
+        })
+        .collect();
+    Ok(Json(
+        serde_json::json!({ "task_id": task_id, "page": page, "per_page": per_page, "total": total, "rows": chosen }),
+    ))
+}
