@@ -38,9 +38,11 @@ pub struct AppState {
     pub token: Option<Token>,
     pub plans_dir: PathBuf,
     pub publications: Publications,
-    /// The search index with the ledger entry it was built at.
-    pub search: Arc<RwLock<Option<(u64, Arc<SearchIndex>)>>>,
+    pub search: Arc<RwLock<Option<CachedIndex>>>,
 }
+
+/// The search index with the ledger entry it was built at.
+pub type CachedIndex = (u64, Arc<SearchIndex>);
 
 /// Proof that a request carried the operator's bearer token.
 pub struct Operator;
