@@ -1,0 +1,189 @@
+// End-to-end check of the public pages in headless Chromium: a member of the
+// public finds a drawn business with the home page's search box, and the
+// largest draw page loads fast. Run by tests/e2e/run.sh, which starts the
+// service and makes a draw first:
+//
+//   node tests/e2e/search.mjs BASE_URL NAME CODE BUNDLE_NAME
+//
+// Prints one line per check, then `N passed, M failed`; exits 1 on a failure.
+
+import { chromium } from 'playwright-core';
+
+const [base, name, code, bundle] = process.argv.slice(2);
+if (!base || !name || !code || !bundle) {
+  console.error('usage: node search.mjs BASE_URL NAME CODE BUNDLE_NAME');
+  process.exit(2);
+}
+
+const LOAD_BUDGET_MS = 100;
+const SHOTS = {
+  home: '/tmp/shuangsui-e2e-home.png',
+  search: '/tmp/shuangsui-e2e-search.png',
+  draw: '/tmp/shuangsui-e2e-draw.png',
+  phone: '/tmp/shuangsui-e2e-home-phone.png',
+};
+
+let passed = 0;
+let failed = 0;
+function check(label, ok, detail = '') {
+  if (ok) passed++;
+  else failed++;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${label}${detail ? ` — ${detail}` : ''}`);
+}
+
+const startsChinese = (s) => /^\s*[\u3400-\u9fff]/.test(s ?? '');
+
+// Every request any page makes, and any that leave 127.0.0.1.
+const requests = [];
+const foreign = [];
+const pageErrors = [];
+function watch(page) {
+  page.on('request', (req) => {
+    const url = req.url();
+    requests.push(url);
+    let local;
+    try {
+      const u = new URL(url);
+      // data: and about: URLs stay in the browser; everything else must be ours.
+      local = ['data:', 'about:', 'blob:'].includes(u.protocol) || u.hostname === '127.0.0.1';
+    } catch {
+      local = false;
+    }
+    if (!local) foreign.push(url);
+  });
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  return page;
+}
+
+/// Navigation start to the end of the load event, from the navigation entry.
+async function loadTime(page) {
+  await page.waitForFunction(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    return nav && nav.loadEventEnd > 0;
+  });
+  return page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    return {
+      load: nav.loadEventEnd - nav.startTime,
+      response: nav.responseEnd - nav.startTime,
+      dcl: nav.domContentLoadedEventEnd - nav.startTime,
+      bytes: nav.transferSize,
+    };
+  });
+}
+
+async function textOf(page) {
+  return page.evaluate(() => document.body.innerText);
+}
+
+const started = Date.now();
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-quic',
+  ],
+});
+
+try {
+  // --- Desktop: home page, search by name, search by part of the code. ---
+  const desktop = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
+  const page = watch(await desktop.newPage());
+
+  const home = await page.goto(`${base}/`, { waitUntil: 'load' });
+  check('home page answers 200', home?.status() === 200, `status ${home?.status()}`);
+  const title = await page.title();
+  check('home page title is Chinese first', startsChinese(title), JSON.stringify(title));
+  const h1 = await page.locator('h1').first().innerText();
+  check('home page heading is Chinese first', startsChinese(h1), JSON.stringify(h1));
+  const lang = await page.evaluate(() => document.documentElement.lang);
+  check('home page declares lang zh', /^zh/i.test(lang), JSON.stringify(lang));
+  await page.screenshot({ path: SHOTS.home, fullPage: true });
+
+  const box = page.locator('input[name=q]');
+  check('home page has the search input', (await box.count()) === 1);
+  await box.fill(name);
+  await Promise.all([page.waitForURL(/\/search\?/, { waitUntil: 'load' }), box.press('Enter')]);
+  const byName = await textOf(page);
+  check(
+    'search by business name finds its credit code',
+    byName.includes(code),
+    `q=${JSON.stringify(name)} → ${page.url().replace(base, '')}`,
+  );
+  check('search result shows the business name', byName.includes(name));
+  await page.screenshot({ path: SHOTS.search, fullPage: true });
+
+  // From the result page's own box, as a visitor would search again.
+  const part = code.slice(0, 10);
+  await page.goto(`${base}/`, { waitUntil: 'load' });
+  await page.locator('input[name=q]').fill(part);
+  await Promise.all([page.waitForURL(/\/search\?/, { waitUntil: 'load' }), page.locator('input[name=q]').press('Enter')]);
+  const byCode = await textOf(page);
+  check('search by first 10 characters of the credit code finds it', byCode.includes(code), `q=${part}`);
+
+  // --- The draw page: the largest page there is. ---
+  const drawResponse = await page.goto(`${base}/draws/${encodeURIComponent(bundle)}`, { waitUntil: 'load' });
+  check('draw page answers 200', drawResponse?.status() === 200, `status ${drawResponse?.status()}`);
+  const first = await loadTime(page);
+  // Two more loads, for the report only: the check is on the first.
+  const again = [];
+  for (let i = 0; i < 2; i++) {
+    await page.reload({ waitUntil: 'load' });
+    again.push((await loadTime(page)).load);
+  }
+  check(
+    `draw page loads in under ${LOAD_BUDGET_MS} ms`,
+    first.load < LOAD_BUDGET_MS,
+    `${first.load.toFixed(1)} ms to load end (response end ${first.response.toFixed(1)} ms, ` +
+      `DOMContentLoaded ${first.dcl.toFixed(1)} ms, ${first.bytes} bytes; reloads ${again.map((t) => t.toFixed(1)).join(', ')} ms)`,
+  );
+  const drawHtml = await page.content();
+  check('draw page does not show 信用风险分类', !drawHtml.includes('信用风险分类'));
+  const drawText = await textOf(page);
+  check('draw page lists the business', drawText.includes(code) && drawText.includes(name));
+  await page.screenshot({ path: SHOTS.draw });
+  await desktop.close();
+
+  // --- Phone: the home page must not scroll sideways. ---
+  const phone = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    locale: 'zh-CN',
+  });
+  const mobile = watch(await phone.newPage());
+  await mobile.goto(`${base}/`, { waitUntil: 'load' });
+  const widths = await mobile.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    inner: window.innerWidth,
+  }));
+  check(
+    'home page on a 390×844 phone has no horizontal overflow',
+    widths.scroll <= widths.inner,
+    `scrollWidth ${widths.scroll}, innerWidth ${widths.inner}`,
+  );
+  await mobile.screenshot({ path: SHOTS.phone, fullPage: true });
+  await phone.close();
+
+  check(
+    'no request left 127.0.0.1',
+    foreign.length === 0,
+    foreign.length ? foreign.slice(0, 5).join(' ') : `${requests.length} requests, all local`,
+  );
+  check('no script errors on the pages', pageErrors.length === 0, pageErrors.slice(0, 3).join(' | '));
+} catch (e) {
+  check('browser run completed', false, String(e?.stack ?? e));
+} finally {
+  await browser.close();
+}
+
+console.log(`screenshots: ${Object.values(SHOTS).join(' ')}`);
+console.log(`browser script took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
