@@ -364,3 +364,11 @@ fn a_bundle_of_another_algorithm_version_is_refused() {
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(text(&output).contains("algorithm version 2"), "{}", text(&output));
 }
+
+#[test]
+fn ledger_verify_runs_on_a_fresh_data_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let output = shuangsui(&["ledger", "verify", "--data-dir", s(root.path())]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("ledger verified") && text(&output).contains("draws checked: 0"));
+}

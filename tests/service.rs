@@ -521,3 +521,48 @@ async fn every_documented_read_is_routed() {
         );
     }
 }
+
+#[tokio::test]
+async fn two_instances_sharing_a_database_draw_a_task_once() {
+    let app = TestApp::spawn().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let other = state(&app.config).await.unwrap();
+    let draw = |desk: std::sync::Arc<shuangsui::tasks::Desk>, task: String| async move {
+        desk.draw(&task, shuangsui::tasks::SeedMaterial::Reveal { beacon_signature: None })
+            .await
+            .unwrap()
+            .0
+    };
+    let (a, b) = tokio::join!(
+        draw(app.state.desk.clone(), task.clone()),
+        draw(other.desk.clone(), task.clone())
+    );
+    assert_eq!(a, b, "both instances report the one recorded draw");
+    let bundles: Vec<_> = std::fs::read_dir(app.publications())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert_eq!(bundles, [a.bundle.clone()], "one bundle published, nothing left staged");
+}
+
+#[tokio::test]
+async fn past_draws_verify_after_the_pools_change_and_staged_leftovers_vanish() {
+    let mut app = TestApp::spawn().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    app.operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    // The office edits its live pools after the draw.
+    let targets = app.config.pools_dir.join("targets.csv");
+    let text = std::fs::read_to_string(&targets).unwrap();
+    let last = text.lines().last().unwrap().to_owned();
+    std::fs::write(&targets, text.replace(&last, "")).unwrap();
+    // A draw interrupted before it was recorded left a staged bundle behind.
+    let staged = app.publications().join(".staging/LEFTOVER_0000");
+    std::fs::create_dir_all(&staged).unwrap();
+    app.restart().await;
+    assert!(!staged.exists(), "an unrecorded draw leaves no trace after a restart");
+    let (_, audit) = app.operator("/api/v1/ledger/verify", json!({})).await;
+    assert_eq!(audit["problems"], json!([]), "{audit}");
+    assert_eq!(audit["draws_checked"], 1);
+}

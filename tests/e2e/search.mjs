@@ -107,7 +107,7 @@ try {
 
   const box = page.locator('input[name=q]');
   check('home page has the search input', (await box.count()) === 1);
-  await box.fill(name);
+  await box.pressSequentially(name);
   await Promise.all([page.waitForURL(/\/search\?/, { waitUntil: 'load' }), box.press('Enter')]);
   const byName = await textOf(page);
   check(
@@ -121,7 +121,7 @@ try {
   // From the result page's own box, as a visitor would search again.
   const part = code.slice(0, 10);
   await page.goto(`${base}/`, { waitUntil: 'load' });
-  await page.locator('input[name=q]').fill(part);
+  await page.locator('input[name=q]').pressSequentially(part);
   await Promise.all([page.waitForURL(/\/search\?/, { waitUntil: 'load' }), page.locator('input[name=q]').press('Enter')]);
   const byCode = await textOf(page);
   check('search by first 10 characters of the credit code finds it', byCode.includes(code), `q=${part}`);
