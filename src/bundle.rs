@@ -131,6 +131,19 @@ pub struct LedgerRef {
     pub unannounced: bool,
 }
 
+/// The columns of the public `assignments.csv` (spec §8).
+pub const PUBLIC_HEADER: [&str; 7] = [
+    "序号",
+    "统一社会信用代码",
+    "名称",
+    "抽查事项",
+    "抽查事项名称",
+    "组长",
+    "检查人员",
+];
+/// The confidential copy's extra column.
+pub const RISK_CLASS_HEADER: &str = "信用风险分类";
+
 /// `assignments.csv` as text: UTF-8 with BOM (so Excel reads it right),
 /// CRLF, one row per visit in credit-code order.
 pub fn assignments_csv(pools: &Pools, outcome: &Outcome, visibility: Visibility) -> String {
@@ -146,17 +159,9 @@ pub fn write_assignments(pools: &Pools, outcome: &Outcome, published: &Published
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(bytes);
-    let mut header = vec![
-        "序号",
-        "统一社会信用代码",
-        "名称",
-        "抽查事项",
-        "抽查事项名称",
-        "组长",
-        "检查人员",
-    ];
+    let mut header = PUBLIC_HEADER.to_vec();
     if confidential {
-        header.push("信用风险分类");
+        header.push(RISK_CLASS_HEADER);
     }
     writer.write_record(&header).expect("in-memory write");
     let mut names = String::new();

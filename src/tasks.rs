@@ -129,6 +129,29 @@ pub struct Announcement {
     pub unannounced: bool,
 }
 
+impl Announcement {
+    fn new(
+        task_id: String,
+        plan: Plan,
+        pools: &Pools,
+        seed_method: SeedMethod,
+        redraw: Option<Redraw>,
+        occurrence: Option<String>,
+    ) -> Self {
+        Announcement {
+            task_id,
+            plan_sha256: bytes_hash(plan.to_json().as_bytes()),
+            plan,
+            snapshot: pools.snapshot,
+            snapshot_combined: pools.snapshot.combined(),
+            seed_method,
+            redraw,
+            occurrence,
+            unannounced: false,
+        }
+    }
+}
+
 /// The ledger payload of a draw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrawRecord {
@@ -270,18 +293,7 @@ impl Desk {
                 }
             }
         };
-        let unannounced = false;
-        let announcement = Announcement {
-            task_id: task_id.clone(),
-            plan_sha256: bytes_hash(plan.to_json().as_bytes()),
-            plan,
-            snapshot: pools.snapshot,
-            snapshot_combined: pools.snapshot.combined(),
-            seed_method,
-            redraw,
-            occurrence,
-            unannounced,
-        };
+        let announcement = Announcement::new(task_id.clone(), plan, &pools, seed_method, redraw, occurrence);
         let payload = serde_json::to_string(&announcement).expect("announcements serialise");
         let appended = self
             .ledger
@@ -355,17 +367,15 @@ impl Desk {
         let _one_at_a_time = self.drawing.lock().await;
         let (pools, _) = self.freeze_pools()?;
         let task_id = format!("{}@adhoc-{}", plan.id, &Seed::random().to_hex()[..8]);
-        let announcement = Announcement {
-            task_id: task_id.clone(),
-            plan_sha256: bytes_hash(plan.to_json().as_bytes()),
+        let mut announcement = Announcement::new(
+            task_id.clone(),
             plan,
-            snapshot: pools.snapshot,
-            snapshot_combined: pools.snapshot.combined(),
-            seed_method: SeedMethod::Ceremony { at: "—".into() },
-            redraw: None,
-            occurrence: None,
-            unannounced: true,
-        };
+            &pools,
+            SeedMethod::Ceremony { at: "—".into() },
+            None,
+            None,
+        );
+        announcement.unannounced = true;
         let payload = serde_json::to_string(&announcement).expect("announcements serialise");
         self.ledger
             .append(Kind::PlanAnnounced, &announce_key(&task_id), &payload, &now_in_china())

@@ -19,15 +19,7 @@ pub const PUBLIC_DIR: &str = "public";
 /// The header of the public `assignments.csv`, in order. A file with any other
 /// header (in particular the confidential one, which adds 信用风险分类) is
 /// refused rather than shown.
-pub const PUBLIC_HEADER: [&str; 7] = [
-    "序号",
-    "统一社会信用代码",
-    "名称",
-    "抽查事项",
-    "抽查事项名称",
-    "组长",
-    "检查人员",
-];
+pub use crate::bundle::PUBLIC_HEADER;
 
 /// A folder of bundles, as written by `shuangsui draw --out DIR`.
 #[derive(Debug, Clone)]

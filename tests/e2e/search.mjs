@@ -150,25 +150,41 @@ try {
   await desktop.close();
 
   // --- Phone: the home page must not scroll sideways. ---
+  // With mobile emulation Chromium widens the layout viewport to fit content
+  // that overflows, so innerWidth grows with scrollWidth and comparing the
+  // two alone proves nothing: compare with the phone's width as well.
+  const PHONE = { width: 390, height: 844 };
   const phone = await browser.newContext({
-    viewport: { width: 390, height: 844 },
+    viewport: PHONE,
     deviceScaleFactor: 2,
     isMobile: true,
     hasTouch: true,
     locale: 'zh-CN',
   });
   const mobile = watch(await phone.newPage());
+  const overflow = async (label) => {
+    const w = await mobile.evaluate(() => {
+      // The elements whose content sticks out of them, outside scroll boxes.
+      const culprits = [];
+      for (const el of document.querySelectorAll('main *')) {
+        if (el.closest('.scroll') || !el.clientWidth) continue;
+        if (el.scrollWidth > el.clientWidth + 1 && el.children.length === 0) {
+          culprits.push(`<${el.tagName.toLowerCase()}> ${JSON.stringify(el.textContent.trim().slice(0, 60))}`);
+        }
+      }
+      return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth, culprits };
+    });
+    check(
+      `${label} on a ${PHONE.width}×${PHONE.height} phone has no horizontal overflow`,
+      w.scroll <= w.inner && w.scroll <= PHONE.width,
+      `scrollWidth ${w.scroll}, innerWidth ${w.inner}` + (w.culprits.length ? `; overflowing: ${w.culprits.slice(0, 3).join(', ')}` : ''),
+    );
+  };
   await mobile.goto(`${base}/`, { waitUntil: 'load' });
-  const widths = await mobile.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    inner: window.innerWidth,
-  }));
-  check(
-    'home page on a 390×844 phone has no horizontal overflow',
-    widths.scroll <= widths.inner,
-    `scrollWidth ${widths.scroll}, innerWidth ${widths.inner}`,
-  );
+  await overflow('home page');
   await mobile.screenshot({ path: SHOTS.phone, fullPage: true });
+  await mobile.goto(`${base}/search?q=${encodeURIComponent(name)}`, { waitUntil: 'load' });
+  await overflow('search result page');
   await phone.close();
 
   check(
