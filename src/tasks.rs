@@ -449,7 +449,12 @@ impl Desk {
             });
         }
         let name = bundle_name(&announcement.task_id, seed);
-        let staging = self.publications_dir.join(".staging");
+        // A staging folder of its own per attempt: another instance may be
+        // staging the same task's bundle at this moment.
+        let staging = self
+            .publications_dir
+            .join(".staging")
+            .join(&Seed::random().to_hex()[..16]);
         let staged = bundle::write(&staging, &name, &confidential, &public)?;
         let manifest_bytes = std::fs::read(staged.join("manifest.json")).map_err(io(&staged))?;
         let record = DrawRecord {
@@ -474,11 +479,12 @@ impl Desk {
             Appended::New(entry) => {
                 let published = self.publications_dir.join(&name);
                 std::fs::rename(&staged, &published).map_err(io(&published))?;
+                std::fs::remove_dir(&staging).map_err(io(&staging))?;
                 Ok((record, entry))
             }
             // Another instance drew it first: ours was never recorded.
             Appended::Existing(entry) => {
-                std::fs::remove_dir_all(&staged).map_err(io(&staged))?;
+                std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
                 Ok((entry.payload()?, entry))
             }
         }
