@@ -121,7 +121,7 @@ code,.hash{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.88em;wor
 pre{background:#262626;color:#f0f0f0;padding:.7rem;border-radius:4px;white-space:pre-wrap;word-break:break-all;font-size:.88em}\
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.4rem 0}\
 dl.facts dt{color:#444}\
-dl.facts dd{margin:0;min-width:0}\
+dl.facts dd{margin:0;min-width:0;overflow-wrap:anywhere}\
 @media (max-width:40rem){dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4rem}}\
 form.search{display:flex;gap:.5rem;margin:.6rem 0}\
 form.search input{flex:1;min-width:0;font-size:1rem;padding:.5rem;border:1px solid #999;border-radius:4px}\
@@ -393,6 +393,44 @@ pub fn index_page(draws: &[PublishedDraw], announcements: &[AnnouncementView], l
 /// 任务公告 of one draw: the facts and hashes, the list of drawn businesses,
 /// the downloads and how to re-check it.
 pub fn draw_page(draw: &PublishedDraw, rows: &[PublicRow], ledger_head: &LedgerHead) -> String {
+    render_draw(draw, rows, rows.len(), None, ledger_head)
+}
+
+/// Rows per page of a draw's list: a phone lays out a few hundred rows
+/// quickly; a whole county's list at once takes the browser far longer.
+pub const ROWS_PER_PAGE: usize = 300;
+
+/// [`draw_page`] showing page `page` (from 1) of `rows`, with links to the
+/// other pages; the full list is in the CSV and Excel downloads.
+pub fn draw_page_paged(draw: &PublishedDraw, rows: &[PublicRow], page: usize, ledger_head: &LedgerHead) -> String {
+    let pages = rows.len().div_ceil(ROWS_PER_PAGE).max(1);
+    let page = page.clamp(1, pages);
+    let shown = &rows[((page - 1) * ROWS_PER_PAGE).min(rows.len())..(page * ROWS_PER_PAGE).min(rows.len())];
+    render_draw(draw, shown, rows.len(), Some((page, pages)), ledger_head)
+}
+
+fn page_links(out: &mut String, name_url: &str, page: usize, pages: usize) {
+    if pages <= 1 {
+        return;
+    }
+    out.push_str("<p class=\"pages\">");
+    for k in 1..=pages {
+        if k == page {
+            w!(out, "<strong>{k}</strong> ");
+        } else {
+            w!(out, "<a href=\"/draws/{name_url}?page={k}\">{k}</a> ");
+        }
+    }
+    w!(out, "<span class=\"en\">page {page} of {pages}</span></p>\n");
+}
+
+fn render_draw(
+    draw: &PublishedDraw,
+    rows: &[PublicRow],
+    total: usize,
+    nav: Option<(usize, usize)>,
+    ledger_head: &LedgerHead,
+) -> String {
     // About 300 bytes per row; sized up front so a 10,000-row list is written
     // without reallocating.
     let mut out = String::with_capacity(16 * 1024 + 320 * rows.len());
@@ -592,7 +630,7 @@ pub fn draw_page(draw: &PublishedDraw, rows: &[PublicRow], ledger_head: &LedgerH
          <th>组长 <span class=\"en\">Leader</span></th>\
          <th>检查人员 <span class=\"en\">Team</span></th>\
          </tr></thead>\n<tbody>\n",
-        n = rows.len(),
+        n = total,
     );
     for row in rows {
         w!(
@@ -621,6 +659,9 @@ pub fn draw_page(draw: &PublishedDraw, rows: &[PublicRow], ledger_head: &LedgerH
         out.push_str("</code></td></tr>\n");
     }
     out.push_str("</tbody></table></div>\n");
+    if let Some((page, pages)) = nav {
+        page_links(&mut out, &name_url, page, pages);
+    }
 
     w!(
         out,

@@ -134,12 +134,27 @@ async fn rows_of(draw: &PublishedDraw) -> Result<Vec<PublicRow>, ApiError> {
         .map_err(ApiError::internal)
 }
 
-pub async fn draw_page(State(state): State<AppState>, UrlPath(name): UrlPath<String>) -> Result<Response, ApiError> {
+#[derive(Deserialize)]
+pub struct DrawPageQuery {
+    #[serde(default = "first")]
+    page: usize,
+}
+
+pub async fn draw_page(
+    State(state): State<AppState>,
+    UrlPath(name): UrlPath<String>,
+    Query(query): Query<DrawPageQuery>,
+) -> Result<Response, ApiError> {
     let Some(draw) = one_draw(&state, &name).await? else {
         return Ok(missing(&format!("抽查任务 {name}")));
     };
     let rows = rows_of(&draw).await?;
-    Ok(page(pages::draw_page(&draw, &rows, &head(&state).await?)))
+    Ok(page(pages::draw_page_paged(
+        &draw,
+        &rows,
+        query.page,
+        &head(&state).await?,
+    )))
 }
 
 pub async fn download(

@@ -59,7 +59,7 @@ apt_install() {
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 command -v curl >/dev/null || apt_install curl
 # Without a CJK font Chromium draws every Chinese character as a box.
-if ! { command -v fc-list >/dev/null && fc-list :lang=zh family | grep -q .; }; then
+if ! command -v fc-list >/dev/null || [ -z "$(fc-list :lang=zh family)" ]; then
     apt_install fonts-noto-cjk
 fi
 if [ ! -f "$E2E/node_modules/playwright-core/package.json" ]; then

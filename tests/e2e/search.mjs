@@ -7,6 +7,7 @@
 //
 // Prints one line per check, then `N passed, M failed`; exits 1 on a failure.
 
+import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const [base, name, code, bundle] = process.argv.slice(2);
@@ -118,7 +119,7 @@ try {
   check('search result shows the business name', byName.includes(name));
   await page.screenshot({ path: SHOTS.search, fullPage: true });
 
-  // From the result page's own box, as a visitor would search again.
+  // Again from the home page, by the first 10 characters of the code.
   const part = code.slice(0, 10);
   await page.goto(`${base}/`, { waitUntil: 'load' });
   await page.locator('input[name=q]').pressSequentially(part);
@@ -129,18 +130,23 @@ try {
   // --- The draw page: the largest page there is. ---
   const drawResponse = await page.goto(`${base}/draws/${encodeURIComponent(bundle)}`, { waitUntil: 'load' });
   check('draw page answers 200', drawResponse?.status() === 200, `status ${drawResponse?.status()}`);
-  const first = await loadTime(page);
-  // Two more loads, for the report only: the check is on the first.
-  const again = [];
+  // Three arrivals from the home page, as a visitor comes; the check is on
+  // the median, so that one scheduling hiccup on a busy machine does not
+  // decide it. All three figures are reported.
+  const loads = [await loadTime(page)];
   for (let i = 0; i < 2; i++) {
-    await page.reload({ waitUntil: 'load' });
-    again.push((await loadTime(page)).load);
+    await page.goto(`${base}/`, { waitUntil: 'load' });
+    await page.goto(`${base}/draws/${encodeURIComponent(bundle)}`, { waitUntil: 'load' });
+    loads.push(await loadTime(page));
   }
+  const median = [...loads].sort((a, b) => a.load - b.load)[1];
+  const busy = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
   check(
-    `draw page loads in under ${LOAD_BUDGET_MS} ms`,
-    first.load < LOAD_BUDGET_MS,
-    `${first.load.toFixed(1)} ms to load end (response end ${first.response.toFixed(1)} ms, ` +
-      `DOMContentLoaded ${first.dcl.toFixed(1)} ms, ${first.bytes} bytes; reloads ${again.map((t) => t.toFixed(1)).join(', ')} ms)`,
+    `draw page loads in under ${LOAD_BUDGET_MS} ms (median of 3)`,
+    median.load < LOAD_BUDGET_MS,
+    `median ${median.load.toFixed(1)} ms (loads ${loads.map((t) => t.load.toFixed(1)).join(', ')} ms; ` +
+      `median's response end ${median.response.toFixed(1)} ms, DOMContentLoaded ${median.dcl.toFixed(1)} ms; ` +
+      `${median.bytes} bytes; load average ${busy})`,
   );
   const drawHtml = await page.content();
   check('draw page does not show 信用风险分类', !drawHtml.includes('信用风险分类'));
