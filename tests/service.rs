@@ -543,7 +543,11 @@ async fn two_instances_sharing_a_database_draw_a_task_once() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| !n.starts_with('.'))
         .collect();
-    assert_eq!(bundles, std::slice::from_ref(&a.bundle), "one bundle published, nothing left staged");
+    assert_eq!(
+        bundles,
+        std::slice::from_ref(&a.bundle),
+        "one bundle published, nothing left staged"
+    );
 }
 
 #[tokio::test]
