@@ -7,12 +7,12 @@ use crate::bundle::{self, BundleError};
 use crate::draw::{draw, DrawError, Outcome};
 use crate::history::History;
 use crate::plan::{Plan, PlanError};
-use crate::pools::{load, LoadOptions, Pools, Problems};
+use crate::pools::{load_path, LoadOptions, Pools, Problems};
 use crate::seed::SeedSpec;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
-    #[error("the pool folder {dir} has problems:\n{problems}")]
+    #[error("the pools {dir} have problems:\n{problems}")]
     Pools { dir: PathBuf, problems: Problems },
     #[error(transparent)]
     Plan(#[from] PlanError),
@@ -24,8 +24,9 @@ pub enum CommandError {
     Bundle(#[from] BundleError),
 }
 
+/// Loads a pool folder, or a `.xlsx` workbook (see [`load_path`]).
 pub fn load_pools(dir: &Path, options: LoadOptions) -> Result<Pools, CommandError> {
-    load(dir, options).map_err(|problems| CommandError::Pools {
+    load_path(dir, options).map_err(|problems| CommandError::Pools {
         dir: dir.to_owned(),
         problems,
     })

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 use shuangsui::commands::{self, CommandError};
 use shuangsui::generate::{generate, GenOptions};
-use shuangsui::pools::{Encoding, LoadOptions};
+use shuangsui::pools::{write_templates, write_workbook, Encoding, LoadOptions};
 use shuangsui::seed::{SeedSource, SeedSpec};
 use shuangsui::service::config::Config;
 
@@ -31,6 +31,9 @@ enum Command {
     GenData {
         #[arg(long)]
         out: PathBuf,
+        /// Also write the pools as one .xlsx workbook (a sheet per file).
+        #[arg(long)]
+        xlsx: Option<PathBuf>,
         #[arg(long, default_value_t = GenOptions::default().seed)]
         seed: u64,
         #[arg(long, default_value_t = GenOptions::default().targets)]
@@ -42,8 +45,14 @@ enum Command {
         #[arg(long, default_value_t = GenOptions::default().conflicts)]
         conflicts: usize,
     },
-    /// Validate a pool folder and print a summary.
+    /// Write the import templates: pools-template.xlsx and the five CSV headers.
+    Templates {
+        #[arg(long, default_value = "data/templates")]
+        out: PathBuf,
+    },
+    /// Validate a pool folder (or .xlsx workbook) and print a summary.
     Check {
+        /// A folder of the five CSV files, or a .xlsx workbook.
         #[arg(long, default_value = "data")]
         data: PathBuf,
         /// utf-8, gbk or detect.
@@ -60,6 +69,7 @@ enum Command {
         /// 64 hex characters, ceremony:DIGITS (dice or lottery digits), or random.
         #[arg(long)]
         seed: String,
+        /// A folder of the five CSV files, or a .xlsx workbook.
         #[arg(long, default_value = "data")]
         data: PathBuf,
         #[arg(long, default_value = "bundles")]
@@ -89,6 +99,7 @@ enum Command {
     /// Redo a draw from its bundle and the pool files and compare.
     Verify {
         bundle: PathBuf,
+        /// A folder of the five CSV files, or a .xlsx workbook.
         #[arg(long, default_value = "data")]
         data: PathBuf,
         #[arg(long, default_value = "detect")]
@@ -137,6 +148,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::GenData {
             out,
+            xlsx,
             seed,
             targets,
             inspectors,
@@ -160,6 +172,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary.targets,
                 summary.conflicts
             );
+            if let Some(xlsx) = xlsx {
+                write_workbook(&out, &xlsx, Encoding::Utf8).with_context(|| format!("writing {}", xlsx.display()))?;
+                eprintln!("wrote {}", xlsx.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Templates { out } => {
+            write_templates(&out).with_context(|| format!("writing {}", out.display()))?;
+            eprintln!("wrote the import templates into {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { data, encoding, as_of } => {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::bundle::{self, write_assignments, BundleError, Manifest, Visibility};
 use crate::draw::{draw, Published, ALGORITHM_VERSION};
-use crate::pools::{load, LoadOptions, Pools, Problems};
+use crate::pools::{load_path, LoadOptions, Pools, Problems};
 use crate::seed::{Seed, SeedSource, SeedSpec};
 use crate::snapshot::bytes_hash;
 
@@ -53,7 +53,7 @@ pub fn verify(bundle_dir: &Path, data_dir: &Path, options: LoadOptions) -> Resul
             found: stored.manifest.algorithm_version,
         });
     }
-    let pools = load(data_dir, options).map_err(VerifyError::Pools)?;
+    let pools = load_path(data_dir, options).map_err(VerifyError::Pools)?;
     let mut report = check_bundle(&stored, &pools, Report::default());
     if report.verified() && stored.manifest.visibility == Visibility::Confidential {
         let public_dir = bundle_dir.join("public");

@@ -7,7 +7,8 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 use super::table::{read_text, Column, Encoding, Header, Problem, Problems, Row, Table};
-use super::{targets, Category, Conflict, Inspector, Item, Pools, Ratio, SnapshotHashes, Target};
+use super::targets::{self, TargetDirectory};
+use super::{Category, Conflict, Inspector, Item, Pools, Ratio, SnapshotHashes, Sources, Target};
 use crate::ids::{CertNo, CreditCode, ItemCode};
 use crate::snapshot::{canonical_list, list_hash, record_hash, Hash32};
 
@@ -50,29 +51,88 @@ const CONFLICT_COLUMNS: [Column; 3] = [
     col("relation", "回避关系"),
 ];
 
+/// The columns of input `kind` (a kind of [`super::FILES`]).
+pub(super) fn columns_of(kind: &str) -> &'static [Column] {
+    match kind {
+        "departments" => &DEPARTMENT_COLUMNS,
+        "items" => &ITEM_COLUMNS,
+        "inspectors" => &INSPECTOR_COLUMNS,
+        "targets" => &targets::COLUMNS,
+        "conflicts" => &CONFLICT_COLUMNS,
+        _ => panic!("{kind} is not a kind of pool input"),
+    }
+}
+
 /// Loads and validates the pool folder `dir`. On any problem, returns all of
 /// them (up to [`Problems::CAP`]) and no pools.
 pub fn load(dir: &Path, options: LoadOptions) -> Result<Pools, Problems> {
     // The target directory is nearly all of the work; it spreads itself over
     // the cores while the four small files are read beside it.
     let mut problems = Problems::default();
+    let sources = Sources::csv();
     let (directory, small) = rayon::join(
         || targets::load(dir, options.encoding, &mut problems),
-        || load_small(dir, options.encoding),
+        || {
+            let mut folder = CsvFolder {
+                dir,
+                encoding: options.encoding,
+            };
+            load_small(&mut folder, &sources)
+        },
     );
-    let (departments, items, inspectors, conflicts, small_problems) = small;
+    finish(small, directory, sources, problems)
+}
+
+/// Loads either kind of pool: a path ending in `.xlsx` is one workbook,
+/// anything else a folder of the five CSV files (`docs/DATA.md`).
+pub fn load_path(path: &Path, options: LoadOptions) -> Result<Pools, Problems> {
+    if is_workbook(path) {
+        super::xlsx::load(path)
+    } else {
+        load(path, options)
+    }
+}
+
+/// Whether `path` names an `.xlsx` workbook rather than a pool folder.
+pub fn is_workbook(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+}
+
+/// Cross-checks the loaded inputs and, when nothing at all is wrong, builds
+/// the pools. `problems` holds what was found while reading.
+pub(super) fn finish(
+    small: SmallFiles,
+    directory: TargetDirectory,
+    sources: Sources,
+    mut problems: Problems,
+) -> Result<Pools, Problems> {
+    let SmallFiles {
+        departments,
+        items,
+        inspectors,
+        conflicts,
+        problems: small_problems,
+    } = small;
     problems.extend(small_problems);
     let targets = directory.targets;
-    cross_check(&departments, &items, &inspectors, &conflicts, &targets, &mut problems);
+    cross_check(
+        &departments,
+        &items,
+        &inspectors,
+        &conflicts,
+        &targets,
+        &sources,
+        &mut problems,
+    );
     for (name, empty) in [
-        ("departments.csv", departments.records.is_empty()),
-        ("items.csv", items.records.is_empty()),
-        ("inspectors.csv", inspectors.records.is_empty()),
-        ("targets.csv", targets.is_empty()),
+        (&sources.departments, departments.records.is_empty()),
+        (&sources.items, items.records.is_empty()),
+        (&sources.inspectors, inspectors.records.is_empty()),
+        (&sources.targets, targets.is_empty()),
     ] {
         if empty {
             problems.push(Problem {
-                file: name.into(),
+                file: name.clone(),
                 line: 0,
                 field: None,
                 message: "holds no records: the pool is empty".into(),
@@ -99,6 +159,7 @@ pub fn load(dir: &Path, options: LoadOptions) -> Result<Pools, Problems> {
         entity_types: directory.entity_types,
         industries: directory.industries,
         townships: directory.townships,
+        sources,
     })
 }
 
@@ -108,79 +169,119 @@ struct Sorted<T> {
     hash: Hash32,
 }
 
-type SmallFiles = (
-    Sorted<String>,
-    Sorted<Item>,
-    Sorted<Inspector>,
-    Sorted<Conflict>,
-    Problems,
-);
+/// The four small inputs, each sorted and hashed, and the problems found in them.
+pub(super) struct SmallFiles {
+    departments: Sorted<String>,
+    items: Sorted<Item>,
+    inspectors: Sorted<Inspector>,
+    conflicts: Sorted<Conflict>,
+    problems: Problems,
+}
 
-fn load_small(dir: &Path, encoding: Encoding) -> SmallFiles {
+/// Where the rows of the four small inputs come from: CSV files in a folder
+/// or worksheets of a workbook. Either way each row reaches the same parsing.
+pub(super) trait Rows {
+    /// Calls `each` for every data row of the input `kind` (a kind of
+    /// [`super::FILES`]), read through a header mapped onto `columns`, and
+    /// reports whatever keeps the input or a row from being read.
+    fn each_row(
+        &mut self,
+        kind: &str,
+        columns: &[Column],
+        problems: &mut Problems,
+        each: &mut dyn FnMut(&Row<'_>, &Header, &mut Problems),
+    );
+}
+
+/// A pool folder's CSV files.
+struct CsvFolder<'a> {
+    dir: &'a Path,
+    encoding: Encoding,
+}
+
+impl Rows for CsvFolder<'_> {
+    fn each_row(
+        &mut self,
+        kind: &str,
+        columns: &[Column],
+        problems: &mut Problems,
+        each: &mut dyn FnMut(&Row<'_>, &Header, &mut Problems),
+    ) {
+        let name = format!("{kind}.csv");
+        let Some(text) = read_text(self.dir, &name, self.encoding, problems) else {
+            return;
+        };
+        let Some((header, header_len)) = Header::read(&name, &text, columns, problems) else {
+            return;
+        };
+        let table = Table::new(&header, &text.as_bytes()[header_len..], 2);
+        table.rows(problems, |row, problems| each(&row, &header, problems));
+    }
+}
+
+pub(super) fn load_small(source: &mut impl Rows, sources: &Sources) -> SmallFiles {
     let mut problems = Problems::default();
     let departments = load_file(
-        dir,
-        "departments.csv",
+        source,
+        "departments",
         &DEPARTMENT_COLUMNS,
-        encoding,
         &mut problems,
         |row, _, _| {
             let name = row.get(0);
             Some((name.to_owned(), record_hash(&[name])))
         },
     );
-    let departments = sorted(departments, "departments", "部门名称", &mut problems, |d| d.clone());
-    let items = load_file(dir, "items.csv", &ITEM_COLUMNS, encoding, &mut problems, parse_item);
-    let items = sorted(items, "items", "事项编号", &mut problems, |i| i.code.to_string());
-    let inspectors = load_file(
-        dir,
-        "inspectors.csv",
-        &INSPECTOR_COLUMNS,
-        encoding,
+    let departments = sorted(
+        departments,
+        "departments",
+        &sources.departments,
+        "部门名称",
         &mut problems,
-        parse_inspector,
+        |d| d.clone(),
     );
-    let inspectors = sorted(inspectors, "inspectors", "执法证号", &mut problems, |i| {
-        i.cert.to_string()
+    let items = load_file(source, "items", &ITEM_COLUMNS, &mut problems, parse_item);
+    let items = sorted(items, "items", &sources.items, "事项编号", &mut problems, |i| {
+        i.code.to_string()
     });
-    let conflicts = load_file(
-        dir,
-        "conflicts.csv",
-        &CONFLICT_COLUMNS,
-        encoding,
+    let inspectors = load_file(source, "inspectors", &INSPECTOR_COLUMNS, &mut problems, parse_inspector);
+    let inspectors = sorted(
+        inspectors,
+        "inspectors",
+        &sources.inspectors,
+        "执法证号",
         &mut problems,
-        parse_conflict,
+        |i| i.cert.to_string(),
     );
+    let conflicts = load_file(source, "conflicts", &CONFLICT_COLUMNS, &mut problems, parse_conflict);
     let conflicts = sorted(
         conflicts,
         "conflicts",
+        &sources.conflicts,
         "执法证号 + 统一社会信用代码",
         &mut problems,
         |c| format!("{}\u{0}{}", c.cert, c.code),
     );
-    (departments, items, inspectors, conflicts, problems)
+    SmallFiles {
+        departments,
+        items,
+        inspectors,
+        conflicts,
+        problems,
+    }
 }
 
-/// Reads one file row by row; `parse` returns the record and its record hash,
-/// or `None` after reporting why the row is bad.
+/// Reads one input row by row; `parse` returns the record and its record
+/// hash, or `None` after reporting why the row is bad.
 fn load_file<T>(
-    dir: &Path,
-    name: &str,
+    source: &mut impl Rows,
+    kind: &str,
     columns: &[Column],
-    encoding: Encoding,
     problems: &mut Problems,
-    mut parse: impl FnMut(&Row<'_>, &Table<'_>, &mut Problems) -> Option<(T, Hash32)>,
+    mut parse: impl FnMut(&Row<'_>, &Header, &mut Problems) -> Option<(T, Hash32)>,
 ) -> Vec<(u64, T, Hash32)> {
     let mut out = Vec::new();
-    let Some(text) = read_text(dir, name, encoding, problems) else {
-        return out;
-    };
-    let Some((header, header_len)) = Header::read(name, &text, columns, problems) else {
-        return out;
-    };
-    let table = Table::new(&header, &text.as_bytes()[header_len..], 2);
-    table.rows(problems, |row, problems| {
-        if let Some((record, hash)) = parse(&row, &table, problems) {
+    source.each_row(kind, columns, problems, &mut |row, header, problems| {
+        if let Some((record, hash)) = parse(row, header, problems) {
             out.push((row.line, record, hash));
         }
     });
@@ -191,6 +292,7 @@ fn load_file<T>(
 fn sorted<T>(
     mut records: Vec<(u64, T, Hash32)>,
     kind: &str,
+    file: &str,
     id_name: &'static str,
     problems: &mut Problems,
     id: impl Fn(&T) -> String,
@@ -200,7 +302,7 @@ fn sorted<T>(
     for pair in keyed.windows(2) {
         if pair[0].0 == pair[1].0 {
             problems.push(Problem {
-                file: format!("{kind}.csv"),
+                file: file.into(),
                 line: pair[1].1,
                 field: Some(id_name),
                 message: format!(
@@ -219,10 +321,10 @@ fn sorted<T>(
 }
 
 /// Reports an empty required value; returns whether the value is present.
-fn required(row: &Row<'_>, table: &Table<'_>, problems: &mut Problems, column: &[Column], index: usize) -> bool {
+fn required(row: &Row<'_>, header: &Header, problems: &mut Problems, column: &[Column], index: usize) -> bool {
     let present = !row.get(index).is_empty();
     if !present {
-        table.problem(
+        header.problem(
             problems,
             row.line,
             Some(column[index].english),
@@ -247,7 +349,7 @@ fn split_list(text: &str) -> Vec<String> {
 /// A date as spec §1 reads it: 4-digit year, 1–2-digit month and day, both
 /// separators `-` or both `/`. (chrono's own parser would also take a sign
 /// or a longer year, which no office export means.)
-fn parse_date(text: &str) -> Option<NaiveDate> {
+pub(super) fn parse_date(text: &str) -> Option<NaiveDate> {
     let separator = if text.contains('/') { '/' } else { '-' };
     let mut parts = text.split(separator);
     let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
@@ -260,18 +362,18 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year.parse().ok()?, month.parse().ok()?, day.parse().ok()?)
 }
 
-fn parse_item(row: &Row<'_>, table: &Table<'_>, problems: &mut Problems) -> Option<(Item, Hash32)> {
+fn parse_item(row: &Row<'_>, header: &Header, problems: &mut Problems) -> Option<(Item, Hash32)> {
     let c = &ITEM_COLUMNS;
     let before = problems.total;
     let code = ItemCode::parse(row.get(0))
-        .map_err(|e| table.problem(problems, row.line, Some(c[0].english), e.to_string()))
+        .map_err(|e| header.problem(problems, row.line, Some(c[0].english), e.to_string()))
         .ok();
     for i in [1, 2, 3, 4, 6] {
-        required(row, table, problems, c, i);
+        required(row, header, problems, c, i);
     }
     let category = Category::parse(row.get(5));
     if category.is_none() {
-        table.problem(
+        header.problem(
             problems,
             row.line,
             Some(c[5].english),
@@ -282,7 +384,7 @@ fn parse_item(row: &Row<'_>, table: &Table<'_>, problems: &mut Problems) -> Opti
     for (k, ratio) in ratios.iter_mut().enumerate() {
         match Ratio::parse_percent(row.get(9 + k)) {
             Some(r) => *ratio = r,
-            None => table.problem(
+            None => header.problem(
                 problems,
                 row.line,
                 Some(c[9 + k].english),
@@ -327,18 +429,18 @@ fn parse_item(row: &Row<'_>, table: &Table<'_>, problems: &mut Problems) -> Opti
     Some((item, hash))
 }
 
-fn parse_inspector(row: &Row<'_>, table: &Table<'_>, problems: &mut Problems) -> Option<(Inspector, Hash32)> {
+fn parse_inspector(row: &Row<'_>, header: &Header, problems: &mut Problems) -> Option<(Inspector, Hash32)> {
     let c = &INSPECTOR_COLUMNS;
     let before = problems.total;
     let cert = CertNo::parse(row.get(0))
-        .map_err(|e| table.problem(problems, row.line, Some(c[0].english), e.to_string()))
+        .map_err(|e| header.problem(problems, row.line, Some(c[0].english), e.to_string()))
         .ok();
     for i in [1, 2, 4] {
-        required(row, table, problems, c, i);
+        required(row, header, problems, c, i);
     }
     let areas = split_list(row.get(3));
     if areas.is_empty() {
-        table.problem(
+        header.problem(
             problems,
             row.line,
             Some(c[3].english),
@@ -347,7 +449,7 @@ fn parse_inspector(row: &Row<'_>, table: &Table<'_>, problems: &mut Problems) ->
     }
     let valid_until = parse_date(row.get(5));
     if valid_until.is_none() {
-        table.problem(
+        header.problem(
             problems,
             row.line,
             Some(c[5].english),
@@ -377,13 +479,13 @@ fn parse_inspector(row: &Row<'_>, table: &Table<'_>, problems: &mut Problems) ->
     Some((inspector, hash))
 }
 
-fn parse_conflict(row: &Row<'_>, table: &Table<'_>, problems: &mut Problems) -> Option<(Conflict, Hash32)> {
+fn parse_conflict(row: &Row<'_>, header: &Header, problems: &mut Problems) -> Option<(Conflict, Hash32)> {
     let c = &CONFLICT_COLUMNS;
     let cert =
-        CertNo::parse(row.get(0)).map_err(|e| table.problem(problems, row.line, Some(c[0].english), e.to_string()));
-    let code =
-        CreditCode::parse(row.get(1)).map_err(|e| table.problem(problems, row.line, Some(c[1].english), e.to_string()));
-    let relation = required(row, table, problems, c, 2);
+        CertNo::parse(row.get(0)).map_err(|e| header.problem(problems, row.line, Some(c[0].english), e.to_string()));
+    let code = CreditCode::parse(row.get(1))
+        .map_err(|e| header.problem(problems, row.line, Some(c[1].english), e.to_string()));
+    let relation = required(row, header, problems, c, 2);
     let (Ok(cert), Ok(code), true) = (cert, code, relation) else {
         return None;
     };
@@ -406,6 +508,7 @@ fn cross_check(
     inspectors: &Sorted<Inspector>,
     conflicts: &Sorted<Conflict>,
     targets: &[Target],
+    sources: &Sources,
     problems: &mut Problems,
 ) {
     let known = |name: &str| {
@@ -417,20 +520,26 @@ fn cross_check(
     for (line, item) in &items.records {
         if !known(&item.department) {
             problems.push(Problem {
-                file: "items.csv".into(),
+                file: sources.items.clone(),
                 line: *line,
                 field: Some("department"),
-                message: format!("unknown department {:?} (not in departments.csv)", item.department),
+                message: format!(
+                    "unknown department {:?} (not in {})",
+                    item.department, sources.departments
+                ),
             });
         }
     }
     for (line, officer) in &inspectors.records {
         if !known(&officer.department) {
             problems.push(Problem {
-                file: "inspectors.csv".into(),
+                file: sources.inspectors.clone(),
                 line: *line,
                 field: Some("department"),
-                message: format!("unknown department {:?} (not in departments.csv)", officer.department),
+                message: format!(
+                    "unknown department {:?} (not in {})",
+                    officer.department, sources.departments
+                ),
             });
         }
     }
@@ -441,10 +550,10 @@ fn cross_check(
             .is_err()
         {
             problems.push(Problem {
-                file: "conflicts.csv".into(),
+                file: sources.conflicts.clone(),
                 line: *line,
                 field: Some("cert_no"),
-                message: format!("officer {} is not in inspectors.csv", conflict.cert),
+                message: format!("officer {} is not in {}", conflict.cert, sources.inspectors),
             });
         }
     }
@@ -460,10 +569,10 @@ fn cross_check(
         }
         if targets.get(position).is_none_or(|t| t.code != *code) {
             problems.push(Problem {
-                file: "conflicts.csv".into(),
+                file: sources.conflicts.clone(),
                 line,
                 field: Some("credit_code"),
-                message: format!("target {code} is not in targets.csv"),
+                message: format!("target {code} is not in {}", sources.targets),
             });
         }
     }

@@ -5,6 +5,8 @@
 mod load;
 pub mod table;
 mod targets;
+mod workbook;
+mod xlsx;
 
 use rustc_hash::FxHashMap;
 
@@ -14,8 +16,9 @@ use serde::Serialize;
 use crate::ids::{CertNo, CreditCode, ItemCode};
 use crate::snapshot::{list_hash, Hash32};
 
-pub use load::{load, LoadOptions};
+pub use load::{is_workbook, load, load_path, LoadOptions};
 pub use table::{Encoding, Problem, Problems};
+pub use workbook::{write_templates, write_workbook, TEMPLATE_XLSX};
 
 /// Credit-risk class (信用风险分类). Confidential: used for ratios, never published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
@@ -233,6 +236,31 @@ pub const FILES: [(&str, &str); 5] = [
     ("conflicts", "conflicts.csv"),
 ];
 
+/// What the five inputs are called in problems and summaries: `items.csv`
+/// for a folder, `pools.xlsx[items]` (with the sheet's own name) for a workbook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources {
+    pub departments: String,
+    pub items: String,
+    pub inspectors: String,
+    pub targets: String,
+    pub conflicts: String,
+}
+
+impl Sources {
+    /// The file names of a pool folder.
+    pub fn csv() -> Self {
+        let [departments, items, inspectors, targets, conflicts] = FILES.map(|(_, file)| file.to_owned());
+        Sources {
+            departments,
+            items,
+            inspectors,
+            targets,
+            conflicts,
+        }
+    }
+}
+
 /// The snapshot hashes of a pool folder (`docs/ALGORITHM.md` §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SnapshotHashes {
@@ -275,6 +303,8 @@ pub struct Pools {
     pub industries: Labels,
     pub townships: Labels,
     pub snapshot: SnapshotHashes,
+    /// Where each input was read from, for messages.
+    pub sources: Sources,
 }
 
 impl Pools {
@@ -303,7 +333,7 @@ impl Pools {
         let mut problems = Problems::default();
         for officer in self.inspectors.iter().filter(|o| o.valid_until < as_of) {
             problems.push(Problem {
-                file: "inspectors.csv".into(),
+                file: self.sources.inspectors.clone(),
                 line: officer.line,
                 field: Some("valid_until"),
                 message: format!(
@@ -320,15 +350,21 @@ impl std::fmt::Display for Pools {
     /// The summary `shuangsui check` prints.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use std::collections::BTreeMap;
-        writeln!(f, "departments.csv  {:>9} departments", self.departments.len())?;
-        writeln!(f, "items.csv        {:>9} items", self.items.len())?;
-        writeln!(f, "inspectors.csv   {:>9} officers", self.inspectors.len())?;
-        writeln!(f, "targets.csv      {:>9} targets", self.targets.len())?;
-        writeln!(
-            f,
-            "conflicts.csv    {:>9} declared recusal relations",
-            self.conflicts.len()
-        )?;
+        let s = &self.sources;
+        let counts = [
+            (&s.departments, self.departments.len(), "departments"),
+            (&s.items, self.items.len(), "items"),
+            (&s.inspectors, self.inspectors.len(), "officers"),
+            (&s.targets, self.targets.len(), "targets"),
+            (&s.conflicts, self.conflicts.len(), "declared recusal relations"),
+        ];
+        // Sheet names are Chinese: pad by terminal columns, two per character.
+        let width = |text: &str| text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum::<usize>();
+        let column = counts.iter().map(|(name, ..)| width(name)).max().unwrap_or(0).max(16);
+        for (name, count, what) in counts {
+            let pad = column - width(name);
+            writeln!(f, "{name}{:pad$} {count:>9} {what}", "")?;
+        }
         writeln!(f, "\nper department                         items  officers")?;
         let mut per_department: BTreeMap<&str, (usize, usize)> =
             self.departments.iter().map(|d| (d.as_str(), (0, 0))).collect();

@@ -218,7 +218,22 @@ impl Header {
                 return None;
             }
         }
-        let names: Vec<&str> = header.iter().map(str::trim).collect();
+        let names: Vec<&str> = header.iter().collect();
+        let header = Header::from_names(file, 1, &names, columns, problems)?;
+        Some((header, header_len))
+    }
+
+    /// Maps the header cells `names` (found on line `line`) onto `columns`;
+    /// a missing column is a problem. Shared by CSV files and worksheets, so
+    /// both find columns by the same names.
+    pub fn from_names(
+        file: &str,
+        line: u64,
+        names: &[&str],
+        columns: &[Column],
+        problems: &mut Problems,
+    ) -> Option<Header> {
+        let names: Vec<&str> = names.iter().map(|n| n.trim()).collect();
         let mut indexes = Vec::with_capacity(columns.len());
         let mut missing = false;
         for column in columns {
@@ -231,23 +246,52 @@ impl Header {
                     missing = true;
                     problems.push(Problem {
                         file: file.into(),
-                        line: 1,
+                        line,
                         field: Some(column.english),
                         message: format!("missing column (header {} or {})", column.chinese, column.english),
                     });
                 }
             }
         }
-        (!missing).then(|| {
-            (
-                Header {
-                    file: file.into(),
-                    indexes,
-                    width: names.len(),
-                },
-                header_len,
-            )
+        (!missing).then(|| Header {
+            file: file.into(),
+            indexes,
+            width: names.len(),
         })
+    }
+
+    /// Where each needed column sits among the header cells, in the order the
+    /// columns were asked for.
+    pub fn positions(&self) -> &[usize] {
+        &self.indexes
+    }
+
+    /// A header for records that hold just the needed fields, in column order
+    /// (as a worksheet row is turned into a record), with the same file name.
+    pub fn fields_only(&self) -> Header {
+        Header {
+            file: self.file.clone(),
+            indexes: (0..self.indexes.len()).collect(),
+            width: self.indexes.len(),
+        }
+    }
+
+    /// The row at `line` held in `record`, read through this header.
+    pub fn row<'r>(&'r self, line: u64, record: &'r csv::StringRecord) -> Row<'r> {
+        Row {
+            line,
+            record,
+            indexes: &self.indexes,
+        }
+    }
+
+    pub fn problem(&self, problems: &mut Problems, line: u64, field: Option<&'static str>, message: String) {
+        problems.push(Problem {
+            file: self.file.clone(),
+            line,
+            field,
+            message,
+        });
     }
 }
 
@@ -295,24 +339,12 @@ impl<'a> Table<'a> {
                 self.problem(problems, line, None, message);
                 continue;
             }
-            each(
-                Row {
-                    line,
-                    record: &record,
-                    indexes: &self.header.indexes,
-                },
-                problems,
-            );
+            each(self.header.row(line, &record), problems);
         }
     }
 
     pub fn problem(&self, problems: &mut Problems, line: u64, field: Option<&'static str>, message: String) {
-        problems.push(Problem {
-            file: self.header.file.clone(),
-            line,
-            field,
-            message,
-        });
+        self.header.problem(problems, line, field, message);
     }
 }
 

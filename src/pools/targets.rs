@@ -13,7 +13,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::table::{first_record_len, Column, Encoding, Header, Problem, Problems, Table};
+use super::table::{first_record_len, Column, Encoding, Header, Problem, Problems, Row, Table};
 use super::{Labels, NameRef, RiskClass, Target};
 use crate::ids::CreditCode;
 use crate::snapshot::{record_hash, Hash32, ListHasher};
@@ -85,6 +85,12 @@ pub(super) fn load(dir: &Path, encoding: Encoding, problems: &mut Problems) -> T
             message,
         });
     }
+    finish(loading, FILE, problems)
+}
+
+/// Sorts the targets read from `file`, reports duplicate codes and hashes
+/// the directory.
+pub(super) fn finish(mut loading: Loading, file: &str, problems: &mut Problems) -> TargetDirectory {
     let records = &mut loading.records;
     // Sorting by line as well keeps duplicate reports in file order.
     records.par_sort_unstable_by(|(a, _), (b, _)| a.code.cmp(&b.code).then(a.line.cmp(&b.line)));
@@ -92,7 +98,7 @@ pub(super) fn load(dir: &Path, encoding: Encoding, problems: &mut Problems) -> T
         let ((first, _), (second, _)) = (&pair[0], &pair[1]);
         if first.code == second.code {
             problems.push(Problem {
-                file: FILE.into(),
+                file: file.into(),
                 line: second.line as u64,
                 field: Some(COLUMNS[0].english),
                 message: format!("duplicate id {}, first on line {}", second.code, first.line),
@@ -115,10 +121,39 @@ pub(super) fn load(dir: &Path, encoding: Encoding, problems: &mut Problems) -> T
 
 /// Targets parsed so far, in file order, with their labels.
 #[derive(Default)]
-struct Loading {
+pub(super) struct Loading {
     records: Vec<(Target, Hash32)>,
     names: String,
     labels: [Labels; 3],
+}
+
+impl Loading {
+    /// Parses rows that are already split into records (the rows of a
+    /// worksheet), on all cores, and adds them in order.
+    pub(super) fn add_records(
+        &mut self,
+        records: &[(u64, csv::StringRecord)],
+        header: &Header,
+        problems: &mut Problems,
+    ) {
+        let threads = rayon::current_num_threads().max(1);
+        let chunk = records.len().div_ceil(threads * 4).max(1024);
+        let pieces: Vec<Piece> = records
+            .par_chunks(chunk)
+            .map(|rows| {
+                let mut piece = Piece::default();
+                let mut found = Problems::default();
+                for (line, record) in rows {
+                    piece.push(&header.row(*line, record), header, &mut found);
+                }
+                piece.problems = found;
+                piece
+            })
+            .collect();
+        for piece in pieces {
+            merge(self, piece, &header.file, problems);
+        }
+    }
 }
 
 /// Reads the file piece by piece and parses each batch of pieces in parallel.
@@ -181,7 +216,7 @@ fn stream(path: &Path, encoding: Encoding, loading: &mut Loading, problems: &mut
                     .collect::<Vec<Piece>>()
             },
             || -> std::io::Result<Option<(Vec<u8>, bool)>> {
-                parsed.drain(..).for_each(|piece| merge(loading, piece, problems));
+                parsed.drain(..).for_each(|piece| merge(loading, piece, FILE, problems));
                 if eof {
                     return Ok(None);
                 }
@@ -199,7 +234,7 @@ fn stream(path: &Path, encoding: Encoding, loading: &mut Loading, problems: &mut
                 eof = next_eof;
             }
             None => {
-                parsed.drain(..).for_each(|piece| merge(loading, piece, problems));
+                parsed.drain(..).for_each(|piece| merge(loading, piece, FILE, problems));
                 return Ok(());
             }
         }
@@ -315,20 +350,24 @@ fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Pi
         }
     };
     let table = Table::new(header, &text, first_line);
-    let c = &COLUMNS;
-    let Piece {
-        targets,
-        names,
-        labels,
-        problems,
-    } = &mut piece;
-    table.rows(problems, |row, problems| {
+    // The rows' problems are kept apart while rows are added to the piece.
+    let mut found = Problems::default();
+    table.rows(&mut found, |row, problems| piece.push(&row, header, problems));
+    piece.problems = found;
+    piece
+}
+
+impl Piece {
+    /// Checks one row of the target directory and adds it, with its record
+    /// hash; or reports why it is bad. The same for CSV lines and sheet rows.
+    fn push(&mut self, row: &Row<'_>, header: &Header, problems: &mut Problems) {
+        let c = &COLUMNS;
         let before = problems.total;
         let code = CreditCode::parse(row.get(0))
-            .map_err(|e| table.problem(problems, row.line, Some(c[0].english), e.to_string()));
+            .map_err(|e| header.problem(problems, row.line, Some(c[0].english), e.to_string()));
         for (i, column) in c.iter().enumerate().take(5).skip(1) {
             if row.get(i).is_empty() {
-                table.problem(
+                header.problem(
                     problems,
                     row.line,
                     Some(column.english),
@@ -338,7 +377,7 @@ fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Pi
         }
         let risk = RiskClass::parse(row.get(5));
         if risk.is_none() {
-            table.problem(
+            header.problem(
                 problems,
                 row.line,
                 Some(c[5].english),
@@ -348,11 +387,12 @@ fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Pi
         let (Ok(code), Some(risk), true) = (code, risk, problems.total == before) else {
             return;
         };
+        let labels = &mut self.labels;
         let mut intern = |k: usize, text: &str| match labels[k].intern(text) {
             Some(label) => label,
             None => {
                 let message = format!("more than {} distinct values in this column", u16::MAX);
-                table.problem(problems, row.line, Some(c[2 + k].english), message);
+                header.problem(problems, row.line, Some(c[2 + k].english), message);
                 0
             }
         };
@@ -369,11 +409,11 @@ fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Pi
         let hash = record_hash(&fields);
         // Piece-local offsets, rebased in `merge`; a piece is at most 16 MiB.
         let name = NameRef {
-            start: names.len() as u32,
+            start: self.names.len() as u32,
             len: fields[1].len() as u32,
         };
-        names.push_str(fields[1]);
-        targets.push((
+        self.names.push_str(fields[1]);
+        self.targets.push((
             Target {
                 code,
                 name,
@@ -385,12 +425,11 @@ fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Pi
             },
             hash,
         ));
-    });
-    piece
+    }
 }
 
 /// Moves a piece's targets into the directory, renumbering its labels.
-fn merge(loading: &mut Loading, piece: Piece, problems: &mut Problems) {
+fn merge(loading: &mut Loading, piece: Piece, file: &str, problems: &mut Problems) {
     let [entity_types, industries, townships] = &piece.labels;
     let mut remap = |local: &Labels, global: &mut Labels, column: usize| -> Vec<u16> {
         let mut full = false;
@@ -404,7 +443,7 @@ fn merge(loading: &mut Loading, piece: Piece, problems: &mut Problems) {
         if full {
             let message = format!("more than {} distinct values in this column", u16::MAX);
             problems.push(Problem {
-                file: FILE.into(),
+                file: file.into(),
                 line: 0,
                 field: Some(COLUMNS[column].english),
                 message,
@@ -419,7 +458,7 @@ fn merge(loading: &mut Loading, piece: Piece, problems: &mut Problems) {
     if u32::try_from(loading.names.len() + piece.names.len()).is_err() {
         let message = "the target names exceed 4 GiB of text".to_owned();
         problems.push(Problem {
-            file: FILE.into(),
+            file: file.into(),
             line: 0,
             field: Some(COLUMNS[1].english),
             message,
