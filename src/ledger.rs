@@ -40,6 +40,8 @@ pub enum Kind {
     PlanAnnounced,
     DrawMade,
     OccurrenceSkipped,
+    ResultRecorded,
+    ResultsPublished,
 }
 
 impl Kind {
@@ -49,6 +51,8 @@ impl Kind {
             Kind::PlanAnnounced => "plan_announced",
             Kind::DrawMade => "draw_made",
             Kind::OccurrenceSkipped => "occurrence_skipped",
+            Kind::ResultRecorded => "result_recorded",
+            Kind::ResultsPublished => "results_published",
         }
     }
 
@@ -58,6 +62,8 @@ impl Kind {
             Kind::PlanAnnounced,
             Kind::DrawMade,
             Kind::OccurrenceSkipped,
+            Kind::ResultRecorded,
+            Kind::ResultsPublished,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod pools;
 pub mod public;
 pub mod random;
+pub mod results;
 pub mod schedule;
 pub mod scheduled;
 pub mod seed;

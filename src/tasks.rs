@@ -26,6 +26,8 @@ use crate::snapshot::{bytes_hash, Hash32};
 pub enum TaskError {
     #[error("no task {0}")]
     UnknownTask(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("task {0} has already been announced with different content")]
     Conflict(String),
     #[error("task {0} was recorded as skipped (its scheduled time passed while the service was down); announce a redraw to draw it")]

@@ -30,11 +30,23 @@ impl TestApp {
         std::fs::create_dir_all(&plans).unwrap();
         let loaded = common::load_pools(&pools);
         std::fs::write(plans.join("test-plan.toml"), common::plan_toml(&loaded, 2, "")).unwrap();
+        // A calendar of this year and the next, so deadlines never run off
+        // the table whatever day the tests run (the official tables are
+        // tested in tests/calendar.rs).
+        let holidays = root.path().join("holidays");
+        std::fs::create_dir_all(&holidays).unwrap();
+        let this_year = chrono::Datelike::year(&chrono::Utc::now());
+        for year in [this_year - 1, this_year, this_year + 1] {
+            let table =
+                format!("year = {year}\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\ndays = [\"{year}-01-01\"]\n");
+            std::fs::write(holidays.join(format!("{year}.toml")), table).unwrap();
+        }
         let config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: root.path().join("state"),
             pools_dir: pools,
             plans_dir: plans,
+            holidays_dir: holidays,
             schedule: None,
             database_url: format!("sqlite://{}?mode=rwc", root.path().join("state/ledger.db").display()),
             time_zone: "Asia/Shanghai".into(),
@@ -569,4 +581,78 @@ async fn past_draws_verify_after_the_pools_change_and_staged_leftovers_vanish() 
     let (_, audit) = app.operator("/api/v1/ledger/verify", json!({})).await;
     assert_eq!(audit["problems"], json!([]), "{audit}");
     assert_eq!(audit["draws_checked"], 1);
+}
+
+#[tokio::test]
+async fn results_are_recorded_once_published_in_a_notice_and_tracked_until_then() {
+    let app = TestApp::spawn().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    app.operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=2")).await;
+    let (code, name) = (
+        rows["rows"][0]["credit_code"].as_str().unwrap(),
+        rows["rows"][0]["name"].as_str().unwrap(),
+    );
+    let result = json!({"task_id": task, "credit_code": code, "codes": ["1"], "inspection_date": "2026-03-10",
+                        "methods": ["实地核查"], "follow_up": "", "closed": true});
+
+    let (status, recorded) = app.operator("/api/v1/results", result.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{recorded}");
+    let publish_by = chrono::NaiveDate::parse_from_str(recorded["publish_by"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let today = chrono::Utc::now().date_naive();
+    assert!(
+        publish_by >= today + chrono::Days::new(26),
+        "20 working days are at least four weeks: {publish_by}"
+    );
+    let (status, _) = app.operator("/api/v1/results", result.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a result is recorded once, never overwritten"
+    );
+    let mut bad = result.clone();
+    bad["codes"] = json!(["Z"]);
+    assert_eq!(
+        app.operator("/api/v1/results", bad).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let mut stranger = result.clone();
+    stranger["credit_code"] = json!("91350100M000100Y43");
+    assert_eq!(
+        app.operator("/api/v1/results", stranger).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    let (status, due) = app.call("GET", "/api/v1/results/due", None, Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(due.as_array().unwrap().len(), 1);
+    assert_eq!(due[0]["overdue"], false);
+    assert_eq!(
+        app.call("GET", "/api/v1/results/due", None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, public) = app.get("/api/v1/results").await;
+    assert!(
+        public.as_array().unwrap().is_empty(),
+        "nothing is public before the notice"
+    );
+
+    let (status, notice) = app.operator("/api/v1/results/publish", json!({"task_id": task})).await;
+    assert_eq!(status, StatusCode::CREATED, "{notice}");
+    let (_, due) = app.call("GET", "/api/v1/results/due", None, Some(TOKEN)).await;
+    assert!(due.as_array().unwrap().is_empty());
+    let (_, public) = app.get("/api/v1/results").await;
+    assert_eq!(public[0]["credit_code"], code);
+    assert_eq!(public[0]["name"], name);
+    assert_eq!(public[0]["results"][0], json!(["1", "未发现问题"]));
+    let (status, _, page) = get_raw(&app, "/results").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(name) && page.contains("未发现问题"));
+    assert_eq!(
+        app.operator("/api/v1/results/publish", json!({"task_id": task}))
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 }

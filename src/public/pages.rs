@@ -855,6 +855,64 @@ pub fn not_found_page(what: &str) -> String {
     out
 }
 
+/// One published inspection result, as the results notice shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultView {
+    pub task_id: String,
+    pub credit_code: String,
+    pub name: String,
+    /// The inspecting authority: the plan's department.
+    pub authority: String,
+    pub completed: String,
+    /// Result codes with their labels.
+    pub results: Vec<(String, String)>,
+    pub published_at: String,
+}
+
+/// 检查结果公告: every published inspection result, newest first.
+pub fn results_page(results: &[ResultView], ledger_head: &LedgerHead) -> String {
+    let mut out = String::with_capacity(8 * 1024 + 300 * results.len());
+    open_page(&mut out, "检查结果公告", "Inspection results");
+    w!(
+        out,
+        "<p class=\"muted\">检查结果自录入之日起 20 个工作日内公示（按国务院办公厅节假日安排计算工作日）。\
+         <span class=\"en\">Each result is published within 20 working days of being recorded, counted on the \
+         official holiday calendar.</span></p>\n"
+    );
+    if results.is_empty() {
+        out.push_str("<p>暂无公示的检查结果。<span class=\"en\">No results published yet.</span></p>\n");
+    } else {
+        out.push_str(
+            "<div class=\"scroll\"><table>\n<thead><tr><th>名称 <span class=\"en\">Name</span></th>\
+             <th>统一社会信用代码 <span class=\"en\">Credit code</span></th>\
+             <th>检查机关 <span class=\"en\">Authority</span></th>\
+             <th>完成日期 <span class=\"en\">Completed</span></th>\
+             <th>检查结果 <span class=\"en\">Result</span></th>\
+             <th>抽查任务 <span class=\"en\">Task</span></th></tr></thead>\n<tbody>\n",
+        );
+        for r in results {
+            w!(
+                out,
+                "<tr><td class=\"name\">{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>",
+                Esc(&r.name),
+                Esc(&r.credit_code),
+                Esc(&r.authority),
+                Esc(&r.completed)
+            );
+            for (k, (code, label)) in r.results.iter().enumerate() {
+                if k > 0 {
+                    out.push_str("<br>");
+                }
+                w!(out, "<code>{}</code> {}", Esc(code), Esc(label));
+            }
+            w!(out, "</td><td><code>{}</code></td></tr>\n", Esc(&r.task_id));
+        }
+        out.push_str("</tbody></table></div>\n");
+    }
+    close_page(&mut out, Some(ledger_head));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

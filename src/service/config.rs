@@ -22,6 +22,8 @@ struct ConfigFile {
     data_dir: PathBuf,
     pools_dir: PathBuf,
     plans_dir: PathBuf,
+    #[serde(default = "default_holidays")]
+    holidays_dir: PathBuf,
     #[serde(default)]
     schedule: Option<PathBuf>,
     #[serde(default)]
@@ -30,6 +32,10 @@ struct ConfigFile {
     time_zone: String,
     #[serde(default)]
     operator_token_file: Option<PathBuf>,
+}
+
+fn default_holidays() -> PathBuf {
+    PathBuf::from("config/holidays")
 }
 
 fn default_time_zone() -> String {
@@ -65,6 +71,8 @@ pub struct Config {
     /// The live 一单两库 folder.
     pub pools_dir: PathBuf,
     pub plans_dir: PathBuf,
+    /// The official working-day calendar, one `YEAR.toml` per year.
+    pub holidays_dir: PathBuf,
     pub schedule: Option<PathBuf>,
     pub database_url: String,
     pub time_zone: String,
@@ -121,6 +129,7 @@ impl Config {
             data_dir,
             pools_dir,
             plans_dir: file.plans_dir,
+            holidays_dir: file.holidays_dir,
             schedule: file.schedule,
             database_url,
             time_zone: file.time_zone,

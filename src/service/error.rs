@@ -75,6 +75,7 @@ impl From<TaskError> for ApiError {
         use TaskError as E;
         match &error {
             E::UnknownTask(_) => Self::new(StatusCode::NOT_FOUND, "unknown_task", error.to_string()),
+            E::Invalid(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", error.to_string()),
             E::Conflict(_) | E::Skipped(_) => Self::new(StatusCode::CONFLICT, "conflict", error.to_string()),
             E::WrongSeedMaterial(_) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -7,6 +7,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod pages;
+pub mod results;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use self::config::{Config, Token};
 use self::error::ApiError;
+use crate::calendar::WorkCalendar;
 use crate::ledger::Ledger;
 use crate::public::publications::Publications;
 use crate::public::search::SearchIndex;
@@ -39,6 +41,8 @@ pub struct AppState {
     pub plans_dir: PathBuf,
     pub publications: Publications,
     pub search: Arc<RwLock<Option<CachedIndex>>>,
+    /// The official working-day calendar, for result deadlines.
+    pub calendar: Arc<WorkCalendar>,
 }
 
 /// The search index with the ledger entry it was built at.
@@ -84,6 +88,9 @@ pub fn app(state: AppState) -> Router {
         .route("/ledger", get(api::ledger_entries))
         .route("/ledger/verify", post(api::verify_ledger))
         .route("/search", get(pages::search_api))
+        .route("/results", get(results::published).post(results::record))
+        .route("/results/publish", post(results::publish))
+        .route("/results/due", get(results::due))
         .route("/draws/{task_id}/assignments", get(pages::assignments_api))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("no such endpoint") });
@@ -92,6 +99,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(pages::home))
         .route("/search", get(pages::search_page))
         .route("/verify", get(pages::verify_page))
+        .route("/results", get(results::page))
         .route("/draws/{name}", get(pages::draw_page))
         .route("/draws/{name}/{file}", get(pages::download))
         .route("/healthz", get(|| async { "ok" }))
@@ -125,6 +133,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Schedule(#[from] crate::schedule::ScheduleError),
+    #[error(transparent)]
+    Calendar(#[from] crate::calendar::CalendarError),
 }
 
 /// Opens the ledger and the desk for a configuration.
@@ -133,12 +143,14 @@ pub async fn state(config: &Config) -> Result<AppState, ServeError> {
     let ledger = Ledger::open(&config.database_url).await?;
     let desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir)?;
     let publications = Publications::open(&desk.publications_dir);
+    let calendar = WorkCalendar::load_dir(&config.holidays_dir)?;
     Ok(AppState {
         desk: Arc::new(desk),
         token: config.token.clone(),
         plans_dir: config.plans_dir.clone(),
         publications,
         search: Arc::new(RwLock::new(None)),
+        calendar: Arc::new(calendar),
     })
 }
 
