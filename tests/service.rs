@@ -649,6 +649,9 @@ async fn results_are_recorded_once_published_in_a_notice_and_tracked_until_then(
     let (status, _, page) = get_raw(&app, "/results").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(name) && page.contains("未发现问题"));
+    let (status, kind, _) = get_raw(&app, "/results.xlsx").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(kind.starts_with("application/vnd.openxmlformats"), "{kind}");
     assert_eq!(
         app.operator("/api/v1/results/publish", json!({"task_id": task}))
             .await

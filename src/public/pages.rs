@@ -879,6 +879,7 @@ pub fn results_page(results: &[ResultView], ledger_head: &LedgerHead) -> String 
          <span class=\"en\">Each result is published within 20 working days of being recorded, counted on the \
          official holiday calendar.</span></p>\n"
     );
+    out.push_str("<p><a href=\"/results.xlsx\">下载 Excel <span class=\"en\">download as Excel</span></a></p>\n");
     if results.is_empty() {
         out.push_str("<p>暂无公示的检查结果。<span class=\"en\">No results published yet.</span></p>\n");
     } else {

@@ -100,6 +100,7 @@ pub fn app(state: AppState) -> Router {
         .route("/search", get(pages::search_page))
         .route("/verify", get(pages::verify_page))
         .route("/results", get(results::page))
+        .route("/results.xlsx", get(results::xlsx))
         .route("/draws/{name}", get(pages::draw_page))
         .route("/draws/{name}/{file}", get(pages::download))
         .route("/healthz", get(|| async { "ok" }))

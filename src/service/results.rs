@@ -158,3 +158,18 @@ pub async fn page(State(state): State<AppState>) -> Result<Response, ApiError> {
     };
     Ok(Html(pages::results_page(&views, &head)).into_response())
 }
+
+pub async fn xlsx(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let views = published_views(&state).await?;
+    let bytes = crate::public::exports::results_xlsx(&views).map_err(ApiError::internal)?;
+    let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    let disposition = "attachment; filename=\"results.xlsx\"";
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, kind),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
