@@ -372,3 +372,36 @@ fn ledger_verify_runs_on_a_fresh_data_folder() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(text(&output).contains("ledger verified") && text(&output).contains("draws checked: 0"));
 }
+
+#[test]
+fn a_beacon_seeded_bundle_verifies_and_a_forged_round_does_not() {
+    use shuangsui::seed::{BeaconRecord, SeedSource, SeedSpec};
+    // quicknet round 1, as published by drand.
+    let signature =
+        hex::decode("b55e7cb2d5c613ee0b2e28d6750aabbb78c39dcc96bd9d38c2c2e12198df95571de8e8e402a0cc48871c7089a2b3af4b")
+            .unwrap();
+    let seed = SeedSpec::beacon(BeaconRecord::verified("quicknet", 1, &signature).unwrap()).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let pool = small_pool(root.path(), 26);
+    let pools = load_pools(&pool);
+    let plan = plan(&pools, 2, "");
+    let history = shuangsui::history::History::default();
+    let outcome = draw_ok(&pools, &plan, &seed.seed);
+    let (confidential, public) = shuangsui::bundle::contents(&pools, &plan, &history, &[], &seed, &outcome);
+    let bundle = shuangsui::bundle::write(&root.path().join("out"), "beacon", &confidential, &public).unwrap();
+    let output = verify(&bundle, &pool);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains("quicknet round 1, signature verified"),
+        "{}",
+        text(&output)
+    );
+
+    // The same seed claimed for round 2: the signature no longer verifies.
+    let path = bundle.join("manifest.json");
+    let manifest = std::fs::read_to_string(&path).unwrap();
+    assert!(matches!(seed.source, SeedSource::Beacon(_)));
+    std::fs::write(&path, manifest.replace("\"round\": 1,", "\"round\": 2,")).unwrap();
+    let output = verify(&bundle, &pool);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+}
