@@ -8,7 +8,8 @@ use crate::draw::{draw, DrawError, Outcome};
 use crate::history::History;
 use crate::plan::{Plan, PlanError};
 use crate::pools::{load_path, LoadOptions, Pools, Problems};
-use crate::seed::SeedSpec;
+use crate::seed::{Seed, SeedSpec};
+use crate::substitution::{self, Entry, Request};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -22,6 +23,12 @@ pub enum CommandError {
     Draw(#[from] DrawError),
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Substitution(#[from] substitution::ExtendError),
+    #[error(transparent)]
+    SubstitutionFile(#[from] substitution::FileError),
+    #[error("{0}")]
+    NotThisDraw(String),
 }
 
 /// Loads a pool folder, or a `.xlsx` workbook (see [`load_path`]).
@@ -65,4 +72,44 @@ pub fn draw_bundle(
         outcome,
         manifest: confidential.manifest,
     })
+}
+
+/// Draws a substitute for an officer of a drawn visit (spec §12) and adds it
+/// to the bundle's `substitutions.json` and its public copy. The pool folder
+/// must be the one the draw was made on; it is never changed (a conflict
+/// declared here belongs in the live `conflicts.csv` for later draws).
+pub fn substitute_in_bundle(
+    bundle_dir: &Path,
+    data: &Path,
+    request: &Request,
+    decided_at: &str,
+    options: LoadOptions,
+) -> Result<Entry, CommandError> {
+    let stored = bundle::read(bundle_dir)?;
+    if stored.manifest.visibility != bundle::Visibility::Confidential {
+        return Err(CommandError::NotThisDraw(format!(
+            "{} is a public copy; substitutions are made on the confidential bundle",
+            bundle_dir.display()
+        )));
+    }
+    let pools = load_pools(data, options)?;
+    if pools.snapshot != stored.manifest.snapshot {
+        return Err(CommandError::NotThisDraw(format!(
+            "{} is not the pool snapshot the draw was made on",
+            data.display()
+        )));
+    }
+    let seed = Seed::parse_hex(&stored.manifest.seed.hex)
+        .map_err(|e| CommandError::NotThisDraw(format!("manifest.json: seed: {e}")))?;
+    let outcome = draw(&pools, &stored.plan, &stored.history, &seed)?;
+    if crate::draw::result_hash(&pools, &outcome) != stored.manifest.result_sha256 {
+        return Err(CommandError::NotThisDraw(format!(
+            "{} does not verify; run shuangsui verify first",
+            bundle_dir.display()
+        )));
+    }
+    let log = substitution::read(bundle_dir)?;
+    let (log, entry) = substitution::extend(&stored, &pools, &seed, outcome, log, request, decided_at)?;
+    substitution::write(bundle_dir, &log)?;
+    Ok(entry)
 }

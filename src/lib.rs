@@ -22,5 +22,6 @@ pub mod scheduled;
 pub mod seed;
 pub mod service;
 pub mod snapshot;
+pub mod substitution;
 pub mod tasks;
 pub mod verify;

@@ -10,9 +10,11 @@ use clap::{Parser, Subcommand};
 
 use shuangsui::commands::{self, CommandError};
 use shuangsui::generate::{generate, GenOptions};
+use shuangsui::ids::{CertNo, CreditCode};
 use shuangsui::pools::{write_templates, write_workbook, Encoding, LoadOptions};
 use shuangsui::seed::{SeedSource, SeedSpec};
 use shuangsui::service::config::Config;
+use shuangsui::substitution::{Reason, Request};
 
 #[derive(Parser)]
 #[command(
@@ -77,6 +79,31 @@ enum Command {
         /// Earlier bundles whose inspections count for exclusion and rotation.
         #[arg(long)]
         history: Vec<PathBuf>,
+        #[arg(long, default_value = "detect")]
+        encoding: Encoding,
+    },
+    /// Draw a substitute for an officer who cannot inspect a drawn target, and
+    /// add it to the bundle's substitutions.json (spec §12).
+    Substitute {
+        bundle: PathBuf,
+        /// The drawn target's credit code.
+        #[arg(long)]
+        target: String,
+        /// The certificate number of the officer who leaves the visit.
+        #[arg(long)]
+        officer: String,
+        /// leave, transfer, conflict or other.
+        #[arg(long)]
+        reason: String,
+        /// Confidential note (kept out of the public copy).
+        #[arg(long, default_value = "")]
+        note: String,
+        /// For a conflict: the declared relation (confidential).
+        #[arg(long, default_value = "")]
+        relation: String,
+        /// The pool folder the draw was made on.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
         #[arg(long, default_value = "detect")]
         encoding: Encoding,
     },
@@ -230,6 +257,43 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 m.counts.visits, m.counts.item_checks, m.counts.officers, m.result_sha256
             );
             println!("{}", drawn.path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Substitute {
+            bundle,
+            target,
+            officer,
+            reason,
+            note,
+            relation,
+            data,
+            encoding,
+        } => {
+            let request = Request {
+                credit_code: CreditCode::parse(&target).context("--target")?,
+                out: CertNo::parse(&officer).context("--officer")?,
+                reason: Reason::parse(&reason)
+                    .with_context(|| format!("--reason {reason:?}: give leave, transfer, conflict or other"))?,
+                note,
+                relation,
+            };
+            let decided_at = shuangsui::tasks::now_in_china();
+            let entry =
+                commands::substitute_in_bundle(&bundle, &data, &request, &decided_at, LoadOptions { encoding })?;
+            println!(
+                "substitution {}: {} replaces {} on the visit to {} ({})",
+                entry.seq,
+                entry.incoming,
+                entry.out,
+                entry.credit_code,
+                entry.reason.label()
+            );
+            if entry.reason == Reason::Conflict {
+                eprintln!(
+                    "add {},{} to conflicts.csv so that later draws exclude the pair",
+                    entry.out, entry.credit_code
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve {

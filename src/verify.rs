@@ -5,10 +5,11 @@
 use std::path::Path;
 
 use crate::bundle::{self, write_assignments, BundleError, Manifest, Visibility};
-use crate::draw::{draw, Published, ALGORITHM_VERSION};
+use crate::draw::{draw, Outcome, Published, ALGORITHM_VERSION};
 use crate::pools::{load_path, LoadOptions, Pools, Problems};
 use crate::seed::{Seed, SeedSource, SeedSpec};
 use crate::snapshot::bytes_hash;
+use crate::substitution::{self, Log, Roster};
 
 /// Why a verification could not even be attempted (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,8 @@ pub enum VerifyError {
     Bundle(#[from] BundleError),
     #[error("the pool folder has problems:\n{0}")]
     Pools(Problems),
+    #[error(transparent)]
+    Substitutions(#[from] substitution::FileError),
     #[error("{path}: algorithm version {found} is not version {ALGORITHM_VERSION}, the one this program implements")]
     Unsupported { path: String, found: u32 },
 }
@@ -54,21 +57,70 @@ pub fn verify(bundle_dir: &Path, data_dir: &Path, options: LoadOptions) -> Resul
         });
     }
     let pools = load_path(data_dir, options).map_err(VerifyError::Pools)?;
-    let mut report = check_bundle(&stored, &pools, Report::default());
+    let (mut report, outcome) = check_bundle(&stored, &pools, Report::default());
+    let confidential_log = substitution::read(bundle_dir)?;
+    if let Some(outcome) = &outcome {
+        report = check_substitutions(&stored, &pools, outcome, confidential_log.as_ref(), report);
+    }
     if report.verified() && stored.manifest.visibility == Visibility::Confidential {
         let public_dir = bundle_dir.join("public");
         if public_dir.is_dir() {
             let public = bundle::read(&public_dir)?;
-            report = check_bundle(&public, &pools, report);
+            let (checked, _) = check_bundle(&public, &pools, report);
+            report = checked;
             if report.verified() {
                 report = check_public_matches(&stored.manifest, &public.manifest, report);
+            }
+            if report.verified() {
+                let public_log = substitution::read(&public_dir)?;
+                if public_log != confidential_log.as_ref().map(Log::public) {
+                    report = report
+                        .differ("public/substitutions.json is not substitutions.json without its confidential notes");
+                }
             }
         }
     }
     Ok(report)
 }
 
-fn check_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> Report {
+/// Replays the substitutions made after the draw (spec §12), if any.
+fn check_substitutions(
+    stored: &bundle::Stored,
+    pools: &Pools,
+    outcome: &Outcome,
+    log: Option<&Log>,
+    mut report: Report,
+) -> Report {
+    let Some(log) = log else { return report };
+    let m = &stored.manifest;
+    if log.plan_id != m.plan.id || log.draw_result_sha256 != m.result_sha256 {
+        return report.differ("substitutions.json belongs to another draw (plan_id or draw_result_sha256)");
+    }
+    let seed = Seed::parse_hex(&m.seed.hex).expect("checked with the bundle");
+    let mut roster = Roster::new(pools, &stored.plan, &stored.history, &seed, outcome.clone());
+    if let Err(difference) = roster.replay(&log.substitutions) {
+        return report.differ(format!("substitutions.json: {difference}"));
+    }
+    if roster.result_sha256() != log.result_sha256 {
+        return report.differ("substitutions.json: result_sha256 differs from the replayed teams");
+    }
+    report.pass(format!(
+        "substitutions.json: all {} substitutions replayed; current result {}",
+        log.substitutions.len(),
+        log.result_sha256
+    ));
+    report
+}
+
+/// Checks one copy of a bundle; returns the redrawn outcome when it matches.
+fn check_bundle(stored: &bundle::Stored, pools: &Pools, report: Report) -> (Report, Option<Outcome>) {
+    match redo_bundle(stored, pools, report) {
+        Ok((report, outcome)) => (report, Some(outcome)),
+        Err(report) => (report, None),
+    }
+}
+
+fn redo_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> Result<(Report, Outcome), Report> {
     let m = &stored.manifest;
     let copy = match m.visibility {
         Visibility::Confidential => "",
@@ -76,15 +128,15 @@ fn check_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> R
     };
     let recorded = |name: &str| m.files.iter().find(|f| f.name == name).map(|f| f.sha256);
     if recorded("plan.json") != Some(bytes_hash(stored.plan_json.as_bytes())) {
-        return report.differ(format!(
+        return Err(report.differ(format!(
             "{copy}plan.json does not match its SHA-256 in manifest.json: the plan was edited"
-        ));
+        )));
     }
     if bytes_hash(stored.plan_json.as_bytes()) != m.plan.sha256
         || stored.plan.id != m.plan.id
         || stored.plan != m.plan.content
     {
-        return report.differ(format!("{copy}plan.json is not the plan named in manifest.json"));
+        return Err(report.differ(format!("{copy}plan.json is not the plan named in manifest.json")));
     }
     report.pass(format!("{copy}plan.json matches manifest.json"));
 
@@ -93,59 +145,59 @@ fn check_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> R
             seed,
             source: m.seed.source.clone(),
         },
-        Err(e) => return report.differ(format!("{copy}manifest.json: seed: {e}")),
+        Err(e) => return Err(report.differ(format!("{copy}manifest.json: seed: {e}"))),
     };
     if let Err(e) = seed.consistent() {
-        return report.differ(format!("{copy}manifest.json: seed: {e}"));
+        return Err(report.differ(format!("{copy}manifest.json: seed: {e}")));
     }
     report.pass(format!("seed {} ({})", m.seed.hex, source_name(&m.seed.source)));
 
     if stored.history.hash() != m.history_sha256 {
-        return report.differ(format!(
+        return Err(report.differ(format!(
             "{copy}history.csv does not match history_sha256 in manifest.json"
-        ));
+        )));
     }
     for ((kind, recorded), (_, actual)) in m.snapshot.by_kind().iter().zip(pools.snapshot.by_kind()) {
         if *recorded != actual {
-            return report.differ(format!(
+            return Err(report.differ(format!(
                 "{kind}.csv in the pool folder is not the snapshot the draw was made on (bundle {recorded}, pool folder {actual})"
-            ));
+            )));
         }
     }
     report.pass(format!("pool snapshot {} matches", m.snapshot_combined));
 
     let outcome = match draw(pools, &stored.plan, &stored.history, &seed.seed) {
         Ok(outcome) => outcome,
-        Err(e) => return report.differ(format!("redrawing fails on these inputs: {e}")),
+        Err(e) => return Err(report.differ(format!("redrawing fails on these inputs: {e}"))),
     };
     let published = Published::new(pools, &outcome);
     let expected = write_assignments(pools, &outcome, &published, m.visibility);
     if let Some(line) = first_different_line(&stored.assignments, &expected) {
-        return report.differ(format!("{copy}assignments.csv {line}"));
+        return Err(report.differ(format!("{copy}assignments.csv {line}")));
     }
     // An edited row was named above; this catches an edited manifest instead.
     if recorded("assignments.csv") != Some(bytes_hash(expected.as_bytes())) {
-        return report.differ(format!(
+        return Err(report.differ(format!(
             "{copy}manifest.json: the SHA-256 of assignments.csv differs from the redraw"
-        ));
+        )));
     }
     if recorded("history.csv") != Some(bytes_hash(stored.history.to_csv().as_bytes())) {
-        return report.differ(format!(
+        return Err(report.differ(format!(
             "{copy}manifest.json: the SHA-256 of history.csv differs from the bundle's history"
-        ));
+        )));
     }
     if published.selection_sha256 != m.selection_sha256 {
-        return report.differ(format!("{copy}manifest.json: selection_sha256 differs from the redraw"));
+        return Err(report.differ(format!("{copy}manifest.json: selection_sha256 differs from the redraw")));
     }
     if published.result_sha256 != m.result_sha256 {
-        return report.differ(format!("{copy}manifest.json: result_sha256 differs from the redraw"));
+        return Err(report.differ(format!("{copy}manifest.json: result_sha256 differs from the redraw")));
     }
     report.pass(format!(
         "{copy}assignments.csv: all {} visits reproduced; result {}",
         outcome.visits.len(),
         m.result_sha256
     ));
-    report
+    Ok((report, outcome))
 }
 
 /// The public copy must publish the same draw as the confidential one.

@@ -10,10 +10,12 @@ use serde_json::{json, Value};
 use shuangsui::bundle::{assignments_csv, Visibility};
 use shuangsui::draw::{draw, result_hash, selection_hash};
 use shuangsui::history::History;
+use shuangsui::ids::{CertNo, CreditCode};
 use shuangsui::plan::Plan;
 use shuangsui::pools::{load, LoadOptions};
 use shuangsui::random::Stream;
 use shuangsui::seed::{Seed, SeedSpec};
+use shuangsui::substitution::{Entry, Log, Reason, Roster, SubstitutionError, FORMAT};
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
@@ -115,4 +117,94 @@ fn stream_vectors() {
         &vectors().join("streams.json"),
         &(serde_json::to_string_pretty(&doc).unwrap() + "\n"),
     );
+}
+
+/// §12: substitutions replayed from the draw's seed. The `tiny` case pins a
+/// list with a leader leaving, a newly declared conflict, a substitute who
+/// leaves in turn, and an ordinary member leaving.
+#[test]
+fn substitution_vector() {
+    let case = vectors().join("tiny");
+    let pools = load(&case.join("pool"), LoadOptions::default()).unwrap();
+    let plan = Plan::load(&case.join("plan.toml")).unwrap();
+    let history = History::from_csv(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
+    let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
+    let outcome = draw(&pools, &plan, &history, &seed.seed).unwrap();
+    let draw_result = result_hash(&pools, &outcome);
+    let mut roster = Roster::new(&pools, &plan, &history, &seed.seed, outcome);
+    let code = |c: &str| CreditCode::parse(c).unwrap();
+    let cert = |c: &str| CertNo::parse(c).unwrap();
+    let mut entries = Vec::new();
+    let first = substitute(
+        &mut roster,
+        &mut entries,
+        "9152028110000000AC",
+        cert("52028101"),
+        Reason::Leave,
+        "病假",
+    );
+    substitute(
+        &mut roster,
+        &mut entries,
+        "91520281100000005W",
+        cert("52028108"),
+        Reason::Conflict,
+        "近亲属",
+    );
+    // Nobody else holds all three fields of that visit: refused, and the
+    // refusal leaves no trace in the numbering.
+    let refused = roster.substitute(&code("9152028110000000AC"), &first, Reason::Transfer);
+    assert!(
+        matches!(refused, Err(SubstitutionError::NoCandidate { .. })),
+        "{refused:?}"
+    );
+    substitute(
+        &mut roster,
+        &mut entries,
+        "915202811000000060",
+        cert("52028107"),
+        Reason::Transfer,
+        "调往县局",
+    );
+    substitute(
+        &mut roster,
+        &mut entries,
+        "925202811000000070",
+        cert("52028103"),
+        Reason::Other,
+        "外出培训",
+    );
+    let log = Log {
+        format: FORMAT.into(),
+        plan_id: plan.id.clone(),
+        draw_result_sha256: draw_result,
+        substitutions: entries,
+        result_sha256: roster.result_sha256(),
+    };
+    pin(&case.join("substitutions.json"), &log.to_json());
+}
+
+/// Makes the next substitution and records it as the list would.
+fn substitute(
+    roster: &mut Roster<'_>,
+    entries: &mut Vec<Entry>,
+    credit: &str,
+    out: CertNo,
+    reason: Reason,
+    note: &str,
+) -> CertNo {
+    let code = CreditCode::parse(credit).unwrap();
+    let incoming = roster.substitute(&code, &out, reason).unwrap();
+    let incoming = roster.pools().inspectors[incoming as usize].cert.clone();
+    entries.push(Entry {
+        seq: roster.count(),
+        credit_code: code,
+        out,
+        incoming: incoming.clone(),
+        reason,
+        decided_at: "2026-03-01T09:00:00+08:00".into(),
+        note: (reason != Reason::Conflict).then(|| note.to_owned()),
+        relation: (reason == Reason::Conflict).then(|| note.to_owned()),
+    });
+    incoming
 }

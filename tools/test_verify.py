@@ -353,5 +353,62 @@ class EndToEnd(unittest.TestCase):
         self.assertIn("NOT VERIFIED: public/assignments.csv line 1 differs", out)
 
 
+class Substitutions(unittest.TestCase):
+    """§12: the tiny vector's substitutions.json, replayed in a bundle."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp()
+        self.bundle = make_bundle(self.tmp, TINY)
+        self.pool = os.path.join(TINY, "pool")
+        self.log = json.loads(read(os.path.join(TINY, "substitutions.json")).decode("utf-8"))
+        self.write(self.log)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def write(self, log):
+        public = json.loads(json.dumps(log))
+        for entry in public["substitutions"]:
+            entry.pop("note", None)
+            entry.pop("relation", None)
+        for folder, doc in ((self.bundle, log), (os.path.join(self.bundle, "public"), public)):
+            with open(os.path.join(folder, "substitutions.json"), "w", encoding="utf-8") as f:
+                json.dump(doc, f, ensure_ascii=False, indent=2)
+
+    def run_verify(self, **kw):
+        out = io.StringIO()
+        return v.verify(self.bundle, self.pool, out=out, **kw), out.getvalue()
+
+    def test_golden_list_replays(self):
+        code, out = self.run_verify()
+        self.assertEqual(code, 0, out)
+        self.assertIn("all 4 substitutions re-drawn", out)
+        code, out = self.run_verify(no_conflicts=True)
+        self.assertEqual(code, 0, out)
+        self.assertIn("substitutes NOT RE-DRAWN", out)
+
+    def test_another_substitute_is_caught(self):
+        self.log["substitutions"][1]["in"] = "52028102"
+        self.write(self.log)
+        code, out = self.run_verify()
+        self.assertEqual(code, 1, out)
+        self.assertIn("entry 2", out.splitlines()[-1])
+
+    def test_expired_substitute_is_caught_without_conflicts(self):
+        self.log["substitutions"][0]["in"] = "52028105"
+        self.write(self.log)
+        code, out = self.run_verify(no_conflicts=True)
+        self.assertEqual(code, 1, out)
+        self.assertIn("may not inspect", out.splitlines()[-1])
+
+    def test_notes_must_not_reach_the_public_copy(self):
+        path = os.path.join(self.bundle, "public", "substitutions.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.log, f, ensure_ascii=False, indent=2)
+        code, out = self.run_verify()
+        self.assertEqual(code, 1, out)
+        self.assertIn("confidential notes", out.splitlines()[-1])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1026,6 +1026,114 @@ def bundle_teams(raw, confidential):
 
 
 # ---------------------------------------------------------------------------
+# §12 Substitutions
+# ---------------------------------------------------------------------------
+
+SUBSTITUTIONS_FORMAT = "shuangsui-substitutions/1"
+SUBSTITUTION_REASONS = ("leave", "transfer", "conflict", "other")
+
+
+def read_substitutions(directory):
+    """The folder's substitutions.json, or None when it has none."""
+    path = os.path.join(directory, "substitutions.json")
+    if not os.path.exists(path):
+        return None
+    try:
+        log = json.loads(_read(path).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise InputError("%s is not valid UTF-8 JSON: %s" % (path, e))
+    if not isinstance(log, dict) or log.get("format") != SUBSTITUTIONS_FORMAT:
+        raise InputError("%s: format is not %s" % (path, SUBSTITUTIONS_FORMAT))
+    return log
+
+
+def replay_substitutions(pool, plan, history, seed, visits, team_texts, log, manifest, label, report):
+    """§12: replays the list on the draw's teams.  With conflicts.csv each
+    substitute is re-drawn; without it each substitute is checked against
+    the rules that do not need the recusal list.  Returns the team texts
+    after the last substitution."""
+    name = label + "substitutions.json"
+    _same(name + " plan_id", log.get("plan_id"), manifest["plan"]["id"])
+    _same(name + " draw_result_sha256", log.get("draw_result_sha256"), manifest["result_sha256"])
+    officers = pool.records["inspectors"]
+    by_cert = {o[0]: o for o in officers}
+    items = {r[0]: r for r in pool.records["items"]}
+    targets = pool.records["targets"]
+    date = plan.inspection_date.isoformat()
+    full = pool.conflicts is not None
+    declared = set(pool.conflicts or ())
+    teams = [t.split(";") for t in team_texts]
+    loads = collections.Counter(c for team in teams for c in team)
+    visit_of = {targets[index][0]: n for n, (index, _) in enumerate(visits)}
+    removed = collections.defaultdict(set)
+    entries = log.get("substitutions")
+    if not isinstance(entries, list):
+        raise InputError(name + ": substitutions must be a list")
+    for seq, entry in enumerate(entries, 1):
+        what = "%s entry %d" % (name, seq)
+        if entry.get("seq") != seq:
+            raise Difference("%s is numbered %r" % (what, entry.get("seq")))
+        code, out, reason = entry.get("credit_code"), entry.get("out"), entry.get("reason")
+        if reason not in SUBSTITUTION_REASONS:
+            raise Difference("%s: reason %r is not one of %s" % (what, reason, ", ".join(SUBSTITUTION_REASONS)))
+        v = visit_of.get(code)
+        if v is None:
+            raise Difference("%s: %s was not drawn" % (what, code))
+        team = teams[v]
+        if out not in team:
+            raise Difference("%s: officer %s is not on the team for %s" % (what, out, code))
+        # Step 1: the officer leaves.
+        removed[v].add(out)
+        loads[out] -= 1
+        if reason == "conflict":
+            declared.add((out, code))
+        # Step 2: the candidates, in cert_no order.
+        department = by_cert[out][2]
+        fields = {items[c][3] for c in visits[v][1] if items[c][2] == department}
+        township = targets[visits[v][0]][4]
+        previous = set()
+        if plan.previous_inspector:
+            of_target = [r for r in history.records if r[0] == code]
+            if of_target:
+                latest = max(r[2] for r in of_target)
+                previous = {c for r in of_target if r[2] == latest for c in r[3].split(";") if c}
+        candidates = [
+            o[0] for o in officers
+            if o[2] == department and o[5] >= date and fields <= set(o[3].split(";"))
+            and (o[0], code) not in declared
+            and not (plan.same_township and o[4] == township)
+            and o[0] not in previous
+            and o[0] not in team and o[0] not in removed[v]
+            and loads[o[0]] < plan.workload_cap
+        ]
+        incoming = entry.get("in")
+        if full:
+            # Step 4: the smallest (load, ticket, cert_no).
+            if not candidates:
+                raise Difference("%s: no officer can replace %s, yet the list names %s" % (what, out, incoming))
+            tickets = first_words(seed, [("substitute", str(seq), c) for c in candidates])
+            chosen = min(zip(candidates, tickets), key=lambda ct: (loads[ct[0]], ct[1], ct[0].encode()))[0]
+            if chosen != incoming:
+                raise Difference("%s (%s out of %s): the list names %s, the replay draws %s"
+                                 % (what, out, code, incoming, chosen))
+        elif incoming not in candidates:
+            raise Difference("%s: substitute %s may not inspect %s (§12 step 2 without the recusal list)"
+                             % (what, incoming, code))
+        # Step 5: the substitute takes the place.
+        team[team.index(out)] = incoming
+        loads[incoming] += 1
+    current = [";".join(t) for t in teams]
+    _same(name + " result_sha256", log.get("result_sha256"), result_sha256(result_rows(pool, visits, current)))
+    if full:
+        report.ok("%s: all %d substitutions re-drawn; current result %s" % (name, len(entries), log["result_sha256"]))
+    else:
+        report.ok("%s: all %d substitutes obey every rule that does not need conflicts.csv; current result %s"
+                  % (name, len(entries), log["result_sha256"]))
+        report.skip("substitutes NOT RE-DRAWN: the choice depends on the confidential recusal list")
+    return current
+
+
+# ---------------------------------------------------------------------------
 # §8 Verification
 # ---------------------------------------------------------------------------
 
@@ -1290,6 +1398,10 @@ def verify_copy(directory, label, pool, draws, report):
         officers = len({c for r in rows for c in r.team.split(";")})
         _same("counts.officers", _get(manifest, "counts", "officers"), officers)
         report.ok("teams re-drawn: %d officers; result_sha256 %s" % (officers, result))
+
+    log = read_substitutions(directory)
+    if log is not None:
+        replay_substitutions(pool, plan, history, seed, visits, [r.team for r in rows], log, manifest, label, report)
     return manifest
 
 
@@ -1322,6 +1434,13 @@ def verify(bundle, data, encoding="detect", no_conflicts=False, out=None, pool=N
                 if _file_hash(public_manifest, name) != _file_hash(manifest, name):
                     raise Difference("public/%s differs from the confidential copy" % name)
             report.ok("the public copy publishes the same draw, without risk classes or per-class counts")
+            log, public_log = read_substitutions(bundle), read_substitutions(public)
+            if log is not None:
+                for entry in log["substitutions"]:
+                    entry.pop("note", None)
+                    entry.pop("relation", None)
+            if log != public_log:
+                raise Difference("public/substitutions.json is not substitutions.json without its confidential notes")
     except InputError as e:
         report.say("ERROR: %s" % e)
         return 2

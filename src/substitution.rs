@@ -1,0 +1,506 @@
+//! Substituting an unavailable officer (换人) after a draw, as
+//! `docs/ALGORITHM.md` §12 specifies: the draw is never redone; a substitute
+//! is drawn from the draw's own seed under the draw's own rules, and the
+//! substitutions are kept as a list that only grows, so anyone can replay
+//! them and must get the same substitutes.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::draw::{Outcome, Published};
+use crate::history::History;
+use crate::ids::{CertNo, CreditCode};
+use crate::plan::Plan;
+use crate::pools::Pools;
+use crate::random::Stream;
+use crate::seed::Seed;
+use crate::snapshot::Hash32;
+
+pub const FORMAT: &str = "shuangsui-substitutions/1";
+pub const FILE: &str = "substitutions.json";
+
+/// Why an officer leaves a visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// 请假: sick leave, other leave.
+    Leave,
+    /// 调离: moved to another post.
+    Transfer,
+    /// 新申报回避: a conflict with the target declared only now.
+    Conflict,
+    Other,
+}
+
+impl Reason {
+    pub fn parse(text: &str) -> Option<Reason> {
+        match text {
+            "leave" => Some(Reason::Leave),
+            "transfer" => Some(Reason::Transfer),
+            "conflict" => Some(Reason::Conflict),
+            "other" => Some(Reason::Other),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::Leave => "请假",
+            Reason::Transfer => "调离",
+            Reason::Conflict => "新申报回避",
+            Reason::Other => "其他",
+        }
+    }
+}
+
+/// What an operator asks: take `out` off the visit to `credit_code`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    pub credit_code: CreditCode,
+    pub out: CertNo,
+    pub reason: Reason,
+    /// Confidential: may name an illness or a family matter.
+    #[serde(default)]
+    pub note: String,
+    /// Confidential: the declared relation, for `conflict`.
+    #[serde(default)]
+    pub relation: String,
+}
+
+/// One substitution as the list records it (spec §12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub seq: u32,
+    pub credit_code: CreditCode,
+    pub out: CertNo,
+    #[serde(rename = "in")]
+    pub incoming: CertNo,
+    pub reason: Reason,
+    pub decided_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relation: Option<String>,
+}
+
+impl Entry {
+    /// The entry as the public may see it.
+    pub fn public(&self) -> Entry {
+        Entry {
+            note: None,
+            relation: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// `substitutions.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    pub format: String,
+    pub plan_id: String,
+    pub draw_result_sha256: Hash32,
+    pub substitutions: Vec<Entry>,
+    /// The §7 result hash over the teams after the last substitution.
+    pub result_sha256: Hash32,
+}
+
+impl Log {
+    pub fn public(&self) -> Log {
+        Log {
+            substitutions: self.substitutions.iter().map(Entry::public).collect(),
+            ..self.clone()
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("substitution logs serialise");
+        text.push('\n');
+        text
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubstitutionError {
+    #[error("{0} was not drawn in this plan")]
+    UnknownVisit(String),
+    #[error("officer {out} is not on the team for {code}")]
+    NotOnTeam { out: String, code: String },
+    #[error("no officer can replace {out} on the visit to {code}: {reasons}")]
+    NoCandidate { out: String, code: String, reasons: Ruled },
+}
+
+/// Why the officers of the outgoing officer's department cannot stand in;
+/// each counted under the first reason, in field order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Ruled {
+    pub in_department: u32,
+    pub certificate_expired: u32,
+    pub not_qualified: u32,
+    pub declared_conflict: u32,
+    pub same_township: u32,
+    pub previous_inspector: u32,
+    pub on_team_or_taken_off: u32,
+    pub at_workload_cap: u32,
+}
+
+impl std::fmt::Display for Ruled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "of {} in the department, {} certificate expired, {} not qualified, {} declared conflict, \
+             {} same township, {} inspected it last time, {} already on the team or taken off it, \
+             {} at the workload cap",
+            self.in_department,
+            self.certificate_expired,
+            self.not_qualified,
+            self.declared_conflict,
+            self.same_township,
+            self.previous_inspector,
+            self.on_team_or_taken_off,
+            self.at_workload_cap
+        )
+    }
+}
+
+/// The state of §12 after the draw and the substitutions so far.
+pub struct Roster<'a> {
+    pools: &'a Pools,
+    plan: &'a Plan,
+    history: &'a History,
+    seed: &'a Seed,
+    outcome: Outcome,
+    loads: Vec<u32>,
+    removed: HashMap<usize, Vec<u32>>,
+    declared: HashSet<(u32, CreditCode)>,
+    visit_of: HashMap<CreditCode, usize>,
+    done: u32,
+}
+
+impl<'a> Roster<'a> {
+    /// The state right after the draw.
+    pub fn new(pools: &'a Pools, plan: &'a Plan, history: &'a History, seed: &'a Seed, outcome: Outcome) -> Self {
+        let mut loads = vec![0u32; pools.inspectors.len()];
+        for officer in outcome.visits.iter().flat_map(|v| &v.team) {
+            loads[*officer as usize] += 1;
+        }
+        let declared = pools
+            .conflicts
+            .iter()
+            .filter_map(|c| pools.inspector_index(&c.cert).map(|o| (o as u32, c.code)))
+            .collect();
+        let visit_of = outcome
+            .visits
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (pools.targets[v.target as usize].code, i))
+            .collect();
+        Roster {
+            pools,
+            plan,
+            history,
+            seed,
+            outcome,
+            loads,
+            removed: HashMap::new(),
+            declared,
+            visit_of,
+            done: 0,
+        }
+    }
+
+    /// The teams as they stand now.
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    pub fn pools(&self) -> &'a Pools {
+        self.pools
+    }
+
+    /// How many substitutions have been made.
+    pub fn count(&self) -> u32 {
+        self.done
+    }
+
+    /// The §7 result hash over the current teams.
+    pub fn result_sha256(&self) -> Hash32 {
+        Published::new(self.pools, &self.outcome).result_sha256
+    }
+
+    /// Makes substitution number `count() + 1` and returns the substitute's
+    /// inspector index. A refused substitution changes nothing.
+    pub fn substitute(&mut self, code: &CreditCode, out: &CertNo, reason: Reason) -> Result<u32, SubstitutionError> {
+        let &v = self
+            .visit_of
+            .get(code)
+            .ok_or_else(|| SubstitutionError::UnknownVisit(code.to_string()))?;
+        let not_on_team = || SubstitutionError::NotOnTeam {
+            out: out.to_string(),
+            code: code.to_string(),
+        };
+        let leaving = self.pools.inspector_index(out).ok_or_else(not_on_team)? as u32;
+        let place = self.outcome.visits[v]
+            .team
+            .iter()
+            .position(|&o| o == leaving)
+            .ok_or_else(not_on_team)?;
+        let seq = self.done + 1;
+
+        // Step 1 on a scratch copy of what it changes, so a refusal leaves
+        // the state as it was.
+        let mut removed = self.removed.get(&v).cloned().unwrap_or_default();
+        removed.push(leaving);
+        let mut declared_now = None;
+        if reason == Reason::Conflict {
+            declared_now = Some((leaving, *code));
+        }
+        let mut loads_out = self.loads[leaving as usize];
+        loads_out -= 1;
+
+        let department = self.pools.inspectors[leaving as usize].department.as_str();
+        let rules = self.visit_rules(v, department);
+        let mut ruled = Ruled::default();
+        let mut best: Option<((u32, u64, &str), u32)> = None;
+        for (index, officer) in self.pools.inspectors.iter().enumerate() {
+            if officer.department != department {
+                continue;
+            }
+            ruled.in_department += 1;
+            let o = index as u32;
+            let load = if o == leaving {
+                loads_out
+            } else {
+                self.loads[o as usize]
+            };
+            let declared = self.declared.contains(&(o, *code)) || declared_now == Some((o, *code));
+            let bar = if officer.valid_until < self.plan.inspection_date {
+                Some(&mut ruled.certificate_expired)
+            } else if !rules.fields.iter().all(|f| officer.areas.iter().any(|a| a == f)) {
+                Some(&mut ruled.not_qualified)
+            } else if declared {
+                Some(&mut ruled.declared_conflict)
+            } else if rules.township.is_some_and(|t| t == officer.township) {
+                Some(&mut ruled.same_township)
+            } else if rules.previous.contains(officer.cert.as_str()) {
+                Some(&mut ruled.previous_inspector)
+            } else if self.outcome.visits[v].team.contains(&o) || removed.contains(&o) {
+                Some(&mut ruled.on_team_or_taken_off)
+            } else if load >= self.plan.workload_cap {
+                Some(&mut ruled.at_workload_cap)
+            } else {
+                None
+            };
+            if let Some(count) = bar {
+                *count += 1;
+                continue;
+            }
+            let cert = officer.cert.as_str();
+            let key = (load, ticket(self.seed, seq, cert), cert);
+            if best.as_ref().is_none_or(|(b, _)| key < *b) {
+                best = Some((key, o));
+            }
+        }
+        let Some((_, incoming)) = best else {
+            return Err(SubstitutionError::NoCandidate {
+                out: out.to_string(),
+                code: code.to_string(),
+                reasons: ruled,
+            });
+        };
+        self.loads[leaving as usize] = loads_out;
+        self.loads[incoming as usize] += 1;
+        self.removed.insert(v, removed);
+        self.declared.extend(declared_now);
+        self.outcome.visits[v].team[place] = incoming;
+        self.done = seq;
+        Ok(incoming)
+    }
+
+    /// Replays a recorded list, checking each entry's number and substitute.
+    pub fn replay(&mut self, entries: &[Entry]) -> Result<(), String> {
+        for entry in entries {
+            let seq = self.done + 1;
+            if entry.seq != seq {
+                return Err(format!("entry {seq} is numbered {}", entry.seq));
+            }
+            let incoming = self
+                .substitute(&entry.credit_code, &entry.out, entry.reason)
+                .map_err(|e| format!("substitution {seq}: {e}"))?;
+            let replayed = &self.pools.inspectors[incoming as usize].cert;
+            if *replayed != entry.incoming {
+                return Err(format!(
+                    "substitution {seq} ({} out of {}): the list names {} as the substitute, the replay draws {replayed}",
+                    entry.out, entry.credit_code, entry.incoming
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The rules of §6 that depend on the visit, for officers of `department`.
+    fn visit_rules(&self, v: usize, department: &str) -> VisitRules<'a> {
+        let visit = &self.outcome.visits[v];
+        let target = &self.pools.targets[visit.target as usize];
+        let mut fields: Vec<&'a str> = visit
+            .items
+            .iter()
+            .map(|&i| &self.pools.items[i as usize])
+            .filter(|item| item.department == department)
+            .map(|item| item.field.as_str())
+            .collect();
+        fields.sort_unstable();
+        fields.dedup();
+        let township = self
+            .plan
+            .recusal
+            .same_township
+            .then(|| self.pools.townships.name(target.township));
+        let previous = if self.plan.recusal.previous_inspector {
+            latest_team(self.history, &target.code)
+        } else {
+            HashSet::new()
+        };
+        VisitRules {
+            fields,
+            township,
+            previous,
+        }
+    }
+}
+
+struct VisitRules<'a> {
+    fields: Vec<&'a str>,
+    township: Option<&'a str>,
+    previous: HashSet<&'a str>,
+}
+
+/// The officers of the target's latest inspection in the history (every
+/// inspection on its latest date), for the rotation rule.
+fn latest_team<'h>(history: &'h History, code: &CreditCode) -> HashSet<&'h str> {
+    let of_target = history.inspections.iter().filter(|i| i.code == *code);
+    let Some(latest) = of_target.clone().map(|i| i.date).max() else {
+        return HashSet::new();
+    };
+    of_target
+        .filter(|i| i.date == latest)
+        .flat_map(|i| i.officers.iter().map(CertNo::as_str))
+        .collect()
+}
+
+/// The ticket of a candidate for substitution `seq` (spec §12).
+fn ticket(seed: &Seed, seq: u32, cert: &str) -> u64 {
+    Stream::derive(seed, &[b"substitute", seq.to_string().as_bytes(), cert.as_bytes()]).next_u64()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Reads a bundle's (or its public copy's) substitution list, if it has one.
+pub fn read(dir: &Path) -> Result<Option<Log>, FileError> {
+    let path = dir.join(FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(FileError::Io { path, source }),
+    };
+    let log: Log = serde_json::from_str(&text).map_err(|e| FileError::Invalid {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    if log.format != FORMAT {
+        return Err(FileError::Invalid {
+            path,
+            message: format!("format {:?} is not {FORMAT:?}", log.format),
+        });
+    }
+    Ok(Some(log))
+}
+
+/// Writes the list into a bundle folder and its public copy, each file under
+/// a temporary name first and renamed into place, so a reader sees the old
+/// list or the new one, never half of one.
+pub fn write(bundle_dir: &Path, log: &Log) -> Result<(), FileError> {
+    write_atomic(&bundle_dir.join(FILE), log.to_json().as_bytes())?;
+    let public = bundle_dir.join("public");
+    if public.is_dir() {
+        write_atomic(&public.join(FILE), log.public().to_json().as_bytes())?;
+    }
+    Ok(())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    let io = |source| FileError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let temp = path.with_extension(format!("json.tmp-{}", std::process::id()));
+    let mut file = fs::File::create(&temp).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    fs::rename(&temp, path).map_err(io)
+}
+
+/// Why a substitution could not be added to a bundle.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtendError {
+    #[error(transparent)]
+    Refused(#[from] SubstitutionError),
+    #[error("the bundle's substitutions.json does not replay: {0}")]
+    Replay(String),
+    #[error("substitutions.json belongs to another draw")]
+    OtherDraw,
+}
+
+/// Replays a bundle's list on the redrawn outcome, makes the next
+/// substitution and returns the longer list. Nothing is written.
+pub fn extend(
+    stored: &crate::bundle::Stored,
+    pools: &Pools,
+    seed: &Seed,
+    outcome: Outcome,
+    log: Option<Log>,
+    request: &Request,
+    decided_at: &str,
+) -> Result<(Log, Entry), ExtendError> {
+    let m = &stored.manifest;
+    let mut log = log.unwrap_or_else(|| Log {
+        format: FORMAT.into(),
+        plan_id: m.plan.id.clone(),
+        draw_result_sha256: m.result_sha256,
+        substitutions: Vec::new(),
+        result_sha256: m.result_sha256,
+    });
+    if log.plan_id != m.plan.id || log.draw_result_sha256 != m.result_sha256 {
+        return Err(ExtendError::OtherDraw);
+    }
+    let mut roster = Roster::new(pools, &stored.plan, &stored.history, seed, outcome);
+    roster.replay(&log.substitutions).map_err(ExtendError::Replay)?;
+    let incoming = roster.substitute(&request.credit_code, &request.out, request.reason)?;
+    let text = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+    let entry = Entry {
+        seq: roster.count(),
+        credit_code: request.credit_code,
+        out: request.out.clone(),
+        incoming: pools.inspectors[incoming as usize].cert.clone(),
+        reason: request.reason,
+        decided_at: decided_at.to_owned(),
+        note: text(&request.note),
+        relation: text(&request.relation).filter(|_| request.reason == Reason::Conflict),
+    };
+    log.substitutions.push(entry.clone());
+    log.result_sha256 = roster.result_sha256();
+    Ok((log, entry))
+}
