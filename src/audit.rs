@@ -65,6 +65,9 @@ pub async fn audit(desk: &Desk) -> Result<AuditReport, LedgerError> {
                 continue;
             }
         };
+        if let Some(problem) = substitutions_match_ledger(desk, &record.task_id, &dir).await {
+            problems.push(format!("draw {}: {problem}", record.task_id));
+        }
         let bundle = dir.clone();
         let verified =
             tokio::task::spawn_blocking(move || crate::verify::verify(&bundle, &snapshot, Default::default())).await;
@@ -84,4 +87,21 @@ pub async fn audit(desk: &Desk) -> Result<AuditReport, LedgerError> {
         draws_checked: records.len(),
         problems,
     })
+}
+
+/// The substitution lists in a bundle must be the ones the ledger records:
+/// replaying catches a changed substitute, this catches a dropped entry.
+async fn substitutions_match_ledger(desk: &Desk, task_id: &str, dir: &std::path::Path) -> Option<String> {
+    let recorded = match desk.substitution_log(task_id).await {
+        Ok(log) => log.map(|l| l.public()),
+        Err(e) => return Some(format!("cannot read its substitutions from the ledger: {e}")),
+    };
+    for (copy, path) in [("", dir.to_owned()), ("public/", dir.join("public"))] {
+        match crate::substitution::read(&path) {
+            Ok(file) if file.as_ref().map(|l| l.public()) == recorded => {}
+            Ok(_) => return Some(format!("{copy}substitutions.json is not the list the ledger records")),
+            Err(e) => return Some(e.to_string()),
+        }
+    }
+    None
 }

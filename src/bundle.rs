@@ -360,6 +360,21 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
     fs::rename(&temp, path).map_err(io(path))
 }
 
+/// Replaces a file that is added to a bundle after the draw: written under
+/// a temporary name and renamed, so a reader sees the old file or the new.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
+    let temp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let written = write_file(&temp, bytes).and_then(|()| fs::rename(&temp, path).map_err(io(path)));
+    if written.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    written
+}
+
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
     let mut file = fs::File::create(path).map_err(io(path))?;
     file.write_all(bytes).map_err(io(path))?;

@@ -42,6 +42,7 @@ pub enum Kind {
     OccurrenceSkipped,
     ResultRecorded,
     ResultsPublished,
+    OfficerSubstituted,
 }
 
 impl Kind {
@@ -53,6 +54,7 @@ impl Kind {
             Kind::OccurrenceSkipped => "occurrence_skipped",
             Kind::ResultRecorded => "result_recorded",
             Kind::ResultsPublished => "results_published",
+            Kind::OfficerSubstituted => "officer_substituted",
         }
     }
 
@@ -64,6 +66,7 @@ impl Kind {
             Kind::OccurrenceSkipped,
             Kind::ResultRecorded,
             Kind::ResultsPublished,
+            Kind::OfficerSubstituted,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)

@@ -206,6 +206,78 @@ impl Desk {
             .ledger
             .append(Kind::ResultsPublished, &key, &payload, &now_in_china())
             .await?;
+        self.write_results_file(task_id, calendar).await?;
         Ok((notice, entry.entry().seq))
+    }
+
+    /// Writes a task's published results into its bundle's public copy as
+    /// `results.csv` (spec §8), from the ledger, so the bundle a reader
+    /// downloads holds the results with the draw.
+    async fn write_results_file(&self, task_id: &str, calendar: &WorkCalendar) -> Result<(), TaskError> {
+        let (record, _) = self
+            .draw_record(task_id)
+            .await?
+            .ok_or_else(|| TaskError::UnknownTask(task_id.to_owned()))?;
+        let public = self.publications_dir.join(&record.bundle).join("public");
+        let io = |source| TaskError::Io {
+            path: public.clone(),
+            source,
+        };
+        let rows = std::fs::read(public.join("assignments.csv")).map_err(io)?;
+        let names: std::collections::HashMap<String, String> = crate::public::publications::parse_rows(&rows)
+            .map_err(TaskError::Invalid)?
+            .into_iter()
+            .map(|r| (r.credit_code, r.name))
+            .collect();
+        let notices: std::collections::HashMap<u64, String> = self
+            .ledger
+            .of_kind(Kind::ResultsPublished)
+            .await?
+            .iter()
+            .map(|e| (e.seq, e.recorded_at.chars().take(10).collect()))
+            .collect();
+        let mut published: Vec<Recorded> = self
+            .results(calendar)
+            .await?
+            .into_iter()
+            .filter(|r| r.result.task_id == task_id && r.published_in.is_some())
+            .collect();
+        published.sort_by(|a, b| a.result.credit_code.cmp(&b.result.credit_code));
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(b"\xEF\xBB\xBF".to_vec());
+        let header = [
+            "统一社会信用代码",
+            "名称",
+            "检查结果代码",
+            "检查结果",
+            "完成日期",
+            "公告日期",
+            "账本序号",
+        ];
+        let in_memory = |e: csv::Error| TaskError::Invalid(e.to_string());
+        writer.write_record(header).map_err(in_memory)?;
+        for r in &published {
+            let labels: Vec<&str> = r.result.codes.iter().filter_map(|c| label(c)).collect();
+            let notice = r
+                .published_in
+                .and_then(|seq| notices.get(&seq))
+                .cloned()
+                .unwrap_or_default();
+            writer
+                .write_record([
+                    r.result.credit_code.as_str(),
+                    names.get(&r.result.credit_code).map_or("", String::as_str),
+                    &r.result.codes.join(";"),
+                    &labels.join("；"),
+                    &r.result.inspection_date.to_string(),
+                    &notice,
+                    &r.seq.to_string(),
+                ])
+                .map_err(in_memory)?;
+        }
+        let bytes = writer.into_inner().map_err(|e| TaskError::Invalid(e.to_string()))?;
+        crate::bundle::replace_file(&public.join("results.csv"), &bytes)?;
+        Ok(())
     }
 }

@@ -32,6 +32,10 @@ pub enum TaskError {
     Conflict(String),
     #[error("task {0} was recorded as skipped (its scheduled time passed while the service was down); announce a redraw to draw it")]
     Skipped(String),
+    #[error("substitution refused: {0}")]
+    SubstitutionRefused(String),
+    #[error("{0}")]
+    Raced(String),
     #[error("the seed material does not fit the announcement: {0}")]
     WrongSeedMaterial(String),
     #[error("the pool folder has problems:\n{0}")]
@@ -179,7 +183,7 @@ pub struct Desk {
     pub secrets_dir: PathBuf,
     /// One draw at a time in this process; the ledger's unique keys guard
     /// against other processes.
-    drawing: Mutex<()>,
+    pub(crate) drawing: Mutex<()>,
 }
 
 pub fn now_in_china() -> String {

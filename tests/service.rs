@@ -649,6 +649,14 @@ async fn results_are_recorded_once_published_in_a_notice_and_tracked_until_then(
     let (status, _, page) = get_raw(&app, "/results").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(name) && page.contains("未发现问题"));
+    let bundle = app.publications().join(drawn_bundle(&app, &task).await);
+    let csv = std::fs::read_to_string(bundle.join("public/results.csv")).unwrap();
+    assert!(
+        csv.starts_with("\u{feff}统一社会信用代码,名称,检查结果代码")
+            && csv.contains(code)
+            && csv.contains("未发现问题"),
+        "the public bundle carries the published results: {csv}"
+    );
     let (status, kind, _) = get_raw(&app, "/results.xlsx").await;
     assert_eq!(status, StatusCode::OK);
     assert!(kind.starts_with("application/vnd.openxmlformats"), "{kind}");
@@ -658,4 +666,116 @@ async fn results_are_recorded_once_published_in_a_notice_and_tracked_until_then(
             .0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+}
+
+#[tokio::test]
+async fn a_substitute_is_drawn_recorded_published_and_verified() {
+    let app = TestApp::spawn().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let (_, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let bundle = drawn["bundle"].as_str().unwrap().to_owned();
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=2")).await;
+    let code = rows["rows"][0]["credit_code"].as_str().unwrap().to_owned();
+    let leader = rows["rows"][0]["team"][0].as_str().unwrap().to_owned();
+    let uri = format!("/api/v1/draws/{task}/substitutions");
+    let ask =
+        json!({"credit_code": code, "out": leader, "reason": "conflict", "relation": "近亲属", "note": "本人申报"});
+
+    assert_eq!(
+        app.call("POST", &uri, Some(ask.clone()), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, made) = app.operator(&uri, ask.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let incoming = made["entry"]["in"].as_str().unwrap().to_owned();
+    assert_ne!(incoming, leader);
+    assert!(made["recusal_list"].as_str().unwrap().starts_with("added"), "{made}");
+    assert!(made["entry"].get("relation").is_none(), "the ledger payload is public");
+    let live = std::fs::read_to_string(app.config.pools_dir.join("conflicts.csv")).unwrap();
+    assert!(
+        live.contains(&format!("{leader},{code}")),
+        "the declared conflict joins the live list"
+    );
+
+    // The same officer again: no longer on the team, refused, nothing recorded.
+    let (_, head_before) = app.get("/api/v1/ledger/head").await;
+    let (status, refused) = app.operator(&uri, ask).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"], "substitution_refused");
+    assert_eq!(app.get("/api/v1/ledger/head").await.1, head_before);
+
+    let (_, public) = app.get(&uri).await;
+    assert_eq!(public["substitutions"][0]["in"], incoming.as_str());
+    assert!(public.to_string().find("近亲属").is_none() && public.to_string().find("本人申报").is_none());
+    let file = std::fs::read_to_string(app.publications().join(&bundle).join("substitutions.json")).unwrap();
+    assert!(file.contains("本人申报"), "the confidential copy keeps the note");
+
+    let (status, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(audit["problems"], json!([]), "{audit}");
+    let (status, _, page) = get_raw(&app, &format!("/draws/{bundle}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("人员调整") && page.contains(&incoming),
+        "the page shows the substitution"
+    );
+    let (status, _, zip) = get_raw(&app, &format!("/draws/{bundle}/bundle.zip")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(zip.contains("substitutions.json"), "the public bundle carries the list");
+
+    // An edited list is caught by the audit.
+    let path = app.publications().join(&bundle).join("substitutions.json");
+    let other = rows["rows"][1]["team"][0].as_str().unwrap();
+    std::fs::write(&path, file.replace(&incoming, other)).unwrap();
+    let (_, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
+    assert_ne!(audit["problems"], json!([]), "{audit}");
+}
+
+#[tokio::test]
+async fn a_dropped_substitution_is_caught_against_the_ledger() {
+    let app = TestApp::spawn().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let (_, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let bundle = app.publications().join(drawn["bundle"].as_str().unwrap());
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=2")).await;
+    let uri = format!("/api/v1/draws/{task}/substitutions");
+    for row in 0..2 {
+        let ask = json!({"credit_code": rows["rows"][row]["credit_code"], "out": rows["rows"][row]["team"][1], "reason": "leave"});
+        assert_eq!(app.operator(&uri, ask).await.0, StatusCode::CREATED);
+    }
+    // Put back the list as it was after the first substitution: it still
+    // replays, but it is not what the ledger records.
+    let mut log = shuangsui::substitution::read(&bundle).unwrap().unwrap();
+    log.substitutions.pop();
+    let pools = common::load_pools(&app.config.pools_dir);
+    let plan = shuangsui::bundle::read(&bundle).unwrap().plan;
+    let seed = shuangsui::seed::Seed::parse_hex(drawn["seed"].as_str().unwrap()).unwrap();
+    let history = shuangsui::history::History::default();
+    let outcome = shuangsui::draw::draw(&pools, &plan, &history, &seed).unwrap();
+    let mut roster = shuangsui::substitution::Roster::new(&pools, &plan, &history, &seed, outcome);
+    roster.replay(&log.substitutions).unwrap();
+    log.result_sha256 = roster.result_sha256();
+    shuangsui::substitution::write(&bundle, &log).unwrap();
+    assert!(
+        shuangsui::verify::verify(&bundle, &app.config.pools_dir, Default::default())
+            .unwrap()
+            .verified()
+    );
+    let (_, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
+    assert!(
+        audit["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("not the list the ledger records"),
+        "{audit}"
+    );
+}
+
+async fn drawn_bundle(app: &TestApp, task: &str) -> String {
+    let (_, detail) = app.get(&format!("/api/v1/draws/{task}")).await;
+    detail["record"]["bundle"].as_str().unwrap().to_owned()
 }

@@ -2,6 +2,7 @@
 //! directories, the departments and the confidential recusal list, loaded
 //! all-or-nothing and committed to by snapshot hashes.
 
+mod declare;
 mod load;
 pub mod table;
 mod targets;
@@ -16,6 +17,7 @@ use serde::Serialize;
 use crate::ids::{CertNo, CreditCode, ItemCode};
 use crate::snapshot::{list_hash, Hash32};
 
+pub use declare::{declare_conflict, Declared};
 pub use load::{is_workbook, load, load_path, LoadOptions};
 pub use table::{Encoding, Problem, Problems};
 pub use workbook::{write_templates, write_workbook, TEMPLATE_XLSX};

@@ -38,6 +38,9 @@ pub const PUBLIC_FILES: [&str; 5] = [
     "README.txt",
 ];
 
+/// Files added to the public copy after the draw, zipped when present.
+pub const LATER_PUBLIC_FILES: [&str; 2] = ["substitutions.json", "results.csv"];
+
 /// Column widths (in Excel character units) for the columns of
 /// [`PUBLIC_HEADER`]: Chinese text is about two units a character.
 const WIDTHS: [f64; 7] = [7.0, 22.0, 40.0, 16.0, 48.0, 17.0, 34.0];
@@ -171,7 +174,8 @@ pub fn bundle_zip(draw: &PublishedDraw) -> Result<Vec<u8>, ExportError> {
         .unix_permissions(0o644);
 
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    for name in PUBLIC_FILES {
+    let later = LATER_PUBLIC_FILES.into_iter().filter(|name| public.join(name).exists());
+    for name in PUBLIC_FILES.into_iter().chain(later) {
         let path = public.join(name);
         let shown = || path.display().to_string();
         let meta = fs::symlink_metadata(&path).map_err(|source| ExportError::Io { path: shown(), source })?;

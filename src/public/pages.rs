@@ -11,7 +11,7 @@
 //! and `/draws/{name}/assignments.xlsx`, where `{name}` is the bundle name,
 //! percent-encoded as one path segment.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::{self, Display, Write};
 
 use super::publications::{PublicRow, PublishedDraw};
@@ -589,10 +589,22 @@ fn render_draw(
         "<h2>下载 <span class=\"en\">Downloads</span></h2>\n<ul class=\"downloads\">\
          <li><a href=\"/draws/{n}/assignments.xlsx\">抽查名单 Excel <span class=\"en\">list, Excel</span></a></li>\
          <li><a href=\"/draws/{n}/assignments.csv\">抽查名单 CSV <span class=\"en\">list, CSV (UTF-8)</span></a></li>\
-         <li><a href=\"/draws/{n}/bundle.zip\">审计包（公开版）<span class=\"en\">audit bundle, public copy (zip)</span></a></li>\
-         </ul>\n",
+         <li><a href=\"/draws/{n}/bundle.zip\">审计包（公开版）<span class=\"en\">audit bundle, public copy (zip)</span></a></li>",
         n = name_url,
     );
+    if draw.public_dir().join("substitutions.json").exists() {
+        w!(
+            out,
+            "<li><a href=\"/draws/{name_url}/substitutions.json\">人员调整记录 <span class=\"en\">substitutions (JSON)</span></a></li>"
+        );
+    }
+    if draw.public_dir().join("results.csv").exists() {
+        w!(
+            out,
+            "<li><a href=\"/draws/{name_url}/results.csv\">检查结果 CSV <span class=\"en\">results, CSV</span></a></li>"
+        );
+    }
+    out.push_str("</ul>\n");
 
     // Items with the number of businesses drawn for each, in plan order.
     let mut per_item: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
@@ -616,6 +628,9 @@ fn render_draw(
         );
     }
     out.push_str("</ul>\n");
+
+    let substitutions = crate::substitution::read(&draw.public_dir());
+    let adjusted = substitutions_section(&mut out, substitutions);
 
     w!(
         out,
@@ -649,14 +664,30 @@ fn render_draw(
                 w!(out, " {}", Esc(name));
             }
         }
-        w!(out, "</td><td><code>{}</code></td><td><code>", Esc(&row.leader));
-        for (k, cert) in row.team.iter().enumerate() {
+        // The team as it stands after any substitutions (spec §12).
+        let mut team = row.team.clone();
+        let changes = adjusted.get(row.credit_code.as_str()).map_or(&[][..], Vec::as_slice);
+        for (_, out_cert, in_cert) in changes {
+            if let Some(place) = team.iter_mut().find(|c| *c == out_cert) {
+                *place = in_cert.clone();
+            }
+        }
+        let leader = team.first().map_or("", String::as_str);
+        w!(out, "</td><td><code>{}</code></td><td><code>", Esc(leader));
+        for (k, cert) in team.iter().enumerate() {
             if k > 0 {
                 out.push_str("<br>");
             }
             w!(out, "{}", Esc(cert));
         }
-        out.push_str("</code></td></tr>\n");
+        out.push_str("</code>");
+        for (seq, _, _) in changes {
+            w!(
+                out,
+                "<br><a class=\"muted\" href=\"#sub-{seq}\">已调整 #{seq} <span class=\"en\">substituted</span></a>"
+            );
+        }
+        out.push_str("</td></tr>\n");
     }
     out.push_str("</tbody></table></div>\n");
     if let Some((page, pages)) = nav {
@@ -681,6 +712,67 @@ fn render_draw(
     );
     close_page(&mut out, Some(ledger_head));
     out
+}
+
+/// Per credit code, the substitutions made on its visit: (seq, out, in).
+type Adjusted = HashMap<String, Vec<(u32, String, String)>>;
+
+/// The substitutions made after the draw (spec §12), if any, as a table.
+fn substitutions_section(
+    out: &mut String,
+    log: Result<Option<crate::substitution::Log>, crate::substitution::FileError>,
+) -> Adjusted {
+    let mut adjusted = Adjusted::new();
+    let log = match log {
+        Ok(Some(log)) => log,
+        Ok(None) => return adjusted,
+        Err(_) => {
+            out.push_str(
+                "<p class=\"warn\">人员调整记录无法读取，请联系实施部门。\
+                 <span class=\"en\">The substitution record cannot be read; contact the department.</span></p>\n",
+            );
+            return adjusted;
+        }
+    };
+    w!(
+        out,
+        "<h2 id=\"substitutions\">人员调整 <span class=\"en\">Substitutions</span>（{n}）</h2>\n\
+         <p class=\"muted\">抽取后不能参加检查的人员由同一随机种子按相同规则抽取替补，原抽取结果不变；名单中的检查组已按下表调整。\
+         调整后的结果哈希为 <span class=\"hash\">{hash}</span>。\
+         <span class=\"en\">An officer who cannot go is replaced by a substitute drawn from the same seed under the \
+         same rules; the draw itself is unchanged. The teams below include these substitutions; the current result hash \
+         is the one shown.</span></p>\n\
+         <div class=\"scroll\"><table>\n<thead><tr>\
+         <th>序号 <span class=\"en\">No.</span></th>\
+         <th>统一社会信用代码 <span class=\"en\">Credit code</span></th>\
+         <th>调出 <span class=\"en\">Out</span></th>\
+         <th>替补 <span class=\"en\">In</span></th>\
+         <th>原因 <span class=\"en\">Reason</span></th>\
+         <th>时间 <span class=\"en\">Decided</span></th>\
+         </tr></thead>\n<tbody>\n",
+        n = log.substitutions.len(),
+        hash = log.result_sha256,
+    );
+    for entry in &log.substitutions {
+        w!(
+            out,
+            "<tr id=\"sub-{seq}\"><td class=\"n\">{seq}</td><td><code>{code}</code></td><td><code>{out_cert}</code></td>\
+             <td><code>{in_cert}</code></td><td>{reason}</td><td>{at}</td></tr>\n",
+            seq = entry.seq,
+            code = Esc(entry.credit_code.as_str()),
+            out_cert = Esc(entry.out.as_str()),
+            in_cert = Esc(entry.incoming.as_str()),
+            reason = entry.reason.label(),
+            at = Esc(&entry.decided_at),
+        );
+        adjusted.entry(entry.credit_code.to_string()).or_default().push((
+            entry.seq,
+            entry.out.to_string(),
+            entry.incoming.to_string(),
+        ));
+    }
+    out.push_str("</tbody></table></div>\n");
+    adjusted
 }
 
 /// "Was this business drawn?": the search box, prefilled, and the hits.

@@ -13,6 +13,8 @@ use super::error::ApiError;
 use super::{AppState, Operator};
 use crate::ledger::{Entry, Head};
 use crate::plan::Plan;
+use crate::substitution::desk::Substituted;
+use crate::substitution::Request;
 use crate::tasks::{Announcement, DrawRecord, MethodRequest, Redraw, SeedMaterial};
 
 #[derive(Serialize)]
@@ -215,4 +217,29 @@ fn read_plan(dir: &Path, name: Option<&str>, toml: Option<&str>) -> Result<Plan,
         (None, Some(text)) => Plan::parse_toml(text, "request").map_err(invalid),
         _ => Err(ApiError::bad_request("give either plan (a name) or plan_toml")),
     }
+}
+
+/// Draws a substitute for an officer who cannot go (spec §12).
+pub async fn substitute(
+    _: Operator,
+    State(state): State<AppState>,
+    UrlPath(task_id): UrlPath<String>,
+    Json(request): Json<Request>,
+) -> Result<(StatusCode, Json<Substituted>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.desk.substitute(&task_id, request).await?),
+    ))
+}
+
+/// A task's substitutions as published: without the confidential notes.
+pub async fn substitutions(
+    State(state): State<AppState>,
+    UrlPath(task_id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let log = state.desk.substitution_log(&task_id).await?;
+    Ok(Json(match log {
+        Some(log) => serde_json::to_value(log.public()).map_err(ApiError::internal)?,
+        None => json!({ "substitutions": [] }),
+    }))
 }

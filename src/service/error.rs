@@ -76,7 +76,14 @@ impl From<TaskError> for ApiError {
         match &error {
             E::UnknownTask(_) => Self::new(StatusCode::NOT_FOUND, "unknown_task", error.to_string()),
             E::Invalid(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", error.to_string()),
-            E::Conflict(_) | E::Skipped(_) => Self::new(StatusCode::CONFLICT, "conflict", error.to_string()),
+            E::Conflict(_) | E::Skipped(_) | E::Raced(_) => {
+                Self::new(StatusCode::CONFLICT, "conflict", error.to_string())
+            }
+            E::SubstitutionRefused(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "substitution_refused",
+                error.to_string(),
+            ),
             E::WrongSeedMaterial(_) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "wrong_seed_material",

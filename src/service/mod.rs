@@ -92,6 +92,10 @@ pub fn app(state: AppState) -> Router {
         .route("/results/publish", post(results::publish))
         .route("/results/due", get(results::due))
         .route("/draws/{task_id}/assignments", get(pages::assignments_api))
+        .route(
+            "/draws/{task_id}/substitutions",
+            get(api::substitutions).post(api::substitute),
+        )
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("no such endpoint") });
     Router::new()

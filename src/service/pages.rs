@@ -187,6 +187,22 @@ pub async fn download(
             let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
             Ok(attachment(kind, bytes, format!("{name}.xlsx")))
         }
+        // Added to the public copy after the draw; absent until then.
+        "substitutions.json" | "results.csv" => {
+            let path = draw.public_dir().join(&file);
+            match tokio::fs::read(&path).await {
+                Ok(bytes) => {
+                    let kind = if file.ends_with(".json") {
+                        "application/json"
+                    } else {
+                        "text/csv; charset=utf-8"
+                    };
+                    Ok(attachment(kind, bytes, format!("{name}-{file}")))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(missing(&file)),
+                Err(e) => Err(ApiError::internal(e)),
+            }
+        }
         "bundle.zip" => {
             let bytes = crate::public::exports::bundle_zip(&draw).map_err(ApiError::internal)?;
             Ok(attachment("application/zip", bytes, format!("{name}.zip")))

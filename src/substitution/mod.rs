@@ -6,7 +6,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +18,8 @@ use crate::pools::Pools;
 use crate::random::Stream;
 use crate::seed::Seed;
 use crate::snapshot::Hash32;
+
+pub mod desk;
 
 pub const FORMAT: &str = "shuangsui-substitutions/1";
 pub const FILE: &str = "substitutions.json";
@@ -432,25 +433,13 @@ pub fn read(dir: &Path) -> Result<Option<Log>, FileError> {
 /// Writes the list into a bundle folder and its public copy, each file under
 /// a temporary name first and renamed into place, so a reader sees the old
 /// list or the new one, never half of one.
-pub fn write(bundle_dir: &Path, log: &Log) -> Result<(), FileError> {
-    write_atomic(&bundle_dir.join(FILE), log.to_json().as_bytes())?;
+pub fn write(bundle_dir: &Path, log: &Log) -> Result<(), crate::bundle::BundleError> {
+    crate::bundle::replace_file(&bundle_dir.join(FILE), log.to_json().as_bytes())?;
     let public = bundle_dir.join("public");
     if public.is_dir() {
-        write_atomic(&public.join(FILE), log.public().to_json().as_bytes())?;
+        crate::bundle::replace_file(&public.join(FILE), log.public().to_json().as_bytes())?;
     }
     Ok(())
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
-    let io = |source| FileError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let temp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-    let mut file = fs::File::create(&temp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    fs::rename(&temp, path).map_err(io)
 }
 
 /// Why a substitution could not be added to a bundle.

@@ -1,0 +1,185 @@
+//! Substitutions at the service: an operator names the officer who cannot
+//! go, the desk draws the substitute on the draw's frozen snapshot, records
+//! it in the ledger, and rewrites the bundle's `substitutions.json` from the
+//! ledger. The ledger is the record; the files are its published form.
+
+use serde::{Deserialize, Serialize};
+
+use super::{extend, Entry, Log, Reason, Request, FORMAT};
+use crate::bundle;
+use crate::draw::draw;
+use crate::ledger::{Appended, Kind};
+use crate::pools::{declare_conflict, load, Declared, LoadOptions};
+use crate::seed::Seed;
+use crate::snapshot::{bytes_hash, Hash32};
+use crate::tasks::{now_in_china, Desk, TaskError};
+
+/// The ledger payload of a substitution: the public entry, and the current
+/// result after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubstitutionRecord {
+    pub task_id: String,
+    pub bundle: String,
+    pub entry: Entry,
+    pub result_sha256: Hash32,
+}
+
+/// What the operator is told after a substitution.
+#[derive(Debug, Clone, Serialize)]
+pub struct Substituted {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub record: SubstitutionRecord,
+    /// For a newly declared conflict: whether it is now on the live recusal
+    /// list, or why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recusal_list: Option<String>,
+}
+
+fn key(task_id: &str, seq: u32) -> String {
+    format!("substitute:{task_id}:{seq}")
+}
+
+/// Confidential notes live beside the commit–reveal secrets, named by the
+/// public entry they belong to, so a note written for an entry that never
+/// reached the ledger (another instance was first) is never mistaken for
+/// the recorded one's.
+fn note_name(task_id: &str, entry: &Entry) -> String {
+    let public = serde_json::to_string(&entry.public()).expect("entries serialise");
+    let tag = &bytes_hash(public.as_bytes()).to_hex()[..16];
+    format!("{}-{}-{tag}.json", task_id.replace(['/', '\\'], "_"), entry.seq)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Notes {
+    note: Option<String>,
+    relation: Option<String>,
+}
+
+impl Desk {
+    /// Draws a substitute for `request.out` on a drawn task (spec §12) and
+    /// records it. A refused substitution records nothing.
+    pub async fn substitute(&self, task_id: &str, request: Request) -> Result<Substituted, TaskError> {
+        let _one_at_a_time = self.drawing.lock().await;
+        let (record, _) = self
+            .draw_record(task_id)
+            .await?
+            .ok_or_else(|| TaskError::UnknownTask(task_id.to_owned()))?;
+        let (announcement, _) = self
+            .announcement(task_id)
+            .await?
+            .ok_or_else(|| TaskError::UnknownTask(task_id.to_owned()))?;
+        let bundle_dir = self.publications_dir.join(&record.bundle);
+        let stored = bundle::read(&bundle_dir)?;
+        let pools = load(
+            &self.snapshot_dir(&announcement.snapshot_combined),
+            LoadOptions::default(),
+        )
+        .map_err(TaskError::Pools)?;
+        let seed = Seed::parse_hex(&record.seed).map_err(|e| TaskError::Invalid(e.to_string()))?;
+        let outcome = draw(&pools, &stored.plan, &stored.history, &seed)?;
+        let log = self.substitution_log(task_id).await?;
+        let (log, entry) = extend(&stored, &pools, &seed, outcome, log, &request, &now_in_china())
+            .map_err(|e| TaskError::SubstitutionRefused(e.to_string()))?;
+
+        // The note first: a note whose entry never reaches the ledger is
+        // harmless; an entry whose note was lost is not.
+        if entry.note.is_some() || entry.relation.is_some() {
+            let notes = Notes {
+                note: entry.note.clone(),
+                relation: entry.relation.clone(),
+            };
+            let dir = self.secrets_dir.join("notes");
+            std::fs::create_dir_all(&dir).map_err(|source| TaskError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let bytes = serde_json::to_vec(&notes).expect("notes serialise");
+            bundle::write_private(&dir.join(note_name(task_id, &entry)), &bytes)?;
+        }
+        let payload = SubstitutionRecord {
+            task_id: task_id.to_owned(),
+            bundle: record.bundle.clone(),
+            entry: entry.public(),
+            result_sha256: log.result_sha256,
+        };
+        let text = serde_json::to_string(&payload).expect("substitutions serialise");
+        let appended = self
+            .ledger
+            .append(
+                Kind::OfficerSubstituted,
+                &key(task_id, entry.seq),
+                &text,
+                &now_in_china(),
+            )
+            .await?;
+        let seq = match appended {
+            Appended::New(ledger_entry) => ledger_entry.seq,
+            Appended::Existing(_) => {
+                return Err(TaskError::Raced(format!(
+                    "substitution {} of {task_id} was just made by another operator; look again and ask again",
+                    entry.seq
+                )))
+            }
+        };
+        super::write(&bundle_dir, &log)?;
+        let recusal_list = (entry.reason == Reason::Conflict).then(|| {
+            match declare_conflict(
+                &self.pools_dir,
+                &entry.out,
+                &entry.credit_code,
+                entry.relation.as_deref().unwrap_or(""),
+            ) {
+                Ok(Declared::Added) => "added to the live conflicts.csv".to_owned(),
+                Ok(Declared::AlreadyListed) => "already on the live conflicts.csv".to_owned(),
+                Err(reason) => format!("NOT added to the live conflicts.csv: {reason}"),
+            }
+        });
+        Ok(Substituted {
+            seq,
+            record: payload,
+            recusal_list,
+        })
+    }
+
+    /// A task's substitutions as the ledger records them, with their
+    /// confidential notes; `None` when it has none.
+    pub async fn substitution_log(&self, task_id: &str) -> Result<Option<Log>, TaskError> {
+        let Some((record, _)) = self.draw_record(task_id).await? else {
+            return Err(TaskError::UnknownTask(task_id.to_owned()));
+        };
+        let records: Vec<SubstitutionRecord> = self
+            .ledger
+            .of_kind(Kind::OfficerSubstituted)
+            .await?
+            .iter()
+            .map(|e| e.payload::<SubstitutionRecord>())
+            .filter(|r| r.as_ref().map_or(true, |r| r.task_id == task_id))
+            .collect::<Result<_, _>>()?;
+        let Some(last) = records.last() else {
+            return Ok(None);
+        };
+        let plan_id = match self.announcement(task_id).await? {
+            Some((announcement, _)) => announcement.plan.id,
+            None => return Err(TaskError::UnknownTask(task_id.to_owned())),
+        };
+        let mut substitutions = Vec::new();
+        for r in &records {
+            let mut entry = r.entry.clone();
+            let path = self.secrets_dir.join("notes").join(note_name(task_id, &entry));
+            if let Ok(bytes) = std::fs::read(&path) {
+                let notes: Notes = serde_json::from_slice(&bytes).map_err(|e| TaskError::Invalid(e.to_string()))?;
+                entry.note = notes.note;
+                entry.relation = notes.relation;
+            }
+            substitutions.push(entry);
+        }
+        Ok(Some(Log {
+            format: FORMAT.into(),
+            plan_id,
+            draw_result_sha256: record.result_sha256,
+            substitutions,
+            result_sha256: last.result_sha256,
+        }))
+    }
+}
