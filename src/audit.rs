@@ -59,7 +59,7 @@ pub async fn audit(desk: &Desk) -> Result<AuditReport, LedgerError> {
             continue;
         }
         let snapshot = match desk.announcement(&record.task_id).await {
-            Ok(Some((announcement, _))) => desk.snapshot_dir(&announcement.snapshot_combined),
+            Ok(Some((announcement, _))) => desk.snapshot_pools(&announcement.snapshot_combined),
             _ => {
                 problems.push(format!("draw {}: its announcement is missing", record.task_id));
                 continue;

@@ -18,7 +18,10 @@ use crate::draw::{draw, DrawError};
 use crate::history::History;
 use crate::ledger::{Appended, Entry, Head, Kind, Ledger, LedgerError};
 use crate::plan::Plan;
-use crate::pools::{load, LoadOptions, Pools, Problems, SnapshotHashes, FILES};
+use crate::pools::{is_workbook, load_path, LoadOptions, Pools, Problems, SnapshotHashes, FILES};
+
+/// The name a workbook of live pools is stored under in a snapshot folder.
+const SNAPSHOT_WORKBOOK: &str = "pools.xlsx";
 use crate::seed::{commitment, Seed, SeedSpec};
 use crate::snapshot::{bytes_hash, Hash32};
 
@@ -220,19 +223,24 @@ impl Desk {
         Ok(())
     }
 
-    /// Copies the live pool folder into the content-addressed store (once per
-    /// content) and returns the loaded pools.
+    /// Copies the live pools into the content-addressed store (once per
+    /// content) and returns them loaded. The live pools are a folder of the
+    /// five CSV files or one `.xlsx` workbook; the copy keeps that form.
     pub fn freeze_pools(&self) -> Result<(Pools, PathBuf), TaskError> {
-        let pools = load(&self.pools_dir, LoadOptions::default()).map_err(TaskError::Pools)?;
+        let pools = load_path(&self.pools_dir, LoadOptions::default()).map_err(TaskError::Pools)?;
         let dir = self.snapshots_dir.join(pools.snapshot.combined().to_hex());
         if !dir.exists() {
             let temp = self
                 .snapshots_dir
                 .join(format!(".{}.tmp-{}", pools.snapshot.combined(), std::process::id()));
             std::fs::create_dir_all(&temp).map_err(io(&temp))?;
-            for (_, name) in FILES {
-                let from = self.pools_dir.join(name);
-                std::fs::copy(&from, temp.join(name)).map_err(io(&from))?;
+            if is_workbook(&self.pools_dir) {
+                std::fs::copy(&self.pools_dir, temp.join(SNAPSHOT_WORKBOOK)).map_err(io(&self.pools_dir))?;
+            } else {
+                for (_, name) in FILES {
+                    let from = self.pools_dir.join(name);
+                    std::fs::copy(&from, temp.join(name)).map_err(io(&from))?;
+                }
             }
             std::fs::rename(&temp, &dir).map_err(io(&dir))?;
         }
@@ -242,6 +250,17 @@ impl Desk {
     /// The stored pool folder a task was announced on.
     pub fn snapshot_dir(&self, combined: &Hash32) -> PathBuf {
         self.snapshots_dir.join(combined.to_hex())
+    }
+
+    /// What to load for a stored snapshot: its folder, or the workbook in it.
+    pub fn snapshot_pools(&self, combined: &Hash32) -> PathBuf {
+        let dir = self.snapshot_dir(combined);
+        let workbook = dir.join(SNAPSHOT_WORKBOOK);
+        if workbook.is_file() {
+            workbook
+        } else {
+            dir
+        }
     }
 
     /// Announces a task. Announcing the same task again with the same plan
@@ -439,8 +458,8 @@ impl Desk {
     /// then publishes: a crash before the record leaves nothing; after it,
     /// the staged bundle is renamed into place.
     async fn draw_with(&self, announcement: &Announcement, seed: &SeedSpec) -> Result<(DrawRecord, Entry), TaskError> {
-        let snapshot = self.snapshot_dir(&announcement.snapshot_combined);
-        let pools = load(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
+        let snapshot = self.snapshot_pools(&announcement.snapshot_combined);
+        let pools = load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
         let history = History::default();
         let outcome = draw(&pools, &announcement.plan, &history, &seed.seed)?;
         let head_before = self.ledger.head().await?;

@@ -779,3 +779,34 @@ async fn drawn_bundle(app: &TestApp, task: &str) -> String {
     let (_, detail) = app.get(&format!("/api/v1/draws/{task}")).await;
     detail["record"]["bundle"].as_str().unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn an_excel_workbook_serves_as_the_live_pools() {
+    let mut app = TestApp::spawn().await;
+    let workbook = app.config.data_dir.parent().unwrap().join("pools.xlsx");
+    shuangsui::pools::write_workbook(&app.config.pools_dir, &workbook, shuangsui::pools::Encoding::Utf8).unwrap();
+    let csv_snapshot = app.get("/api/v1/pools").await.1["snapshot_combined"].clone();
+    app.config.pools_dir = workbook;
+    app.restart().await;
+    let (status, pools) = app.get("/api/v1/pools").await;
+    assert_eq!(status, StatusCode::OK, "{pools}");
+    assert_eq!(pools["snapshot_combined"], csv_snapshot, "same values, same snapshot");
+
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let (status, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{drawn}");
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
+    let ask =
+        json!({"credit_code": rows["rows"][0]["credit_code"], "out": rows["rows"][0]["team"][0], "reason": "conflict"});
+    let (status, made) = app.operator(&format!("/api/v1/draws/{task}/substitutions"), ask).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert!(
+        made["recusal_list"].as_str().unwrap().contains("conflicts sheet"),
+        "a workbook is not edited behind the office's back: {made}"
+    );
+    let (_, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
+    assert_eq!(audit["problems"], json!([]), "{audit}");
+    assert_eq!(audit["draws_checked"], 1);
+}

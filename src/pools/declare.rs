@@ -21,6 +21,12 @@ pub enum Declared {
 /// Appends (cert, code, relation) to `dir/conflicts.csv`. The live pool
 /// folder must load cleanly before and after; on any error it is unchanged.
 pub fn declare_conflict(dir: &Path, cert: &CertNo, code: &CreditCode, relation: &str) -> Result<Declared, String> {
+    if super::is_workbook(dir) {
+        return Err(format!(
+            "the live pools are the workbook {}; add the pair to its conflicts sheet",
+            dir.display()
+        ));
+    }
     let pools = load(dir, LoadOptions::default()).map_err(|p| format!("the live pool folder has problems:\n{p}"))?;
     if pools.conflicts.iter().any(|c| c.cert == *cert && c.code == *code) {
         return Ok(Declared::AlreadyListed);

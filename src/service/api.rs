@@ -35,7 +35,7 @@ fn recorded<T>((body, entry): (T, Entry)) -> Recorded<T> {
 
 pub async fn pools(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let dir = state.desk.pools_dir.clone();
-    let pools = tokio::task::spawn_blocking(move || crate::pools::load(&dir, Default::default()))
+    let pools = tokio::task::spawn_blocking(move || crate::pools::load_path(&dir, Default::default()))
         .await
         .map_err(ApiError::internal)?
         .map_err(|problems| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_pools", problems.to_string()))?;

@@ -9,7 +9,7 @@ use super::{extend, Entry, Log, Reason, Request, FORMAT};
 use crate::bundle;
 use crate::draw::draw;
 use crate::ledger::{Appended, Kind};
-use crate::pools::{declare_conflict, load, Declared, LoadOptions};
+use crate::pools::{declare_conflict, load_path, Declared, LoadOptions};
 use crate::seed::Seed;
 use crate::snapshot::{bytes_hash, Hash32};
 use crate::tasks::{now_in_china, Desk, TaskError};
@@ -71,8 +71,8 @@ impl Desk {
             .ok_or_else(|| TaskError::UnknownTask(task_id.to_owned()))?;
         let bundle_dir = self.publications_dir.join(&record.bundle);
         let stored = bundle::read(&bundle_dir)?;
-        let pools = load(
-            &self.snapshot_dir(&announcement.snapshot_combined),
+        let pools = load_path(
+            &self.snapshot_pools(&announcement.snapshot_combined),
             LoadOptions::default(),
         )
         .map_err(TaskError::Pools)?;
