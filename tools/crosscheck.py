@@ -11,7 +11,8 @@ without the recusal list ("partially verified").  Once per pool, a bundle is
 also checked against its pool re-encoded (GB18030, CRLF, rows shuffled,
 columns rotated: must still verify), and tampered copies (an edited
 assignments row, a changed seed, a changed pool file, an edited history)
-must fail.
+must fail.  Every third bundle also gets a few substitutions made by the
+binary (§12), which verify.py must replay.
 
 Draws the binary refuses as infeasible (exit 2, "cannot get a full team", or
 a count larger than the eligible targets) are skipped and counted.
@@ -277,6 +278,38 @@ def tamper_checks(tally, rng, bundle, pool_dir, pool, work):
         shutil.rmtree(changed)
 
 
+def substitution_checks(tally, rng, binary, bundle, pool_dir, pool):
+    """§12: a few substitutions made by the binary on random visits must be
+    replayed by verify.py; a refusal (nobody qualifies) must change nothing."""
+    with open(os.path.join(bundle, "assignments.csv"), encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    if not rows:
+        return
+    made = 0
+    for _ in range(rng.randint(1, 4)):
+        row = rng.choice(rows)
+        log_path = os.path.join(bundle, "substitutions.json")
+        team = row[6].split(";")
+        if os.path.exists(log_path):
+            # The current team: earlier substitutions may have changed it.
+            for entry in verify.read_substitutions(bundle)["substitutions"]:
+                if entry["credit_code"] == row[1]:
+                    team[team.index(entry["out"])] = entry["in"]
+        reason = rng.choice(verify.SUBSTITUTION_REASONS)
+        run = subprocess.run([binary, "substitute", bundle, "--data", pool_dir, "--target", row[1],
+                              "--officer", rng.choice(team), "--reason", reason, "--note", "crosscheck"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if run.returncode == 0:
+            made += 1
+        else:
+            tally.check(run.returncode == 2 and "no officer can replace" in run.stderr,
+                        "substitute in %s" % bundle, run.stderr)
+    if made:
+        code, out = run_verify(bundle, pool_dir, pool=pool)
+        tally.check(code == 0 and "substitutions re-drawn" in out and last_line(out).startswith("verified"),
+                    "verify %s after %d substitutions" % (bundle, made), out)
+
+
 def reencode_pool(src, dst, rng):
     """Rewrites a pool folder without changing its values (DATA.md): GB18030
     bytes, CRLF, rows shuffled, columns rotated, values padded with white
@@ -384,6 +417,8 @@ def main(argv=None):
                 code, out = run_verify(public, pool_dir, no_conflicts=True)
                 tally.check(code == 0 and last_line(out).startswith("partially verified"),
                             "verify %s without conflicts.csv" % public, out)
+            if n % 3 == 1:
+                substitution_checks(tally, rng, binary, bundle, pool_dir, pool)
             if pool_dir not in tampered and code == 0:
                 tampered.add(pool_dir)
                 tamper_checks(tally, rng, bundle, pool_dir, pool, work)
