@@ -1,6 +1,6 @@
 //! Speed goals of the core draw, on the bundled Panzhou-scale data:
 //! load the 一单两库, draw the quarterly plan on the full pool, and verify a
-//! bundle. Run with `cargo bench`; criterion reports the median.
+//! bundle, and substitute officers after a draw. Run with `cargo bench`; criterion reports the median.
 
 use std::path::Path;
 
@@ -11,6 +11,7 @@ use shuangsui::history::History;
 use shuangsui::plan::Plan;
 use shuangsui::pools::{load, LoadOptions};
 use shuangsui::seed::SeedSpec;
+use shuangsui::substitution::{Reason, Roster};
 
 const SEED: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
@@ -41,6 +42,30 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let report = shuangsui::verify::verify(&path, &data, LoadOptions::default()).unwrap();
             assert!(report.verified());
+        })
+    });
+
+    // Fifty substitutions, each on another visit, replayed from the draw:
+    // what `verify` adds for a bundle that has them.
+    let asks: Vec<_> = outcome
+        .visits
+        .iter()
+        .step_by(outcome.visits.len() / 50)
+        .take(50)
+        .map(|v| {
+            (
+                pools.targets[v.target as usize].code,
+                pools.inspectors[v.team[0] as usize].cert.clone(),
+            )
+        })
+        .collect();
+    c.bench_function("50 substitutions on the quarterly draw", |b| {
+        b.iter(|| {
+            let mut roster = Roster::new(&pools, &plan, &history, &seed.seed, outcome.clone());
+            for (code, out) in &asks {
+                roster.substitute(code, out, Reason::Leave).unwrap();
+            }
+            roster.result_sha256()
         })
     });
 }
