@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use crate::bundle::{self, write_assignments, BundleError, Manifest, Visibility};
-use crate::draw::{draw, Published, ALGORITHM_VERSION};
+use crate::draw::{draw_merged, Published, ALGORITHM_VERSION};
+use crate::merge::Merged;
 use crate::pools::{load_path, LoadOptions, Pools, Problems};
 use crate::seed::{Seed, SeedSource, SeedSpec};
 use crate::snapshot::bytes_hash;
@@ -114,12 +115,20 @@ fn check_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> R
     }
     report.pass(format!("pool snapshot {} matches", m.snapshot_combined));
 
-    let outcome = match draw(pools, &stored.plan, &stored.history, &seed.seed) {
+    let merged = match check_merge_inputs(stored) {
+        Ok(merged) => merged,
+        Err(difference) => return report.differ(format!("{copy}{difference}")),
+    };
+    if let Some(hash) = m.merge_sha256 {
+        report.pass(format!("{copy}merge.csv matches merge_sha256 {hash}"));
+    }
+
+    let outcome = match draw_merged(pools, &stored.plan, &stored.history, &merged, &seed.seed) {
         Ok(outcome) => outcome,
         Err(e) => return report.differ(format!("redrawing fails on these inputs: {e}")),
     };
     let published = Published::new(pools, &outcome);
-    let expected = write_assignments(pools, &outcome, &published, m.visibility);
+    let expected = write_assignments(pools, &stored.plan, &outcome, &published, m.visibility);
     if let Some(line) = first_different_line(&stored.assignments, &expected) {
         return report.differ(format!("{copy}assignments.csv {line}"));
     }
@@ -148,6 +157,42 @@ fn check_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> R
     report
 }
 
+/// The earlier visits a merging plan joined (spec §14), as its bundle
+/// records them: `merge.csv` under `merge_sha256`, from the plans of
+/// `merge_sources`, which must be those the plan names. A plan that does not
+/// merge must carry none of these.
+fn check_merge_inputs(stored: &bundle::Stored) -> Result<Merged, String> {
+    let m = &stored.manifest;
+    let Some(named) = &stored.plan.merge_with else {
+        if stored.merge_csv.is_some() || m.merge_sources.is_some() || m.merge_sha256.is_some() {
+            return Err("the bundle carries merge inputs, but its plan merges with no plan".into());
+        }
+        return Ok(Merged::default());
+    };
+    let (Some(text), Some(sources), Some(hash)) = (&stored.merge_csv, &m.merge_sources, m.merge_sha256) else {
+        return Err(
+            "the plan merges with earlier plans, but merge.csv, merge_sources or merge_sha256 is missing".into(),
+        );
+    };
+    let ids: Vec<String> = sources.iter().map(|s| s.plan_id.clone()).collect();
+    if ids != *named {
+        return Err(format!(
+            "manifest.json: merge_sources are of [{}], the plan names [{}]",
+            ids.join(", "),
+            named.join(", ")
+        ));
+    }
+    let merged = Merged::from_csv(ids, text)?;
+    if merged.hash() != hash {
+        return Err("merge.csv does not match merge_sha256 in manifest.json".into());
+    }
+    let recorded = m.files.iter().find(|f| f.name == "merge.csv").map(|f| f.sha256);
+    if recorded != Some(bytes_hash(merged.to_csv().as_bytes())) {
+        return Err("manifest.json: the SHA-256 of merge.csv differs from the bundle's merge.csv".into());
+    }
+    Ok(merged)
+}
+
 /// The public copy must publish the same draw as the confidential one.
 fn check_public_matches(confidential: &Manifest, public: &Manifest, mut report: Report) -> Report {
     // Spec §8: equal to the confidential manifest but for visibility, the
@@ -158,7 +203,7 @@ fn check_public_matches(confidential: &Manifest, public: &Manifest, mut report: 
         files: public.files.clone(),
         ..confidential.clone()
     };
-    let same_files = ["plan.json", "history.csv"].iter().all(|name| {
+    let same_files = ["plan.json", "history.csv", "merge.csv"].iter().all(|name| {
         let hash = |m: &Manifest| m.files.iter().find(|f| f.name == *name).map(|f| f.sha256);
         hash(confidential) == hash(public)
     });

@@ -68,7 +68,7 @@ fn draw_vectors() {
         );
         pin(
             &case.join("assignments.csv"),
-            &assignments_csv(&pools, &outcome, Visibility::Confidential),
+            &assignments_csv(&pools, &plan, &outcome, Visibility::Confidential),
         );
         pin(&case.join("plan.json"), &plan.to_json());
     }

@@ -650,9 +650,16 @@ fn render_draw(
             }
         }
         w!(out, "</td><td><code>{}</code></td><td><code>", Esc(&row.leader));
+        // A joint team (spec §13): each department's equal share in order,
+        // under the department's name.
+        let share = (!row.departments.is_empty() && row.team.len() % row.departments.len() == 0)
+            .then(|| row.team.len() / row.departments.len());
         for (k, cert) in row.team.iter().enumerate() {
             if k > 0 {
                 out.push_str("<br>");
+            }
+            if let Some(share) = share.filter(|&s| k % s == 0) {
+                w!(out, "</code>{}<br><code>", Esc(&row.departments[k / share]));
             }
             w!(out, "{}", Esc(cert));
         }
@@ -935,6 +942,8 @@ mod tests {
             item_names: vec!["事项<名称>".into()],
             leader: "C1".into(),
             team: vec!["C1".into(), "C2".into()],
+            departments: Vec::new(),
+            merged_with: None,
         }
     }
 
