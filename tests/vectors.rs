@@ -1,6 +1,7 @@
 //! Golden vectors: the public contract pinned to bytes. Each folder in
 //! `tests/vectors/` holds a pool, a plan, a history and a seed, with the
-//! expected hashes and the full `assignments.csv`. A failure here means the
+//! expected hashes and the full `assignments.csv` (a plan that merges, §14,
+//! also has the earlier visits as `merge.csv`). A failure here means the
 //! output of algorithm version 1 changed: that is a new algorithm version,
 //! never a quiet fix. Run with `UPDATE_VECTORS=1` only on purpose.
 
@@ -8,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use shuangsui::bundle::{assignments_csv, Visibility};
-use shuangsui::draw::{draw, result_hash, selection_hash};
+use shuangsui::draw::{draw_merged, result_hash, selection_hash};
 use shuangsui::history::History;
+use shuangsui::merge::Merged;
 use shuangsui::plan::Plan;
 use shuangsui::pools::{load, LoadOptions};
 use shuangsui::random::Stream;
@@ -51,8 +53,15 @@ fn draw_vectors() {
         let plan = Plan::load(&case.join("plan.toml")).unwrap();
         let history = History::from_csv(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
         let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
-        let outcome = draw(&pools, &plan, &history, &seed.seed).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
-        let expected = json!({
+        let merged = match &plan.merge_with {
+            None => Merged::default(),
+            Some(named) => {
+                Merged::from_csv(named.clone(), &std::fs::read_to_string(case.join("merge.csv")).unwrap()).unwrap()
+            }
+        };
+        let outcome = draw_merged(&pools, &plan, &history, &merged, &seed.seed)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        let mut expected = json!({
             "seed": seed.seed.to_hex(),
             "snapshot": pools.snapshot,
             "snapshot_combined": pools.snapshot.combined(),
@@ -62,6 +71,9 @@ fn draw_vectors() {
             "result_sha256": result_hash(&pools, &outcome),
             "visits": outcome.visits.len(),
         });
+        if plan.merge_with.is_some() {
+            expected["merge_sha256"] = json!(merged.hash());
+        }
         pin(
             &case.join("expected.json"),
             &(serde_json::to_string_pretty(&expected).unwrap() + "\n"),
