@@ -606,3 +606,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_merging_plan_is_not_drawn_without_its_earlier_visits() {
+    let root = tempfile::tempdir().unwrap();
+    let pools = load_pools(&small_pool(root.path(), 36));
+    let text = plan_toml(&pools, 1, "[selection]\ncount = 5")
+        .replace("id = \"TEST-1\"", "id = \"TEST-2\"\nmerge_with = [\"TEST-1\"]");
+    let merging = Plan::parse_toml(&text, "m.toml").unwrap();
+    assert!(matches!(
+        draw(&pools, &merging, &History::default(), &seed(36)),
+        Err(DrawError::Merge(_))
+    ));
+    let itself = text.replace("[\"TEST-1\"]", "[\"TEST-2\"]");
+    assert!(Plan::parse_toml(&itself, "m.toml").is_err());
+}
