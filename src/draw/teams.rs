@@ -586,11 +586,10 @@ pub(super) fn assign(
     let cap = plan.workload_cap;
     let size = plan.team_size as usize;
     let mut shortages = Vec::new();
-    let mut team = Vec::new();
     for &v in order.iter().filter(|&&v| !served[v as usize]) {
         let bar = &bars[v as usize];
         let recused = |o: u32| bar.recused(o, rules.townships[o as usize]);
-        team.clear();
+        let mut team: Vec<u32> = Vec::new();
         let mut short = false;
         // Departments are disjoint, so the sub-teams cannot compete for an
         // officer and loads change only once the whole team is known.
@@ -601,7 +600,11 @@ pub(super) fn assign(
                 shortages.push(rules.shortage(&visits[v as usize], bar, need, &loads, sub.len(), itemise));
                 short = true;
             }
-            team.extend(sub);
+            if team.is_empty() {
+                team = sub;
+            } else {
+                team.extend(sub);
+            }
         }
         if short {
             continue;
@@ -613,7 +616,7 @@ pub(super) fn assign(
             tickets[o as usize] = ticket(seed, pools.inspectors[o as usize].cert.as_str(), load);
             queues.requeue(o, old, (load < cap).then_some((load, tickets[o as usize], o)));
         }
-        visits[v as usize].team = team.clone();
+        visits[v as usize].team = team;
     }
     if shortages.is_empty() {
         Ok(())
