@@ -4,7 +4,8 @@
 Written from the public specification only -- docs/ALGORITHM.md and
 docs/DATA.md -- not from the Rust code, so that a member of the public can
 check a published draw with a second, unrelated implementation.  Section
-numbers (§1 ... §8) in the comments refer to docs/ALGORITHM.md.
+numbers (§1 ... §8, §13 joint plans, §14 merged visits) in the comments
+refer to docs/ALGORITHM.md.
 
 Usage:
     python3 tools/verify.py BUNDLE_DIR --data POOL_DIR [--encoding utf-8|gbk|detect]
