@@ -13,7 +13,7 @@ use crate::plan::Plan;
 use crate::snapshot::{list_hash, record_hash, Hash32};
 
 /// One visit of an earlier plan of the same period.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EarlierVisit {
     pub plan_id: String,
     pub date: NaiveDate,
@@ -41,7 +41,7 @@ impl EarlierVisit {
 pub struct Merged {
     /// The plan ids given, in the order of the plan's `merge_with`.
     pub plans: Vec<String>,
-    /// Sorted by (plan id, credit code); one per (plan, target).
+    /// Sorted by their texts (spec §14); one per (plan, target).
     pub visits: Vec<EarlierVisit>,
 }
 
@@ -49,7 +49,9 @@ pub const MERGE_HEADER: [&str; 5] = ["plan_id", "date", "credit_code", "item_cod
 
 impl Merged {
     pub fn new(plans: Vec<String>, mut visits: Vec<EarlierVisit>) -> Self {
-        visits.sort();
+        // By the texts, as the spec sorts them: a list compared element by
+        // element can order differently from its `;`-joined text.
+        visits.sort_by_cached_key(EarlierVisit::fields);
         visits.dedup();
         Merged { plans, visits }
     }
