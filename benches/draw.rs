@@ -1,6 +1,7 @@
 //! Speed goals of the core draw, on the bundled Panzhou-scale data:
-//! load the 一单两库, draw the quarterly plan on the full pool, and verify a
-//! bundle, and substitute officers after a draw. Run with `cargo bench`; criterion reports the median.
+//! load the 一单两库, draw the quarterly plan and the joint plan on the full
+//! pool, verify a bundle, and substitute officers after a draw. Run with
+//! `cargo bench`; criterion reports the median.
 
 use std::path::Path;
 
@@ -32,6 +33,11 @@ fn benches(c: &mut Criterion) {
     let history = History::default();
     c.bench_function("draw quarterly plan on full pool", |b| {
         b.iter(|| draw(&pools, &plan, &history, &seed.seed).unwrap())
+    });
+
+    let joint = Plan::load(&root().join("config/plans/joint-food-health.toml")).expect("the shipped joint plan");
+    c.bench_function("draw joint plan on full pool", |b| {
+        b.iter(|| draw(&pools, &joint, &history, &seed.seed).unwrap())
     });
 
     let outcome = draw(&pools, &plan, &history, &seed.seed).unwrap();

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::draw::{Outcome, Published, StratumCount, ALGORITHM_VERSION};
 use crate::history::History;
+use crate::merge::Merged;
 use crate::plan::Plan;
 use crate::pools::{Pools, SnapshotHashes};
 use crate::seed::SeedSpec;
@@ -106,6 +107,12 @@ pub struct Manifest {
     pub history_sha256: Hash32,
     /// The earlier bundles the history was taken from.
     pub history_sources: Vec<HistorySource>,
+    /// Plans that merge (spec §14): the earlier bundles of the period, in
+    /// the order of the plan's `merge_with`, and the hash of `merge.csv`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_sources: Option<Vec<HistorySource>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_sha256: Option<Hash32>,
     pub selection_sha256: Hash32,
     pub result_sha256: Hash32,
     pub counts: Counts,
@@ -141,17 +148,42 @@ pub const PUBLIC_HEADER: [&str; 7] = [
     "组长",
     "检查人员",
 ];
-/// The confidential copy's extra column.
+/// The confidential copy's extra column, always the last.
 pub const RISK_CLASS_HEADER: &str = "信用风险分类";
+/// Joint plans only (spec §13): the departments of the visit, in team order.
+pub const DEPARTMENTS_HEADER: &str = "检查部门";
+/// Merging plans only (spec §14): the earlier plan whose visit this joins.
+pub const MERGED_HEADER: &str = "合并至";
+
+/// The header of `assignments.csv` for a plan (spec §8, §13, §14).
+pub fn assignments_header(plan: &Plan, visibility: Visibility) -> Vec<&'static str> {
+    let mut header = PUBLIC_HEADER.to_vec();
+    if plan.joint.is_some() {
+        header.push(DEPARTMENTS_HEADER);
+    }
+    if plan.merge_with.is_some() {
+        header.push(MERGED_HEADER);
+    }
+    if visibility == Visibility::Confidential {
+        header.push(RISK_CLASS_HEADER);
+    }
+    header
+}
 
 /// `assignments.csv` as text: UTF-8 with BOM (so Excel reads it right),
 /// CRLF, one row per visit in credit-code order.
-pub fn assignments_csv(pools: &Pools, outcome: &Outcome, visibility: Visibility) -> String {
-    write_assignments(pools, outcome, &Published::new(pools, outcome), visibility)
+pub fn assignments_csv(pools: &Pools, plan: &Plan, outcome: &Outcome, visibility: Visibility) -> String {
+    write_assignments(pools, plan, outcome, &Published::new(pools, outcome), visibility)
 }
 
 /// [`assignments_csv`] from texts already made.
-pub fn write_assignments(pools: &Pools, outcome: &Outcome, published: &Published, visibility: Visibility) -> String {
+pub fn write_assignments(
+    pools: &Pools,
+    plan: &Plan,
+    outcome: &Outcome,
+    published: &Published,
+    visibility: Visibility,
+) -> String {
     let confidential = visibility == Visibility::Confidential;
     // Sized up front: a national draw writes tens of megabytes.
     let mut bytes = Vec::with_capacity(200 * (outcome.visits.len() + 1));
@@ -159,12 +191,11 @@ pub fn write_assignments(pools: &Pools, outcome: &Outcome, published: &Published
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(bytes);
-    let mut header = PUBLIC_HEADER.to_vec();
-    if confidential {
-        header.push(RISK_CLASS_HEADER);
-    }
-    writer.write_record(&header).expect("in-memory write");
+    writer
+        .write_record(assignments_header(plan, visibility))
+        .expect("in-memory write");
     let mut names = String::new();
+    let mut departments = String::new();
     for (n, (visit, (items, team))) in outcome.visits.iter().zip(&published.texts).enumerate() {
         let target = &pools.targets[visit.target as usize];
         names.clear();
@@ -176,7 +207,7 @@ pub fn write_assignments(pools: &Pools, outcome: &Outcome, published: &Published
         }
         let leader = pools.inspectors[visit.team[0] as usize].cert.as_str();
         let number = (n + 1).to_string();
-        let mut row = [
+        let row = [
             number.as_str(),
             target.code.as_str(),
             pools.target_name(target),
@@ -184,15 +215,33 @@ pub fn write_assignments(pools: &Pools, outcome: &Outcome, published: &Published
             &names,
             leader,
             team,
-            "",
         ];
-        let width = if confidential {
-            row[7] = target.risk.as_str();
-            8
-        } else {
-            7
-        };
-        writer.write_record(&row[..width]).expect("in-memory write");
+        let mut extra = [""; 3];
+        let mut width = 0;
+        if plan.joint.is_some() {
+            departments.clear();
+            // Each department of the visit supplies team_size consecutive
+            // members, so naming them in order assigns every officer.
+            for (k, chunk) in visit.team.chunks(plan.team_size as usize).enumerate() {
+                if k > 0 {
+                    departments.push(';');
+                }
+                departments.push_str(&pools.inspectors[chunk[0] as usize].department);
+            }
+            extra[width] = &departments;
+            width += 1;
+        }
+        if let Some(named) = &plan.merge_with {
+            extra[width] = visit.merged.map_or("", |m| named[m as usize].as_str());
+            width += 1;
+        }
+        if confidential {
+            extra[width] = target.risk.as_str();
+            width += 1;
+        }
+        writer
+            .write_record(row.iter().chain(&extra[..width]))
+            .expect("in-memory write");
     }
     String::from_utf8(writer.into_inner().expect("in-memory write")).expect("every field is UTF-8")
 }
@@ -209,6 +258,25 @@ pub fn contents(
     plan: &Plan,
     history: &History,
     history_sources: &[HistorySource],
+    seed: &SeedSpec,
+    outcome: &Outcome,
+) -> (Contents, Contents) {
+    merged_contents(pools, plan, history, history_sources, None, seed, outcome)
+}
+
+/// The earlier bundles a merging plan joined, and their visits.
+pub struct MergeInputs<'a> {
+    pub merged: &'a Merged,
+    pub sources: &'a [HistorySource],
+}
+
+/// [`contents`] of a plan that may merge with earlier plans (spec §14).
+pub fn merged_contents(
+    pools: &Pools,
+    plan: &Plan,
+    history: &History,
+    history_sources: &[HistorySource],
+    merge: Option<MergeInputs<'_>>,
     seed: &SeedSpec,
     outcome: &Outcome,
 ) -> (Contents, Contents) {
@@ -236,6 +304,8 @@ pub fn contents(
         snapshot_combined: pools.snapshot.combined(),
         history_sha256: history.hash(),
         history_sources: history_sources.to_vec(),
+        merge_sources: merge.as_ref().map(|m| m.sources.to_vec()),
+        merge_sha256: merge.as_ref().map(|m| m.merged.hash()),
         selection_sha256: published.selection_sha256,
         result_sha256: published.result_sha256,
         counts: Counts {
@@ -250,14 +320,17 @@ pub fn contents(
         ledger: None,
     };
     let copy = |visibility: Visibility| {
-        let files = vec![
+        let mut files = vec![
             ("plan.json".to_owned(), plan_json.clone()),
             ("history.csv".to_owned(), history_csv.clone()),
             (
                 "assignments.csv".to_owned(),
-                write_assignments(pools, outcome, &published, visibility),
+                write_assignments(pools, plan, outcome, &published, visibility),
             ),
         ];
+        if let Some(merge) = &merge {
+            files.push(("merge.csv".to_owned(), merge.merged.to_csv()));
+        }
         let mut manifest = base.clone();
         manifest.visibility = visibility;
         if visibility == Visibility::Public {
@@ -270,7 +343,6 @@ pub fn contents(
                 sha256: bytes_hash(text.as_bytes()),
             })
             .collect();
-        let mut files = files;
         files.push(("README.txt".to_owned(), readme(&manifest)));
         Contents { manifest, files }
     };
@@ -389,6 +461,8 @@ pub struct Stored {
     pub plan_json: String,
     pub history: History,
     pub assignments: String,
+    /// `merge.csv`, present in bundles of plans that merge (spec §14).
+    pub merge_csv: Option<String>,
 }
 
 pub fn read(dir: &Path) -> Result<Stored, BundleError> {
@@ -412,6 +486,12 @@ pub fn read(dir: &Path) -> Result<Stored, BundleError> {
     let plan: Plan = serde_json::from_str(&plan_json).map_err(|e| invalid("plan.json", e.to_string()))?;
     let history = History::from_csv(&read_text("history.csv")?).map_err(|m| invalid("history.csv", m))?;
     let assignments = read_text("assignments.csv")?;
+    let merge_path = dir.join("merge.csv");
+    let merge_csv = if merge_path.exists() {
+        Some(read_text("merge.csv")?)
+    } else {
+        None
+    };
     Ok(Stored {
         dir: dir.to_owned(),
         manifest,
@@ -419,6 +499,7 @@ pub fn read(dir: &Path) -> Result<Stored, BundleError> {
         plan_json,
         history,
         assignments,
+        merge_csv,
     })
 }
 

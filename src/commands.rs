@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::bundle::{self, BundleError};
-use crate::draw::{draw, DrawError, Outcome};
+use crate::draw::{draw_merged, DrawError, Outcome};
 use crate::history::History;
+use crate::merge::Merged;
 use crate::plan::{Plan, PlanError};
 use crate::pools::{load_path, LoadOptions, Pools, Problems};
 use crate::seed::{Seed, SeedSpec};
-use crate::substitution::{self, Entry, Request};
+use crate::substitution::{self, Entry, Request, Roster};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -19,6 +20,8 @@ pub enum CommandError {
     Plan(#[from] PlanError),
     #[error("history: {0}")]
     History(String),
+    #[error("merge: {0}")]
+    Merge(String),
     #[error(transparent)]
     Draw(#[from] DrawError),
     #[error(transparent)]
@@ -46,26 +49,54 @@ pub struct Drawn {
     pub manifest: bundle::Manifest,
 }
 
+/// The earlier bundles a draw takes in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Earlier<'a> {
+    /// Inspections that count for exclusion and rotation (spec §5, §6).
+    pub history: &'a [PathBuf],
+    /// Plans of the same period whose visits this plan joins (spec §14).
+    pub merge: &'a [PathBuf],
+}
+
 /// Loads the inputs, draws, and writes the bundle. Every input is checked
 /// before anything is written, and the bundle appears whole or not at all.
 pub fn draw_bundle(
     data: &Path,
     plan_path: &Path,
     seed: &SeedSpec,
-    history_bundles: &[PathBuf],
+    earlier: Earlier<'_>,
     out: &Path,
     options: LoadOptions,
 ) -> Result<Drawn, CommandError> {
     let plan = Plan::load(plan_path)?;
-    let stored = history_bundles
-        .iter()
-        .map(|dir| bundle::read(dir))
-        .collect::<Result<Vec<_>, _>>()?;
+    let read_all = |dirs: &[PathBuf]| dirs.iter().map(|dir| bundle::read(dir)).collect::<Result<Vec<_>, _>>();
+    let stored = read_all(earlier.history)?;
+    let to_merge = read_all(earlier.merge)?;
     let history = History::from_bundles(&stored).map_err(CommandError::History)?;
-    let pools = load_pools(data, options)?;
-    let outcome = draw(&pools, &plan, &history, &seed.seed)?;
     let sources: Vec<bundle::HistorySource> = stored.iter().map(bundle::HistorySource::of).collect();
-    let (confidential, public) = bundle::contents(&pools, &plan, &history, &sources, seed, &outcome);
+    let merge_sources: Vec<bundle::HistorySource> = to_merge.iter().map(bundle::HistorySource::of).collect();
+    // A visit of the same period is joined, not an earlier inspection: as
+    // history it would bar its own team and exclude its own items.
+    if let Some(both) = merge_sources.iter().find(|m| sources.contains(m)) {
+        return Err(CommandError::Merge(format!(
+            "the bundle of plan {} is given both as history and to merge with",
+            both.plan_id
+        )));
+    }
+    let merged = Merged::from_bundles(&plan, &to_merge).map_err(CommandError::Merge)?;
+    let pools = load_pools(data, options)?;
+    let outcome = draw_merged(&pools, &plan, &history, &merged, &seed.seed)?;
+    // merge_sources in the order the plan names its plans.
+    let merge_sources: Vec<bundle::HistorySource> = merged
+        .plans
+        .iter()
+        .filter_map(|id| merge_sources.iter().find(|s| s.plan_id == *id).cloned())
+        .collect();
+    let merge = plan.merge_with.as_ref().map(|_| bundle::MergeInputs {
+        merged: &merged,
+        sources: &merge_sources,
+    });
+    let (confidential, public) = bundle::merged_contents(&pools, &plan, &history, &sources, merge, seed, &outcome);
     let path = bundle::write(out, &bundle::bundle_name(&plan, seed), &confidential, &public)?;
     Ok(Drawn {
         path,
@@ -101,7 +132,8 @@ pub fn substitute_in_bundle(
     }
     let seed = Seed::parse_hex(&stored.manifest.seed.hex)
         .map_err(|e| CommandError::NotThisDraw(format!("manifest.json: seed: {e}")))?;
-    let outcome = draw(&pools, &stored.plan, &stored.history, &seed)?;
+    let merged = crate::verify::merge_inputs(&stored).map_err(CommandError::Merge)?;
+    let outcome = draw_merged(&pools, &stored.plan, &stored.history, &merged, &seed)?;
     if crate::draw::result_hash(&pools, &outcome) != stored.manifest.result_sha256 {
         return Err(CommandError::NotThisDraw(format!(
             "{} does not verify; run shuangsui verify first",
@@ -109,7 +141,13 @@ pub fn substitute_in_bundle(
         )));
     }
     let log = substitution::read(bundle_dir)?;
-    let (log, entry) = substitution::extend(&stored, &pools, &seed, outcome, log, request, decided_at)?;
+    let (log, entry) = substitution::extend(
+        &stored,
+        Roster::merging(&pools, &stored.plan, &stored.history, &merged, &seed, outcome),
+        log,
+        request,
+        decided_at,
+    )?;
     substitution::write(bundle_dir, &log)?;
     Ok(entry)
 }

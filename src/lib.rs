@@ -12,6 +12,7 @@ pub mod generate;
 pub mod history;
 pub mod ids;
 pub mod ledger;
+pub mod merge;
 pub mod plan;
 pub mod pools;
 pub mod public;

@@ -79,6 +79,10 @@ enum Command {
         /// Earlier bundles whose inspections count for exclusion and rotation.
         #[arg(long)]
         history: Vec<PathBuf>,
+        /// Bundles of the earlier plans of the same period named in the
+        /// plan's merge_with, whose visits this plan joins.
+        #[arg(long)]
+        merge: Vec<PathBuf>,
         #[arg(long, default_value = "detect")]
         encoding: Encoding,
     },
@@ -241,10 +245,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             out,
             history,
+            merge,
             encoding,
         } => {
             let seed = SeedSpec::parse(&seed).context("--seed")?;
-            let drawn = commands::draw_bundle(&data, &plan, &seed, &history, &out, LoadOptions { encoding })?;
+            let earlier = commands::Earlier {
+                history: &history,
+                merge: &merge,
+            };
+            let drawn = commands::draw_bundle(&data, &plan, &seed, earlier, &out, LoadOptions { encoding })?;
             let m = &drawn.manifest;
             if seed.source == SeedSource::Random {
                 eprintln!(

@@ -40,6 +40,10 @@ struct PlanToml {
     id: String,
     name: String,
     department: String,
+    /// Participating departments of a joint plan (部门联合抽查).
+    joint: Option<Vec<String>>,
+    /// Earlier plans of the same period whose visits this plan joins.
+    merge_with: Option<Vec<String>>,
     inspection_date: NaiveDate,
     items: Vec<String>,
     #[serde(default)]
@@ -125,8 +129,19 @@ pub struct Recusal {
     pub previous_inspector: bool,
 }
 
-/// A validated plan. Its JSON form is the one stored in bundles.
+/// The departments that join the initiating one in a joint plan (spec §13).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Joint {
+    /// Sorted and unique; never the initiating department.
+    pub participants: Vec<String>,
+}
+
+/// A validated plan. Its JSON form is the one stored in bundles. Unknown
+/// keys are refused, so a plan using an extension this build does not
+/// implement can never be drawn or verified as if it were a plain plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Plan {
     pub id: String,
     pub name: String,
@@ -140,6 +155,14 @@ pub struct Plan {
     pub team_size: u32,
     pub workload_cap: u32,
     pub recusal: Recusal,
+    /// Set only for joint plans, so a plain plan's JSON (and every hash
+    /// over it) is what it was before joint plans existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joint: Option<Joint>,
+    /// Plan ids, in the order given: the first whose visit a target is
+    /// joins it (spec §14). Set only for plans that merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_with: Option<Vec<String>>,
 }
 
 impl Plan {
@@ -184,6 +207,63 @@ impl Plan {
             (None, None) => Quota::ItemRatios,
             (Some(map), None) => Quota::RatiosBp(parse_ratios(&map).map_err(|m| invalid("selection.ratios", m))?),
         };
+        let joint = match raw.joint {
+            None => None,
+            Some(list) => {
+                let department = raw.department.trim();
+                let mut participants: Vec<String> = list.iter().map(|d| d.trim().to_owned()).collect();
+                if participants.iter().any(|d| d.is_empty()) {
+                    return Err(invalid("joint", "department names must not be empty".into()));
+                }
+                if participants.iter().any(|d| d == department) {
+                    return Err(invalid(
+                        "joint",
+                        format!("{department} initiates the plan and cannot also participate"),
+                    ));
+                }
+                participants.sort();
+                participants.dedup();
+                if participants.is_empty() {
+                    return Err(invalid(
+                        "joint",
+                        "a joint plan needs at least one participating department".into(),
+                    ));
+                }
+                if quota == Quota::ItemRatios {
+                    return Err(invalid(
+                        "selection",
+                        "a joint plan draws once over the union of its items, so no single item's ratios can \
+                         govern it: give ratios or count"
+                            .into(),
+                    ));
+                }
+                Some(Joint { participants })
+            }
+        };
+        let merge_with = match raw.merge_with {
+            None => None,
+            Some(list) => {
+                let mut ids: Vec<String> = Vec::with_capacity(list.len());
+                for id in &list {
+                    ItemCode::parse(id).map_err(|e| invalid("merge_with", e.to_string()))?;
+                    let id = id.trim().to_owned();
+                    if id == raw.id.trim() {
+                        return Err(invalid("merge_with", "a plan cannot merge with itself".into()));
+                    }
+                    if ids.contains(&id) {
+                        return Err(invalid("merge_with", format!("{id} is named twice")));
+                    }
+                    ids.push(id);
+                }
+                if ids.is_empty() {
+                    return Err(invalid(
+                        "merge_with",
+                        "name at least one earlier plan, or leave the key out".into(),
+                    ));
+                }
+                Some(ids)
+            }
+        };
         if raw.teams.size < 2 {
             return Err(invalid(
                 "teams.size",
@@ -225,7 +305,19 @@ impl Plan {
                 same_township: raw.recusal.same_township,
                 previous_inspector: raw.recusal.previous_inspector,
             },
+            joint,
+            merge_with,
         })
+    }
+
+    /// The departments whose officers may serve: the initiating one first,
+    /// then the participants of a joint plan in their sorted order.
+    pub fn departments(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.department.as_str()).chain(
+            self.joint
+                .iter()
+                .flat_map(|j| j.participants.iter().map(String::as_str)),
+        )
     }
 
     /// The canonical JSON stored in a bundle as `plan.json`.

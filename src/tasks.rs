@@ -272,6 +272,7 @@ impl Desk {
         redraw: Option<Redraw>,
         occurrence: Option<String>,
     ) -> Result<(Announcement, Entry), TaskError> {
+        refuse_merging(&plan)?;
         let task_id = match &redraw {
             None => plan.id.clone(),
             Some(r) => self.redraw_id(&r.of).await?,
@@ -389,6 +390,7 @@ impl Desk {
     /// An ad-hoc draw: announced and drawn at once with operating-system
     /// entropy. Allowed, but marked as unannounced everywhere.
     pub async fn draw_unannounced(&self, plan: Plan) -> Result<(DrawRecord, Entry), TaskError> {
+        refuse_merging(&plan)?;
         let _one_at_a_time = self.drawing.lock().await;
         let (pools, _) = self.freeze_pools()?;
         let task_id = format!("{}@adhoc-{}", plan.id, &Seed::random().to_hex()[..8]);
@@ -569,6 +571,21 @@ fn beacon_record(chain: &str, round: u64, signature: &str) -> Result<crate::seed
     let bytes = hex::decode(signature.trim())
         .map_err(|e| TaskError::WrongSeedMaterial(format!("the beacon signature is not hex: {e}")))?;
     crate::seed::BeaconRecord::verified(chain, round, &bytes).map_err(TaskError::WrongSeedMaterial)
+}
+
+/// The service draws each task on its frozen snapshot alone; a plan that
+/// joins the visits of earlier plans (spec §14) needs their bundles, which
+/// the command line takes with `--merge`.
+fn refuse_merging(plan: &Plan) -> Result<(), TaskError> {
+    match &plan.merge_with {
+        None => Ok(()),
+        Some(named) => Err(TaskError::Invalid(format!(
+            "plan {} merges with {}: draw it with `shuangsui draw --merge BUNDLE`, the service does not take \
+             earlier bundles",
+            plan.id,
+            named.join(", ")
+        ))),
+    }
 }
 
 fn announce_key(task_id: &str) -> String {

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use crate::bundle::{self, write_assignments, BundleError, Manifest, Visibility};
-use crate::draw::{draw, Outcome, Published, ALGORITHM_VERSION};
+use crate::draw::{draw_merged, Outcome, Published, ALGORITHM_VERSION};
+use crate::merge::Merged;
 use crate::pools::{load_path, LoadOptions, Pools, Problems};
 use crate::seed::{Seed, SeedSource, SeedSpec};
 use crate::snapshot::bytes_hash;
@@ -97,7 +98,8 @@ fn check_substitutions(
         return report.differ("substitutions.json belongs to another draw (plan_id or draw_result_sha256)");
     }
     let seed = Seed::parse_hex(&m.seed.hex).expect("checked with the bundle");
-    let mut roster = Roster::new(pools, &stored.plan, &stored.history, &seed, outcome.clone());
+    let merged = merge_inputs(stored).unwrap_or_default();
+    let mut roster = Roster::merging(pools, &stored.plan, &stored.history, &merged, &seed, outcome.clone());
     if let Err(difference) = roster.replay(&log.substitutions) {
         return report.differ(format!("substitutions.json: {difference}"));
     }
@@ -166,12 +168,20 @@ fn redo_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> Re
     }
     report.pass(format!("pool snapshot {} matches", m.snapshot_combined));
 
-    let outcome = match draw(pools, &stored.plan, &stored.history, &seed.seed) {
+    let merged = match merge_inputs(stored) {
+        Ok(merged) => merged,
+        Err(difference) => return Err(report.differ(format!("{copy}{difference}"))),
+    };
+    if let Some(hash) = m.merge_sha256 {
+        report.pass(format!("{copy}merge.csv matches merge_sha256 {hash}"));
+    }
+
+    let outcome = match draw_merged(pools, &stored.plan, &stored.history, &merged, &seed.seed) {
         Ok(outcome) => outcome,
         Err(e) => return Err(report.differ(format!("redrawing fails on these inputs: {e}"))),
     };
     let published = Published::new(pools, &outcome);
-    let expected = write_assignments(pools, &outcome, &published, m.visibility);
+    let expected = write_assignments(pools, &stored.plan, &outcome, &published, m.visibility);
     if let Some(line) = first_different_line(&stored.assignments, &expected) {
         return Err(report.differ(format!("{copy}assignments.csv {line}")));
     }
@@ -200,6 +210,44 @@ fn redo_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> Re
     Ok((report, outcome))
 }
 
+/// The earlier visits a merging plan joined (spec §14), as its bundle
+/// records them: `merge.csv` under `merge_sha256`, from the plans of
+/// `merge_sources`, which must be those the plan names. A plan that does not
+/// merge must carry none of these.
+/// The earlier visits a bundle's draw merged with (spec §14), checked
+/// against its manifest; empty for a plan that merges with none.
+pub fn merge_inputs(stored: &bundle::Stored) -> Result<Merged, String> {
+    let m = &stored.manifest;
+    let Some(named) = &stored.plan.merge_with else {
+        if stored.merge_csv.is_some() || m.merge_sources.is_some() || m.merge_sha256.is_some() {
+            return Err("the bundle carries merge inputs, but its plan merges with no plan".into());
+        }
+        return Ok(Merged::default());
+    };
+    let (Some(text), Some(sources), Some(hash)) = (&stored.merge_csv, &m.merge_sources, m.merge_sha256) else {
+        return Err(
+            "the plan merges with earlier plans, but merge.csv, merge_sources or merge_sha256 is missing".into(),
+        );
+    };
+    let ids: Vec<String> = sources.iter().map(|s| s.plan_id.clone()).collect();
+    if ids != *named {
+        return Err(format!(
+            "manifest.json: merge_sources are of [{}], the plan names [{}]",
+            ids.join(", "),
+            named.join(", ")
+        ));
+    }
+    let merged = Merged::from_csv(ids, text)?;
+    if merged.hash() != hash {
+        return Err("merge.csv does not match merge_sha256 in manifest.json".into());
+    }
+    let recorded = m.files.iter().find(|f| f.name == "merge.csv").map(|f| f.sha256);
+    if recorded != Some(bytes_hash(merged.to_csv().as_bytes())) {
+        return Err("manifest.json: the SHA-256 of merge.csv differs from the bundle's merge.csv".into());
+    }
+    Ok(merged)
+}
+
 /// The public copy must publish the same draw as the confidential one.
 fn check_public_matches(confidential: &Manifest, public: &Manifest, mut report: Report) -> Report {
     // Spec §8: equal to the confidential manifest but for visibility, the
@@ -210,7 +258,7 @@ fn check_public_matches(confidential: &Manifest, public: &Manifest, mut report: 
         files: public.files.clone(),
         ..confidential.clone()
     };
-    let same_files = ["plan.json", "history.csv"].iter().all(|name| {
+    let same_files = ["plan.json", "history.csv", "merge.csv"].iter().all(|name| {
         let hash = |m: &Manifest| m.files.iter().find(|f| f.name == *name).map(|f| f.sha256);
         hash(confidential) == hash(public)
     });

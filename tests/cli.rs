@@ -405,3 +405,220 @@ fn a_beacon_seeded_bundle_verifies_and_a_forged_round_does_not() {
     let output = verify(&bundle, &pool);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
 }
+
+/// Runs the independent verifier, if Python is installed.
+fn verify_py(bundle: &Path, pool: &Path) -> Option<Output> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/verify.py");
+    Command::new("python3")
+        .arg(script)
+        .arg(bundle)
+        .arg("--data")
+        .arg(pool)
+        .output()
+        .ok()
+}
+
+fn assert_verified_by_both(bundle: &Path, pool: &Path) {
+    let output = verify(bundle, pool);
+    assert!(output.status.success(), "{}", text(&output));
+    if let Some(output) = verify_py(bundle, pool) {
+        assert!(output.status.success(), "verify.py: {}", text(&output));
+    }
+}
+
+/// The rows of a confidential assignments.csv, by header name.
+fn rows(bundle: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(bundle.join("assignments.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_joint_bundle_verifies_with_both_verifiers_and_names_the_departments() {
+    let root = tempfile::tempdir().unwrap();
+    let pool = small_pool(root.path(), 41);
+    let pools = load_pools(&pool);
+    let plan = root.path().join("joint.toml");
+    std::fs::write(
+        &plan,
+        joint_plan_toml(&pools, 2, 2, "[selection]\nratios = { A = 3, B = 3, C = 10, D = 30 }"),
+    )
+    .unwrap();
+    let output = draw_cmd(s(&plan), SEED, s(&pool), s(&root.path().join("out")), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let bundle = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+    assert_verified_by_both(&bundle, &pool);
+    assert_verified_by_both(&bundle.join("public"), &pool);
+    let (initiator, _) = busiest_items(&pools, 1);
+    for row in rows(&bundle) {
+        let departments: Vec<&str> = row["检查部门"].split(';').collect();
+        assert_eq!(departments[0], initiator);
+        assert_eq!(row["检查人员"].split(';').count(), 2 * departments.len());
+    }
+    let header = std::fs::read_to_string(bundle.join("public/assignments.csv")).unwrap();
+    assert!(header.starts_with("\u{feff}序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员,检查部门\r\n"));
+}
+
+/// Two plans of one inspection date: TEST-1, then TEST-2 merging with it.
+struct MergeSetup {
+    root: tempfile::TempDir,
+    pool: PathBuf,
+    earlier: PathBuf,
+}
+
+fn merge_setup(pool_seed: u64) -> MergeSetup {
+    let root = tempfile::tempdir().unwrap();
+    let pool = small_pool(root.path(), pool_seed);
+    let pools = load_pools(&pool);
+    let plan = root.path().join("first.toml");
+    std::fs::write(&plan, plan_toml(&pools, 2, "[selection]\ncount = 15")).unwrap();
+    let output = draw_cmd(s(&plan), SEED, s(&pool), s(&root.path().join("out")), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let earlier = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+    MergeSetup { root, pool, earlier }
+}
+
+impl MergeSetup {
+    /// Draws a second plan (its TOML after `change`) merging with `merge`.
+    fn draw(&self, change: impl Fn(String) -> String, merge: &[&Path]) -> Output {
+        self.draw_into("out", change, merge)
+    }
+
+    fn draw_into(&self, out: &str, change: impl Fn(String) -> String, merge: &[&Path]) -> Output {
+        // The first plan's items and one of another field, so that some
+        // earlier teams may serve and others lack the field.
+        let pools = load_pools(&self.pool);
+        let (department, codes) = busiest_items(&pools, 2);
+        let field = &pools.items.iter().find(|i| i.code.as_str() == codes[0]).unwrap().field;
+        let other = pools
+            .items
+            .iter()
+            .find(|i| i.department == department && &i.field != field)
+            .unwrap();
+        let text = plan_toml(&pools, 2, "[selection]\ncount = 15")
+            .replace("id = \"TEST-1\"", "id = \"TEST-2\"\nmerge_with = [\"TEST-1\"]")
+            .replace("items = [", &format!("items = [{:?}, ", other.code.as_str()));
+        let plan = self.root.path().join("second.toml");
+        std::fs::write(&plan, change(text)).unwrap();
+        let mut extra = Vec::new();
+        for bundle in merge {
+            extra.extend(["--merge", s(bundle)]);
+        }
+        let seed = "1f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        draw_cmd(s(&plan), seed, s(&self.pool), s(&self.root.path().join(out)), &extra)
+    }
+}
+
+#[test]
+fn a_merged_visit_joins_the_earlier_one_by_the_rule_and_verifies() {
+    let setup = merge_setup(46);
+    let output = setup.draw(|t| t, &[&setup.earlier]);
+    assert!(output.status.success(), "{}", text(&output));
+    let bundle = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+    assert!(bundle.join("merge.csv").is_file() && bundle.join("public/merge.csv").is_file());
+    assert_verified_by_both(&bundle, &setup.pool);
+    assert_verified_by_both(&bundle.join("public"), &setup.pool);
+
+    let earlier: std::collections::HashMap<String, String> = rows(&setup.earlier)
+        .into_iter()
+        .map(|r| (r["统一社会信用代码"].clone(), r["检查人员"].clone()))
+        .collect();
+    let count = |bundle: &Path| {
+        let (mut served, mut own) = (0, 0);
+        for row in rows(bundle) {
+            let code = &row["统一社会信用代码"];
+            match earlier.get(code) {
+                None => assert_eq!(row["合并至"], "", "{code} is not an earlier visit"),
+                Some(team) => {
+                    assert_eq!(row["合并至"], "TEST-1");
+                    if *team == row["检查人员"] {
+                        served += 1;
+                    } else {
+                        own += 1;
+                        let old: Vec<&str> = team.split(';').collect();
+                        assert!(
+                            row["检查人员"].split(';').all(|c| !old.contains(&c)),
+                            "{code}: its own team shares officers with the earlier one"
+                        );
+                    }
+                }
+            }
+        }
+        (served, own)
+    };
+    let (served, own) = count(&bundle);
+    assert!(served > 0, "no earlier team served: {served} served, {own} own");
+    // Teams of three: no earlier team of two may serve, each visit draws
+    // its own without the earlier officers.
+    let output = setup.draw_into("threes", |t| t.replace("size = 2", "size = 3"), &[&setup.earlier]);
+    assert!(output.status.success(), "{}", text(&output));
+    let threes = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+    assert_verified_by_both(&threes, &setup.pool);
+    let (served, own) = count(&threes);
+    assert!(served == 0 && own > 0, "{served} served, {own} own");
+
+    // An edited merge.csv is caught.
+    let copy = setup.root.path().join("tampered");
+    copy_tree(&bundle, &copy);
+    let path = copy.join("merge.csv");
+    let merge_csv = std::fs::read_to_string(&path).unwrap();
+    let first_team = merge_csv.lines().nth(1).unwrap().rsplit(',').next().unwrap().to_owned();
+    let swapped: Vec<&str> = first_team.split(';').rev().collect();
+    std::fs::write(&path, merge_csv.replacen(&first_team, &swapped.join(";"), 1)).unwrap();
+    let output = verify(&copy, &setup.pool);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+}
+
+#[test]
+fn merge_bundles_must_be_those_the_plan_names_of_the_same_date() {
+    let setup = merge_setup(43);
+    let refused = |output: Output, needle: &str| {
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        assert!(text(&output).contains(needle), "{}", text(&output));
+    };
+    refused(setup.draw(|t| t, &[]), "no bundle of it was given");
+    refused(
+        setup.draw(|t| t.replace("[\"TEST-1\"]", "[\"OTHER-1\"]"), &[&setup.earlier]),
+        "is not named in merge_with",
+    );
+    refused(
+        setup.draw(|t| t.replace("2026-03-02", "2026-03-09"), &[&setup.earlier]),
+        "only plans of one inspection date can merge",
+    );
+    refused(setup.draw(|t| t, &[&setup.earlier, &setup.earlier]), "a second bundle");
+    // second.toml as the last call wrote it; the earlier bundle twice over.
+    let history = ["--history", s(&setup.earlier), "--merge", s(&setup.earlier)];
+    let plan = setup.root.path().join("second.toml");
+    refused(
+        draw_cmd(
+            s(&plan),
+            SEED,
+            s(&setup.pool),
+            s(&setup.root.path().join("x")),
+            &history,
+        ),
+        "both as history and to merge with",
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            copy_tree(&path, &to.join(path.file_name().unwrap()));
+        } else {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}

@@ -134,8 +134,8 @@ fn same_inputs_give_the_same_bytes() {
     let again = load_pools(&dir);
     let b = draw_ok(&again, &plan, &seed(3));
     assert_eq!(
-        assignments_csv(&pools, &a, Visibility::Confidential),
-        assignments_csv(&again, &b, Visibility::Confidential)
+        assignments_csv(&pools, &plan, &a, Visibility::Confidential),
+        assignments_csv(&again, &plan, &b, Visibility::Confidential)
     );
     let c = draw_ok(&pools, &plan, &seed(4));
     assert_ne!(
@@ -155,8 +155,8 @@ fn row_order_column_order_line_ends_and_encoding_do_not_matter() {
     assert_eq!(a.snapshot, b.snapshot);
     let plan = plan(&a, 3, "");
     assert_eq!(
-        assignments_csv(&a, &draw_ok(&a, &plan, &seed(5)), Visibility::Confidential),
-        assignments_csv(&b, &draw_ok(&b, &plan, &seed(5)), Visibility::Confidential)
+        assignments_csv(&a, &plan, &draw_ok(&a, &plan, &seed(5)), Visibility::Confidential),
+        assignments_csv(&b, &plan, &draw_ok(&b, &plan, &seed(5)), Visibility::Confidential)
     );
 }
 
@@ -386,4 +386,238 @@ fn work_is_spread_evenly_when_nothing_else_constrains_it() {
         "loads range from {min} to {max} over {} officers",
         qualified.len()
     );
+}
+
+/// Checks every rule of a joint plan (spec §13) on a finished draw: each
+/// department of a visit supplies exactly `team_size` of its own officers,
+/// the initiating department first (so the leader is one of its officers),
+/// each qualified for that department's items on the visit, none expired,
+/// conflicted or from the target's township, no one over the cap.
+fn assert_joint_rules_hold(pools: &Pools, plan: &Plan, outcome: &Outcome) {
+    let departments: Vec<&str> = plan.departments().collect();
+    let size = plan.team_size as usize;
+    let conflicts: HashSet<(&str, &str)> = pools
+        .conflicts
+        .iter()
+        .map(|c| (c.cert.as_str(), c.code.as_str()))
+        .collect();
+    let mut loads: BTreeMap<u32, u32> = BTreeMap::new();
+    for visit in &outcome.visits {
+        let target = &pools.targets[visit.target as usize];
+        let owners: Vec<&str> = visit
+            .items
+            .iter()
+            .map(|&i| pools.items[i as usize].department.as_str())
+            .collect();
+        let expected: Vec<&str> = departments
+            .iter()
+            .enumerate()
+            .filter(|&(k, d)| k == 0 || owners.contains(d))
+            .map(|(_, d)| *d)
+            .collect();
+        assert_eq!(visit.team.len(), size * expected.len(), "team size at {}", target.code);
+        let distinct: HashSet<_> = visit.team.iter().collect();
+        assert_eq!(distinct.len(), visit.team.len(), "an officer twice at {}", target.code);
+        for (department, members) in expected.iter().zip(visit.team.chunks(size)) {
+            for &o in members {
+                let officer = &pools.inspectors[o as usize];
+                assert_eq!(
+                    &officer.department, department,
+                    "{} in the wrong sub-team",
+                    officer.cert
+                );
+                assert!(officer.valid_until >= plan.inspection_date, "expired {}", officer.cert);
+                for &i in &visit.items {
+                    let item = &pools.items[i as usize];
+                    if item.department == *department {
+                        assert!(
+                            officer.areas.contains(&item.field),
+                            "{} lacks {}",
+                            officer.cert,
+                            item.field
+                        );
+                    }
+                }
+                assert!(!conflicts.contains(&(officer.cert.as_str(), target.code.as_str())));
+                if plan.recusal.same_township {
+                    assert_ne!(&officer.township, pools.townships.name(target.township));
+                }
+                *loads.entry(o).or_default() += 1;
+            }
+        }
+        let leader = &pools.inspectors[visit.team[0] as usize];
+        assert_eq!(
+            leader.department, plan.department,
+            "the leader must be of the initiator"
+        );
+        for &i in &visit.items {
+            assert!(plan.items.contains(&pools.items[i as usize].code));
+        }
+    }
+    assert!(loads.values().all(|&l| l <= plan.workload_cap), "workload cap exceeded");
+}
+
+fn joint_plan(pools: &Pools, extra: &str) -> Plan {
+    Plan::parse_toml(&joint_plan_toml(pools, 2, 2, extra), "joint.toml").unwrap()
+}
+
+#[test]
+fn a_joint_plan_draws_each_department_from_its_own_officers() {
+    let root = tempfile::tempdir().unwrap();
+    let pools = load_pools(&small_pool(root.path(), 31));
+    let plan = joint_plan(&pools, "[selection]\nratios = { A = 3, B = 3, C = 10, D = 30 }");
+    let outcome = draw_ok(&pools, &plan, &seed(31));
+    assert_joint_rules_hold(&pools, &plan, &outcome);
+    let participant = &plan.joint.as_ref().unwrap().participants[0];
+    let joint_visits = outcome
+        .visits
+        .iter()
+        .filter(|v| {
+            v.team
+                .iter()
+                .any(|&o| &pools.inspectors[o as usize].department == participant)
+        })
+        .count();
+    assert!(joint_visits > 0, "no visit needed the participating department");
+    assert!(
+        joint_visits < outcome.visits.len(),
+        "every visit needed both departments: the test covers less than it should"
+    );
+    // One draw over the union: four strata, labelled with the union item.
+    assert_eq!(outcome.strata.len(), 4);
+    assert!(outcome.strata.iter().all(|s| s.item == "*"));
+    assert_eq!(
+        outcome.strata.iter().map(|s| s.drawn as usize).sum::<usize>(),
+        outcome.visits.len()
+    );
+}
+
+#[test]
+fn a_joint_draw_does_not_depend_on_row_order_or_encoding() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = small_pool(root.path(), 32);
+    let rewritten = root.path().join("rewritten");
+    rewrite_pool(&dir, &rewritten);
+    let (a, b) = (load_pools(&dir), load_pools(&rewritten));
+    let plan = joint_plan(&a, "[selection]\ncount = 25");
+    assert_eq!(
+        assignments_csv(&a, &plan, &draw_ok(&a, &plan, &seed(32)), Visibility::Confidential),
+        assignments_csv(&b, &plan, &draw_ok(&b, &plan, &seed(32)), Visibility::Confidential)
+    );
+}
+
+#[test]
+fn a_joint_shortage_names_the_short_department() {
+    let root = tempfile::tempdir().unwrap();
+    let pools = load_pools(&small_pool(root.path(), 33));
+    let text = joint_plan_toml(
+        &pools,
+        1,
+        1,
+        "[selection]\nratios = { A = 100, B = 100, C = 100, D = 100 }",
+    )
+    .replace("workload_cap = 40", "workload_cap = 1");
+    let plan = Plan::parse_toml(&text, "joint.toml").unwrap();
+    match draw(&pools, &plan, &History::default(), &seed(33)) {
+        Err(DrawError::Shortages(shortages)) => {
+            let departments: Vec<&str> = plan.departments().collect();
+            assert!(shortages
+                .iter()
+                .all(|s| s.available < plan.team_size && departments.contains(&s.department.as_deref().unwrap())));
+            let message = DrawError::Shortages(shortages).to_string();
+            assert!(departments.iter().any(|d| message.contains(d)), "{message}");
+        }
+        other => panic!("expected shortages, got {other:?}"),
+    }
+}
+
+#[test]
+fn joint_plans_are_refused_when_malformed() {
+    let root = tempfile::tempdir().unwrap();
+    let pools = load_pools(&small_pool(root.path(), 34));
+    let good = joint_plan_toml(&pools, 1, 1, "[selection]\ncount = 5");
+    let refused = |text: String, needle: &str| {
+        let err = Plan::parse_toml(&text, "joint.toml").unwrap_err().to_string();
+        assert!(err.contains(needle), "{err}");
+    };
+    // No single item's ratios can govern a draw over the union of items.
+    refused(good.replace("[selection]\ncount = 5", ""), "ratios or count");
+    let initiator = plan(&pools, 1, "").department;
+    refused(
+        good.replace("joint = [\"", &format!("joint = [\"{initiator}\", \"")),
+        "initiates",
+    );
+    refused(good.replace("joint = [", "joint = [] #"), "at least one");
+    // A participant not in departments.csv, and an item of a department
+    // that is not in the plan.
+    let unknown = Plan::parse_toml(&good.replace("joint = [\"", "joint = [\"盘州市气象局\", \""), "j.toml").unwrap();
+    assert!(matches!(
+        draw(&pools, &unknown, &History::default(), &seed(34)),
+        Err(DrawError::UnknownDepartment(d)) if d == "盘州市气象局"
+    ));
+    let (participant, _) = participant_items(&pools, 1);
+    let other = pools
+        .departments
+        .iter()
+        .find(|d| **d != initiator && **d != participant)
+        .unwrap();
+    let foreign = Plan::parse_toml(&good.replace(&participant, other), "j.toml").unwrap();
+    assert!(matches!(
+        draw(&pools, &foreign, &History::default(), &seed(34)),
+        Err(DrawError::ForeignItem { .. })
+    ));
+}
+
+#[test]
+fn a_plain_plan_keeps_its_json_and_its_single_department_teams() {
+    // A plan without `joint` or `merge_with` serialises as before those
+    // keys existed (so its hashes are unchanged) and draws as §6 says.
+    let root = tempfile::tempdir().unwrap();
+    let pools = load_pools(&small_pool(root.path(), 35));
+    let single = plan(&pools, 2, "[selection]\ncount = 10");
+    assert!(!single.to_json().contains("joint") && !single.to_json().contains("merge_with"));
+    let outcome = draw_ok(&pools, &single, &seed(35));
+    assert_rules_hold(&pools, &single, &outcome);
+    assert!(outcome.visits.iter().all(|v| v.merged.is_none()));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
+
+    /// Whatever the pool and seed, a joint draw that succeeds obeys every
+    /// rule and is reproducible; one that fails names real shortages.
+    #[test]
+    fn joint_rules_hold_for_any_pool_and_seed(pool_seed in 0u64..1000, draw_seed in any::<u64>(), own in 1usize..3, joined in 1usize..3, cap in 3u32..30) {
+        let root = tempfile::tempdir().unwrap();
+        let pools = load_pools(&small_pool(root.path(), pool_seed));
+        let text = joint_plan_toml(&pools, own, joined, "[selection]\nratios = { A = 2, B = 3, C = 10, D = 30 }")
+            .replace("workload_cap = 40", &format!("workload_cap = {cap}"));
+        let plan = Plan::parse_toml(&text, "joint.toml").unwrap();
+        match draw(&pools, &plan, &History::default(), &seed(draw_seed)) {
+            Ok(outcome) => {
+                assert_joint_rules_hold(&pools, &plan, &outcome);
+                let again = draw(&pools, &plan, &History::default(), &seed(draw_seed)).unwrap();
+                prop_assert_eq!(outcome, again);
+            }
+            Err(DrawError::Shortages(shortages)) => prop_assert!(shortages
+                .iter()
+                .all(|s| s.available < plan.team_size && s.department.is_some())),
+            Err(other) => prop_assert!(false, "unexpected error {}", other),
+        }
+    }
+}
+
+#[test]
+fn a_merging_plan_is_not_drawn_without_its_earlier_visits() {
+    let root = tempfile::tempdir().unwrap();
+    let pools = load_pools(&small_pool(root.path(), 36));
+    let text = plan_toml(&pools, 1, "[selection]\ncount = 5")
+        .replace("id = \"TEST-1\"", "id = \"TEST-2\"\nmerge_with = [\"TEST-1\"]");
+    let merging = Plan::parse_toml(&text, "m.toml").unwrap();
+    assert!(matches!(
+        draw(&pools, &merging, &History::default(), &seed(36)),
+        Err(DrawError::Merge(_))
+    ));
+    let itself = text.replace("[\"TEST-1\"]", "[\"TEST-2\"]");
+    assert!(Plan::parse_toml(&itself, "m.toml").is_err());
 }

@@ -22,7 +22,7 @@ use shuangsui::seed::SeedSpec;
 /// Draws `plan` with `seed` on `data` into `out` and returns the bundle path.
 fn draw(data: &Path, plan: &Path, seed: &str, out: &Path) -> PathBuf {
     let seed = SeedSpec::parse(seed).unwrap();
-    draw_bundle(data, plan, &seed, &[], out, LoadOptions::default())
+    draw_bundle(data, plan, &seed, Default::default(), out, LoadOptions::default())
         .unwrap()
         .path
 }

@@ -810,3 +810,56 @@ async fn an_excel_workbook_serves_as_the_live_pools() {
     assert_eq!(audit["problems"], json!([]), "{audit}");
     assert_eq!(audit["draws_checked"], 1);
 }
+
+#[tokio::test]
+async fn a_joint_plan_is_announced_drawn_verified_and_shown_by_department() {
+    let app = TestApp::spawn().await;
+    let loaded = common::load_pools(&app.config.pools_dir);
+    let joint = common::joint_plan_toml(&loaded, 2, 2, "[selection]\nratios = { A = 3, B = 3, C = 10, D = 30 }");
+    std::fs::write(app.config.plans_dir.join("joint-plan.toml"), joint).unwrap();
+    let (status, announced) = app
+        .operator(
+            "/api/v1/announcements",
+            json!({"plan": "joint-plan", "seed_method": {"kind": "commit"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{announced}");
+    let participant = announced["plan"]["joint"]["participants"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let task = announced["task_id"].as_str().unwrap();
+    let (status, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{drawn}");
+    let name = drawn["bundle"].as_str().unwrap();
+    let report = shuangsui::verify::verify(
+        &app.publications().join(name),
+        &app.config.pools_dir,
+        Default::default(),
+    )
+    .unwrap();
+    assert!(report.verified(), "{:?}", report.difference);
+    let (status, page) = app.get(&format!("/draws/{name}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.as_str().unwrap().contains(&participant),
+        "the page names the joining department"
+    );
+
+    // A plan merging with earlier plans needs their bundles: refused here.
+    let merging =
+        common::plan_toml(&loaded, 1, "").replace("id = \"TEST-1\"", "id = \"TEST-2\"\nmerge_with = [\"TEST-1\"]");
+    let (status, reply) = app
+        .operator(
+            "/api/v1/announcements",
+            json!({"plan_toml": merging, "seed_method": {"kind": "commit"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    assert!(
+        reply["message"].as_str().unwrap_or_default().contains("--merge"),
+        "{reply}"
+    );
+}

@@ -89,6 +89,51 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
+
+    /// In a joint plan (spec §13) a substitute comes from the department of
+    /// the officer it replaces, so every department block keeps its
+    /// department and the leader stays with the initiating department.
+    #[test]
+    fn joint_substitutes_keep_their_department(
+        pool_seed in 0u64..1000,
+        draw_seed in any::<u64>(),
+        asks in proptest::collection::vec((any::<u16>(), any::<u8>()), 1..12),
+    ) {
+        let root = tempfile::tempdir().unwrap();
+        let pools = load_pools(&small_pool(root.path(), pool_seed));
+        let text = common::joint_plan_toml(&pools, 2, 2, "[selection]\nratios = { A = 3, B = 3, C = 10, D = 30 }");
+        let plan = Plan::parse_toml(&text, "p.toml").unwrap();
+        let history = History::default();
+        let seed = seed(draw_seed);
+        let Ok(outcome) = shuangsui::draw::draw(&pools, &plan, &history, &seed) else {
+            return Ok(());
+        };
+        prop_assume!(!outcome.visits.is_empty());
+        let departments_before: Vec<Vec<String>> = outcome
+            .visits
+            .iter()
+            .map(|v| v.team.iter().map(|&o| pools.inspectors[o as usize].department.clone()).collect())
+            .collect();
+        let mut roster = Roster::new(&pools, &plan, &history, &seed, outcome.clone());
+        for (visit_pick, member_pick) in asks {
+            let visit = &roster.outcome().visits[visit_pick as usize % outcome.visits.len()];
+            let code = pools.targets[visit.target as usize].code;
+            let out = pools.inspectors[visit.team[member_pick as usize % visit.team.len()] as usize].cert.clone();
+            match roster.substitute(&code, &out, Reason::Leave) {
+                Ok(_) | Err(SubstitutionError::NoCandidate { .. }) => {}
+                Err(other) => prop_assert!(false, "unexpected refusal {}", other),
+            }
+        }
+        for (visit, before) in roster.outcome().visits.iter().zip(&departments_before) {
+            let after: Vec<&String> = visit.team.iter().map(|&o| &pools.inspectors[o as usize].department).collect();
+            prop_assert_eq!(after.iter().map(|d| d.as_str()).collect::<Vec<_>>(), before.iter().map(String::as_str).collect::<Vec<_>>());
+            prop_assert_eq!(after[0], &plan.department);
+        }
+    }
+}
+
 /// §6 rules 1–6 and the cap for every current team, with the conflicts
 /// declared through substitutions, and no officer back on a visit they left.
 fn check_teams(

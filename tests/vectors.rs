@@ -1,6 +1,7 @@
 //! Golden vectors: the public contract pinned to bytes. Each folder in
 //! `tests/vectors/` holds a pool, a plan, a history and a seed, with the
-//! expected hashes and the full `assignments.csv`. A failure here means the
+//! expected hashes and the full `assignments.csv` (a plan that merges, §14,
+//! also has the earlier visits as `merge.csv`). A failure here means the
 //! output of algorithm version 1 changed: that is a new algorithm version,
 //! never a quiet fix. Run with `UPDATE_VECTORS=1` only on purpose.
 
@@ -8,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use shuangsui::bundle::{assignments_csv, Visibility};
-use shuangsui::draw::{draw, result_hash, selection_hash};
+use shuangsui::draw::{draw, draw_merged, result_hash, selection_hash};
 use shuangsui::history::History;
 use shuangsui::ids::{CertNo, CreditCode};
+use shuangsui::merge::Merged;
 use shuangsui::plan::Plan;
 use shuangsui::pools::{load, LoadOptions};
 use shuangsui::random::Stream;
@@ -53,8 +55,15 @@ fn draw_vectors() {
         let plan = Plan::load(&case.join("plan.toml")).unwrap();
         let history = History::from_csv(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
         let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
-        let outcome = draw(&pools, &plan, &history, &seed.seed).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
-        let expected = json!({
+        let merged = match &plan.merge_with {
+            None => Merged::default(),
+            Some(named) => {
+                Merged::from_csv(named.clone(), &std::fs::read_to_string(case.join("merge.csv")).unwrap()).unwrap()
+            }
+        };
+        let outcome = draw_merged(&pools, &plan, &history, &merged, &seed.seed)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        let mut expected = json!({
             "seed": seed.seed.to_hex(),
             "snapshot": pools.snapshot,
             "snapshot_combined": pools.snapshot.combined(),
@@ -64,13 +73,16 @@ fn draw_vectors() {
             "result_sha256": result_hash(&pools, &outcome),
             "visits": outcome.visits.len(),
         });
+        if plan.merge_with.is_some() {
+            expected["merge_sha256"] = json!(merged.hash());
+        }
         pin(
             &case.join("expected.json"),
             &(serde_json::to_string_pretty(&expected).unwrap() + "\n"),
         );
         pin(
             &case.join("assignments.csv"),
-            &assignments_csv(&pools, &outcome, Visibility::Confidential),
+            &assignments_csv(&pools, &plan, &outcome, Visibility::Confidential),
         );
         pin(&case.join("plan.json"), &plan.to_json());
     }
@@ -207,4 +219,94 @@ fn substitute(
         relation: (reason == Reason::Conflict).then(|| note.to_owned()),
     });
     incoming
+}
+
+/// A case's inputs and its draw, for the substitution vectors.
+fn drawn_case(name: &str) -> (PathBuf, shuangsui::pools::Pools, Plan, History, Merged, SeedSpec) {
+    let case = vectors().join(name);
+    let pools = load(&case.join("pool"), LoadOptions::default()).unwrap();
+    let plan = Plan::load(&case.join("plan.toml")).unwrap();
+    let history = History::from_csv(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
+    let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
+    let merged = match &plan.merge_with {
+        None => Merged::default(),
+        Some(named) => {
+            Merged::from_csv(named.clone(), &std::fs::read_to_string(case.join("merge.csv")).unwrap()).unwrap()
+        }
+    };
+    (case, pools, plan, history, merged, seed)
+}
+
+/// §12 with §13 and §14: in the `joint` case a health-bureau officer and
+/// then the initiating department's leader leave one joint visit; in the
+/// `merge` case a visit served by the earlier joint team is refused, and a
+/// visit with a team of its own gets a substitute off the earlier team.
+#[test]
+fn substitution_vectors_for_joint_and_merged_plans() {
+    let cert = |c: &str| CertNo::parse(c).unwrap();
+    for name in ["joint", "merge"] {
+        let (case, pools, plan, history, merged, seed) = drawn_case(name);
+        let outcome = draw_merged(&pools, &plan, &history, &merged, &seed.seed).unwrap();
+        let draw_result = result_hash(&pools, &outcome);
+        let mut roster = Roster::merging(&pools, &plan, &history, &merged, &seed.seed, outcome);
+        let mut entries = Vec::new();
+        if name == "joint" {
+            let health = substitute(
+                &mut roster,
+                &mut entries,
+                "91520281100000004R",
+                cert("52028301"),
+                Reason::Leave,
+                "病假",
+            );
+            let team = &roster.outcome().visits[1].team;
+            let health_index = pools.inspector_index(&health).unwrap() as u32;
+            assert_eq!(
+                team[2], health_index,
+                "the substitute takes the place in the health bureau's block"
+            );
+            assert_eq!(pools.inspectors[health_index as usize].department, "盘州市卫生健康局");
+            let leader = substitute(
+                &mut roster,
+                &mut entries,
+                "91520281100000004R",
+                cert("52028102"),
+                Reason::Transfer,
+                "调往县局",
+            );
+            let leader = &pools.inspectors[pools.inspector_index(&leader).unwrap()];
+            assert_eq!(
+                leader.department, plan.department,
+                "the leader stays with the initiating department"
+            );
+        } else {
+            let served = roster.substitute(
+                &CreditCode::parse("91520281100000003N").unwrap(),
+                &cert("52028104"),
+                Reason::Leave,
+            );
+            assert!(
+                matches!(served, Err(SubstitutionError::MergedVisit { .. })),
+                "{served:?}"
+            );
+            let incoming = substitute(
+                &mut roster,
+                &mut entries,
+                "91520281100000004R",
+                cert("52028106"),
+                Reason::Leave,
+                "病假",
+            );
+            // The joint plan's team at this business was 52028102, 52028107, …
+            assert!(!["52028102", "52028107"].contains(&incoming.as_str()), "{incoming}");
+        }
+        let log = Log {
+            format: FORMAT.into(),
+            plan_id: plan.id.clone(),
+            draw_result_sha256: draw_result,
+            substitutions: entries,
+            result_sha256: roster.result_sha256(),
+        };
+        pin(&case.join("substitutions.json"), &log.to_json());
+    }
 }

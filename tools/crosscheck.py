@@ -4,7 +4,7 @@
 Generates a few random pools with `shuangsui gen-data`, writes plans that fit
 them (varying the quota mode, ratios, team size, workload caps, recusal
 flags, target filters, exclusion windows with --history from earlier
-bundles), draws --seeds bundles with random hex and ceremony seeds, and runs
+bundles, and joint plans of two departments, ALGORITHM.md §13), draws --seeds bundles with random hex and ceremony seeds, and runs
 tools/verify.py in-process on every bundle: the confidential bundle (which
 also checks its public/ copy), the public/ copy on its own, and now and then
 without the recusal list ("partially verified").  Once per pool, a bundle is
@@ -101,6 +101,25 @@ def busiest(pool):
     return key[0], sorted(items[key])
 
 
+def joint_partner(pool, initiator, date):
+    """A department to join `initiator` in a joint plan (§13): the one whose
+    best-staffed item field has the most valid holders; and its items whose
+    field at least three valid officers hold."""
+    holders = collections.Counter()
+    for o in pool.records["inspectors"]:
+        if o[5] >= date:
+            for area in o[3].split(";"):
+                holders[(o[2], area)] += 1
+    items = collections.defaultdict(list)
+    for r in pool.records["items"]:
+        if r[2] != initiator and holders[(r[2], r[3])] >= 3:
+            items[r[2]].append(r[0])
+    if not items:
+        return None, []
+    best = max(items, key=lambda d: (max(holders[(d, r[3])] for r in pool.records["items"] if r[0] in items[d]), d))
+    return best, sorted(items[best])
+
+
 def toml_list(values):
     return "[" + ", ".join('"%s"' % v for v in values) + "]"
 
@@ -139,12 +158,21 @@ def random_plan(rng, pool, name):
                     "previous_inspector": rng.random() < 0.5},
     }
     selection = []
+    joint = rng.random() < 0.3
+    if joint:
+        partner, theirs = joint_partner(pool, department, doc["inspection_date"])
+        if partner is None:
+            joint = False
+        else:
+            doc["joint"] = {"participants": [partner]}
+            doc["items"] = sorted(doc["items"] + rng.sample(theirs, rng.randint(1, min(2, len(theirs)))))
     if rng.random() < 0.25:
         townships = sorted({t[4] for t in pool.records["targets"]})
         doc["targets"]["townships"] = rng.sample(townships, min(len(townships), rng.randint(2, 6)))
         if rng.random() < 0.5:
             doc["targets"]["entity_types"] = ["企业", "个体工商户"]
-    mode = rng.choice(("item_ratios", "ratios", "count"))
+    # A joint plan draws over the union of its items: ratios or a count only.
+    mode = rng.choice(("ratios", "count") if joint else ("item_ratios", "ratios", "count"))
     if mode == "ratios":
         choices = ("0", "0.5", "1", "3", "5%", "10", "20", "33.33", "100")
         ratios = [rng.choice(choices) for _ in range(4)]
@@ -165,11 +193,20 @@ def random_plan(rng, pool, name):
                                         bytes(32))
     except verify.Difference:  # count larger than the eligible targets
         visits = []
-    field = next(r[3] for r in pool.records["items"] if r[0] == doc["items"][0])
     date = plan.inspection_date.isoformat()
-    qualified = sum(1 for o in pool.records["inspectors"]
-                    if o[2] == department and o[5] >= date and field in o[3].split(";"))
-    need = len(visits) * doc["team_size"] / max(qualified, 1)
+    items = {r[0]: r for r in pool.records["items"]}
+    need = 0
+    # The demand on each department: its visits × team size over the
+    # officers holding its first item's field.
+    for d in plan.departments:
+        own = [c for c in doc["items"] if items[c][2] == d]
+        if not own:
+            continue
+        field = items[own[0]][3]
+        qualified = sum(1 for o in pool.records["inspectors"]
+                        if o[2] == d and o[5] >= date and field in o[3].split(";"))
+        demand = sum(1 for _, codes in visits if d == department or any(items[c][2] == d for c in codes))
+        need = max(need, demand * doc["team_size"] / max(qualified, 1))
     # Loads stay within one of each other (§6 fairness), so a cap at or just
     # above the average demand binds; a factor below 1 may be infeasible.
     doc["workload_cap"] = max(1, math.ceil(need * rng.choice((0.9, 1.0, 1.0, 1.1, 1.5, 3))))
@@ -178,6 +215,7 @@ def random_plan(rng, pool, name):
         'id = "%s"' % name,
         'name = "%s"' % doc["name"],
         'department = "%s"' % department,
+    ] + (["joint = %s" % toml_list(doc["joint"]["participants"])] if joint else []) + [
         'inspection_date = "%s"' % doc["inspection_date"],
         "items = %s" % toml_list(doc["items"]),
         "",

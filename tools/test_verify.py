@@ -46,17 +46,20 @@ def seed_of(case):
 
 
 def redraw(case):
-    """Recomputes a golden case: (pool, plan, history, seed, rows)."""
+    """Recomputes a golden case: (pool, plan, history, seed, rows, strata,
+    merged); merged holds the case's merge.csv records when the plan merges."""
     pool = v.load_pool(os.path.join(case, "pool"))
     plan = v.Plan(json.loads(read(os.path.join(case, "plan.json"))))
     history = v.History(read(os.path.join(case, "history.csv")))
+    merged = None
+    if plan.merge_with is not None:
+        merged = v.read_merge(read(os.path.join(case, "merge.csv")), plan)
     seed = seed_of(case)
     visits, strata = v.draw_targets(pool, plan, history, seed)
-    eligible = v.eligible_officers(pool, plan, history, visits, pool.conflicts)
-    teams = v.assign_teams(pool, plan, seed, visits, eligible)
+    teams, ranks = v.draw_teams(pool, plan, history, seed, visits, merged)
     certs = [o[0] for o in pool.records["inspectors"]]
-    rows = v.result_rows(pool, visits, [";".join(certs[i] for i in t) for t in teams])
-    return pool, plan, history, seed, rows, strata
+    rows = v.result_rows(pool, visits, [";".join(certs[i] for i in t) for t in teams], plan, ranks)
+    return pool, plan, history, seed, rows, strata, merged
 
 
 class ChaCha20Rfc8439(unittest.TestCase):
@@ -167,7 +170,7 @@ class GoldenDraws(unittest.TestCase):
         for name, case in cases:
             with self.subTest(case=name):
                 expected = json.loads(read(os.path.join(case, "expected.json")))
-                pool, plan, history, seed, rows, _ = redraw(case)
+                pool, plan, history, seed, rows, _, merged = redraw(case)
                 self.assertEqual(pool.snapshot, expected["snapshot"])
                 self.assertEqual(v.combined_snapshot(pool.snapshot), expected["snapshot_combined"])
                 self.assertEqual(hashlib.sha256(read(os.path.join(case, "plan.json"))).hexdigest(),
@@ -177,8 +180,10 @@ class GoldenDraws(unittest.TestCase):
                 self.assertEqual(len(rows), expected["visits"])
                 self.assertEqual(v.selection_sha256(rows), expected["selection_sha256"])
                 self.assertEqual(v.result_sha256(rows), expected["result_sha256"])
-                self.assertEqual(v.assignments_csv(rows, confidential=True),
+                self.assertEqual(v.assignments_csv(rows, confidential=True, plan=plan),
                                  read(os.path.join(case, "assignments.csv")))
+                if merged is not None:
+                    self.assertEqual(v.merge_sha256(merged), expected["merge_sha256"])
 
     def test_snapshot_ignores_encoding_order_and_line_ends(self):
         """DATA.md: the hash sees values only.  Rewrite the tiny pool as
@@ -208,7 +213,7 @@ def make_bundle(root, case):
     inputs, as §8 describes it, so verify() can be run end to end without
     the binary.  The hashes are this verifier's own: conformance with the
     golden outputs is GoldenDraws' job, these tests exercise verify()."""
-    pool, plan, history, seed, rows, strata = redraw(case)
+    pool, plan, history, seed, rows, strata, merged = redraw(case)
     plan_raw = read(os.path.join(case, "plan.json"))
     expected = {
         "plan_json_sha256": hashlib.sha256(plan_raw).hexdigest(),
@@ -232,8 +237,10 @@ def make_bundle(root, case):
         files = {
             "plan.json": plan_raw,
             "history.csv": read(os.path.join(case, "history.csv")),
-            "assignments.csv": v.assignments_csv(rows, confidential),
+            "assignments.csv": v.assignments_csv(rows, confidential, plan),
         }
+        if merged is not None:
+            files["merge.csv"] = read(os.path.join(case, "merge.csv"))
         for name, data in files.items():
             with open(os.path.join(folder, name), "wb") as f:
                 f.write(data)
@@ -248,6 +255,9 @@ def make_bundle(root, case):
             "snapshot_combined": expected["snapshot_combined"],
             "history_sha256": expected["history_sha256"],
             "history_sources": [],
+            **({} if merged is None else {
+                "merge_sources": [{"plan_id": pid, "result_sha256": "00" * 32} for pid in plan.merge_with],
+                "merge_sha256": v.merge_sha256(merged)}),
             "selection_sha256": expected["selection_sha256"],
             "result_sha256": expected["result_sha256"],
             "counts": {"visits": len(rows), "item_checks": sum(len(r.items.split(";")) for r in rows),
@@ -353,6 +363,78 @@ class EndToEnd(unittest.TestCase):
         self.assertIn("NOT VERIFIED: public/assignments.csv line 1 differs", out)
 
 
+class JointAndMerged(unittest.TestCase):
+    """End-to-end runs of verify() on bundles of the joint (§13) and merge
+    (§14) vectors, and what must be refused."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp()
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def bundle(self, name):
+        case = os.path.join(VECTORS, name)
+        return make_bundle(self.tmp, case), os.path.join(case, "pool")
+
+    def run_verify(self, bundle, pool, **kw):
+        out = io.StringIO()
+        return v.verify(bundle, pool, out=out, **kw), out.getvalue()
+
+    def edit(self, path, change):
+        with open(path, "rb") as f:
+            data = f.read()
+        with open(path, "wb") as f:
+            f.write(change(data))
+
+    def test_joint_and_merged_bundles_verify(self):
+        for name in ("joint", "merge"):
+            with self.subTest(case=name):
+                bundle, pool = self.bundle(name)
+                code, out = self.run_verify(bundle, pool)
+                self.assertEqual(code, 0, out)
+                code, out = self.run_verify(os.path.join(bundle, "public"), pool, no_conflicts=True)
+                self.assertEqual(code, 0, out)
+                self.assertTrue(out.splitlines()[-1].startswith("partially verified"), out)
+
+    def test_a_sub_team_from_the_wrong_department_is_caught_without_conflicts(self):
+        bundle, pool = self.bundle("joint")
+        # Swap an initiator officer with a participant's: the leader is no
+        # longer of the initiating department.
+        self.edit(os.path.join(bundle, "public", "assignments.csv"),
+                  lambda d: d.replace(b"52028102,52028102;52028107;52028301", b"52028301,52028301;52028107;52028102"))
+        code, out = self.run_verify(os.path.join(bundle, "public"), pool, no_conflicts=True)
+        self.assertEqual(code, 1, out)
+
+    def test_an_edited_merge_csv_is_not_verified(self):
+        bundle, pool = self.bundle("merge")
+        self.edit(os.path.join(bundle, "merge.csv"), lambda d: d.replace(b"52028104;52028101", b"52028101;52028104", 1))
+        code, out = self.run_verify(bundle, pool)
+        self.assertEqual(code, 1, out)
+        self.assertIn("merge.csv", out.splitlines()[-1])
+
+    def test_an_unknown_plan_key_is_refused(self):
+        # A plan extension this verifier does not implement (§4): exit 2,
+        # never a verdict on a plan read as if it were plain.
+        bundle, pool = self.bundle("joint")
+        for folder in (bundle, os.path.join(bundle, "public")):
+            # As a later version would write it: hashes consistent.
+            plan_path = os.path.join(folder, "plan.json")
+            self.edit(plan_path, lambda d: d.replace(b'"joint"', b'"jointly"'))
+            plan_raw = read(plan_path)
+            manifest_path = os.path.join(folder, "manifest.json")
+            manifest = json.loads(read(manifest_path))
+            manifest["plan"]["sha256"] = hashlib.sha256(plan_raw).hexdigest()
+            manifest["plan"]["content"] = json.loads(plan_raw)
+            for entry in manifest["files"]:
+                if entry["name"] == "plan.json":
+                    entry["sha256"] = manifest["plan"]["sha256"]
+            with open(manifest_path, "w", encoding="utf-8") as f:
+                json.dump(manifest, f, ensure_ascii=False, indent=2)
+        code, out = self.run_verify(bundle, pool)
+        self.assertEqual(code, 2, out)
+        self.assertIn("jointly", out)
+
 class Substitutions(unittest.TestCase):
     """§12: the tiny vector's substitutions.json, replayed in a bundle."""
 
@@ -400,6 +482,24 @@ class Substitutions(unittest.TestCase):
         code, out = self.run_verify(no_conflicts=True)
         self.assertEqual(code, 1, out)
         self.assertIn("may not inspect", out.splitlines()[-1])
+
+    def test_joint_and_merge_lists_replay(self):
+        """§12 with §13 (the substitute from the leaving officer's
+        department) and §14 (not an officer of the earlier team)."""
+        for name in ("joint", "merge"):
+            with self.subTest(case=name):
+                case = os.path.join(VECTORS, name)
+                self.bundle = make_bundle(os.path.join(self.tmp, name), case)
+                self.pool = os.path.join(case, "pool")
+                log = json.loads(read(os.path.join(case, "substitutions.json")).decode("utf-8"))
+                self.write(log)
+                code, out = self.run_verify()
+                self.assertEqual(code, 0, out)
+                self.assertIn("substitutions re-drawn", out)
+                log["substitutions"][-1]["in"] = "52028107"
+                self.write(log)
+                code, out = self.run_verify()
+                self.assertEqual(code, 1, out)
 
     def test_notes_must_not_reach_the_public_copy(self):
         path = os.path.join(self.bundle, "public", "substitutions.json")

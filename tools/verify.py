@@ -4,7 +4,8 @@
 Written from the public specification only -- docs/ALGORITHM.md and
 docs/DATA.md -- not from the Rust code, so that a member of the public can
 check a published draw with a second, unrelated implementation.  Section
-numbers (§1 ... §8) in the comments refer to docs/ALGORITHM.md.
+numbers (§1 ... §8, §13 joint plans, §14 merged visits) in the comments
+refer to docs/ALGORITHM.md.
 
 Usage:
     python3 tools/verify.py BUNDLE_DIR --data POOL_DIR [--encoding utf-8|gbk|detect]
@@ -628,10 +629,24 @@ def _check_references(pool):
 # §4 The plan, §7 the history
 # ---------------------------------------------------------------------------
 
+PLAN_KEYS = {"id", "name", "department", "inspection_date", "items", "targets", "quota",
+             "exclude_inspected_within_days", "team_size", "workload_cap", "recusal"}
+# Present only when used: joint plans (§13) and plans that merge (§14).
+OPTIONAL_PLAN_KEYS = {"joint", "merge_with"}
+
+
 class Plan:
-    """plan.json as drawn (§4)."""
+    """plan.json as drawn (§4, §13, §14)."""
 
     def __init__(self, doc):
+        if not isinstance(doc, dict):
+            raise InputError("plan.json is not a JSON object")
+        unknown = set(doc) - PLAN_KEYS - OPTIONAL_PLAN_KEYS
+        if unknown:
+            # §4: an extension this verifier does not implement is refused,
+            # never verified as if the plan were a plain one.
+            raise InputError("plan.json has keys this verifier does not implement: %s"
+                             % ", ".join(sorted(unknown)))
         try:
             self.id = doc["id"]
             self.name = doc["name"]
@@ -664,12 +679,35 @@ class Plan:
             self.same_township = bool(recusal["same_township"])
             self.previous_inspector = bool(recusal["previous_inspector"])
             declared = recusal.get("declared", True)
+            # §13: participants, sorted, distinct, never the initiator.
+            self.participants = None
+            if "joint" in doc:
+                joint = doc["joint"]
+                if not isinstance(joint, dict) or set(joint) != {"participants"}:
+                    raise ValueError("joint must be {\"participants\": [...]}")
+                self.participants = list(joint["participants"])
+                if (not self.participants or self.participants != sorted(set(self.participants), key=sort_key)
+                        or self.department in self.participants):
+                    raise ValueError("joint.participants must be sorted, distinct, non-empty and "
+                                     "not name the initiating department")
+                if self.count is None and self.ratios_bp is None:
+                    raise ValueError("a joint plan needs quota ratios_bp or count, not item_ratios")
+            # §14: earlier plans of the period, in the order that decides.
+            self.merge_with = None
+            if "merge_with" in doc:
+                self.merge_with = list(doc["merge_with"])
+                if (not self.merge_with or len(set(self.merge_with)) != len(self.merge_with)
+                        or self.id in self.merge_with
+                        or not all(isinstance(m, str) and _ID_RE.match(m) for m in self.merge_with)):
+                    raise ValueError("merge_with must be distinct plan ids other than the plan's own")
         except (KeyError, TypeError, ValueError) as e:
             raise InputError("plan.json: %s" % (e if not isinstance(e, KeyError) else "missing key %s" % e))
         if declared is not True:
             raise InputError("plan.json: recusal.declared must be true (declared recusal always applies)")
         if self.exclude_days < 0 or self.team_size < 2 or self.workload_cap < 1:
             raise InputError("plan.json: exclude_inspected_within_days >= 0, team_size >= 2, workload_cap >= 1")
+        # The departments whose officers serve: the initiator first (§13.2).
+        self.departments = [self.department] + (self.participants or [])
 
 
 def _parse_iso_date(text):
@@ -727,13 +765,15 @@ def draw_targets(pool, plan, history, seed):
     [item codes]) in credit-code order; strata lists every stratum drawn."""
     items = {r[0]: r for r in pool.records["items"]}
     departments = {d[0] for d in pool.records["departments"]}
-    if plan.department not in departments:
-        raise InputError("plan department %s is not in departments.csv" % plan.department)
+    for department in plan.departments:
+        if department not in departments:
+            raise InputError("plan department %s is not in departments.csv" % department)
     for code in plan.items:
         if code not in items:
             raise InputError("plan item %s is not in items.csv" % code)
-        if items[code][2] != plan.department:
-            raise InputError("plan item %s belongs to %s, not %s" % (code, items[code][2], plan.department))
+        if items[code][2] not in plan.departments:
+            raise InputError("plan item %s belongs to %s, not %s" % (
+                code, items[code][2], "、".join(plan.departments)))
 
     targets = pool.records["targets"]  # credit-code order
     # (credit code, item code) pairs inspected within the exclusion window.
@@ -755,6 +795,9 @@ def draw_targets(pool, plan, history, seed):
                 and (not plan.entity_types or entity_type in plan.entity_types)
                 and (not plan.industries or industry in plan.industries)
                 and (not plan.townships or township in plan.townships))
+
+    if plan.participants is not None:
+        return draw_joint_targets(plan, seed, targets, profiles, profile_of, recent, items, in_scope)
 
     drawn_items = {}  # target index -> item codes, in item-code order
     strata = []
@@ -791,24 +834,71 @@ def draw_targets(pool, plan, history, seed):
     return visits, strata
 
 
+def draw_joint_targets(plan, seed, targets, profiles, profile_of, recent, items, in_scope):
+    """§13.1: one draw over the union of the items' scopes.  A target's
+    applicable items are those whose scope admits it and that the history
+    does not exclude; targets with at least one are eligible."""
+    scopes = []
+    for code in plan.items:
+        item = items[code]
+        entity_types = set(item[7].split(";")) if item[7] else set()
+        industries = set(item[8].split(";")) if item[8] else set()
+        scopes.append((code, {p for key, p in profiles.items() if in_scope(*key, entity_types, industries)}))
+    applicable = {}
+    for i, p in enumerate(profile_of):
+        codes = [code for code, ok in scopes if p in ok and (targets[i][0], code) not in recent]
+        if codes:
+            applicable[i] = codes
+    eligible = sorted(applicable)
+    if plan.count is not None:
+        if plan.count > len(eligible):
+            raise Difference("the joint plan's count %d is more than its %d eligible targets, "
+                             "the draw is infeasible" % (plan.count, len(eligible)))
+        groups = [("*", eligible, plan.count)]
+    else:
+        by_class = {cls: [] for cls in CLASSES}
+        for i in eligible:
+            by_class[targets[i][5]].append(i)
+        groups = [(cls, by_class[cls], (len(by_class[cls]) * r + 9999) // 10000)
+                  for cls, r in zip(CLASSES, plan.ratios_bp)]
+    drawn = []
+    strata = []
+    for cls, stratum, k in groups:
+        if k:
+            Stream(seed, ("joint-targets", cls)).pick(stratum, k)
+        drawn.extend(stratum[:k])
+        # "*" is not an item code: it stands for the union of the items.
+        strata.append(Stratum("*", cls, len(stratum), k))
+    visits = [(index, applicable[index]) for index in sorted(drawn)]
+    return visits, strata
+
+
 # ---------------------------------------------------------------------------
-# §6 Visits and teams
+# §6 Visits and teams (§13 joint plans, §14 merged visits)
 # ---------------------------------------------------------------------------
 
 class Shortage(Exception):
     pass
 
 
+def visit_departments(plan, items, codes):
+    """§13.2: the initiator, then each participant owning one of the
+    visit's items, in plan order.  A plain plan has just its department."""
+    owners = {items[c][2] for c in codes}
+    return [d for k, d in enumerate(plan.departments) if k == 0 or d in owners]
+
+
 def eligible_officers(pool, plan, history, visits, conflicts):
-    """§6 rules 1–6: for each visit, the eligible officer indices (into the
-    inspectors records, which are in cert_no order).  `conflicts` is the set
-    of declared (cert_no, credit_code) pairs (empty when not known)."""
+    """§6 rules 1–6 (§13.3 for joint plans): for each visit, a list of
+    (department, eligible officer indices) in §13.2 order; indices are into
+    the inspectors records, which are in cert_no order.  `conflicts` is the
+    set of declared (cert_no, credit_code) pairs (empty when not known)."""
     officers = pool.records["inspectors"]
     targets = pool.records["targets"]
     items = {r[0]: r for r in pool.records["items"]}
     date = plan.inspection_date.isoformat()
     # Rules 1 and 2 do not depend on the visit.
-    base = [i for i, o in enumerate(officers) if o[2] == plan.department and o[5] >= date]
+    base = {d: [i for i, o in enumerate(officers) if o[2] == d and o[5] >= date] for d in plan.departments}
     areas = [set(o[3].split(";")) for o in officers]
 
     declared = {}
@@ -829,21 +919,78 @@ def eligible_officers(pool, plan, history, visits, conflicts):
     result = []
     for index, codes in visits:
         code, township = targets[index][0], targets[index][4]
-        fields = frozenset(items[c][3] for c in codes)
-        key = (fields, township if plan.same_township else None)
-        shared = cache.get(key)
-        if shared is None:
-            shared = [i for i in base if fields <= areas[i]
-                      and not (plan.same_township and officers[i][4] == township)]
-            cache[key] = shared
         excluded = set(declared.get(code, ()))
         if plan.previous_inspector and code in latest:
             excluded |= latest[code][1]
-        if excluded:
-            result.append([i for i in shared if officers[i][0] not in excluded])
-        else:
-            result.append(shared)
+        per_department = []
+        for department in visit_departments(plan, items, codes):
+            # The initiator with no item of its own on the visit requires no
+            # field (§13.3).
+            fields = frozenset(items[c][3] for c in codes if items[c][2] == department)
+            key = (department, fields, township if plan.same_township else None)
+            shared = cache.get(key)
+            if shared is None:
+                shared = [i for i in base[department] if fields <= areas[i]
+                          and not (plan.same_township and officers[i][4] == township)]
+                cache[key] = shared
+            if excluded:
+                shared = [i for i in shared if officers[i][0] not in excluded]
+            per_department.append((department, shared))
+        result.append(per_department)
     return result
+
+
+def earlier_visits(plan, merged):
+    """§14: credit code -> (rank in merge_with, officers) of the earlier
+    visit a target joins: that of the first named plan visiting it."""
+    order = {pid: k for k, pid in enumerate(plan.merge_with or ())}
+    earlier = {}
+    for pid, _, code, _, officers in merged or ():
+        rank = order[pid]
+        if code not in earlier or rank < earlier[code][0]:
+            earlier[code] = (rank, [c for c in officers.split(";") if c])
+    return earlier
+
+
+def merge_ranks(pool, plan, visits, merged):
+    """Per visit, the rank of the earlier plan it joins, or None."""
+    earlier = earlier_visits(plan, merged)
+    targets = pool.records["targets"]
+    return [earlier.get(targets[t][0], (None,))[0] for t, _ in visits]
+
+
+def merge_visits(pool, plan, visits, eligible, merged):
+    """§14: for each visit, the rank (in merge_with) of the earlier visit it
+    joins or None; which visits the earlier team serves; and the eligible
+    lists with rule 7 applied to the others.  `merged` holds the merge.csv
+    records (plan_id, date, credit_code, item_codes, officers)."""
+    ranks = [None] * len(visits)
+    served = {}
+    if not merged:
+        return ranks, served, eligible
+    earlier = earlier_visits(plan, merged)
+    index = {o[0]: i for i, o in enumerate(pool.records["inspectors"])}
+    targets = pool.records["targets"]
+    size = plan.team_size
+    eligible = list(eligible)
+    for p, (t, _) in enumerate(visits):
+        found = earlier.get(targets[t][0])
+        if found is None:
+            continue
+        ranks[p], team = found
+        per_department = eligible[p]
+        may_serve = len(team) == size * len(per_department) and all(
+            index.get(cert) in set(allowed)
+            for k, (_, allowed) in enumerate(per_department)
+            for cert in team[k * size:(k + 1) * size])
+        if may_serve:
+            served[p] = [index[c] for c in team]
+        else:
+            # Rule 7: the earlier team stays off this visit's own team.
+            gone = set(team)
+            officers = pool.records["inspectors"]
+            eligible[p] = [(d, [i for i in allowed if officers[i][0] not in gone]) for d, allowed in per_department]
+    return ranks, served, eligible
 
 
 class Tickets:
@@ -874,13 +1021,16 @@ class Tickets:
         return mine[load]
 
 
-def assign_teams(pool, plan, seed, visits, eligible):
-    """§6 processing order and assignment.  Returns one team (officer
-    indices, leader first) per visit, in visit order; raises Shortage."""
+def assign_teams(pool, plan, seed, visits, eligible, served=None):
+    """§6 (§13.4–13.5) processing order and assignment.  Returns one team
+    (officer indices, leader first) per visit, in visit order; raises
+    Shortage.  Visits in `served` (§14) keep the earlier team given there."""
+    served = served or {}
     targets = pool.records["targets"]
     order = list(range(len(visits)))
     Stream(seed, ("visits",)).pick(order, len(order))
-    order.sort(key=lambda p: len(eligible[p]))  # stable: hardest visits first
+    # Stable: hardest visits first, by the department with the fewest.
+    order.sort(key=lambda p: min(len(allowed) for _, allowed in eligible[p]))
 
     # An officer's key (load, ticket, cert_no) is kept as one integer so that
     # heapq compares plain ints: load above the 64-bit ticket, then the
@@ -901,50 +1051,77 @@ def assign_teams(pool, plan, seed, visits, eligible):
     # Keys of the officers eligible for some visit (the others never count).
     load = [0] * n
     keys = [None] * n
-    candidates = sorted({i for officers_of_visit in eligible for i in officers_of_visit})
+    candidates = sorted({i for per_department in eligible for _, allowed in per_department for i in allowed})
     tickets.first(candidates)
     for i in candidates:
         keys[i] = key(i, 0)
 
-    teams = [None] * len(visits)
+    teams = [served.get(p) for p in range(len(visits))]
     shortages = []
     for p in order:
-        smallest = heapq.nsmallest(size, map(keys.__getitem__, eligible[p]))
-        if len(smallest) < size or smallest[-1] >= at_cap:
-            available = sum(1 for i in eligible[p] if load[i] < cap)
-            shortages.append((targets[visits[p][0]][0], available))
+        if p in served:
             continue
-        team = [k % n for k in smallest]  # ascending key order: leader first
+        team = []
+        short = False
+        for department, allowed in eligible[p]:
+            smallest = heapq.nsmallest(size, map(keys.__getitem__, allowed))
+            if len(smallest) < size or smallest[-1] >= at_cap:
+                available = sum(1 for i in allowed if load[i] < cap)
+                shortages.append((targets[visits[p][0]][0], department, available))
+                short = True
+                continue
+            team.extend(k % n for k in smallest)  # ascending key order: leader first
+        if short:
+            continue
         for i in team:
             load[i] += 1
             keys[i] = key(i, load[i])  # the ticket for the new load
         teams[p] = team
     if shortages:
-        listed = ", ".join("%s (%d available)" % s for s in shortages[:5])
+        listed = ", ".join("%s %s (%d available)" % s for s in shortages[:5])
         raise Shortage("%d visit(s) cannot get a full team of %d: %s%s" % (
             len(shortages), size, listed, " …" if len(shortages) > 5 else ""))
     return teams
 
 
-def check_public_team_rules(pool, plan, history, visits, team_texts, label):
+def draw_teams(pool, plan, history, seed, visits, merged=None):
+    """§6, §13 and §14 together: (teams, merge ranks) for the visits."""
+    eligible = eligible_officers(pool, plan, history, visits, pool.conflicts or set())
+    ranks, served, eligible = merge_visits(pool, plan, visits, eligible, merged)
+    return assign_teams(pool, plan, seed, visits, eligible, served), ranks
+
+
+def check_public_team_rules(pool, plan, history, visits, team_texts, label, merged=None):
     """Without conflicts.csv the teams cannot be re-drawn (§6 processing
     order depends on it), but each listed team can still be checked against
-    the rules that do not: §6 rules 1–3, 5, 6, the team size and the cap."""
+    the rules that do not: §6 rules 1–3, 5, 6 (§13.3), each department's
+    block of the team (§13.5), the team size, the cap and, for merged visits,
+    §14: the earlier team unchanged, or a team without any of its officers."""
     index = {o[0]: i for i, o in enumerate(pool.records["inspectors"])}
     eligible = eligible_officers(pool, plan, history, visits, set())
     targets = pool.records["targets"]
+    earlier = {code: ";".join(team) for code, (_, team) in earlier_visits(plan, merged).items()}
+    size = plan.team_size
     load = collections.Counter()
-    for (t, _), team_text, allowed in zip(visits, team_texts, eligible):
+    for (t, _), team_text, per_department in zip(visits, team_texts, eligible):
         team = team_text.split(";")
         code = targets[t][0]
-        if len(team) != plan.team_size or len(set(team)) != len(team):
-            raise Difference("%sassignments.csv: %s has team %s, not %d different officers"
-                             % (label, code, team_text, plan.team_size))
-        allowed = set(allowed)
+        if len(team) != size * len(per_department) or len(set(team)) != len(team):
+            raise Difference("%sassignments.csv: %s has team %s, not %d different officers from each of %s"
+                             % (label, code, team_text, size, "、".join(d for d, _ in per_department)))
+        for k, (department, allowed) in enumerate(per_department):
+            allowed = set(allowed)
+            for cert in team[k * size:(k + 1) * size]:
+                if index.get(cert) not in allowed:
+                    raise Difference("%sassignments.csv: officer %s may not inspect %s for %s (§6 rules 1–3, 5, 6)"
+                                     % (label, cert, code, department))
+        if code in earlier:
+            if team_text == earlier[code]:
+                continue  # the earlier team serves: no load in this plan
+            if set(team) & set(earlier[code].split(";")):
+                raise Difference("%sassignments.csv: %s's team shares officers with the earlier team %s (§14 rule 7)"
+                                 % (label, code, earlier[code]))
         for cert in team:
-            if index.get(cert) not in allowed:
-                raise Difference("%sassignments.csv: officer %s may not inspect %s (§6 rules 1–3, 5, 6)"
-                                 % (label, cert, code))
             load[cert] += 1
     for cert, n in load.items():
         if n > plan.workload_cap:
@@ -965,26 +1142,51 @@ def result_sha256(rows):
 
 
 class Row:
-    """One visit as published: credit code, item codes, team (all texts)."""
+    """One visit as published: credit code, item codes, team (all texts),
+    and for joint or merging plans the departments and the earlier plan."""
 
-    def __init__(self, code, name, items, item_names, team, risk_class):
+    def __init__(self, code, name, items, item_names, team, risk_class, departments="", merged=""):
         self.code, self.name, self.items, self.item_names = code, name, items, item_names
         self.team, self.risk_class = team, risk_class
+        self.departments, self.merged = departments, merged
 
 
-def result_rows(pool, visits, teams):
+def result_rows(pool, visits, teams, plan=None, ranks=None):
     """The visits as §7/§8 texts; `teams` holds team texts (cert numbers
-    joined with ;), or None where the team is not known."""
+    joined with ;), or None where the team is not known.  With `plan`, the
+    §13 departments column is derived from the team and `ranks` (§14) names
+    the earlier plans."""
     targets = pool.records["targets"]
     names = {r[0]: r[1] for r in pool.records["items"]}
+    department_of = {o[0]: o[2] for o in pool.records["inspectors"]}
     rows = []
-    for (index, codes), team in zip(visits, teams):
+    for p, ((index, codes), team) in enumerate(zip(visits, teams)):
         t = targets[index]
-        rows.append(Row(t[0], t[1], ";".join(codes), "；".join(names[c] for c in codes), team, t[5]))
+        departments = merged = ""
+        if plan is not None and plan.participants is not None and team:
+            members = team.split(";")
+            departments = ";".join(department_of.get(c, "") for c in members[::plan.team_size])
+        if plan is not None and plan.merge_with is not None and ranks and ranks[p] is not None:
+            merged = plan.merge_with[ranks[p]]
+        rows.append(Row(t[0], t[1], ";".join(codes), "；".join(names[c] for c in codes), team, t[5],
+                        departments, merged))
     return rows
 
 
-ASSIGNMENTS_HEADER = ["序号", "统一社会信用代码", "名称", "抽查事项", "抽查事项名称", "组长", "检查人员", "信用风险分类"]
+ASSIGNMENTS_HEADER = ["序号", "统一社会信用代码", "名称", "抽查事项", "抽查事项名称", "组长", "检查人员"]
+
+
+def assignments_header(plan, confidential):
+    """§8: the public columns, then 检查部门 (joint plans, §13), 合并至
+    (plans that merge, §14) and, in the confidential copy, 信用风险分类."""
+    header = list(ASSIGNMENTS_HEADER)
+    if plan is not None and plan.participants is not None:
+        header.append("检查部门")
+    if plan is not None and plan.merge_with is not None:
+        header.append("合并至")
+    if confidential:
+        header.append("信用风险分类")
+    return header
 
 
 def csv_field(value):
@@ -994,35 +1196,75 @@ def csv_field(value):
     return value
 
 
-def assignments_lines(rows, confidential):
+def assignments_lines(rows, confidential, plan=None):
     """§8 assignments.csv as a list of lines (without the CRLF ends)."""
-    width = 8 if confidential else 7
-    lines = [",".join(ASSIGNMENTS_HEADER[:width])]
+    lines = [",".join(assignments_header(plan, confidential))]
+    joint = plan is not None and plan.participants is not None
+    merging = plan is not None and plan.merge_with is not None
     for n, r in enumerate(rows, 1):
         leader = r.team.split(";")[0]
-        values = [str(n), r.code, r.name, r.items, r.item_names, leader, r.team, r.risk_class]
-        lines.append(",".join(csv_field(v) for v in values[:width]))
+        values = [str(n), r.code, r.name, r.items, r.item_names, leader, r.team]
+        if joint:
+            values.append(r.departments)
+        if merging:
+            values.append(r.merged)
+        if confidential:
+            values.append(r.risk_class)
+        lines.append(",".join(csv_field(v) for v in values))
     return lines
 
 
-def assignments_csv(rows, confidential):
+def assignments_csv(rows, confidential, plan=None):
     """§8 assignments.csv bytes: UTF-8 with BOM, CRLF line ends."""
-    return ("\ufeff" + "".join(line + "\r\n" for line in assignments_lines(rows, confidential))).encode("utf-8")
+    return ("\ufeff" + "".join(line + "\r\n" for line in assignments_lines(rows, confidential, plan))).encode("utf-8")
 
 
-def bundle_teams(raw, confidential):
-    """The (leader, team) columns of a bundle's assignments.csv, for checks
-    that cannot redraw the teams; also checks leader = first member."""
+def bundle_teams(raw, confidential, plan=None):
+    """The team column of a bundle's assignments.csv, for checks that cannot
+    redraw the teams; also checks leader = first member."""
     text = decode_bytes(raw, "utf-8", "assignments.csv")
     rows = list(read_csv_rows(text, "assignments.csv"))[1:]
+    width = len(assignments_header(plan, confidential))
     teams = []
     for line, row in rows:
-        if len(row) != (8 if confidential else 7):
+        if len(row) != width:
             raise Difference("assignments.csv line %d has %d columns" % (line, len(row)))
         if row[5] != row[6].split(";")[0]:
             raise Difference("assignments.csv line %d: leader %s is not the first team member" % (line, row[5]))
         teams.append(row[6])
     return teams
+
+
+def read_merge(raw, plan):
+    """§14 merge.csv: the records (plan_id, date, credit_code, item_codes,
+    officers), sorted and de-duplicated, each of a named plan and of this
+    plan's inspection date."""
+    text = decode_bytes(raw, "utf-8", "merge.csv")
+    rows = read_csv_rows(text, "merge.csv")
+    columns = ["plan_id", "date", "credit_code", "item_codes", "officers"]
+    try:
+        _, header = next(rows)
+    except StopIteration:
+        raise InputError("merge.csv is empty (no header row)")
+    if [trim(h) for h in header] != columns:
+        raise InputError("merge.csv: the header must be %s" % ",".join(columns))
+    records = set()
+    for line, row in rows:
+        if len(row) != len(columns):
+            raise InputError("merge.csv:%d: %d fields, the header has %d" % (line, len(row), len(columns)))
+        record = tuple(row)
+        if record[0] not in plan.merge_with:
+            raise Difference("merge.csv:%d: plan %s is not named in merge_with" % (line, record[0]))
+        if record[1] != plan.inspection_date.isoformat():
+            raise Difference("merge.csv:%d: plan %s inspects on %s, this plan on %s: not one period"
+                             % (line, record[0], record[1], plan.inspection_date.isoformat()))
+        records.add(record)
+    return sorted(records)
+
+
+def merge_sha256(records):
+    """§14: list("shuangsui/v1/merge", R…) over the sorted records."""
+    return list_hash("shuangsui/v1/merge", [record_hash(r) for r in records])
 
 
 # ---------------------------------------------------------------------------
@@ -1047,11 +1289,14 @@ def read_substitutions(directory):
     return log
 
 
-def replay_substitutions(pool, plan, history, seed, visits, team_texts, log, manifest, label, report):
+def replay_substitutions(pool, plan, history, seed, visits, team_texts, log, manifest, label, report, merged=None):
     """§12: replays the list on the draw's teams.  With conflicts.csv each
     substitute is re-drawn; without it each substitute is checked against
     the rules that do not need the recusal list.  Returns the team texts
-    after the last substitution."""
+    after the last substitution.  For a plan that merges (§14), `merged`
+    holds the earlier visits: a visit an earlier team serves cannot be
+    changed and carries no load, and an earlier team's officers are not
+    candidates for a visit that joined it with a team of its own."""
     name = label + "substitutions.json"
     _same(name + " plan_id", log.get("plan_id"), manifest["plan"]["id"])
     _same(name + " draw_result_sha256", log.get("draw_result_sha256"), manifest["result_sha256"])
@@ -1063,7 +1308,9 @@ def replay_substitutions(pool, plan, history, seed, visits, team_texts, log, man
     full = pool.conflicts is not None
     declared = set(pool.conflicts or ())
     teams = [t.split(";") for t in team_texts]
-    loads = collections.Counter(c for team in teams for c in team)
+    earlier = {code: team for code, (_, team) in earlier_visits(plan, merged).items()} if merged else {}
+    served = {n for n, (index, _) in enumerate(visits) if earlier.get(targets[index][0]) == teams[n]}
+    loads = collections.Counter(c for n, team in enumerate(teams) if n not in served for c in team)
     visit_of = {targets[index][0]: n for n, (index, _) in enumerate(visits)}
     removed = collections.defaultdict(set)
     entries = log.get("substitutions")
@@ -1082,6 +1329,10 @@ def replay_substitutions(pool, plan, history, seed, visits, team_texts, log, man
         team = teams[v]
         if out not in team:
             raise Difference("%s: officer %s is not on the team for %s" % (what, out, code))
+        if v in served:
+            raise Difference("%s: the visit to %s is made by an earlier plan's team (§14) and cannot be "
+                             "changed in this bundle" % (what, code))
+        on_earlier = set(earlier.get(code, ()))
         # Step 1: the officer leaves.
         removed[v].add(out)
         loads[out] -= 1
@@ -1103,7 +1354,7 @@ def replay_substitutions(pool, plan, history, seed, visits, team_texts, log, man
             and (o[0], code) not in declared
             and not (plan.same_township and o[4] == township)
             and o[0] not in previous
-            and o[0] not in team and o[0] not in removed[v]
+            and o[0] not in team and o[0] not in removed[v] and o[0] not in on_earlier
             and loads[o[0]] < plan.workload_cap
         ]
         incoming = entry.get("in")
@@ -1310,6 +1561,24 @@ def verify_copy(directory, label, pool, draws, report):
     report.ok("%shistory.csv: %d earlier inspection(s), history_sha256 %s" % (
         label, len(history.records), history.sha256()))
 
+    # §14: the earlier visits of the period a merging plan joined.
+    merged = None
+    if plan.merge_with is not None:
+        sources = _get(manifest, "merge_sources")
+        ids = [s.get("plan_id") for s in sources] if isinstance(sources, list) else None
+        if ids != plan.merge_with:
+            raise Difference("merge_sources are of %s, the plan names %s" % (ids, plan.merge_with))
+        merge_raw = _read(os.path.join(directory, "merge.csv"))
+        _same(label + "merge.csv sha256 (manifest files)", _file_hash(manifest, "merge.csv"),
+              hashlib.sha256(merge_raw).hexdigest())
+        merged = read_merge(merge_raw, plan)
+        _same("merge_sha256", _get(manifest, "merge_sha256"), merge_sha256(merged))
+        report.ok("%smerge.csv: %d earlier visit(s) of %s, merge_sha256 %s" % (
+            label, len(merged), ", ".join(plan.merge_with), manifest["merge_sha256"]))
+    elif any(k in manifest for k in ("merge_sources", "merge_sha256")) or \
+            os.path.exists(os.path.join(directory, "merge.csv")):
+        raise Difference("%sthe bundle carries merge inputs, but its plan merges with no plan" % label)
+
     # Snapshots, naming the file that differs.
     for kind in KINDS:
         if kind not in pool.snapshot:
@@ -1330,14 +1599,14 @@ def verify_copy(directory, label, pool, draws, report):
 
     # §5: the target draw.
     # A confidential bundle and its public copy are the same draw: redo it once.
-    key = (plan_sha, history.sha256(), manifest["seed"]["hex"])
+    key = (plan_sha, history.sha256(), manifest["seed"]["hex"], merge_sha256(merged) if merged is not None else None)
     if key not in draws:
         draws[key] = dict(zip(("visits", "strata"), draw_targets(pool, plan, history, seed)))
     draw = draws[key]
     visits, strata = draw["visits"], draw["strata"]
     partial = pool.conflicts is None
     no_teams = [None] * len(visits)
-    selection = selection_sha256(result_rows(pool, visits, no_teams))
+    selection = selection_sha256(result_rows(pool, visits, no_teams, plan))
     _same("selection_sha256 (the drawn targets and items)", _get(manifest, "selection_sha256"), selection)
     item_checks = sum(len(codes) for _, codes in visits)
     _same("counts.visits", _get(manifest, "counts", "visits"), len(visits))
@@ -1356,11 +1625,12 @@ def verify_copy(directory, label, pool, draws, report):
     # §6: the teams.
     assignments_raw = _read(os.path.join(directory, "assignments.csv"))
     if partial:
-        team_texts = bundle_teams(assignments_raw, confidential)
+        team_texts = bundle_teams(assignments_raw, confidential, plan)
         if len(team_texts) != len(visits):
             raise Difference("%sassignments.csv has %d visits, recomputed %d" % (label, len(team_texts), len(visits)))
-        rows = result_rows(pool, visits, team_texts)
-        check_public_team_rules(pool, plan, history, visits, team_texts, label)
+        check_public_team_rules(pool, plan, history, visits, team_texts, label, merged)
+        # Which earlier visit each visit joins does not depend on conflicts.
+        rows = result_rows(pool, visits, team_texts, plan, merge_ranks(pool, plan, visits, merged))
         report.ok("%steams obey every rule that does not need conflicts.csv: size %d, department, "
                   "certificate, qualification, %sworkload cap %d" % (
                       label, plan.team_size,
@@ -1371,16 +1641,15 @@ def verify_copy(directory, label, pool, draws, report):
                     "recusal list conflicts.csv, which was not given")
     else:
         if "teams" not in draw:
-            eligible = eligible_officers(pool, plan, history, visits, pool.conflicts)
             try:
-                draw["teams"] = assign_teams(pool, plan, seed, visits, eligible)
+                draw["teams"] = draw_teams(pool, plan, history, seed, visits, merged)
             except Shortage as e:
                 raise Difference("the draw cannot be reproduced: %s" % e)
-        teams = draw["teams"]
+        teams, ranks = draw["teams"]
         certs = [o[0] for o in pool.records["inspectors"]]
-        rows = result_rows(pool, visits, [";".join(certs[i] for i in t) for t in teams])
+        rows = result_rows(pool, visits, [";".join(certs[i] for i in t) for t in teams], plan, ranks)
 
-    expected = assignments_lines(rows, confidential)
+    expected = assignments_lines(rows, confidential, plan)
     compare_lines(label + "assignments.csv", expected, assignments_raw)
     if partial:
         report.ok("%sassignments.csv: all %d rows match except the team columns (组长, 检查人员)" % (label, len(rows)))
@@ -1401,7 +1670,8 @@ def verify_copy(directory, label, pool, draws, report):
 
     log = read_substitutions(directory)
     if log is not None:
-        replay_substitutions(pool, plan, history, seed, visits, [r.team for r in rows], log, manifest, label, report)
+        replay_substitutions(pool, plan, history, seed, visits, [r.team for r in rows], log, manifest, label, report,
+                             merged)
     return manifest
 
 
@@ -1430,7 +1700,8 @@ def verify(bundle, data, encoding="detect", no_conflicts=False, out=None, pool=N
                     continue
                 if public_manifest.get(k) != manifest[k]:
                     raise Difference("public/manifest.json %s differs from the confidential manifest" % k)
-            for name in ("plan.json", "history.csv"):
+            shared = ("plan.json", "history.csv") + (("merge.csv",) if "merge_sha256" in manifest else ())
+            for name in shared:
                 if _file_hash(public_manifest, name) != _file_hash(manifest, name):
                     raise Difference("public/%s differs from the confidential copy" % name)
             report.ok("the public copy publishes the same draw, without risk classes or per-class counts")

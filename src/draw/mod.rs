@@ -1,8 +1,10 @@
 //! The draw: a pure function of (pools, plan, history, seed) under algorithm
 //! version 1. It first draws targets per item and credit-risk stratum, merges
 //! the items that land on one target into one visit, then draws a team for
-//! each visit. `docs/ALGORITHM.md` §4–§6 specify it step by step; every
-//! random choice goes through [`crate::random::Stream`].
+//! each visit. `docs/ALGORITHM.md` §4–§6 specify it step by step, §13 the
+//! joint plans of several departments and §14 the merging of visits with
+//! earlier plans of one period; every random choice goes through
+//! [`crate::random::Stream`].
 
 mod teams;
 
@@ -13,6 +15,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::history::History;
+use crate::merge::Merged;
 use crate::plan::{Plan, Quota};
 use crate::pools::{Label, Labels, Pools, RiskClass};
 use crate::random::Stream;
@@ -31,8 +34,13 @@ pub struct Visit {
     pub target: u32,
     /// Indices into `Pools::items`, ascending (= item code order).
     pub items: Vec<u32>,
-    /// Indices into `Pools::inspectors`, in draw order; the first is the leader.
+    /// Indices into `Pools::inspectors`, in draw order; the first is the
+    /// leader. A joint plan lists each department's officers together, the
+    /// initiating department's first (spec §13).
     pub team: Vec<u32>,
+    /// The earlier plan (index into the plan's `merge_with`) whose visit to
+    /// this target this one joins (spec §14).
+    pub merged: Option<u32>,
 }
 
 /// The size of one stratum and how many were drawn from it.
@@ -66,6 +74,12 @@ pub enum DrawError {
     },
     #[error("item {item}: the plan asks for {count} targets but only {eligible} are eligible")]
     CountTooLarge { item: String, count: u32, eligible: u32 },
+    #[error("the joint plan asks for {count} targets but only {eligible} are eligible for any of its items")]
+    JointCountTooLarge { count: u32, eligible: u32 },
+    #[error("joint plan: {0}")]
+    Joint(String),
+    #[error("merging with earlier plans: {0}")]
+    Merge(String),
     #[error("a plan may hold at most 64 distinct enforcement fields, this one has {0}")]
     TooManyFields(usize),
     #[error("{}", shortage_report(.0))]
@@ -93,23 +107,86 @@ fn shortage_report(shortages: &[Shortage]) -> String {
     text
 }
 
-/// Draws the plan. The result depends only on the arguments' content.
+/// Draws a plan that merges with no earlier plan. The result depends only
+/// on the arguments' content.
 pub fn draw(pools: &Pools, plan: &Plan, history: &History, seed: &Seed) -> Result<Outcome, DrawError> {
-    if pools.departments.binary_search(&plan.department).is_err() {
-        return Err(DrawError::UnknownDepartment(plan.department.clone()));
+    draw_merged(pools, plan, history, &Merged::default(), seed)
+}
+
+/// Draws a plan, joining the visits of the earlier plans of its period that
+/// it names (`merged`; empty unless the plan has `merge_with`).
+pub fn draw_merged(
+    pools: &Pools,
+    plan: &Plan,
+    history: &History,
+    merged: &Merged,
+    seed: &Seed,
+) -> Result<Outcome, DrawError> {
+    for department in plan.departments() {
+        if pools
+            .departments
+            .binary_search_by(|d| d.as_str().cmp(department))
+            .is_err()
+        {
+            return Err(DrawError::UnknownDepartment(department.to_owned()));
+        }
     }
+    if let Some(joint) = &plan.joint {
+        // plan.json may come from anywhere: hold it to the rules of §13.
+        let sorted = joint.participants.windows(2).all(|w| w[0] < w[1]);
+        if joint.participants.is_empty() || !sorted || joint.participants.contains(&plan.department) {
+            return Err(DrawError::Joint(
+                "participants must be a non-empty, sorted list of distinct departments other than the initiating one"
+                    .into(),
+            ));
+        }
+    }
+    check_merged(plan, merged)?;
     let items = plan_items(pools, plan)?;
-    let (chosen, strata) = draw_targets(pools, plan, history, seed, &items)?;
+    let (chosen, strata) = if plan.joint.is_some() {
+        draw_joint_targets(pools, plan, history, seed, &items)?
+    } else {
+        draw_targets(pools, plan, history, seed, &items)?
+    };
     let mut visits: Vec<Visit> = chosen
         .into_iter()
         .map(|(target, items)| Visit {
             target,
             items,
             team: Vec::new(),
+            merged: None,
         })
         .collect();
-    teams::assign(pools, plan, history, seed, &mut visits)?;
+    teams::assign(pools, plan, history, merged, seed, &mut visits)?;
     Ok(Outcome { visits, strata })
+}
+
+/// The earlier visits must be exactly those of the plans named in
+/// `merge_with`, all of this plan's inspection date (spec §14).
+fn check_merged(plan: &Plan, merged: &Merged) -> Result<(), DrawError> {
+    let named = plan.merge_with.as_deref().unwrap_or_default();
+    if merged.plans != named {
+        return Err(DrawError::Merge(format!(
+            "the plan names [{}] in merge_with, the earlier visits given are of [{}]",
+            named.join(", "),
+            merged.plans.join(", ")
+        )));
+    }
+    for visit in &merged.visits {
+        if !named.contains(&visit.plan_id) {
+            return Err(DrawError::Merge(format!(
+                "a visit of plan {} is given, which merge_with does not name",
+                visit.plan_id
+            )));
+        }
+        if visit.date != plan.inspection_date {
+            return Err(DrawError::Merge(format!(
+                "plan {} inspects on {}, this plan on {}: only plans of one inspection date merge",
+                visit.plan_id, visit.date, plan.inspection_date
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The plan's items as indices into `Pools::items`, ascending.
@@ -122,11 +199,11 @@ fn plan_items(pools: &Pools, plan: &Plan) -> Result<Vec<u32>, DrawError> {
                 .binary_search_by(|i| i.code.cmp(code))
                 .map_err(|_| DrawError::UnknownItem(code.to_string()))?;
             let item = &pools.items[index];
-            if item.department != plan.department {
+            if !plan.departments().any(|d| d == item.department) {
                 return Err(DrawError::ForeignItem {
                     item: code.to_string(),
                     owner: item.department.clone(),
-                    department: plan.department.clone(),
+                    department: plan.departments().collect::<Vec<_>>().join("、"),
                 });
             }
             Ok(index as u32)
@@ -273,6 +350,127 @@ fn draw_item(
     }
     Ok(ItemDraw { targets: drawn, strata })
 }
+
+/// Draws the targets of a joint plan (spec §13): one draw over the union of
+/// the items' scopes, each drawn target visited for every item that applies
+/// to it and is not excluded by the history.
+fn draw_joint_targets(
+    pools: &Pools,
+    plan: &Plan,
+    history: &History,
+    seed: &Seed,
+    items: &[u32],
+) -> Result<(DrawnItems, Vec<StratumCount>), DrawError> {
+    let filters = PlanFilters {
+        entity_types: label_filter(&pools.entity_types, &plan.targets.entity_types),
+        industries: label_filter(&pools.industries, &plan.targets.industries),
+        townships: label_filter(&pools.townships, &plan.targets.townships),
+    };
+    let excluded = recently_inspected(pools, plan, history);
+    struct Scope<'a> {
+        item: u32,
+        entity_types: Option<Vec<bool>>,
+        industries: Option<Vec<bool>>,
+        excluded: Option<&'a HashSet<u32>>,
+    }
+    let scopes: Vec<Scope<'_>> = items
+        .iter()
+        .map(|&i| {
+            let item = &pools.items[i as usize];
+            Scope {
+                item: i,
+                entity_types: label_filter(&pools.entity_types, &item.entity_types),
+                industries: label_filter(&pools.industries, &item.industries),
+                excluded: excluded.get(&i),
+            }
+        })
+        .collect();
+    // Per target, the items that apply to it; only the eligible get one.
+    let applicable: Vec<Option<Vec<u32>>> = pools
+        .targets
+        .par_iter()
+        .enumerate()
+        .map(|(index, target)| {
+            let in_plan = admits(&filters.entity_types, target.entity_type)
+                && admits(&filters.industries, target.industry)
+                && admits(&filters.townships, target.township);
+            if !in_plan {
+                return None;
+            }
+            let its: Vec<u32> = scopes
+                .iter()
+                .filter(|scope| {
+                    admits(&scope.entity_types, target.entity_type)
+                        && admits(&scope.industries, target.industry)
+                        && scope.excluded.is_none_or(|set| !set.contains(&(index as u32)))
+                })
+                .map(|scope| scope.item)
+                .collect();
+            (!its.is_empty()).then_some(its)
+        })
+        .collect();
+    let mut by_class: [Vec<u32>; 4] = Default::default();
+    for (index, its) in applicable.iter().enumerate() {
+        if its.is_some() {
+            by_class[pools.targets[index].risk as usize].push(index as u32);
+        }
+    }
+    let mut drawn = Vec::new();
+    let mut strata = Vec::new();
+    let mut take = |stratum: &mut Vec<u32>, k: usize, class: Option<RiskClass>| {
+        let label = class.map_or("*", RiskClass::as_str);
+        Stream::derive(seed, &[b"joint-targets", label.as_bytes()]).pick(stratum, k);
+        drawn.extend_from_slice(&stratum[..k]);
+        strata.push(StratumCount {
+            item: JOINT_STRATUM_ITEM.to_owned(),
+            class,
+            eligible: stratum.len() as u32,
+            drawn: k as u32,
+        });
+    };
+    match &plan.quota {
+        Quota::Count(count) => {
+            let mut all: Vec<u32> = by_class.concat();
+            all.sort_unstable();
+            if *count as usize > all.len() {
+                return Err(DrawError::JointCountTooLarge {
+                    count: *count,
+                    eligible: all.len() as u32,
+                });
+            }
+            take(&mut all, *count as usize, None);
+        }
+        Quota::RatiosBp(bp) => {
+            for class in RiskClass::ALL {
+                let stratum = &mut by_class[class as usize];
+                let k = crate::pools::Ratio(bp[class as usize])
+                    .quota(stratum.len())
+                    .min(stratum.len());
+                take(stratum, k, Some(class));
+            }
+        }
+        // Refused when the plan is read: no one item's ratios govern the union.
+        Quota::ItemRatios => {
+            return Err(DrawError::Joint(
+                "it draws once over the union of its items, so it needs ratios or count, not the items' own ratios"
+                    .into(),
+            ))
+        }
+    }
+    drawn.sort_unstable();
+    let chosen = drawn
+        .into_iter()
+        .map(|target| {
+            let its = applicable[target as usize].clone().expect("drawn targets are eligible");
+            (target, its)
+        })
+        .collect();
+    Ok((chosen, strata))
+}
+
+/// The `item` of a joint plan's strata in the manifest: not an item code
+/// (codes cannot hold `*`), but the union of the plan's items.
+pub const JOINT_STRATUM_ITEM: &str = "*";
 
 /// Per item, the targets inspected for it within the plan's exclusion window:
 /// an inspection dated d excludes the pair when d + N days > inspection date.

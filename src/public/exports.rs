@@ -262,6 +262,8 @@ mod tests {
             item_names: vec!["事项".into()],
             leader: "0123".into(),
             team: vec!["0123".into(), "0456".into()],
+            departments: Vec::new(),
+            merged_with: None,
         }];
         let bytes = assignments_xlsx(&draw, &rows).unwrap();
         assert_eq!(&bytes[..2], b"PK");

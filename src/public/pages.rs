@@ -664,7 +664,9 @@ fn render_draw(
                 w!(out, " {}", Esc(name));
             }
         }
-        // The team as it stands after any substitutions (spec §12).
+        // The team as it stands after any substitutions (spec §12); a
+        // substitute comes from the department of the officer replaced, so
+        // a joint team keeps its department blocks.
         let mut team = row.team.clone();
         let changes = adjusted.get(row.credit_code.as_str()).map_or(&[][..], Vec::as_slice);
         for (_, out_cert, in_cert) in changes {
@@ -674,9 +676,16 @@ fn render_draw(
         }
         let leader = team.first().map_or("", String::as_str);
         w!(out, "</td><td><code>{}</code></td><td><code>", Esc(leader));
+        // A joint team (spec §13): each department's equal share in order,
+        // under the department's name.
+        let share = (!row.departments.is_empty() && team.len() % row.departments.len() == 0)
+            .then(|| team.len() / row.departments.len());
         for (k, cert) in team.iter().enumerate() {
             if k > 0 {
                 out.push_str("<br>");
+            }
+            if let Some(share) = share.filter(|&s| k % s == 0) {
+                w!(out, "</code>{}<br><code>", Esc(&row.departments[k / share]));
             }
             w!(out, "{}", Esc(cert));
         }
@@ -1027,6 +1036,8 @@ mod tests {
             item_names: vec!["事项<名称>".into()],
             leader: "C1".into(),
             team: vec!["C1".into(), "C2".into()],
+            departments: Vec::new(),
+            merged_with: None,
         }
     }
 

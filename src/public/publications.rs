@@ -20,6 +20,7 @@ pub const PUBLIC_DIR: &str = "public";
 /// header (in particular the confidential one, which adds 信用风险分类) is
 /// refused rather than shown.
 pub use crate::bundle::PUBLIC_HEADER;
+use crate::bundle::{DEPARTMENTS_HEADER, MERGED_HEADER};
 
 /// A folder of bundles, as written by `shuangsui draw --out DIR`.
 #[derive(Debug, Clone)]
@@ -58,6 +59,11 @@ pub struct PublicRow {
     pub leader: String,
     /// The team's certificate numbers, leader first.
     pub team: Vec<String>,
+    /// Joint plans only (spec §13): the departments of the visit in team
+    /// order, each supplying an equal, consecutive share of `team`.
+    pub departments: Vec<String>,
+    /// Merging plans only (spec §14): the earlier plan whose visit this joins.
+    pub merged_with: Option<String>,
 }
 
 impl Publications {
@@ -188,8 +194,15 @@ impl PublishedDraw {
 pub fn parse_rows(bytes: &[u8]) -> Result<Vec<PublicRow>, String> {
     let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
-    let header = reader.headers().map_err(|e| e.to_string())?;
-    if header.iter().ne(PUBLIC_HEADER) {
+    let header = reader.headers().map_err(|e| e.to_string())?.clone();
+    // The public header, then the columns of joint and merging plans when
+    // the plan has them (spec §8, §13, §14), in that order.
+    let mut rest = header.iter().skip(PUBLIC_HEADER.len()).peekable();
+    let departments_at = rest.next_if_eq(&DEPARTMENTS_HEADER).map(|_| PUBLIC_HEADER.len());
+    let merged_at = rest
+        .next_if_eq(&MERGED_HEADER)
+        .map(|_| PUBLIC_HEADER.len() + departments_at.map_or(0, |_| 1));
+    if header.iter().take(PUBLIC_HEADER.len()).ne(PUBLIC_HEADER) || rest.next().is_some() {
         return Err(format!(
             "header is {:?}, expected the public header {:?}",
             header.iter().collect::<Vec<_>>(),
@@ -220,6 +233,8 @@ pub fn parse_rows(bytes: &[u8]) -> Result<Vec<PublicRow>, String> {
             item_names: split(&record[4], '；'),
             leader: record[5].to_owned(),
             team: split(&record[6], ';'),
+            departments: departments_at.map_or_else(Vec::new, |at| split(&record[at], ';')),
+            merged_with: merged_at.map(|at| record[at].to_owned()).filter(|m| !m.is_empty()),
         });
     }
     Ok(rows)
@@ -244,6 +259,19 @@ mod tests {
         assert_eq!(rows[0].leader, "520281");
         assert_eq!(rows[0].team, ["520281", "520282"]);
         assert_eq!(rows[1].name, "盘州市\"天海\",商贸");
+    }
+
+    #[test]
+    fn parses_the_columns_of_joint_and_merging_plans() {
+        let csv = "序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员,检查部门,合并至\r\n\
+            1,9152020001383091EP,某公司,SCJG-130;WSJK-001,检查；检查,C1,C1;C2;H1;H2,市场监管局;卫生健康局,PZ-1\r\n\
+            2,91520200MA1DN7F3D0,某店,SCJG-130,检查,C3,C3;C4,市场监管局,\r\n";
+        let rows = parse_rows(csv.as_bytes()).unwrap();
+        assert_eq!(rows[0].departments, ["市场监管局", "卫生健康局"]);
+        assert_eq!(rows[0].merged_with.as_deref(), Some("PZ-1"));
+        assert_eq!(rows[1].merged_with, None);
+        let wrong_order = csv.replacen("检查部门,合并至", "合并至,检查部门", 1);
+        assert!(parse_rows(wrong_order.as_bytes()).unwrap_err().contains("header"));
     }
 
     #[test]

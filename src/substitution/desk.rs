@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{extend, Entry, Log, Reason, Request, FORMAT};
+use super::{extend, Entry, Log, Reason, Request, Roster, FORMAT};
 use crate::bundle;
-use crate::draw::draw;
+use crate::draw::draw_merged;
 use crate::ledger::{Appended, Kind};
 use crate::pools::{declare_conflict, load_path, Declared, LoadOptions};
 use crate::seed::Seed;
@@ -77,10 +77,17 @@ impl Desk {
         )
         .map_err(TaskError::Pools)?;
         let seed = Seed::parse_hex(&record.seed).map_err(|e| TaskError::Invalid(e.to_string()))?;
-        let outcome = draw(&pools, &stored.plan, &stored.history, &seed)?;
+        let merged = crate::verify::merge_inputs(&stored).map_err(TaskError::Invalid)?;
+        let outcome = draw_merged(&pools, &stored.plan, &stored.history, &merged, &seed)?;
         let log = self.substitution_log(task_id).await?;
-        let (log, entry) = extend(&stored, &pools, &seed, outcome, log, &request, &now_in_china())
-            .map_err(|e| TaskError::SubstitutionRefused(e.to_string()))?;
+        let (log, entry) = extend(
+            &stored,
+            Roster::merging(&pools, &stored.plan, &stored.history, &merged, &seed, outcome),
+            log,
+            &request,
+            &now_in_china(),
+        )
+        .map_err(|e| TaskError::SubstitutionRefused(e.to_string()))?;
 
         // The note first: a note whose entry never reaches the ledger is
         // harmless; an entry whose note was lost is not.

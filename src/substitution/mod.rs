@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::draw::{Outcome, Published};
 use crate::history::History;
 use crate::ids::{CertNo, CreditCode};
+use crate::merge::Merged;
 use crate::plan::Plan;
 use crate::pools::Pools;
 use crate::random::Stream;
@@ -134,6 +135,11 @@ pub enum SubstitutionError {
     UnknownVisit(String),
     #[error("officer {out} is not on the team for {code}")]
     NotOnTeam { out: String, code: String },
+    #[error(
+        "the visit to {code} is made by the team of the earlier plan {plan} (merged, spec §14): \
+         substitute in that plan's draw"
+    )]
+    MergedVisit { code: String, plan: String },
     #[error("no officer can replace {out} on the visit to {code}: {reasons}")]
     NoCandidate { out: String, code: String, reasons: Ruled },
 }
@@ -149,6 +155,7 @@ pub struct Ruled {
     pub same_township: u32,
     pub previous_inspector: u32,
     pub on_team_or_taken_off: u32,
+    pub on_earlier_team: u32,
     pub at_workload_cap: u32,
 }
 
@@ -158,7 +165,7 @@ impl std::fmt::Display for Ruled {
             f,
             "of {} in the department, {} certificate expired, {} not qualified, {} declared conflict, \
              {} same township, {} inspected it last time, {} already on the team or taken off it, \
-             {} at the workload cap",
+             {} on the earlier team of a merged visit, {} at the workload cap",
             self.in_department,
             self.certificate_expired,
             self.not_qualified,
@@ -166,6 +173,7 @@ impl std::fmt::Display for Ruled {
             self.same_township,
             self.previous_inspector,
             self.on_team_or_taken_off,
+            self.on_earlier_team,
             self.at_workload_cap
         )
     }
@@ -182,14 +190,56 @@ pub struct Roster<'a> {
     removed: HashMap<usize, Vec<u32>>,
     declared: HashSet<(u32, CreditCode)>,
     visit_of: HashMap<CreditCode, usize>,
+    /// Visits joining an earlier plan's visit (spec §14): the earlier team,
+    /// and whether it serves the visit itself.
+    earlier: HashMap<usize, (Vec<u32>, bool)>,
     done: u32,
 }
 
 impl<'a> Roster<'a> {
-    /// The state right after the draw.
+    /// The state right after the draw of a plan that merges with no other.
     pub fn new(pools: &'a Pools, plan: &'a Plan, history: &'a History, seed: &'a Seed, outcome: Outcome) -> Self {
+        Roster::merging(pools, plan, history, &Merged::default(), seed, outcome)
+    }
+
+    /// The state right after the draw, for a plan merging with the earlier
+    /// visits in `merged` (spec §14): a visit served by an earlier team is
+    /// that plan's to change and carries no load here, and an earlier team
+    /// stays off the own team of a visit it joins.
+    pub fn merging(
+        pools: &'a Pools,
+        plan: &'a Plan,
+        history: &'a History,
+        merged: &Merged,
+        seed: &'a Seed,
+        outcome: Outcome,
+    ) -> Self {
+        let named = plan.merge_with.as_deref().unwrap_or_default();
+        let mut earlier = HashMap::new();
+        for (v, visit) in outcome.visits.iter().enumerate() {
+            let Some(rank) = visit.merged else { continue };
+            let code = pools.targets[visit.target as usize].code;
+            let team: Vec<u32> = merged
+                .visits
+                .iter()
+                .find(|e| e.code == code && named.get(rank as usize) == Some(&e.plan_id))
+                .map(|e| {
+                    e.officers
+                        .iter()
+                        .filter_map(|c| pools.inspector_index(c).map(|o| o as u32))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let serves = team == visit.team;
+            earlier.insert(v, (team, serves));
+        }
         let mut loads = vec![0u32; pools.inspectors.len()];
-        for officer in outcome.visits.iter().flat_map(|v| &v.team) {
+        let own_teams = outcome
+            .visits
+            .iter()
+            .enumerate()
+            .filter(|(v, _)| !earlier.get(v).is_some_and(|(_, serves)| *serves));
+        for officer in own_teams.flat_map(|(_, visit)| &visit.team) {
             loads[*officer as usize] += 1;
         }
         let declared = pools
@@ -213,6 +263,7 @@ impl<'a> Roster<'a> {
             removed: HashMap::new(),
             declared,
             visit_of,
+            earlier,
             done: 0,
         }
     }
@@ -248,6 +299,18 @@ impl<'a> Roster<'a> {
             code: code.to_string(),
         };
         let leaving = self.pools.inspector_index(out).ok_or_else(not_on_team)? as u32;
+        let (earlier_team, served) = self
+            .earlier
+            .get(&v)
+            .map_or((&[][..], false), |(t, s)| (t.as_slice(), *s));
+        if served {
+            let rank = self.outcome.visits[v].merged.unwrap_or_default() as usize;
+            let named = self.plan.merge_with.as_deref().unwrap_or_default();
+            return Err(SubstitutionError::MergedVisit {
+                code: code.to_string(),
+                plan: named.get(rank).cloned().unwrap_or_default(),
+            });
+        }
         let place = self.outcome.visits[v]
             .team
             .iter()
@@ -294,6 +357,8 @@ impl<'a> Roster<'a> {
                 Some(&mut ruled.previous_inspector)
             } else if self.outcome.visits[v].team.contains(&o) || removed.contains(&o) {
                 Some(&mut ruled.on_team_or_taken_off)
+            } else if earlier_team.contains(&o) {
+                Some(&mut ruled.on_earlier_team)
             } else if load >= self.plan.workload_cap {
                 Some(&mut ruled.at_workload_cap)
             } else {
@@ -453,13 +518,12 @@ pub enum ExtendError {
     OtherDraw,
 }
 
-/// Replays a bundle's list on the redrawn outcome, makes the next
-/// substitution and returns the longer list. Nothing is written.
+/// Replays a bundle's list on `roster` (the redrawn outcome of that
+/// bundle), makes the next substitution and returns the longer list.
+/// Nothing is written.
 pub fn extend(
     stored: &crate::bundle::Stored,
-    pools: &Pools,
-    seed: &Seed,
-    outcome: Outcome,
+    mut roster: Roster<'_>,
     log: Option<Log>,
     request: &Request,
     decided_at: &str,
@@ -475,7 +539,6 @@ pub fn extend(
     if log.plan_id != m.plan.id || log.draw_result_sha256 != m.result_sha256 {
         return Err(ExtendError::OtherDraw);
     }
-    let mut roster = Roster::new(pools, &stored.plan, &stored.history, seed, outcome);
     roster.replay(&log.substitutions).map_err(ExtendError::Replay)?;
     let incoming = roster.substitute(&request.credit_code, &request.out, request.reason)?;
     let text = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
@@ -483,7 +546,7 @@ pub fn extend(
         seq: roster.count(),
         credit_code: request.credit_code,
         out: request.out.clone(),
-        incoming: pools.inspectors[incoming as usize].cert.clone(),
+        incoming: roster.pools().inspectors[incoming as usize].cert.clone(),
         reason: request.reason,
         decided_at: decided_at.to_owned(),
         note: text(&request.note),

@@ -131,3 +131,60 @@ pub fn copy_pool(from: &Path, to: &Path) {
         std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
     }
 }
+
+/// A participating department for a joint plan with the busiest department
+/// as initiator: the other department whose items' fields are held by the
+/// most valid officers, and up to `n` of its items (the best-staffed first).
+pub fn participant_items(pools: &Pools, n: usize) -> (String, Vec<String>) {
+    let (initiator, _) = busiest_items(pools, 1);
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let holders = |department: &str, field: &str| {
+        pools
+            .inspectors
+            .iter()
+            .filter(|o| o.department == department && o.valid_until >= date && o.areas.iter().any(|a| a == field))
+            .count()
+    };
+    let mut best: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+    for item in pools.items.iter().filter(|i| i.department != initiator) {
+        best.entry(&item.department)
+            .or_default()
+            .push((holders(&item.department, &item.field), item.code.as_str()));
+    }
+    let (department, mut items) = best
+        .into_iter()
+        .max_by_key(|(_, items)| items.iter().map(|(h, _)| *h).max())
+        .expect("a second department with items");
+    items.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    (
+        department.to_owned(),
+        items.into_iter().take(n).map(|(_, c)| c.to_owned()).collect(),
+    )
+}
+
+/// A joint plan: the busiest department initiates with `own` of its items,
+/// the best-staffed other department joins with `joined` of its items.
+pub fn joint_plan_toml(pools: &Pools, own: usize, joined: usize, extra: &str) -> String {
+    let (department, mut codes) = busiest_items(pools, own);
+    let (participant, theirs) = participant_items(pools, joined);
+    codes.extend(theirs);
+    let codes: Vec<String> = codes.iter().map(|c| format!("{c:?}")).collect();
+    format!(
+        r#"id = "JOINT-1"
+name = "联合抽查测试计划"
+department = "{department}"
+joint = ["{participant}"]
+inspection_date = "2026-03-02"
+items = [{}]
+{extra}
+[teams]
+size = 2
+workload_cap = 40
+
+[recusal]
+same_township = true
+previous_inspector = true
+"#,
+        codes.join(", ")
+    )
+}
