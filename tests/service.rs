@@ -847,6 +847,19 @@ async fn a_joint_plan_is_announced_drawn_verified_and_shown_by_department() {
         page.as_str().unwrap().contains(&participant),
         "the page names the joining department"
     );
+    let (_, rows) = app
+        .get(&format!("/api/v1/draws/{task}/assignments?per_page=1000"))
+        .await;
+    let rows = rows["rows"].as_array().unwrap();
+    assert!(
+        rows.iter().any(|r| r["departments"]
+            .as_array()
+            .is_some_and(|d| d.len() == 2 && d[1] == participant.as_str())),
+        "the API says which department each share of a joint team comes from"
+    );
+    let (status, _, xlsx) = get_raw(&app, &format!("/draws/{name}/assignments.xlsx")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!xlsx.is_empty());
 
     // A plan merging with earlier plans needs their bundles: refused here.
     let merging =

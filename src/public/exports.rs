@@ -89,6 +89,25 @@ pub fn assignments_xlsx(draw: &PublishedDraw, rows: &[PublicRow]) -> Result<Vec<
         sheet.write_string_with_format(1, col, *name, &header)?;
         sheet.set_column_width(col, width)?;
     }
+    // The columns a joint (spec §13) or merging (§14) plan adds, as in its
+    // assignments.csv.
+    let joint = m.plan.content.joint.is_some();
+    let merging = m.plan.content.merge_with.is_some();
+    let mut extra = PUBLIC_HEADER.len() as u16;
+    let departments_col = joint.then(|| {
+        extra += 1;
+        extra - 1
+    });
+    let merged_col = merging.then(|| {
+        extra += 1;
+        extra - 1
+    });
+    for (col, name) in [(departments_col, "检查部门"), (merged_col, "合并至")] {
+        if let Some(col) = col {
+            sheet.write_string_with_format(1, col, name, &header)?;
+            sheet.set_column_width(col, 24)?;
+        }
+    }
     sheet.set_freeze_panes(2, 0)?;
 
     for (k, row) in rows.iter().enumerate() {
@@ -100,6 +119,12 @@ pub fn assignments_xlsx(draw: &PublishedDraw, rows: &[PublicRow]) -> Result<Vec<
         sheet.write_string(r, 4, row.item_names.join("；"))?;
         sheet.write_string_with_format(r, 5, &row.leader, &text)?;
         sheet.write_string_with_format(r, 6, row.team.join(";"), &text)?;
+        if let Some(col) = departments_col {
+            sheet.write_string(r, col, row.departments.join(";"))?;
+        }
+        if let Some(col) = merged_col {
+            sheet.write_string_with_format(r, col, row.merged_with.as_deref().unwrap_or(""), &text)?;
+        }
     }
     Ok(workbook.save_to_buffer()?)
 }
@@ -277,6 +302,39 @@ mod tests {
             .unwrap();
         for text in ["000000000000000001", "0123", "0123;0456", "统一社会信用代码"] {
             assert!(shared.contains(&format!(">{text}<")), "{text} is a shared string");
+        }
+        assert!(!shared.contains("检查部门"), "a plain plan has no department column");
+    }
+
+    #[test]
+    fn a_joint_merging_list_keeps_its_extra_columns() {
+        let mut draw = draw_named("D_000000000002", "2026-03-01T10:00:00+08:00");
+        let plan = &mut draw.manifest.plan.content;
+        plan.joint = Some(crate::plan::Joint {
+            participants: vec!["卫生局".into()],
+        });
+        plan.merge_with = Some(vec!["EARLIER-1".into()]);
+        let rows = vec![PublicRow {
+            number: 1,
+            credit_code: "000000000000000001".into(),
+            name: "企业".into(),
+            items: vec!["I-1".into()],
+            item_names: vec!["事项".into()],
+            leader: "0123".into(),
+            team: vec!["0123".into(), "0456".into(), "0789".into(), "0790".into()],
+            departments: vec!["测试局".into(), "卫生局".into()],
+            merged_with: Some("EARLIER-1".into()),
+        }];
+        let bytes = assignments_xlsx(&draw, &rows).unwrap();
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let mut shared = String::new();
+        archive
+            .by_name("xl/sharedStrings.xml")
+            .unwrap()
+            .read_to_string(&mut shared)
+            .unwrap();
+        for text in ["检查部门", "合并至", "测试局;卫生局", "EARLIER-1"] {
+            assert!(shared.contains(&format!(">{text}<")), "{text} is in the workbook");
         }
     }
 }

@@ -294,6 +294,12 @@ pub struct RowJson {
     item_names: Vec<String>,
     leader: String,
     team: Vec<String>,
+    /// Joint plans only (spec §13): each department's share of `team`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    departments: Vec<String>,
+    /// Merging plans only (spec §14): the earlier plan this visit joins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merged_with: Option<String>,
 }
 
 /// A draw's public rows, a page at a time.
@@ -326,6 +332,8 @@ pub async fn assignments_api(
             item_names: r.item_names,
             leader: r.leader,
             team: r.team,
+            departments: r.departments,
+            merged_with: r.merged_with,
         })
         .collect();
     Ok(Json(
