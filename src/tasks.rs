@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::bundle::{self, Manifest};
-use crate::draw::{draw, DrawError};
+use crate::draw::{draw_merged, DrawError};
 use crate::history::History;
 use crate::ledger::{Appended, Entry, Head, Kind, Ledger, LedgerError};
+use crate::merge::Merged;
 use crate::plan::Plan;
 use crate::pools::{is_workbook, load_path, LoadOptions, Pools, Problems, SnapshotHashes, FILES};
 
@@ -136,6 +137,19 @@ pub struct Announcement {
     /// check in advance. Marked as such wherever it is shown.
     #[serde(default)]
     pub unannounced: bool,
+    /// A plan merging with earlier plans of its period (spec §14): the draws
+    /// it joins, fixed at announcement so the draw cannot pick others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merge_sources: Vec<MergeSource>,
+}
+
+/// An earlier draw a merging plan joins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeSource {
+    pub plan_id: String,
+    pub task_id: String,
+    pub bundle: String,
+    pub result_sha256: Hash32,
 }
 
 impl Announcement {
@@ -157,6 +171,7 @@ impl Announcement {
             redraw,
             occurrence,
             unannounced: false,
+            merge_sources: Vec::new(),
         }
     }
 }
@@ -272,7 +287,7 @@ impl Desk {
         redraw: Option<Redraw>,
         occurrence: Option<String>,
     ) -> Result<(Announcement, Entry), TaskError> {
-        refuse_merging(&plan)?;
+        let merge_sources = self.merge_sources(&plan).await?;
         let task_id = match &redraw {
             None => plan.id.clone(),
             Some(r) => self.redraw_id(&r.of).await?,
@@ -319,7 +334,8 @@ impl Desk {
                 }
             }
         };
-        let announcement = Announcement::new(task_id.clone(), plan, &pools, seed_method, redraw, occurrence);
+        let mut announcement = Announcement::new(task_id.clone(), plan, &pools, seed_method, redraw, occurrence);
+        announcement.merge_sources = merge_sources;
         let payload = serde_json::to_string(&announcement).expect("announcements serialise");
         let appended = self
             .ledger
@@ -390,7 +406,7 @@ impl Desk {
     /// An ad-hoc draw: announced and drawn at once with operating-system
     /// entropy. Allowed, but marked as unannounced everywhere.
     pub async fn draw_unannounced(&self, plan: Plan) -> Result<(DrawRecord, Entry), TaskError> {
-        refuse_merging(&plan)?;
+        let merge_sources = self.merge_sources(&plan).await?;
         let _one_at_a_time = self.drawing.lock().await;
         let (pools, _) = self.freeze_pools()?;
         let task_id = format!("{}@adhoc-{}", plan.id, &Seed::random().to_hex()[..8]);
@@ -403,6 +419,7 @@ impl Desk {
             None,
         );
         announcement.unannounced = true;
+        announcement.merge_sources = merge_sources;
         let payload = serde_json::to_string(&announcement).expect("announcements serialise");
         self.ledger
             .append(Kind::PlanAnnounced, &announce_key(&task_id), &payload, &now_in_china())
@@ -463,10 +480,15 @@ impl Desk {
         let snapshot = self.snapshot_pools(&announcement.snapshot_combined);
         let pools = load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
         let history = History::default();
-        let outcome = draw(&pools, &announcement.plan, &history, &seed.seed)?;
+        let (merged, merge_sources) = self.merge_inputs(announcement)?;
+        let outcome = draw_merged(&pools, &announcement.plan, &history, &merged, &seed.seed)?;
         let head_before = self.ledger.head().await?;
+        let merge = announcement.plan.merge_with.as_ref().map(|_| bundle::MergeInputs {
+            merged: &merged,
+            sources: &merge_sources,
+        });
         let (mut confidential, mut public) =
-            bundle::contents(&pools, &announcement.plan, &history, &[], seed, &outcome);
+            bundle::merged_contents(&pools, &announcement.plan, &history, &[], merge, seed, &outcome);
         for contents in [&mut confidential, &mut public] {
             contents.manifest.ledger = Some(bundle::LedgerRef {
                 task_id: announcement.task_id.clone(),
@@ -515,6 +537,77 @@ impl Desk {
                 Ok((entry.payload()?, entry))
             }
         }
+    }
+
+    /// The draws a merging plan joins (spec §14): for each plan it names, the
+    /// latest draw of that plan (a redraw replaces the draw it redoes). The
+    /// plan must be drawable with them now, or it is refused at once.
+    async fn merge_sources(&self, plan: &Plan) -> Result<Vec<MergeSource>, TaskError> {
+        let Some(named) = &plan.merge_with else {
+            return Ok(Vec::new());
+        };
+        let records = self.draw_records().await?;
+        let mut sources = Vec::new();
+        for id in named {
+            let mut latest = None;
+            for (record, _) in &records {
+                if let Some((announced, _)) = self.announcement(&record.task_id).await? {
+                    if announced.plan.id == *id {
+                        latest = Some(record);
+                    }
+                }
+            }
+            let record = latest.ok_or_else(|| {
+                TaskError::Invalid(format!(
+                    "plan {} merges with {id}, which has not been drawn here: draw {id} first",
+                    plan.id
+                ))
+            })?;
+            sources.push(MergeSource {
+                plan_id: id.clone(),
+                task_id: record.task_id.clone(),
+                bundle: record.bundle.clone(),
+                result_sha256: record.result_sha256,
+            });
+        }
+        let stored = self.merge_bundles(&sources)?;
+        Merged::from_bundles(plan, &stored).map_err(TaskError::Invalid)?;
+        Ok(sources)
+    }
+
+    fn merge_bundles(&self, sources: &[MergeSource]) -> Result<Vec<bundle::Stored>, TaskError> {
+        sources
+            .iter()
+            .map(|source| {
+                let stored = bundle::read(&self.publications_dir.join(&source.bundle))?;
+                if stored.manifest.result_sha256 != source.result_sha256 {
+                    return Err(TaskError::Invalid(format!(
+                        "bundle {} is not the draw of {} the announcement named",
+                        source.bundle, source.plan_id
+                    )));
+                }
+                Ok(stored)
+            })
+            .collect()
+    }
+
+    /// The earlier visits an announced task merges with, from the draws its
+    /// announcement fixed.
+    fn merge_inputs(&self, announcement: &Announcement) -> Result<(Merged, Vec<bundle::HistorySource>), TaskError> {
+        if announcement.plan.merge_with.is_none() {
+            return Ok((Merged::default(), Vec::new()));
+        }
+        let stored = self.merge_bundles(&announcement.merge_sources)?;
+        let merged = Merged::from_bundles(&announcement.plan, &stored).map_err(TaskError::Invalid)?;
+        let sources = announcement
+            .merge_sources
+            .iter()
+            .map(|s| bundle::HistorySource {
+                plan_id: s.plan_id.clone(),
+                result_sha256: s.result_sha256,
+            })
+            .collect();
+        Ok((merged, sources))
     }
 
     /// Reads a published bundle's confidential manifest.
@@ -571,21 +664,6 @@ fn beacon_record(chain: &str, round: u64, signature: &str) -> Result<crate::seed
     let bytes = hex::decode(signature.trim())
         .map_err(|e| TaskError::WrongSeedMaterial(format!("the beacon signature is not hex: {e}")))?;
     crate::seed::BeaconRecord::verified(chain, round, &bytes).map_err(TaskError::WrongSeedMaterial)
-}
-
-/// The service draws each task on its frozen snapshot alone; a plan that
-/// joins the visits of earlier plans (spec §14) needs their bundles, which
-/// the command line takes with `--merge`.
-fn refuse_merging(plan: &Plan) -> Result<(), TaskError> {
-    match &plan.merge_with {
-        None => Ok(()),
-        Some(named) => Err(TaskError::Invalid(format!(
-            "plan {} merges with {}: draw it with `shuangsui draw --merge BUNDLE`, the service does not take \
-             earlier bundles",
-            plan.id,
-            named.join(", ")
-        ))),
-    }
 }
 
 fn announce_key(task_id: &str) -> String {

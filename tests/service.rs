@@ -861,18 +861,55 @@ async fn a_joint_plan_is_announced_drawn_verified_and_shown_by_department() {
     assert_eq!(status, StatusCode::OK);
     assert!(!xlsx.is_empty());
 
-    // A plan merging with earlier plans needs their bundles: refused here.
-    let merging =
-        common::plan_toml(&loaded, 1, "").replace("id = \"TEST-1\"", "id = \"TEST-2\"\nmerge_with = [\"TEST-1\"]");
+    // A plan merging with a plan not drawn here is refused at announcement.
+    let merging_with = |earlier: &str| {
+        common::plan_toml(&loaded, 1, "").replace(
+            "id = \"TEST-1\"",
+            &format!("id = \"TEST-2\"\nmerge_with = [\"{earlier}\"]"),
+        )
+    };
     let (status, reply) = app
         .operator(
             "/api/v1/announcements",
-            json!({"plan_toml": merging, "seed_method": {"kind": "commit"}}),
+            json!({"plan_toml": merging_with("TEST-1"), "seed_method": {"kind": "commit"}}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
     assert!(
-        reply["message"].as_str().unwrap_or_default().contains("--merge"),
+        reply["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("has not been drawn"),
         "{reply}"
     );
+
+    // Merging with the joint plan just drawn (same inspection date): the
+    // announcement fixes that draw, and the merged draw verifies.
+    let (status, announced) = app
+        .operator(
+            "/api/v1/announcements",
+            json!({"plan_toml": merging_with("JOINT-1"), "seed_method": {"kind": "commit"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{announced}");
+    assert_eq!(announced["merge_sources"][0]["bundle"], name);
+    let (status, merged) = app
+        .operator(
+            "/api/v1/draws",
+            json!({"task_id": "TEST-2", "seed": {"kind": "reveal"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{merged}");
+    let (_, rows) = app.get("/api/v1/draws/TEST-2/assignments?per_page=1000").await;
+    assert!(
+        rows["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["merged_with"] == "JOINT-1"),
+        "some drawn business is visited once for both plans: {rows}"
+    );
+    let (_, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
+    assert_eq!(audit["problems"], json!([]), "{audit}");
+    assert_eq!(audit["draws_checked"], 2);
 }
