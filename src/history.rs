@@ -38,7 +38,9 @@ pub const HISTORY_HEADER: [&str; 4] = ["credit_code", "item_code", "date", "offi
 
 impl History {
     pub fn new(mut inspections: Vec<Inspection>) -> Self {
-        inspections.sort();
+        // By the four texts, as §7 sorts them: a team compared officer by
+        // officer can order differently from its `;`-joined text.
+        inspections.sort_by_cached_key(Inspection::fields);
         inspections.dedup();
         History { inspections }
     }
@@ -136,6 +138,19 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_sort_by_their_texts() {
+        let inspection = |officers: &[&str]| Inspection {
+            code: CreditCode::parse("91520281100000004R").unwrap(),
+            item: ItemCode::parse("SCJG-001").unwrap(),
+            date: NaiveDate::from_ymd_opt(2025, 6, 1).unwrap(),
+            officers: officers.iter().map(|c| CertNo::parse(c).unwrap()).collect(),
+        };
+        // "12;3" < "1;23" as text (0x32 < 0x3B), though ["1", "23"] < ["12", "3"].
+        let history = History::new(vec![inspection(&["1", "23"]), inspection(&["12", "3"])]);
+        assert_eq!(history.inspections[0].officers[0].as_str(), "12");
+    }
 
     #[test]
     fn csv_round_trip_and_order_independent_hash() {
