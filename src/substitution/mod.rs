@@ -322,12 +322,7 @@ impl<'a> Roster<'a> {
         // the state as it was.
         let mut removed = self.removed.get(&v).cloned().unwrap_or_default();
         removed.push(leaving);
-        let mut declared_now = None;
-        if reason == Reason::Conflict {
-            declared_now = Some((leaving, *code));
-        }
-        let mut loads_out = self.loads[leaving as usize];
-        loads_out -= 1;
+        let declared_now = (reason == Reason::Conflict).then_some((leaving, *code));
 
         let department = self.pools.inspectors[leaving as usize].department.as_str();
         let rules = self.visit_rules(v, department);
@@ -339,11 +334,9 @@ impl<'a> Roster<'a> {
             }
             ruled.in_department += 1;
             let o = index as u32;
-            let load = if o == leaving {
-                loads_out
-            } else {
-                self.loads[o as usize]
-            };
+            // The leaving officer's own load does not matter here: they are
+            // off this visit (step 1) and never a candidate for it.
+            let load = self.loads[o as usize];
             let declared = self.declared.contains(&(o, *code)) || declared_now == Some((o, *code));
             let bar = if officer.valid_until < self.plan.inspection_date {
                 Some(&mut ruled.certificate_expired)
@@ -381,7 +374,7 @@ impl<'a> Roster<'a> {
                 reasons: ruled,
             });
         };
-        self.loads[leaving as usize] = loads_out;
+        self.loads[leaving as usize] -= 1;
         self.loads[incoming as usize] += 1;
         self.removed.insert(v, removed);
         self.declared.extend(declared_now);
