@@ -50,17 +50,7 @@ fn draw_vectors() {
             continue;
         }
         cases += 1;
-        let pools =
-            load(&case.join("pool"), LoadOptions::default()).unwrap_or_else(|p| panic!("{}: {p}", case.display()));
-        let plan = Plan::load(&case.join("plan.toml")).unwrap();
-        let history = History::from_csv(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
-        let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
-        let merged = match &plan.merge_with {
-            None => Merged::default(),
-            Some(named) => {
-                Merged::from_csv(named.clone(), &std::fs::read_to_string(case.join("merge.csv")).unwrap()).unwrap()
-            }
-        };
+        let (_, pools, plan, history, merged, seed) = drawn_case(case.file_name().unwrap().to_str().unwrap());
         let outcome = draw_merged(&pools, &plan, &history, &merged, &seed.seed)
             .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
         let mut expected = json!({
@@ -136,11 +126,7 @@ fn stream_vectors() {
 /// leaves in turn, and an ordinary member leaving.
 #[test]
 fn substitution_vector() {
-    let case = vectors().join("tiny");
-    let pools = load(&case.join("pool"), LoadOptions::default()).unwrap();
-    let plan = Plan::load(&case.join("plan.toml")).unwrap();
-    let history = History::from_csv(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
-    let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
+    let (case, pools, plan, history, _, seed) = drawn_case("tiny");
     let outcome = draw(&pools, &plan, &history, &seed.seed).unwrap();
     let draw_result = result_hash(&pools, &outcome);
     let mut roster = Roster::new(&pools, &plan, &history, &seed.seed, outcome);
@@ -221,10 +207,11 @@ fn substitute(
     incoming
 }
 
-/// A case's inputs and its draw, for the substitution vectors.
+/// A vector case's folder and inputs: pool, plan, history, merge inputs
+/// and seed.
 fn drawn_case(name: &str) -> (PathBuf, shuangsui::pools::Pools, Plan, History, Merged, SeedSpec) {
     let case = vectors().join(name);
-    let pools = load(&case.join("pool"), LoadOptions::default()).unwrap();
+    let pools = load(&case.join("pool"), LoadOptions::default()).unwrap_or_else(|p| panic!("{}: {p}", case.display()));
     let plan = Plan::load(&case.join("plan.toml")).unwrap();
     let history = History::from_csv(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
     let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();

@@ -238,6 +238,16 @@ struct PlanFilters {
     townships: Option<Vec<bool>>,
 }
 
+impl PlanFilters {
+    fn of(pools: &Pools, plan: &Plan) -> Self {
+        PlanFilters {
+            entity_types: label_filter(&pools.entity_types, &plan.targets.entity_types),
+            industries: label_filter(&pools.industries, &plan.targets.industries),
+            townships: label_filter(&pools.townships, &plan.targets.townships),
+        }
+    }
+}
+
 /// Draws targets for every item (spec §5) and groups them by target. Items
 /// are independent (each has its own streams), so they are drawn in parallel.
 fn draw_targets(
@@ -247,11 +257,7 @@ fn draw_targets(
     seed: &Seed,
     items: &[u32],
 ) -> Result<(DrawnItems, Vec<StratumCount>), DrawError> {
-    let filters = PlanFilters {
-        entity_types: label_filter(&pools.entity_types, &plan.targets.entity_types),
-        industries: label_filter(&pools.industries, &plan.targets.industries),
-        townships: label_filter(&pools.townships, &plan.targets.townships),
-    };
+    let filters = PlanFilters::of(pools, plan);
     let excluded = recently_inspected(pools, plan, history);
     let per_item: Vec<Result<ItemDraw, DrawError>> = items
         .par_iter()
@@ -361,11 +367,7 @@ fn draw_joint_targets(
     seed: &Seed,
     items: &[u32],
 ) -> Result<(DrawnItems, Vec<StratumCount>), DrawError> {
-    let filters = PlanFilters {
-        entity_types: label_filter(&pools.entity_types, &plan.targets.entity_types),
-        industries: label_filter(&pools.industries, &plan.targets.industries),
-        townships: label_filter(&pools.townships, &plan.targets.townships),
-    };
+    let filters = PlanFilters::of(pools, plan);
     let excluded = recently_inspected(pools, plan, history);
     struct Scope<'a> {
         item: u32,
