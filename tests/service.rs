@@ -727,8 +727,13 @@ async fn a_substitute_is_drawn_recorded_published_and_verified() {
 
     // An edited list is caught by the audit.
     let path = app.publications().join(&bundle).join("substitutions.json");
-    let other = rows["rows"][1]["team"][0].as_str().unwrap();
-    std::fs::write(&path, file.replace(&incoming, other)).unwrap();
+    let other = ["52028120010001", "52028120010002"]
+        .into_iter()
+        .find(|c| *c != incoming)
+        .unwrap();
+    let edited = file.replace(&format!("\"in\": \"{incoming}\""), &format!("\"in\": \"{other}\""));
+    assert_ne!(edited, file);
+    std::fs::write(&path, edited).unwrap();
     let (_, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
     assert_ne!(audit["problems"], json!([]), "{audit}");
 }
@@ -900,15 +905,25 @@ async fn a_joint_plan_is_announced_drawn_verified_and_shown_by_department() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{merged}");
-    let (_, rows) = app.get("/api/v1/draws/TEST-2/assignments?per_page=1000").await;
-    assert!(
+    // Exactly the businesses both plans drew are visited once for both.
+    let codes = |rows: &Value| -> std::collections::BTreeSet<String> {
         rows["rows"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r["merged_with"] == "JOINT-1"),
-        "some drawn business is visited once for both plans: {rows}"
-    );
+            .map(|r| r["credit_code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, joint_rows) = app
+        .get(&format!("/api/v1/draws/{task}/assignments?per_page=1000"))
+        .await;
+    let (_, rows) = app.get("/api/v1/draws/TEST-2/assignments?per_page=1000").await;
+    let both = codes(&joint_rows);
+    for row in rows["rows"].as_array().unwrap() {
+        let joins = both.contains(row["credit_code"].as_str().unwrap());
+        assert_eq!(row["merged_with"] == "JOINT-1", joins, "{row}");
+        assert_eq!(row.get("merged_with").is_none(), !joins, "{row}");
+    }
     let (_, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
     assert_eq!(audit["problems"], json!([]), "{audit}");
     assert_eq!(audit["draws_checked"], 2);
