@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 
 use crate::ids::{CertNo, CreditCode, ItemCode};
-use crate::snapshot::{list_hash, record_hash, Hash32};
+use crate::snapshot::{text_records, Hash32};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Inspection {
@@ -49,26 +49,18 @@ impl History {
         self.inspections.is_empty()
     }
 
-    /// SHA-256 commitment over the sorted records (`docs/ALGORITHM.md` §1).
+    /// SHA-256 commitment over the sorted records (`docs/ALGORITHM.md` §7).
     pub fn hash(&self) -> Hash32 {
-        let hashes: Vec<Hash32> = self
-            .inspections
-            .iter()
-            .map(|i| {
-                let f = i.fields();
-                record_hash(&[&f[0], &f[1], &f[2], &f[3]])
-            })
-            .collect();
-        list_hash("shuangsui/v1/history", hashes.iter())
+        self.texts().0
     }
 
     pub fn to_csv(&self) -> String {
-        let mut writer = csv::Writer::from_writer(Vec::new());
-        writer.write_record(HISTORY_HEADER).expect("in-memory write");
-        for inspection in &self.inspections {
-            writer.write_record(inspection.fields()).expect("in-memory write");
-        }
-        String::from_utf8(writer.into_inner().expect("in-memory write")).expect("UTF-8 fields")
+        self.texts().1
+    }
+
+    fn texts(&self) -> (Hash32, String) {
+        let records: Vec<[String; 4]> = self.inspections.iter().map(Inspection::fields).collect();
+        text_records("shuangsui/v1/history", HISTORY_HEADER, &records)
     }
 
     /// The inspections recorded in earlier bundles: one per drawn (target,

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use crate::bundle::Stored;
 use crate::ids::{CertNo, CreditCode, ItemCode};
 use crate::plan::Plan;
-use crate::snapshot::{list_hash, record_hash, Hash32};
+use crate::snapshot::{text_records, Hash32};
 
 /// One visit of an earlier plan of the same period.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,24 +58,16 @@ impl Merged {
 
     /// `merge_sha256` (spec §14): the list hash over the sorted records.
     pub fn hash(&self) -> Hash32 {
-        let hashes: Vec<Hash32> = self
-            .visits
-            .iter()
-            .map(|v| {
-                let f = v.fields();
-                record_hash(&[&f[0], &f[1], &f[2], &f[3], &f[4]])
-            })
-            .collect();
-        list_hash("shuangsui/v1/merge", hashes.iter())
+        self.texts().0
     }
 
     pub fn to_csv(&self) -> String {
-        let mut writer = csv::Writer::from_writer(Vec::new());
-        writer.write_record(MERGE_HEADER).expect("in-memory write");
-        for visit in &self.visits {
-            writer.write_record(visit.fields()).expect("in-memory write");
-        }
-        String::from_utf8(writer.into_inner().expect("in-memory write")).expect("UTF-8 fields")
+        self.texts().1
+    }
+
+    fn texts(&self) -> (Hash32, String) {
+        let records: Vec<[String; 5]> = self.visits.iter().map(EarlierVisit::fields).collect();
+        text_records("shuangsui/v1/merge", MERGE_HEADER, &records)
     }
 
     /// Reads `merge.csv` of a bundle; `plans` come from its manifest.

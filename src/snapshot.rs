@@ -73,6 +73,23 @@ pub fn list_hash<'a>(tag: &str, hashes: impl ExactSizeIterator<Item = &'a Hash32
     list.finish()
 }
 
+/// A list of text records as a bundle stores it (`history.csv`,
+/// `merge.csv`): its list hash over the records' hashes, and its CSV with
+/// `header` (LF line ends, RFC 4180 quoting).
+pub fn text_records<const N: usize>(tag: &str, header: [&str; N], records: &[[String; N]]) -> (Hash32, String) {
+    let hashes: Vec<Hash32> = records
+        .iter()
+        .map(|r| record_hash(&r.each_ref().map(String::as_str)))
+        .collect();
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(header).expect("in-memory write");
+    for record in records {
+        writer.write_record(record).expect("in-memory write");
+    }
+    let csv = String::from_utf8(writer.into_inner().expect("in-memory write")).expect("UTF-8 fields");
+    (list_hash(tag, hashes.iter()), csv)
+}
+
 /// [`list_hash`] fed one record hash at a time, for lists too long to hold.
 pub struct ListHasher {
     hasher: Sha256,
