@@ -24,23 +24,29 @@ struct TestApp {
 
 impl TestApp {
     async fn spawn() -> TestApp {
+        // A calendar of this year and the next, so deadlines never run off
+        // the table whatever day the tests run (the official tables are
+        // tested in tests/calendar.rs).
+        let this_year = chrono::Datelike::year(&chrono::Utc::now());
+        Self::spawn_with_holidays(|holidays| {
+            for year in [this_year - 1, this_year, this_year + 1] {
+                std::fs::write(holidays.join(format!("{year}.toml")), test_table(year)).unwrap();
+            }
+        })
+        .await
+    }
+
+    /// With the holiday tables `fill` writes into the (empty) folder.
+    async fn spawn_with_holidays(fill: impl FnOnce(&std::path::Path)) -> TestApp {
         let root = tempfile::tempdir().unwrap();
         let pools = common::small_pool(root.path(), 31);
         let plans = root.path().join("plans");
         std::fs::create_dir_all(&plans).unwrap();
         let loaded = common::load_pools(&pools);
         std::fs::write(plans.join("test-plan.toml"), common::plan_toml(&loaded, 2, "")).unwrap();
-        // A calendar of this year and the next, so deadlines never run off
-        // the table whatever day the tests run (the official tables are
-        // tested in tests/calendar.rs).
         let holidays = root.path().join("holidays");
         std::fs::create_dir_all(&holidays).unwrap();
-        let this_year = chrono::Datelike::year(&chrono::Utc::now());
-        for year in [this_year - 1, this_year, this_year + 1] {
-            let table =
-                format!("year = {year}\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\ndays = [\"{year}-01-01\"]\n");
-            std::fs::write(holidays.join(format!("{year}.toml")), table).unwrap();
-        }
+        fill(&holidays);
         let config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: root.path().join("state"),
@@ -58,6 +64,10 @@ impl TestApp {
             config,
             state,
         }
+    }
+
+    fn holidays(&self) -> PathBuf {
+        self.config.holidays_dir.clone()
     }
 
     /// The same data folder opened again, as after a restart.
@@ -666,6 +676,54 @@ async fn results_are_recorded_once_published_in_a_notice_and_tracked_until_then(
             .0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+}
+
+/// A one-holiday table for `year`, enough to count it as official.
+fn test_table(year: i32) -> String {
+    format!("year = {year}\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\ndays = [\"{year}-01-01\"]\n")
+}
+
+#[tokio::test]
+async fn a_deadline_past_the_official_tables_is_recorded_provisional_until_the_table_is_added() {
+    // The official tables end before today's deadline does (as the shipped
+    // ones, ending 2026-12-31, do for a result recorded from 2026-12-04 on):
+    // the result is recorded all the same, its deadline counted on the
+    // statutory holidays and marked provisional in the API and the due list.
+    // The tables are the shipped ones, up to the year before today.
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/holidays");
+    let table = move |year: i32| {
+        std::fs::read_to_string(shipped.join(format!("{year}.toml"))).unwrap_or_else(|_| test_table(year))
+    };
+    let this_year = chrono::Datelike::year(&shuangsui::service::china_today(&shuangsui::schedule::SystemClock));
+    let mut app = TestApp::spawn_with_holidays(|holidays| {
+        for year in 2025..this_year {
+            std::fs::write(holidays.join(format!("{year}.toml")), table(year)).unwrap();
+        }
+    })
+    .await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    app.operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
+    let result = json!({"task_id": task, "credit_code": rows["rows"][0]["credit_code"], "codes": ["1"],
+                        "inspection_date": "2026-11-30"});
+    let (status, recorded) = app.operator("/api/v1/results", result).await;
+    assert_eq!(status, StatusCode::CREATED, "{recorded}");
+    assert_eq!(recorded["provisional"], true, "{recorded}");
+    let publish_by = recorded["publish_by"].as_str().unwrap().to_owned();
+    let (_, due) = app.call("GET", "/api/v1/results/due", None, Some(TOKEN)).await;
+    assert_eq!(due[0]["provisional"], true, "{due}");
+    assert_eq!(due[0]["publish_by"], publish_by.as_str());
+
+    // The notices for the years it counts are added: after a restart the
+    // same result's deadline is official, recomputed from the recorded day.
+    for year in this_year..=this_year + 1 {
+        std::fs::write(app.holidays().join(format!("{year}.toml")), table(year)).unwrap();
+    }
+    app.restart().await;
+    let (_, due) = app.call("GET", "/api/v1/results/due", None, Some(TOKEN)).await;
+    assert_eq!(due[0]["provisional"], false, "{due}");
+    assert_eq!(due.as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -41,7 +41,8 @@ pub struct AppState {
     pub plans_dir: PathBuf,
     pub publications: Publications,
     pub search: Arc<RwLock<Option<CachedIndex>>>,
-    /// The official working-day calendar, for result deadlines.
+    /// The working-day calendar, for result deadlines: the official tables,
+    /// and provisional years after them.
     pub calendar: Arc<WorkCalendar>,
 }
 
@@ -159,11 +160,25 @@ pub async fn state(config: &Config) -> Result<AppState, ServeError> {
     })
 }
 
+/// How long before the official holiday tables run out the service warns at
+/// start: the State Council's notice usually comes in November.
+pub const CALENDAR_WARNING_DAYS: u64 = 60;
+
+/// Today in China (UTC+8), by `clock`.
+pub fn china_today(clock: &dyn crate::schedule::Clock) -> chrono::NaiveDate {
+    let china = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    clock.now().with_timezone(&china).date_naive()
+}
+
 /// Serves until SIGINT or SIGTERM. In-flight requests — a draw among them —
 /// run to completion before the process exits; a draw not yet recorded when
 /// the process dies leaves nothing behind (see [`Desk`]).
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let state = state(&config).await?;
+    let today = china_today(&SystemClock);
+    if let Some(warning) = state.calendar.ending_soon(today, CALENDAR_WARNING_DAYS) {
+        tracing::warn!(holidays = %config.holidays_dir.display(), "{warning}");
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Listen {
