@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod config;
+pub mod data_dir;
 pub mod error;
 pub mod pages;
 pub mod results;
@@ -141,11 +142,22 @@ pub enum ServeError {
     Schedule(#[from] crate::schedule::ScheduleError),
     #[error(transparent)]
     Calendar(#[from] crate::calendar::CalendarError),
+    #[error(transparent)]
+    DataDir(#[from] data_dir::DataDirError),
 }
 
-/// Opens the ledger and the desk for a configuration.
+/// Opens the ledger and the desk for a configuration: on first start
+/// creates the data folder, records its database and seeds the default live
+/// pools (see [`data_dir`]).
 pub async fn state(config: &Config) -> Result<AppState, ServeError> {
-    std::fs::create_dir_all(&config.data_dir)?;
+    data_dir::claim(config)?;
+    if data_dir::seed_pools(config)? {
+        tracing::info!(
+            pools = %config.pools_dir.display(),
+            sample = %config.sample_pools.as_deref().unwrap_or(std::path::Path::new("")).display(),
+            "seeded the live pools from the sample"
+        );
+    }
     let ledger = Ledger::open(&config.database_url).await?;
     let desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir)?;
     let publications = Publications::open(&desk.publications_dir);
@@ -158,6 +170,25 @@ pub async fn state(config: &Config) -> Result<AppState, ServeError> {
         search: Arc::new(RwLock::new(None)),
         calendar: Arc::new(calendar),
     })
+}
+
+/// The desk of an existing data folder, for `ledger verify`: creates
+/// nothing, and refuses a folder that is missing, belongs to another
+/// database, or has published draws but an empty ledger.
+pub async fn existing_desk(config: &Config) -> Result<Desk, ServeError> {
+    data_dir::check_existing(config)?;
+    let ledger = Ledger::open_existing(&config.database_url).await?;
+    let desk = Desk::open_existing(ledger, config.pools_dir.clone(), &config.data_dir);
+    let count = data_dir::published_draws(&desk.publications_dir);
+    if count > 0 && desk.ledger.head().await? == crate::ledger::Head::GENESIS {
+        return Err(data_dir::DataDirError::EmptyLedger {
+            database: data_dir::Database::of_url(&config.database_url).to_string(),
+            publications: desk.publications_dir.display().to_string(),
+            count,
+        }
+        .into());
+    }
+    Ok(desk)
 }
 
 /// How long before the official holiday tables run out the service warns at
