@@ -889,13 +889,13 @@ fn seeding_refuses_an_incomplete_sample_and_leaves_nothing() {
         .unwrap()
         .with_data_dir(root.path().join("state"), false);
     config.sample_pools = Some(sample);
-    std::fs::create_dir_all(&config.data_dir).unwrap();
+    std::fs::create_dir_all(config.data_dir.join(".pools.seeding-1")).unwrap();
     let err = shuangsui::service::data_dir::seed_pools(&config).unwrap_err();
     assert!(err.to_string().contains("items.csv"), "{err}");
     assert_eq!(
         std::fs::read_dir(&config.data_dir).unwrap().count(),
         0,
-        "nothing half-seeded"
+        "nothing half-seeded, and an interrupted start's leftovers are gone"
     );
 }
 

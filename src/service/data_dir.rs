@@ -237,10 +237,16 @@ pub fn seed_pools(config: &Config) -> Result<bool, DataDirError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp: PathBuf = live.with_file_name(format!(".{name}.seeding-{}", std::process::id()));
-    if temp.exists() {
-        std::fs::remove_dir_all(&temp).map_err(seed_err)?;
+    let prefix = format!(".{name}.seeding-");
+    // What an interrupted start left behind is never the live folder.
+    if let Some(parent) = live.parent().filter(|p| p.is_dir()) {
+        for entry in std::fs::read_dir(parent).map_err(seed_err)?.filter_map(Result::ok) {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                std::fs::remove_dir_all(entry.path()).map_err(seed_err)?;
+            }
+        }
     }
+    let temp: PathBuf = live.with_file_name(format!("{prefix}{}", std::process::id()));
     std::fs::create_dir_all(&temp).map_err(seed_err)?;
     for (_, file) in FILES {
         if let Err(e) = std::fs::copy(sample.join(file), temp.join(file)) {
