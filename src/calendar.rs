@@ -29,9 +29,41 @@
 //! guessing "Monday to Friday" would compute a deadline that looks right and
 //! is wrong by up to a week around the Spring Festival or National Day, with
 //! nothing to show it. So every question about a date in a year without a
-//! file is answered with [`CalendarError::OutOfRange`], which names the date
+//! file, and outside the provisional years (below), is answered with
+//! [`CalendarError::OutOfRange`], which names the date
 //! and the years covered: the fix (add the year's file) is then obvious, and
 //! it happens before a wrong deadline is published.
+//!
+//! # Provisional years: the statutory days, when the notice is late
+//!
+//! The notice for next year may come after the first deadline reaches into
+//! it (a result recorded in early December already does), and offices cannot
+//! stop recording results meanwhile. So a year from 2025 to
+//! [`LAST_PROVISIONAL_YEAR`] without a file is counted on a *provisional*
+//! calendar built from the law alone: 全国年节及纪念日放假办法 as revised in
+//! 2024 (国务院令第798号, in force 2025-01-01), which gives everyone 13 days:
+//! 元旦 1 January; 春节 农历除夕 to 正月初三 (4 days); 清明节 the day of the
+//! 清明 solar term; 劳动节 1–2 May; 端午节 农历五月初五; 中秋节 农历八月十五;
+//! 国庆节 1–3 October ([`statutory_holidays`]). The provisional rule is:
+//!
+//! - the statutory days are days off, whatever the weekday;
+//! - Saturdays and Sundays are days off;
+//! - there are no make-up working days and no bridge days, since only the
+//!   notice can say which weekends are worked (调休) and which weekdays join a
+//!   break; a statutory day on a weekend gives no extra day off.
+//!
+//! A provisional deadline can therefore differ from the official one by a
+//! few days either way: later where the notice makes a Saturday a working
+//! day, earlier where it bridges a break over weekdays. Counted on every
+//! start date of 2025 and 2026 against those years' notices, 70% of the
+//! provisional deadlines are the official ones, and the rest lie from 6
+//! calendar days earlier to 7 later: the mark matters, and so does adding
+//! the notice soon. Every deadline that counts a day of a provisional year says so
+//! ([`Deadline::provisional`]), and deadlines are computed when read from
+//! the day a result was recorded, never stored: adding the year's file
+//! replaces the provisional count everywhere at the next start. Years past
+//! [`LAST_PROVISIONAL_YEAR`], and years before the 2024 revision, are still
+//! `OutOfRange`.
 //!
 //! # Checked on load
 //!
@@ -62,6 +94,71 @@ use serde::Deserialize;
 /// Working days within which an inspection result is published, counted
 /// from the day after it is recorded.
 pub const PUBLICATION_WORKING_DAYS: u32 = 20;
+
+/// The first year of the 2024 revision of 全国年节及纪念日放假办法, and so of
+/// the provisional calendar.
+pub const FIRST_PROVISIONAL_YEAR: i32 = 2025;
+/// The last year whose lunar festivals and 清明 are tabulated in
+/// [`LUNAR_DATES`].
+pub const LAST_PROVISIONAL_YEAR: i32 = 2035;
+
+/// Per year: 农历除夕 (the last day of the lunar year ending in it), the day of
+/// the 清明 solar term, 端午 (五月初五) and 中秋 (八月十五), as (month, day).
+///
+/// Source: the lunar dates were converted with the `lunardate` Python
+/// package 0.2 (its month table, 1900–2099, follows the Hong Kong
+/// Observatory's Gregorian–lunar conversion tables); 清明 is the day, in
+/// UTC+8, on which the Sun's apparent ecliptic longitude reaches 15°,
+/// computed with PyEphem 4 (VSOP87). The nearest of these moments to a
+/// midnight is 2034-04-05 00:57, far beyond either method's error. The
+/// 2025 and 2026 rows agree with the State Council's notices for those years
+/// (除夕 2025-01-28, 清明 2025-04-04 and 2026-04-04..06, 端午 2025-05-31 and
+/// 2026-06-19, 中秋 2025-10-06 and 2026-09-25), which a test checks against
+/// `config/holidays/`.
+pub const LUNAR_DATES: [(i32, [(u32, u32); 4]); 11] = [
+    (2025, [(1, 28), (4, 4), (5, 31), (10, 6)]),
+    (2026, [(2, 16), (4, 5), (6, 19), (9, 25)]),
+    (2027, [(2, 5), (4, 5), (6, 9), (9, 15)]),
+    (2028, [(1, 25), (4, 4), (5, 28), (10, 3)]),
+    (2029, [(2, 12), (4, 4), (6, 16), (9, 22)]),
+    (2030, [(2, 2), (4, 5), (6, 5), (9, 12)]),
+    (2031, [(1, 22), (4, 5), (6, 24), (10, 1)]),
+    (2032, [(2, 10), (4, 4), (6, 12), (9, 19)]),
+    (2033, [(1, 30), (4, 4), (6, 1), (9, 8)]),
+    (2034, [(2, 18), (4, 5), (6, 20), (9, 27)]),
+    (2035, [(2, 7), (4, 5), (6, 10), (9, 16)]),
+];
+
+/// The 13 statutory days off of a year under the 2024 revision of
+/// 全国年节及纪念日放假办法, with the festival each belongs to, in date order;
+/// `None` for a year outside [`FIRST_PROVISIONAL_YEAR`]..=[`LAST_PROVISIONAL_YEAR`].
+/// 中秋 on 1 October (2031) is one day for both festivals, so such a year
+/// has 12 dates.
+pub fn statutory_holidays(year: i32) -> Option<Vec<(NaiveDate, &'static str)>> {
+    let (_, [eve, qingming, duanwu, zhongqiu]) = LUNAR_DATES.iter().find(|(y, _)| *y == year)?;
+    let day = |(month, day): (u32, u32)| NaiveDate::from_ymd_opt(year, month, day).expect("tabulated dates are valid");
+    let mut days = vec![(day((1, 1)), "元旦")];
+    let eve = day(*eve);
+    days.extend((0..4).map(|i| (eve + chrono::Days::new(i), "春节")));
+    days.push((day(*qingming), "清明节"));
+    days.extend([(day((5, 1)), "劳动节"), (day((5, 2)), "劳动节")]);
+    days.push((day(*duanwu), "端午节"));
+    days.push((day(*zhongqiu), "中秋节"));
+    days.extend((1..=3).map(|d| (day((10, d)), "国庆节")));
+    days.sort();
+    days.dedup_by_key(|(date, _)| *date);
+    Some(days)
+}
+
+/// A publication deadline, and whether it was counted on a provisional year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Deadline {
+    pub date: NaiveDate,
+    /// Some day counted lies in a year without an official table, counted
+    /// on the statutory days alone (see the module doc): the date may move
+    /// when that year's notice is added.
+    pub provisional: bool,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CalendarError {
@@ -108,8 +205,9 @@ pub enum CalendarError {
         workday: Box<Entry>,
     },
     #[error(
-        "{date} is outside the working-day calendar, which covers {}; add {}.toml, \
-         transcribed from the State Council's holiday notice for that year",
+        "{date} is outside the working-day calendar, which covers {} from the official tables \
+         and {FIRST_PROVISIONAL_YEAR}–{LAST_PROVISIONAL_YEAR} provisionally from the statutory \
+         holidays; add {}.toml, transcribed from the State Council's holiday notice for that year",
         years_list(.covered), .date.year()
     )]
     OutOfRange { date: NaiveDate, covered: Vec<i32> },
@@ -182,6 +280,9 @@ pub struct WorkCalendar {
     /// Covered year → (file, source).
     years: BTreeMap<i32, (String, String)>,
     days: BTreeMap<NaiveDate, Entry>,
+    /// The statutory days of every provisional year: a year of
+    /// [`LUNAR_DATES`] without a table.
+    provisional: BTreeMap<NaiveDate, &'static str>,
 }
 
 // The file format. `deny_unknown_fields` turns a misspelt key (`adjacent_years`,
@@ -361,7 +462,53 @@ impl WorkCalendar {
             }
             calendar.years.insert(table.year, (table.file, table.source));
         }
+        for year in FIRST_PROVISIONAL_YEAR..=LAST_PROVISIONAL_YEAR {
+            if !calendar.years.contains_key(&year) {
+                calendar
+                    .provisional
+                    .extend(statutory_holidays(year).into_iter().flatten());
+            }
+        }
         Ok(calendar)
+    }
+
+    /// Whether `year` is counted on the provisional calendar: no table, but
+    /// within the statutory tabulation.
+    pub fn is_provisional(&self, year: i32) -> bool {
+        !self.years.contains_key(&year) && (FIRST_PROVISIONAL_YEAR..=LAST_PROVISIONAL_YEAR).contains(&year)
+    }
+
+    /// The last day of the official tables, counting on from `today`'s year
+    /// while every year has a table; `None` when `today`'s year has none.
+    pub fn official_until(&self, today: NaiveDate) -> Option<NaiveDate> {
+        let mut year = today.year();
+        if !self.years.contains_key(&year) {
+            return None;
+        }
+        while self.years.contains_key(&(year + 1)) {
+            year += 1;
+        }
+        NaiveDate::from_ymd_opt(year, 12, 31)
+    }
+
+    /// A warning for the service's start when the official tables end within
+    /// `days` days of `today` (or already have): deadlines reaching past
+    /// them are provisional until the next notice is added.
+    pub fn ending_soon(&self, today: NaiveDate, days: u64) -> Option<String> {
+        let next_file = |year: i32| format!("{year}.toml");
+        match self.official_until(today) {
+            Some(end) if end >= today + chrono::Days::new(days) => None,
+            Some(end) => Some(format!(
+                "the official working-day calendar ends on {end}; deadlines reaching past it are \
+                 provisional (statutory holidays only) until {} is added from the State Council's notice",
+                next_file(end.year() + 1)
+            )),
+            None => Some(format!(
+                "the official working-day calendar does not cover today ({today}); deadlines are \
+                 provisional (statutory holidays only) until {} is added from the State Council's notice",
+                next_file(today.year())
+            )),
+        }
     }
 
     /// The years with a table, in order.
@@ -381,12 +528,19 @@ impl WorkCalendar {
     }
 
     /// Whether `date` is a working day; `OutOfRange` when its year has no table.
+    /// In a provisional year only the statutory days and weekends are off.
     pub fn is_working_day(&self, date: NaiveDate) -> Result<bool, CalendarError> {
         self.check_covered(date)?;
         Ok(match self.days.get(&date) {
             Some(entry) => entry.kind == DayKind::Workday,
-            None => !is_weekend(date),
+            None => !is_weekend(date) && !self.provisional.contains_key(&date),
         })
+    }
+
+    /// The statutory festival that makes `date` a day off in a provisional
+    /// year, if any.
+    pub fn provisional_holiday(&self, date: NaiveDate) -> Option<&'static str> {
+        self.provisional.get(&date).copied()
     }
 
     /// The date that is `n` working days after `from` (from itself not
@@ -417,6 +571,17 @@ impl WorkCalendar {
         self.add_working_days(recorded, PUBLICATION_WORKING_DAYS)
     }
 
+    /// [`publication_deadline`](Self::publication_deadline), marked
+    /// provisional when any year from `recorded` to the deadline has no
+    /// official table.
+    pub fn deadline(&self, recorded: NaiveDate) -> Result<Deadline, CalendarError> {
+        let date = self.publication_deadline(recorded)?;
+        Ok(Deadline {
+            date,
+            provisional: (recorded.year()..=date.year()).any(|year| self.is_provisional(year)),
+        })
+    }
+
     /// The number of working days in `(from, to]`: after `from`, up to and
     /// including `to`. So `working_days_between(d, add_working_days(d, n)) == n`,
     /// and a result recorded on `from` and published on `to` is on time when
@@ -438,7 +603,7 @@ impl WorkCalendar {
     }
 
     fn check_covered(&self, date: NaiveDate) -> Result<(), CalendarError> {
-        if self.years.contains_key(&date.year()) {
+        if self.years.contains_key(&date.year()) || self.is_provisional(date.year()) {
             Ok(())
         } else {
             Err(CalendarError::OutOfRange {

@@ -30,6 +30,9 @@ pub enum LedgerError {
     Database(#[from] sqlx::Error),
     #[error("ledger entry {seq}: {message}")]
     Corrupt { seq: u64, message: String },
+    /// Opening an existing ledger found no database file.
+    #[error("no ledger database at {path}: not the service's data folder, or the service never started there")]
+    Missing { path: String },
 }
 
 /// What kind of event an entry records.
@@ -152,6 +155,12 @@ pub struct Ledger {
     sqlite: bool,
 }
 
+/// The file of an SQLite URL (`sqlite://PATH?…` or `sqlite:PATH`).
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(rest.split('?').next().unwrap_or(rest))
+}
+
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS ledger (
     seq BIGINT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -188,6 +197,33 @@ impl Ledger {
                 sqlx::query(guard).execute(&pool).await?;
             }
         }
+        Ok(Ledger { pool, sqlite })
+    }
+
+    /// Opens an existing ledger to read it, creating nothing: an SQLite file
+    /// must exist and is opened read-only, and on either database the table
+    /// must be there. For checking a ledger, where creating an empty one
+    /// would make a wrong path look like a clean record.
+    pub async fn open_existing(url: &str) -> Result<Ledger, LedgerError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let url = match sqlite_path(url) {
+            Some(path) => {
+                if !std::path::Path::new(path).is_file() {
+                    return Err(LedgerError::Missing { path: path.to_owned() });
+                }
+                format!("sqlite://{path}?mode=ro")
+            }
+            None => url.to_owned(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 1 } else { 4 })
+            .connect(&url)
+            .await?;
+        // Fails with "no such table" on a database that is not a ledger.
+        sqlx::query("SELECT seq FROM ledger LIMIT 1")
+            .fetch_optional(&pool)
+            .await?;
         Ok(Ledger { pool, sqlite })
     }
 

@@ -320,8 +320,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let config = service_config(&config, None, data_dir)?;
             let report = tokio::runtime::Runtime::new()?.block_on(async {
-                let state = shuangsui::service::state(&config).await?;
-                anyhow::Ok(shuangsui::audit::audit(&state.desk).await?)
+                // Never creates a ledger: a wrong folder is an error, not a clean record.
+                let desk = shuangsui::service::existing_desk(&config).await?;
+                anyhow::Ok(shuangsui::audit::audit(&desk).await?)
             })?;
             println!("ledger head: entry {} {}", report.head.seq, report.head.hash);
             println!("draws checked: {}", report.draws_checked);

@@ -1,7 +1,8 @@
 //! Inspection results (检查结果): recorded by operators for drawn targets,
 //! then published in a results notice (检查结果公告) within 20 working days
 //! of being recorded (SAMR rule 49 Art 39), counted on the official calendar
-//! with its make-up workdays.
+//! with its make-up workdays (provisionally on the statutory holidays for a
+//! year whose table is not yet out, and marked so).
 //!
 //! Recording and publishing are ledger entries like everything else, so a
 //! result can be neither changed silently nor published late without it
@@ -69,6 +70,11 @@ pub struct Recorded {
     pub recorded_at: String,
     /// 20 working days after the day it was recorded.
     pub publish_by: NaiveDate,
+    /// `publish_by` counts days of a year without an official holiday table,
+    /// on the statutory holidays alone (see [`crate::calendar`]); it is
+    /// computed afresh on every read, so it becomes official, and may move,
+    /// once that year's table is added.
+    pub provisional: bool,
     /// The results notice that published it, if any.
     pub published_in: Option<u64>,
 }
@@ -150,14 +156,17 @@ impl Desk {
         calendar: &WorkCalendar,
         published: &BTreeSet<u64>,
     ) -> Result<Recorded, TaskError> {
-        let publish_by = calendar
-            .publication_deadline(recorded_day(&entry)?)
+        // Computed from the recorded day on every read, never stored, so a
+        // year's table added later replaces a provisional deadline.
+        let deadline = calendar
+            .deadline(recorded_day(&entry)?)
             .map_err(|e| TaskError::Invalid(e.to_string()))?;
         Ok(Recorded {
             result: entry.payload()?,
             seq: entry.seq,
             recorded_at: entry.recorded_at.clone(),
-            publish_by,
+            publish_by: deadline.date,
+            provisional: deadline.provisional,
             published_in: published.contains(&entry.seq).then_some(entry.seq),
         })
     }

@@ -708,3 +708,19 @@ fn material_name(material: &SeedMaterial) -> &'static str {
 pub fn parse_time(text: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(text).ok()
 }
+
+impl Desk {
+    /// The desk of an existing data folder, to read and check it: unlike
+    /// [`Desk::new`] it creates no folder and leaves a staged draw alone,
+    /// since the service may be drawing at that moment.
+    pub fn open_existing(ledger: Ledger, pools_dir: PathBuf, state_dir: &Path) -> Desk {
+        Desk {
+            ledger,
+            pools_dir,
+            snapshots_dir: state_dir.join("snapshots"),
+            publications_dir: state_dir.join("publications"),
+            secrets_dir: state_dir.join("secrets"),
+            drawing: Mutex::new(()),
+        }
+    }
+}

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use chrono::NaiveDate;
-use shuangsui::calendar::{CalendarError, DayKind, WorkCalendar};
+use shuangsui::calendar::{statutory_holidays, CalendarError, DayKind, WorkCalendar};
 
 fn d(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
@@ -91,18 +91,19 @@ fn holidays_on_weekdays_are_days_off_and_plain_weekends_stay_off() {
 #[test]
 fn a_date_outside_the_table_is_an_error_naming_the_date_and_the_years_covered() {
     let cal = calendar();
-    let err = cal.is_working_day(d("2027-03-01")).unwrap_err();
+    // 2027..=2035 are provisional (below); 2036 has no statutory table either.
+    let err = cal.is_working_day(d("2036-03-02")).unwrap_err();
     match &err {
         CalendarError::OutOfRange { date, covered } => {
-            assert_eq!(*date, d("2027-03-01"));
+            assert_eq!(*date, d("2036-03-02"));
             assert_eq!(covered, &vec![2025, 2026]);
         }
         other => panic!("expected OutOfRange, got {other:?}"),
     }
     let message = err.to_string();
-    assert!(message.contains("2027-03-01"), "{message}");
+    assert!(message.contains("2036-03-02"), "{message}");
     assert!(message.contains("2025, 2026"), "{message}");
-    assert!(message.contains("2027.toml"), "{message}");
+    assert!(message.contains("2036.toml"), "{message}");
     // Before the table as well.
     assert!(matches!(
         cal.is_working_day(d("2024-12-31")),
@@ -206,32 +207,170 @@ fn deadlines_over_plain_weeks_skip_weekends() {
 }
 
 #[test]
-fn a_deadline_that_runs_past_the_table_is_out_of_range_not_a_guess() {
+fn a_deadline_that_runs_past_the_official_tables_is_provisional_not_refused() {
     let cal = calendar();
-    // Recorded Tuesday 2026-12-15: the 20th working day falls in January
-    // 2027, for which there is no notice yet. The error names the first
-    // uncovered date the count needed.
-    match cal.add_working_days(d("2026-12-15"), 20) {
-        Err(CalendarError::OutOfRange { date, covered }) => {
-            assert_eq!(date, d("2027-01-01"));
-            assert_eq!(covered, vec![2025, 2026]);
-        }
-        other => panic!("expected OutOfRange, got {other:?}"),
-    }
+    // Recorded Tuesday 2026-12-15: the count runs into January 2027, for
+    // which there is no notice yet. Provisionally only 元旦 (Fri 2027-01-01)
+    // and the weekends are off: Wed 12-16 .. Thu 12-31 is 12, Mon 01-04 ..
+    // Fri 01-08 is 17, Mon 11 (18), Tue 12 (19), Wed 13 (20).
+    assert_eq!(cal.add_working_days(d("2026-12-15"), 20).unwrap(), d("2027-01-13"));
+    let deadline = cal.deadline(d("2026-12-15")).unwrap();
+    assert_eq!(deadline.date, d("2027-01-13"));
+    assert!(deadline.provisional, "a day of 2027 was counted without its notice");
+    // A deadline inside the official tables is not provisional.
+    let official = cal.deadline(d("2026-03-02")).unwrap();
+    assert!(!official.provisional);
+    assert_eq!(official.date, cal.publication_deadline(d("2026-03-02")).unwrap());
     // Enough days still inside 2026 are fine: Wed 12-16 .. Thu 12-31 is 12.
     assert_eq!(cal.add_working_days(d("2026-12-15"), 12).unwrap(), d("2026-12-31"));
+    assert_eq!(cal.working_days_between(d("2026-12-01"), d("2027-01-05")).unwrap(), 24);
+    // Before the 2024 revision, and past the statutory tabulation: no guess.
     assert!(matches!(
         cal.add_working_days(d("2024-12-31"), 1),
         Err(CalendarError::OutOfRange { .. })
     ));
-    assert!(matches!(
-        cal.working_days_between(d("2026-12-01"), d("2027-01-05")),
-        Err(CalendarError::OutOfRange { .. })
-    ));
+    match cal.add_working_days(d("2035-12-20"), 20) {
+        Err(CalendarError::OutOfRange { date, covered }) => {
+            assert_eq!(date, d("2036-01-01"));
+            assert_eq!(covered, vec![2025, 2026]);
+        }
+        other => panic!("expected OutOfRange, got {other:?}"),
+    }
     assert!(matches!(
         cal.working_days_between(d("2026-03-09"), d("2026-03-06")),
         Err(CalendarError::Reversed { .. })
     ));
+}
+
+// --- The provisional calendar ---
+
+#[test]
+fn the_statutory_days_of_2025_and_2026_are_official_holidays() {
+    // The lunar table and the rule, checked against the two notices: every
+    // statutory day is a day off there, 13 of them, and each festival lands
+    // in the notice's break of the same name.
+    let cal = calendar();
+    for year in [2025, 2026] {
+        let days = statutory_holidays(year).unwrap();
+        assert_eq!(days.len(), 13, "{year}: {days:?}");
+        for (date, festival) in days {
+            let entry = cal
+                .entry(date)
+                .unwrap_or_else(|| panic!("{date} ({festival}) is not named by {year}.toml"));
+            assert_eq!(entry.kind, DayKind::Holiday, "{date} ({festival})");
+            assert!(entry.name.contains(festival), "{date}: {festival} vs {:?}", entry.name);
+        }
+    }
+    let eve = |year| {
+        statutory_holidays(year)
+            .unwrap()
+            .into_iter()
+            .find(|(_, f)| *f == "春节")
+            .unwrap()
+            .0
+    };
+    assert_eq!(eve(2025), d("2025-01-28"), "农历除夕, as the 2025 notice says");
+    assert_eq!(eve(2027), d("2027-02-05"));
+    assert!(statutory_holidays(2024).is_none() && statutory_holidays(2036).is_none());
+    // 2031: 中秋 falls on 1 October, one day for both.
+    assert_eq!(statutory_holidays(2031).unwrap().len(), 12);
+}
+
+#[test]
+fn a_provisional_year_has_statutory_days_and_weekends_off_and_no_make_up_days() {
+    let cal = calendar();
+    assert!(cal.is_provisional(2027) && !cal.is_provisional(2026) && !cal.is_provisional(2036));
+    // 2027 春节: 除夕 Fri 02-05 .. 初三 Mon 02-08.
+    assert!(!cal.is_working_day(d("2027-02-05")).unwrap());
+    assert_eq!(cal.provisional_holiday(d("2027-02-05")), Some("春节"));
+    assert!(!cal.is_working_day(d("2027-02-08")).unwrap());
+    assert!(cal.is_working_day(d("2027-02-04")).unwrap());
+    assert!(cal.is_working_day(d("2027-02-09")).unwrap(), "no bridge days");
+    // Weekends stay off: no make-up working days without the notice.
+    assert!(!cal.is_working_day(d("2027-02-06")).unwrap());
+    assert!(!cal.is_working_day(d("2027-02-20")).unwrap());
+    // 清明 Mon 2027-04-05, 劳动节 Sat–Sun 05-01..02 (no day in lieu), 国庆 Fri 10-01.
+    assert!(!cal.is_working_day(d("2027-04-05")).unwrap());
+    assert!(cal.is_working_day(d("2027-05-03")).unwrap());
+    assert!(!cal.is_working_day(d("2027-10-01")).unwrap());
+    assert!(cal.is_working_day(d("2027-10-04")).unwrap());
+    assert!(cal.entry(d("2027-02-05")).is_none(), "no notice names it");
+}
+
+#[test]
+fn adding_the_official_table_replaces_the_provisional_deadline() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/holidays");
+    let dir = tempfile::tempdir().unwrap();
+    for year in [2025, 2026] {
+        std::fs::copy(
+            shipped.join(format!("{year}.toml")),
+            dir.path().join(format!("{year}.toml")),
+        )
+        .unwrap();
+    }
+    let before = WorkCalendar::load_dir(dir.path())
+        .unwrap()
+        .deadline(d("2026-12-15"))
+        .unwrap();
+    assert_eq!((before.date, before.provisional), (d("2027-01-13"), true));
+    // A notice that adds Mon 2027-01-04 to the 元旦 break moves the deadline
+    // one working day on, and it is no longer provisional.
+    std::fs::write(
+        dir.path().join("2027.toml"),
+        "year = 2027\nsource = \"test notice\"\n[[holiday]]\nname = \"元旦\"\n\
+         days = [\"2027-01-01\", \"2027-01-02\", \"2027-01-03\", \"2027-01-04\"]\n",
+    )
+    .unwrap();
+    let after = WorkCalendar::load_dir(dir.path())
+        .unwrap()
+        .deadline(d("2026-12-15"))
+        .unwrap();
+    assert_eq!((after.date, after.provisional), (d("2027-01-14"), false));
+}
+
+#[test]
+fn provisional_deadlines_stay_within_a_week_of_the_official_ones() {
+    // The documented bound: the provisional rule applied to 2025 and 2026,
+    // against those years' notices, for every start date whose deadline
+    // stays in the tables. Most dates agree (491 of 700); the make-up
+    // Saturdays and bridge days move a few, from 6 days earlier to 7 later.
+    let official = calendar();
+    let provisional = WorkCalendar::from_tables([]).unwrap();
+    let mut start = d("2025-01-01");
+    let (mut worst, mut same, mut total) = (0i64, 0, 0);
+    while start < d("2026-12-01") {
+        let o = official.deadline(start).unwrap();
+        let p = provisional.deadline(start).unwrap();
+        assert!(!o.provisional && p.provisional);
+        let gap = (p.date - o.date).num_days();
+        worst = worst.max(gap.abs());
+        same += usize::from(gap == 0);
+        total += 1;
+        start = start.succ_opt().unwrap();
+    }
+    assert!(worst <= 7, "worst gap {worst} days");
+    assert!(same * 2 > total, "{same} of {total} agree");
+}
+
+#[test]
+fn the_start_warning_comes_within_60_days_of_the_tables_end() {
+    let cal = calendar();
+    // 2026-11-01 + 60 days is 2026-12-31: not yet; a day later, yes.
+    assert_eq!(cal.ending_soon(d("2026-11-01"), 60), None);
+    let warning = cal.ending_soon(d("2026-11-02"), 60).unwrap();
+    assert!(
+        warning.contains("2026-12-31") && warning.contains("2027.toml"),
+        "{warning}"
+    );
+    assert!(cal.ending_soon(d("2026-12-01"), 60).is_some());
+    assert_eq!(cal.official_until(d("2025-06-01")), Some(d("2026-12-31")));
+    // Today already past the tables.
+    let warning = cal.ending_soon(d("2027-01-05"), 60).unwrap();
+    assert!(
+        warning.contains("does not cover today") && warning.contains("2027.toml"),
+        "{warning}"
+    );
+    assert_eq!(cal.ending_soon(d("2025-03-01"), 60), None);
 }
 
 #[test]
@@ -240,9 +379,10 @@ fn counting_and_adding_agree_on_every_start_date() {
     // the deadline is a working day, and exactly 20 working days lie in
     // (start, deadline].
     let cal = calendar();
+    // Through the provisional years too, up to the end of the tabulation.
     let mut start = d("2025-01-01");
     let mut checked = 0;
-    while start < d("2026-12-01") {
+    while start < d("2035-12-01") {
         let deadline = cal.add_working_days(start, 20).unwrap();
         assert!(cal.is_working_day(deadline).unwrap(), "{start} → {deadline}");
         assert_eq!(
@@ -258,7 +398,7 @@ fn counting_and_adding_agree_on_every_start_date() {
         start = start.succ_opt().unwrap();
         checked += 1;
     }
-    assert!(checked > 600);
+    assert!(checked > 3900);
 }
 
 // --- Refusals on load ---

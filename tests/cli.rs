@@ -365,12 +365,108 @@ fn a_bundle_of_another_algorithm_version_is_refused() {
     assert!(text(&output).contains("algorithm version 2"), "{}", text(&output));
 }
 
+fn ledger_verify(data_dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shuangsui"))
+        .args(["ledger", "verify", "--data-dir", s(data_dir)])
+        .env_remove("SHUANGSUI_DATABASE_URL")
+        .env_remove("SHUANGSUI_DATA_DIR")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+/// A data folder as the service leaves it after its first start.
+fn started_data_folder(root: &Path) -> PathBuf {
+    let dir = root.join("state");
+    let config = shuangsui::service::config::Config::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("config/shuangsui.toml"),
+        |_| None,
+    )
+    .unwrap()
+    .with_data_dir(dir.clone(), false);
+    let mut config = config;
+    config.holidays_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/holidays");
+    // The live pools: an explicit small folder, so nothing is seeded.
+    config.pools_dir = common::small_pool(root, 5);
+    config.sample_pools = None;
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(shuangsui::service::state(&config))
+        .unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
 #[test]
-fn ledger_verify_runs_on_a_fresh_data_folder() {
+fn ledger_verify_runs_on_a_started_data_folder() {
     let root = tempfile::tempdir().unwrap();
-    let output = shuangsui(&["ledger", "verify", "--data-dir", s(root.path())]);
+    let dir = started_data_folder(root.path());
+    let output = ledger_verify(&dir);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(text(&output).contains("ledger verified") && text(&output).contains("draws checked: 0"));
+}
+
+#[test]
+fn ledger_verify_of_a_wrong_folder_is_refused_and_creates_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("no-such-folder");
+    let output = ledger_verify(&missing);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("does not exist"), "{}", text(&output));
+    assert!(!missing.exists(), "verify created the folder");
+    // A folder that exists but is no data folder: no ledger in it.
+    let empty = root.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let output = ledger_verify(&empty);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("no ledger database") && text(&output).contains("ledger.db"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "verify created files");
+    assert!(!text(&output).contains("ledger verified"));
+}
+
+#[test]
+fn ledger_verify_refuses_an_empty_or_missing_ledger_beside_published_draws() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = started_data_folder(root.path());
+    // A bundle is published, but the ledger beside it records nothing: it
+    // is not the ledger the draw was recorded in.
+    std::fs::create_dir_all(dir.join("publications/TEST-1_0123456789ab")).unwrap();
+    let output = ledger_verify(&dir);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("is empty") && text(&output).contains("1 published draw"),
+        "{}",
+        text(&output)
+    );
+    std::fs::remove_file(dir.join("ledger.db")).unwrap();
+    let output = ledger_verify(&dir);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(!dir.join("ledger.db").exists(), "verify created a ledger");
+}
+
+#[test]
+fn ledger_verify_of_a_postgres_data_folder_without_its_url_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("state");
+    std::fs::create_dir_all(dir.join("publications")).unwrap();
+    std::fs::write(
+        dir.join("database.toml"),
+        "kind = \"postgres\"\ndatabase = \"postgres://shuangsui@db.internal:5432/shuangsui\"\n",
+    )
+    .unwrap();
+    let output = ledger_verify(&dir);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let message = text(&output);
+    assert!(
+        message.contains("database.toml")
+            && message.contains("postgres://shuangsui@db.internal:5432/shuangsui")
+            && message.contains("SHUANGSUI_DATABASE_URL"),
+        "{message}"
+    );
+    assert!(!dir.join("ledger.db").exists(), "verify created a ledger");
 }
 
 #[test]

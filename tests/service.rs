@@ -24,27 +24,40 @@ struct TestApp {
 
 impl TestApp {
     async fn spawn() -> TestApp {
+        // A calendar of this year and the next, so deadlines never run off
+        // the table whatever day the tests run (the official tables are
+        // tested in tests/calendar.rs).
+        let this_year = chrono::Datelike::year(&chrono::Utc::now());
+        Self::spawn_with_holidays(|holidays| {
+            for year in [this_year - 1, this_year, this_year + 1] {
+                std::fs::write(holidays.join(format!("{year}.toml")), test_table(year)).unwrap();
+            }
+        })
+        .await
+    }
+
+    /// With the holiday tables `fill` writes into the (empty) folder.
+    async fn spawn_with_holidays(fill: impl FnOnce(&std::path::Path)) -> TestApp {
+        Self::spawn_custom(fill, |_| {}).await
+    }
+
+    /// With holiday tables, and the configuration changed by `adjust` before
+    /// the first start.
+    async fn spawn_custom(fill: impl FnOnce(&std::path::Path), adjust: impl FnOnce(&mut Config)) -> TestApp {
         let root = tempfile::tempdir().unwrap();
         let pools = common::small_pool(root.path(), 31);
         let plans = root.path().join("plans");
         std::fs::create_dir_all(&plans).unwrap();
         let loaded = common::load_pools(&pools);
         std::fs::write(plans.join("test-plan.toml"), common::plan_toml(&loaded, 2, "")).unwrap();
-        // A calendar of this year and the next, so deadlines never run off
-        // the table whatever day the tests run (the official tables are
-        // tested in tests/calendar.rs).
         let holidays = root.path().join("holidays");
         std::fs::create_dir_all(&holidays).unwrap();
-        let this_year = chrono::Datelike::year(&chrono::Utc::now());
-        for year in [this_year - 1, this_year, this_year + 1] {
-            let table =
-                format!("year = {year}\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\ndays = [\"{year}-01-01\"]\n");
-            std::fs::write(holidays.join(format!("{year}.toml")), table).unwrap();
-        }
-        let config = Config {
+        fill(&holidays);
+        let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: root.path().join("state"),
             pools_dir: pools,
+            sample_pools: None,
             plans_dir: plans,
             holidays_dir: holidays,
             schedule: None,
@@ -52,12 +65,17 @@ impl TestApp {
             time_zone: "Asia/Shanghai".into(),
             token: Token::new(TOKEN.into()),
         };
+        adjust(&mut config);
         let state = state(&config).await.unwrap();
         TestApp {
             _root: root,
             config,
             state,
         }
+    }
+
+    fn holidays(&self) -> PathBuf {
+        self.config.holidays_dir.clone()
     }
 
     /// The same data folder opened again, as after a restart.
@@ -668,6 +686,54 @@ async fn results_are_recorded_once_published_in_a_notice_and_tracked_until_then(
     );
 }
 
+/// A one-holiday table for `year`, enough to count it as official.
+fn test_table(year: i32) -> String {
+    format!("year = {year}\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\ndays = [\"{year}-01-01\"]\n")
+}
+
+#[tokio::test]
+async fn a_deadline_past_the_official_tables_is_recorded_provisional_until_the_table_is_added() {
+    // The official tables end before today's deadline does (as the shipped
+    // ones, ending 2026-12-31, do for a result recorded from 2026-12-04 on):
+    // the result is recorded all the same, its deadline counted on the
+    // statutory holidays and marked provisional in the API and the due list.
+    // The tables are the shipped ones, up to the year before today.
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/holidays");
+    let table = move |year: i32| {
+        std::fs::read_to_string(shipped.join(format!("{year}.toml"))).unwrap_or_else(|_| test_table(year))
+    };
+    let this_year = chrono::Datelike::year(&shuangsui::service::china_today(&shuangsui::schedule::SystemClock));
+    let mut app = TestApp::spawn_with_holidays(|holidays| {
+        for year in 2025..this_year {
+            std::fs::write(holidays.join(format!("{year}.toml")), table(year)).unwrap();
+        }
+    })
+    .await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    app.operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
+    let result = json!({"task_id": task, "credit_code": rows["rows"][0]["credit_code"], "codes": ["1"],
+                        "inspection_date": "2026-11-30"});
+    let (status, recorded) = app.operator("/api/v1/results", result).await;
+    assert_eq!(status, StatusCode::CREATED, "{recorded}");
+    assert_eq!(recorded["provisional"], true, "{recorded}");
+    let publish_by = recorded["publish_by"].as_str().unwrap().to_owned();
+    let (_, due) = app.call("GET", "/api/v1/results/due", None, Some(TOKEN)).await;
+    assert_eq!(due[0]["provisional"], true, "{due}");
+    assert_eq!(due[0]["publish_by"], publish_by.as_str());
+
+    // The notices for the years it counts are added: after a restart the
+    // same result's deadline is official, recomputed from the recorded day.
+    for year in this_year..=this_year + 1 {
+        std::fs::write(app.holidays().join(format!("{year}.toml")), table(year)).unwrap();
+    }
+    app.restart().await;
+    let (_, due) = app.call("GET", "/api/v1/results/due", None, Some(TOKEN)).await;
+    assert_eq!(due[0]["provisional"], false, "{due}");
+    assert_eq!(due.as_array().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn a_substitute_is_drawn_recorded_published_and_verified() {
     let app = TestApp::spawn().await;
@@ -736,6 +802,164 @@ async fn a_substitute_is_drawn_recorded_published_and_verified() {
     std::fs::write(&path, edited).unwrap();
     let (_, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
     assert_ne!(audit["problems"], json!([]), "{audit}");
+}
+
+/// The holiday tables of [`TestApp::spawn`].
+fn three_years(holidays: &std::path::Path) {
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    for year in [this_year - 1, this_year, this_year + 1] {
+        std::fs::write(holidays.join(format!("{year}.toml")), test_table(year)).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_default_live_pools_are_a_copy_in_the_data_folder_and_the_sample_is_never_written() {
+    // As with the shipped configuration: no pools_dir, so the live folder is
+    // DATA_DIR/pools, seeded from the sample on first start.
+    let app = TestApp::spawn_custom(three_years, |config| {
+        config.sample_pools = Some(config.pools_dir.clone());
+        config.pools_dir = config.data_dir.join("pools");
+    })
+    .await;
+    let sample = app.config.sample_pools.clone().unwrap();
+    let live = app.config.data_dir.join("pools");
+    assert_eq!(app.state.desk.pools_dir, live);
+    let sample_conflicts = std::fs::read(sample.join("conflicts.csv")).unwrap();
+    assert_eq!(std::fs::read(live.join("conflicts.csv")).unwrap(), sample_conflicts);
+    assert!(
+        !std::fs::read_dir(&app.config.data_dir).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("seeding")),
+        "no seeding leftovers"
+    );
+
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    app.operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
+    let code = rows["rows"][0]["credit_code"].as_str().unwrap().to_owned();
+    let leader = rows["rows"][0]["team"][0].as_str().unwrap().to_owned();
+    let ask = json!({"credit_code": code, "out": leader, "reason": "conflict", "relation": "近亲属"});
+    let (status, made) = app.operator(&format!("/api/v1/draws/{task}/substitutions"), ask).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+
+    assert_eq!(
+        std::fs::read(sample.join("conflicts.csv")).unwrap(),
+        sample_conflicts,
+        "the sample (in the checkout: data/) is never written"
+    );
+    let grown = std::fs::read_to_string(live.join("conflicts.csv")).unwrap();
+    assert!(grown.len() > sample_conflicts.len() && grown.contains(&format!("{leader},{code}")));
+
+    // A second start keeps the live folder as it was left, grown.
+    let mut app = app;
+    app.restart().await;
+    assert_eq!(std::fs::read_to_string(live.join("conflicts.csv")).unwrap(), grown);
+}
+
+#[test]
+fn the_shipped_configuration_keeps_the_live_pools_under_the_data_folder() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/shuangsui.toml");
+    let config = Config::load(&path, |_| None).unwrap();
+    assert_eq!(config.pools_dir, PathBuf::from("var/pools"));
+    assert_eq!(config.sample_pools, Some(PathBuf::from("data")));
+    let moved = config.with_data_dir(PathBuf::from("/srv/state"), false);
+    assert_eq!(moved.pools_dir, PathBuf::from("/srv/state/pools"));
+    // An explicit folder wins, and is never seeded.
+    let explicit = Config::load(&path, |name| {
+        (name == "SHUANGSUI_POOLS_DIR").then(|| "/srv/pools".into())
+    })
+    .unwrap();
+    assert_eq!(explicit.pools_dir, PathBuf::from("/srv/pools"));
+    assert_eq!(explicit.sample_pools, None);
+    let explicit = explicit.with_data_dir(PathBuf::from("/srv/state"), false);
+    assert_eq!(explicit.pools_dir, PathBuf::from("/srv/pools"));
+}
+
+#[test]
+fn seeding_refuses_an_incomplete_sample_and_leaves_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let sample = root.path().join("sample");
+    std::fs::create_dir_all(&sample).unwrap();
+    std::fs::write(sample.join("departments.csv"), "x\n").unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/shuangsui.toml");
+    let mut config = Config::load(&path, |_| None)
+        .unwrap()
+        .with_data_dir(root.path().join("state"), false);
+    config.sample_pools = Some(sample);
+    std::fs::create_dir_all(config.data_dir.join(".pools.seeding-1")).unwrap();
+    let err = shuangsui::service::data_dir::seed_pools(&config).unwrap_err();
+    assert!(err.to_string().contains("items.csv"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(&config.data_dir).unwrap().count(),
+        0,
+        "nothing half-seeded, and an interrupted start's leftovers are gone"
+    );
+}
+
+#[tokio::test]
+async fn the_data_folder_records_its_database_and_refuses_another() {
+    let app = TestApp::spawn().await;
+    let marker = app.config.data_dir.join("database.toml");
+    let text = std::fs::read_to_string(&marker).unwrap();
+    assert!(text.contains("kind = \"sqlite\""), "{text}");
+    // A folder that belongs to PostgreSQL, started without the URL: refused,
+    // naming the marker and what to set; no SQLite ledger is created.
+    let other = tempfile::tempdir().unwrap();
+    let mut config = app.config.clone();
+    config.data_dir = other.path().join("state");
+    config.database_url = format!("sqlite://{}?mode=rwc", config.data_dir.join("ledger.db").display());
+    std::fs::create_dir_all(&config.data_dir).unwrap();
+    std::fs::write(
+        config.data_dir.join("database.toml"),
+        "kind = \"postgres\"\ndatabase = \"postgres://shuangsui@db.internal:5432/shuangsui\"\n",
+    )
+    .unwrap();
+    let err = match state(&config).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("started on the wrong database"),
+    };
+    assert!(
+        err.contains("database.toml") && err.contains("SHUANGSUI_DATABASE_URL") && err.contains("db.internal"),
+        "{err}"
+    );
+    assert!(!config.data_dir.join("ledger.db").exists());
+}
+
+#[test]
+fn a_postgres_identity_leaves_out_the_password() {
+    use shuangsui::service::data_dir::Database;
+    let db = Database::of_url("postgres://clerk:s3cret@db.internal:5433/shuangsui?sslmode=require");
+    assert_eq!(db.kind, "postgres");
+    assert_eq!(
+        db.database.as_deref(),
+        Some("postgres://clerk@db.internal:5433/shuangsui")
+    );
+    assert_eq!(Database::of_url("sqlite:///var/x/ledger.db?mode=rwc").kind, "sqlite");
+}
+
+#[tokio::test]
+async fn ledger_verify_from_the_command_line_checks_a_service_data_folder() {
+    let app = TestApp::spawn().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    app.operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shuangsui"))
+        .args(["ledger", "verify", "--data-dir"])
+        .arg(&app.config.data_dir)
+        .env_remove("SHUANGSUI_DATABASE_URL")
+        .env_remove("SHUANGSUI_DATA_DIR")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("draws checked: 1") && text.contains("ledger verified"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

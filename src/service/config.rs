@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// The default live pools folder, inside the data folder.
+pub const DEFAULT_POOLS: &str = "pools";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -20,7 +23,10 @@ pub enum ConfigError {
 struct ConfigFile {
     listen: String,
     data_dir: PathBuf,
-    pools_dir: PathBuf,
+    #[serde(default)]
+    pools_dir: Option<PathBuf>,
+    #[serde(default = "default_sample_pools")]
+    sample_pools: PathBuf,
     plans_dir: PathBuf,
     #[serde(default = "default_holidays")]
     holidays_dir: PathBuf,
@@ -32,6 +38,10 @@ struct ConfigFile {
     time_zone: String,
     #[serde(default)]
     operator_token_file: Option<PathBuf>,
+}
+
+fn default_sample_pools() -> PathBuf {
+    PathBuf::from("data")
 }
 
 fn default_holidays() -> PathBuf {
@@ -68,8 +78,13 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The ledger database, snapshots, publications and secrets live here.
     pub data_dir: PathBuf,
-    /// The live 一单两库 folder.
+    /// The live 一单两库 folder (or workbook) the service draws from and
+    /// appends newly declared conflicts to. By default `DATA_DIR/pools`.
     pub pools_dir: PathBuf,
+    /// Where the default live folder is first copied from (the bundled
+    /// sample, `data/`) when it does not exist yet. `None` when `pools_dir`
+    /// was configured: an office's own folder is never seeded over.
+    pub sample_pools: Option<PathBuf>,
     pub plans_dir: PathBuf,
     /// The official working-day calendar, one `YEAR.toml` per year.
     pub holidays_dir: PathBuf,
@@ -103,7 +118,12 @@ impl Config {
             .parse()
             .map_err(|_| invalid(format!("listen: {listen_text:?} is not HOST:PORT")))?;
         let data_dir = env("SHUANGSUI_DATA_DIR").map(PathBuf::from).unwrap_or(file.data_dir);
-        let pools_dir = env("SHUANGSUI_POOLS_DIR").map(PathBuf::from).unwrap_or(file.pools_dir);
+        // The live folder is written to (declared conflicts), so by default
+        // it is a copy under the data folder, never the tracked sample.
+        let (pools_dir, sample_pools) = match env("SHUANGSUI_POOLS_DIR").map(PathBuf::from).or(file.pools_dir) {
+            Some(dir) => (dir, None),
+            None => (data_dir.join(DEFAULT_POOLS), Some(file.sample_pools)),
+        };
         let database_url = env("SHUANGSUI_DATABASE_URL")
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("ledger.db").display()));
@@ -128,6 +148,7 @@ impl Config {
             listen,
             data_dir,
             pools_dir,
+            sample_pools,
             plans_dir: file.plans_dir,
             holidays_dir: file.holidays_dir,
             schedule: file.schedule,
@@ -138,10 +159,14 @@ impl Config {
     }
 
     /// With the data folder given on the command line (`--data-dir`), the
-    /// database follows it unless a URL was set explicitly.
+    /// database follows it unless a URL was set explicitly, and so does the
+    /// default live pools folder.
     pub fn with_data_dir(mut self, dir: PathBuf, explicit_database: bool) -> Config {
         if !explicit_database {
             self.database_url = format!("sqlite://{}?mode=rwc", dir.join("ledger.db").display());
+        }
+        if self.sample_pools.is_some() {
+            self.pools_dir = dir.join(DEFAULT_POOLS);
         }
         self.data_dir = dir;
         self

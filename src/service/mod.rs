@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod config;
+pub mod data_dir;
 pub mod error;
 pub mod pages;
 pub mod results;
@@ -41,7 +42,8 @@ pub struct AppState {
     pub plans_dir: PathBuf,
     pub publications: Publications,
     pub search: Arc<RwLock<Option<CachedIndex>>>,
-    /// The official working-day calendar, for result deadlines.
+    /// The working-day calendar, for result deadlines: the official tables,
+    /// and provisional years after them.
     pub calendar: Arc<WorkCalendar>,
 }
 
@@ -140,11 +142,22 @@ pub enum ServeError {
     Schedule(#[from] crate::schedule::ScheduleError),
     #[error(transparent)]
     Calendar(#[from] crate::calendar::CalendarError),
+    #[error(transparent)]
+    DataDir(#[from] data_dir::DataDirError),
 }
 
-/// Opens the ledger and the desk for a configuration.
+/// Opens the ledger and the desk for a configuration: on first start
+/// creates the data folder, records its database and seeds the default live
+/// pools (see [`data_dir`]).
 pub async fn state(config: &Config) -> Result<AppState, ServeError> {
-    std::fs::create_dir_all(&config.data_dir)?;
+    data_dir::claim(config)?;
+    if data_dir::seed_pools(config)? {
+        tracing::info!(
+            pools = %config.pools_dir.display(),
+            sample = %config.sample_pools.as_deref().unwrap_or(std::path::Path::new("")).display(),
+            "seeded the live pools from the sample"
+        );
+    }
     let ledger = Ledger::open(&config.database_url).await?;
     let desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir)?;
     let publications = Publications::open(&desk.publications_dir);
@@ -159,11 +172,44 @@ pub async fn state(config: &Config) -> Result<AppState, ServeError> {
     })
 }
 
+/// The desk of an existing data folder, for `ledger verify`: creates
+/// nothing, and refuses a folder that is missing, belongs to another
+/// database, or has published draws but an empty ledger.
+pub async fn existing_desk(config: &Config) -> Result<Desk, ServeError> {
+    data_dir::check_existing(config)?;
+    let ledger = Ledger::open_existing(&config.database_url).await?;
+    let desk = Desk::open_existing(ledger, config.pools_dir.clone(), &config.data_dir);
+    let count = data_dir::published_draws(&desk.publications_dir);
+    if count > 0 && desk.ledger.head().await? == crate::ledger::Head::GENESIS {
+        return Err(data_dir::DataDirError::EmptyLedger {
+            database: data_dir::Database::of_url(&config.database_url).to_string(),
+            publications: desk.publications_dir.display().to_string(),
+            count,
+        }
+        .into());
+    }
+    Ok(desk)
+}
+
+/// How long before the official holiday tables run out the service warns at
+/// start: the State Council's notice usually comes in November.
+pub const CALENDAR_WARNING_DAYS: u64 = 60;
+
+/// Today in China (UTC+8), by `clock`.
+pub fn china_today(clock: &dyn crate::schedule::Clock) -> chrono::NaiveDate {
+    let china = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    clock.now().with_timezone(&china).date_naive()
+}
+
 /// Serves until SIGINT or SIGTERM. In-flight requests — a draw among them —
 /// run to completion before the process exits; a draw not yet recorded when
 /// the process dies leaves nothing behind (see [`Desk`]).
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let state = state(&config).await?;
+    let today = china_today(&SystemClock);
+    if let Some(warning) = state.calendar.ending_soon(today, CALENDAR_WARNING_DAYS) {
+        tracing::warn!(holidays = %config.holidays_dir.display(), "{warning}");
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Listen {
