@@ -245,9 +245,13 @@ impl Desk {
         let pools = load_path(&self.pools_dir, LoadOptions::default()).map_err(TaskError::Pools)?;
         let dir = self.snapshots_dir.join(pools.snapshot.combined().to_hex());
         if !dir.exists() {
-            let temp = self
-                .snapshots_dir
-                .join(format!(".{}.tmp-{}", pools.snapshot.combined(), std::process::id()));
+            // A name of its own per attempt: requests of this process and of
+            // other instances may be freezing the same pools at this moment.
+            let temp = self.snapshots_dir.join(format!(
+                ".{}.tmp-{}",
+                pools.snapshot.combined(),
+                &Seed::random().to_hex()[..16]
+            ));
             std::fs::create_dir_all(&temp).map_err(io(&temp))?;
             if is_workbook(&self.pools_dir) {
                 std::fs::copy(&self.pools_dir, temp.join(SNAPSHOT_WORKBOOK)).map_err(io(&self.pools_dir))?;
@@ -257,7 +261,13 @@ impl Desk {
                     std::fs::copy(&from, temp.join(name)).map_err(io(&from))?;
                 }
             }
-            std::fs::rename(&temp, &dir).map_err(io(&dir))?;
+            if let Err(e) = std::fs::rename(&temp, &dir) {
+                std::fs::remove_dir_all(&temp).map_err(io(&temp))?;
+                // The same content frozen by another request meanwhile.
+                if !dir.is_dir() {
+                    return Err(io(&dir)(e));
+                }
+            }
         }
         Ok((pools, dir))
     }
@@ -310,6 +320,7 @@ impl Desk {
                 &now_in_china(),
             )
             .await?;
+        let mut our_secret = None;
         let seed_method = match method {
             MethodRequest::Ceremony { at } => {
                 future_time(&at)?;
@@ -326,12 +337,14 @@ impl Desk {
             MethodRequest::Commit { beacon_at } => {
                 let beacon = beacon_at.as_deref().map(future_round).transpose()?;
                 let secret = Seed::random();
-                let path = self.secret_path(&task_id);
+                let commitment = commitment(&secret);
+                // On disk before the ledger can hold its commitment, so a
+                // crash after the append cannot lose it.
+                let path = self.secret_path(&commitment);
                 crate::bundle::write_private(&path, secret.to_hex().as_bytes())?;
-                SeedMethod::Commit {
-                    commitment: commitment(&secret),
-                    beacon,
-                }
+                sync_dir(&self.secrets_dir)?;
+                our_secret = Some(path);
+                SeedMethod::Commit { commitment, beacon }
             }
         };
         let mut announcement = Announcement::new(task_id.clone(), plan, &pools, seed_method, redraw, occurrence);
@@ -341,6 +354,11 @@ impl Desk {
             .ledger
             .append(Kind::PlanAnnounced, &announce_key(&task_id), &payload, &now_in_china())
             .await?;
+        if let (Appended::Existing(_), Some(path)) = (&appended, &our_secret) {
+            // Another request announced the task first: its commitment is
+            // the one on record, and ours can never be revealed.
+            std::fs::remove_file(path).map_err(io(path))?;
+        }
         let entry = appended.entry().clone();
         Ok((entry.payload()?, entry))
     }
@@ -359,7 +377,16 @@ impl Desk {
         unreachable!("some redraw number is free")
     }
 
-    fn secret_path(&self, task_id: &str) -> PathBuf {
+    /// A commit–reveal secret is stored under its commitment: simultaneous
+    /// announcements of one task each keep their own, and the reveal finds
+    /// the one whose commitment the ledger holds.
+    fn secret_path(&self, commitment: &str) -> PathBuf {
+        self.secrets_dir.join(format!("commit-{commitment}.hex"))
+    }
+
+    /// Where secrets were kept before they were named by their commitment,
+    /// for tasks announced then and not yet drawn.
+    fn legacy_secret_path(&self, task_id: &str) -> PathBuf {
         self.secrets_dir
             .join(format!("{}.hex", task_id.replace(['/', '\\'], "_")))
     }
@@ -451,7 +478,10 @@ impl Desk {
                 },
                 SeedMaterial::Reveal { beacon_signature },
             ) => {
-                let path = self.secret_path(&announcement.task_id);
+                let mut path = self.secret_path(published);
+                if !path.exists() {
+                    path = self.legacy_secret_path(&announcement.task_id);
+                }
                 let text = std::fs::read_to_string(&path).map_err(io(&path))?;
                 let secret = Seed::parse_hex(&text).map_err(|e| wrong(e.to_string()))?;
                 if commitment(&secret) != *published {
@@ -664,6 +694,11 @@ fn beacon_record(chain: &str, round: u64, signature: &str) -> Result<crate::seed
     let bytes = hex::decode(signature.trim())
         .map_err(|e| TaskError::WrongSeedMaterial(format!("the beacon signature is not hex: {e}")))?;
     crate::seed::BeaconRecord::verified(chain, round, &bytes).map_err(TaskError::WrongSeedMaterial)
+}
+
+/// Makes a rename in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), TaskError> {
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
 fn announce_key(task_id: &str) -> String {
