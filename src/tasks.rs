@@ -544,8 +544,7 @@ impl Desk {
             merged: &merged,
             sources: &merge_sources,
         });
-        let (mut confidential, mut public) =
-            bundle::merged_contents(
+        let (mut confidential, mut public) = bundle::merged_contents(
             &pools,
             &announcement.plan,
             &history,
@@ -659,7 +658,9 @@ impl Desk {
             // Announced before histories were fixed: drawn without one, as then.
             return Ok((History::default(), Vec::new()));
         };
-        let history = self.history_of(&announcement.plan, &announcement.history_sources).await?;
+        let history = self
+            .history_of(&announcement.plan, &announcement.history_sources)
+            .await?;
         if history.hash() != fixed {
             return Err(TaskError::Invalid(format!(
                 "the history of {} no longer has the hash its announcement fixed ({fixed})",
