@@ -1,7 +1,9 @@
 //! Earlier inspections, as far as a draw needs them: which targets were
-//! inspected for which item, when, and by whom. They come from earlier
-//! bundles and are frozen into each new bundle as `history.csv`, so the draw
-//! stays a pure function of what the bundle holds.
+//! inspected for which item, when, and by whom (the teams as they stood
+//! after any substitutions). They come from earlier bundles — given to
+//! `shuangsui draw --history`, or at the service every earlier draw in the
+//! ledger — and are frozen into each new bundle as `history.csv`, so the
+//! draw stays a pure function of what the bundle holds.
 
 use std::path::Path;
 
@@ -74,8 +76,11 @@ impl EarlierBundle {
     }
 }
 
-/// The visits of a bundle's `assignments.csv`: credit code, items, team.
-fn visits_of(stored: &Stored) -> Result<Vec<(CreditCode, Vec<ItemCode>, Vec<CertNo>)>, String> {
+/// A visit as `assignments.csv` lists it: credit code, items, team.
+type Visit = (CreditCode, Vec<ItemCode>, Vec<CertNo>);
+
+/// The visits of a bundle's `assignments.csv`.
+fn visits_of(stored: &Stored) -> Result<Vec<Visit>, String> {
     let text = stored.assignments.trim_start_matches('\u{feff}');
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let mut visits = Vec::new();
