@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::bundle::{self, BundleError};
 use crate::draw::{draw_merged, DrawError, Outcome};
-use crate::history::History;
+use crate::history::{EarlierBundle, EarlierDraw, History};
 use crate::merge::Merged;
 use crate::plan::{Plan, PlanError};
 use crate::pools::{load_path, LoadOptions, Pools, Problems};
@@ -69,11 +69,20 @@ pub fn draw_bundle(
     options: LoadOptions,
 ) -> Result<Drawn, CommandError> {
     let plan = Plan::load(plan_path)?;
-    let read_all = |dirs: &[PathBuf]| dirs.iter().map(|dir| bundle::read(dir)).collect::<Result<Vec<_>, _>>();
-    let stored = read_all(earlier.history)?;
-    let to_merge = read_all(earlier.merge)?;
-    let history = History::from_bundles(&stored).map_err(CommandError::History)?;
-    let sources: Vec<bundle::HistorySource> = stored.iter().map(bundle::HistorySource::of).collect();
+    let stored = earlier
+        .history
+        .iter()
+        .map(|dir| EarlierBundle::read(dir))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CommandError::History)?;
+    let to_merge = earlier
+        .merge
+        .iter()
+        .map(|dir| bundle::read(dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    let draws: Vec<EarlierDraw<'_>> = stored.iter().map(EarlierBundle::as_earlier).collect();
+    let history = History::for_plan(&plan, &draws).map_err(CommandError::History)?;
+    let sources: Vec<bundle::HistorySource> = stored.iter().map(|e| bundle::HistorySource::of(&e.bundle)).collect();
     let merge_sources: Vec<bundle::HistorySource> = to_merge.iter().map(bundle::HistorySource::of).collect();
     // A visit of the same period is joined, not an earlier inspection: as
     // history it would bar its own team and exclude its own items.

@@ -1,12 +1,19 @@
 //! Earlier inspections, as far as a draw needs them: which targets were
-//! inspected for which item, when, and by whom. They come from earlier
-//! bundles and are frozen into each new bundle as `history.csv`, so the draw
-//! stays a pure function of what the bundle holds.
+//! inspected for which item, when, and by whom (the teams as they stood
+//! after any substitutions). They come from earlier bundles — given to
+//! `shuangsui draw --history`, or at the service every earlier draw in the
+//! ledger — and are frozen into each new bundle as `history.csv`, so the
+//! draw stays a pure function of what the bundle holds.
+
+use std::path::Path;
 
 use chrono::NaiveDate;
 
+use crate::bundle::Stored;
 use crate::ids::{CertNo, CreditCode, ItemCode};
+use crate::plan::Plan;
 use crate::snapshot::{text_records, Hash32};
+use crate::substitution;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Inspection {
@@ -26,6 +33,77 @@ impl Inspection {
             self.officers.iter().map(CertNo::as_str).collect::<Vec<_>>().join(";"),
         ]
     }
+}
+
+/// An earlier draw whose inspections count for a new one: its bundle, and
+/// the substitutions made on it so far (spec §12), in list order.
+pub struct EarlierDraw<'a> {
+    pub bundle: &'a Stored,
+    pub substitutions: &'a [substitution::Entry],
+}
+
+/// An earlier bundle given as history to `shuangsui draw`, with the
+/// substitutions its `substitutions.json` records.
+pub struct EarlierBundle {
+    pub bundle: Stored,
+    pub substitutions: Vec<substitution::Entry>,
+}
+
+impl EarlierBundle {
+    pub fn read(dir: &Path) -> Result<Self, String> {
+        let bundle = crate::bundle::read(dir).map_err(|e| e.to_string())?;
+        let substitutions = match substitution::read(dir).map_err(|e| e.to_string())? {
+            None => Vec::new(),
+            Some(log) => {
+                let m = &bundle.manifest;
+                if log.plan_id != m.plan.id || log.draw_result_sha256 != m.result_sha256 {
+                    return Err(format!(
+                        "{}: substitutions.json belongs to another draw",
+                        dir.join(substitution::FILE).display()
+                    ));
+                }
+                log.substitutions
+            }
+        };
+        Ok(EarlierBundle { bundle, substitutions })
+    }
+
+    pub fn as_earlier(&self) -> EarlierDraw<'_> {
+        EarlierDraw {
+            bundle: &self.bundle,
+            substitutions: &self.substitutions,
+        }
+    }
+}
+
+/// A visit as `assignments.csv` lists it: credit code, items, team.
+type Visit = (CreditCode, Vec<ItemCode>, Vec<CertNo>);
+
+/// The visits of a bundle's `assignments.csv`.
+fn visits_of(stored: &Stored) -> Result<Vec<Visit>, String> {
+    let text = stored.assignments.trim_start_matches('\u{feff}');
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let mut visits = Vec::new();
+    for (row, record) in reader.records().enumerate() {
+        let at = |e: &dyn std::fmt::Display| format!("{}/assignments.csv:{}: {e}", stored.dir.display(), row + 2);
+        let record = record.map_err(|e| at(&e))?;
+        let (Some(code), Some(items), Some(team)) = (record.get(1), record.get(3), record.get(6)) else {
+            return Err(at(&"too few columns"));
+        };
+        let code = CreditCode::parse(code).map_err(|e| at(&e))?;
+        let items = items
+            .split(';')
+            .map(ItemCode::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| at(&e))?;
+        let team = team
+            .split(';')
+            .map(CertNo::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| at(&e))?;
+        visits.push((code, items, team));
+    }
+    Ok(visits)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,35 +141,40 @@ impl History {
         text_records("shuangsui/v1/history", HISTORY_HEADER, &records)
     }
 
-    /// The inspections recorded in earlier bundles: one per drawn (target,
-    /// item), dated on that plan's inspection date, with its team.
-    pub fn from_bundles(bundles: &[crate::bundle::Stored]) -> Result<Self, String> {
+    /// The history a plan is drawn with (`docs/ALGORITHM.md` §7): one
+    /// record per (visit, item) of each earlier draw, dated on that draw's
+    /// inspection date, with the visit's current team — the drawn team with
+    /// the draw's substitutions applied in order (§12), since the officer
+    /// taken off never went. Draws dated after the plan's inspection date
+    /// had not happened by then and do not count. The shell and the service
+    /// both build their history here, so the two cannot disagree.
+    pub fn for_plan(plan: &Plan, earlier: &[EarlierDraw<'_>]) -> Result<Self, String> {
         let mut inspections = Vec::new();
-        for stored in bundles {
-            let text = stored.assignments.trim_start_matches('\u{feff}');
-            let mut reader = csv::Reader::from_reader(text.as_bytes());
-            for (row, record) in reader.records().enumerate() {
-                let at =
-                    |e: &dyn std::fmt::Display| format!("{}/assignments.csv:{}: {e}", stored.dir.display(), row + 2);
-                let record = record.map_err(|e| at(&e))?;
-                let (Some(code), Some(items), Some(team)) = (record.get(1), record.get(3), record.get(6)) else {
-                    return Err(at(&"too few columns"));
-                };
-                let code = CreditCode::parse(code).map_err(|e| at(&e))?;
-                let officers = team
-                    .split(';')
-                    .map(CertNo::parse)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| at(&e))?;
-                for item in items.split(';') {
-                    let item = ItemCode::parse(item).map_err(|e| at(&e))?;
-                    inspections.push(Inspection {
-                        code,
-                        item,
-                        date: stored.plan.inspection_date,
-                        officers: officers.clone(),
-                    });
-                }
+        for draw in earlier {
+            let stored = draw.bundle;
+            if stored.plan.inspection_date > plan.inspection_date {
+                continue;
+            }
+            let mut visits = visits_of(stored)?;
+            for entry in draw.substitutions {
+                let at = |e: &str| format!("{}: substitution {}: {e}", stored.dir.display(), entry.seq);
+                let (_, _, team) = visits
+                    .iter_mut()
+                    .find(|(code, _, _)| *code == entry.credit_code)
+                    .ok_or_else(|| at(&format!("{} was not drawn", entry.credit_code)))?;
+                let place = team
+                    .iter_mut()
+                    .find(|c| **c == entry.out)
+                    .ok_or_else(|| at(&format!("{} is not on the team for {}", entry.out, entry.credit_code)))?;
+                *place = entry.incoming.clone();
+            }
+            for (code, items, officers) in visits {
+                inspections.extend(items.into_iter().map(|item| Inspection {
+                    code,
+                    item,
+                    date: stored.plan.inspection_date,
+                    officers: officers.clone(),
+                }));
             }
         }
         Ok(History::new(inspections))

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 
 use crate::bundle::{self, Manifest};
 use crate::draw::{draw_merged, DrawError};
-use crate::history::History;
+use crate::history::{EarlierDraw, History};
 use crate::ledger::{Appended, Entry, Head, Kind, Ledger, LedgerError};
 use crate::merge::Merged;
 use crate::plan::Plan;
@@ -141,6 +141,25 @@ pub struct Announcement {
     /// it joins, fixed at announcement so the draw cannot pick others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merge_sources: Vec<MergeSource>,
+    /// The earlier draws whose inspections count for exclusion and rotation
+    /// (spec §7), and the hash of the history they give, fixed at
+    /// announcement: before the seed can be known, neither a later draw nor
+    /// a later substitution may change what this task draws.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history_sources: Vec<HistoryDraw>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_sha256: Option<Hash32>,
+}
+
+/// An earlier draw a task's history takes in, with the number of its
+/// substitutions made by the announcement: the teams as they stood then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryDraw {
+    pub plan_id: String,
+    pub task_id: String,
+    pub bundle: String,
+    pub result_sha256: Hash32,
+    pub substitutions: u32,
 }
 
 /// An earlier draw a merging plan joins.
@@ -172,6 +191,8 @@ impl Announcement {
             occurrence,
             unannounced: false,
             merge_sources: Vec::new(),
+            history_sources: Vec::new(),
+            history_sha256: None,
         }
     }
 }
@@ -245,9 +266,13 @@ impl Desk {
         let pools = load_path(&self.pools_dir, LoadOptions::default()).map_err(TaskError::Pools)?;
         let dir = self.snapshots_dir.join(pools.snapshot.combined().to_hex());
         if !dir.exists() {
-            let temp = self
-                .snapshots_dir
-                .join(format!(".{}.tmp-{}", pools.snapshot.combined(), std::process::id()));
+            // A name of its own per attempt: requests of this process and of
+            // other instances may be freezing the same pools at this moment.
+            let temp = self.snapshots_dir.join(format!(
+                ".{}.tmp-{}",
+                pools.snapshot.combined(),
+                &Seed::random().to_hex()[..16]
+            ));
             std::fs::create_dir_all(&temp).map_err(io(&temp))?;
             if is_workbook(&self.pools_dir) {
                 std::fs::copy(&self.pools_dir, temp.join(SNAPSHOT_WORKBOOK)).map_err(io(&self.pools_dir))?;
@@ -257,7 +282,13 @@ impl Desk {
                     std::fs::copy(&from, temp.join(name)).map_err(io(&from))?;
                 }
             }
-            std::fs::rename(&temp, &dir).map_err(io(&dir))?;
+            if let Err(e) = std::fs::rename(&temp, &dir) {
+                std::fs::remove_dir_all(&temp).map_err(io(&temp))?;
+                // The same content frozen by another request meanwhile.
+                if !dir.is_dir() {
+                    return Err(io(&dir)(e));
+                }
+            }
         }
         Ok((pools, dir))
     }
@@ -299,6 +330,7 @@ impl Desk {
                 Err(TaskError::Conflict(task_id))
             };
         }
+        let (history_sources, history) = self.fixed_history(&task_id, &plan, &merge_sources).await?;
         let (pools, _) = self.freeze_pools()?;
         let snapshot_key = format!("snapshot:{}", pools.snapshot.combined());
         let snapshot_payload = serde_json::to_string(&pools.snapshot).expect("hashes serialise");
@@ -310,6 +342,7 @@ impl Desk {
                 &now_in_china(),
             )
             .await?;
+        let mut our_secret = None;
         let seed_method = match method {
             MethodRequest::Ceremony { at } => {
                 future_time(&at)?;
@@ -326,21 +359,30 @@ impl Desk {
             MethodRequest::Commit { beacon_at } => {
                 let beacon = beacon_at.as_deref().map(future_round).transpose()?;
                 let secret = Seed::random();
-                let path = self.secret_path(&task_id);
+                let commitment = commitment(&secret);
+                // On disk before the ledger can hold its commitment, so a
+                // crash after the append cannot lose it.
+                let path = self.secret_path(&commitment);
                 crate::bundle::write_private(&path, secret.to_hex().as_bytes())?;
-                SeedMethod::Commit {
-                    commitment: commitment(&secret),
-                    beacon,
-                }
+                sync_dir(&self.secrets_dir)?;
+                our_secret = Some(path);
+                SeedMethod::Commit { commitment, beacon }
             }
         };
         let mut announcement = Announcement::new(task_id.clone(), plan, &pools, seed_method, redraw, occurrence);
         announcement.merge_sources = merge_sources;
+        announcement.history_sources = history_sources;
+        announcement.history_sha256 = Some(history.hash());
         let payload = serde_json::to_string(&announcement).expect("announcements serialise");
         let appended = self
             .ledger
             .append(Kind::PlanAnnounced, &announce_key(&task_id), &payload, &now_in_china())
             .await?;
+        if let (Appended::Existing(_), Some(path)) = (&appended, &our_secret) {
+            // Another request announced the task first: its commitment is
+            // the one on record, and ours can never be revealed.
+            std::fs::remove_file(path).map_err(io(path))?;
+        }
         let entry = appended.entry().clone();
         Ok((entry.payload()?, entry))
     }
@@ -359,7 +401,16 @@ impl Desk {
         unreachable!("some redraw number is free")
     }
 
-    fn secret_path(&self, task_id: &str) -> PathBuf {
+    /// A commit–reveal secret is stored under its commitment: simultaneous
+    /// announcements of one task each keep their own, and the reveal finds
+    /// the one whose commitment the ledger holds.
+    fn secret_path(&self, commitment: &str) -> PathBuf {
+        self.secrets_dir.join(format!("commit-{commitment}.hex"))
+    }
+
+    /// Where secrets were kept before they were named by their commitment,
+    /// for tasks announced then and not yet drawn.
+    fn legacy_secret_path(&self, task_id: &str) -> PathBuf {
         self.secrets_dir
             .join(format!("{}.hex", task_id.replace(['/', '\\'], "_")))
     }
@@ -410,6 +461,7 @@ impl Desk {
         let _one_at_a_time = self.drawing.lock().await;
         let (pools, _) = self.freeze_pools()?;
         let task_id = format!("{}@adhoc-{}", plan.id, &Seed::random().to_hex()[..8]);
+        let (history_sources, history) = self.fixed_history(&task_id, &plan, &merge_sources).await?;
         let mut announcement = Announcement::new(
             task_id.clone(),
             plan,
@@ -420,6 +472,8 @@ impl Desk {
         );
         announcement.unannounced = true;
         announcement.merge_sources = merge_sources;
+        announcement.history_sources = history_sources;
+        announcement.history_sha256 = Some(history.hash());
         let payload = serde_json::to_string(&announcement).expect("announcements serialise");
         self.ledger
             .append(Kind::PlanAnnounced, &announce_key(&task_id), &payload, &now_in_china())
@@ -451,7 +505,10 @@ impl Desk {
                 },
                 SeedMaterial::Reveal { beacon_signature },
             ) => {
-                let path = self.secret_path(&announcement.task_id);
+                let mut path = self.secret_path(published);
+                if !path.exists() {
+                    path = self.legacy_secret_path(&announcement.task_id);
+                }
                 let text = std::fs::read_to_string(&path).map_err(io(&path))?;
                 let secret = Seed::parse_hex(&text).map_err(|e| wrong(e.to_string()))?;
                 if commitment(&secret) != *published {
@@ -479,7 +536,7 @@ impl Desk {
     async fn draw_with(&self, announcement: &Announcement, seed: &SeedSpec) -> Result<(DrawRecord, Entry), TaskError> {
         let snapshot = self.snapshot_pools(&announcement.snapshot_combined);
         let pools = load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
-        let history = History::default();
+        let (history, history_sources) = self.announced_history(announcement).await?;
         let (merged, merge_sources) = self.merge_inputs(announcement)?;
         let outcome = draw_merged(&pools, &announcement.plan, &history, &merged, &seed.seed)?;
         let head_before = self.ledger.head().await?;
@@ -487,8 +544,15 @@ impl Desk {
             merged: &merged,
             sources: &merge_sources,
         });
-        let (mut confidential, mut public) =
-            bundle::merged_contents(&pools, &announcement.plan, &history, &[], merge, seed, &outcome);
+        let (mut confidential, mut public) = bundle::merged_contents(
+            &pools,
+            &announcement.plan,
+            &history,
+            &history_sources,
+            merge,
+            seed,
+            &outcome,
+        );
         for contents in [&mut confidential, &mut public] {
             contents.manifest.ledger = Some(bundle::LedgerRef {
                 task_id: announcement.task_id.clone(),
@@ -537,6 +601,117 @@ impl Desk {
                 Ok((entry.payload()?, entry))
             }
         }
+    }
+
+    /// The earlier draws a new task's history takes in (spec §7), and that
+    /// history: the latest draw of every other task recorded so far — a
+    /// redraw replaces the draws before it, which never happened, so of a
+    /// task and its redraws only the latest announced counts, once drawn —
+    /// except the draws the plan merges with, which are visits of its own
+    /// period, not earlier inspections.
+    async fn fixed_history(
+        &self,
+        task_id: &str,
+        plan: &Plan,
+        merge_sources: &[MergeSource],
+    ) -> Result<(Vec<HistoryDraw>, History), TaskError> {
+        let mut latest = std::collections::HashMap::new();
+        for (announced, _) in self.announcements().await? {
+            let chain = chain_of(&announced.task_id).to_owned();
+            latest.insert(chain, announced.task_id);
+        }
+        let mut sources = Vec::new();
+        for (record, _) in self.draw_records().await? {
+            let chain = chain_of(&record.task_id);
+            if chain == chain_of(task_id)
+                || latest.get(chain) != Some(&record.task_id)
+                || merge_sources.iter().any(|m| m.task_id == record.task_id)
+            {
+                continue;
+            }
+            let Some((announced, _)) = self.announcement(&record.task_id).await? else {
+                return Err(TaskError::UnknownTask(record.task_id));
+            };
+            let substitutions = match self.substitution_log(&record.task_id).await? {
+                Some(log) => log.substitutions.len() as u32,
+                None => 0,
+            };
+            sources.push(HistoryDraw {
+                plan_id: announced.plan.id,
+                task_id: record.task_id,
+                bundle: record.bundle,
+                result_sha256: record.result_sha256,
+                substitutions,
+            });
+        }
+        let history = self.history_of(plan, &sources).await?;
+        Ok((sources, history))
+    }
+
+    /// The history an announced task draws with, rebuilt from the draws its
+    /// announcement fixed, and those draws as its bundle names them.
+    async fn announced_history(
+        &self,
+        announcement: &Announcement,
+    ) -> Result<(History, Vec<bundle::HistorySource>), TaskError> {
+        let Some(fixed) = announcement.history_sha256 else {
+            // Announced before histories were fixed: drawn without one, as then.
+            return Ok((History::default(), Vec::new()));
+        };
+        let history = self
+            .history_of(&announcement.plan, &announcement.history_sources)
+            .await?;
+        if history.hash() != fixed {
+            return Err(TaskError::Invalid(format!(
+                "the history of {} no longer has the hash its announcement fixed ({fixed})",
+                announcement.task_id
+            )));
+        }
+        let sources = announcement
+            .history_sources
+            .iter()
+            .map(|s| bundle::HistorySource {
+                plan_id: s.plan_id.clone(),
+                result_sha256: s.result_sha256,
+            })
+            .collect();
+        Ok((history, sources))
+    }
+
+    /// The history a plan draws with from these earlier draws: their
+    /// published bundles and their first `substitutions` substitutions as
+    /// the ledger records them (spec §7, the same rule as `--history`).
+    async fn history_of(&self, plan: &Plan, sources: &[HistoryDraw]) -> Result<History, TaskError> {
+        let mut earlier = Vec::new();
+        for source in sources {
+            let stored = bundle::read(&self.publications_dir.join(&source.bundle))?;
+            if stored.manifest.result_sha256 != source.result_sha256 {
+                return Err(TaskError::Invalid(format!(
+                    "bundle {} is not the draw of {} the ledger records",
+                    source.bundle, source.task_id
+                )));
+            }
+            let mut entries = self
+                .substitution_log(&source.task_id)
+                .await?
+                .map(|log| log.substitutions)
+                .unwrap_or_default();
+            if entries.len() < source.substitutions as usize {
+                return Err(TaskError::Invalid(format!(
+                    "{} has {} substitutions in the ledger, fewer than the {} counted",
+                    source.task_id,
+                    entries.len(),
+                    source.substitutions
+                )));
+            }
+            entries.truncate(source.substitutions as usize);
+            earlier.push((stored, entries));
+        }
+        let draws: Vec<EarlierDraw<'_>> = earlier
+            .iter()
+            .map(|(bundle, substitutions)| EarlierDraw { bundle, substitutions })
+            .collect();
+        History::for_plan(plan, &draws).map_err(TaskError::Invalid)
     }
 
     /// The draws a merging plan joins (spec §14): for each plan it names, the
@@ -664,6 +839,16 @@ fn beacon_record(chain: &str, round: u64, signature: &str) -> Result<crate::seed
     let bytes = hex::decode(signature.trim())
         .map_err(|e| TaskError::WrongSeedMaterial(format!("the beacon signature is not hex: {e}")))?;
     crate::seed::BeaconRecord::verified(chain, round, &bytes).map_err(TaskError::WrongSeedMaterial)
+}
+
+/// Makes a rename in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), TaskError> {
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// The task a redraw chain starts with: `TASK` for `TASK`, `TASK~2`, ….
+fn chain_of(task_id: &str) -> &str {
+    task_id.split('~').next().unwrap_or(task_id)
 }
 
 fn announce_key(task_id: &str) -> String {

@@ -1,0 +1,116 @@
+//! A service on a fresh data folder, driven through its router without a
+//! socket, for the test files that need one besides tests/service.rs.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use serde_json::Value;
+use shuangsui::service::config::{Config, Token};
+use shuangsui::service::{app, state, AppState};
+use tower::ServiceExt;
+
+pub const TOKEN: &str = "operator-token-for-tests";
+
+pub struct TestApp {
+    pub root: tempfile::TempDir,
+    pub config: Config,
+    pub state: AppState,
+}
+
+impl TestApp {
+    /// A service on the small pool of `pool_seed`, with no plans yet.
+    pub async fn spawn(pool_seed: u64) -> TestApp {
+        let root = tempfile::tempdir().unwrap();
+        let pools = super::common::small_pool(root.path(), pool_seed);
+        let plans_dir = root.path().join("plans");
+        std::fs::create_dir_all(&plans_dir).unwrap();
+        let holidays = root.path().join("holidays");
+        std::fs::create_dir_all(&holidays).unwrap();
+        let this_year = chrono::Datelike::year(&chrono::Utc::now());
+        for year in [this_year - 1, this_year, this_year + 1] {
+            let table =
+                format!("year = {year}\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\ndays = [\"{year}-01-01\"]\n");
+            std::fs::write(holidays.join(format!("{year}.toml")), table).unwrap();
+        }
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: root.path().join("state"),
+            pools_dir: pools,
+            plans_dir,
+            holidays_dir: holidays,
+            schedule: None,
+            database_url: format!("sqlite://{}?mode=rwc", root.path().join("state/ledger.db").display()),
+            time_zone: "Asia/Shanghai".into(),
+            token: Token::new(TOKEN.into()),
+        };
+        let state = state(&config).await.unwrap();
+        TestApp { root, config, state }
+    }
+
+    /// Adds `NAME.toml` to the plans folder and returns the plan.
+    pub fn add_plan(&self, name: &str, toml: &str) -> shuangsui::plan::Plan {
+        std::fs::write(self.config.plans_dir.join(format!("{name}.toml")), toml).unwrap();
+        shuangsui::plan::Plan::parse_toml(toml, &format!("{name}.toml")).unwrap()
+    }
+
+    pub fn pools(&self) -> shuangsui::pools::Pools {
+        super::common::load_pools(&self.config.pools_dir)
+    }
+
+    /// A second instance on the same data folder and database.
+    pub async fn other_instance(&self) -> AppState {
+        state(&self.config).await.unwrap()
+    }
+
+    pub fn router(&self) -> Router {
+        app(self.state.clone())
+    }
+
+    pub async fn call(&self, method: &str, uri: &str, body: Option<Value>, token: Option<&str>) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 16 << 20).await.unwrap();
+        let value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+
+    pub async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        self.call("GET", uri, None, None).await
+    }
+
+    pub async fn operator(&self, uri: &str, body: Value) -> (StatusCode, Value) {
+        self.call("POST", uri, Some(body), Some(TOKEN)).await
+    }
+
+    pub fn publications(&self) -> PathBuf {
+        self.config.data_dir.join("publications")
+    }
+
+    pub fn secrets(&self) -> PathBuf {
+        self.config.data_dir.join("secrets")
+    }
+
+    pub fn bundle(&self, name: &str) -> PathBuf {
+        self.publications().join(name)
+    }
+
+    pub fn pools_dir(&self) -> &Path {
+        &self.config.pools_dir
+    }
+}

@@ -1,0 +1,340 @@
+//! Service draws take their history from the earlier draws in the ledger
+//! (spec §7), as `shuangsui draw --history` does: the targets of an earlier
+//! draw are excluded for the same items within the plan's window, and its
+//! officers (its current teams, after substitutions) do not inspect the same
+//! targets again. The shell and the service build the history the same way.
+
+#[path = "common/app.rs"]
+mod app;
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use app::TestApp;
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use shuangsui::bundle;
+use shuangsui::history::History;
+use shuangsui::pools::Pools;
+
+/// The most common township of the pool's targets: plans restricted to it
+/// keep the draws small enough to take every eligible target.
+fn busiest_township(pools: &Pools) -> String {
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for target in &pools.targets {
+        *count.entry(pools.townships.name(target.township)).or_default() += 1;
+    }
+    count.into_iter().max_by_key(|(_, n)| *n).unwrap().0.to_owned()
+}
+
+/// Two items of one department with the same field and the same scope, so
+/// a target eligible for one is eligible for the other and a visit may
+/// carry both.
+fn twin_items(pools: &Pools) -> (String, [String; 2]) {
+    for (k, a) in pools.items.iter().enumerate() {
+        if let Some(b) = pools.items[k + 1..].iter().find(|b| {
+            b.department == a.department
+                && b.field == a.field
+                && b.entity_types == a.entity_types
+                && b.industries == a.industries
+        }) {
+            return (a.department.clone(), [a.code.to_string(), b.code.to_string()]);
+        }
+    }
+    panic!("the pool has no two items of the same field and scope")
+}
+
+/// A plan over two twin items in one township, drawing `percent` of every
+/// class, excluding targets inspected for the same item within a year, with
+/// the previous-inspector rule on.
+fn plan_text(pools: &Pools, id: &str, date: &str, percent: u32) -> String {
+    let (department, [one, two]) = twin_items(pools);
+    format!(
+        r#"id = {id:?}
+name = "历史测试计划"
+department = {department:?}
+inspection_date = {date:?}
+items = [{one:?}, {two:?}]
+
+[targets]
+townships = [{township:?}]
+
+[selection]
+ratios = {{ A = "{percent}", B = "{percent}", C = "{percent}", D = "{percent}" }}
+exclude_inspected_within_days = 365
+
+[teams]
+size = 2
+workload_cap = 40
+
+[recusal]
+same_township = true
+previous_inspector = true
+"#,
+        township = busiest_township(pools)
+    )
+}
+
+/// Announces a plan file with a commitment and draws it; the draw record.
+async fn announce_and_draw(app: &TestApp, plan: &str) -> Value {
+    let (status, announced) = app
+        .operator(
+            "/api/v1/announcements",
+            json!({"plan": plan, "seed_method": {"kind": "commit"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{announced}");
+    let task = announced["task_id"].as_str().unwrap();
+    let (status, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{drawn}");
+    drawn
+}
+
+/// Per credit code: the items and the team of a bundle's visits.
+type Visits = BTreeMap<String, (BTreeSet<String>, Vec<String>)>;
+
+fn visits(dir: &Path) -> Visits {
+    let stored = bundle::read(dir).unwrap();
+    let text = stored.assignments.trim_start_matches('\u{feff}').to_owned();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            let items = r[3].split(';').map(str::to_owned).collect();
+            let team = r[6].split(';').map(str::to_owned).collect();
+            (r[1].to_owned(), (items, team))
+        })
+        .collect()
+}
+
+/// The (target, item) pairs of a set of visits.
+fn pairs(visits: &Visits) -> BTreeSet<(String, String)> {
+    visits
+        .iter()
+        .flat_map(|(code, (items, _))| items.iter().map(move |i| (code.clone(), i.clone())))
+        .collect()
+}
+
+fn bundle_history(dir: &Path) -> History {
+    bundle::read(dir).unwrap().history
+}
+
+async fn audit_is_clean(app: &TestApp) {
+    let (status, audit) = app.operator("/api/v1/ledger/verify", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(audit["problems"], json!([]), "{audit}");
+}
+
+#[tokio::test]
+async fn a_later_draw_excludes_the_earlier_targets_and_rotates_its_officers() {
+    let app = TestApp::spawn(31).await;
+    let pools = app.pools();
+    app.add_plan("plan-a", &plan_text(&pools, "HIST-A", "2026-03-02", 50));
+    let plan_b = app.add_plan("plan-b", &plan_text(&pools, "HIST-B", "2026-06-01", 100));
+
+    let a = announce_and_draw(&app, "plan-a").await;
+    let b = announce_and_draw(&app, "plan-b").await;
+    let a_dir = app.bundle(a["bundle"].as_str().unwrap());
+    let b_dir = app.bundle(b["bundle"].as_str().unwrap());
+    let (a_visits, b_visits) = (visits(&a_dir), visits(&b_dir));
+
+    // Exclusion: B takes every eligible target of its items (100%), except
+    // those A inspected for the same item.
+    let common_pairs: Vec<_> = pairs(&a_visits).intersection(&pairs(&b_visits)).cloned().collect();
+    assert_eq!(common_pairs, vec![], "B draws none of A's targets for the same items");
+    let seed = shuangsui::seed::Seed::parse_hex(b["seed"].as_str().unwrap()).unwrap();
+    let unaware = shuangsui::draw::draw(&pools, &plan_b, &History::default(), &seed).unwrap();
+    let items = &pools.items;
+    let unaware_pairs: BTreeSet<(String, String)> = unaware
+        .visits
+        .iter()
+        .flat_map(|v| {
+            let code = pools.targets[v.target as usize].code.to_string();
+            v.items
+                .iter()
+                .map(move |&i| (code.clone(), items[i as usize].code.to_string()))
+        })
+        .collect();
+    assert!(
+        pairs(&a_visits).is_subset(&unaware_pairs),
+        "without A's history B would draw all of A's pairs again"
+    );
+
+    // Rotation: where B visits a target of A (for the item A did not check
+    // there), none of A's team is on B's.
+    let shared: Vec<&String> = b_visits.keys().filter(|c| a_visits.contains_key(*c)).collect();
+    assert!(!shared.is_empty(), "B visits some of A's targets for their other item");
+    for code in &shared {
+        let (a_team, b_team) = (&a_visits[*code].1, &b_visits[*code].1);
+        assert!(
+            b_team.iter().all(|o| !a_team.contains(o)),
+            "{code}: A's team {a_team:?} inspects again in B: {b_team:?}"
+        );
+    }
+    // The rule is what keeps them apart: the same draw without it puts one
+    // of A's officers back on one of the shared targets.
+    let history = bundle_history(&b_dir);
+    let mut no_rotation = plan_b.clone();
+    no_rotation.recusal.previous_inspector = false;
+    let without = shuangsui::draw::draw(&pools, &no_rotation, &history, &seed).unwrap();
+    let repeats = without.visits.iter().any(|v| {
+        let code = pools.targets[v.target as usize].code.to_string();
+        a_visits.get(&code).is_some_and(|(_, a_team)| {
+            v.team
+                .iter()
+                .any(|&o| a_team.contains(&pools.inspectors[o as usize].cert.to_string()))
+        })
+    });
+    assert!(repeats, "the pool lets the rotation rule make a difference");
+
+    // B's bundle names A as its history and holds A's inspections.
+    let manifest = bundle::read(&b_dir).unwrap().manifest;
+    assert_eq!(
+        manifest.history_sources,
+        vec![bundle::HistorySource {
+            plan_id: "HIST-A".into(),
+            result_sha256: bundle::read(&a_dir).unwrap().manifest.result_sha256,
+        }]
+    );
+    assert_eq!(history.inspections.len(), pairs(&a_visits).len());
+    let report = shuangsui::verify::verify(&b_dir, app.pools_dir(), Default::default()).unwrap();
+    assert!(report.verified(), "{:?}", report.difference);
+    audit_is_clean(&app).await;
+}
+
+#[tokio::test]
+async fn a_substitution_in_the_earlier_draw_changes_who_is_barred_later() {
+    let app = TestApp::spawn(31).await;
+    let pools = app.pools();
+    app.add_plan("plan-a", &plan_text(&pools, "HIST-A", "2026-03-02", 50));
+    let plan_b_text = plan_text(&pools, "HIST-B", "2026-06-01", 100);
+    let plan_b = app.add_plan("plan-b", &plan_b_text);
+
+    let a = announce_and_draw(&app, "plan-a").await;
+    let a_dir = app.bundle(a["bundle"].as_str().unwrap());
+    let a_visits = visits(&a_dir);
+    // B's targets follow from A's (target, item) pairs alone, not its
+    // teams: find a target of A that B will visit too.
+    let before = History::for_plan(
+        &plan_b,
+        &[shuangsui::history::EarlierDraw {
+            bundle: &bundle::read(&a_dir).unwrap(),
+            substitutions: &[],
+        }],
+    )
+    .unwrap();
+    let probe = shuangsui::draw::draw(&pools, &plan_b, &before, &common::seed(1)).unwrap();
+    let code = probe
+        .visits
+        .iter()
+        .map(|v| pools.targets[v.target as usize].code.to_string())
+        .find(|c| a_visits.contains_key(c))
+        .expect("B visits a target of A");
+    let out = a_visits[&code].1[0].clone();
+    let uri = format!("/api/v1/draws/{}/substitutions", a["task_id"].as_str().unwrap());
+    let (status, made) = app
+        .operator(&uri, json!({"credit_code": code, "out": out, "reason": "leave"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let incoming = made["entry"]["in"].as_str().unwrap().to_owned();
+
+    let b = announce_and_draw(&app, "plan-b").await;
+    let b_dir = app.bundle(b["bundle"].as_str().unwrap());
+    let history = bundle_history(&b_dir);
+    let at_target: Vec<String> = history
+        .inspections
+        .iter()
+        .filter(|i| i.code.to_string() == code)
+        .flat_map(|i| i.officers.iter().map(|o| o.to_string()))
+        .collect();
+    assert!(
+        at_target.contains(&incoming),
+        "the substitute inspected {code}: {at_target:?}"
+    );
+    assert!(
+        !at_target.contains(&out),
+        "the officer taken off never went to {code}: {at_target:?}"
+    );
+    let b_team = &visits(&b_dir)[&code].1;
+    assert!(
+        !b_team.contains(&incoming),
+        "the substitute is barred from {code} in B: {b_team:?}"
+    );
+
+    // The shell, given A's bundle as history, builds the same history and
+    // draws the same teams from the same seed.
+    let plan_file = app.root.path().join("plan-b.toml");
+    std::fs::write(&plan_file, &plan_b_text).unwrap();
+    let out_dir = app.root.path().join("cli-bundles");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shuangsui"))
+        .args(["draw", "--plan"])
+        .arg(&plan_file)
+        .args(["--seed", b["seed"].as_str().unwrap(), "--data"])
+        .arg(app.pools_dir())
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("--history")
+        .arg(&a_dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let cli_dir = std::path::PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+    for file in ["history.csv", "assignments.csv"] {
+        assert_eq!(
+            std::fs::read_to_string(cli_dir.join(file)).unwrap(),
+            std::fs::read_to_string(b_dir.join(file)).unwrap(),
+            "{file} of the shell's draw and the service's"
+        );
+    }
+    assert_eq!(
+        bundle::read(&cli_dir).unwrap().manifest.history_sources,
+        bundle::read(&b_dir).unwrap().manifest.history_sources
+    );
+    let report = shuangsui::verify::verify(&cli_dir, app.pools_dir(), Default::default()).unwrap();
+    assert!(report.verified(), "{:?}", report.difference);
+    audit_is_clean(&app).await;
+}
+
+#[tokio::test]
+async fn draws_dated_after_the_inspection_date_and_replaced_draws_do_not_count() {
+    let app = TestApp::spawn(31).await;
+    let pools = app.pools();
+    app.add_plan("plan-a", &plan_text(&pools, "HIST-A", "2026-03-02", 50));
+    app.add_plan("plan-b", &plan_text(&pools, "HIST-B", "2026-06-01", 50));
+
+    // B (June) is drawn first: A (March) is inspected before it, so B's
+    // inspections are no history of A's.
+    let b = announce_and_draw(&app, "plan-b").await;
+    let a = announce_and_draw(&app, "plan-a").await;
+    let a_dir = app.bundle(a["bundle"].as_str().unwrap());
+    assert!(bundle_history(&a_dir).is_empty(), "a later inspection is no history");
+
+    // B redrawn: its first draw never happened, and A's counts for it.
+    let (status, redraw) = app
+        .operator(
+            "/api/v1/announcements",
+            json!({"plan": "plan-b", "seed_method": {"kind": "commit"},
+                   "redraw_of": b["task_id"], "reason": "测试重抽"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{redraw}");
+    let task = redraw["task_id"].as_str().unwrap();
+    let sources: Vec<&str> = redraw["history_sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["task_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, vec!["HIST-A"], "the redrawn task is not its own history");
+    let (status, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{drawn}");
+    let history = bundle_history(&app.bundle(drawn["bundle"].as_str().unwrap()));
+    assert_eq!(history.inspections.len(), pairs(&visits(&a_dir)).len());
+    audit_is_clean(&app).await;
+}
