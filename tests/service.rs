@@ -884,6 +884,34 @@ async fn after_a_substitution_every_view_shows_the_current_team() {
     assert!(line.ends_with(&drawn_team.join(";")), "the drawn record keeps {out}: {line}");
     let (_, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
     assert_eq!(audit["problems"], json!([]), "{audit}");
+
+    // A search made between a substitution's ledger entry and the writing of
+    // its public list (the desk records first, then writes) builds the index
+    // from the list as it was; the next search after the write must not keep
+    // that index.
+    let second = rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["credit_code"] != code.as_str())
+        .unwrap();
+    let (code, drawn_team) = (second["credit_code"].as_str().unwrap(), strings(&second["team"]));
+    let list = public.join("substitutions.json");
+    let as_it_was = std::fs::read(&list).unwrap();
+    let (status, made) = app
+        .operator(
+            &format!("/api/v1/draws/{task}/substitutions"),
+            json!({"credit_code": code, "out": drawn_team[0], "reason": "other"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let written = std::fs::read(&list).unwrap();
+    std::fs::write(&list, as_it_was).unwrap();
+    let (_, hits) = app.get(&format!("/api/v1/search?q={code}")).await;
+    assert_eq!(strings(&hits[0]["team"]), drawn_team, "before the write");
+    std::fs::write(&list, written).unwrap();
+    let (_, hits) = app.get(&format!("/api/v1/search?q={code}")).await;
+    assert_eq!(hits[0]["leader"], made["entry"]["in"], "after the write");
 }
 
 #[tokio::test]
