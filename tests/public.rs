@@ -141,7 +141,11 @@ fn every_page_and_export_on_real_bundles() {
     let ceremony_rows = &rows[draws.iter().position(|d| d.name == ceremony.name).unwrap()];
     let ceremony_list = ceremony.current().unwrap();
     assert!(ceremony_list.substitutions.is_none());
-    assert!(ceremony_list.rows.iter().zip(ceremony_rows).all(|(c, r)| c.drawn == *r && c.team == r.team));
+    assert!(ceremony_list
+        .rows
+        .iter()
+        .zip(ceremony_rows)
+        .all(|(c, r)| c.drawn == *r && c.team == r.team));
     let page = draw_page(ceremony, &ceremony_list, &head());
     assert_eq!(page.matches("<tr><td class=\"n\">").count(), ceremony_rows.len());
     for row in ceremony_rows {
@@ -352,17 +356,26 @@ fn a_substitution_reaches_every_view_and_the_drawn_record_stays() {
     let page = draw_page(&published, &list, &head());
     let tr = list_row(&page, &victim.credit_code);
     assert!(
-        tr.contains(&format!("<td><code>{incoming}</code></td><td><code>{}</code>", current_team.join("<br>"))),
+        tr.contains(&format!(
+            "<td><code>{incoming}</code></td><td><code>{}</code>",
+            current_team.join("<br>")
+        )),
         "the page shows the current leader and team: {tr}"
     );
-    assert!(tr.contains(&format!("抽取时 <span class=\"en\">as drawn</span>：<code>{}</code>", victim.team.join("、"))));
+    assert!(tr.contains(&format!(
+        "抽取时 <span class=\"en\">as drawn</span>：<code>{}</code>",
+        victim.team.join("、")
+    )));
     assert!(!page.contains("病假"), "the confidential note stays out");
 
     // The search and its page.
     let index = SearchIndex::build(&publications.list().unwrap()).unwrap();
     let hits = index.search(&victim.credit_code, 10);
     assert_eq!(hits.len(), 1);
-    assert_eq!((hits[0].leader.as_str(), &hits[0].team), (incoming.as_str(), &current_team));
+    assert_eq!(
+        (hits[0].leader.as_str(), &hits[0].team),
+        (incoming.as_str(), &current_team)
+    );
     assert_eq!(hits[0].drawn_team, victim.team);
     assert_eq!(hits[0].substitutions, [1]);
     let found = search_page(&victim.credit_code, &hits);
@@ -393,7 +406,10 @@ fn a_substitution_reaches_every_view_and_the_drawn_record_stays() {
     assert_eq!(cells[8], Data::String(format!("#1 {out}→{incoming}")));
 
     // The draw itself is untouched and still matches its hash.
-    assert_eq!(std::fs::read(published.public_dir().join("assignments.csv")).unwrap(), drawn_bytes);
+    assert_eq!(
+        std::fs::read(published.public_dir().join("assignments.csv")).unwrap(),
+        drawn_bytes
+    );
     assert_eq!(published.rows().unwrap(), rows);
     let mut zipped = zip::ZipArchive::new(Cursor::new(bundle_zip(&published).unwrap())).unwrap();
     let mut bytes = Vec::new();

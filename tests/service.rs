@@ -771,7 +771,9 @@ async fn after_a_substitution_every_view_shows_the_current_team() {
         .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
         .await;
     let bundle = drawn["bundle"].as_str().unwrap().to_owned();
-    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1000")).await;
+    let (_, rows) = app
+        .get(&format!("/api/v1/draws/{task}/assignments?per_page=1000"))
+        .await;
     let row = &rows["rows"][rows["total"].as_u64().unwrap() as usize / 2];
     let code = row["credit_code"].as_str().unwrap().to_owned();
     let drawn_team = strings(&row["team"]);
@@ -792,7 +794,10 @@ async fn after_a_substitution_every_view_shows_the_current_team() {
     let mut team = drawn_team.clone();
     team[0] = incoming.clone();
     let not_current = |what: &str, current: &[String]| {
-        assert!(!current.contains(&out), "{what}: {out} is still on the current team {current:?}");
+        assert!(
+            !current.contains(&out),
+            "{what}: {out} is still on the current team {current:?}"
+        );
         assert_eq!(current, team, "{what}");
     };
 
@@ -804,17 +809,37 @@ async fn after_a_substitution_every_view_shows_the_current_team() {
         .find(|tr| tr.starts_with("<td class=\"n\">") && tr.contains(&format!("<code>{code}</code>")))
         .unwrap();
     assert!(
-        tr.contains(&format!("<td><code>{incoming}</code></td><td><code>{}</code>", team.join("<br>"))),
+        tr.contains(&format!(
+            "<td><code>{incoming}</code></td><td><code>{}</code>",
+            team.join("<br>")
+        )),
         "{tr}"
     );
-    assert!(tr.contains(&format!("抽取时 <span class=\"en\">as drawn</span>：<code>{}</code>", drawn_team.join("、"))));
-    assert!(page.contains("href=\"/draws/") && page.contains("/drawn.csv\""), "the page offers the drawn list");
+    assert!(tr.contains(&format!(
+        "抽取时 <span class=\"en\">as drawn</span>：<code>{}</code>",
+        drawn_team.join("、")
+    )));
+    assert!(
+        page.contains("href=\"/draws/") && page.contains("/drawn.csv\""),
+        "the page offers the drawn list"
+    );
 
     // The search page and the search API, at once.
     let (_, _, found) = get_raw(&app, &format!("/search?q={code}")).await;
-    let certs = |team: &[String]| team.iter().map(|c| format!("<code>{c}</code>")).collect::<Vec<_>>().join("、");
-    assert!(found.contains(&format!("<dd><code>{incoming}</code></dd>")), "the leader: {found}");
-    assert!(found.contains(&format!("<dd>{}</dd>", certs(&team))), "the current team");
+    let certs = |team: &[String]| {
+        team.iter()
+            .map(|c| format!("<code>{c}</code>"))
+            .collect::<Vec<_>>()
+            .join("、")
+    };
+    assert!(
+        found.contains(&format!("<dd><code>{incoming}</code></dd>")),
+        "the leader: {found}"
+    );
+    assert!(
+        found.contains(&format!("<dd>{}</dd>", certs(&team))),
+        "the current team"
+    );
     assert!(found.contains("抽取时检查组") && found.contains(&format!("<dd>{}<br>", certs(&drawn_team))));
     let (_, hits) = app.get(&format!("/api/v1/search?q={code}")).await;
     assert_eq!(hits.as_array().unwrap().len(), 1);
@@ -824,7 +849,9 @@ async fn after_a_substitution_every_view_shows_the_current_team() {
     assert_eq!(hits[0]["substitutions"], json!([1]));
 
     // The assignments API.
-    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1000")).await;
+    let (_, rows) = app
+        .get(&format!("/api/v1/draws/{task}/assignments?per_page=1000"))
+        .await;
     let row = rows["rows"]
         .as_array()
         .unwrap()
@@ -835,7 +862,11 @@ async fn after_a_substitution_every_view_shows_the_current_team() {
     not_current("assignments API", &strings(&row["team"]));
     assert_eq!(strings(&row["drawn_team"]), drawn_team);
     assert_eq!(row["substitutions"], json!([1]));
-    let others = rows["rows"].as_array().unwrap().iter().filter(|r| r["credit_code"] != code.as_str());
+    let others = rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["credit_code"] != code.as_str());
     for other in others {
         assert_eq!(other["team"], other["drawn_team"]);
         assert!(other.get("substitutions").is_none());
@@ -861,7 +892,10 @@ async fn after_a_substitution_every_view_shows_the_current_team() {
     assert_eq!(sheet.rows().nth(1).unwrap()[7], Data::String("抽取时检查组".into()));
     let cells = sheet.rows().find(|r| r[1] == Data::String(code.clone())).unwrap();
     assert_eq!(cells[5], Data::String(incoming.clone()));
-    not_current("xlsx", &cells[6].to_string().split(';').map(str::to_owned).collect::<Vec<_>>());
+    not_current(
+        "xlsx",
+        &cells[6].to_string().split(';').map(str::to_owned).collect::<Vec<_>>(),
+    );
     assert_eq!(cells[7], Data::String(drawn_team.join(";")));
     assert_eq!(cells[8], Data::String(format!("#1 {out}→{incoming}")));
 
@@ -881,7 +915,10 @@ async fn after_a_substitution_every_view_shows_the_current_team() {
     assert_eq!(recorded["sha256"], shuangsui::snapshot::bytes_hash(&as_drawn).to_hex());
     let text = String::from_utf8(as_drawn).unwrap();
     let line = text.lines().find(|l| l.contains(&code)).unwrap();
-    assert!(line.ends_with(&drawn_team.join(";")), "the drawn record keeps {out}: {line}");
+    assert!(
+        line.ends_with(&drawn_team.join(";")),
+        "the drawn record keeps {out}: {line}"
+    );
     let (_, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
     assert_eq!(audit["problems"], json!([]), "{audit}");
 

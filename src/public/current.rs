@@ -140,7 +140,8 @@ impl PublishedDraw {
         let rows = self.rows()?;
         let public = self.public_dir();
         let path = public.join(substitution::FILE);
-        let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {message}", path.display()));
+        let invalid =
+            |message: String| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {message}", path.display()));
         let log = substitution::read(&public).map_err(|e| invalid(e.to_string()))?;
         if let Some(log) = &log {
             let m = &self.manifest;
@@ -202,7 +203,11 @@ mod tests {
         let rows = vec![row(A, &["C1", "C2"]), row(B, &["C3", "C4"])];
         let list = CurrentList::new(
             rows,
-            Some(log(vec![entry(1, A, "C1", "C9"), entry(2, A, "C9", "C8"), entry(3, B, "C4", "C7")])),
+            Some(log(vec![
+                entry(1, A, "C1", "C9"),
+                entry(2, A, "C9", "C8"),
+                entry(3, B, "C4", "C7"),
+            ])),
         )
         .unwrap();
         assert_eq!(list.rows[0].team, ["C8", "C2"], "the substitute for the leader leads");
@@ -213,7 +218,10 @@ mod tests {
         assert_eq!(list.rows[1].team, ["C3", "C7"]);
         assert_eq!(list.rows[1].changes[0].out, "C4");
         let kept = list.substitutions.as_ref().unwrap();
-        assert!(kept.substitutions.iter().all(|e| e.note.is_none()), "only the public copy is kept");
+        assert!(
+            kept.substitutions.iter().all(|e| e.note.is_none()),
+            "only the public copy is kept"
+        );
     }
 
     #[test]

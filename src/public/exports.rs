@@ -422,6 +422,9 @@ mod tests {
         assert!(csv.starts_with(
             "\u{feff}序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员,检查部门,合并至,抽取时检查组,人员调整\r\n"
         ));
-        assert!(csv.ends_with(",测试局;卫生局,EARLIER-1,0123;0456;0789;0790,\r\n"), "{csv}");
+        assert!(
+            csv.ends_with(",测试局;卫生局,EARLIER-1,0123;0456;0789;0790,\r\n"),
+            "{csv}"
+        );
     }
 }

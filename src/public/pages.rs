@@ -711,7 +711,7 @@ fn render_draw(
         if current.is_substituted() {
             w!(
                 out,
-                "<br><span class=\"muted drawn\">抽取时 <span class=\"en\">as drawn</span>：<code>{}</code></span>",
+                "<br><span class=\"muted\">抽取时 <span class=\"en\">as drawn</span>：<code>{}</code></span>",
                 Esc(&row.team.join("、"))
             );
         }
@@ -1196,7 +1196,10 @@ mod tests {
             ] {
                 assert!(html.contains(expected), "page {page}: {expected}");
             }
-            assert!(html.contains("（360）"), "page {page}: the whole draw's number of businesses");
+            assert!(
+                html.contains("（360）"),
+                "page {page}: the whole draw's number of businesses"
+            );
         }
         let first = draw_page_paged(&draw, &rows, 1, &head());
         assert_eq!(first.matches("<tr><td class=\"n\">").count(), ROWS_PER_PAGE);

@@ -196,7 +196,11 @@ pub async fn download(
         "assignments.csv" => {
             let list = current_of(&draw).await?;
             let bytes = crate::public::exports::current_csv(&draw, &list);
-            Ok(attachment("text/csv; charset=utf-8", bytes, format!("{name}-current.csv")))
+            Ok(attachment(
+                "text/csv; charset=utf-8",
+                bytes,
+                format!("{name}-current.csv"),
+            ))
         }
         "assignments.xlsx" => {
             let list = current_of(&draw).await?;
