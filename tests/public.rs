@@ -10,14 +10,17 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
-use shuangsui::commands::draw_bundle;
+use shuangsui::commands::{draw_bundle, substitute_in_bundle};
+use shuangsui::ids::{CertNo, CreditCode};
 use shuangsui::pools::LoadOptions;
 use shuangsui::public::exports::PUBLIC_FILES;
+use shuangsui::public::exports::{DRAWN_TEAM_HEADER, SUBSTITUTIONS_HEADER};
 use shuangsui::public::{
-    assignments_xlsx, bundle_zip, draw_page, index_page, not_found_page, search_page, verify_page, AnnouncementView,
-    LedgerHead, PublicRow, Publications, PublishedDraw, SearchIndex,
+    assignments_xlsx, bundle_zip, current_csv, draw_page, index_page, not_found_page, search_page, verify_page,
+    AnnouncementView, CurrentList, LedgerHead, PublicRow, Publications, PublishedDraw, SearchIndex,
 };
 use shuangsui::seed::SeedSpec;
+use shuangsui::substitution::{Reason, Request};
 
 /// Draws `plan` with `seed` on `data` into `out` and returns the bundle path.
 fn draw(data: &Path, plan: &Path, seed: &str, out: &Path) -> PathBuf {
@@ -136,7 +139,14 @@ fn every_page_and_export_on_real_bundles() {
     assert_public("index", &index);
 
     let ceremony_rows = &rows[draws.iter().position(|d| d.name == ceremony.name).unwrap()];
-    let page = draw_page(ceremony, ceremony_rows, &head());
+    let ceremony_list = ceremony.current().unwrap();
+    assert!(ceremony_list.substitutions.is_none());
+    assert!(ceremony_list
+        .rows
+        .iter()
+        .zip(ceremony_rows)
+        .all(|(c, r)| c.drawn == *r && c.team == r.team));
+    let page = draw_page(ceremony, &ceremony_list, &head());
     assert_eq!(page.matches("<tr><td class=\"n\">").count(), ceremony_rows.len());
     for row in ceremony_rows {
         assert!(page.contains(&format!("<code>{}</code>", row.credit_code)));
@@ -146,7 +156,8 @@ fn every_page_and_export_on_real_bundles() {
     assert!(page.contains(&ceremony.manifest.snapshot.conflicts.to_hex()));
     assert_public("draw page", &page);
     let ad_hoc_rows = &rows[draws.iter().position(|d| d.name == ad_hoc.name).unwrap()];
-    let ad_hoc_page = draw_page(ad_hoc, ad_hoc_rows, &head());
+    assert_eq!(ad_hoc.current().unwrap().len(), ad_hoc_rows.len());
+    let ad_hoc_page = draw_page(ad_hoc, &ad_hoc.current().unwrap(), &head());
     assert!(ad_hoc_page.contains("未事先公告的临时抽取"));
     assert!(ad_hoc_page.contains("ad hoc, not announced in advance"));
     assert_public("ad hoc draw page", &ad_hoc_page);
@@ -186,18 +197,23 @@ fn every_page_and_export_on_real_bundles() {
     assert_public("not found page", &not_found_page("x"));
 
     // The Excel list: a zip, codes and certificate numbers as text, and the
-    // same cells as the public CSV, with no eighth column.
-    let xlsx = assignments_xlsx(ceremony, ceremony_rows).unwrap();
+    // same cells as the public CSV, then the team as drawn and the (no)
+    // substitutions, and no risk class.
+    let xlsx = assignments_xlsx(ceremony, &ceremony_list).unwrap();
     assert_eq!(&xlsx[..2], b"PK");
     let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(xlsx.clone())).unwrap();
     let sheet = workbook.worksheet_range("抽查名单").unwrap();
     let cells: Vec<&[Data]> = sheet.rows().collect();
     assert!(matches!(&cells[0][0], Data::String(title) if title.contains(&ceremony.manifest.plan.id)));
     let header: Vec<String> = cells[1].iter().map(|c| c.to_string()).collect();
-    assert_eq!(header, shuangsui::public::publications::PUBLIC_HEADER);
+    let mut expected = shuangsui::public::publications::PUBLIC_HEADER.to_vec();
+    expected.extend([DRAWN_TEAM_HEADER, SUBSTITUTIONS_HEADER]);
+    assert_eq!(header, expected);
     assert_eq!(cells.len(), ceremony_rows.len() + 2);
     for (cells, row) in cells[2..].iter().zip(ceremony_rows) {
-        assert_eq!(cells.len(), 7);
+        assert_eq!(cells.len(), 9);
+        assert_eq!(cells[7], Data::String(row.team.join(";")), "the team as drawn");
+        assert_eq!(cells[8], Data::Empty, "no substitution");
         assert_eq!(cells[0], Data::Float(f64::from(row.number)));
         assert_eq!(cells[1], Data::String(row.credit_code.clone()), "credit code as text");
         assert_eq!(cells[2], Data::String(row.name.clone()));
@@ -280,6 +296,131 @@ fn a_tampered_public_list_is_refused() {
     assert_eq!(draw.rows().unwrap_err().kind(), std::io::ErrorKind::InvalidData);
 }
 
+/// The row of the draw page's list for `code` (not the substitutions table).
+fn list_row<'p>(page: &'p str, code: &str) -> &'p str {
+    page.split("<tr>")
+        .find(|tr| tr.starts_with("<td class=\"n\">") && tr.contains(&format!("<code>{code}</code>")))
+        .unwrap_or_else(|| panic!("no row for {code}"))
+}
+
+/// A substitution made on a bundle (the CLI's `shuangsui substitute`) shows
+/// in every view of the draw: the page, the search, the downloads; the team
+/// as drawn stays beside it, and the hashed draw record is left as it was.
+#[test]
+fn a_substitution_reaches_every_view_and_the_drawn_record_stays() {
+    let root = tempfile::tempdir().unwrap();
+    let data = common::small_pool(root.path(), 7);
+    let pools = common::load_pools(&data);
+    let plan = root.path().join("plan.toml");
+    std::fs::write(&plan, common::plan_toml(&pools, 3, "[selection]\ncount = 60\n")).unwrap();
+    let bundles = root.path().join("bundles");
+    let bundle = draw(&data, &plan, "ceremony:2026 0112 0930 4471 8265 3390", &bundles);
+    let publications = Publications::open(&bundles);
+    let published = publications.list().unwrap().remove(0);
+    let drawn_bytes = std::fs::read(published.public_dir().join("assignments.csv")).unwrap();
+    let rows = published.rows().unwrap();
+    let victim = rows[rows.len() / 2].clone();
+    let out = victim.team[0].clone();
+    let request = Request {
+        credit_code: CreditCode::parse(&victim.credit_code).unwrap(),
+        out: CertNo::parse(&out).unwrap(),
+        reason: Reason::Leave,
+        note: "病假".into(),
+        relation: String::new(),
+    };
+    let entry = substitute_in_bundle(
+        &bundle,
+        &data,
+        &request,
+        "2026-03-01T10:00:00+08:00",
+        LoadOptions::default(),
+    )
+    .unwrap();
+    let incoming = entry.incoming.to_string();
+    let mut current_team = victim.team.clone();
+    current_team[0] = incoming.clone();
+
+    // One list, the substitute leading in the place of the leader replaced.
+    let list = published.current().unwrap();
+    let row = list
+        .rows
+        .iter()
+        .find(|r| r.drawn.credit_code == victim.credit_code)
+        .unwrap();
+    assert_eq!(row.team, current_team);
+    assert_eq!(row.leader(), incoming);
+    assert_eq!(row.drawn_team(), victim.team);
+    assert_eq!(list.rows.iter().filter(|r| r.is_substituted()).count(), 1);
+
+    // The draw page.
+    let page = draw_page(&published, &list, &head());
+    let tr = list_row(&page, &victim.credit_code);
+    assert!(
+        tr.contains(&format!(
+            "<td><code>{incoming}</code></td><td><code>{}</code>",
+            current_team.join("<br>")
+        )),
+        "the page shows the current leader and team: {tr}"
+    );
+    assert!(tr.contains(&format!(
+        "抽取时 <span class=\"en\">as drawn</span>：<code>{}</code>",
+        victim.team.join("、")
+    )));
+    assert!(!page.contains("病假"), "the confidential note stays out");
+
+    // The search and its page.
+    let index = SearchIndex::build(&publications.list().unwrap()).unwrap();
+    let hits = index.search(&victim.credit_code, 10);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        (hits[0].leader.as_str(), &hits[0].team),
+        (incoming.as_str(), &current_team)
+    );
+    assert_eq!(hits[0].drawn_team, victim.team);
+    assert_eq!(hits[0].substitutions, [1]);
+    let found = search_page(&victim.credit_code, &hits);
+    assert!(found.contains(&format!("<code>{incoming}</code>")) && found.contains("抽取时检查组"));
+
+    // The current list as CSV and Excel: the current team, then the drawn one.
+    let csv = current_csv(&published, &list);
+    let mut reader = csv::Reader::from_reader(&csv[3..]);
+    let record = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|r| r[1] == victim.credit_code)
+        .unwrap();
+    assert_eq!(&record[5], incoming);
+    assert_eq!(&record[6], current_team.join(";"));
+    assert_eq!(&record[7], victim.team.join(";"));
+    assert_eq!(&record[8], format!("#1 {out}→{incoming}"));
+    let xlsx = assignments_xlsx(&published, &list).unwrap();
+    let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(xlsx)).unwrap();
+    let sheet = workbook.worksheet_range("抽查名单").unwrap();
+    let cells = sheet
+        .rows()
+        .find(|r| r[1] == Data::String(victim.credit_code.clone()))
+        .unwrap();
+    assert_eq!(cells[5], Data::String(incoming.clone()));
+    assert_eq!(cells[6], Data::String(current_team.join(";")));
+    assert_eq!(cells[7], Data::String(victim.team.join(";")));
+    assert_eq!(cells[8], Data::String(format!("#1 {out}→{incoming}")));
+
+    // The draw itself is untouched and still matches its hash.
+    assert_eq!(
+        std::fs::read(published.public_dir().join("assignments.csv")).unwrap(),
+        drawn_bytes
+    );
+    assert_eq!(published.rows().unwrap(), rows);
+    let mut zipped = zip::ZipArchive::new(Cursor::new(bundle_zip(&published).unwrap())).unwrap();
+    let mut bytes = Vec::new();
+    zipped
+        .by_name(&format!("{}/assignments.csv", published.name))
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
+    assert_eq!(bytes, drawn_bytes);
+}
+
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
@@ -307,16 +448,16 @@ fn timing_draw_page() {
         let mut size = 0;
         for _ in 0..runs {
             let start = Instant::now();
-            let rows = draw.rows().unwrap();
+            let list = draw.current().unwrap();
             read.push(start.elapsed());
-            size = draw_page(draw, &rows, &head()).len();
+            size = draw_page(draw, &list, &head()).len();
             total.push(start.elapsed());
         }
         (median(read), median(total), size)
     };
     let (read, total, size) = time(&real);
     println!(
-        "quarterly plan, {} rows: rows() {read:?}, rows() + draw_page {total:?}, page {size} bytes",
+        "quarterly plan, {} rows: current() {read:?}, current() + draw_page {total:?}, page {size} bytes",
         real.manifest.counts.visits
     );
 
@@ -358,13 +499,14 @@ fn timing_draw_page() {
         .unwrap()
         .unwrap();
     let (read, total, size) = time(&big);
-    println!("synthetic, 10000 rows: rows() {read:?}, rows() + draw_page {total:?}, page {size} bytes");
+    println!("synthetic, 10000 rows: current() {read:?}, current() + draw_page {total:?}, page {size} bytes");
 
     let mut xlsx = Vec::new();
     let mut zips = Vec::new();
+    let real_list = real.current().unwrap();
     for _ in 0..5 {
         let start = Instant::now();
-        assignments_xlsx(&real, &rows).unwrap();
+        assignments_xlsx(&real, &real_list).unwrap();
         xlsx.push(start.elapsed());
         let start = Instant::now();
         bundle_zip(&real).unwrap();
@@ -385,11 +527,11 @@ fn timing_draw_page() {
         })
         .collect();
     let big_rows = big.rows().unwrap();
-    let per_draw: Vec<Vec<PublicRow>> = (0..100)
-        .map(|k| big_rows[(k * 80) % 8000..(k * 80) % 8000 + 2000].to_vec())
+    let per_draw: Vec<CurrentList> = (0..100)
+        .map(|k| CurrentList::new(big_rows[(k * 80) % 8000..(k * 80) % 8000 + 2000].to_vec(), None).unwrap())
         .collect();
     let start = Instant::now();
-    let index = SearchIndex::from_rows(&draws, per_draw);
+    let index = SearchIndex::from_lists(&draws, per_draw);
     println!("search index of {} rows built in {:?}", index.len(), start.elapsed());
     let code = big_rows[5000].credit_code.clone();
     for query in [

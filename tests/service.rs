@@ -962,6 +962,219 @@ async fn ledger_verify_from_the_command_line_checks_a_service_data_folder() {
     );
 }
 
+async fn get_bytes(app: &TestApp, uri: &str) -> (StatusCode, String, Vec<u8>) {
+    let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let response = app.router().oneshot(request).await.unwrap();
+    let status = response.status();
+    let disposition = response
+        .headers()
+        .get("content-disposition")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20).await.unwrap();
+    (status, disposition, bytes.to_vec())
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// After a substitution, every view of the draw shows the substitute and
+/// not the officer replaced as the current team, and keeps the team as
+/// drawn beside it; the cached search index does not hold on to the old one.
+#[tokio::test]
+async fn after_a_substitution_every_view_shows_the_current_team() {
+    let app = TestApp::spawn().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let (_, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let bundle = drawn["bundle"].as_str().unwrap().to_owned();
+    let (_, rows) = app
+        .get(&format!("/api/v1/draws/{task}/assignments?per_page=1000"))
+        .await;
+    let row = &rows["rows"][rows["total"].as_u64().unwrap() as usize / 2];
+    let code = row["credit_code"].as_str().unwrap().to_owned();
+    let drawn_team = strings(&row["team"]);
+    let out = drawn_team[0].clone();
+
+    // Searched once before, so the index is cached with the drawn team.
+    let (_, hits) = app.get(&format!("/api/v1/search?q={code}")).await;
+    assert_eq!(strings(&hits[0]["team"]), drawn_team);
+
+    let (status, made) = app
+        .operator(
+            &format!("/api/v1/draws/{task}/substitutions"),
+            json!({"credit_code": code, "out": out, "reason": "leave", "note": "病假"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let incoming = made["entry"]["in"].as_str().unwrap().to_owned();
+    let mut team = drawn_team.clone();
+    team[0] = incoming.clone();
+    let not_current = |what: &str, current: &[String]| {
+        assert!(
+            !current.contains(&out),
+            "{what}: {out} is still on the current team {current:?}"
+        );
+        assert_eq!(current, team, "{what}");
+    };
+
+    // The draw page: the current team in the list, the drawn one marked.
+    let (status, _, page) = get_raw(&app, &format!("/draws/{bundle}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let tr = page
+        .split("<tr>")
+        .find(|tr| tr.starts_with("<td class=\"n\">") && tr.contains(&format!("<code>{code}</code>")))
+        .unwrap();
+    assert!(
+        tr.contains(&format!(
+            "<td><code>{incoming}</code></td><td><code>{}</code>",
+            team.join("<br>")
+        )),
+        "{tr}"
+    );
+    assert!(tr.contains(&format!(
+        "抽取时 <span class=\"en\">as drawn</span>：<code>{}</code>",
+        drawn_team.join("、")
+    )));
+    assert!(
+        page.contains("href=\"/draws/") && page.contains("/drawn.csv\""),
+        "the page offers the drawn list"
+    );
+
+    // The search page and the search API, at once.
+    let (_, _, found) = get_raw(&app, &format!("/search?q={code}")).await;
+    let certs = |team: &[String]| {
+        team.iter()
+            .map(|c| format!("<code>{c}</code>"))
+            .collect::<Vec<_>>()
+            .join("、")
+    };
+    assert!(
+        found.contains(&format!("<dd><code>{incoming}</code></dd>")),
+        "the leader: {found}"
+    );
+    assert!(
+        found.contains(&format!("<dd>{}</dd>", certs(&team))),
+        "the current team"
+    );
+    assert!(found.contains("抽取时检查组") && found.contains(&format!("<dd>{}<br>", certs(&drawn_team))));
+    let (_, hits) = app.get(&format!("/api/v1/search?q={code}")).await;
+    assert_eq!(hits.as_array().unwrap().len(), 1);
+    assert_eq!(hits[0]["leader"], incoming.as_str());
+    not_current("search API", &strings(&hits[0]["team"]));
+    assert_eq!(strings(&hits[0]["drawn_team"]), drawn_team);
+    assert_eq!(hits[0]["substitutions"], json!([1]));
+
+    // The assignments API.
+    let (_, rows) = app
+        .get(&format!("/api/v1/draws/{task}/assignments?per_page=1000"))
+        .await;
+    let row = rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["credit_code"] == code.as_str())
+        .unwrap();
+    assert_eq!(row["leader"], incoming.as_str());
+    not_current("assignments API", &strings(&row["team"]));
+    assert_eq!(strings(&row["drawn_team"]), drawn_team);
+    assert_eq!(row["substitutions"], json!([1]));
+    let others = rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["credit_code"] != code.as_str());
+    for other in others {
+        assert_eq!(other["team"], other["drawn_team"]);
+        assert!(other.get("substitutions").is_none());
+    }
+
+    // The CSV and Excel downloads of the current list.
+    let (status, disposition, csv) = get_bytes(&app, &format!("/draws/{bundle}/assignments.csv")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(disposition.contains("-current.csv"), "{disposition}");
+    let mut reader = csv::Reader::from_reader(csv.strip_prefix("\u{feff}".as_bytes()).unwrap());
+    let header = reader.headers().unwrap().clone();
+    assert_eq!((&header[6], &header[7]), ("检查人员", "抽取时检查组"));
+    let record = reader.records().map(Result::unwrap).find(|r| r[1] == code).unwrap();
+    assert_eq!(&record[5], incoming);
+    not_current("CSV", &record[6].split(';').map(str::to_owned).collect::<Vec<_>>());
+    assert_eq!(&record[7], drawn_team.join(";"));
+    let (status, disposition, xlsx) = get_bytes(&app, &format!("/draws/{bundle}/assignments.xlsx")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(disposition.contains("-current.xlsx"), "{disposition}");
+    use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
+    let mut workbook: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    let sheet = workbook.worksheet_range("抽查名单").unwrap();
+    assert_eq!(sheet.rows().nth(1).unwrap()[7], Data::String("抽取时检查组".into()));
+    let cells = sheet.rows().find(|r| r[1] == Data::String(code.clone())).unwrap();
+    assert_eq!(cells[5], Data::String(incoming.clone()));
+    not_current(
+        "xlsx",
+        &cells[6].to_string().split(';').map(str::to_owned).collect::<Vec<_>>(),
+    );
+    assert_eq!(cells[7], Data::String(drawn_team.join(";")));
+    assert_eq!(cells[8], Data::String(format!("#1 {out}→{incoming}")));
+
+    // The list as drawn: the bundle's own file, byte for byte, its hash the
+    // manifest's.
+    let (status, _, as_drawn) = get_bytes(&app, &format!("/draws/{bundle}/drawn.csv")).await;
+    assert_eq!(status, StatusCode::OK);
+    let public = app.publications().join(&bundle).join("public");
+    assert_eq!(as_drawn, std::fs::read(public.join("assignments.csv")).unwrap());
+    let manifest: Value = serde_json::from_slice(&std::fs::read(public.join("manifest.json")).unwrap()).unwrap();
+    let recorded = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "assignments.csv")
+        .unwrap();
+    assert_eq!(recorded["sha256"], shuangsui::snapshot::bytes_hash(&as_drawn).to_hex());
+    let text = String::from_utf8(as_drawn).unwrap();
+    let line = text.lines().find(|l| l.contains(&code)).unwrap();
+    assert!(
+        line.ends_with(&drawn_team.join(";")),
+        "the drawn record keeps {out}: {line}"
+    );
+    let (_, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
+    assert_eq!(audit["problems"], json!([]), "{audit}");
+
+    // A search made between a substitution's ledger entry and the writing of
+    // its public list (the desk records first, then writes) builds the index
+    // from the list as it was; the next search after the write must not keep
+    // that index.
+    let second = rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["credit_code"] != code.as_str())
+        .unwrap();
+    let (code, drawn_team) = (second["credit_code"].as_str().unwrap(), strings(&second["team"]));
+    let list = public.join("substitutions.json");
+    let as_it_was = std::fs::read(&list).unwrap();
+    let (status, made) = app
+        .operator(
+            &format!("/api/v1/draws/{task}/substitutions"),
+            json!({"credit_code": code, "out": drawn_team[0], "reason": "other"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let written = std::fs::read(&list).unwrap();
+    std::fs::write(&list, as_it_was).unwrap();
+    let (_, hits) = app.get(&format!("/api/v1/search?q={code}")).await;
+    assert_eq!(strings(&hits[0]["team"]), drawn_team, "before the write");
+    std::fs::write(&list, written).unwrap();
+    let (_, hits) = app.get(&format!("/api/v1/search?q={code}")).await;
+    assert_eq!(hits[0]["leader"], made["entry"]["in"], "after the write");
+}
+
 #[tokio::test]
 async fn a_dropped_substitution_is_caught_against_the_ledger() {
     let app = TestApp::spawn().await;

@@ -1,7 +1,8 @@
-//! Downloads of a published draw: the list as an Excel workbook, and the
-//! public copy of the audit bundle as a zip.
+//! Downloads of a published draw: the current list (the teams as they stand
+//! after any substitutions, beside the teams as drawn) as CSV and as an Excel
+//! workbook, and the public copy of the audit bundle as a zip.
 //!
-//! Both are made from the `public/` copy only. The zip takes the five files of
+//! All are made from the `public/` copy only. The zip takes the five files of
 //! the public bundle by name, so nothing else that lands in a bundle folder
 //! (the confidential copy, a stray file) can be packed; and it is
 //! byte-for-byte deterministic, so the same bundle always downloads the same
@@ -14,7 +15,9 @@ use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, FormatAlign, Workboo
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
-use super::publications::{PublicRow, PublishedDraw, PUBLIC_HEADER};
+use super::current::{CurrentList, CurrentRow};
+use super::publications::{PublishedDraw, PUBLIC_HEADER};
+use crate::bundle::{DEPARTMENTS_HEADER, MERGED_HEADER};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -41,18 +44,105 @@ pub const PUBLIC_FILES: [&str; 5] = [
 /// Files added to the public copy after the draw, zipped when present.
 pub const LATER_PUBLIC_FILES: [&str; 2] = ["substitutions.json", "results.csv"];
 
-/// Column widths (in Excel character units) for the columns of
-/// [`PUBLIC_HEADER`]: Chinese text is about two units a character.
-const WIDTHS: [f64; 7] = [7.0, 22.0, 40.0, 16.0, 48.0, 17.0, 34.0];
+/// The column of the current list that keeps the team as drawn.
+pub const DRAWN_TEAM_HEADER: &str = "抽取时检查组";
+/// The column of the current list naming the substitutions made on a visit.
+pub const SUBSTITUTIONS_HEADER: &str = "人员调整";
 
-/// The list of a draw as an `.xlsx` workbook: a title row naming the plan,
-/// then the public header (frozen) and one row per business. Codes and
+/// How a column of the list is written to Excel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cell {
+    Number,
+    /// Codes and certificate numbers: Excel must keep every digit.
+    Code,
+    Plain,
+}
+
+/// The columns of the current list for a draw: the public header of its
+/// `assignments.csv` (with the columns a joint plan, spec §13, or a merging
+/// one, §14, adds), then the drawn team and the substitutions. 组长 and
+/// 检查人员 are the current team's.
+fn list_columns(draw: &PublishedDraw) -> Vec<(&'static str, Cell, f64)> {
+    let plan = &draw.manifest.plan.content;
+    // Widths in Excel character units: Chinese text is about two a character.
+    let mut columns = vec![
+        (PUBLIC_HEADER[0], Cell::Number, 7.0),
+        (PUBLIC_HEADER[1], Cell::Code, 22.0),
+        (PUBLIC_HEADER[2], Cell::Plain, 40.0),
+        (PUBLIC_HEADER[3], Cell::Code, 16.0),
+        (PUBLIC_HEADER[4], Cell::Plain, 48.0),
+        (PUBLIC_HEADER[5], Cell::Code, 17.0),
+        (PUBLIC_HEADER[6], Cell::Code, 34.0),
+    ];
+    if plan.joint.is_some() {
+        columns.push((DEPARTMENTS_HEADER, Cell::Plain, 24.0));
+    }
+    if plan.merge_with.is_some() {
+        columns.push((MERGED_HEADER, Cell::Code, 24.0));
+    }
+    columns.push((DRAWN_TEAM_HEADER, Cell::Code, 34.0));
+    columns.push((SUBSTITUTIONS_HEADER, Cell::Plain, 34.0));
+    columns
+}
+
+/// The cells of one row of the current list, in the order of [`list_columns`].
+fn list_cells(draw: &PublishedDraw, row: &CurrentRow) -> Vec<String> {
+    let plan = &draw.manifest.plan.content;
+    let drawn = &row.drawn;
+    let mut cells = vec![
+        drawn.number.to_string(),
+        drawn.credit_code.clone(),
+        drawn.name.clone(),
+        drawn.items.join(";"),
+        drawn.item_names.join("；"),
+        row.leader().to_owned(),
+        row.team.join(";"),
+    ];
+    if plan.joint.is_some() {
+        cells.push(drawn.departments.join(";"));
+    }
+    if plan.merge_with.is_some() {
+        cells.push(drawn.merged_with.clone().unwrap_or_default());
+    }
+    cells.push(drawn.team.join(";"));
+    let changes: Vec<String> = row
+        .changes
+        .iter()
+        .map(|c| format!("#{} {}→{}", c.seq, c.out, c.incoming))
+        .collect();
+    cells.push(changes.join("；"));
+    cells
+}
+
+/// The current list of a draw as CSV, UTF-8 with BOM and CRLF like the
+/// bundle's `assignments.csv`: its columns, with 组长 and 检查人员 as they
+/// stand after any substitutions, then the team as drawn
+/// ([`DRAWN_TEAM_HEADER`]) and the substitutions made ([`SUBSTITUTIONS_HEADER`]).
+/// This is a view of the draw, not the draw: the hashed record is the
+/// bundle's own `assignments.csv`.
+pub fn current_csv(draw: &PublishedDraw, list: &CurrentList) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(240 * (list.len() + 1));
+    bytes.extend_from_slice("\u{feff}".as_bytes());
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(bytes);
+    let header: Vec<&str> = list_columns(draw).into_iter().map(|(name, _, _)| name).collect();
+    writer.write_record(&header).expect("in-memory write");
+    for row in &list.rows {
+        writer.write_record(list_cells(draw, row)).expect("in-memory write");
+    }
+    writer.into_inner().expect("in-memory write")
+}
+
+/// The current list of a draw as an `.xlsx` workbook: a title row naming the
+/// plan, then the columns of [`current_csv`] (header frozen) and one row per
+/// business, the team cells of a visit with a substitution shaded. Codes and
 /// certificate numbers are written as text, never numbers, so Excel keeps
 /// every digit and any leading zero.
-pub fn assignments_xlsx(draw: &PublishedDraw, rows: &[PublicRow]) -> Result<Vec<u8>, ExportError> {
+pub fn assignments_xlsx(draw: &PublishedDraw, list: &CurrentList) -> Result<Vec<u8>, ExportError> {
     let m = &draw.manifest;
     let mut workbook = Workbook::new();
-    // The creation time is the draw's, so the same draw gives the same file.
+    // The creation time is the draw's, so the same list gives the same file.
     let mut properties = DocProperties::new()
         .set_title(format!("{} {}", m.plan.id, m.plan.name))
         .set_author(m.plan.content.department.clone());
@@ -72,58 +162,47 @@ pub fn assignments_xlsx(draw: &PublishedDraw, rows: &[PublicRow]) -> Result<Vec<
         .set_border(rust_xlsxwriter::FormatBorder::Thin);
     // "@" is Excel's Text number format: a code typed over later stays text.
     let text = Format::new().set_num_format("@");
+    let changed = Format::new().set_num_format("@").set_background_color("#FFF4E0");
 
     let sheet = workbook.add_worksheet();
     sheet.set_name("抽查名单")?;
+    let substituted = list.rows.iter().filter(|r| r.is_substituted()).count();
     sheet.write_string_with_format(
         0,
         0,
         format!(
-            "{} {}（检查日期 {}，结果哈希 {}）",
-            m.plan.id, m.plan.name, m.plan.content.inspection_date, m.result_sha256
+            "{} {}（检查日期 {}，结果哈希 {}；当前名单，{} 户有人员调整）",
+            m.plan.id, m.plan.name, m.plan.content.inspection_date, m.result_sha256, substituted
         ),
         &title,
     )?;
-    for (col, (name, width)) in PUBLIC_HEADER.iter().zip(WIDTHS).enumerate() {
+    let columns = list_columns(draw);
+    for (col, (name, _, width)) in columns.iter().enumerate() {
         let col = col as u16;
         sheet.write_string_with_format(1, col, *name, &header)?;
-        sheet.set_column_width(col, width)?;
-    }
-    // The columns a joint (spec §13) or merging (§14) plan adds, as in its
-    // assignments.csv.
-    let joint = m.plan.content.joint.is_some();
-    let merging = m.plan.content.merge_with.is_some();
-    let mut extra = PUBLIC_HEADER.len() as u16;
-    let departments_col = joint.then(|| {
-        extra += 1;
-        extra - 1
-    });
-    let merged_col = merging.then(|| {
-        extra += 1;
-        extra - 1
-    });
-    for (col, name) in [(departments_col, "检查部门"), (merged_col, "合并至")] {
-        if let Some(col) = col {
-            sheet.write_string_with_format(1, col, name, &header)?;
-            sheet.set_column_width(col, 24)?;
-        }
+        sheet.set_column_width(col, *width)?;
     }
     sheet.set_freeze_panes(2, 0)?;
 
-    for (k, row) in rows.iter().enumerate() {
+    for (k, row) in list.rows.iter().enumerate() {
         let r = k as u32 + 2;
-        sheet.write_number(r, 0, row.number)?;
-        sheet.write_string_with_format(r, 1, &row.credit_code, &text)?;
-        sheet.write_string(r, 2, &row.name)?;
-        sheet.write_string_with_format(r, 3, row.items.join(";"), &text)?;
-        sheet.write_string(r, 4, row.item_names.join("；"))?;
-        sheet.write_string_with_format(r, 5, &row.leader, &text)?;
-        sheet.write_string_with_format(r, 6, row.team.join(";"), &text)?;
-        if let Some(col) = departments_col {
-            sheet.write_string(r, col, row.departments.join(";"))?;
-        }
-        if let Some(col) = merged_col {
-            sheet.write_string_with_format(r, col, row.merged_with.as_deref().unwrap_or(""), &text)?;
+        for (col, (cell, (name, kind, _))) in list_cells(draw, row).into_iter().zip(&columns).enumerate() {
+            let col = col as u16;
+            let team_cell = *name == PUBLIC_HEADER[5] || *name == PUBLIC_HEADER[6];
+            match kind {
+                Cell::Number => {
+                    sheet.write_number(r, col, row.drawn.number)?;
+                }
+                Cell::Code if team_cell && row.is_substituted() => {
+                    sheet.write_string_with_format(r, col, cell, &changed)?;
+                }
+                Cell::Code => {
+                    sheet.write_string_with_format(r, col, cell, &text)?;
+                }
+                Cell::Plain => {
+                    sheet.write_string(r, col, cell)?;
+                }
+            }
         }
     }
     Ok(workbook.save_to_buffer()?)
@@ -218,6 +297,7 @@ pub fn bundle_zip(draw: &PublishedDraw) -> Result<Vec<u8>, ExportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::public::publications::PublicRow;
     use crate::public::test_support::draw_named;
     use std::io::Read;
 
@@ -290,9 +370,10 @@ mod tests {
             departments: Vec::new(),
             merged_with: None,
         }];
-        let bytes = assignments_xlsx(&draw, &rows).unwrap();
+        let list = CurrentList::new(rows, None).unwrap();
+        let bytes = assignments_xlsx(&draw, &list).unwrap();
         assert_eq!(&bytes[..2], b"PK");
-        assert_eq!(bytes, assignments_xlsx(&draw, &rows).unwrap(), "deterministic");
+        assert_eq!(bytes, assignments_xlsx(&draw, &list).unwrap(), "deterministic");
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
         let mut shared = String::new();
         archive
@@ -325,7 +406,8 @@ mod tests {
             departments: vec!["测试局".into(), "卫生局".into()],
             merged_with: Some("EARLIER-1".into()),
         }];
-        let bytes = assignments_xlsx(&draw, &rows).unwrap();
+        let list = CurrentList::new(rows, None).unwrap();
+        let bytes = assignments_xlsx(&draw, &list).unwrap();
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
         let mut shared = String::new();
         archive
@@ -336,5 +418,13 @@ mod tests {
         for text in ["检查部门", "合并至", "测试局;卫生局", "EARLIER-1"] {
             assert!(shared.contains(&format!(">{text}<")), "{text} is in the workbook");
         }
+        let csv = String::from_utf8(current_csv(&draw, &list)).unwrap();
+        assert!(csv.starts_with(
+            "\u{feff}序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员,检查部门,合并至,抽取时检查组,人员调整\r\n"
+        ));
+        assert!(
+            csv.ends_with(",测试局;卫生局,EARLIER-1,0123;0456;0789;0790,\r\n"),
+            "{csv}"
+        );
     }
 }

@@ -6,20 +6,24 @@
 //! risk classes and the recusal list cannot reach a public page.
 //!
 //! - [`publications`]: the folder of bundles, each draw's public manifest and rows;
+//! - [`current`]: a draw's rows with the teams as they stand after any
+//!   substitutions: the one list every view below reads its teams from;
 //! - [`search`]: "was this business drawn?" over every published draw;
 //! - [`pages`]: the HTML pages;
 //! - [`exports`]: the Excel list and the zip of the public bundle.
 
+pub mod current;
 pub mod exports;
 pub mod pages;
 pub mod publications;
 pub mod search;
 
-pub use exports::{assignments_xlsx, bundle_zip, ExportError};
+pub use current::{Change, CurrentList, CurrentRow};
+pub use exports::{assignments_xlsx, bundle_zip, current_csv, ExportError};
 pub use pages::{
     draw_page, escape, index_page, not_found_page, search_page, verify_page, AnnouncementView, LedgerHead,
 };
-pub use publications::{PublicRow, Publications, PublishedDraw};
+pub use publications::{Fingerprint, PublicRow, Publications, PublishedDraw};
 pub use search::{Hit, SearchIndex, SEARCH_LIMIT};
 
 /// Hand-made published draws for the unit tests.

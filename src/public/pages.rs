@@ -8,13 +8,18 @@
 //!
 //! The links assume these routes: `/`, `/search?q=`, `/verify`,
 //! `/draws/{name}`, `/draws/{name}/bundle.zip`, `/draws/{name}/assignments.csv`
-//! and `/draws/{name}/assignments.xlsx`, where `{name}` is the bundle name,
-//! percent-encoded as one path segment.
+//! and `/draws/{name}/assignments.xlsx` (the current list),
+//! `/draws/{name}/drawn.csv` (the bundle's own `assignments.csv`, as drawn),
+//! where `{name}` is the bundle name, percent-encoded as one path segment.
+//!
+//! Teams are always shown as they stand after any substitutions
+//! ([`CurrentList`]), with the team as drawn kept in sight.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::{self, Display, Write};
 
-use super::publications::{PublicRow, PublishedDraw};
+use super::current::CurrentList;
+use super::publications::PublishedDraw;
 use super::search::{Hit, SEARCH_LIMIT};
 use crate::seed::{BeaconRecord, SeedSource};
 
@@ -390,23 +395,25 @@ pub fn index_page(draws: &[PublishedDraw], announcements: &[AnnouncementView], l
     out
 }
 
-/// 任务公告 of one draw: the facts and hashes, the list of drawn businesses,
-/// the downloads and how to re-check it.
-pub fn draw_page(draw: &PublishedDraw, rows: &[PublicRow], ledger_head: &LedgerHead) -> String {
-    render_draw(draw, rows, rows.len(), None, ledger_head)
+/// 任务公告 of one draw: the facts and hashes, the list of drawn businesses
+/// with their current teams, the downloads and how to re-check it.
+pub fn draw_page(draw: &PublishedDraw, list: &CurrentList, ledger_head: &LedgerHead) -> String {
+    render_draw(draw, list, 0..list.len(), None, ledger_head)
 }
 
 /// Rows per page of a draw's list: a phone lays out a few hundred rows
 /// quickly; a whole county's list at once takes the browser far longer.
 pub const ROWS_PER_PAGE: usize = 300;
 
-/// [`draw_page`] showing page `page` (from 1) of `rows`, with links to the
-/// other pages; the full list is in the CSV and Excel downloads.
-pub fn draw_page_paged(draw: &PublishedDraw, rows: &[PublicRow], page: usize, ledger_head: &LedgerHead) -> String {
-    let pages = rows.len().div_ceil(ROWS_PER_PAGE).max(1);
+/// [`draw_page`] showing page `page` (from 1) of the list, with links to the
+/// other pages; the full list is in the CSV and Excel downloads. Everything
+/// but the table (the counts per item among them) is of the whole draw.
+pub fn draw_page_paged(draw: &PublishedDraw, list: &CurrentList, page: usize, ledger_head: &LedgerHead) -> String {
+    let total = list.len();
+    let pages = total.div_ceil(ROWS_PER_PAGE).max(1);
     let page = page.clamp(1, pages);
-    let shown = &rows[((page - 1) * ROWS_PER_PAGE).min(rows.len())..(page * ROWS_PER_PAGE).min(rows.len())];
-    render_draw(draw, shown, rows.len(), Some((page, pages)), ledger_head)
+    let shown = ((page - 1) * ROWS_PER_PAGE).min(total)..(page * ROWS_PER_PAGE).min(total);
+    render_draw(draw, list, shown, Some((page, pages)), ledger_head)
 }
 
 fn page_links(out: &mut String, name_url: &str, page: usize, pages: usize) {
@@ -424,13 +431,16 @@ fn page_links(out: &mut String, name_url: &str, page: usize, pages: usize) {
     w!(out, "<span class=\"en\">page {page} of {pages}</span></p>\n");
 }
 
+/// The page of `list`, its table holding the rows in `shown`.
 fn render_draw(
     draw: &PublishedDraw,
-    rows: &[PublicRow],
-    total: usize,
+    list: &CurrentList,
+    shown: std::ops::Range<usize>,
     nav: Option<(usize, usize)>,
     ledger_head: &LedgerHead,
 ) -> String {
+    let rows = &list.rows[shown];
+    let total = list.len();
     // About 300 bytes per row; sized up front so a 10,000-row list is written
     // without reallocating.
     let mut out = String::with_capacity(16 * 1024 + 320 * rows.len());
@@ -587,8 +597,13 @@ fn render_draw(
     w!(
         out,
         "<h2>下载 <span class=\"en\">Downloads</span></h2>\n<ul class=\"downloads\">\
-         <li><a href=\"/draws/{n}/assignments.xlsx\">抽查名单 Excel <span class=\"en\">list, Excel</span></a></li>\
-         <li><a href=\"/draws/{n}/assignments.csv\">抽查名单 CSV <span class=\"en\">list, CSV (UTF-8)</span></a></li>\
+         <li><a href=\"/draws/{n}/assignments.xlsx\">当前名单 Excel <span class=\"en\">current list, Excel</span></a></li>\
+         <li><a href=\"/draws/{n}/assignments.csv\">当前名单 CSV <span class=\"en\">current list, CSV (UTF-8)</span></a> \
+         <span class=\"muted\">检查组为人员调整后的，另列抽取时的检查组 \
+         <span class=\"en\">teams after any substitutions, with the teams as drawn beside them</span></span></li>\
+         <li><a href=\"/draws/{n}/drawn.csv\">抽取结果原件 CSV <span class=\"en\">the list as drawn, CSV</span></a> \
+         <span class=\"muted\">即审计包中的 <code>assignments.csv</code>，哈希见上 \
+         <span class=\"en\">the bundle's own <code>assignments.csv</code>, hash above</span></span></li>\
          <li><a href=\"/draws/{n}/bundle.zip\">审计包（公开版）<span class=\"en\">audit bundle, public copy (zip)</span></a></li>",
         n = name_url,
     );
@@ -606,9 +621,10 @@ fn render_draw(
     }
     out.push_str("</ul>\n");
 
-    // Items with the number of businesses drawn for each, in plan order.
+    // Items with the number of businesses drawn for each, in plan order: over
+    // the whole draw, not the page of the table shown.
     let mut per_item: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
-    for row in rows {
+    for row in list.rows.iter().map(|r| &r.drawn) {
         for (k, code) in row.items.iter().enumerate() {
             let entry = per_item.entry(code).or_insert(("", 0));
             if let Some(name) = row.item_names.get(k) {
@@ -629,8 +645,9 @@ fn render_draw(
     }
     out.push_str("</ul>\n");
 
-    let substitutions = crate::substitution::read(&draw.public_dir());
-    let adjusted = substitutions_section(&mut out, substitutions);
+    if let Some(log) = &list.substitutions {
+        substitutions_section(&mut out, log);
+    }
 
     w!(
         out,
@@ -647,7 +664,8 @@ fn render_draw(
          </tr></thead>\n<tbody>\n",
         n = total,
     );
-    for row in rows {
+    for current in rows {
+        let row = &current.drawn;
         w!(
             out,
             "<tr><td class=\"n\">{}</td><td><code>{}</code></td><td class=\"name\">{}</td><td class=\"items\">",
@@ -667,15 +685,8 @@ fn render_draw(
         // The team as it stands after any substitutions (spec §12); a
         // substitute comes from the department of the officer replaced, so
         // a joint team keeps its department blocks.
-        let mut team = row.team.clone();
-        let changes = adjusted.get(row.credit_code.as_str()).map_or(&[][..], Vec::as_slice);
-        for (_, out_cert, in_cert) in changes {
-            if let Some(place) = team.iter_mut().find(|c| *c == out_cert) {
-                *place = in_cert.clone();
-            }
-        }
-        let leader = team.first().map_or("", String::as_str);
-        w!(out, "</td><td><code>{}</code></td><td><code>", Esc(leader));
+        let team = &current.team;
+        w!(out, "</td><td><code>{}</code></td><td><code>", Esc(current.leader()));
         // A joint team (spec §13): each department's equal share in order,
         // under the department's name.
         let share = (!row.departments.is_empty() && team.len() % row.departments.len() == 0)
@@ -690,10 +701,18 @@ fn render_draw(
             w!(out, "{}", Esc(cert));
         }
         out.push_str("</code>");
-        for (seq, _, _) in changes {
+        for change in &current.changes {
             w!(
                 out,
-                "<br><a class=\"muted\" href=\"#sub-{seq}\">已调整 #{seq} <span class=\"en\">substituted</span></a>"
+                "<br><a class=\"muted\" href=\"#sub-{seq}\">已调整 #{seq} <span class=\"en\">substituted</span></a>",
+                seq = change.seq,
+            );
+        }
+        if current.is_substituted() {
+            w!(
+                out,
+                "<br><span class=\"muted\">抽取时 <span class=\"en\">as drawn</span>：<code>{}</code></span>",
+                Esc(&row.team.join("、"))
             );
         }
         out.push_str("</td></tr>\n");
@@ -723,26 +742,8 @@ fn render_draw(
     out
 }
 
-/// Per credit code, the substitutions made on its visit: (seq, out, in).
-type Adjusted = HashMap<String, Vec<(u32, String, String)>>;
-
-/// The substitutions made after the draw (spec §12), if any, as a table.
-fn substitutions_section(
-    out: &mut String,
-    log: Result<Option<crate::substitution::Log>, crate::substitution::FileError>,
-) -> Adjusted {
-    let mut adjusted = Adjusted::new();
-    let log = match log {
-        Ok(Some(log)) => log,
-        Ok(None) => return adjusted,
-        Err(_) => {
-            out.push_str(
-                "<p class=\"warn\">人员调整记录无法读取，请联系实施部门。\
-                 <span class=\"en\">The substitution record cannot be read; contact the department.</span></p>\n",
-            );
-            return adjusted;
-        }
-    };
+/// The substitutions made after the draw (spec §12) as a table.
+fn substitutions_section(out: &mut String, log: &crate::substitution::Log) {
     w!(
         out,
         "<h2 id=\"substitutions\">人员调整 <span class=\"en\">Substitutions</span>（{n}）</h2>\n\
@@ -774,14 +775,8 @@ fn substitutions_section(
             reason = entry.reason.label(),
             at = Esc(&entry.decided_at),
         );
-        adjusted.entry(entry.credit_code.to_string()).or_default().push((
-            entry.seq,
-            entry.out.to_string(),
-            entry.incoming.to_string(),
-        ));
     }
     out.push_str("</tbody></table></div>\n");
-    adjusted
 }
 
 /// "Was this business drawn?": the search box, prefilled, and the hits.
@@ -868,6 +863,21 @@ pub fn search_page(query: &str, hits: &[Hit]) -> String {
                 w!(team, "<code>{}</code>", Esc(cert));
             }
             fact(&mut out, "检查人员（执法证号）", "Team (certificate numbers)", team);
+            if hit.team != hit.drawn_team {
+                let mut drawn = String::new();
+                for (k, cert) in hit.drawn_team.iter().enumerate() {
+                    if k > 0 {
+                        drawn.push('、');
+                    }
+                    w!(drawn, "<code>{}</code>", Esc(cert));
+                }
+                w!(
+                    drawn,
+                    "<br><a class=\"muted\" href=\"{href}#substitutions\">已调整 <span class=\"en\">substituted</span></a>",
+                    href = Esc(&draw_href(&hit.draw_name)),
+                );
+                fact(&mut out, "抽取时检查组", "Team as drawn", drawn);
+            }
             out.push_str("</dl></section>\n");
         }
     }
@@ -1018,7 +1028,16 @@ pub fn results_page(results: &[ResultView], ledger_head: &LedgerHead) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::public::publications::PublicRow;
     use crate::public::test_support::draw_named;
+
+    fn list(rows: Vec<PublicRow>) -> CurrentList {
+        CurrentList::new(rows, None).unwrap()
+    }
+
+    fn empty() -> CurrentList {
+        CurrentList::default()
+    }
 
     fn head() -> LedgerHead {
         LedgerHead {
@@ -1079,7 +1098,7 @@ mod tests {
         let evil = "<b>\"x\"&'y'</b>";
         let mut draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
         draw.manifest.plan.name = evil.into();
-        let rows = [row(1, evil)];
+        let rows = list(vec![row(1, evil)]);
         let announcement = AnnouncementView {
             task_id: evil.into(),
             plan_id: evil.into(),
@@ -1102,6 +1121,8 @@ mod tests {
             item_names: vec![evil.into()],
             leader: evil.into(),
             team: vec![evil.into()],
+            drawn_team: vec![evil.into(), "x".into()],
+            substitutions: vec![1],
         };
         let bad_head = LedgerHead {
             seq: 1,
@@ -1126,10 +1147,10 @@ mod tests {
     #[test]
     fn draw_page_lists_rows_and_downloads() {
         let draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
-        let rows: Vec<PublicRow> = (1..=3).map(|n| row(n, &format!("企业{n}"))).collect();
+        let rows = list((1..=3).map(|n| row(n, &format!("企业{n}"))).collect());
         let page = draw_page(&draw, &rows, &head());
         assert_eq!(page.matches("<tr><td class=\"n\">").count(), 3);
-        for link in ["bundle.zip", "assignments.csv", "assignments.xlsx"] {
+        for link in ["bundle.zip", "assignments.csv", "assignments.xlsx", "drawn.csv"] {
             assert!(
                 page.contains(&format!("href=\"/draws/D_000000000001/{link}\"")),
                 "{link}"
@@ -1141,25 +1162,71 @@ mod tests {
         assert!(page.contains(&"ab".repeat(32)), "ledger head");
     }
 
+    /// Rows numbered `from..=to`, each with one item; codes distinct.
+    fn rows_of_item(from: u32, to: u32, item: &str, name: &str) -> Vec<PublicRow> {
+        (from..=to)
+            .map(|n| PublicRow {
+                credit_code: format!("91520200{n:010}"),
+                items: vec![item.into()],
+                item_names: vec![name.into()],
+                ..row(n, &format!("企业{n}"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn item_counts_and_names_are_of_the_whole_draw_on_every_page() {
+        let mut draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
+        draw.manifest.plan.content.items = ["ITEM-A", "ITEM-B", "ITEM-C"]
+            .iter()
+            .map(|c| crate::ids::ItemCode::parse(c).unwrap())
+            .collect();
+        // 250 rows of A, then 100 of B (rows 251–350: 50 on page 1, 50 on
+        // page 2), then 10 of C, all on page 2.
+        let mut rows = rows_of_item(1, 250, "ITEM-A", "甲事项");
+        rows.extend(rows_of_item(251, 350, "ITEM-B", "乙事项"));
+        rows.extend(rows_of_item(351, 360, "ITEM-C", "丙事项"));
+        let rows = list(rows);
+        for page in [1, 2] {
+            let html = draw_page_paged(&draw, &rows, page, &head());
+            for expected in [
+                "<code>ITEM-A</code> 甲事项 — 250 户",
+                "<code>ITEM-B</code> 乙事项 — 100 户",
+                "<code>ITEM-C</code> 丙事项 — 10 户",
+            ] {
+                assert!(html.contains(expected), "page {page}: {expected}");
+            }
+            assert!(
+                html.contains("（360）"),
+                "page {page}: the whole draw's number of businesses"
+            );
+        }
+        let first = draw_page_paged(&draw, &rows, 1, &head());
+        assert_eq!(first.matches("<tr><td class=\"n\">").count(), ROWS_PER_PAGE);
+        let second = draw_page_paged(&draw, &rows, 2, &head());
+        assert_eq!(second.matches("<tr><td class=\"n\">").count(), 60);
+        assert!(second.contains("<tr><td class=\"n\">301</td>"));
+    }
+
     #[test]
     fn ad_hoc_draws_say_so() {
         let mut draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
         draw.unannounced = true;
-        assert!(draw_page(&draw, &[], &head()).contains("未事先公告的临时抽取"));
+        assert!(draw_page(&draw, &empty(), &head()).contains("未事先公告的临时抽取"));
         assert!(index_page(&[draw.clone()], &[], &head()).contains("ad hoc, not announced in advance"));
         draw.unannounced = false;
         draw.manifest.seed.source = SeedSource::Random;
-        assert!(draw_page(&draw, &[], &head()).contains("ad hoc, not announced in advance"));
+        assert!(draw_page(&draw, &empty(), &head()).contains("ad hoc, not announced in advance"));
         // The service's ledger reference in the manifest says so too.
         draw.manifest.seed.source = SeedSource::Hex;
-        assert!(!draw_page(&draw, &[], &head()).contains("未事先公告"));
+        assert!(!draw_page(&draw, &empty(), &head()).contains("未事先公告"));
         draw.manifest.ledger = Some(crate::bundle::LedgerRef {
             task_id: "T-9".into(),
             head_seq: 12,
             head_hash: crate::snapshot::Hash32([7; 32]),
             unannounced: true,
         });
-        let page = draw_page(&draw, &[], &head());
+        let page = draw_page(&draw, &empty(), &head());
         assert!(page.contains("未事先公告的临时抽取"));
         assert!(page.contains("T-9"));
         assert!(page.contains(&"07".repeat(32)), "the ledger head before the draw");
@@ -1175,7 +1242,7 @@ mod tests {
             randomness: "cd".repeat(32),
         };
         draw.manifest.seed.source = SeedSource::Beacon(beacon.clone());
-        let page = draw_page(&draw, &[], &head());
+        let page = draw_page(&draw, &empty(), &head());
         assert!(page.contains("drand quicknet 第 123456 轮"));
         assert!(page.contains(&"cd".repeat(32)));
         assert!(!page.contains("未事先公告"));

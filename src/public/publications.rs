@@ -123,6 +123,46 @@ impl Publications {
     }
 }
 
+/// What the published lists depend on, as the disk shows it: per bundle
+/// folder, the size and modification time of its public manifest and of its
+/// public `substitutions.json`. Equal fingerprints mean nothing was added,
+/// published or substituted in between, so an index built from the lists
+/// still holds; a substitution list only grows, so it always changes size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint(Vec<(String, Option<Stamp>, Option<Stamp>)>);
+
+type Stamp = (u64, Option<std::time::SystemTime>);
+
+impl Publications {
+    /// The [`Fingerprint`] of the folder now: a directory listing and two
+    /// `stat`s per bundle, far cheaper than reading the lists.
+    pub fn fingerprint(&self) -> io::Result<Fingerprint> {
+        let stamp = |path: PathBuf| -> io::Result<Option<Stamp>> {
+            match fs::metadata(path) {
+                Ok(meta) => Ok(Some((meta.len(), meta.modified().ok()))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        let mut stamps = Vec::new();
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if !valid_name(&name) {
+                continue;
+            }
+            let public = entry.path().join(PUBLIC_DIR);
+            let manifest = stamp(public.join("manifest.json"))?;
+            let substitutions = stamp(public.join(crate::substitution::FILE))?;
+            stamps.push((name, manifest, substitutions));
+        }
+        stamps.sort();
+        Ok(Fingerprint(stamps))
+    }
+}
+
 /// A bundle name is one plain path segment: no separator (`/`, `\`), and no
 /// leading '.', which refuses `.` and `..` and also the bundles still being
 /// written (`.NAME.tmp-…`, the service's `.staging`).
@@ -291,6 +331,24 @@ mod tests {
         for good in ["PZ-SCJG-2026Q1_a65d43832671", "计划_1", "T.2026..1_a65d43832671"] {
             assert!(valid_name(good), "{good:?}");
         }
+    }
+
+    #[test]
+    fn the_fingerprint_changes_when_a_list_is_substituted_or_a_draw_added() {
+        let root = tempfile::tempdir().unwrap();
+        let publications = Publications::open(root.path());
+        let before = publications.fingerprint().unwrap();
+        let public = root.path().join("D_1/public");
+        fs::create_dir_all(&public).unwrap();
+        fs::write(public.join("manifest.json"), "{}").unwrap();
+        let drawn = publications.fingerprint().unwrap();
+        assert_ne!(before, drawn);
+        assert_eq!(drawn, publications.fingerprint().unwrap(), "nothing changed");
+        fs::write(public.join("substitutions.json"), "[1]").unwrap();
+        let one = publications.fingerprint().unwrap();
+        assert_ne!(drawn, one);
+        fs::write(public.join("substitutions.json"), "[1, 2]").unwrap();
+        assert_ne!(one, publications.fingerprint().unwrap());
     }
 
     #[test]

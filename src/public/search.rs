@@ -1,7 +1,8 @@
 //! "Was this business drawn?": a search over every published draw by
 //! 统一社会信用代码 (whole or part, any case) or by part of the business name.
 //!
-//! Built once from the published draws; a search is a substring scan over a
+//! Built once from the published draws, with the teams as they stand after
+//! any substitutions ([`CurrentList`]); a search is a substring scan over a
 //! precomputed lowercase table: of the codes for a query of Latin letters and
 //! digits (plus the few names holding such characters), of the names
 //! otherwise. For 100 draws × 2,000 rows that is a few megabytes, scanned in
@@ -9,7 +10,8 @@
 
 use std::io;
 
-use super::publications::{PublicRow, PublishedDraw};
+use super::current::{CurrentList, CurrentRow};
+use super::publications::PublishedDraw;
 
 /// The limit the service should pass to [`SearchIndex::search`]; the search
 /// page says "only the first N are shown" when it gets this many hits.
@@ -29,10 +31,15 @@ pub struct Hit {
     pub items: Vec<String>,
     /// Item names, in the order of `items`.
     pub item_names: Vec<String>,
-    /// The leader's certificate number.
+    /// The current leader's certificate number (after any substitutions).
     pub leader: String,
-    /// Certificate numbers, leader first.
+    /// The current team's certificate numbers, leader first.
     pub team: Vec<String>,
+    /// The team as drawn, leader first; the same as `team` unless somebody
+    /// was substituted.
+    pub drawn_team: Vec<String>,
+    /// The numbers of the substitutions made on this visit (spec §12).
+    pub substitutions: Vec<u32>,
 }
 
 struct DrawInfo {
@@ -46,7 +53,7 @@ struct DrawInfo {
 pub struct SearchIndex {
     draws: Vec<DrawInfo>,
     /// (index into `draws`, row), in the order of the draws given, then 序号.
-    rows: Vec<(usize, PublicRow)>,
+    rows: Vec<(usize, CurrentRow)>,
     /// The credit codes and the names, each in its own table, so that a query
     /// that cannot be part of a code (Chinese text) scans the names only…
     codes: Table,
@@ -104,23 +111,23 @@ impl Table {
 }
 
 impl SearchIndex {
-    /// Reads the rows of every draw (see [`PublishedDraw::rows`]) and indexes
-    /// them. Fails on the first draw whose rows cannot be read.
+    /// Reads the current list of every draw (see [`PublishedDraw::current`])
+    /// and indexes it. Fails on the first draw whose list cannot be read.
     pub fn build(draws: &[PublishedDraw]) -> io::Result<Self> {
-        let rows = draws
+        let lists = draws
             .iter()
             .map(|draw| {
-                draw.rows()
+                draw.current()
                     .map_err(|e| io::Error::new(e.kind(), format!("draw {}: {e}", draw.name)))
             })
             .collect::<io::Result<Vec<_>>>()?;
-        Ok(Self::from_rows(draws, rows))
+        Ok(Self::from_lists(draws, lists))
     }
 
-    /// Indexes rows already read: `rows[i]` are the rows of `draws[i]`.
-    pub fn from_rows(draws: &[PublishedDraw], rows: Vec<Vec<PublicRow>>) -> Self {
-        assert_eq!(draws.len(), rows.len(), "one list of rows per draw");
-        let total: usize = rows.iter().map(Vec::len).sum();
+    /// Indexes lists already read: `lists[i]` is the list of `draws[i]`.
+    pub fn from_lists(draws: &[PublishedDraw], lists: Vec<CurrentList>) -> Self {
+        assert_eq!(draws.len(), lists.len(), "one list per draw");
+        let total: usize = lists.iter().map(CurrentList::len).sum();
         let mut index = SearchIndex {
             draws: draws
                 .iter()
@@ -137,12 +144,12 @@ impl SearchIndex {
             latin_names: Table::with_capacity(0, 0),
         };
         let mut folded = String::new();
-        for (d, draw_rows) in rows.into_iter().enumerate() {
-            for row in draw_rows {
+        for (d, list) in lists.into_iter().enumerate() {
+            for row in list.rows {
                 let k = index.rows.len();
-                fold(&row.credit_code, &mut folded);
+                fold(&row.drawn.credit_code, &mut folded);
                 index.codes.push(k, &folded);
-                fold(&row.name, &mut folded);
+                fold(&row.drawn.name, &mut folded);
                 index.names.push(k, &folded);
                 if folded.bytes().any(|b| b.is_ascii_alphanumeric()) {
                     index.latin_names.push(k, &folded);
@@ -197,12 +204,14 @@ impl SearchIndex {
             plan_id: draw.plan_id.clone(),
             plan_name: draw.plan_name.clone(),
             inspection_date: draw.inspection_date.clone(),
-            credit_code: row.credit_code.clone(),
-            name: row.name.clone(),
-            items: row.items.clone(),
-            item_names: row.item_names.clone(),
-            leader: row.leader.clone(),
+            credit_code: row.drawn.credit_code.clone(),
+            name: row.drawn.name.clone(),
+            items: row.drawn.items.clone(),
+            item_names: row.drawn.item_names.clone(),
+            leader: row.leader().to_owned(),
             team: row.team.clone(),
+            drawn_team: row.drawn.team.clone(),
+            substitutions: row.substitution_seqs(),
         }
     }
 }
@@ -270,7 +279,8 @@ mod tests {
                 .as_bytes(),
         )
         .unwrap();
-        SearchIndex::from_rows(&[a, b], vec![rows_a, rows_b])
+        let lists = [rows_a, rows_b].map(|rows| CurrentList::new(rows, None).unwrap());
+        SearchIndex::from_lists(&[a, b], lists.into())
     }
 
     fn found(hits: &[Hit]) -> Vec<(&str, &str)> {
@@ -341,6 +351,41 @@ mod tests {
         assert_eq!(index.search("example", 10).len(), 1);
         assert_eq!(index.search("a", 10).len(), 3);
         assert_eq!(index.search("a", 2).len(), 2);
+    }
+
+    #[test]
+    fn hits_carry_the_current_team_and_the_drawn_one() {
+        let draw = draw_named("A_000000000001", "2026-03-01T10:00:00+08:00");
+        let rows = parse_rows(
+            "序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员\n\
+             1,9152020001383091EP,盘州市富峰医药有限公司,SCJG-130,年报检查,C1,C1;C2\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        let entry = crate::substitution::Entry {
+            seq: 1,
+            credit_code: crate::ids::CreditCode::parse("9152020001383091EP").unwrap(),
+            out: crate::ids::CertNo::parse("C1").unwrap(),
+            incoming: crate::ids::CertNo::parse("C9").unwrap(),
+            reason: crate::substitution::Reason::Transfer,
+            decided_at: "2026-03-01T11:00:00+08:00".into(),
+            note: None,
+            relation: None,
+        };
+        let log = crate::substitution::Log {
+            format: crate::substitution::FORMAT.into(),
+            plan_id: draw.manifest.plan.id.clone(),
+            draw_result_sha256: draw.manifest.result_sha256,
+            substitutions: vec![entry],
+            result_sha256: crate::snapshot::Hash32([2; 32]),
+        };
+        let list = CurrentList::new(rows, Some(log)).unwrap();
+        let index = SearchIndex::from_lists(&[draw], vec![list]);
+        let hit = &index.search("富峰", 10)[0];
+        assert_eq!(hit.team, ["C9", "C2"]);
+        assert_eq!(hit.leader, "C9");
+        assert_eq!(hit.drawn_team, ["C1", "C2"]);
+        assert_eq!(hit.substitutions, [1]);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use self::config::{Config, Token};
 use self::error::ApiError;
 use crate::calendar::WorkCalendar;
 use crate::ledger::Ledger;
-use crate::public::publications::Publications;
+use crate::public::publications::{Fingerprint, Publications};
 use crate::public::search::SearchIndex;
 use crate::schedule::{run_scheduler, Schedule, SystemClock};
 use crate::scheduled::DeskExecutor;
@@ -47,8 +47,8 @@ pub struct AppState {
     pub calendar: Arc<WorkCalendar>,
 }
 
-/// The search index with the ledger entry it was built at.
-pub type CachedIndex = (u64, Arc<SearchIndex>);
+/// The search index with the state of the published files it was built from.
+pub type CachedIndex = (Fingerprint, Arc<SearchIndex>);
 
 /// Proof that a request carried the operator's bearer token.
 pub struct Operator;

@@ -1,6 +1,9 @@
 //! The public pages (一公开) and downloads, plus the API's public reads that
 //! come from published bundles. Handlers fetch, then call the pure renderers
 //! in [`crate::public`]; only the `public/` copy of a bundle is ever read.
+//! Every team shown or served comes from the draw's
+//! [`CurrentList`](crate::public::CurrentList), so the page, the search, the
+//! API and the downloads agree after a substitution.
 
 use std::sync::Arc;
 
@@ -12,8 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::AppState;
+use crate::public::current::CurrentList;
 use crate::public::pages::{self, AnnouncementView, LedgerHead};
-use crate::public::publications::{PublicRow, PublishedDraw};
+use crate::public::publications::PublishedDraw;
 use crate::public::search::{Hit, SearchIndex, SEARCH_LIMIT};
 use crate::tasks::{Announcement, SeedMethod};
 
@@ -41,11 +45,21 @@ async fn published(state: &AppState) -> Result<Vec<PublishedDraw>, ApiError> {
         .map_err(ApiError::internal)
 }
 
-/// The search index, rebuilt only when the ledger has moved on.
+/// The search index, rebuilt only when the published files have changed.
+///
+/// Keyed by what the files show, not by the ledger: a draw or a substitution
+/// is recorded in the ledger before its files are written, so an index built
+/// in between would otherwise be kept with the old teams. The fingerprint is
+/// taken before the files are read, so an index can only be fresher than its
+/// key, and the next search then rebuilds it.
 async fn index(state: &AppState) -> Result<Arc<SearchIndex>, ApiError> {
-    let head = state.desk.ledger.head().await.map_err(ApiError::internal)?.seq;
-    if let Some((seq, index)) = state.search.read().await.as_ref() {
-        if *seq == head {
+    let publications = state.publications.clone();
+    let fingerprint = tokio::task::spawn_blocking(move || publications.fingerprint())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    if let Some((built_at, index)) = state.search.read().await.as_ref() {
+        if *built_at == fingerprint {
             return Ok(index.clone());
         }
     }
@@ -55,7 +69,7 @@ async fn index(state: &AppState) -> Result<Arc<SearchIndex>, ApiError> {
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     let built = Arc::new(built);
-    *state.search.write().await = Some((head, built.clone()));
+    *state.search.write().await = Some((fingerprint, built.clone()));
     Ok(built)
 }
 
@@ -126,9 +140,10 @@ async fn one_draw(state: &AppState, name: &str) -> Result<Option<PublishedDraw>,
         .map_err(ApiError::internal)
 }
 
-async fn rows_of(draw: &PublishedDraw) -> Result<Vec<PublicRow>, ApiError> {
+/// The draw's list with the teams as they stand now.
+async fn current_of(draw: &PublishedDraw) -> Result<CurrentList, ApiError> {
     let draw = draw.clone();
-    tokio::task::spawn_blocking(move || draw.rows())
+    tokio::task::spawn_blocking(move || draw.current())
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)
@@ -148,10 +163,10 @@ pub async fn draw_page(
     let Some(draw) = one_draw(&state, &name).await? else {
         return Ok(missing(&format!("抽查任务 {name}")));
     };
-    let rows = rows_of(&draw).await?;
+    let list = current_of(&draw).await?;
     Ok(page(pages::draw_page_paged(
         &draw,
-        &rows,
+        &list,
         query.page,
         &head(&state).await?,
     )))
@@ -176,16 +191,33 @@ pub async fn download(
             .into_response()
     };
     match file.as_str() {
+        // The current list: the teams after any substitutions, beside the
+        // teams as drawn. Named so, because it is not the hashed record.
         "assignments.csv" => {
-            let path = draw.public_dir().join("assignments.csv");
-            let bytes = tokio::fs::read(&path).await.map_err(ApiError::internal)?;
-            Ok(attachment("text/csv; charset=utf-8", bytes, format!("{name}.csv")))
+            let list = current_of(&draw).await?;
+            let bytes = crate::public::exports::current_csv(&draw, &list);
+            Ok(attachment(
+                "text/csv; charset=utf-8",
+                bytes,
+                format!("{name}-current.csv"),
+            ))
         }
         "assignments.xlsx" => {
-            let rows = rows_of(&draw).await?;
-            let bytes = crate::public::exports::assignments_xlsx(&draw, &rows).map_err(ApiError::internal)?;
+            let list = current_of(&draw).await?;
+            let bytes = crate::public::exports::assignments_xlsx(&draw, &list).map_err(ApiError::internal)?;
             let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-            Ok(attachment(kind, bytes, format!("{name}.xlsx")))
+            Ok(attachment(kind, bytes, format!("{name}-current.xlsx")))
+        }
+        // The list as drawn: the bundle's own public assignments.csv, byte
+        // for byte, so its SHA-256 is the one the manifest records.
+        "drawn.csv" => {
+            let path = draw.public_dir().join("assignments.csv");
+            let bytes = tokio::fs::read(&path).await.map_err(ApiError::internal)?;
+            Ok(attachment(
+                "text/csv; charset=utf-8",
+                bytes,
+                format!("{name}-assignments.csv"),
+            ))
         }
         // Added to the public copy after the draw; absent until then.
         "substitutions.json" | "results.csv" => {
@@ -238,8 +270,14 @@ pub struct HitJson {
     credit_code: String,
     name: String,
     items: Vec<String>,
+    /// The current leader and team, after any substitutions.
     leader: String,
     team: Vec<String>,
+    /// The team as drawn, leader first.
+    drawn_team: Vec<String>,
+    /// The numbers of the substitutions made on this visit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    substitutions: Vec<u32>,
 }
 
 impl From<Hit> for HitJson {
@@ -254,6 +292,8 @@ impl From<Hit> for HitJson {
             items: hit.items,
             leader: hit.leader,
             team: hit.team,
+            drawn_team: hit.drawn_team,
+            substitutions: hit.substitutions,
         }
     }
 }
@@ -292,8 +332,14 @@ pub struct RowJson {
     name: String,
     items: Vec<String>,
     item_names: Vec<String>,
+    /// The current leader and team, after any substitutions (spec §12).
     leader: String,
     team: Vec<String>,
+    /// The team as drawn, leader first: the bundle's `assignments.csv`.
+    drawn_team: Vec<String>,
+    /// The numbers of the substitutions made on this visit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    substitutions: Vec<u32>,
     /// Joint plans only (spec §13): each department's share of `team`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     departments: Vec<String>,
@@ -302,7 +348,7 @@ pub struct RowJson {
     merged_with: Option<String>,
 }
 
-/// A draw's public rows, a page at a time.
+/// A draw's public rows with their current teams, a page at a time.
 pub async fn assignments_api(
     State(state): State<AppState>,
     UrlPath(task_id): UrlPath<String>,
@@ -316,24 +362,32 @@ pub async fn assignments_api(
     let draw = one_draw(&state, &record.bundle)
         .await?
         .ok_or_else(|| ApiError::internal("a recorded bundle is missing"))?;
-    let rows = rows_of(&draw).await?;
+    let list = current_of(&draw).await?;
     let per_page = paging.per_page.clamp(1, 1000);
     let page = paging.page.max(1);
-    let total = rows.len();
-    let chosen: Vec<RowJson> = rows
+    let total = list.len();
+    let chosen: Vec<RowJson> = list
+        .rows
         .into_iter()
         .skip((page - 1) * per_page)
         .take(per_page)
-        .map(|r| RowJson {
-            number: r.number,
-            credit_code: r.credit_code,
-            name: r.name,
-            items: r.items,
-            item_names: r.item_names,
-            leader: r.leader,
-            team: r.team,
-            departments: r.departments,
-            merged_with: r.merged_with,
+        .map(|current| {
+            let leader = current.leader().to_owned();
+            let substitutions = current.substitution_seqs();
+            let r = current.drawn;
+            RowJson {
+                number: r.number,
+                credit_code: r.credit_code,
+                name: r.name,
+                items: r.items,
+                item_names: r.item_names,
+                leader,
+                team: current.team,
+                drawn_team: r.team,
+                substitutions,
+                departments: r.departments,
+                merged_with: r.merged_with,
+            }
         })
         .collect();
     Ok(Json(
