@@ -419,6 +419,12 @@ def decode_bytes(raw, encoding, name):
             name, e.start, e.end, "UTF-8" if encoding == "utf-8" else "UTF-8 or GB18030"))
     if text.startswith("\ufeff"):
         text = text[1:]
+    # §1: U+FEFF may only be the file's first character.  Anywhere else it
+    # is what joining BOM-carrying files leaves, and is refused.
+    stray = text.find("\ufeff")
+    if stray >= 0:
+        raise InputError("%s:%d: holds U+FEFF (a byte-order mark), which only a file's first character may be"
+                         % (name, text.count("\n", 0, stray) + 1))
     return text
 
 

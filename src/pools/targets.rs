@@ -13,7 +13,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::table::{first_record_len, Column, Encoding, Header, Problem, Problems, Row, Table};
+use super::table::{first_record_len, Column, Encoding, Header, Problem, Problems, Row, Table, BOM};
 use super::{Labels, LoadOptions, NameRef, RiskClass, Target};
 use crate::ids::CreditCode;
 use crate::snapshot::{record_hash, Hash32, ListHasher};
@@ -51,7 +51,6 @@ pub(super) const COLUMNS: [Column; 6] = [
 /// to hold many rows of Chinese names, which GBK bytes almost never pass as
 /// UTF-8.
 const DETECT_BYTES: usize = 1 << 20;
-const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The parsed, sorted target directory.
 pub(super) struct TargetDirectory {
@@ -193,6 +192,12 @@ fn stream(path: &Path, options: LoadOptions, loading: &mut Loading, problems: &m
     let header_bytes = decode(&buffer[start..start + header_len], utf8, 1)?;
     let header_text =
         std::str::from_utf8(&header_bytes).map_err(|_| "line 1: invalid UTF-8 in the header".to_owned())?;
+    // A GB18030 file may begin with U+FEFF as well (spec §1); a UTF-8 BOM
+    // was skipped above, so a U+FEFF left here in UTF-8 is a second one.
+    let header_text = match utf8 {
+        true => header_text,
+        false => header_text.strip_prefix('\u{FEFF}').unwrap_or(header_text),
+    };
     let Some((header, _)) = Header::read(FILE, header_text, &COLUMNS, problems) else {
         return Ok(());
     };
