@@ -168,6 +168,24 @@ class Conventions(unittest.TestCase):
         with self.assertRaisesRegex(v.InputError, r"^t\.csv:2: "):
             v.decode_bytes("a\n盘\ufeff州\n".encode("gb18030"), "gbk", "t.csv")
 
+    def test_a_plan_json_no_reader_could_write_is_refused(self):
+        case = os.path.join(VECTORS, "tiny")
+        doc = json.loads(read(os.path.join(case, "plan.json")))
+        v.Plan(doc)
+        for key, value in [("team_size", 0), ("team_size", "2"), ("team_size", 2.5), ("workload_cap", 0),
+                           ("items", []), ("items", list(reversed(doc["items"]))), ("name", " "),
+                           ("targets", {"townships": [""], "entity_types": [], "industries": []}),
+                           ("exclude_inspected_within_days", -1), ("exclude_inspected_within_days", 1 << 32)]:
+            with self.subTest(key=key, value=value):
+                self.assertRaises(v.InputError, v.Plan, dict(doc, **{key: value}))
+
+    def test_an_exclusion_window_past_the_calendar_is_no_crash(self):
+        case = os.path.join(VECTORS, "tiny")
+        pool, plan, history, seed, _, _, _ = redraw(case)
+        plan.exclude_days = (1 << 32) - 1
+        visits, _ = v.draw_targets(pool, plan, history, seed)
+        self.assertTrue(visits)
+
     def test_ceremony_normalisation(self):
         self.assertEqual(v.ceremony_digits("２０２６-03/02：1415，9265 3589、0\u3000"), "202603021415926535890")
         self.assertRaises(v.InputError, v.ceremony_digits, "2026 0302 1415 9265 358")  # 19 digits

@@ -483,7 +483,9 @@ fn recently_inspected(pools: &Pools, plan: &Plan, history: &History) -> HashMap<
         return excluded;
     }
     for inspection in &history.inspections {
-        if inspection.date + chrono::Days::new(days as u64) <= plan.inspection_date {
+        // A window that reaches past the calendar's end covers the date.
+        let window_end = inspection.date.checked_add_days(chrono::Days::new(days as u64));
+        if window_end.is_some_and(|end| end <= plan.inspection_date) {
             continue;
         }
         let target = pools.target_index(&inspection.code);
