@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::bundle::{self, Manifest};
-use crate::draw::{draw_merged, DrawError};
+use crate::draw::{check_new_plan, draw_new, DrawError};
 use crate::history::History;
 use crate::ledger::{Appended, Entry, Head, Kind, Ledger, LedgerError};
 use crate::merge::Merged;
@@ -300,6 +300,9 @@ impl Desk {
             };
         }
         let (pools, _) = self.freeze_pools()?;
+        // Refused now, while nothing is recorded: a task that cannot be drawn
+        // is never announced.
+        check_new_plan(&pools, &plan, &History::default())?;
         let snapshot_key = format!("snapshot:{}", pools.snapshot.combined());
         let snapshot_payload = serde_json::to_string(&pools.snapshot).expect("hashes serialise");
         self.ledger
@@ -409,6 +412,7 @@ impl Desk {
         let merge_sources = self.merge_sources(&plan).await?;
         let _one_at_a_time = self.drawing.lock().await;
         let (pools, _) = self.freeze_pools()?;
+        check_new_plan(&pools, &plan, &History::default())?;
         let task_id = format!("{}@adhoc-{}", plan.id, &Seed::random().to_hex()[..8]);
         let mut announcement = Announcement::new(
             task_id.clone(),
@@ -481,7 +485,7 @@ impl Desk {
         let pools = load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
         let history = History::default();
         let (merged, merge_sources) = self.merge_inputs(announcement)?;
-        let outcome = draw_merged(&pools, &announcement.plan, &history, &merged, &seed.seed)?;
+        let outcome = draw_new(&pools, &announcement.plan, &history, &merged, &seed.seed)?;
         let head_before = self.ledger.head().await?;
         let merge = announcement.plan.merge_with.as_ref().map(|_| bundle::MergeInputs {
             merged: &merged,
