@@ -100,8 +100,9 @@ fn row() -> impl Strategy<Value = Row> {
         )
 }
 
-/// The bytes of a targets.csv with the columns in `order`.
-fn targets_csv(rows: &[Row], order: &[usize], crlf: bool, file_bom: bool) -> Vec<u8> {
+/// The bytes of a targets.csv with the columns in `order`, in GB18030 when
+/// `gbk` (where U+FEFF is the four bytes 84 31 95 33).
+fn targets_csv(rows: &[Row], order: &[usize], crlf: bool, file_bom: bool, gbk: bool) -> Vec<u8> {
     let end = if crlf { "\r\n" } else { "\n" };
     let mut text = String::new();
     if file_bom {
@@ -137,11 +138,33 @@ fn targets_csv(rows: &[Row], order: &[usize], crlf: bool, file_bom: bool) -> Vec
         text.push_str(&fields.join(","));
         text.push_str(end);
     }
-    text.into_bytes()
+    if gbk {
+        encoding_rs::GB18030.encode(&text).0.into_owned()
+    } else {
+        text.into_bytes()
+    }
+}
+
+/// The targets snapshot tools/verify.py finds, or `None` when it refuses the
+/// folder; `Some(None)` would mean Python is not installed.
+fn python_snapshot(dir: &Path) -> Option<Option<String>> {
+    let script = "import sys; sys.path.insert(0, sys.argv[1]); import verify as v\n\
+                  try:\n    print(v.load_pool(sys.argv[2]).snapshot['targets'])\n\
+                  except v.InputError as e:\n    print('refused', e)";
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools");
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(tools)
+        .arg(dir)
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    Some((!text.starts_with("refused")).then(|| text.trim().to_owned()))
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// Whatever the file holds, one thread with the usual pieces, several
     /// threads with a piece per record, and pieces of any size in between
@@ -152,16 +175,39 @@ proptest! {
         order in Just((0..6usize).collect::<Vec<_>>()).prop_shuffle(),
         crlf in any::<bool>(),
         file_bom in any::<bool>(),
+        gbk in any::<bool>(),
         piece in 1..400usize,
     ) {
         let root = tempfile::tempdir().unwrap();
-        let dir = pool_with_targets(root.path(), &targets_csv(&rows, &order, crlf, file_bom));
+        let dir = pool_with_targets(root.path(), &targets_csv(&rows, &order, crlf, file_bom, gbk));
         let usual = outcome(&dir, 1, None);
         prop_assert_eq!(&usual, &outcome(&dir, 4, Some(1)), "a piece per record, 4 threads");
         prop_assert_eq!(&usual, &outcome(&dir, 2, Some(piece)), "pieces of {} bytes, 2 threads", piece);
         // Any U+FEFF after the first character is refused.
         let stray = rows.iter().any(|r| r.bom_before.is_some());
         prop_assert_eq!(usual.is_err(), stray, "{:?}", usual);
+    }
+}
+
+proptest! {
+    // A Python process per case: fewer cases.
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// The independent verifier accepts and refuses the same files, and
+    /// finds the same snapshot.
+    #[test]
+    fn tools_verify_py_reads_the_same_files_the_same_way(
+        rows in prop::collection::vec(row(), 1..12),
+        order in Just((0..6usize).collect::<Vec<_>>()).prop_shuffle(),
+        crlf in any::<bool>(),
+        file_bom in any::<bool>(),
+        gbk in any::<bool>(),
+    ) {
+        let root = tempfile::tempdir().unwrap();
+        let dir = pool_with_targets(root.path(), &targets_csv(&rows, &order, crlf, file_bom, gbk));
+        let Some(python) = python_snapshot(&dir) else { return Ok(()) };
+        let rust = outcome(&dir, 2, Some(1)).ok().map(|s| s.targets.to_hex());
+        prop_assert_eq!(rust, python);
     }
 }
 
