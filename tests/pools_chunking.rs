@@ -278,18 +278,52 @@ fn a_gb18030_file_may_begin_with_u_feff_but_not_hold_one_later() {
     );
 }
 
+/// The tiny pool as a workbook of text cells, one sheet per file named by
+/// its kind, with `edit` applied to each cell text.
+fn text_workbook(path: &Path, edit: impl Fn(&str) -> String) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for (kind, file) in shuangsui::pools::FILES {
+        let sheet = book.add_worksheet().set_name(kind).unwrap();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_path(Path::new(TINY).join(file))
+            .unwrap();
+        for (r, record) in reader.records().enumerate() {
+            for (c, cell) in record.unwrap().iter().enumerate() {
+                sheet.write_string(r as u32, c as u16, edit(cell)).unwrap();
+            }
+        }
+    }
+    book.save(path).unwrap();
+}
+
 #[test]
 fn a_workbook_cell_holding_u_feff_is_refused() {
     let root = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(Path::new(TINY).join("targets.csv")).unwrap();
-    let edited = text.replacen("盘州市翰林副食店", "\u{FEFF}盘州市翰林副食店", 1);
-    let dir = pool_with_targets(root.path(), edited.as_bytes());
-    // The workbook is written from the folder's values; the folder itself
-    // is refused, and so must the workbook be.
+    let clean = root.path().join("clean.xlsx");
+    text_workbook(&clean, str::to_owned);
+    assert!(load_path(&clean, LoadOptions::default()).is_ok());
     let book = root.path().join("pools.xlsx");
-    write_workbook(&dir, &book, Encoding::Detect).unwrap();
+    text_workbook(&book, |cell| match cell {
+        "盘州市翰林副食店" => format!("{BOM}{cell}"),
+        _ => cell.to_owned(),
+    });
     let problems = load_path(&book, LoadOptions::default()).unwrap_err().to_string();
     assert!(problems.contains("U+FEFF") && problems.contains(":3"), "{problems}");
+
+    // A folder whose header begins with a second BOM is not turned into a
+    // workbook that loads, nor is one with a U+FEFF further on.
+    let text = std::fs::read_to_string(Path::new(TINY).join("targets.csv")).unwrap();
+    let dir = pool_with_targets(&root.path().join("twice"), format!("{BOM}{BOM}{text}").as_bytes());
+    let err = write_workbook(&dir, &root.path().join("twice.xlsx"), Encoding::Detect).unwrap_err();
+    assert!(
+        err.to_string().contains("line 1") && err.to_string().contains("U+FEFF"),
+        "{err}"
+    );
+    let edited = text.replacen("盘州市翰林副食店", "\u{FEFF}盘州市翰林副食店", 1);
+    let dir = pool_with_targets(&root.path().join("inside"), edited.as_bytes());
+    let err = write_workbook(&dir, &root.path().join("inside.xlsx"), Encoding::Detect).unwrap_err();
+    assert!(err.to_string().contains("line 3"), "{err}");
 }
 
 #[test]
