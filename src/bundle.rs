@@ -205,7 +205,12 @@ pub fn write_assignments(
             }
             names.push_str(&pools.items[i as usize].name);
         }
-        let leader = pools.inspectors[visit.team[0] as usize].cert.as_str();
+        // Every drawn visit has a full team; an empty one writes no leader
+        // rather than failing half-way through a file.
+        let leader = visit
+            .team
+            .first()
+            .map_or("", |&o| pools.inspectors[o as usize].cert.as_str());
         let number = (n + 1).to_string();
         let row = [
             number.as_str(),
@@ -222,7 +227,7 @@ pub fn write_assignments(
             departments.clear();
             // Each department of the visit supplies team_size consecutive
             // members, so naming them in order assigns every officer.
-            for (k, chunk) in visit.team.chunks(plan.team_size as usize).enumerate() {
+            for (k, chunk) in visit.team.chunks((plan.team_size as usize).max(1)).enumerate() {
                 if k > 0 {
                     departments.push(';');
                 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::bundle::{self, BundleError};
-use crate::draw::{draw_merged, DrawError, Outcome};
+use crate::draw::{draw_merged, draw_new, DrawError, Outcome};
 use crate::history::{EarlierBundle, EarlierDraw, History};
 use crate::merge::Merged;
 use crate::plan::{Plan, PlanError};
@@ -94,7 +94,8 @@ pub fn draw_bundle(
     }
     let merged = Merged::from_bundles(&plan, &to_merge).map_err(CommandError::Merge)?;
     let pools = load_pools(data, options)?;
-    let outcome = draw_merged(&pools, &plan, &history, &merged, &seed.seed)?;
+    // A new draw: its filters must match targets and it must draw a visit.
+    let outcome = draw_new(&pools, &plan, &history, &merged, &seed.seed)?;
     // merge_sources in the order the plan names its plans.
     let merge_sources: Vec<bundle::HistorySource> = merged
         .plans

@@ -215,7 +215,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { data, encoding, as_of } => {
-            let pools = match commands::load_pools(&data, LoadOptions { encoding }) {
+            let pools = match commands::load_pools(
+                &data,
+                LoadOptions {
+                    encoding,
+                    ..LoadOptions::default()
+                },
+            ) {
                 Ok(pools) => pools,
                 Err(CommandError::Pools { problems, .. }) => {
                     eprint!("{problems}");
@@ -253,7 +259,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 history: &history,
                 merge: &merge,
             };
-            let drawn = commands::draw_bundle(&data, &plan, &seed, earlier, &out, LoadOptions { encoding })?;
+            let drawn = commands::draw_bundle(
+                &data,
+                &plan,
+                &seed,
+                earlier,
+                &out,
+                LoadOptions {
+                    encoding,
+                    ..LoadOptions::default()
+                },
+            )?;
             let m = &drawn.manifest;
             if seed.source == SeedSource::Random {
                 eprintln!(
@@ -287,8 +303,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 relation,
             };
             let decided_at = shuangsui::tasks::now_in_china();
-            let entry =
-                commands::substitute_in_bundle(&bundle, &data, &request, &decided_at, LoadOptions { encoding })?;
+            let entry = commands::substitute_in_bundle(
+                &bundle,
+                &data,
+                &request,
+                &decided_at,
+                LoadOptions {
+                    encoding,
+                    ..LoadOptions::default()
+                },
+            )?;
             println!(
                 "substitution {}: {} replaces {} on the visit to {} ({})",
                 entry.seq,
@@ -337,7 +361,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Verify { bundle, data, encoding } => {
-            let report = shuangsui::verify::verify(&bundle, &data, LoadOptions { encoding })?;
+            let report = shuangsui::verify::verify(
+                &bundle,
+                &data,
+                LoadOptions {
+                    encoding,
+                    ..LoadOptions::default()
+                },
+            )?;
             for passed in &report.passed {
                 println!("ok  {passed}");
             }

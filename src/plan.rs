@@ -140,8 +140,12 @@ pub struct Joint {
 /// A validated plan. Its JSON form is the one stored in bundles. Unknown
 /// keys are refused, so a plan using an extension this build does not
 /// implement can never be drawn or verified as if it were a plain plan.
+///
+/// Read from TOML or from JSON, a plan passes [`Plan::validate`]: a
+/// `plan.json` comes from whoever wrote the bundle, and a team size of 0 in
+/// it must be an input error, not a crash in the middle of a redraw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "PlanJson")]
 pub struct Plan {
     pub id: String,
     pub name: String,
@@ -165,7 +169,197 @@ pub struct Plan {
     pub merge_with: Option<Vec<String>>,
 }
 
+/// `plan.json` as written, before it is checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanJson {
+    id: String,
+    name: String,
+    department: String,
+    inspection_date: NaiveDate,
+    items: Vec<ItemCode>,
+    targets: TargetFilter,
+    quota: Quota,
+    exclude_inspected_within_days: u32,
+    team_size: u32,
+    workload_cap: u32,
+    recusal: Recusal,
+    #[serde(default)]
+    joint: Option<Joint>,
+    #[serde(default)]
+    merge_with: Option<Vec<String>>,
+}
+
+impl TryFrom<PlanJson> for Plan {
+    type Error = String;
+
+    fn try_from(raw: PlanJson) -> Result<Plan, String> {
+        let plan = Plan {
+            id: raw.id,
+            name: raw.name,
+            department: raw.department,
+            inspection_date: raw.inspection_date,
+            items: raw.items,
+            targets: raw.targets,
+            quota: raw.quota,
+            exclude_inspected_within_days: raw.exclude_inspected_within_days,
+            team_size: raw.team_size,
+            workload_cap: raw.workload_cap,
+            recusal: raw.recusal,
+            joint: raw.joint,
+            merge_with: raw.merge_with,
+        };
+        plan.validate()
+            .map_err(|fault| format!("{}: {}", fault.json, fault.message))?;
+        Ok(plan)
+    }
+}
+
+/// What is wrong with a plan, by the key in either form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanFault {
+    /// The key in `plan.json`.
+    pub json: &'static str,
+    /// The key in the TOML form.
+    pub toml: &'static str,
+    pub message: String,
+}
+
+fn fault(json: &'static str, toml: &'static str, message: impl Into<String>) -> PlanFault {
+    PlanFault {
+        json,
+        toml,
+        message: message.into(),
+    }
+}
+
+/// Strictly ascending: sorted and without repeats.
+fn ascending<T: Ord>(list: &[T]) -> bool {
+    list.windows(2).all(|w| w[0] < w[1])
+}
+
+/// Whether `id` has the form of a plan number (spec §4), as written.
+fn plan_id(id: &str) -> Result<(), String> {
+    ItemCode::parse(id).map_err(|e| e.to_string())?;
+    if id.trim() != id {
+        return Err(format!("{id:?} has white space around it"));
+    }
+    Ok(())
+}
+
 impl Plan {
+    /// Checks the rules of spec §4, §13 and §14 that a plan obeys on its own
+    /// (those that need the pools are the draw's). Both readers call it, so
+    /// no plan that breaks them is ever built from input.
+    pub fn validate(&self) -> Result<(), PlanFault> {
+        plan_id(&self.id).map_err(|m| fault("id", "id", m))?;
+        for (json, value) in [("name", &self.name), ("department", &self.department)] {
+            if value.trim().is_empty() {
+                return Err(fault(json, json, "must not be empty"));
+            }
+            if value.trim() != value {
+                return Err(fault(json, json, format!("{value:?} has white space around it")));
+            }
+        }
+        if self.items.is_empty() {
+            return Err(fault("items", "items", "a plan needs at least one item"));
+        }
+        if !ascending(&self.items) {
+            return Err(fault("items", "items", "must be sorted and without repeats"));
+        }
+        let filters = &self.targets;
+        for (json, toml, list) in [
+            ("targets.townships", "targets.townships", &filters.townships),
+            ("targets.entity_types", "targets.entity_types", &filters.entity_types),
+            ("targets.industries", "targets.industries", &filters.industries),
+        ] {
+            if list.iter().any(|v| v.trim().is_empty()) {
+                return Err(fault(json, toml, "a filter value must not be empty"));
+            }
+            if list.iter().any(|v| v.trim() != v) || !ascending(list) {
+                return Err(fault(json, toml, "must be trimmed, sorted and without repeats"));
+            }
+        }
+        match &self.quota {
+            Quota::Count(0) => return Err(fault("quota", "selection.count", "must be at least 1")),
+            Quota::RatiosBp(bp) if bp.iter().any(|&b| b > Ratio::FULL.0) => {
+                return Err(fault("quota", "selection.ratios", "a ratio is at most 100% (10000 bp)"))
+            }
+            _ => {}
+        }
+        if self.team_size < 2 {
+            return Err(fault(
+                "team_size",
+                "teams.size",
+                format!("is {}, but every team needs at least 2 officers", self.team_size),
+            ));
+        }
+        if self.workload_cap == 0 {
+            return Err(fault("workload_cap", "teams.workload_cap", "must be at least 1"));
+        }
+        if !self.recusal.declared {
+            return Err(fault(
+                "recusal.declared",
+                "recusal.declared",
+                "the declared recusal list always applies and cannot be switched off",
+            ));
+        }
+        if let Some(joint) = &self.joint {
+            let participants = &joint.participants;
+            if participants.is_empty() {
+                return Err(fault(
+                    "joint",
+                    "joint",
+                    "a joint plan needs at least one participating department",
+                ));
+            }
+            if participants.iter().any(|d| d.trim().is_empty() || d.trim() != d) {
+                return Err(fault("joint", "joint", "department names must not be empty or padded"));
+            }
+            if participants.contains(&self.department) {
+                return Err(fault(
+                    "joint",
+                    "joint",
+                    format!("{} initiates the plan and cannot also participate", self.department),
+                ));
+            }
+            if !ascending(participants) {
+                return Err(fault(
+                    "joint",
+                    "joint",
+                    "participants must be sorted and without repeats",
+                ));
+            }
+            if self.quota == Quota::ItemRatios {
+                return Err(fault(
+                    "quota",
+                    "selection",
+                    "a joint plan draws once over the union of its items, so no single item's ratios can \
+                     govern it: give ratios or count",
+                ));
+            }
+        }
+        if let Some(ids) = &self.merge_with {
+            if ids.is_empty() {
+                return Err(fault(
+                    "merge_with",
+                    "merge_with",
+                    "name at least one earlier plan, or leave the key out",
+                ));
+            }
+            for (n, id) in ids.iter().enumerate() {
+                plan_id(id).map_err(|m| fault("merge_with", "merge_with", m))?;
+                if *id == self.id {
+                    return Err(fault("merge_with", "merge_with", "a plan cannot merge with itself"));
+                }
+                if ids[..n].contains(id) {
+                    return Err(fault("merge_with", "merge_with", format!("{id} is named twice")));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn load(path: &Path) -> Result<Plan, PlanError> {
         let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
             path: path.display().to_string(),
@@ -184,12 +378,6 @@ impl Plan {
             field,
             message,
         };
-        ItemCode::parse(&raw.id).map_err(|e| invalid("id", e.to_string()))?;
-        for (field, value) in [("name", &raw.name), ("department", &raw.department)] {
-            if value.trim().is_empty() {
-                return Err(invalid(field, "must not be empty".into()));
-            }
-        }
         let mut items = raw
             .items
             .iter()
@@ -197,88 +385,23 @@ impl Plan {
             .collect::<Result<Vec<_>, _>>()?;
         items.sort();
         items.dedup();
-        if items.is_empty() {
-            return Err(invalid("items", "a plan needs at least one item".into()));
-        }
         let quota = match (raw.selection.ratios, raw.selection.count) {
             (Some(_), Some(_)) => return Err(invalid("selection", "give ratios or count, not both".into())),
-            (None, Some(0)) => return Err(invalid("selection.count", "must be at least 1".into())),
             (None, Some(count)) => Quota::Count(count),
             (None, None) => Quota::ItemRatios,
             (Some(map), None) => Quota::RatiosBp(parse_ratios(&map).map_err(|m| invalid("selection.ratios", m))?),
         };
-        let joint = match raw.joint {
-            None => None,
-            Some(list) => {
-                let department = raw.department.trim();
-                let mut participants: Vec<String> = list.iter().map(|d| d.trim().to_owned()).collect();
-                if participants.iter().any(|d| d.is_empty()) {
-                    return Err(invalid("joint", "department names must not be empty".into()));
-                }
-                if participants.iter().any(|d| d == department) {
-                    return Err(invalid(
-                        "joint",
-                        format!("{department} initiates the plan and cannot also participate"),
-                    ));
-                }
-                participants.sort();
-                participants.dedup();
-                if participants.is_empty() {
-                    return Err(invalid(
-                        "joint",
-                        "a joint plan needs at least one participating department".into(),
-                    ));
-                }
-                if quota == Quota::ItemRatios {
-                    return Err(invalid(
-                        "selection",
-                        "a joint plan draws once over the union of its items, so no single item's ratios can \
-                         govern it: give ratios or count"
-                            .into(),
-                    ));
-                }
-                Some(Joint { participants })
-            }
-        };
-        let merge_with = match raw.merge_with {
-            None => None,
-            Some(list) => {
-                let mut ids: Vec<String> = Vec::with_capacity(list.len());
-                for id in &list {
-                    ItemCode::parse(id).map_err(|e| invalid("merge_with", e.to_string()))?;
-                    let id = id.trim().to_owned();
-                    if id == raw.id.trim() {
-                        return Err(invalid("merge_with", "a plan cannot merge with itself".into()));
-                    }
-                    if ids.contains(&id) {
-                        return Err(invalid("merge_with", format!("{id} is named twice")));
-                    }
-                    ids.push(id);
-                }
-                if ids.is_empty() {
-                    return Err(invalid(
-                        "merge_with",
-                        "name at least one earlier plan, or leave the key out".into(),
-                    ));
-                }
-                Some(ids)
-            }
-        };
-        if raw.teams.size < 2 {
-            return Err(invalid(
-                "teams.size",
-                format!("is {}, but every team needs at least 2 officers", raw.teams.size),
-            ));
-        }
-        if raw.teams.workload_cap == 0 {
-            return Err(invalid("teams.workload_cap", "must be at least 1".into()));
-        }
-        if !raw.recusal.declared {
-            return Err(invalid(
-                "recusal.declared",
-                "the declared recusal list always applies and cannot be switched off".into(),
-            ));
-        }
+        // Department lists are sorted and de-duplicated on reading (spec
+        // §13); merge_with keeps its order, which decides what a visit joins.
+        let joint = raw.joint.map(|list| {
+            let mut participants: Vec<String> = list.iter().map(|d| d.trim().to_owned()).collect();
+            participants.sort();
+            participants.dedup();
+            Joint { participants }
+        });
+        let merge_with = raw
+            .merge_with
+            .map(|list| list.iter().map(|id| id.trim().to_owned()).collect());
         let mut targets = raw.targets;
         for list in [
             &mut targets.townships,
@@ -289,7 +412,7 @@ impl Plan {
             list.sort();
             list.dedup();
         }
-        Ok(Plan {
+        let plan = Plan {
             id: raw.id.trim().to_owned(),
             name: raw.name.trim().to_owned(),
             department: raw.department.trim().to_owned(),
@@ -301,13 +424,15 @@ impl Plan {
             team_size: raw.teams.size,
             workload_cap: raw.teams.workload_cap,
             recusal: Recusal {
-                declared: true,
+                declared: raw.recusal.declared,
                 same_township: raw.recusal.same_township,
                 previous_inspector: raw.recusal.previous_inspector,
             },
             joint,
             merge_with,
-        })
+        };
+        plan.validate().map_err(|fault| invalid(fault.toml, fault.message))?;
+        Ok(plan)
     }
 
     /// The departments whose officers may serve: the initiating one first,
@@ -378,6 +503,37 @@ workload_cap = 5
         assert!(plan.recusal.declared);
         let json = plan.to_json();
         assert_eq!(serde_json::from_str::<Plan>(&json).unwrap(), plan);
+    }
+
+    #[test]
+    fn plan_json_is_held_to_the_rules_of_a_toml_plan() {
+        let json = Plan::parse_toml(PLAN, "p.toml").unwrap().to_json();
+        let edit = |from: &str, to: &str| {
+            assert!(json.contains(from), "{from}");
+            serde_json::from_str::<Plan>(&json.replacen(from, to, 1))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        for (from, to, expected) in [
+            ("\"team_size\": 2", "\"team_size\": 0", "team_size"),
+            ("\"workload_cap\": 5", "\"workload_cap\": 0", "workload_cap"),
+            ("\"declared\": true", "\"declared\": false", "recusal.declared"),
+            ("\"name\": \"测试计划\"", "\"name\": \" \"", "name"),
+            ("\"id\": \"PZ-T-1\"", "\"id\": \"\"", "id"),
+            ("\"A-1\",\n    \"B-1\"", "\"B-1\",\n    \"A-1\"", "items"),
+            (
+                "\"ratios_bp\": [\n      100,",
+                "\"ratios_bp\": [\n      10001,",
+                "quota",
+            ),
+            ("\"townships\": []", "\"townships\": [\"\"]", "targets.townships"),
+        ] {
+            let err = edit(from, to);
+            assert!(err.contains(expected), "{to}: {err}");
+        }
+        // Not a u32 at all: serde's own error.
+        edit("\"team_size\": 2", "\"team_size\": -1");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::bundle::{self, Manifest};
-use crate::draw::{draw_merged, DrawError};
+use crate::draw::{check_new_plan, draw_new, DrawError};
 use crate::history::{EarlierDraw, History};
 use crate::ledger::{Appended, Entry, Head, Kind, Ledger, LedgerError};
 use crate::merge::Merged;
@@ -332,6 +332,9 @@ impl Desk {
         }
         let (history_sources, history) = self.fixed_history(&task_id, &plan, &merge_sources).await?;
         let (pools, _) = self.freeze_pools()?;
+        // Refused now, while nothing is recorded: a task that cannot be drawn
+        // is never announced.
+        check_new_plan(&pools, &plan, &history)?;
         let snapshot_key = format!("snapshot:{}", pools.snapshot.combined());
         let snapshot_payload = serde_json::to_string(&pools.snapshot).expect("hashes serialise");
         self.ledger
@@ -462,6 +465,7 @@ impl Desk {
         let (pools, _) = self.freeze_pools()?;
         let task_id = format!("{}@adhoc-{}", plan.id, &Seed::random().to_hex()[..8]);
         let (history_sources, history) = self.fixed_history(&task_id, &plan, &merge_sources).await?;
+        check_new_plan(&pools, &plan, &history)?;
         let mut announcement = Announcement::new(
             task_id.clone(),
             plan,
@@ -538,7 +542,7 @@ impl Desk {
         let pools = load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
         let (history, history_sources) = self.announced_history(announcement).await?;
         let (merged, merge_sources) = self.merge_inputs(announcement)?;
-        let outcome = draw_merged(&pools, &announcement.plan, &history, &merged, &seed.seed)?;
+        let outcome = draw_new(&pools, &announcement.plan, &history, &merged, &seed.seed)?;
         let head_before = self.ledger.head().await?;
         let merge = announcement.plan.merge_with.as_ref().map(|_| bundle::MergeInputs {
             merged: &merged,

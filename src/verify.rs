@@ -97,7 +97,10 @@ fn check_substitutions(
     if log.plan_id != m.plan.id || log.draw_result_sha256 != m.result_sha256 {
         return report.differ("substitutions.json belongs to another draw (plan_id or draw_result_sha256)");
     }
-    let seed = Seed::parse_hex(&m.seed.hex).expect("checked with the bundle");
+    let seed = match Seed::parse_hex(&m.seed.hex) {
+        Ok(seed) => seed,
+        Err(e) => return report.differ(format!("manifest.json: seed: {e}")),
+    };
     let merged = merge_inputs(stored).unwrap_or_default();
     let mut roster = Roster::merging(pools, &stored.plan, &stored.history, &merged, &seed, outcome.clone());
     if let Err(difference) = roster.replay(&log.substitutions) {

@@ -155,6 +155,37 @@ class Conventions(unittest.TestCase):
         # A Private Use character in a UTF-8 file is left alone.
         self.assertEqual(v.decode_bytes("\ue78d".encode(), "detect", "t"), "\ue78d")
 
+    def test_u_feff_is_allowed_only_as_the_first_character(self):
+        self.assertEqual(v.decode_bytes("\ufeffa,b\nc,d\n".encode(), "detect", "t.csv"), "a,b\nc,d\n")
+        gb = "\ufeffa,b\n盘州,d\n".encode("gb18030")
+        self.assertEqual(v.decode_bytes(gb, "detect", "t.csv"), "a,b\n盘州,d\n")
+        # Two exports joined together: the second BOM starts line 3.
+        joined = "\ufeffa,b\nc,d\n\ufeffe,f\n".encode()
+        with self.assertRaisesRegex(v.InputError, r"^t\.csv:3: .*U\+FEFF"):
+            v.decode_bytes(joined, "detect", "t.csv")
+        with self.assertRaisesRegex(v.InputError, r"^t\.csv:1: "):
+            v.decode_bytes("\ufeff\ufeffa\n".encode(), "utf-8", "t.csv")
+        with self.assertRaisesRegex(v.InputError, r"^t\.csv:2: "):
+            v.decode_bytes("a\n盘\ufeff州\n".encode("gb18030"), "gbk", "t.csv")
+
+    def test_a_plan_json_no_reader_could_write_is_refused(self):
+        case = os.path.join(VECTORS, "tiny")
+        doc = json.loads(read(os.path.join(case, "plan.json")))
+        v.Plan(doc)
+        for key, value in [("team_size", 0), ("team_size", "2"), ("team_size", 2.5), ("workload_cap", 0),
+                           ("items", []), ("items", list(reversed(doc["items"]))), ("name", " "),
+                           ("targets", {"townships": [""], "entity_types": [], "industries": []}),
+                           ("exclude_inspected_within_days", -1), ("exclude_inspected_within_days", 1 << 32)]:
+            with self.subTest(key=key, value=value):
+                self.assertRaises(v.InputError, v.Plan, dict(doc, **{key: value}))
+
+    def test_an_exclusion_window_past_the_calendar_is_no_crash(self):
+        case = os.path.join(VECTORS, "tiny")
+        pool, plan, history, seed, _, _, _ = redraw(case)
+        plan.exclude_days = (1 << 32) - 1
+        visits, _ = v.draw_targets(pool, plan, history, seed)
+        self.assertTrue(visits)
+
     def test_ceremony_normalisation(self):
         self.assertEqual(v.ceremony_digits("２０２６-03/02：1415，9265 3589、0\u3000"), "202603021415926535890")
         self.assertRaises(v.InputError, v.ceremony_digits, "2026 0302 1415 9265 358")  # 19 digits

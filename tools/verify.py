@@ -419,6 +419,12 @@ def decode_bytes(raw, encoding, name):
             name, e.start, e.end, "UTF-8" if encoding == "utf-8" else "UTF-8 or GB18030"))
     if text.startswith("\ufeff"):
         text = text[1:]
+    # §1: U+FEFF may only be the file's first character.  Anywhere else it
+    # is what joining BOM-carrying files leaves, and is refused.
+    stray = text.find("\ufeff")
+    if stray >= 0:
+        raise InputError("%s:%d: holds U+FEFF (a byte-order mark), which only a file's first character may be"
+                         % (name, text.count("\n", 0, stray) + 1))
     return text
 
 
@@ -652,11 +658,25 @@ class Plan:
             self.name = doc["name"]
             self.department = doc["department"]
             self.inspection_date = _parse_iso_date(doc["inspection_date"])
-            self.items = sorted(set(doc["items"]), key=sort_key)
-            filters = doc.get("targets") or {}
-            self.townships = set(filters.get("townships") or [])
-            self.entity_types = set(filters.get("entity_types") or [])
-            self.industries = set(filters.get("industries") or [])
+            # §4: as written, so a plan.json that no reader could have
+            # produced is refused, as shuangsui refuses it.
+            for key in ("id", "name", "department"):
+                if not isinstance(doc[key], str) or not doc[key] or trim(doc[key]) != doc[key]:
+                    raise ValueError("%s must be a non-empty, trimmed string" % key)
+            if not _ID_RE.match(self.id):
+                raise ValueError("id %r is not a plan number" % self.id)
+            self.items = list(doc["items"])
+            if not self.items or self.items != sorted(set(self.items), key=sort_key):
+                raise ValueError("items must be a non-empty, sorted list without repeats")
+            filters = doc["targets"]
+            for key in ("townships", "entity_types", "industries"):
+                values = filters[key]
+                if (values != sorted(set(values), key=sort_key)
+                        or not all(isinstance(x, str) and x and trim(x) == x for x in values)):
+                    raise ValueError("targets.%s must be trimmed, non-empty values, sorted, without repeats" % key)
+            self.townships = set(filters["townships"])
+            self.entity_types = set(filters["entity_types"])
+            self.industries = set(filters["industries"])
             quota = doc["quota"]
             self.count = None
             self.ratios_bp = None  # None: each item's own ratios
@@ -672,9 +692,9 @@ class Plan:
                     raise ValueError("quota.count must be at least 1")
             else:
                 raise ValueError("unknown quota %r" % (quota,))
-            self.exclude_days = int(doc["exclude_inspected_within_days"])
-            self.team_size = int(doc["team_size"])
-            self.workload_cap = int(doc["workload_cap"])
+            self.exclude_days = _u32(doc, "exclude_inspected_within_days")
+            self.team_size = _u32(doc, "team_size")
+            self.workload_cap = _u32(doc, "workload_cap")
             recusal = doc["recusal"]
             self.same_township = bool(recusal["same_township"])
             self.previous_inspector = bool(recusal["previous_inspector"])
@@ -708,6 +728,14 @@ class Plan:
             raise InputError("plan.json: exclude_inspected_within_days >= 0, team_size >= 2, workload_cap >= 1")
         # The departments whose officers serve: the initiator first (§13.2).
         self.departments = [self.department] + (self.participants or [])
+
+
+def _u32(doc, key):
+    """A plan number field: a JSON integer 0 .. 2^32 - 1, as shuangsui reads it."""
+    value = doc[key]
+    if type(value) is not int or not 0 <= value < 1 << 32:
+        raise ValueError("%s must be an integer from 0 to 4294967295" % key)
+    return value
 
 
 def _parse_iso_date(text):
@@ -779,9 +807,9 @@ def draw_targets(pool, plan, history, seed):
     # (credit code, item code) pairs inspected within the exclusion window.
     recent = set()
     if plan.exclude_days > 0:
-        window = datetime.timedelta(days=plan.exclude_days)
+        # d + N > inspection date, written so that no date overflows.
         for code, item, date, _ in history.records:
-            if datetime.date.fromisoformat(date) + window > plan.inspection_date:
+            if (plan.inspection_date - datetime.date.fromisoformat(date)).days < plan.exclude_days:
                 recent.add((code, item))
 
     # The scope tests look only at (entity type, industry, township): decide

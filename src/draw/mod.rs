@@ -6,6 +6,7 @@
 //! earlier plans of one period; every random choice goes through
 //! [`crate::random::Stream`].
 
+mod scope;
 mod teams;
 
 use std::collections::{HashMap, HashSet};
@@ -22,6 +23,7 @@ use crate::random::Stream;
 use crate::seed::Seed;
 use crate::snapshot::{list_hash, record_hash, Hash32};
 
+pub use scope::{check_new_plan, draw_new};
 pub use teams::{Shortage, ShortageReasons};
 
 /// The version of the draw algorithm; any change of output bumps it.
@@ -84,6 +86,32 @@ pub enum DrawError {
     TooManyFields(usize),
     #[error("{}", shortage_report(.0))]
     Shortages(Vec<Shortage>),
+    /// A new plan's filter value that no target has (checked before a new
+    /// draw, never when one is redone: spec §5).
+    #[error("{}", unmatched_report(.field, .value, .file, .closest))]
+    UnmatchedFilter {
+        /// The plan key, `targets.townships` and the like.
+        field: &'static str,
+        value: String,
+        /// Where the targets come from, for the message.
+        file: String,
+        /// Up to three existing values nearest to `value`.
+        closest: Vec<String>,
+    },
+    /// A new plan that would draw no visit at all.
+    #[error("the plan draws no visit: {0}")]
+    NoVisits(String),
+}
+
+fn unmatched_report(field: &str, value: &str, file: &str, closest: &[String]) -> String {
+    let mut text = format!("plan {field}: {value:?} matches no target in {file}");
+    if closest.is_empty() {
+        text.push_str(" (no target has any value there)");
+    } else {
+        let quoted: Vec<String> = closest.iter().map(|c| format!("{c:?}")).collect();
+        text.push_str(&format!("; the closest existing values are {}", quoted.join(", ")));
+    }
+    text
 }
 
 fn shortage_report(shortages: &[Shortage]) -> String {
@@ -122,6 +150,29 @@ pub fn draw_merged(
     merged: &Merged,
     seed: &Seed,
 ) -> Result<Outcome, DrawError> {
+    check_merged(plan, merged)?;
+    let (chosen, strata) = draw_plan_targets(pools, plan, history, seed)?;
+    let mut visits: Vec<Visit> = chosen
+        .into_iter()
+        .map(|(target, items)| Visit {
+            target,
+            items,
+            team: Vec::new(),
+            merged: None,
+        })
+        .collect();
+    teams::assign(pools, plan, history, merged, seed, &mut visits)?;
+    Ok(Outcome { visits, strata })
+}
+
+/// The first stage of a draw: the plan's departments and items checked
+/// against the pools, then its targets drawn (spec §5, §13.1).
+fn draw_plan_targets(
+    pools: &Pools,
+    plan: &Plan,
+    history: &History,
+    seed: &Seed,
+) -> Result<(DrawnItems, Vec<StratumCount>), DrawError> {
     for department in plan.departments() {
         if pools
             .departments
@@ -141,24 +192,12 @@ pub fn draw_merged(
             ));
         }
     }
-    check_merged(plan, merged)?;
     let items = plan_items(pools, plan)?;
-    let (chosen, strata) = if plan.joint.is_some() {
-        draw_joint_targets(pools, plan, history, seed, &items)?
+    if plan.joint.is_some() {
+        draw_joint_targets(pools, plan, history, seed, &items)
     } else {
-        draw_targets(pools, plan, history, seed, &items)?
-    };
-    let mut visits: Vec<Visit> = chosen
-        .into_iter()
-        .map(|(target, items)| Visit {
-            target,
-            items,
-            team: Vec::new(),
-            merged: None,
-        })
-        .collect();
-    teams::assign(pools, plan, history, merged, seed, &mut visits)?;
-    Ok(Outcome { visits, strata })
+        draw_targets(pools, plan, history, seed, &items)
+    }
 }
 
 /// The earlier visits must be exactly those of the plans named in
@@ -483,7 +522,9 @@ fn recently_inspected(pools: &Pools, plan: &Plan, history: &History) -> HashMap<
         return excluded;
     }
     for inspection in &history.inspections {
-        if inspection.date + chrono::Days::new(days as u64) <= plan.inspection_date {
+        // A window that reaches past the calendar's end covers the date.
+        let window_end = inspection.date.checked_add_days(chrono::Days::new(days as u64));
+        if window_end.is_some_and(|end| end <= plan.inspection_date) {
             continue;
         }
         let target = pools.target_index(&inspection.code);

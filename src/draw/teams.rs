@@ -462,7 +462,9 @@ impl Queues {
             .filter(|&(partition, _)| township.is_none() || partition != township)
             .map(|(_, queue)| queue.iter().peekable())
             .collect();
-        let mut team = Vec::with_capacity(size);
+        // `size` comes from the plan and may be far more than there are
+        // officers: room for the team grows with what is found.
+        let mut team = Vec::new();
         while team.len() < size {
             let best = heads
                 .iter_mut()

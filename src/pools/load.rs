@@ -15,6 +15,11 @@ use crate::snapshot::{canonical_list, list_hash, record_hash, Hash32};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoadOptions {
     pub encoding: Encoding,
+    /// The size in bytes at which the target directory is cut into pieces
+    /// for parsing; `None` picks it from the file size and the cores. Only
+    /// tests set it: the snapshot must not depend on where the cuts fall.
+    #[doc(hidden)]
+    pub piece_bytes: Option<usize>,
 }
 
 const fn col(english: &'static str, chinese: &'static str) -> Column {
@@ -71,7 +76,7 @@ pub fn load(dir: &Path, options: LoadOptions) -> Result<Pools, Problems> {
     let mut problems = Problems::default();
     let sources = Sources::csv();
     let (directory, small) = rayon::join(
-        || targets::load(dir, options.encoding, &mut problems),
+        || targets::load(dir, options, &mut problems),
         || {
             let mut folder = CsvFolder {
                 dir,

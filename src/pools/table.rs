@@ -100,9 +100,13 @@ pub struct Column {
     pub chinese: &'static str,
 }
 
+/// U+FEFF, the byte-order mark, in UTF-8.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Decodes a whole file; a BOM, if any, decides the encoding and is removed.
+/// A GB18030 file may begin with U+FEFF too, and it is removed the same way.
 pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding) -> Result<Cow<'a, str>, String> {
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+    if let Some(rest) = bytes.strip_prefix(BOM) {
         return std::str::from_utf8(rest)
             .map(Cow::Borrowed)
             .map_err(|e| utf8_error(rest, e));
@@ -113,11 +117,23 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding) -> Result<Cow<'a, str>, S
         (Encoding::Utf8 | Encoding::Detect, Ok(text)) => Ok(Cow::Borrowed(text)),
         (Encoding::Detect | Encoding::Gbk, _) => {
             let gb = encoding_rs::GB18030;
-            gb.decode_without_bom_handling_and_without_replacement(bytes)
-                .ok_or_else(|| "is neither valid UTF-8 nor valid GBK/GB18030 text".to_owned())
+            let text = gb
+                .decode_without_bom_handling_and_without_replacement(bytes)
+                .ok_or_else(|| "is neither valid UTF-8 nor valid GBK/GB18030 text".to_owned())?;
+            Ok(match text {
+                Cow::Owned(text) if text.starts_with('\u{FEFF}') => {
+                    Cow::Owned(text['\u{FEFF}'.len_utf8()..].to_owned())
+                }
+                text => text,
+            })
         }
     }
 }
+
+/// Why a U+FEFF after a file's first character is refused (spec §1):
+/// anywhere else it is what joining BOM-carrying files leaves behind.
+pub const STRAY_BOM: &str =
+    "holds U+FEFF (a byte-order mark), which only a file's first character may be: were files joined together? Remove it";
 
 fn utf8_error(bytes: &[u8], error: std::str::Utf8Error) -> String {
     let at = error.valid_up_to();
@@ -198,6 +214,17 @@ impl Header {
             .from_reader(&text.as_bytes()[..header_len]);
         let mut header = csv::StringRecord::new();
         match reader.read_record(&mut header) {
+            // The file's own BOM is gone by now: this one would be dropped
+            // by the CSV reader unseen.
+            Ok(true) if text.starts_with('\u{FEFF}') || header.as_slice().contains('\u{FEFF}') => {
+                problems.push(Problem {
+                    file: file.into(),
+                    line: 1,
+                    field: None,
+                    message: STRAY_BOM.into(),
+                });
+                return None;
+            }
             Ok(true) => {}
             Ok(false) => {
                 problems.push(Problem {
@@ -311,9 +338,35 @@ impl<'a> Table<'a> {
             .flexible(true)
             .from_reader(self.body);
         let mut record = csv::StringRecord::new();
-        let line_of = |position: &csv::Position| self.first_line + position.line() - 1;
+        // Lines are counted here from byte offsets: the CSV reader counts the
+        // line end of a CRLF record only once it reads the next record, which
+        // would give each record of a CRLF file the line before its own. A
+        // record starts at the first byte from its position on that ends no
+        // line (the reader skips empty lines).
+        let body = self.body;
+        let mut counted = (0usize, self.first_line);
+        let mut line_of = |position: &csv::Position| {
+            let mut start = (position.byte() as usize).min(body.len());
+            while start < body.len() && matches!(body[start], b'\r' | b'\n') {
+                start += 1;
+            }
+            let (from, line) = counted;
+            if start > from {
+                counted = (
+                    start,
+                    line + memchr::memchr_iter(b'\n', &body[from..start]).count() as u64,
+                );
+            }
+            counted.1
+        };
+        // The CSV reader drops a U+FEFF that begins its input, and the body
+        // may begin anywhere in a file that is parsed in pieces: so it is
+        // looked for here, and in the fields of every record, the same way
+        // wherever the pieces were cut.
+        let mut dropped_bom = self.body.starts_with(BOM);
         loop {
             let line = line_of(reader.position());
+            let first = std::mem::take(&mut dropped_bom);
             match reader.read_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {}
@@ -330,7 +383,11 @@ impl<'a> Table<'a> {
                     continue;
                 }
             }
-            let line = record.position().map_or(line, line_of);
+            let line = record.position().map_or(line, &mut line_of);
+            if first || record.as_slice().contains('\u{FEFF}') {
+                self.problem(problems, line, None, STRAY_BOM.into());
+                continue;
+            }
             if record.len() == 1 && record.get(0).is_some_and(|f| f.trim().is_empty()) {
                 continue; // a blank line, as spreadsheets leave at the end
             }
@@ -417,6 +474,42 @@ mod tests {
         assert_eq!(decode(&with_bom, Encoding::Detect).unwrap(), text);
         assert_eq!(decode(&gbk, Encoding::Detect).unwrap(), text);
         assert_eq!(decode(&gbk, Encoding::Gbk).unwrap(), text);
+    }
+
+    #[test]
+    fn records_are_numbered_by_the_line_they_start_on_whatever_the_line_ends() {
+        let mut problems = Problems::default();
+        let column = Column {
+            english: "a",
+            chinese: "甲",
+        };
+        let header = Header::from_names("f.csv", 1, &["a", "b"], &[column], &mut problems).unwrap();
+        for body in ["x,1\ny,\"2\n3\"\n\nz,4\n", "x,1\r\ny,\"2\r\n3\"\r\n\r\nz,4\r\n"] {
+            let mut lines = Vec::new();
+            Table::new(&header, body.as_bytes(), 2).rows(&mut problems, |row, _| lines.push(row.line));
+            assert_eq!(lines, [2, 3, 6], "{body:?}");
+        }
+        assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn a_u_feff_after_the_first_character_is_refused_wherever_the_body_begins() {
+        let mut problems = Problems::default();
+        let column = Column {
+            english: "a",
+            chinese: "甲",
+        };
+        let header = Header::from_names("f.csv", 1, &["a"], &[column], &mut problems).unwrap();
+        let body = "\u{FEFF}x\ny\nz\u{FEFF}\n";
+        let mut rows = Vec::new();
+        Table::new(&header, body.as_bytes(), 2).rows(&mut problems, |row, _| rows.push(row.get(0).to_owned()));
+        assert_eq!(rows, ["y"]);
+        let lines: Vec<u64> = problems.kept.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [2, 4]);
+        assert!(problems.kept.iter().all(|p| p.message == STRAY_BOM));
+        assert!(decode("\u{FEFF}\u{FEFF}a".as_bytes(), Encoding::Detect)
+            .unwrap()
+            .starts_with('\u{FEFF}'));
     }
 
     #[test]

@@ -13,8 +13,8 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::table::{first_record_len, Column, Encoding, Header, Problem, Problems, Row, Table};
-use super::{Labels, NameRef, RiskClass, Target};
+use super::table::{first_record_len, Column, Encoding, Header, Problem, Problems, Row, Table, BOM};
+use super::{Labels, LoadOptions, NameRef, RiskClass, Target};
 use crate::ids::CreditCode;
 use crate::snapshot::{record_hash, Hash32, ListHasher};
 
@@ -51,7 +51,6 @@ pub(super) const COLUMNS: [Column; 6] = [
 /// to hold many rows of Chinese names, which GBK bytes almost never pass as
 /// UTF-8.
 const DETECT_BYTES: usize = 1 << 20;
-const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The parsed, sorted target directory.
 pub(super) struct TargetDirectory {
@@ -74,10 +73,10 @@ struct Piece {
     problems: Problems,
 }
 
-pub(super) fn load(dir: &Path, encoding: Encoding, problems: &mut Problems) -> TargetDirectory {
+pub(super) fn load(dir: &Path, options: LoadOptions, problems: &mut Problems) -> TargetDirectory {
     let mut loading = Loading::default();
     let path = dir.join(FILE);
-    if let Err(message) = stream(&path, encoding, &mut loading, problems) {
+    if let Err(message) = stream(&path, options, &mut loading, problems) {
         problems.push(Problem {
             file: FILE.into(),
             line: 0,
@@ -157,14 +156,17 @@ impl Loading {
 }
 
 /// Reads the file piece by piece and parses each batch of pieces in parallel.
-fn stream(path: &Path, encoding: Encoding, loading: &mut Loading, problems: &mut Problems) -> Result<(), String> {
+fn stream(path: &Path, options: LoadOptions, loading: &mut Loading, problems: &mut Problems) -> Result<(), String> {
     let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
     let mut file = File::open(path).map_err(cannot)?;
     let size = file.metadata().map_err(cannot)?.len() as usize;
     let threads = rayon::current_num_threads().max(1);
     // Small pieces for a county file so both cores get work; large ones for
     // a national file so per-piece overhead stays small.
-    let piece = (size / (threads * 4)).clamp(256 << 10, 16 << 20);
+    let piece = options
+        .piece_bytes
+        .unwrap_or((size / (threads * 4)).clamp(256 << 10, 16 << 20))
+        .max(1);
     let batch = piece * threads * 2;
     // A guess at the row count from typical row sizes; capacity that is
     // never written costs no memory.
@@ -176,7 +178,7 @@ fn stream(path: &Path, encoding: Encoding, loading: &mut Loading, problems: &mut
     if buffer.starts_with(BOM) {
         start = BOM.len();
     }
-    let utf8 = match encoding {
+    let utf8 = match options.encoding {
         _ if start > 0 => true,
         Encoding::Utf8 => true,
         Encoding::Gbk => false,
@@ -190,6 +192,12 @@ fn stream(path: &Path, encoding: Encoding, loading: &mut Loading, problems: &mut
     let header_bytes = decode(&buffer[start..start + header_len], utf8, 1)?;
     let header_text =
         std::str::from_utf8(&header_bytes).map_err(|_| "line 1: invalid UTF-8 in the header".to_owned())?;
+    // A GB18030 file may begin with U+FEFF as well (spec §1); a UTF-8 BOM
+    // was skipped above, so a U+FEFF left here in UTF-8 is a second one.
+    let header_text = match utf8 {
+        true => header_text,
+        false => header_text.strip_prefix('\u{FEFF}').unwrap_or(header_text),
+    };
     let Some((header, _)) = Header::read(FILE, header_text, &COLUMNS, problems) else {
         return Ok(());
     };

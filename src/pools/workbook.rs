@@ -14,7 +14,7 @@ use std::path::Path;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
 use super::load::{columns_of, parse_date};
-use super::table::{decode, Column, Encoding};
+use super::table::{decode, Column, Encoding, STRAY_BOM};
 use super::xlsx::{CellKind, SHEETS};
 use super::FILES;
 use crate::ids::CreditCode;
@@ -163,6 +163,15 @@ pub fn write_workbook(dir: &Path, out: &Path, encoding: Encoding) -> Result<(), 
             path: shown.clone(),
             message,
         })?;
+        // The CSV reader would drop one at the start of the header unseen,
+        // and the workbook would load where the folder does not (spec §1).
+        if let Some(at) = text.find('\u{FEFF}') {
+            let line = 1 + text[..at].matches('\n').count();
+            return Err(WriteError::Input {
+                path: shown,
+                message: format!("line {line}: {STRAY_BOM}"),
+            });
+        }
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)

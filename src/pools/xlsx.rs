@@ -342,12 +342,19 @@ fn is_blank(value: &DataRef<'_>) -> bool {
     }
 }
 
+/// Why a cell holding U+FEFF is refused.
+const STRAY_BOM_CELL: &str = "holds U+FEFF (a byte-order mark), which is no part of any text: remove it";
+
 /// The text a cell stands for in a column of `kind`, as the CSV field would
 /// hold it; or why the cell cannot be used. `percent`: the cell is formatted
 /// as a percentage.
 pub(super) fn cell_text<'a>(value: &DataRef<'a>, kind: CellKind, percent: bool) -> Result<Cow<'a, str>, String> {
     let date = match value {
         DataRef::Empty => return Ok(Cow::Borrowed("")),
+        // As in a CSV file after its first character (spec §1): a sheet has
+        // no first character, so a U+FEFF is refused in every cell.
+        DataRef::SharedString(s) if s.contains('\u{FEFF}') => return Err(STRAY_BOM_CELL.into()),
+        DataRef::String(s) if s.contains('\u{FEFF}') => return Err(STRAY_BOM_CELL.into()),
         DataRef::SharedString(s) => return Ok(Cow::Borrowed(s)),
         DataRef::String(s) => return Ok(Cow::Owned(s.clone())),
         DataRef::Error(e) => return Err(format!("is the Excel error {e}")),

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use crate::draw::DrawError;
 use crate::tasks::TaskError;
 
 #[derive(Debug)]
@@ -90,6 +91,11 @@ impl From<TaskError> for ApiError {
                 error.to_string(),
             ),
             E::Plan(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plan", error.to_string()),
+            // A plan that cannot draw anything on these pools: the plan is
+            // wrong, not the draw.
+            E::Draw(DrawError::UnmatchedFilter { .. } | DrawError::NoVisits(_)) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plan", error.to_string())
+            }
             E::Draw(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "draw_infeasible", error.to_string()),
             E::Pools(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_pools", error.to_string()),
             E::Ledger(_) | E::Bundle(_) | E::Io { .. } => Self::internal(error),

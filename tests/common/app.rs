@@ -40,6 +40,7 @@ impl TestApp {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: root.path().join("state"),
             pools_dir: pools,
+            sample_pools: None,
             plans_dir,
             holidays_dir: holidays,
             schedule: None,

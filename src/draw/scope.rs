@@ -1,0 +1,109 @@
+//! What a new draw must satisfy before it is made or announced, beyond what
+//! the draw itself checks: every filter value of the plan names a value some
+//! target has, and the plan draws at least one visit. A misspelt township
+//! otherwise just shrinks the draw, silently.
+//!
+//! These checks belong to assembling a new draw (the `draw` command, the
+//! service's announcement and draw), not to the draw function: `verify`
+//! redoes old draws, which must keep verifying whatever they drew.
+
+use super::{draw_merged, draw_plan_targets, DrawError, Outcome, StratumCount};
+use crate::history::History;
+use crate::merge::Merged;
+use crate::plan::Plan;
+use crate::pools::{Labels, Pools};
+use crate::seed::Seed;
+
+/// How many existing values an unmatched filter value is shown with.
+const CLOSEST: usize = 3;
+
+/// Refuses a plan for a new draw on `pools` when a filter value matches no
+/// target, or when it would draw no visit. How many targets each stratum
+/// draws does not depend on the seed (spec §5), so this holds for whatever
+/// seed is used later: a task is never announced that cannot be drawn.
+pub fn check_new_plan(pools: &Pools, plan: &Plan, history: &History) -> Result<(), DrawError> {
+    check_filters(pools, plan)?;
+    let (chosen, strata) = draw_plan_targets(pools, plan, history, &Seed::from_bytes([0; 32]))?;
+    if chosen.is_empty() {
+        return Err(DrawError::NoVisits(why_none(&strata)));
+    }
+    Ok(())
+}
+
+/// Draws a plan anew: [`draw_merged`] after the filter check, refusing an
+/// outcome without visits (which would otherwise become an empty bundle).
+pub fn draw_new(
+    pools: &Pools,
+    plan: &Plan,
+    history: &History,
+    merged: &Merged,
+    seed: &Seed,
+) -> Result<Outcome, DrawError> {
+    check_filters(pools, plan)?;
+    let outcome = draw_merged(pools, plan, history, merged, seed)?;
+    if outcome.visits.is_empty() {
+        return Err(DrawError::NoVisits(why_none(&outcome.strata)));
+    }
+    Ok(outcome)
+}
+
+/// Every value of the plan's target filters must be a value of its column.
+fn check_filters(pools: &Pools, plan: &Plan) -> Result<(), DrawError> {
+    let filters = [
+        ("targets.townships", &plan.targets.townships, &pools.townships),
+        ("targets.entity_types", &plan.targets.entity_types, &pools.entity_types),
+        ("targets.industries", &plan.targets.industries, &pools.industries),
+    ];
+    for (field, values, labels) in filters {
+        if let Some(value) = values.iter().find(|v| labels.get(v).is_none()) {
+            return Err(DrawError::UnmatchedFilter {
+                field,
+                value: value.clone(),
+                file: pools.sources.targets.clone(),
+                closest: closest(labels, value),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The existing values nearest to `value` by edit distance on characters,
+/// nearest first, ties in text order.
+fn closest(labels: &Labels, value: &str) -> Vec<String> {
+    let mut scored: Vec<(usize, &str)> = (0..labels.len())
+        .map(|l| labels.name(l as u16))
+        .map(|name| (strsim::levenshtein(value, name), name))
+        .collect();
+    scored.sort_unstable();
+    scored
+        .into_iter()
+        .take(CLOSEST)
+        .map(|(_, name)| name.to_owned())
+        .collect()
+}
+
+/// Why no stratum drew anything.
+fn why_none(strata: &[StratumCount]) -> String {
+    let eligible: u64 = strata.iter().map(|s| s.eligible as u64).sum();
+    if eligible == 0 {
+        "no target is eligible for any of its items (check the target filters, the items' own scope and the exclusion window)".into()
+    } else {
+        format!("every quota is 0 ({eligible} eligible targets over all items and classes): raise the ratios")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_closest_values_come_nearest_first() {
+        let mut labels = Labels::default();
+        for name in ["红果街道", "翰林街道", "亦资街道", "柏果镇", "乌蒙镇"] {
+            labels.intern(name);
+        }
+        // 亦资街道, 柏果镇 and 翰林街道 are all three edits away: text order decides.
+        assert_eq!(closest(&labels, "红果街到"), ["红果街道", "亦资街道", "柏果镇"]);
+        assert!(closest(&Labels::default(), "x").is_empty());
+    }
+}
