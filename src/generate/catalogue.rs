@@ -18,12 +18,13 @@ use serde::Deserialize;
 /// Panics when the compiled-in file is malformed: that is a defect of the
 /// build, not of anyone's input, and every generated file would be wrong.
 pub(super) fn catalogue() -> &'static Catalogue {
-    static BUILT_IN: LazyLock<Catalogue> = LazyLock::new(|| {
-        Catalogue::parse(include_str!("catalogue.toml")).unwrap_or_else(|e| {
-            panic!("the built-in generator catalogue src/generate/catalogue.toml is malformed: {e}")
-        })
-    });
+    static BUILT_IN: LazyLock<Catalogue> = LazyLock::new(|| built_in(include_str!("catalogue.toml")));
     &BUILT_IN
+}
+
+fn built_in(text: &str) -> Catalogue {
+    Catalogue::parse(text)
+        .unwrap_or_else(|e| panic!("the built-in generator catalogue src/generate/catalogue.toml is malformed: {e}"))
 }
 
 /// Why a catalogue text was refused.
@@ -247,6 +248,16 @@ mod tests {
         let text = include_str!("catalogue.toml");
         assert!(text.contains(from), "{from} not in the catalogue");
         text.replacen(from, to, 1)
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "the built-in generator catalogue src/generate/catalogue.toml is malformed: departments must not be empty"
+    )]
+    fn a_malformed_built_in_catalogue_panics_naming_the_file_and_the_reason() {
+        let text = include_str!("catalogue.toml");
+        let start = text.find("[[departments]]").expect("departments in the catalogue");
+        built_in(&format!("departments = []\n{}", &text[..start]));
     }
 
     #[test]
