@@ -7,7 +7,7 @@
 //! officers, 90,538 targets, 27 townships, 16 departments. All names, codes
 //! and legal-basis texts are invented but plausible; no row describes a real
 //! business or person. The city itself — townships, departments, fields,
-//! laws, industries, names — is data, in `catalogue.toml` ([`catalogue`]).
+//! laws, industries, names — is data, in `catalogue.toml` (module `catalogue`).
 //!
 //! The output is the five CSV files of `docs/DATA.md` (Chinese headers, id
 //! column first) and is a pure function of [`GenOptions`]: the same options give
@@ -15,12 +15,17 @@
 //! the randomness comes only from the draw's ChaCha20 stream
 //! ([`crate::random::Stream`]) keyed per file by SHA-256 of the seed, and
 //! everything built on top of it (bounded integers, weighted choice,
-//! permutations) is written out in [`sampling`] rather than borrowed from
+//! permutations) is written out in `sampling` rather than borrowed from
 //! `rand`, whose algorithms may change between versions. Each file has its
 //! own stream, so e.g. changing `--inspectors` does not reshuffle the targets.
 //!
-//! One module per thing made: [`items`], [`inspectors`], [`targets`] (with
-//! [`names`]) and [`conflicts`]; this module writes them as files.
+//! The stream's words become bounded integers by multiply-shift, not by
+//! `Stream::below`'s modulo rule: the bundled `data/` and the golden vectors
+//! were generated that way (see `sampling`).
+//!
+//! One module per thing made: `items`, `inspectors`, `targets` (with `names`)
+//! and `conflicts`; this module writes them as files. Targets are streamed,
+//! so ten million of them take about 150 MB.
 
 mod catalogue;
 mod conflicts;
