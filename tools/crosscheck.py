@@ -50,7 +50,7 @@ POOLS = [
 ]
 
 # What the binary says when a plan cannot be drawn (exit 2).
-INFEASIBLE = ("cannot get a full team", "are eligible")
+INFEASIBLE = ("cannot get a full team", "are eligible", "the plan draws no visit")
 
 
 class Tally:
@@ -168,9 +168,9 @@ def random_plan(rng, pool, name):
             doc["items"] = sorted(doc["items"] + rng.sample(theirs, rng.randint(1, min(2, len(theirs)))))
     if rng.random() < 0.25:
         townships = sorted({t[4] for t in pool.records["targets"]})
-        doc["targets"]["townships"] = rng.sample(townships, min(len(townships), rng.randint(2, 6)))
+        doc["targets"]["townships"] = sorted(rng.sample(townships, min(len(townships), rng.randint(2, 6))))
         if rng.random() < 0.5:
-            doc["targets"]["entity_types"] = ["企业", "个体工商户"]
+            doc["targets"]["entity_types"] = sorted(["企业", "个体工商户"])
     # A joint plan draws over the union of its items: ratios or a count only.
     mode = rng.choice(("ratios", "count") if joint else ("item_ratios", "ratios", "count"))
     if mode == "ratios":
