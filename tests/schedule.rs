@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use shuangsui::schedule::{
     run_scheduler, Action, BoxFuture, CatchUp, Clock, Executor, Job, Occurrence, Outcome, Schedule, SeedMethod,
-    TokioClock,
+    StepError, TokioClock,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -86,7 +86,7 @@ impl FakeLedger {
         })
     }
 
-    fn claim(&self, occurrence: &Occurrence, action: Action) -> anyhow::Result<Outcome> {
+    fn claim(&self, occurrence: &Occurrence, action: Action) -> Result<Outcome, StepError> {
         let mut state = self.state.lock().unwrap();
         let mut call = Call {
             key: occurrence.key.clone(),
@@ -97,7 +97,7 @@ impl FakeLedger {
         if state.failures_left > 0 {
             state.failures_left -= 1;
             state.calls.push(call);
-            anyhow::bail!("the database is unavailable");
+            return Err("the database is unavailable".into());
         }
         let slot = if action == Action::Announce {
             Slot::Announce
@@ -153,11 +153,11 @@ impl Executor for FakeLedger {
         _job: &'a Job,
         occurrence: &'a Occurrence,
         action: Action,
-    ) -> BoxFuture<'a, anyhow::Result<Outcome>> {
+    ) -> BoxFuture<'a, Result<Outcome, StepError>> {
         Box::pin(async move { self.claim(occurrence, action) })
     }
 
-    fn last_recorded<'a>(&'a self, job: &'a str) -> BoxFuture<'a, anyhow::Result<Option<DateTime<Utc>>>> {
+    fn last_recorded<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<Option<DateTime<Utc>>, StepError>> {
         Box::pin(async move {
             let state = self.state.lock().unwrap();
             let prefix = format!("{job}@");
