@@ -491,7 +491,7 @@ impl Desk {
             }
             (SeedMethod::Beacon { chain, round, .. }, SeedMaterial::Beacon { signature }) => {
                 let record = beacon_record(chain, *round, &signature)?;
-                SeedSpec::beacon(record).map_err(wrong)
+                SeedSpec::beacon(record).map_err(|e| wrong(e.to_string()))
             }
             (
                 SeedMethod::Commit {
@@ -515,7 +515,7 @@ impl Desk {
                     (Some(b), None) => return Err(wrong(format!("round {} of {} must be given", b.round, b.chain))),
                     (None, Some(_)) => return Err(wrong("this task's announcement named no beacon round".into())),
                 };
-                SeedSpec::reveal(&secret, record).map_err(wrong)
+                SeedSpec::reveal(&secret, record).map_err(|e| wrong(e.to_string()))
             }
             (method, material) => Err(TaskError::WrongSeedMaterial(format!(
                 "the task was announced with {} but {} was offered",
@@ -835,7 +835,7 @@ fn future_round(text: &str, now: DateTime<Utc>) -> Result<BeaconRound, TaskError
 fn beacon_record(chain: &str, round: u64, signature: &str) -> Result<crate::seed::BeaconRecord, TaskError> {
     let bytes = hex::decode(signature.trim())
         .map_err(|e| TaskError::WrongSeedMaterial(format!("the beacon signature is not hex: {e}")))?;
-    crate::seed::BeaconRecord::verified(chain, round, &bytes).map_err(TaskError::WrongSeedMaterial)
+    crate::seed::BeaconRecord::verified(chain, round, &bytes).map_err(|e| TaskError::WrongSeedMaterial(e.to_string()))
 }
 
 /// Makes a rename in `dir` durable.
