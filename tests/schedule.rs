@@ -266,6 +266,20 @@ fn time_zone_defaults_to_shanghai_and_others_are_honoured() {
 }
 
 #[test]
+fn jobs_that_name_no_time_zone_run_in_the_offices() {
+    let text = "[[job]]\nname = \"j\"\ncron = \"0 9 1 7 *\"\nplan = \"plans/p.toml\"\nseed = \"commit\"\n";
+    let london = shuangsui::clock::Zone::parse("Europe/London").unwrap();
+    let schedule = Schedule::parse_toml_in(text, "test.toml", london).unwrap();
+    assert_eq!(schedule.jobs()[0].timezone(), chrono_tz::Europe::London);
+    let at = schedule.occurrences(utc("2026-01-01T00:00:00Z"), utc("2027-01-01T00:00:00Z"));
+    assert_eq!(at[0].at, utc("2026-07-01T08:00:00Z"), "09:00 BST");
+    // A job's own zone still wins.
+    let own = text.replace("seed", "timezone = \"Asia/Shanghai\"\nseed");
+    let schedule = Schedule::parse_toml_in(&own, "test.toml", london).unwrap();
+    assert_eq!(schedule.jobs()[0].timezone(), chrono_tz::Asia::Shanghai);
+}
+
+#[test]
 fn occurrences_are_after_exclusive_up_to_inclusive_and_merged_in_time_order() {
     let text = r#"
         [[job]]

@@ -202,3 +202,39 @@ impl Config {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with_zone(zone: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shuangsui.toml");
+        let text = format!(
+            "listen = \"127.0.0.1:8080\"\ndata_dir = \"var\"\nplans_dir = \"config/plans\"\ntime_zone = \"{zone}\"\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path, |_| None)
+    }
+
+    #[test]
+    fn the_time_zone_is_parsed_once_at_load() {
+        assert_eq!(load_with_zone("Asia/Shanghai").unwrap().time_zone, Zone::SHANGHAI);
+        let london = load_with_zone("Europe/London").unwrap().time_zone;
+        assert_eq!(london.name(), "Europe/London");
+        let err = load_with_zone("Mars/Olympus").unwrap_err().to_string();
+        assert!(
+            err.ends_with("time_zone: unknown IANA time zone \"Mars/Olympus\" (names are case-sensitive, such as \"Asia/Shanghai\")"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_config_at_folders_has_the_defaults() {
+        let config = Config::at("d".into(), "p".into(), "plans".into(), "h".into());
+        assert_eq!(config.database_url, "sqlite://d/ledger.db?mode=rwc");
+        assert_eq!(config.time_zone, Zone::SHANGHAI);
+        assert!(config.token.is_none() && config.schedule.is_none() && config.sample_pools.is_none());
+        assert_eq!(config.listen.port(), 0);
+    }
+}
