@@ -108,7 +108,8 @@ pub fn draw_bundle(
         merged: &merged,
         sources: &merge_sources,
     });
-    let (confidential, public) = bundle::merged_contents(&pools, &plan, &history, &sources, merge, seed, &outcome, created_at);
+    let (confidential, public) =
+        bundle::merged_contents(&pools, &plan, &history, &sources, merge, seed, &outcome, created_at);
     let path = bundle::write(out, &bundle::bundle_name(&plan, seed), &confidential, &public)?;
     Ok(Drawn {
         path,

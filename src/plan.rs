@@ -410,7 +410,9 @@ impl Plan {
             (Some(_), Some(_)) => return Err(invalid("selection", "give ratios or count, not both".into())),
             (None, Some(count)) => Quota::Count(count),
             (None, None) => Quota::ItemRatios,
-            (Some(map), None) => Quota::RatiosBp(parse_ratios(&map).map_err(|e| invalid("selection.ratios", e.to_string()))?),
+            (Some(map), None) => {
+                Quota::RatiosBp(parse_ratios(&map).map_err(|e| invalid("selection.ratios", e.to_string()))?)
+            }
         };
         // Department lists are sorted and de-duplicated on reading (spec
         // §13); merge_with keeps its order, which decides what a visit joins.

@@ -85,8 +85,8 @@ use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
 
-pub use crate::clock::{Clock, SystemClock};
 use crate::clock::Zone;
+pub use crate::clock::{Clock, SystemClock};
 use crate::plan::Plan;
 
 /// The time zone of a job that names none when the office's zone is not

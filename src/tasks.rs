@@ -370,7 +370,12 @@ impl Desk {
         let payload = serde_json::to_string(&announcement).expect("announcements serialise");
         let appended = self
             .ledger
-            .append(Kind::PlanAnnounced, &announce_key(&task_id), &payload, &self.time.stamp())
+            .append(
+                Kind::PlanAnnounced,
+                &announce_key(&task_id),
+                &payload,
+                &self.time.stamp(),
+            )
             .await?;
         if let (Appended::Existing(_), Some(path)) = (&appended, &our_secret) {
             // Another request announced the task first: its commitment is
@@ -471,7 +476,12 @@ impl Desk {
         announcement.history_sha256 = Some(history.hash());
         let payload = serde_json::to_string(&announcement).expect("announcements serialise");
         self.ledger
-            .append(Kind::PlanAnnounced, &announce_key(&task_id), &payload, &self.time.stamp())
+            .append(
+                Kind::PlanAnnounced,
+                &announce_key(&task_id),
+                &payload,
+                &self.time.stamp(),
+            )
             .await?;
         let seed = SeedSpec::parse("random").expect("random is a seed form");
         self.draw_with(&announcement, &seed).await

@@ -391,7 +391,10 @@ fn started_data_folder(root: &Path) -> PathBuf {
     config.sample_pools = None;
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(shuangsui::service::state(&config, std::sync::Arc::new(shuangsui::clock::SystemClock)))
+        .block_on(shuangsui::service::state(
+            &config,
+            std::sync::Arc::new(shuangsui::clock::SystemClock),
+        ))
         .unwrap_or_else(|e| panic!("{e}"));
     dir
 }
@@ -483,7 +486,15 @@ fn a_beacon_seeded_bundle_verifies_and_a_forged_round_does_not() {
     let plan = plan(&pools, 2, "");
     let history = shuangsui::history::History::default();
     let outcome = draw_ok(&pools, &plan, &seed.seed);
-    let (confidential, public) = shuangsui::bundle::contents(&pools, &plan, &history, &[], &seed, &outcome, &shuangsui::clock::OfficeClock::system(shuangsui::clock::Zone::default()).stamp());
+    let (confidential, public) = shuangsui::bundle::contents(
+        &pools,
+        &plan,
+        &history,
+        &[],
+        &seed,
+        &outcome,
+        &shuangsui::clock::OfficeClock::system(shuangsui::clock::Zone::default()).stamp(),
+    );
     let bundle = shuangsui::bundle::write(&root.path().join("out"), "beacon", &confidential, &public).unwrap();
     let output = verify(&bundle, &pool);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));

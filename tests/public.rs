@@ -34,8 +34,8 @@ fn draw(data: &Path, plan: &Path, seed: &str, out: &Path) -> PathBuf {
         &shuangsui::clock::OfficeClock::system(shuangsui::clock::Zone::default()).stamp(),
         LoadOptions::default(),
     )
-        .unwrap()
-        .path
+    .unwrap()
+    .path
 }
 
 /// Two draws of a small generated pool: one from a ceremony, one ad hoc.

@@ -712,7 +712,8 @@ async fn a_deadline_past_the_official_tables_is_recorded_provisional_until_the_t
     let table = move |year: i32| {
         std::fs::read_to_string(shipped.join(format!("{year}.toml"))).unwrap_or_else(|_| test_table(year))
     };
-    let this_year = chrono::Datelike::year(&shuangsui::clock::OfficeClock::system(shuangsui::clock::Zone::SHANGHAI).today());
+    let this_year =
+        chrono::Datelike::year(&shuangsui::clock::OfficeClock::system(shuangsui::clock::Zone::SHANGHAI).today());
     let mut app = TestApp::spawn_with_holidays(|holidays| {
         for year in 2025..this_year {
             std::fs::write(holidays.join(format!("{year}.toml")), table(year)).unwrap();
@@ -1377,7 +1378,9 @@ async fn a_joint_plan_is_announced_drawn_verified_and_shown_by_department() {
 }
 
 fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&chrono::Utc)
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
 }
 
 /// A service on a clock that moves only when told, with the 2026 table.
@@ -1400,7 +1403,10 @@ async fn a_ceremony_is_announced_and_its_digits_accepted_by_the_desks_clock() {
         .operator("/api/v1/announcements", ceremony("2026-03-01T07:59:59+08:00"))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
-    assert!(reply["message"].as_str().unwrap().contains("is not in the future"), "{reply}");
+    assert!(
+        reply["message"].as_str().unwrap().contains("is not in the future"),
+        "{reply}"
+    );
     let (status, announced) = app
         .operator("/api/v1/announcements", ceremony("2026-03-01T10:00:00+08:00"))
         .await;
@@ -1413,7 +1419,10 @@ async fn a_ceremony_is_announced_and_its_digits_accepted_by_the_desks_clock() {
     clock.set(utc("2026-03-01T01:59:59Z"));
     let (status, reply) = app.operator("/api/v1/draws", digits.clone()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
-    assert!(reply["message"].as_str().unwrap().contains("accepted from then on"), "{reply}");
+    assert!(
+        reply["message"].as_str().unwrap().contains("accepted from then on"),
+        "{reply}"
+    );
     clock.set(utc("2026-03-01T02:00:00Z"));
     let (status, drawn) = app.operator("/api/v1/draws", digits).await;
     assert_eq!(status, StatusCode::OK, "the ceremony's time has come: {drawn}");
