@@ -729,3 +729,19 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn the_cli_writes_a_bundles_creation_time_in_shanghai_time_in_whole_seconds() {
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let d = draw_bundle(19);
+    let after = chrono::Utc::now();
+    for manifest in ["manifest.json", "public/manifest.json"] {
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.bundle.join(manifest)).unwrap()).unwrap();
+        let at = manifest["created_at"].as_str().unwrap();
+        // 2026-03-01T09:00:00+08:00: the form bundles have always had.
+        assert!(at.len() == 25 && at.ends_with("+08:00"), "{at}");
+        let instant = chrono::DateTime::parse_from_rfc3339(at).unwrap();
+        assert!(before <= instant && instant <= after, "{at}");
+    }
+}
