@@ -42,7 +42,15 @@ fn benches(c: &mut Criterion) {
 
     let outcome = draw(&pools, &plan, &history, &seed.seed).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let (confidential, public) = bundle::contents(&pools, &plan, &history, &[], &seed, &outcome);
+    let (confidential, public) = bundle::contents(
+        &pools,
+        &plan,
+        &history,
+        &[],
+        &seed,
+        &outcome,
+        &shuangsui::clock::OfficeClock::system(shuangsui::clock::Zone::default()).stamp(),
+    );
     let path = bundle::write(out.path(), "bench", &confidential, &public).unwrap();
     c.bench_function("verify bundle (load + redraw + compare)", |b| {
         b.iter(|| {

@@ -7,7 +7,6 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use chrono::{FixedOffset, Utc};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -257,7 +256,8 @@ pub struct Contents {
     pub files: Vec<(String, String)>,
 }
 
-/// Builds the two copies of a bundle (confidential, public).
+/// Builds the two copies of a bundle (confidential, public), created at
+/// `created_at` (RFC 3339, the office's local time: see [`crate::clock`]).
 pub fn contents(
     pools: &Pools,
     plan: &Plan,
@@ -265,8 +265,9 @@ pub fn contents(
     history_sources: &[HistorySource],
     seed: &SeedSpec,
     outcome: &Outcome,
+    created_at: &str,
 ) -> (Contents, Contents) {
-    merged_contents(pools, plan, history, history_sources, None, seed, outcome)
+    merged_contents(pools, plan, history, history_sources, None, seed, outcome, created_at)
 }
 
 /// The earlier bundles a merging plan joined, and their visits.
@@ -276,6 +277,8 @@ pub struct MergeInputs<'a> {
 }
 
 /// [`contents`] of a plan that may merge with earlier plans (spec §14).
+// Every input is a separate part of the bundle; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn merged_contents(
     pools: &Pools,
     plan: &Plan,
@@ -284,13 +287,13 @@ pub fn merged_contents(
     merge: Option<MergeInputs<'_>>,
     seed: &SeedSpec,
     outcome: &Outcome,
+    created_at: &str,
 ) -> (Contents, Contents) {
     let published = Published::new(pools, outcome);
     let plan_json = plan.to_json();
     let history_csv = history.to_csv();
     let officers: std::collections::BTreeSet<u32> =
         outcome.visits.iter().flat_map(|v| v.team.iter().copied()).collect();
-    let now = Utc::now().with_timezone(&FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"));
     let base = Manifest {
         format: FORMAT.into(),
         algorithm_version: ALGORITHM_VERSION,
@@ -320,7 +323,7 @@ pub fn merged_contents(
         },
         strata: Some(outcome.strata.clone()),
         files: Vec::new(),
-        created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        created_at: created_at.to_owned(),
         generator: format!("shuangsui {}", env!("CARGO_PKG_VERSION")),
         ledger: None,
     };

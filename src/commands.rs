@@ -58,14 +58,16 @@ pub struct Earlier<'a> {
     pub merge: &'a [PathBuf],
 }
 
-/// Loads the inputs, draws, and writes the bundle. Every input is checked
-/// before anything is written, and the bundle appears whole or not at all.
+/// Loads the inputs, draws, and writes the bundle, created at `created_at`
+/// (RFC 3339, office time). Every input is checked before anything is
+/// written, and the bundle appears whole or not at all.
 pub fn draw_bundle(
     data: &Path,
     plan_path: &Path,
     seed: &SeedSpec,
     earlier: Earlier<'_>,
     out: &Path,
+    created_at: &str,
     options: LoadOptions,
 ) -> Result<Drawn, CommandError> {
     let plan = Plan::load(plan_path)?;
@@ -106,7 +108,8 @@ pub fn draw_bundle(
         merged: &merged,
         sources: &merge_sources,
     });
-    let (confidential, public) = bundle::merged_contents(&pools, &plan, &history, &sources, merge, seed, &outcome);
+    let (confidential, public) =
+        bundle::merged_contents(&pools, &plan, &history, &sources, merge, seed, &outcome, created_at);
     let path = bundle::write(out, &bundle::bundle_name(&plan, seed), &confidential, &public)?;
     Ok(Drawn {
         path,

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod beacon;
 pub mod bundle;
 pub mod calendar;
+pub mod clock;
 pub mod commands;
 pub mod draw;
 pub mod generate;

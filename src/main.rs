@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use shuangsui::clock::{Clock, OfficeClock, SystemClock, Zone};
 use shuangsui::commands::{self, CommandError};
 use shuangsui::generate::{generate, GenOptions};
 use shuangsui::ids::{CertNo, CreditCode};
@@ -175,7 +176,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// The binary is where the wall clock is chosen; the library only reads the
+/// clock it is given. The commands that read no configuration keep the
+/// office's time in the default zone.
+fn system_clock() -> std::sync::Arc<dyn Clock> {
+    std::sync::Arc::new(SystemClock)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let office = OfficeClock::new(system_clock(), Zone::default());
     match cli.command {
         Command::GenData {
             out,
@@ -230,7 +239,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let as_of = as_of.unwrap_or_else(today_in_china);
+            let as_of = as_of.unwrap_or_else(|| office.today());
             let expired = pools.expired_certificates(as_of);
             println!("{pools}");
             if !expired.is_empty() {
@@ -265,6 +274,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &seed,
                 earlier,
                 &out,
+                &office.stamp(),
                 LoadOptions {
                     encoding,
                     ..LoadOptions::default()
@@ -302,7 +312,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 note,
                 relation,
             };
-            let decided_at = shuangsui::tasks::now_in_china();
+            let decided_at = office.stamp();
             let entry = commands::substitute_in_bundle(
                 &bundle,
                 &data,
@@ -336,7 +346,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             init_logging();
             let config = service_config(&config, listen, data_dir)?;
-            tokio::runtime::Runtime::new()?.block_on(shuangsui::service::serve(config))?;
+            tokio::runtime::Runtime::new()?.block_on(shuangsui::service::serve(config, system_clock()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Ledger {
@@ -345,7 +355,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = service_config(&config, None, data_dir)?;
             let report = tokio::runtime::Runtime::new()?.block_on(async {
                 // Never creates a ledger: a wrong folder is an error, not a clean record.
-                let desk = shuangsui::service::existing_desk(&config).await?;
+                let desk = shuangsui::service::existing_desk(&config, system_clock()).await?;
                 anyhow::Ok(shuangsui::audit::audit(&desk).await?)
             })?;
             println!("ledger head: entry {} {}", report.head.seq, report.head.hash);
@@ -396,9 +406,4 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .init();
-}
-
-fn today_in_china() -> chrono::NaiveDate {
-    let china = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    chrono::Utc::now().with_timezone(&china).date_naive()
 }

@@ -191,9 +191,9 @@ struct PlanJson {
 }
 
 impl TryFrom<PlanJson> for Plan {
-    type Error = String;
+    type Error = PlanFault;
 
-    fn try_from(raw: PlanJson) -> Result<Plan, String> {
+    fn try_from(raw: PlanJson) -> Result<Plan, PlanFault> {
         let plan = Plan {
             id: raw.id,
             name: raw.name,
@@ -209,14 +209,15 @@ impl TryFrom<PlanJson> for Plan {
             joint: raw.joint,
             merge_with: raw.merge_with,
         };
-        plan.validate()
-            .map_err(|fault| format!("{}: {}", fault.json, fault.message))?;
+        plan.validate()?;
         Ok(plan)
     }
 }
 
-/// What is wrong with a plan, by the key in either form.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What is wrong with a plan, by the key in either form; it reads as
+/// `plan.json` names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{json}: {message}")]
 pub struct PlanFault {
     /// The key in `plan.json`.
     pub json: &'static str,
@@ -239,12 +240,32 @@ fn ascending<T: Ord>(list: &[T]) -> bool {
 }
 
 /// Whether `id` has the form of a plan number (spec §4), as written.
-fn plan_id(id: &str) -> Result<(), String> {
-    ItemCode::parse(id).map_err(|e| e.to_string())?;
+fn plan_id(id: &str) -> Result<(), PlanIdError> {
+    ItemCode::parse(id)?;
     if id.trim() != id {
-        return Err(format!("{id:?} has white space around it"));
+        return Err(PlanIdError::Spaces(id.to_owned()));
     }
     Ok(())
+}
+
+/// Why a text is not a plan number.
+#[derive(Debug, thiserror::Error)]
+enum PlanIdError {
+    #[error(transparent)]
+    Form(#[from] crate::ids::IdError),
+    #[error("{0:?} has white space around it")]
+    Spaces(String),
+}
+
+/// Why a `selection.ratios` table is refused.
+#[derive(Debug, thiserror::Error)]
+enum RatioError {
+    #[error("{0:?} is not a credit-risk class A–D")]
+    Class(String),
+    #[error("{0:?} is not a percentage 0–100 with at most two decimals")]
+    Percent(String),
+    #[error("class {0} has no ratio; give all of A, B, C and D")]
+    Missing(&'static str),
 }
 
 impl Plan {
@@ -252,7 +273,7 @@ impl Plan {
     /// (those that need the pools are the draw's). Both readers call it, so
     /// no plan that breaks them is ever built from input.
     pub fn validate(&self) -> Result<(), PlanFault> {
-        plan_id(&self.id).map_err(|m| fault("id", "id", m))?;
+        plan_id(&self.id).map_err(|e| fault("id", "id", e.to_string()))?;
         for (json, value) in [("name", &self.name), ("department", &self.department)] {
             if value.trim().is_empty() {
                 return Err(fault(json, json, "must not be empty"));
@@ -348,7 +369,7 @@ impl Plan {
                 ));
             }
             for (n, id) in ids.iter().enumerate() {
-                plan_id(id).map_err(|m| fault("merge_with", "merge_with", m))?;
+                plan_id(id).map_err(|e| fault("merge_with", "merge_with", e.to_string()))?;
                 if *id == self.id {
                     return Err(fault("merge_with", "merge_with", "a plan cannot merge with itself"));
                 }
@@ -389,7 +410,9 @@ impl Plan {
             (Some(_), Some(_)) => return Err(invalid("selection", "give ratios or count, not both".into())),
             (None, Some(count)) => Quota::Count(count),
             (None, None) => Quota::ItemRatios,
-            (Some(map), None) => Quota::RatiosBp(parse_ratios(&map).map_err(|m| invalid("selection.ratios", m))?),
+            (Some(map), None) => {
+                Quota::RatiosBp(parse_ratios(&map).map_err(|e| invalid("selection.ratios", e.to_string()))?)
+            }
         };
         // Department lists are sorted and de-duplicated on reading (spec
         // §13); merge_with keeps its order, which decides what a visit joins.
@@ -453,24 +476,23 @@ impl Plan {
     }
 }
 
-fn parse_ratios(map: &BTreeMap<String, Percent>) -> Result<[u32; 4], String> {
+fn parse_ratios(map: &BTreeMap<String, Percent>) -> Result<[u32; 4], RatioError> {
     let mut out = [None; 4];
     for (class, value) in map {
-        let class = RiskClass::parse(class).ok_or_else(|| format!("{class:?} is not a credit-risk class A–D"))?;
+        let class = RiskClass::parse(class).ok_or_else(|| RatioError::Class(class.clone()))?;
         let text = match value {
             Percent::Integer(n) => n.to_string(),
             // A TOML float such as 0.5 prints back as written (shortest form).
             Percent::Float(x) => x.to_string(),
             Percent::Text(t) => t.clone(),
         };
-        let ratio = Ratio::parse_percent(&text)
-            .ok_or_else(|| format!("{text:?} is not a percentage 0–100 with at most two decimals"))?;
+        let ratio = Ratio::parse_percent(&text).ok_or_else(|| RatioError::Percent(text.clone()))?;
         out[class as usize] = Some(ratio.0);
     }
     let mut ratios = [0; 4];
     for (class, (slot, value)) in RiskClass::ALL.iter().zip(ratios.iter_mut().zip(out)) {
         // No class is exempt (domain rules): every class must be given.
-        *slot = value.ok_or_else(|| format!("class {} has no ratio; give all of A, B, C and D", class.as_str()))?;
+        *slot = value.ok_or_else(|| RatioError::Missing(class.as_str()))?;
     }
     Ok(ratios)
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::WorkCalendar;
 use crate::ledger::{Appended, Entry, Kind};
-use crate::tasks::{now_in_china, Desk, TaskError};
+use crate::tasks::{Desk, TaskError};
 
 /// The result categories of the national publicity system (several may
 /// apply to one inspection), with their Chinese labels.
@@ -130,9 +130,7 @@ impl Desk {
                 result.credit_code, result.task_id
             )));
         }
-        let today = chrono::Utc::now()
-            .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-            .date_naive();
+        let today = self.time.today();
         // Checked before recording: a result whose deadline the calendar
         // cannot compute would have no deadline anyone could enforce.
         calendar
@@ -142,7 +140,7 @@ impl Desk {
         let payload = serde_json::to_string(&result).expect("results serialise");
         match self
             .ledger
-            .append(Kind::ResultRecorded, &key, &payload, &now_in_china())
+            .append(Kind::ResultRecorded, &key, &payload, &self.time.stamp())
             .await?
         {
             Appended::New(entry) => self.recorded(entry, calendar, &BTreeSet::new()),
@@ -213,7 +211,7 @@ impl Desk {
         let payload = serde_json::to_string(&notice).expect("notices serialise");
         let entry = self
             .ledger
-            .append(Kind::ResultsPublished, &key, &payload, &now_in_china())
+            .append(Kind::ResultsPublished, &key, &payload, &self.time.stamp())
             .await?;
         self.write_results_file(task_id, calendar).await?;
         Ok((notice, entry.entry().seq))

@@ -85,10 +85,13 @@ use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
 
+use crate::clock::Zone;
+pub use crate::clock::{Clock, SystemClock};
 use crate::plan::Plan;
 
-/// The time zone of a job that names none.
-pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Shanghai;
+/// The time zone of a job that names none when the office's zone is not
+/// given ([`Schedule::parse_toml`]): the default office zone.
+pub const DEFAULT_TIMEZONE: Tz = Zone::SHANGHAI.tz();
 /// The longest `announce_ahead` accepted: a longer lead is a typo.
 pub const MAX_ANNOUNCE_AHEAD_DAYS: i64 = 366;
 /// The first pause before retrying a failed step; it doubles on each failure…
@@ -117,6 +120,33 @@ pub enum ScheduleError {
         field: String,
         message: String,
     },
+}
+
+/// What is wrong with one field of a job, as [`ScheduleError::Invalid`]
+/// says it after naming the job and the field.
+#[derive(Debug, thiserror::Error)]
+enum FieldError {
+    #[error("must be 1 to 64 characters, got {0}")]
+    NameLength(usize),
+    #[error("{name:?} holds {c:?}: use ASCII letters, digits, '-', '_' and '.' only")]
+    NameChar { name: String, c: char },
+    #[error("{0:?} must start with a letter or digit")]
+    NameStart(String),
+    #[error("invalid cron expression {text:?}: {reason} (give 5 fields: minute hour day-of-month month day-of-week, or 6 with seconds first)")]
+    Cron {
+        text: String,
+        reason: croner::errors::CronError,
+    },
+    #[error("cron expression {0:?} never matches a date (such as 30 February)")]
+    CronNever(String),
+    #[error("{0:?} is not a .toml plan file")]
+    PlanExtension(String),
+    #[error("{0:?} must be a relative path inside the schedule's folder, such as \"plans/quarterly-scjg.toml\"")]
+    PlanOutside(String),
+    #[error("{0:?} is not a duration such as \"7d\", \"24h\" or \"1d12h\" (units d, h, m, s)")]
+    Lead(String),
+    #[error("{0:?} is longer than {MAX_ANNOUNCE_AHEAD_DAYS} days")]
+    LeadTooLong(String),
 }
 
 /// How the seed of a scheduled draw is obtained.
@@ -312,13 +342,21 @@ pub struct Schedule {
 impl Schedule {
     /// Reads and checks a schedule file, including every job's plan, whose
     /// path is taken relative to the schedule file's folder.
+    /// Jobs that name no time zone run in the default office zone
+    /// (Asia/Shanghai); see [`Schedule::load_in`].
     pub fn load(path: &Path) -> Result<Schedule, ScheduleError> {
+        Schedule::load_in(path, Zone::default())
+    }
+
+    /// [`Schedule::load`], with jobs that name no time zone in `office`: the
+    /// service passes its configured `time_zone`.
+    pub fn load_in(path: &Path, office: Zone) -> Result<Schedule, ScheduleError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ScheduleError::Read {
             path: shown.clone(),
             source,
         })?;
-        let mut schedule = Schedule::parse_toml(&text, &shown)?;
+        let mut schedule = Schedule::parse_toml_in(&text, &shown, office)?;
         let folder = path.parent().unwrap_or(Path::new(""));
         for job in &mut schedule.jobs {
             job.plan = folder.join(&job.plan);
@@ -337,6 +375,11 @@ impl Schedule {
     /// Parses and checks a schedule's text (plans are not opened); `path`
     /// names it in errors.
     pub fn parse_toml(text: &str, path: &str) -> Result<Schedule, ScheduleError> {
+        Schedule::parse_toml_in(text, path, Zone::default())
+    }
+
+    /// [`Schedule::parse_toml`], with jobs that name no time zone in `office`.
+    pub fn parse_toml_in(text: &str, path: &str, office: Zone) -> Result<Schedule, ScheduleError> {
         let syntax = |message: String| ScheduleError::Syntax {
             path: path.into(),
             message,
@@ -357,7 +400,7 @@ impl Schedule {
         let mut names = HashSet::new();
         let mut jobs = Vec::with_capacity(tables.len());
         for (index, value) in tables.into_iter().enumerate() {
-            let job = parse_job(value, index, path)?;
+            let job = parse_job(value, index, path, office)?;
             if !names.insert(job.name.clone()) {
                 return Err(ScheduleError::Invalid {
                     path: path.into(),
@@ -398,7 +441,7 @@ impl Schedule {
 }
 
 /// Reads one `[[job]]` table; `index` counts from 0.
-fn parse_job(value: toml::Value, index: usize, path: &str) -> Result<Job, ScheduleError> {
+fn parse_job(value: toml::Value, index: usize, path: &str, office: Zone) -> Result<Job, ScheduleError> {
     // Until the name is known good, the job is named by its place in the file.
     let numbered = format!("#{}", index + 1);
     let invalid = |label: &str, field: &str, message: String| ScheduleError::Invalid {
@@ -422,7 +465,7 @@ fn parse_job(value: toml::Value, index: usize, path: &str) -> Result<Job, Schedu
             ))
         }
     };
-    check_name(&name).map_err(|m| invalid(&numbered, "name", m))?;
+    check_name(&name).map_err(|e| invalid(&numbered, "name", e.to_string()))?;
     let label = name.as_str();
 
     if let Some(key) = table.keys().find(|key| !JOB_KEYS.contains(&key.as_str())) {
@@ -448,18 +491,14 @@ fn parse_job(value: toml::Value, index: usize, path: &str) -> Result<Job, Schedu
     let required = |field: &'static str| text(field)?.ok_or_else(|| invalid(label, field, "missing".into()));
 
     let timezone = match text("timezone")? {
-        None => DEFAULT_TIMEZONE,
-        Some(zone) => zone.trim().parse::<Tz>().map_err(|_| {
-            invalid(
-                label,
-                "timezone",
-                format!("unknown IANA time zone {zone:?} (names are case-sensitive, such as \"Asia/Shanghai\")"),
-            )
-        })?,
+        None => office.tz(),
+        Some(zone) => Zone::parse(zone)
+            .map_err(|e| invalid(label, "timezone", e.to_string()))?
+            .tz(),
     };
     let cron_text = required("cron")?.trim().to_owned();
-    let cron = parse_cron(&cron_text, timezone).map_err(|m| invalid(label, "cron", m))?;
-    let plan = check_plan_path(required("plan")?).map_err(|m| invalid(label, "plan", m))?;
+    let cron = parse_cron(&cron_text, timezone).map_err(|e| invalid(label, "cron", e.to_string()))?;
+    let plan = check_plan_path(required("plan")?).map_err(|e| invalid(label, "plan", e.to_string()))?;
     let seed = match required("seed")? {
         "ceremony" => SeedMethod::Ceremony,
         "beacon" => SeedMethod::Beacon,
@@ -473,7 +512,7 @@ fn parse_job(value: toml::Value, index: usize, path: &str) -> Result<Job, Schedu
         }
     };
     let announce_ahead = text("announce_ahead")?
-        .map(|lead| parse_lead(lead).map_err(|m| invalid(label, "announce_ahead", m)))
+        .map(|lead| parse_lead(lead).map_err(|e| invalid(label, "announce_ahead", e.to_string())))
         .transpose()?;
     let catch_up = match text("catch_up")? {
         None => CatchUp::default(),
@@ -501,31 +540,30 @@ fn parse_job(value: toml::Value, index: usize, path: &str) -> Result<Job, Schedu
 }
 
 /// A job name is part of every ledger key and log line: a short ASCII id.
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), FieldError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     if name.is_empty() || name.len() > 64 {
-        return Err(format!("must be 1 to 64 characters, got {}", name.chars().count()));
+        return Err(FieldError::NameLength(name.chars().count()));
     }
     if let Some(c) = name.chars().find(|&c| !allowed(c)) {
-        return Err(format!(
-            "{name:?} holds {c:?}: use ASCII letters, digits, '-', '_' and '.' only"
-        ));
+        return Err(FieldError::NameChar { name: name.into(), c });
     }
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(format!("{name:?} must start with a letter or digit"));
+        return Err(FieldError::NameStart(name.into()));
     }
     Ok(())
 }
 
 /// 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds
 /// first), POSIX weekdays (0 or 7 = Sunday), read in `timezone`.
-fn parse_cron(text: &str, timezone: Tz) -> Result<Cron, String> {
+fn parse_cron(text: &str, timezone: Tz) -> Result<Cron, FieldError> {
     let parser = CronParser::builder()
         .seconds(Seconds::Optional)
         .year(Year::Disallowed)
         .build();
-    let cron = parser.parse(text).map_err(|e| {
-        format!("invalid cron expression {text:?}: {e} (give 5 fields: minute hour day-of-month month day-of-week, or 6 with seconds first)")
+    let cron = parser.parse(text).map_err(|reason| FieldError::Cron {
+        text: text.into(),
+        reason,
     })?;
     // "0 9 30 2 *" parses but never fires: a job that would silently never
     // run is refused here. Without a year field a pattern's matches repeat
@@ -536,31 +574,29 @@ fn parse_cron(text: &str, timezone: Tz) -> Result<Cron, String> {
         .unwrap()
         .with_timezone(&timezone);
     cron.find_next_occurrence(&reference, false)
-        .map_err(|_| format!("cron expression {text:?} never matches a date (such as 30 February)"))?;
+        .map_err(|_| FieldError::CronNever(text.into()))?;
     Ok(cron)
 }
 
 /// A relative path to a `.toml` file that stays inside the config folder.
-fn check_plan_path(text: &str) -> Result<PathBuf, String> {
+fn check_plan_path(text: &str) -> Result<PathBuf, FieldError> {
     let path = PathBuf::from(text.trim());
     if path.extension().is_none_or(|ext| ext != "toml") {
-        return Err(format!("{text:?} is not a .toml plan file"));
+        return Err(FieldError::PlanExtension(text.into()));
     }
     if !path
         .components()
         .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
     {
-        return Err(format!(
-            "{text:?} must be a relative path inside the schedule's folder, such as \"plans/quarterly-scjg.toml\""
-        ));
+        return Err(FieldError::PlanOutside(text.into()));
     }
     Ok(path)
 }
 
 /// A lead such as "7d", "24h", "1d12h" or "90m": whole numbers with units
 /// d, h, m, s, largest first, each at most once.
-fn parse_lead(text: &str) -> Result<TimeDelta, String> {
-    let bad = || format!("{text:?} is not a duration such as \"7d\", \"24h\" or \"1d12h\" (units d, h, m, s)");
+fn parse_lead(text: &str) -> Result<TimeDelta, FieldError> {
+    let bad = || FieldError::Lead(text.into());
     const UNITS: [(char, i64); 4] = [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
     let mut rest = text.trim();
     let mut seconds: i64 = 0;
@@ -585,7 +621,7 @@ fn parse_lead(text: &str) -> Result<TimeDelta, String> {
         rest = &rest[digits + unit.len_utf8()..];
     }
     if seconds > MAX_ANNOUNCE_AHEAD_DAYS * 86_400 {
-        return Err(format!("{text:?} is longer than {MAX_ANNOUNCE_AHEAD_DAYS} days"));
+        return Err(FieldError::LeadTooLong(text.into()));
     }
     Ok(TimeDelta::seconds(seconds))
 }
@@ -593,6 +629,10 @@ fn parse_lead(text: &str) -> Result<TimeDelta, String> {
 /// A boxed, sendable future: what [`Executor`] methods return, so the trait
 /// can be used as `dyn Executor`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why an executor could not carry out a step or read the ledger. The runner
+/// only logs it and retries, so any executor's own error type will do.
+pub type StepError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Carries out steps and keeps the ledger; the runner knows neither the
 /// database nor the draw.
@@ -619,26 +659,11 @@ pub trait Executor: Send + Sync + 'static {
         job: &'a Job,
         occurrence: &'a Occurrence,
         action: Action,
-    ) -> BoxFuture<'a, anyhow::Result<Outcome>>;
+    ) -> BoxFuture<'a, Result<Outcome, StepError>>;
 
     /// The latest occurrence time with any step recorded for `job`
     /// (announced, drawn or skipped), or `None` if there is none.
-    fn last_recorded<'a>(&'a self, job: &'a str) -> BoxFuture<'a, anyhow::Result<Option<DateTime<Utc>>>>;
-}
-
-/// Where the runner reads the time.
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The wall clock, for production: follows NTP corrections.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
+    fn last_recorded<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<Option<DateTime<Utc>>, StepError>>;
 }
 
 /// UTC time driven by tokio's clock: `base_utc` plus the tokio time elapsed

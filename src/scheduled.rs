@@ -10,13 +10,42 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
-use crate::ledger::{Appended, Kind};
-use crate::plan::Plan;
-use crate::schedule::{Action, BoxFuture, Executor, Job, Occurrence, Outcome, SeedMethod};
-use crate::tasks::{now_in_china, Desk, MethodRequest, SeedMaterial};
+use crate::ledger::{Appended, Kind, LedgerError};
+use crate::plan::{Plan, PlanError};
+use crate::schedule::{Action, BoxFuture, Executor, Job, Occurrence, Outcome, SeedMethod, StepError};
+use crate::tasks::{Desk, MethodRequest, SeedMaterial, TaskError};
+
+/// Why a step of an occurrence failed; the scheduler logs it and retries.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduledError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("task {0} waits for its beacon round: post it to /api/v1/draws")]
+    AwaitingBeacon(String),
+    /// Names the step, as the log line needs: `draw JOB@TIME: …`.
+    #[error("{action} {key}: {source}")]
+    Step {
+        action: Action,
+        key: String,
+        source: Box<ScheduledError>,
+    },
+}
+
+/// The ledger payload of an occurrence recorded as skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    // In this order, the order the payload has always been written in.
+    pub occurrence: String,
+    pub reason: String,
+    pub task_id: String,
+}
 
 pub struct DeskExecutor {
     desk: Arc<Desk>,
@@ -28,7 +57,7 @@ impl DeskExecutor {
     }
 
     /// The plan of one occurrence: the job's plan, dated and named for it.
-    fn plan(job: &Job, occurrence: &Occurrence) -> anyhow::Result<Plan> {
+    fn plan(job: &Job, occurrence: &Occurrence) -> Result<Plan, ScheduledError> {
         let mut plan = Plan::load(job.plan())?;
         let local = occurrence.at.with_timezone(&job.timezone()).date_naive();
         plan.id = format!("{}-{}", plan.id, local.format("%Y%m%d"));
@@ -36,7 +65,7 @@ impl DeskExecutor {
         Ok(plan)
     }
 
-    async fn announce(&self, job: &Job, occurrence: &Occurrence) -> anyhow::Result<Outcome> {
+    async fn announce(&self, job: &Job, occurrence: &Occurrence) -> Result<Outcome, ScheduledError> {
         let plan = Self::plan(job, occurrence)?;
         if self.desk.announcement(&plan.id).await?.is_some() {
             return Ok(Outcome::AlreadyDone);
@@ -53,7 +82,7 @@ impl DeskExecutor {
         Ok(Outcome::Ran)
     }
 
-    async fn draw(&self, job: &Job, occurrence: &Occurrence) -> anyhow::Result<Outcome> {
+    async fn draw(&self, job: &Job, occurrence: &Occurrence) -> Result<Outcome, ScheduledError> {
         let task = Self::plan(job, occurrence)?.id;
         if self.desk.ledger.by_key(&format!("draw:{task}")).await?.is_some() {
             return Ok(Outcome::AlreadyDone);
@@ -67,22 +96,27 @@ impl DeskExecutor {
             }
             // The round's signature comes from an operator (this service
             // fetches nothing from the network); until then, keep asking.
-            SeedMethod::Beacon => anyhow::bail!("task {task} waits for its beacon round: post it to /api/v1/draws"),
+            SeedMethod::Beacon => Err(ScheduledError::AwaitingBeacon(task)),
             SeedMethod::Ceremony => Ok(Outcome::AlreadyDone),
         }
     }
 
-    async fn skip(&self, job: &Job, occurrence: &Occurrence) -> anyhow::Result<Outcome> {
+    async fn skip(&self, job: &Job, occurrence: &Occurrence) -> Result<Outcome, ScheduledError> {
         let task = Self::plan(job, occurrence)?.id;
-        let payload = serde_json::json!({ "task_id": task, "occurrence": occurrence.key, "reason": "missed while the service was down" });
+        let payload = Skipped {
+            occurrence: occurrence.key.clone(),
+            reason: "missed while the service was down".into(),
+            task_id: task.clone(),
+        };
+        let payload = serde_json::to_string(&payload).expect("skips serialise");
         let appended = self
             .desk
             .ledger
             .append(
                 Kind::OccurrenceSkipped,
                 &format!("draw:{task}"),
-                &payload.to_string(),
-                &now_in_china(),
+                &payload,
+                &self.desk.time.stamp(),
             )
             .await?;
         Ok(match appended {
@@ -91,7 +125,7 @@ impl DeskExecutor {
         })
     }
 
-    async fn last(&self, job: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
+    async fn last(&self, job: &str) -> Result<Option<DateTime<Utc>>, ScheduledError> {
         let prefix = format!("{job}@");
         let mut latest = None;
         let occurrence_of = |key: &str| -> Option<DateTime<Utc>> {
@@ -104,8 +138,8 @@ impl DeskExecutor {
             }
         }
         for entry in self.desk.ledger.of_kind(Kind::OccurrenceSkipped).await? {
-            let payload: serde_json::Value = entry.payload()?;
-            if let Some(at) = payload["occurrence"].as_str().and_then(occurrence_of) {
+            let payload: Skipped = entry.payload()?;
+            if let Some(at) = occurrence_of(&payload.occurrence) {
                 latest = latest.max(Some(at));
             }
         }
@@ -119,18 +153,25 @@ impl Executor for DeskExecutor {
         job: &'a Job,
         occurrence: &'a Occurrence,
         action: Action,
-    ) -> BoxFuture<'a, anyhow::Result<Outcome>> {
+    ) -> BoxFuture<'a, Result<Outcome, StepError>> {
         Box::pin(async move {
             let outcome = match action {
                 Action::Announce => self.announce(job, occurrence).await,
                 Action::Draw => self.draw(job, occurrence).await,
                 Action::Skip => self.skip(job, occurrence).await,
             };
-            outcome.with_context(|| format!("{action} {}", occurrence.key))
+            outcome.map_err(|source| {
+                ScheduledError::Step {
+                    action,
+                    key: occurrence.key.clone(),
+                    source: Box::new(source),
+                }
+                .into()
+            })
         })
     }
 
-    fn last_recorded<'a>(&'a self, job: &'a str) -> BoxFuture<'a, anyhow::Result<Option<DateTime<Utc>>>> {
-        Box::pin(self.last(job))
+    fn last_recorded<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<Option<DateTime<Utc>>, StepError>> {
+        Box::pin(async move { Ok(self.last(job).await?) })
     }
 }

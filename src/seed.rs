@@ -29,6 +29,37 @@ pub enum SeedError {
     Form(String),
 }
 
+/// Why a recorded seed source does not check out (a beacon round that does
+/// not verify, a secret that is not the committed one, a seed its source does
+/// not give): what `verify` reports as the seed's difference.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SeedCheckError {
+    #[error("unknown beacon chain {0:?} (known: quicknet)")]
+    UnknownChain(String),
+    #[error(transparent)]
+    Beacon(#[from] crate::beacon::BeaconError),
+    #[error("beacon signature: {0}")]
+    SignatureHex(hex::FromHexError),
+    #[error("the recorded beacon randomness is not SHA-256 of its signature")]
+    Randomness,
+    #[error("{0}")]
+    RandomnessHex(hex::FromHexError),
+    #[error(transparent)]
+    Ceremony(#[from] SeedError),
+    #[error("ceremony text normalises to {normalised}, bundle says {recorded}")]
+    CeremonyDigits { normalised: String, recorded: String },
+    #[error("ceremony digits do not hash to the recorded seed")]
+    CeremonySeed,
+    #[error("revealed secret: {0}")]
+    Secret(SeedError),
+    #[error("the revealed secret does not match the published commitment")]
+    Commitment,
+    #[error("the revealed secret does not hash to the recorded seed")]
+    CommitSeed,
+    #[error("the beacon round does not hash to the recorded seed")]
+    BeaconSeed,
+}
+
 /// The 32 bytes every stream of a draw is derived from.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Seed([u8; 32]);
@@ -143,14 +174,12 @@ pub struct BeaconRecord {
 
 impl BeaconRecord {
     /// Verifies a round of a known chain and records it.
-    pub fn verified(chain: &str, round: u64, signature: &[u8]) -> Result<BeaconRecord, String> {
+    pub fn verified(chain: &str, round: u64, signature: &[u8]) -> Result<BeaconRecord, SeedCheckError> {
         let chain_info = known_chain(chain)?;
-        let randomness = chain_info
-            .verify(&crate::beacon::Round {
-                number: round,
-                signature: signature.to_vec(),
-            })
-            .map_err(|e| e.to_string())?;
+        let randomness = chain_info.verify(&crate::beacon::Round {
+            number: round,
+            signature: signature.to_vec(),
+        })?;
         Ok(BeaconRecord {
             chain: chain.to_owned(),
             round,
@@ -160,14 +189,14 @@ impl BeaconRecord {
     }
 
     /// Re-verifies the recorded signature and randomness.
-    pub fn check(&self) -> Result<[u8; 32], String> {
-        let signature = hex::decode(&self.signature).map_err(|e| format!("beacon signature: {e}"))?;
+    pub fn check(&self) -> Result<[u8; 32], SeedCheckError> {
+        let signature = hex::decode(&self.signature).map_err(SeedCheckError::SignatureHex)?;
         let again = BeaconRecord::verified(&self.chain, self.round, &signature)?;
         if again.randomness != self.randomness {
-            return Err("the recorded beacon randomness is not SHA-256 of its signature".into());
+            return Err(SeedCheckError::Randomness);
         }
         let mut randomness = [0u8; 32];
-        hex::decode_to_slice(&self.randomness, &mut randomness).map_err(|e| e.to_string())?;
+        hex::decode_to_slice(&self.randomness, &mut randomness).map_err(SeedCheckError::RandomnessHex)?;
         Ok(randomness)
     }
 
@@ -177,10 +206,10 @@ impl BeaconRecord {
     }
 }
 
-fn known_chain(name: &str) -> Result<&'static crate::beacon::Chain, String> {
+fn known_chain(name: &str) -> Result<&'static crate::beacon::Chain, SeedCheckError> {
     match name {
         "quicknet" => Ok(&crate::beacon::QUICKNET),
-        other => Err(format!("unknown beacon chain {other:?} (known: quicknet)")),
+        other => Err(SeedCheckError::UnknownChain(other.to_owned())),
     }
 }
 
@@ -228,17 +257,18 @@ impl SeedSpec {
     }
 
     /// Checks that a recorded source really yields `seed` (a verifier's job).
-    pub fn consistent(&self) -> Result<(), String> {
+    pub fn consistent(&self) -> Result<(), SeedCheckError> {
         match &self.source {
             SeedSource::Ceremony { text, digits } => {
-                let normalised = ceremony_digits(text).map_err(|e| e.to_string())?;
+                let normalised = ceremony_digits(text)?;
                 if &normalised != digits {
-                    return Err(format!(
-                        "ceremony text normalises to {normalised}, bundle says {digits}"
-                    ));
+                    return Err(SeedCheckError::CeremonyDigits {
+                        normalised,
+                        recorded: digits.clone(),
+                    });
                 }
                 if ceremony_seed(digits) != self.seed {
-                    return Err("ceremony digits do not hash to the recorded seed".into());
+                    return Err(SeedCheckError::CeremonySeed);
                 }
                 Ok(())
             }
@@ -247,23 +277,23 @@ impl SeedSpec {
                 secret,
                 beacon,
             } => {
-                let secret = Seed::parse_hex(secret).map_err(|e| format!("revealed secret: {e}"))?;
+                let secret = Seed::parse_hex(secret).map_err(SeedCheckError::Secret)?;
                 if hex::encode(Sha256::digest(secret.as_bytes())) != *commitment {
-                    return Err("the revealed secret does not match the published commitment".into());
+                    return Err(SeedCheckError::Commitment);
                 }
                 let beacon = match beacon {
                     Some(record) => Some((record, record.check()?)),
                     None => None,
                 };
                 if commit_seed(&secret, beacon.as_ref().map(|(r, x)| (*r, x))) != self.seed {
-                    return Err("the revealed secret does not hash to the recorded seed".into());
+                    return Err(SeedCheckError::CommitSeed);
                 }
                 Ok(())
             }
             SeedSource::Beacon(record) => {
                 let randomness = record.check()?;
                 if beacon_seed(record, &randomness) != self.seed {
-                    return Err("the beacon round does not hash to the recorded seed".into());
+                    return Err(SeedCheckError::BeaconSeed);
                 }
                 Ok(())
             }
@@ -273,7 +303,7 @@ impl SeedSpec {
 
     /// The seed from a revealed commit-reveal secret, combined with a
     /// verified beacon round if the announcement named one.
-    pub fn reveal(secret: &Seed, beacon: Option<BeaconRecord>) -> Result<SeedSpec, String> {
+    pub fn reveal(secret: &Seed, beacon: Option<BeaconRecord>) -> Result<SeedSpec, SeedCheckError> {
         let randomness = beacon.as_ref().map(BeaconRecord::check).transpose()?;
         let seed = commit_seed(secret, beacon.as_ref().zip(randomness.as_ref()));
         let source = SeedSource::CommitReveal {
@@ -285,7 +315,7 @@ impl SeedSpec {
     }
 
     /// The seed from a verified beacon round.
-    pub fn beacon(record: BeaconRecord) -> Result<SeedSpec, String> {
+    pub fn beacon(record: BeaconRecord) -> Result<SeedSpec, SeedCheckError> {
         let randomness = record.check()?;
         Ok(SeedSpec {
             seed: beacon_seed(&record, &randomness),
@@ -383,7 +413,8 @@ mod tests {
             secret: Seed::from_bytes([8; 32]).to_hex(),
             beacon: None,
         };
-        assert!(forged.consistent().unwrap_err().contains("commitment"));
+        assert_eq!(forged.consistent().unwrap_err(), SeedCheckError::Commitment);
+        assert!(forged.consistent().unwrap_err().to_string().contains("commitment"));
     }
 
     /// quicknet round 1, as published by drand (see `beacon` tests).

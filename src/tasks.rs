@@ -10,6 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::clock::OfficeClock;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -223,25 +225,13 @@ pub struct Desk {
     /// One draw at a time in this process; the ledger's unique keys guard
     /// against other processes.
     pub(crate) drawing: Mutex<()>,
-}
-
-pub fn now_in_china() -> String {
-    let china = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    Utc::now()
-        .with_timezone(&china)
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    /// Every time the desk records or checks, in the office's time zone.
+    pub time: OfficeClock,
 }
 
 impl Desk {
-    pub fn new(ledger: Ledger, pools_dir: PathBuf, state_dir: &Path) -> Result<Desk, TaskError> {
-        let desk = Desk {
-            ledger,
-            pools_dir,
-            snapshots_dir: state_dir.join("snapshots"),
-            publications_dir: state_dir.join("publications"),
-            secrets_dir: state_dir.join("secrets"),
-            drawing: Mutex::new(()),
-        };
+    pub fn new(ledger: Ledger, pools_dir: PathBuf, state_dir: &Path, time: OfficeClock) -> Result<Desk, TaskError> {
+        let desk = Desk::open_existing(ledger, pools_dir, state_dir, time);
         for dir in [&desk.snapshots_dir, &desk.publications_dir, &desk.secrets_dir] {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
@@ -342,17 +332,17 @@ impl Desk {
                 Kind::SnapshotRegistered,
                 &snapshot_key,
                 &snapshot_payload,
-                &now_in_china(),
+                &self.time.stamp(),
             )
             .await?;
         let mut our_secret = None;
         let seed_method = match method {
             MethodRequest::Ceremony { at } => {
-                future_time(&at)?;
+                future_time(&at, self.time.now())?;
                 SeedMethod::Ceremony { at }
             }
             MethodRequest::Beacon { at } => {
-                let round = future_round(&at)?;
+                let round = future_round(&at, self.time.now())?;
                 SeedMethod::Beacon {
                     chain: round.chain,
                     round: round.round,
@@ -360,7 +350,8 @@ impl Desk {
                 }
             }
             MethodRequest::Commit { beacon_at } => {
-                let beacon = beacon_at.as_deref().map(future_round).transpose()?;
+                let now = self.time.now();
+                let beacon = beacon_at.as_deref().map(|at| future_round(at, now)).transpose()?;
                 let secret = Seed::random();
                 let commitment = commitment(&secret);
                 // On disk before the ledger can hold its commitment, so a
@@ -379,7 +370,12 @@ impl Desk {
         let payload = serde_json::to_string(&announcement).expect("announcements serialise");
         let appended = self
             .ledger
-            .append(Kind::PlanAnnounced, &announce_key(&task_id), &payload, &now_in_china())
+            .append(
+                Kind::PlanAnnounced,
+                &announce_key(&task_id),
+                &payload,
+                &self.time.stamp(),
+            )
             .await?;
         if let (Appended::Existing(_), Some(path)) = (&appended, &our_secret) {
             // Another request announced the task first: its commitment is
@@ -480,7 +476,12 @@ impl Desk {
         announcement.history_sha256 = Some(history.hash());
         let payload = serde_json::to_string(&announcement).expect("announcements serialise");
         self.ledger
-            .append(Kind::PlanAnnounced, &announce_key(&task_id), &payload, &now_in_china())
+            .append(
+                Kind::PlanAnnounced,
+                &announce_key(&task_id),
+                &payload,
+                &self.time.stamp(),
+            )
             .await?;
         let seed = SeedSpec::parse("random").expect("random is a seed form");
         self.draw_with(&announcement, &seed).await
@@ -491,7 +492,7 @@ impl Desk {
         match (&announcement.seed_method, material) {
             (SeedMethod::Ceremony { at }, SeedMaterial::Ceremony { digits }) => {
                 let at = parse_time(at).ok_or_else(|| wrong(format!("announced time {at:?} is not RFC 3339")))?;
-                if Utc::now() < at {
+                if self.time.now() < at {
                     return Err(wrong(format!(
                         "the ceremony is announced for {at}; digits are accepted from then on"
                     )));
@@ -500,7 +501,7 @@ impl Desk {
             }
             (SeedMethod::Beacon { chain, round, .. }, SeedMaterial::Beacon { signature }) => {
                 let record = beacon_record(chain, *round, &signature)?;
-                SeedSpec::beacon(record).map_err(wrong)
+                SeedSpec::beacon(record).map_err(|e| wrong(e.to_string()))
             }
             (
                 SeedMethod::Commit {
@@ -524,7 +525,7 @@ impl Desk {
                     (Some(b), None) => return Err(wrong(format!("round {} of {} must be given", b.round, b.chain))),
                     (None, Some(_)) => return Err(wrong("this task's announcement named no beacon round".into())),
                 };
-                SeedSpec::reveal(&secret, record).map_err(wrong)
+                SeedSpec::reveal(&secret, record).map_err(|e| wrong(e.to_string()))
             }
             (method, material) => Err(TaskError::WrongSeedMaterial(format!(
                 "the task was announced with {} but {} was offered",
@@ -556,6 +557,7 @@ impl Desk {
             merge,
             seed,
             &outcome,
+            &self.time.stamp(),
         );
         for contents in [&mut confidential, &mut public] {
             contents.manifest.ledger = Some(bundle::LedgerRef {
@@ -589,7 +591,7 @@ impl Desk {
                 Kind::DrawMade,
                 &draw_key(&announcement.task_id),
                 &payload,
-                &now_in_china(),
+                &self.time.stamp(),
             )
             .await?;
         match appended {
@@ -814,18 +816,19 @@ pub enum MethodRequest {
     },
 }
 
-fn future_time(text: &str) -> Result<DateTime<Utc>, TaskError> {
+/// `text` as an instant, refused unless it is after `now`.
+fn future_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, TaskError> {
     let at = parse_time(text)
         .ok_or_else(|| TaskError::WrongSeedMaterial(format!("{text:?} is not an RFC 3339 time")))?
         .with_timezone(&Utc);
-    if at <= Utc::now() {
+    if at <= now {
         return Err(TaskError::WrongSeedMaterial(format!("{text} is not in the future")));
     }
     Ok(at)
 }
 
-fn future_round(text: &str) -> Result<BeaconRound, TaskError> {
-    let at = future_time(text)?;
+fn future_round(text: &str, now: DateTime<Utc>) -> Result<BeaconRound, TaskError> {
+    let at = future_time(text, now)?;
     let chain = &crate::beacon::QUICKNET;
     // Strictly after the announcement: the round's value must be unknown now.
     let round = chain.round_at(at + chrono::Duration::seconds(1));
@@ -842,7 +845,7 @@ fn future_round(text: &str) -> Result<BeaconRound, TaskError> {
 fn beacon_record(chain: &str, round: u64, signature: &str) -> Result<crate::seed::BeaconRecord, TaskError> {
     let bytes = hex::decode(signature.trim())
         .map_err(|e| TaskError::WrongSeedMaterial(format!("the beacon signature is not hex: {e}")))?;
-    crate::seed::BeaconRecord::verified(chain, round, &bytes).map_err(TaskError::WrongSeedMaterial)
+    crate::seed::BeaconRecord::verified(chain, round, &bytes).map_err(|e| TaskError::WrongSeedMaterial(e.to_string()))
 }
 
 /// Makes a rename in `dir` durable.
@@ -902,7 +905,7 @@ impl Desk {
     /// The desk of an existing data folder, to read and check it: unlike
     /// [`Desk::new`] it creates no folder and leaves a staged draw alone,
     /// since the service may be drawing at that moment.
-    pub fn open_existing(ledger: Ledger, pools_dir: PathBuf, state_dir: &Path) -> Desk {
+    pub fn open_existing(ledger: Ledger, pools_dir: PathBuf, state_dir: &Path, time: OfficeClock) -> Desk {
         Desk {
             ledger,
             pools_dir,
@@ -910,6 +913,7 @@ impl Desk {
             publications_dir: state_dir.join("publications"),
             secrets_dir: state_dir.join("secrets"),
             drawing: Mutex::new(()),
+            time,
         }
     }
 }

@@ -391,7 +391,10 @@ fn started_data_folder(root: &Path) -> PathBuf {
     config.sample_pools = None;
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(shuangsui::service::state(&config))
+        .block_on(shuangsui::service::state(
+            &config,
+            std::sync::Arc::new(shuangsui::clock::SystemClock),
+        ))
         .unwrap_or_else(|e| panic!("{e}"));
     dir
 }
@@ -483,7 +486,15 @@ fn a_beacon_seeded_bundle_verifies_and_a_forged_round_does_not() {
     let plan = plan(&pools, 2, "");
     let history = shuangsui::history::History::default();
     let outcome = draw_ok(&pools, &plan, &seed.seed);
-    let (confidential, public) = shuangsui::bundle::contents(&pools, &plan, &history, &[], &seed, &outcome);
+    let (confidential, public) = shuangsui::bundle::contents(
+        &pools,
+        &plan,
+        &history,
+        &[],
+        &seed,
+        &outcome,
+        &shuangsui::clock::OfficeClock::system(shuangsui::clock::Zone::default()).stamp(),
+    );
     let bundle = shuangsui::bundle::write(&root.path().join("out"), "beacon", &confidential, &public).unwrap();
     let output = verify(&bundle, &pool);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
@@ -716,5 +727,21 @@ fn copy_tree(from: &Path, to: &Path) {
         } else {
             std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
         }
+    }
+}
+
+#[test]
+fn the_cli_writes_a_bundles_creation_time_in_shanghai_time_in_whole_seconds() {
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let d = draw_bundle(19);
+    let after = chrono::Utc::now();
+    for manifest in ["manifest.json", "public/manifest.json"] {
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.bundle.join(manifest)).unwrap()).unwrap();
+        let at = manifest["created_at"].as_str().unwrap();
+        // 2026-03-01T09:00:00+08:00: the form bundles have always had.
+        assert!(at.len() == 25 && at.ends_with("+08:00"), "{at}");
+        let instant = chrono::DateTime::parse_from_rfc3339(at).unwrap();
+        assert!(before <= instant && instant <= after, "{at}");
     }
 }

@@ -35,7 +35,15 @@ fn pristine() -> &'static Path {
         let history = History::from_csv(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
         let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
         let outcome = draw(&pools, &plan, &history, &seed.seed).unwrap();
-        let (confidential, public) = bundle::contents(&pools, &plan, &history, &[], &seed, &outcome);
+        let (confidential, public) = bundle::contents(
+            &pools,
+            &plan,
+            &history,
+            &[],
+            &seed,
+            &outcome,
+            &shuangsui::clock::OfficeClock::system(shuangsui::clock::Zone::default()).stamp(),
+        );
         let root = tempfile::tempdir().unwrap();
         let path = bundle::write(root.path(), "tiny", &confidential, &public).unwrap();
         let log = shuangsui::substitution::read(case)

@@ -146,18 +146,8 @@ async fn service(root: &Path, plans: &[(&str, String)]) -> (shuangsui::service::
     for (name, text) in plans {
         std::fs::write(plans_dir.join(format!("{name}.toml")), text).unwrap();
     }
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: root.join("state"),
-        pools_dir,
-        sample_pools: None,
-        plans_dir,
-        holidays_dir: root.join("holidays"),
-        schedule: None,
-        database_url: format!("sqlite://{}?mode=rwc", root.join("state/ledger.db").display()),
-        time_zone: "Asia/Shanghai".into(),
-        token: Token::new(TOKEN.into()),
-    };
+    let mut config = Config::at(root.join("state"), pools_dir, plans_dir, root.join("holidays"));
+    config.token = Token::new(TOKEN.into());
     std::fs::create_dir_all(&config.holidays_dir).unwrap();
     // The service wants a holiday table; one empty year is enough here.
     std::fs::write(
@@ -165,7 +155,8 @@ async fn service(root: &Path, plans: &[(&str, String)]) -> (shuangsui::service::
         "year = 2026\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\ndays = [\"2026-01-01\"]\n",
     )
     .unwrap();
-    (state(&config).await.unwrap(), config.data_dir)
+    let clock = std::sync::Arc::new(shuangsui::clock::SystemClock);
+    (state(&config, clock).await.unwrap(), config.data_dir)
 }
 
 async fn call(

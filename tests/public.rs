@@ -25,9 +25,17 @@ use shuangsui::substitution::{Reason, Request};
 /// Draws `plan` with `seed` on `data` into `out` and returns the bundle path.
 fn draw(data: &Path, plan: &Path, seed: &str, out: &Path) -> PathBuf {
     let seed = SeedSpec::parse(seed).unwrap();
-    draw_bundle(data, plan, &seed, Default::default(), out, LoadOptions::default())
-        .unwrap()
-        .path
+    draw_bundle(
+        data,
+        plan,
+        &seed,
+        Default::default(),
+        out,
+        &shuangsui::clock::OfficeClock::system(shuangsui::clock::Zone::default()).stamp(),
+        LoadOptions::default(),
+    )
+    .unwrap()
+    .path
 }
 
 /// Two draws of a small generated pool: one from a ceremony, one ad hoc.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use shuangsui::schedule::{
     run_scheduler, Action, BoxFuture, CatchUp, Clock, Executor, Job, Occurrence, Outcome, Schedule, SeedMethod,
-    TokioClock,
+    StepError, TokioClock,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -86,7 +86,7 @@ impl FakeLedger {
         })
     }
 
-    fn claim(&self, occurrence: &Occurrence, action: Action) -> anyhow::Result<Outcome> {
+    fn claim(&self, occurrence: &Occurrence, action: Action) -> Result<Outcome, StepError> {
         let mut state = self.state.lock().unwrap();
         let mut call = Call {
             key: occurrence.key.clone(),
@@ -97,7 +97,7 @@ impl FakeLedger {
         if state.failures_left > 0 {
             state.failures_left -= 1;
             state.calls.push(call);
-            anyhow::bail!("the database is unavailable");
+            return Err("the database is unavailable".into());
         }
         let slot = if action == Action::Announce {
             Slot::Announce
@@ -153,11 +153,11 @@ impl Executor for FakeLedger {
         _job: &'a Job,
         occurrence: &'a Occurrence,
         action: Action,
-    ) -> BoxFuture<'a, anyhow::Result<Outcome>> {
+    ) -> BoxFuture<'a, Result<Outcome, StepError>> {
         Box::pin(async move { self.claim(occurrence, action) })
     }
 
-    fn last_recorded<'a>(&'a self, job: &'a str) -> BoxFuture<'a, anyhow::Result<Option<DateTime<Utc>>>> {
+    fn last_recorded<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<Option<DateTime<Utc>>, StepError>> {
         Box::pin(async move {
             let state = self.state.lock().unwrap();
             let prefix = format!("{job}@");
@@ -263,6 +263,20 @@ fn time_zone_defaults_to_shanghai_and_others_are_honoured() {
     let london = one_job("j", "0 9 1 7 *", "commit", "timezone = \"Europe/London\"");
     let at = london.occurrences(utc("2026-01-01T00:00:00Z"), utc("2027-01-01T00:00:00Z"));
     assert_eq!(at[0].at, utc("2026-07-01T08:00:00Z"), "09:00 BST");
+}
+
+#[test]
+fn jobs_that_name_no_time_zone_run_in_the_offices() {
+    let text = "[[job]]\nname = \"j\"\ncron = \"0 9 1 7 *\"\nplan = \"plans/p.toml\"\nseed = \"commit\"\n";
+    let london = shuangsui::clock::Zone::parse("Europe/London").unwrap();
+    let schedule = Schedule::parse_toml_in(text, "test.toml", london).unwrap();
+    assert_eq!(schedule.jobs()[0].timezone(), chrono_tz::Europe::London);
+    let at = schedule.occurrences(utc("2026-01-01T00:00:00Z"), utc("2027-01-01T00:00:00Z"));
+    assert_eq!(at[0].at, utc("2026-07-01T08:00:00Z"), "09:00 BST");
+    // A job's own zone still wins.
+    let own = text.replace("seed", "timezone = \"Asia/Shanghai\"\nseed");
+    let schedule = Schedule::parse_toml_in(&own, "test.toml", london).unwrap();
+    assert_eq!(schedule.jobs()[0].timezone(), chrono_tz::Asia::Shanghai);
 }
 
 #[test]

@@ -10,9 +10,15 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
+use shuangsui::clock::{Clock, FixedClock, SystemClock, Zone};
 use shuangsui::service::config::{Config, Token};
-use shuangsui::service::{app, state, AppState};
+use shuangsui::service::{app, AppState, ServeError};
 use tower::ServiceExt;
+
+/// The service on `config`, on the wall clock.
+async fn state(config: &Config) -> Result<AppState, ServeError> {
+    shuangsui::service::state(config, std::sync::Arc::new(SystemClock)).await
+}
 
 const TOKEN: &str = "operator-token-for-tests";
 
@@ -20,6 +26,7 @@ struct TestApp {
     _root: tempfile::TempDir,
     config: Config,
     state: AppState,
+    clock: std::sync::Arc<dyn Clock>,
 }
 
 impl TestApp {
@@ -44,6 +51,16 @@ impl TestApp {
     /// With holiday tables, and the configuration changed by `adjust` before
     /// the first start.
     async fn spawn_custom(fill: impl FnOnce(&std::path::Path), adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_on(std::sync::Arc::new(SystemClock), fill, adjust).await
+    }
+
+    /// On `clock`, with holiday tables and the configuration changed by
+    /// `adjust`.
+    async fn spawn_on(
+        clock: std::sync::Arc<dyn Clock>,
+        fill: impl FnOnce(&std::path::Path),
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let root = tempfile::tempdir().unwrap();
         let pools = common::small_pool(root.path(), 31);
         let plans = root.path().join("plans");
@@ -53,24 +70,15 @@ impl TestApp {
         let holidays = root.path().join("holidays");
         std::fs::create_dir_all(&holidays).unwrap();
         fill(&holidays);
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: root.path().join("state"),
-            pools_dir: pools,
-            sample_pools: None,
-            plans_dir: plans,
-            holidays_dir: holidays,
-            schedule: None,
-            database_url: format!("sqlite://{}?mode=rwc", root.path().join("state/ledger.db").display()),
-            time_zone: "Asia/Shanghai".into(),
-            token: Token::new(TOKEN.into()),
-        };
+        let mut config = Config::at(root.path().join("state"), pools, plans, holidays);
+        config.token = Token::new(TOKEN.into());
         adjust(&mut config);
-        let state = state(&config).await.unwrap();
+        let state = shuangsui::service::state(&config, clock.clone()).await.unwrap();
         TestApp {
             _root: root,
             config,
             state,
+            clock,
         }
     }
 
@@ -80,7 +88,9 @@ impl TestApp {
 
     /// The same data folder opened again, as after a restart.
     async fn restart(&mut self) {
-        self.state = state(&self.config).await.unwrap();
+        self.state = shuangsui::service::state(&self.config, self.clock.clone())
+            .await
+            .unwrap();
     }
 
     fn router(&self) -> Router {
@@ -702,7 +712,8 @@ async fn a_deadline_past_the_official_tables_is_recorded_provisional_until_the_t
     let table = move |year: i32| {
         std::fs::read_to_string(shipped.join(format!("{year}.toml"))).unwrap_or_else(|_| test_table(year))
     };
-    let this_year = chrono::Datelike::year(&shuangsui::service::china_today(&shuangsui::schedule::SystemClock));
+    let this_year =
+        chrono::Datelike::year(&shuangsui::clock::OfficeClock::system(shuangsui::clock::Zone::SHANGHAI).today());
     let mut app = TestApp::spawn_with_holidays(|holidays| {
         for year in 2025..this_year {
             std::fs::write(holidays.join(format!("{year}.toml")), table(year)).unwrap();
@@ -1364,4 +1375,119 @@ async fn a_joint_plan_is_announced_drawn_verified_and_shown_by_department() {
     let (_, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
     assert_eq!(audit["problems"], json!([]), "{audit}");
     assert_eq!(audit["draws_checked"], 2);
+}
+
+fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// A service on a clock that moves only when told, with the 2026 table.
+async fn spawn_at(clock: &std::sync::Arc<FixedClock>, zone: Zone) -> TestApp {
+    TestApp::spawn_on(
+        clock.clone(),
+        |holidays| std::fs::write(holidays.join("2026.toml"), test_table(2026)).unwrap(),
+        |config| config.time_zone = zone,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_ceremony_is_announced_and_its_digits_accepted_by_the_desks_clock() {
+    let clock = std::sync::Arc::new(FixedClock::at(utc("2026-03-01T00:00:00Z")));
+    let app = spawn_at(&clock, Zone::SHANGHAI).await;
+    let ceremony = |at: &str| json!({"plan": "test-plan", "seed_method": {"kind": "ceremony", "at": at}});
+    // A second before the desk's now is the past, however the wall clock reads.
+    let (status, reply) = app
+        .operator("/api/v1/announcements", ceremony("2026-03-01T07:59:59+08:00"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    assert!(
+        reply["message"].as_str().unwrap().contains("is not in the future"),
+        "{reply}"
+    );
+    let (status, announced) = app
+        .operator("/api/v1/announcements", ceremony("2026-03-01T10:00:00+08:00"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{announced}");
+    let task = announced["task_id"].as_str().unwrap().to_owned();
+    let (_, entry) = app.state.desk.announcement(&task).await.unwrap().unwrap();
+    assert_eq!(entry.recorded_at, "2026-03-01T08:00:00+08:00");
+
+    let digits = json!({"task_id": task, "seed": {"kind": "ceremony", "digits": "12345678901234567890"}});
+    clock.set(utc("2026-03-01T01:59:59Z"));
+    let (status, reply) = app.operator("/api/v1/draws", digits.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    assert!(
+        reply["message"].as_str().unwrap().contains("accepted from then on"),
+        "{reply}"
+    );
+    clock.set(utc("2026-03-01T02:00:00Z"));
+    let (status, drawn) = app.operator("/api/v1/draws", digits).await;
+    assert_eq!(status, StatusCode::OK, "the ceremony's time has come: {drawn}");
+    let bundle = app.publications().join(drawn["bundle"].as_str().unwrap());
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["created_at"], "2026-03-01T10:00:00+08:00");
+    let (_, entry) = app.state.desk.draw_record(&task).await.unwrap().unwrap();
+    assert_eq!(entry.recorded_at, "2026-03-01T10:00:00+08:00");
+}
+
+/// Whether the one result due is marked overdue.
+async fn overdue(app: &TestApp) -> bool {
+    let (status, due) = app.call("GET", "/api/v1/results/due", None, Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{due}");
+    due[0]["overdue"].as_bool().unwrap()
+}
+
+/// Records a result for the first business of a freshly drawn task.
+async fn record_a_result(app: &TestApp) -> Value {
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let (status, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{drawn}");
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
+    let result = json!({"task_id": task, "credit_code": rows["rows"][0]["credit_code"], "codes": ["1"],
+                        "inspection_date": "2026-02-27"});
+    let (status, recorded) = app.operator("/api/v1/results", result).await;
+    assert_eq!(status, StatusCode::CREATED, "{recorded}");
+    recorded
+}
+
+#[tokio::test]
+async fn a_result_deadline_and_its_overdue_mark_follow_the_desks_clock_in_office_time() {
+    // Monday 2 March 2026, 09:00 in Shanghai: 20 working days on (the 2026
+    // table holds only New Year's Day) is Monday 30 March.
+    let clock = std::sync::Arc::new(FixedClock::at(utc("2026-03-02T01:00:00Z")));
+    let app = spawn_at(&clock, Zone::SHANGHAI).await;
+    let recorded = record_a_result(&app).await;
+    assert_eq!(recorded["recorded_at"], "2026-03-02T09:00:00+08:00");
+    assert_eq!(recorded["publish_by"], "2026-03-30");
+    assert_eq!(recorded["provisional"], false);
+    assert!(!overdue(&app).await);
+    // The last second of 30 March in Shanghai: still in time.
+    clock.set(utc("2026-03-30T15:59:59Z"));
+    assert!(!overdue(&app).await);
+    // Midnight in Shanghai, while it is still 30 March in UTC: overdue.
+    clock.set(utc("2026-03-30T16:00:00Z"));
+    assert!(overdue(&app).await);
+}
+
+#[tokio::test]
+async fn a_configured_time_zone_sets_the_local_date_of_records_and_deadlines() {
+    // 20:00 UTC on Sunday 1 March 2026 is already Monday 04:00 in Shanghai.
+    let at = utc("2026-03-01T20:00:00Z");
+    let shanghai = spawn_at(&std::sync::Arc::new(FixedClock::at(at)), Zone::SHANGHAI).await;
+    let recorded = record_a_result(&shanghai).await;
+    assert_eq!(recorded["recorded_at"], "2026-03-02T04:00:00+08:00");
+    assert_eq!(recorded["publish_by"], "2026-03-30");
+
+    let london = Zone::parse("Europe/London").unwrap();
+    let elsewhere = spawn_at(&std::sync::Arc::new(FixedClock::at(at)), london).await;
+    let recorded = record_a_result(&elsewhere).await;
+    assert_eq!(recorded["recorded_at"], "2026-03-01T20:00:00+00:00");
+    // Recorded on Sunday 1 March: 20 working days on is Friday 27 March.
+    assert_eq!(recorded["publish_by"], "2026-03-27");
 }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::clock::Zone;
+
 /// The default live pools folder, inside the data folder.
 pub const DEFAULT_POOLS: &str = "pools";
 
@@ -90,12 +92,39 @@ pub struct Config {
     pub holidays_dir: PathBuf,
     pub schedule: Option<PathBuf>,
     pub database_url: String,
-    pub time_zone: String,
+    /// The office's time zone (`time_zone`, an IANA name): ledger times,
+    /// today's date for results and their deadlines, and the zone of
+    /// scheduled jobs that name none.
+    pub time_zone: Zone,
     /// `None`: operator endpoints refuse every request.
     pub token: Option<Token>,
 }
 
+/// The SQLite ledger a data folder holds unless a database is named.
+fn default_database_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("ledger.db").display())
+}
+
 impl Config {
+    /// A configuration rooted in these folders, with every other setting at
+    /// its default: a port the system picks on 127.0.0.1, the SQLite ledger
+    /// in `data_dir`, Asia/Shanghai, no schedule, no sample to seed the pools
+    /// from, and no operator token.
+    pub fn at(data_dir: PathBuf, pools_dir: PathBuf, plans_dir: PathBuf, holidays_dir: PathBuf) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: default_database_url(&data_dir),
+            data_dir,
+            pools_dir,
+            sample_pools: None,
+            plans_dir,
+            holidays_dir,
+            schedule: None,
+            time_zone: Zone::default(),
+            token: None,
+        }
+    }
+
     /// Reads the file, then applies `SHUANGSUI_LISTEN`, `SHUANGSUI_DATA_DIR`,
     /// `SHUANGSUI_POOLS_DIR`, `SHUANGSUI_DATABASE_URL`,
     /// `SHUANGSUI_OPERATOR_TOKEN` or `SHUANGSUI_OPERATOR_TOKEN_FILE`.
@@ -126,7 +155,7 @@ impl Config {
         };
         let database_url = env("SHUANGSUI_DATABASE_URL")
             .or(file.database_url)
-            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("ledger.db").display()));
+            .unwrap_or_else(|| default_database_url(&data_dir));
         let token_file = env("SHUANGSUI_OPERATOR_TOKEN_FILE")
             .map(PathBuf::from)
             .or(file.operator_token_file);
@@ -138,6 +167,7 @@ impl Config {
             })?),
             (None, None) => None,
         };
+        let time_zone = Zone::parse(&file.time_zone).map_err(|e| invalid(format!("time_zone: {e}")))?;
         let token = match token_text {
             None => None,
             Some(text) => Some(
@@ -153,7 +183,7 @@ impl Config {
             holidays_dir: file.holidays_dir,
             schedule: file.schedule,
             database_url,
-            time_zone: file.time_zone,
+            time_zone,
             token,
         })
     }
@@ -163,12 +193,48 @@ impl Config {
     /// default live pools folder.
     pub fn with_data_dir(mut self, dir: PathBuf, explicit_database: bool) -> Config {
         if !explicit_database {
-            self.database_url = format!("sqlite://{}?mode=rwc", dir.join("ledger.db").display());
+            self.database_url = default_database_url(&dir);
         }
         if self.sample_pools.is_some() {
             self.pools_dir = dir.join(DEFAULT_POOLS);
         }
         self.data_dir = dir;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with_zone(zone: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shuangsui.toml");
+        let text = format!(
+            "listen = \"127.0.0.1:8080\"\ndata_dir = \"var\"\nplans_dir = \"config/plans\"\ntime_zone = \"{zone}\"\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path, |_| None)
+    }
+
+    #[test]
+    fn the_time_zone_is_parsed_once_at_load() {
+        assert_eq!(load_with_zone("Asia/Shanghai").unwrap().time_zone, Zone::SHANGHAI);
+        let london = load_with_zone("Europe/London").unwrap().time_zone;
+        assert_eq!(london.name(), "Europe/London");
+        let err = load_with_zone("Mars/Olympus").unwrap_err().to_string();
+        assert!(
+            err.ends_with("time_zone: unknown IANA time zone \"Mars/Olympus\" (names are case-sensitive, such as \"Asia/Shanghai\")"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_config_at_folders_has_the_defaults() {
+        let config = Config::at("d".into(), "p".into(), "plans".into(), "h".into());
+        assert_eq!(config.database_url, "sqlite://d/ledger.db?mode=rwc");
+        assert_eq!(config.time_zone, Zone::SHANGHAI);
+        assert!(config.token.is_none() && config.schedule.is_none() && config.sample_pools.is_none());
+        assert_eq!(config.listen.port(), 0);
     }
 }

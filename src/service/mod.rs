@@ -27,10 +27,11 @@ use tower_http::timeout::TimeoutLayer;
 use self::config::{Config, Token};
 use self::error::ApiError;
 use crate::calendar::WorkCalendar;
+use crate::clock::{Clock, OfficeClock};
 use crate::ledger::Ledger;
 use crate::public::publications::{Fingerprint, Publications};
 use crate::public::search::SearchIndex;
-use crate::schedule::{run_scheduler, Schedule, SystemClock};
+use crate::schedule::{run_scheduler, Schedule};
 use crate::scheduled::DeskExecutor;
 use crate::tasks::Desk;
 use tokio::sync::RwLock;
@@ -148,8 +149,9 @@ pub enum ServeError {
 
 /// Opens the ledger and the desk for a configuration: on first start
 /// creates the data folder, records its database and seeds the default live
-/// pools (see [`data_dir`]).
-pub async fn state(config: &Config) -> Result<AppState, ServeError> {
+/// pools (see [`data_dir`]). Every time the service records or checks is
+/// read from `clock` in the configured time zone.
+pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, ServeError> {
     data_dir::claim(config)?;
     if data_dir::seed_pools(config)? {
         tracing::info!(
@@ -159,7 +161,8 @@ pub async fn state(config: &Config) -> Result<AppState, ServeError> {
         );
     }
     let ledger = Ledger::open(&config.database_url).await?;
-    let desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir)?;
+    let time = OfficeClock::new(clock, config.time_zone);
+    let desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir, time)?;
     let publications = Publications::open(&desk.publications_dir);
     let calendar = WorkCalendar::load_dir(&config.holidays_dir)?;
     Ok(AppState {
@@ -175,10 +178,11 @@ pub async fn state(config: &Config) -> Result<AppState, ServeError> {
 /// The desk of an existing data folder, for `ledger verify`: creates
 /// nothing, and refuses a folder that is missing, belongs to another
 /// database, or has published draws but an empty ledger.
-pub async fn existing_desk(config: &Config) -> Result<Desk, ServeError> {
+pub async fn existing_desk(config: &Config, clock: Arc<dyn Clock>) -> Result<Desk, ServeError> {
     data_dir::check_existing(config)?;
     let ledger = Ledger::open_existing(&config.database_url).await?;
-    let desk = Desk::open_existing(ledger, config.pools_dir.clone(), &config.data_dir);
+    let time = OfficeClock::new(clock, config.time_zone);
+    let desk = Desk::open_existing(ledger, config.pools_dir.clone(), &config.data_dir, time);
     let count = data_dir::published_draws(&desk.publications_dir);
     if count > 0 && desk.ledger.head().await? == crate::ledger::Head::GENESIS {
         return Err(data_dir::DataDirError::EmptyLedger {
@@ -195,18 +199,14 @@ pub async fn existing_desk(config: &Config) -> Result<Desk, ServeError> {
 /// start: the State Council's notice usually comes in November.
 pub const CALENDAR_WARNING_DAYS: u64 = 60;
 
-/// Today in China (UTC+8), by `clock`.
-pub fn china_today(clock: &dyn crate::schedule::Clock) -> chrono::NaiveDate {
-    let china = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    clock.now().with_timezone(&china).date_naive()
-}
-
 /// Serves until SIGINT or SIGTERM. In-flight requests — a draw among them —
 /// run to completion before the process exits; a draw not yet recorded when
-/// the process dies leaves nothing behind (see [`Desk`]).
-pub async fn serve(config: Config) -> Result<(), ServeError> {
-    let state = state(&config).await?;
-    let today = china_today(&SystemClock);
+/// the process dies leaves nothing behind (see [`Desk`]). The scheduler
+/// reads the same `clock` as the desk, and jobs that name no time zone run
+/// in the configured one.
+pub async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), ServeError> {
+    let state = state(&config, clock).await?;
+    let today = state.desk.time.today();
     if let Some(warning) = state.calendar.ending_soon(today, CALENDAR_WARNING_DAYS) {
         tracing::warn!(holidays = %config.holidays_dir.display(), "{warning}");
     }
@@ -223,14 +223,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     };
     let scheduler = match &config.schedule {
         Some(path) if path.exists() => {
-            let schedule = Schedule::load(path)?;
+            let schedule = Schedule::load_in(path, config.time_zone)?;
             tracing::info!(jobs = schedule.jobs().len(), "scheduler started");
             let executor = Arc::new(DeskExecutor::new(state.desk.clone()));
-            let clock = Arc::new(SystemClock);
             Some(tokio::spawn(run_scheduler(
                 schedule,
                 executor,
-                clock,
+                state.desk.time.clock(),
                 until_stopped(stopped.clone()),
             )))
         }

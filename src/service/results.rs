@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use chrono::{FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
@@ -58,9 +57,7 @@ pub struct Due {
 
 /// Results recorded but not yet published, soonest deadline first.
 pub async fn due(_: Operator, State(state): State<AppState>) -> Result<Json<Vec<Due>>, ApiError> {
-    let today = Utc::now()
-        .with_timezone(&FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-        .date_naive();
+    let today = state.desk.time.today();
     let mut due: Vec<Due> = state
         .desk
         .results(&state.calendar)

@@ -12,7 +12,7 @@ use crate::ledger::{Appended, Kind};
 use crate::pools::{declare_conflict, load_path, Declared, LoadOptions};
 use crate::seed::Seed;
 use crate::snapshot::{bytes_hash, Hash32};
-use crate::tasks::{now_in_china, Desk, TaskError};
+use crate::tasks::{Desk, TaskError};
 
 /// The ledger payload of a substitution: the public entry, and the current
 /// result after it.
@@ -85,7 +85,7 @@ impl Desk {
             Roster::merging(&pools, &stored.plan, &stored.history, &merged, &seed, outcome),
             log,
             &request,
-            &now_in_china(),
+            &self.time.stamp(),
         )
         .map_err(|e| TaskError::SubstitutionRefused(e.to_string()))?;
 
@@ -117,7 +117,7 @@ impl Desk {
                 Kind::OfficerSubstituted,
                 &key(task_id, entry.seq),
                 &text,
-                &now_in_china(),
+                &self.time.stamp(),
             )
             .await?;
         let seq = match appended {

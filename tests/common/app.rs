@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use serde_json::Value;
+use shuangsui::clock::SystemClock;
 use shuangsui::service::config::{Config, Token};
 use shuangsui::service::{app, state, AppState};
 use tower::ServiceExt;
@@ -36,19 +37,9 @@ impl TestApp {
                 format!("year = {year}\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\ndays = [\"{year}-01-01\"]\n");
             std::fs::write(holidays.join(format!("{year}.toml")), table).unwrap();
         }
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: root.path().join("state"),
-            pools_dir: pools,
-            sample_pools: None,
-            plans_dir,
-            holidays_dir: holidays,
-            schedule: None,
-            database_url: format!("sqlite://{}?mode=rwc", root.path().join("state/ledger.db").display()),
-            time_zone: "Asia/Shanghai".into(),
-            token: Token::new(TOKEN.into()),
-        };
-        let state = state(&config).await.unwrap();
+        let mut config = Config::at(root.path().join("state"), pools, plans_dir, holidays);
+        config.token = Token::new(TOKEN.into());
+        let state = state(&config, std::sync::Arc::new(SystemClock)).await.unwrap();
         TestApp { root, config, state }
     }
 
@@ -64,7 +55,7 @@ impl TestApp {
 
     /// A second instance on the same data folder and database.
     pub async fn other_instance(&self) -> AppState {
-        state(&self.config).await.unwrap()
+        state(&self.config, std::sync::Arc::new(SystemClock)).await.unwrap()
     }
 
     pub fn router(&self) -> Router {
