@@ -18,14 +18,19 @@ pub enum Encoding {
     Gbk,
 }
 
+/// An encoding name that is none of those [`Encoding`] knows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown encoding {0:?}: use utf-8, gbk or detect")]
+pub struct UnknownEncoding(pub String);
+
 impl std::str::FromStr for Encoding {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownEncoding;
+    fn from_str(s: &str) -> Result<Self, UnknownEncoding> {
         match s.to_ascii_lowercase().as_str() {
             "detect" | "auto" => Ok(Encoding::Detect),
             "utf-8" | "utf8" => Ok(Encoding::Utf8),
             "gbk" | "gb18030" | "gb2312" => Ok(Encoding::Gbk),
-            _ => Err(format!("unknown encoding {s:?}: use utf-8, gbk or detect")),
+            _ => Err(UnknownEncoding(s.to_owned())),
         }
     }
 }
@@ -103,9 +108,19 @@ pub struct Column {
 /// U+FEFF, the byte-order mark, in UTF-8.
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// Why a file's bytes are not text in the encoding it was read in; shown
+/// after the file's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("line {line}: invalid UTF-8 at byte {at} (declare --encoding gbk if the file is GBK)")]
+    Utf8 { line: usize, at: usize },
+    #[error("is neither valid UTF-8 nor valid GBK/GB18030 text")]
+    Neither,
+}
+
 /// Decodes a whole file; a BOM, if any, decides the encoding and is removed.
 /// A GB18030 file may begin with U+FEFF too, and it is removed the same way.
-pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding) -> Result<Cow<'a, str>, String> {
+pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding) -> Result<Cow<'a, str>, DecodeError> {
     if let Some(rest) = bytes.strip_prefix(BOM) {
         return std::str::from_utf8(rest)
             .map(Cow::Borrowed)
@@ -119,7 +134,7 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding) -> Result<Cow<'a, str>, S
             let gb = encoding_rs::GB18030;
             let text = gb
                 .decode_without_bom_handling_and_without_replacement(bytes)
-                .ok_or_else(|| "is neither valid UTF-8 nor valid GBK/GB18030 text".to_owned())?;
+                .ok_or(DecodeError::Neither)?;
             Ok(match text {
                 Cow::Owned(text) if text.starts_with('\u{FEFF}') => {
                     Cow::Owned(text['\u{FEFF}'.len_utf8()..].to_owned())
@@ -135,10 +150,10 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding) -> Result<Cow<'a, str>, S
 pub const STRAY_BOM: &str =
     "holds U+FEFF (a byte-order mark), which only a file's first character may be: were files joined together? Remove it";
 
-fn utf8_error(bytes: &[u8], error: std::str::Utf8Error) -> String {
+fn utf8_error(bytes: &[u8], error: std::str::Utf8Error) -> DecodeError {
     let at = error.valid_up_to();
-    let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
-    format!("line {line}: invalid UTF-8 at byte {at} (declare --encoding gbk if the file is GBK)")
+    let line = 1 + memchr::memchr_iter(b'\n', &bytes[..at]).count();
+    DecodeError::Utf8 { line, at }
 }
 
 /// Where each needed column sits in a file, read from its header row.
@@ -491,12 +506,12 @@ pub fn read_text(dir: &Path, name: &str, encoding: Encoding, problems: &mut Prob
     };
     match decode(&bytes, encoding) {
         Ok(text) => Some(text.into_owned()),
-        Err(message) => {
+        Err(error) => {
             problems.push(Problem {
                 file: name.into(),
                 line: 0,
                 field: None,
-                message,
+                message: error.to_string(),
             });
             None
         }
@@ -586,9 +601,16 @@ mod tests {
         let mut problems = Problems::default();
         let mut rows = Vec::new();
         Table::new(header, body, 2).rows(&mut problems, |row, _| {
-            rows.push((row.line, (0..header.indexes.len()).map(|i| row.get(i).to_owned()).collect()));
+            rows.push((
+                row.line,
+                (0..header.indexes.len()).map(|i| row.get(i).to_owned()).collect(),
+            ));
         });
-        let found = problems.kept.iter().map(|p| format!("{}: {}", p.line, p.message)).collect();
+        let found = problems
+            .kept
+            .iter()
+            .map(|p| format!("{}: {}", p.line, p.message))
+            .collect();
         (rows, found)
     }
 
@@ -663,11 +685,28 @@ mod tests {
     }
 
     #[test]
+    fn decoding_and_encoding_names_fail_with_the_messages_printed() {
+        let error = decode(b"ok\n\xff", Encoding::Utf8).unwrap_err();
+        assert_eq!(error, DecodeError::Utf8 { line: 2, at: 3 });
+        assert_eq!(
+            error.to_string(),
+            "line 2: invalid UTF-8 at byte 3 (declare --encoding gbk if the file is GBK)"
+        );
+        let error = decode(b"\x81", Encoding::Detect).unwrap_err();
+        assert_eq!(error.to_string(), "is neither valid UTF-8 nor valid GBK/GB18030 text");
+        let error = "latin1".parse::<Encoding>().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown encoding \"latin1\": use utf-8, gbk or detect"
+        );
+    }
+
+    #[test]
     fn invalid_bytes_are_refused_not_replaced() {
         assert!(decode(b"ok\n\xff\xfe\xff", Encoding::Detect).is_err());
         let err = decode("a\n名\n".as_bytes(), Encoding::Utf8).map(|_| ());
         assert!(err.is_ok());
         let (gbk, _, _) = encoding_rs::GBK.encode("a\n名\n");
-        assert!(decode(&gbk, Encoding::Utf8).unwrap_err().contains("line 2"));
+        assert!(decode(&gbk, Encoding::Utf8).unwrap_err().to_string().contains("line 2"));
     }
 }

@@ -52,6 +52,21 @@ pub(super) const COLUMNS: [Column; 6] = [
 /// UTF-8.
 const DETECT_BYTES: usize = 1 << 20;
 
+/// Why the target directory cannot be read at all; a problem of the file as
+/// a whole.
+#[derive(Debug, thiserror::Error)]
+enum StreamError {
+    #[error("cannot read {path}: {source}", path = .path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("line {line}: invalid GBK/GB18030 bytes")]
+    Gbk { line: u64 },
+    #[error("line 1: invalid UTF-8 in the header")]
+    HeaderUtf8,
+}
+
 /// The parsed, sorted target directory.
 pub(super) struct TargetDirectory {
     pub targets: Vec<Target>,
@@ -75,12 +90,12 @@ struct Piece {
 pub(super) fn load(dir: &Path, options: LoadOptions, problems: &mut Problems) -> TargetDirectory {
     let mut loading = Loading::default();
     let path = dir.join(FILE);
-    if let Err(message) = stream(&path, options, &mut loading, problems) {
+    if let Err(error) = stream(&path, options, &mut loading, problems) {
         problems.push(Problem {
             file: FILE.into(),
             line: 0,
             field: None,
-            message,
+            message: error.to_string(),
         });
     }
     finish(loading, FILE, problems)
@@ -221,8 +236,16 @@ impl Loading {
 }
 
 /// Reads the file piece by piece and parses each batch of pieces in parallel.
-fn stream(path: &Path, options: LoadOptions, loading: &mut Loading, problems: &mut Problems) -> Result<(), String> {
-    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+fn stream(
+    path: &Path,
+    options: LoadOptions,
+    loading: &mut Loading,
+    problems: &mut Problems,
+) -> Result<(), StreamError> {
+    let cannot = |source: std::io::Error| StreamError::Read {
+        path: path.to_owned(),
+        source,
+    };
     let mut file = File::open(path).map_err(cannot)?;
     let size = file.metadata().map_err(cannot)?.len() as usize;
     let threads = rayon::current_num_threads().max(1);
@@ -255,8 +278,7 @@ fn stream(path: &Path, options: LoadOptions, loading: &mut Loading, problems: &m
 
     let header_len = first_record_len(&buffer[start..]);
     let header_bytes = decode(&buffer[start..start + header_len], utf8, 1)?;
-    let header_text =
-        std::str::from_utf8(&header_bytes).map_err(|_| "line 1: invalid UTF-8 in the header".to_owned())?;
+    let header_text = std::str::from_utf8(&header_bytes).map_err(|_| StreamError::HeaderUtf8)?;
     // A GB18030 file may begin with U+FEFF as well (spec §1); a UTF-8 BOM
     // was skipped above, so a U+FEFF left here in UTF-8 is a second one.
     let header_text = match utf8 {
@@ -400,7 +422,7 @@ fn last_boundary(bytes: &[u8]) -> Option<usize> {
 
 /// Decodes a piece to UTF-8 bytes. UTF-8 pieces pass through unchecked here:
 /// the CSV reader checks each row as it reads it, and names the line.
-fn decode(bytes: &[u8], utf8: bool, first_line: u64) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+fn decode(bytes: &[u8], utf8: bool, first_line: u64) -> Result<std::borrow::Cow<'_, [u8]>, StreamError> {
     let line_at = |at: usize| first_line + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
     if utf8 {
         return Ok(std::borrow::Cow::Borrowed(bytes));
@@ -410,7 +432,7 @@ fn decode(bytes: &[u8], utf8: bool, first_line: u64) -> Result<std::borrow::Cow<
     let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
     match result {
         encoding_rs::DecoderResult::InputEmpty => Ok(std::borrow::Cow::Owned(text.into_bytes())),
-        encoding_rs::DecoderResult::Malformed(..) => Err(format!("line {}: invalid GBK/GB18030 bytes", line_at(read))),
+        encoding_rs::DecoderResult::Malformed(..) => Err(StreamError::Gbk { line: line_at(read) }),
         encoding_rs::DecoderResult::OutputFull => unreachable!("the output was sized for the worst case"),
     }
 }
@@ -419,12 +441,12 @@ fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Pi
     let mut piece = Piece::default();
     let text = match decode(bytes, utf8, first_line) {
         Ok(text) => text,
-        Err(message) => {
+        Err(error) => {
             piece.problems.push(Problem {
                 file: FILE.into(),
                 line: 0,
                 field: None,
-                message,
+                message: error.to_string(),
             });
             return piece;
         }
@@ -569,6 +591,31 @@ mod tests {
             }
             assert_eq!(joined, text);
         }
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_or_decoded_is_one_problem_with_its_message() {
+        let root = tempfile::tempdir().unwrap();
+        let mut problems = Problems::default();
+        load(root.path(), LoadOptions::default(), &mut problems);
+        let missing = root.path().join(FILE);
+        assert_eq!(problems.kept.len(), 1);
+        let message = &problems.kept[0].message;
+        assert!(
+            message.starts_with(&format!("cannot read {}: ", missing.display())),
+            "{message}"
+        );
+
+        let header = COLUMNS.map(|c| c.english).join(",");
+        std::fs::write(&missing, [header.as_bytes(), b"\n\x81\x30\n\xff\n"].concat()).unwrap();
+        let mut problems = Problems::default();
+        let options = LoadOptions {
+            encoding: super::super::Encoding::Gbk,
+            ..LoadOptions::default()
+        };
+        load(root.path(), options, &mut problems);
+        let messages: Vec<String> = problems.kept.iter().map(|p| p.to_string()).collect();
+        assert_eq!(messages, ["targets.csv: line 2: invalid GBK/GB18030 bytes"]);
     }
 
     #[test]
