@@ -17,6 +17,12 @@ use shuangsui::seed::{SeedSource, SeedSpec};
 use shuangsui::service::config::Config;
 use shuangsui::substitution::{Reason, Request};
 
+/// mimalloc keeps the pages of freed blocks for the next allocation, where
+/// the system allocator hands large blocks back to the kernel and faults
+/// them in again: loading a pool allocates and frees many large blocks.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "shuangsui",

@@ -4,9 +4,10 @@
 //! file and renamed into place, so a reader sees the old list or the new one.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::load::columns_of;
+use super::table::{DecodeError, Problems};
 use super::{load, LoadOptions};
 use crate::ids::{CertNo, CreditCode};
 
@@ -18,28 +19,57 @@ pub enum Declared {
     AlreadyListed,
 }
 
+/// Why a declared conflict could not be added; the list is unchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeclareError {
+    #[error("the live pools are the workbook {}; add the pair to its conflicts sheet", .0.display())]
+    Workbook(PathBuf),
+    #[error("the live pool folder has problems:\n{0}")]
+    Pools(Problems),
+    #[error("{cert} or {code} is no longer in the live directories; the conflict cannot be listed")]
+    NotListed { cert: CertNo, code: CreditCode },
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("conflicts.csv {0}")]
+    Decode(DecodeError),
+    #[error("conflicts.csv has no header row")]
+    NoHeader,
+    #[error("conflicts.csv has no {0} column")]
+    NoColumn(&'static str),
+    #[error("the relation cannot be written in the file's GB18030 encoding")]
+    Unencodable,
+}
+
 /// Appends (cert, code, relation) to `dir/conflicts.csv`. The live pool
 /// folder must load cleanly before and after; on any error it is unchanged.
-pub fn declare_conflict(dir: &Path, cert: &CertNo, code: &CreditCode, relation: &str) -> Result<Declared, String> {
+pub fn declare_conflict(
+    dir: &Path,
+    cert: &CertNo,
+    code: &CreditCode,
+    relation: &str,
+) -> Result<Declared, DeclareError> {
     if super::is_workbook(dir) {
-        return Err(format!(
-            "the live pools are the workbook {}; add the pair to its conflicts sheet",
-            dir.display()
-        ));
+        return Err(DeclareError::Workbook(dir.to_owned()));
     }
-    let pools = load(dir, LoadOptions::default()).map_err(|p| format!("the live pool folder has problems:\n{p}"))?;
+    let pools = load(dir, LoadOptions::default()).map_err(DeclareError::Pools)?;
     if pools.conflicts.iter().any(|c| c.cert == *cert && c.code == *code) {
         return Ok(Declared::AlreadyListed);
     }
     if pools.inspector_index(cert).is_none() || pools.target_index(code).is_none() {
-        return Err(format!(
-            "{cert} or {code} is no longer in the live directories; the conflict cannot be listed"
-        ));
+        return Err(DeclareError::NotListed {
+            cert: cert.clone(),
+            code: *code,
+        });
     }
     let path = dir.join("conflicts.csv");
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let io = |source| DeclareError::Io {
+        path: path.clone(),
+        source,
+    };
+    let bytes = std::fs::read(&path).map_err(io)?;
     let utf8 = bytes.starts_with(b"\xEF\xBB\xBF") || std::str::from_utf8(&bytes).is_ok();
-    let text = super::table::decode(&bytes, super::Encoding::Detect).map_err(|e| format!("conflicts.csv {e}"))?;
+    let text = super::table::decode(&bytes, super::Encoding::Detect).map_err(DeclareError::Decode)?;
     let header: Vec<String> = csv::ReaderBuilder::new()
         .has_headers(false)
         .from_reader(text.as_bytes())
@@ -47,14 +77,14 @@ pub fn declare_conflict(dir: &Path, cert: &CertNo, code: &CreditCode, relation: 
         .next()
         .and_then(Result::ok)
         .map(|r| r.iter().map(|h| h.trim().to_owned()).collect())
-        .ok_or("conflicts.csv has no header row")?;
+        .ok_or(DeclareError::NoHeader)?;
     let mut row = vec![String::new(); header.len()];
     let values = [cert.as_str(), code.as_str(), relation.trim()];
     for (column, value) in columns_of("conflicts").iter().zip(values) {
         let at = header
             .iter()
             .position(|h| h == column.chinese || h.eq_ignore_ascii_case(column.english))
-            .ok_or_else(|| format!("conflicts.csv has no {} column", column.chinese))?;
+            .ok_or(DeclareError::NoColumn(column.chinese))?;
         row[at] = value.to_owned();
     }
     let crlf = text.contains("\r\n");
@@ -65,8 +95,8 @@ pub fn declare_conflict(dir: &Path, cert: &CertNo, code: &CreditCode, relation: 
             csv::Terminator::Any(b'\n')
         })
         .from_writer(Vec::new());
-    writer.write_record(&row).map_err(|e| e.to_string())?;
-    let line = String::from_utf8(writer.into_inner().map_err(|e| e.to_string())?).expect("UTF-8 fields");
+    writer.write_record(&row).expect("in-memory write");
+    let line = String::from_utf8(writer.into_inner().expect("in-memory write")).expect("UTF-8 fields");
     let mut out = bytes.clone();
     if !out.is_empty() && !out.ends_with(b"\n") {
         out.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
@@ -76,7 +106,7 @@ pub fn declare_conflict(dir: &Path, cert: &CertNo, code: &CreditCode, relation: 
     } else {
         let (encoded, _, unmappable) = encoding_rs::GB18030.encode(&line);
         if unmappable {
-            return Err("the relation cannot be written in the file's GB18030 encoding".into());
+            return Err(DeclareError::Unencodable);
         }
         out.extend_from_slice(&encoded);
     }
@@ -86,7 +116,7 @@ pub fn declare_conflict(dir: &Path, cert: &CertNo, code: &CreditCode, relation: 
         .and_then(|()| std::fs::rename(&temp, &path));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&temp);
-        return Err(format!("{}: {e}", path.display()));
+        return Err(io(e));
     }
     Ok(Declared::Added)
 }
@@ -136,7 +166,35 @@ mod tests {
         let before = std::fs::read(root.path().join("conflicts.csv")).unwrap();
         let cert = CertNo::parse("52029999").unwrap();
         let code = CreditCode::parse("9152028110000000AC").unwrap();
-        assert!(declare_conflict(root.path(), &cert, &code, "").is_err());
+        let error = declare_conflict(root.path(), &cert, &code, "").unwrap_err();
+        assert!(matches!(error, DeclareError::NotListed { .. }));
+        assert_eq!(
+            error.to_string(),
+            "52029999 or 9152028110000000AC is no longer in the live directories; the conflict cannot be listed"
+        );
         assert_eq!(before, std::fs::read(root.path().join("conflicts.csv")).unwrap());
+        let workbook = root.path().join("pools.xlsx");
+        let error = declare_conflict(&workbook, &cert, &code, "").unwrap_err();
+        let expected = format!(
+            "the live pools are the workbook {}; add the pair to its conflicts sheet",
+            workbook.display()
+        );
+        assert_eq!(error.to_string(), expected);
+    }
+
+    #[test]
+    fn a_pool_folder_with_problems_is_named_with_them() {
+        let root = tempfile::tempdir().unwrap();
+        tiny(root.path());
+        std::fs::remove_file(root.path().join("targets.csv")).unwrap();
+        let cert = CertNo::parse("52028104").unwrap();
+        let code = CreditCode::parse("9152028110000000AC").unwrap();
+        let error = declare_conflict(root.path(), &cert, &code, "").unwrap_err().to_string();
+        let missing = root.path().join("targets.csv");
+        let expected = format!(
+            "the live pool folder has problems:\ntargets.csv: cannot read {}: ",
+            missing.display()
+        );
+        assert!(error.starts_with(&expected), "{error}");
     }
 }

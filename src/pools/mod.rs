@@ -17,9 +17,9 @@ use serde::Serialize;
 use crate::ids::{CertNo, CreditCode, ItemCode};
 use crate::snapshot::{list_hash, Hash32};
 
-pub use declare::{declare_conflict, Declared};
+pub use declare::{declare_conflict, DeclareError, Declared};
 pub use load::{is_workbook, load, load_path, LoadOptions};
-pub use table::{Encoding, Problem, Problems};
+pub use table::{DecodeError, Encoding, Problem, Problems, UnknownEncoding};
 pub use workbook::{write_templates, write_workbook, TEMPLATE_XLSX};
 
 /// Credit-risk class (信用风险分类). Confidential: used for ratios, never published.

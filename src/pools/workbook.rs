@@ -26,6 +26,11 @@ pub const TEMPLATE_XLSX: &str = "pools-template.xlsx";
 pub enum WriteError {
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
+    #[error("{path}: {source}")]
+    Decode {
+        path: String,
+        source: super::table::DecodeError,
+    },
     #[error("{path}: {message}")]
     Input { path: String, message: String },
     #[error("xlsx: {0}")]
@@ -159,9 +164,9 @@ pub fn write_workbook(dir: &Path, out: &Path, encoding: Encoding) -> Result<(), 
             path: shown.clone(),
             source,
         })?;
-        let text = decode(&bytes, encoding).map_err(|message| WriteError::Input {
+        let text = decode(&bytes, encoding).map_err(|source| WriteError::Decode {
             path: shown.clone(),
-            message,
+            source,
         })?;
         // The CSV reader would drop one at the start of the header unseen,
         // and the workbook would load where the folder does not (spec §1).

@@ -291,13 +291,13 @@ impl SheetRows<'_> {
             };
             match cell_text(value, self.kinds[field], *percent) {
                 Ok(text) => fields[field] = text,
-                Err(message) => {
+                Err(error) => {
                     readable = false;
                     problems.push(Problem {
                         file: self.file.into(),
                         line,
                         field: Some(self.columns[field].english),
-                        message,
+                        message: error.to_string(),
                     });
                 }
             }
@@ -342,31 +342,51 @@ fn is_blank(value: &DataRef<'_>) -> bool {
     }
 }
 
-/// Why a cell holding U+FEFF is refused.
-const STRAY_BOM_CELL: &str = "holds U+FEFF (a byte-order mark), which is no part of any text: remove it";
+/// Why a cell cannot be used in its column; shown after the cell's
+/// `file:line: field:`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(super) enum CellError {
+    #[error("holds U+FEFF (a byte-order mark), which is no part of any text: remove it")]
+    StrayBom,
+    #[error("is the Excel error {0}")]
+    Excel(calamine::CellErrorType),
+    #[error("is a duration in Excel, not text")]
+    Duration,
+    #[error("is the value {0} in Excel, not text")]
+    Bool(&'static str),
+    #[error("is the date {0} in Excel: format the column as text")]
+    DateForText(String),
+    #[error(
+        "is a number in Excel ({0}); format the column as text (文本) and enter the ids again: \
+         a number may have lost digits"
+    )]
+    NumberForId(String),
+    #[error("is the number {0} in Excel, not a date: format the cell as a date or write YYYY-MM-DD")]
+    NumberForDate(String),
+}
 
 /// The text a cell stands for in a column of `kind`, as the CSV field would
 /// hold it; or why the cell cannot be used. `percent`: the cell is formatted
 /// as a percentage.
-pub(super) fn cell_text<'a>(value: &DataRef<'a>, kind: CellKind, percent: bool) -> Result<Cow<'a, str>, String> {
+pub(super) fn cell_text<'a>(value: &DataRef<'a>, kind: CellKind, percent: bool) -> Result<Cow<'a, str>, CellError> {
     let date = match value {
         DataRef::Empty => return Ok(Cow::Borrowed("")),
         // As in a CSV file after its first character (spec §1): a sheet has
         // no first character, so a U+FEFF is refused in every cell.
-        DataRef::SharedString(s) if s.contains('\u{FEFF}') => return Err(STRAY_BOM_CELL.into()),
-        DataRef::String(s) if s.contains('\u{FEFF}') => return Err(STRAY_BOM_CELL.into()),
+        DataRef::SharedString(s) if s.contains('\u{FEFF}') => return Err(CellError::StrayBom),
+        DataRef::String(s) if s.contains('\u{FEFF}') => return Err(CellError::StrayBom),
         DataRef::SharedString(s) => return Ok(Cow::Borrowed(s)),
         DataRef::String(s) => return Ok(Cow::Owned(s.clone())),
-        DataRef::Error(e) => return Err(format!("is the Excel error {e}")),
+        DataRef::Error(e) => return Err(CellError::Excel(e.clone())),
         DataRef::Float(f) => return number_cell(*f, kind, percent),
         DataRef::Int(i) => return number_cell(*i as f64, kind, percent),
-        DataRef::DateTime(date) if date.is_duration() => return Err("is a duration in Excel, not text".into()),
-        DataRef::DurationIso(_) => return Err("is a duration in Excel, not text".into()),
+        DataRef::DateTime(date) if date.is_duration() => return Err(CellError::Duration),
+        DataRef::DurationIso(_) => return Err(CellError::Duration),
         DataRef::Bool(b) => {
             let shown = if *b { "TRUE" } else { "FALSE" };
             return match kind {
                 CellKind::Text => Ok(Cow::Borrowed(shown)),
-                _ => Err(format!("is the value {shown} in Excel, not text")),
+                _ => Err(CellError::Bool(shown)),
             };
         }
         DataRef::DateTime(date) => date_text(date),
@@ -375,26 +395,19 @@ pub(super) fn cell_text<'a>(value: &DataRef<'a>, kind: CellKind, percent: bool) 
     };
     match kind {
         CellKind::Date | CellKind::Text => Ok(Cow::Owned(date)),
-        CellKind::Id | CellKind::Ratio => Err(format!("is the date {date} in Excel: format the column as text")),
+        CellKind::Id | CellKind::Ratio => Err(CellError::DateForText(date)),
     }
 }
 
 /// The text of a number cell in a column of `kind`.
-fn number_cell(value: f64, kind: CellKind, percent: bool) -> Result<Cow<'static, str>, String> {
+fn number_cell(value: f64, kind: CellKind, percent: bool) -> Result<Cow<'static, str>, CellError> {
     match kind {
         // A number cannot say which digits were typed: Excel keeps 15
         // significant digits, drops leading zeros, and a code that went
         // through 5.20281E+13 reads back as 52028100000000. So no number is
         // taken for an id, even one that looks whole.
-        CellKind::Id => Err(format!(
-            "is a number in Excel ({}); format the column as text (文本) and enter the ids again: \
-             a number may have lost digits",
-            number_text(value)
-        )),
-        CellKind::Date => Err(format!(
-            "is the number {} in Excel, not a date: format the cell as a date or write YYYY-MM-DD",
-            number_text(value)
-        )),
+        CellKind::Id => Err(CellError::NumberForId(number_text(value))),
+        CellKind::Date => Err(CellError::NumberForDate(number_text(value))),
         // A percentage cell shows 3% and holds 0.03; the column is in percent.
         CellKind::Ratio if percent => Ok(Cow::Owned(number_text(value * 100.0))),
         CellKind::Ratio | CellKind::Text => Ok(Cow::Owned(number_text(value))),
@@ -449,7 +462,24 @@ mod tests {
     use calamine::{CellErrorType, ExcelDateTimeType};
 
     fn text(value: DataRef<'_>, kind: CellKind) -> Result<String, String> {
-        cell_text(&value, kind, false).map(Cow::into_owned)
+        cell_text(&value, kind, false)
+            .map(Cow::into_owned)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn cell_errors_read_as_they_always_have() {
+        let cases = [
+            (DataRef::Float(52028101.0), CellKind::Id, "is a number in Excel (52028101); format the column as text (文本) and enter the ids again: a number may have lost digits"),
+            (DataRef::Float(3.0), CellKind::Date, "is the number 3 in Excel, not a date: format the cell as a date or write YYYY-MM-DD"),
+            (DataRef::Bool(false), CellKind::Ratio, "is the value FALSE in Excel, not text"),
+            (DataRef::DateTimeIso("2030-12-31".into()), CellKind::Id, "is the date 2030-12-31 in Excel: format the column as text"),
+            (DataRef::DurationIso("PT1H".into()), CellKind::Text, "is a duration in Excel, not text"),
+            (DataRef::SharedString("a\u{FEFF}"), CellKind::Text, "holds U+FEFF (a byte-order mark), which is no part of any text: remove it"),
+        ];
+        for (value, kind, message) in cases {
+            assert_eq!(text(value, kind).unwrap_err(), message);
+        }
     }
 
     #[test]
