@@ -12,12 +12,14 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::draw::{Outcome, Published, StratumCount, ALGORITHM_VERSION};
-use crate::history::History;
+use crate::history::{DrawnVisit, EarlierDraw, History, Swap};
 use crate::merge::Merged;
 use crate::plan::Plan;
 use crate::pools::{Pools, SnapshotHashes};
 use crate::seed::SeedSpec;
 use crate::snapshot::{bytes_hash, Hash32};
+
+pub mod format;
 
 pub const FORMAT: &str = "shuangsui-bundle/1";
 
@@ -138,118 +140,10 @@ pub struct LedgerRef {
     pub unannounced: bool,
 }
 
-/// The columns of the public `assignments.csv` (spec §8).
-pub const PUBLIC_HEADER: [&str; 7] = [
-    "序号",
-    "统一社会信用代码",
-    "名称",
-    "抽查事项",
-    "抽查事项名称",
-    "组长",
-    "检查人员",
-];
-/// The confidential copy's extra column, always the last.
-pub const RISK_CLASS_HEADER: &str = "信用风险分类";
-/// Joint plans only (spec §13): the departments of the visit, in team order.
-pub const DEPARTMENTS_HEADER: &str = "检查部门";
-/// Merging plans only (spec §14): the earlier plan whose visit this joins.
-pub const MERGED_HEADER: &str = "合并至";
-
-/// The header of `assignments.csv` for a plan (spec §8, §13, §14).
-pub fn assignments_header(plan: &Plan, visibility: Visibility) -> Vec<&'static str> {
-    let mut header = PUBLIC_HEADER.to_vec();
-    if plan.joint.is_some() {
-        header.push(DEPARTMENTS_HEADER);
-    }
-    if plan.merge_with.is_some() {
-        header.push(MERGED_HEADER);
-    }
-    if visibility == Visibility::Confidential {
-        header.push(RISK_CLASS_HEADER);
-    }
-    header
-}
-
-/// `assignments.csv` as text: UTF-8 with BOM (so Excel reads it right),
-/// CRLF, one row per visit in credit-code order.
-pub fn assignments_csv(pools: &Pools, plan: &Plan, outcome: &Outcome, visibility: Visibility) -> String {
-    write_assignments(pools, plan, outcome, &Published::new(pools, outcome), visibility)
-}
-
-/// [`assignments_csv`] from texts already made.
-pub fn write_assignments(
-    pools: &Pools,
-    plan: &Plan,
-    outcome: &Outcome,
-    published: &Published,
-    visibility: Visibility,
-) -> String {
-    let confidential = visibility == Visibility::Confidential;
-    // Sized up front: a national draw writes tens of megabytes.
-    let mut bytes = Vec::with_capacity(200 * (outcome.visits.len() + 1));
-    bytes.extend_from_slice("\u{feff}".as_bytes());
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(bytes);
-    writer
-        .write_record(assignments_header(plan, visibility))
-        .expect("in-memory write");
-    let mut names = String::new();
-    let mut departments = String::new();
-    for (n, (visit, (items, team))) in outcome.visits.iter().zip(&published.texts).enumerate() {
-        let target = &pools.targets[visit.target as usize];
-        names.clear();
-        for (k, &i) in visit.items.iter().enumerate() {
-            if k > 0 {
-                names.push('；');
-            }
-            names.push_str(&pools.items[i as usize].name);
-        }
-        // Every drawn visit has a full team; an empty one writes no leader
-        // rather than failing half-way through a file.
-        let leader = visit
-            .team
-            .first()
-            .map_or("", |&o| pools.inspectors[o as usize].cert.as_str());
-        let number = (n + 1).to_string();
-        let row = [
-            number.as_str(),
-            target.code.as_str(),
-            pools.target_name(target),
-            items,
-            &names,
-            leader,
-            team,
-        ];
-        let mut extra = [""; 3];
-        let mut width = 0;
-        if plan.joint.is_some() {
-            departments.clear();
-            // Each department of the visit supplies team_size consecutive
-            // members, so naming them in order assigns every officer.
-            for (k, chunk) in visit.team.chunks((plan.team_size as usize).max(1)).enumerate() {
-                if k > 0 {
-                    departments.push(';');
-                }
-                departments.push_str(&pools.inspectors[chunk[0] as usize].department);
-            }
-            extra[width] = &departments;
-            width += 1;
-        }
-        if let Some(named) = &plan.merge_with {
-            extra[width] = visit.merged.map_or("", |m| named[m as usize].as_str());
-            width += 1;
-        }
-        if confidential {
-            extra[width] = target.risk.as_str();
-            width += 1;
-        }
-        writer
-            .write_record(row.iter().chain(&extra[..width]))
-            .expect("in-memory write");
-    }
-    String::from_utf8(writer.into_inner().expect("in-memory write")).expect("every field is UTF-8")
-}
+pub use format::{
+    assignments_csv, assignments_header, write_assignments, AssignmentRow, FormatError, DEPARTMENTS_HEADER,
+    MERGED_HEADER, PUBLIC_HEADER, RISK_CLASS_HEADER,
+};
 
 /// Everything a bundle holds, before it is written.
 pub struct Contents {
@@ -287,7 +181,7 @@ pub fn merged_contents(
 ) -> (Contents, Contents) {
     let published = Published::new(pools, outcome);
     let plan_json = plan.to_json();
-    let history_csv = history.to_csv();
+    let history_csv = format::history_csv(history);
     let officers: std::collections::BTreeSet<u32> =
         outcome.visits.iter().flat_map(|v| v.team.iter().copied()).collect();
     let now = Utc::now().with_timezone(&FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"));
@@ -334,7 +228,7 @@ pub fn merged_contents(
             ),
         ];
         if let Some(merge) = &merge {
-            files.push(("merge.csv".to_owned(), merge.merged.to_csv()));
+            files.push(("merge.csv".to_owned(), format::merge_csv(merge.merged)));
         }
         let mut manifest = base.clone();
         manifest.visibility = visibility;
@@ -360,9 +254,22 @@ fn manifest_json(manifest: &Manifest) -> String {
     text
 }
 
-/// The folder name of a plan's bundle for a seed.
-pub fn bundle_name(plan: &Plan, seed: &SeedSpec) -> String {
-    format!("{}_{}", plan.id, &seed.seed.to_hex()[..12])
+/// The folder name of a draw's bundle: the plan id (the shell) or the task
+/// id (the service, where a redraw is `TASK~2`), made one safe path segment,
+/// then the seed's first twelve hex digits. A plan id is already safe, so
+/// the shell's names are the id as written.
+pub fn bundle_name(id: &str, seed: &crate::seed::Seed) -> String {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}_{}", &seed.to_hex()[..12])
 }
 
 /// Writes the bundle into `out_dir/NAME` atomically and returns its path.
@@ -489,7 +396,8 @@ pub fn read(dir: &Path) -> Result<Stored, BundleError> {
     }
     let plan_json = read_text("plan.json")?;
     let plan: Plan = serde_json::from_str(&plan_json).map_err(|e| invalid("plan.json", e.to_string()))?;
-    let history = History::from_csv(&read_text("history.csv")?).map_err(|m| invalid("history.csv", m))?;
+    let history =
+        format::read_history(&read_text("history.csv")?).map_err(|e| invalid("history.csv", e.to_string()))?;
     let assignments = read_text("assignments.csv")?;
     let merge_path = dir.join("merge.csv");
     let merge_csv = if merge_path.exists() {
@@ -506,6 +414,78 @@ pub fn read(dir: &Path) -> Result<Stored, BundleError> {
         assignments,
         merge_csv,
     })
+}
+
+impl Stored {
+    /// The visits of its `assignments.csv`, typed, read by column name.
+    pub fn visits(&self) -> Result<Vec<DrawnVisit>, BundleError> {
+        format::read_visits(self.assignments.as_bytes(), self.manifest.visibility).map_err(|e| BundleError::Invalid {
+            path: self.dir.join("assignments.csv"),
+            message: e.to_string(),
+        })
+    }
+
+    /// The draw as an earlier draw of a later one (history, spec §7, or
+    /// merge, §14), with the substitutions made on it so far.
+    pub fn earlier_draw(&self, substitutions: Vec<Swap>) -> Result<EarlierDraw, BundleError> {
+        Ok(EarlierDraw {
+            origin: self.dir.display().to_string(),
+            plan_id: self.manifest.plan.id.clone(),
+            date: self.plan.inspection_date,
+            visits: self.visits()?,
+            substitutions,
+        })
+    }
+
+    /// The earlier visits the bundle's draw merged with (spec §14), as it
+    /// records them: `merge.csv` under `merge_sha256`, from the plans of
+    /// `merge_sources`, which must be those the plan names. A plan that does
+    /// not merge must carry none of these; for it the result is empty.
+    pub fn merged(&self) -> Result<Merged, MergeRecordError> {
+        let m = &self.manifest;
+        let Some(named) = &self.plan.merge_with else {
+            if self.merge_csv.is_some() || m.merge_sources.is_some() || m.merge_sha256.is_some() {
+                return Err(MergeRecordError::Unexpected);
+            }
+            return Ok(Merged::default());
+        };
+        let (Some(text), Some(sources), Some(hash)) = (&self.merge_csv, &m.merge_sources, m.merge_sha256) else {
+            return Err(MergeRecordError::Missing);
+        };
+        let ids: Vec<String> = sources.iter().map(|s| s.plan_id.clone()).collect();
+        if ids != *named {
+            return Err(MergeRecordError::OtherPlans {
+                sources: ids.join(", "),
+                named: named.join(", "),
+            });
+        }
+        let merged = format::read_merge(ids, text)?;
+        if merged.hash() != hash {
+            return Err(MergeRecordError::Hash);
+        }
+        let recorded = m.files.iter().find(|f| f.name == "merge.csv").map(|f| f.sha256);
+        if recorded != Some(bytes_hash(format::merge_csv(&merged).as_bytes())) {
+            return Err(MergeRecordError::FileHash);
+        }
+        Ok(merged)
+    }
+}
+
+/// Why a bundle's merge inputs (spec §14) do not hold together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeRecordError {
+    #[error("the bundle carries merge inputs, but its plan merges with no plan")]
+    Unexpected,
+    #[error("the plan merges with earlier plans, but merge.csv, merge_sources or merge_sha256 is missing")]
+    Missing,
+    #[error("manifest.json: merge_sources are of [{sources}], the plan names [{named}]")]
+    OtherPlans { sources: String, named: String },
+    #[error("merge.csv: {0}")]
+    Csv(#[from] FormatError),
+    #[error("merge.csv does not match merge_sha256 in manifest.json")]
+    Hash,
+    #[error("manifest.json: the SHA-256 of merge.csv differs from the bundle's merge.csv")]
+    FileHash,
 }
 
 /// The bilingual note on how to re-check a bundle.
