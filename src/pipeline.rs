@@ -96,26 +96,11 @@ impl<'a> DrawInputs<'a> {
     /// inspection, and as history it would bar its own team and exclude its
     /// own items.
     pub fn assemble(plan: &'a Plan, history: &[EarlierBundle], merge: &[Stored]) -> Result<Self, PipelineError> {
-        let history_sources: Vec<HistorySource> = history.iter().map(|e| HistorySource::of(&e.bundle)).collect();
-        let given: Vec<HistorySource> = merge.iter().map(HistorySource::of).collect();
-        if let Some(both) = given.iter().find(|m| history_sources.contains(m)) {
-            return Err(MergeError::AlsoHistory(both.plan_id.clone()).into());
+        let (history, history_sources) = history_of(plan, history)?;
+        if let Some(both) = merge.iter().map(HistorySource::of).find(|m| history_sources.contains(m)) {
+            return Err(MergeError::AlsoHistory(both.plan_id).into());
         }
-        let earlier = history
-            .iter()
-            .map(|e| e.bundle.earlier_draw(swaps(&e.substitutions)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let history = History::for_plan(plan, &earlier)?;
-        let to_merge = merge
-            .iter()
-            .map(|b| b.earlier_draw(Vec::new()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let merged = Merged::from_draws(plan, &to_merge)?;
-        let merge_sources = merged
-            .plans
-            .iter()
-            .filter_map(|id| given.iter().find(|s| s.plan_id == *id).cloned())
-            .collect();
+        let (merged, merge_sources) = merged_of(plan, merge)?;
         Ok(DrawInputs {
             plan,
             history,
@@ -156,6 +141,34 @@ impl<'a> DrawInputs<'a> {
             public,
         })
     }
+}
+
+/// The history a plan draws with from earlier bundles (spec §7), and those
+/// bundles as its manifest names them, in the order given.
+pub fn history_of(plan: &Plan, earlier: &[EarlierBundle]) -> Result<(History, Vec<HistorySource>), PipelineError> {
+    let draws = earlier
+        .iter()
+        .map(|e| e.bundle.earlier_draw(swaps(&e.substitutions)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let history = History::for_plan(plan, &draws)?;
+    Ok((history, earlier.iter().map(|e| HistorySource::of(&e.bundle)).collect()))
+}
+
+/// The earlier visits a plan merges with from the bundles of its period
+/// (spec §14), and those bundles in the order the plan names their plans.
+pub fn merged_of(plan: &Plan, bundles: &[Stored]) -> Result<(Merged, Vec<HistorySource>), PipelineError> {
+    let draws = bundles
+        .iter()
+        .map(|b| b.earlier_draw(Vec::new()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged = Merged::from_draws(plan, &draws)?;
+    let given: Vec<HistorySource> = bundles.iter().map(HistorySource::of).collect();
+    let sources = merged
+        .plans
+        .iter()
+        .filter_map(|id| given.iter().find(|s| s.plan_id == *id).cloned())
+        .collect();
+    Ok((merged, sources))
 }
 
 /// The substitutions of a list as the history rule takes them.

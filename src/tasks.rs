@@ -665,8 +665,8 @@ impl Desk {
     /// same rule as `--history`, through the same pipeline).
     async fn history_of(&self, plan: &Plan, sources: &[HistoryDraw]) -> Result<History, TaskError> {
         let earlier = self.earlier_bundles(sources).await?;
-        let inputs = DrawInputs::assemble(plan, &earlier, &[]).map_err(inputs_error)?;
-        Ok(inputs.history)
+        let (history, _) = pipeline::history_of(plan, &earlier).map_err(inputs_error)?;
+        Ok(history)
     }
 
     /// The published bundles of these earlier draws and their first
@@ -735,7 +735,7 @@ impl Desk {
             });
         }
         let stored = self.merge_bundles(&sources)?;
-        DrawInputs::assemble(plan, &[], &stored).map_err(inputs_error)?;
+        pipeline::merged_of(plan, &stored).map_err(inputs_error)?;
         Ok(sources)
     }
 
