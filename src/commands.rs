@@ -33,7 +33,7 @@ pub enum CommandError {
     NotThisDraw {
         bundle: PathBuf,
         data: PathBuf,
-        error: RedrawError,
+        error: Box<RedrawError>,
     },
 }
 
@@ -126,7 +126,7 @@ pub fn substitute_in_bundle(
         error => CommandError::NotThisDraw {
             bundle: bundle_dir.to_owned(),
             data: data.to_owned(),
-            error,
+            error: Box::new(error),
         },
     })?;
     let log = substitution::read(bundle_dir)?;

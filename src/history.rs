@@ -194,7 +194,10 @@ mod tests {
             item: ItemCode::parse("SCJG-002").unwrap(),
             ..a.clone()
         };
-        assert_eq!(History::new(vec![a.clone(), b.clone()]).hash(), History::new(vec![b, a]).hash());
+        assert_eq!(
+            History::new(vec![a.clone(), b.clone()]).hash(),
+            History::new(vec![b, a]).hash()
+        );
     }
 
     #[test]

@@ -97,7 +97,11 @@ impl<'a> DrawInputs<'a> {
     /// own items.
     pub fn assemble(plan: &'a Plan, history: &[EarlierBundle], merge: &[Stored]) -> Result<Self, PipelineError> {
         let (history, history_sources) = history_of(plan, history)?;
-        if let Some(both) = merge.iter().map(HistorySource::of).find(|m| history_sources.contains(m)) {
+        if let Some(both) = merge
+            .iter()
+            .map(HistorySource::of)
+            .find(|m| history_sources.contains(m))
+        {
             return Err(MergeError::AlsoHistory(both.plan_id).into());
         }
         let (merged, merge_sources) = merged_of(plan, merge)?;
@@ -121,15 +125,8 @@ impl<'a> DrawInputs<'a> {
             merged: &self.merged,
             sources: &self.merge_sources,
         });
-        let (mut confidential, mut public) = bundle::merged_contents(
-            pools,
-            plan,
-            &self.history,
-            &self.history_sources,
-            merge,
-            seed,
-            &outcome,
-        );
+        let (mut confidential, mut public) =
+            bundle::merged_contents(pools, plan, &self.history, &self.history_sources, merge, seed, &outcome);
         let name = bundle::bundle_name(ledger.as_ref().map_or(&plan.id, |l| &l.task_id), &seed.seed);
         for contents in [&mut confidential, &mut public] {
             contents.manifest.ledger = ledger.clone();

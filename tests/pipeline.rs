@@ -103,7 +103,10 @@ async fn ceremony_draw(app: &TestApp, plan: &str, digits: &str) -> Value {
 }
 
 fn shuangsui(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_shuangsui")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_shuangsui"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn s(path: &Path) -> &str {
@@ -170,9 +173,16 @@ fn assert_same_bundle(cli: &Path, service: &Path, task_id: &str) {
     assert_eq!(names, files(service), "the same files");
     assert!(names.contains(Path::new("public/assignments.csv")), "{names:?}");
     for name in &names {
-        let (ours, theirs) = (std::fs::read(cli.join(name)).unwrap(), std::fs::read(service.join(name)).unwrap());
+        let (ours, theirs) = (
+            std::fs::read(cli.join(name)).unwrap(),
+            std::fs::read(service.join(name)).unwrap(),
+        );
         if name.file_name().unwrap() != "manifest.json" {
-            assert!(ours == theirs, "{} differs between the shell's and the service's bundle", name.display());
+            assert!(
+                ours == theirs,
+                "{} differs between the shell's and the service's bundle",
+                name.display()
+            );
             continue;
         }
         let shell: Manifest = serde_json::from_slice(&ours).unwrap();
@@ -182,7 +192,10 @@ fn assert_same_bundle(cli: &Path, service: &Path, task_id: &str) {
         assert_eq!(manifest_text(&served).as_bytes(), &theirs[..], "{}", name.display());
         assert_eq!(manifest_text(&shell).as_bytes(), &ours[..], "{}", name.display());
         assert!(shell.ledger.is_none());
-        let ledger = served.ledger.take().expect("a service draw says where it sits in the ledger");
+        let ledger = served
+            .ledger
+            .take()
+            .expect("a service draw says where it sits in the ledger");
         assert_eq!(ledger.task_id, task_id);
         served.created_at = shell.created_at.clone();
         assert!(
@@ -301,7 +314,10 @@ async fn a_bundle_that_no_longer_redraws_its_result_takes_no_substitution_at_eit
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
     assert_eq!(reply["error"], "invalid_request", "{reply}");
-    assert!(reply["message"].as_str().unwrap().contains("does not verify"), "{reply}");
+    assert!(
+        reply["message"].as_str().unwrap().contains("does not verify"),
+        "{reply}"
+    );
     assert!(!b_dir.join("substitutions.json").exists(), "nothing was substituted");
     let (_, ledger) = app.get("/api/v1/ledger").await;
     assert!(

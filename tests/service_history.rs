@@ -219,7 +219,11 @@ async fn a_substitution_in_the_earlier_draw_changes_who_is_barred_later() {
     let a_visits = visits(&a_dir);
     // B's targets follow from A's (target, item) pairs alone, not its
     // teams: find a target of A that B will visit too.
-    let before = History::for_plan(&plan_b, &[bundle::read(&a_dir).unwrap().earlier_draw(Vec::new()).unwrap()]).unwrap();
+    let before = History::for_plan(
+        &plan_b,
+        &[bundle::read(&a_dir).unwrap().earlier_draw(Vec::new()).unwrap()],
+    )
+    .unwrap();
     let probe = shuangsui::draw::draw(&pools, &plan_b, &before, &common::seed(1)).unwrap();
     let code = probe
         .visits

@@ -218,9 +218,7 @@ fn drawn_case(name: &str) -> (PathBuf, shuangsui::pools::Pools, Plan, History, M
     let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
     let merged = match &plan.merge_with {
         None => Merged::default(),
-        Some(named) => {
-            read_merge(named.clone(), &std::fs::read_to_string(case.join("merge.csv")).unwrap()).unwrap()
-        }
+        Some(named) => read_merge(named.clone(), &std::fs::read_to_string(case.join("merge.csv")).unwrap()).unwrap(),
     };
     (case, pools, plan, history, merged, seed)
 }

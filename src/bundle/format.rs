@@ -175,7 +175,11 @@ impl AssignmentRow {
     pub fn visit(&self) -> Result<DrawnVisit, crate::ids::IdError> {
         Ok(DrawnVisit {
             code: CreditCode::parse(&self.credit_code)?,
-            items: self.items.iter().map(|i| ItemCode::parse(i)).collect::<Result<_, _>>()?,
+            items: self
+                .items
+                .iter()
+                .map(|i| ItemCode::parse(i))
+                .collect::<Result<_, _>>()?,
             team: self.team.iter().map(|c| CertNo::parse(c)).collect::<Result<_, _>>()?,
         })
     }

@@ -16,11 +16,11 @@ use crate::snapshot::bytes_hash;
 /// The public copy inside a bundle folder.
 pub const PUBLIC_DIR: &str = "public";
 
+use crate::bundle::format::{read_assignments, FormatError};
 /// The header of the public `assignments.csv`, in order. A file with any other
 /// header (in particular the confidential one, which adds 信用风险分类) is
 /// refused rather than shown.
 pub use crate::bundle::PUBLIC_HEADER;
-use crate::bundle::format::{read_assignments, FormatError};
 
 /// A folder of bundles, as written by `shuangsui draw --out DIR`.
 #[derive(Debug, Clone)]
@@ -249,14 +249,20 @@ mod tests {
         assert_eq!(rows[0].merged_with.as_deref(), Some("PZ-1"));
         assert_eq!(rows[1].merged_with, None);
         let wrong_order = csv.replacen("检查部门,合并至", "合并至,检查部门", 1);
-        assert!(parse_rows(wrong_order.as_bytes()).unwrap_err().to_string().contains("header"));
+        assert!(parse_rows(wrong_order.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("header"));
     }
 
     #[test]
     fn refuses_the_confidential_header() {
         let confidential = "序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员,信用风险分类\r\n\
             1,9152020001383091EP,某公司,SCJG-130,检查,520281,520281;520282,A\r\n";
-        assert!(parse_rows(confidential.as_bytes()).unwrap_err().to_string().contains("header"));
+        assert!(parse_rows(confidential.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("header"));
     }
 
     #[test]

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::{extend, Entry, Log, Reason, Request, Roster, FORMAT};
 use crate::bundle;
 use crate::ledger::{Appended, Kind};
-use crate::pools::{declare_conflict, load_path, Declared, LoadOptions};
 use crate::pipeline::{redraw_checked, RedrawError};
+use crate::pools::{declare_conflict, load_path, Declared, LoadOptions};
 use crate::snapshot::{bytes_hash, Hash32};
 use crate::tasks::{now_in_china, Desk, TaskError};
 
