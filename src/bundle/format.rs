@@ -1,19 +1,141 @@
-//! The files of a bundle as text: `assignments.csv`, `history.csv` and
-//! `merge.csv` are written and read here and nowhere else (spec §7, §8,
-//! §14). Readers go by the header's column names, never by position, and
+//! The files of a bundle as text: `manifest.json`, `assignments.csv`,
+//! `history.csv` and `merge.csv` are written and read here and nowhere else
+//! (spec §7, §8, §14); `substitutions.json` is the substitution module's. Readers go by the header's column names, never by position, and
 //! hand the rest of the program typed rows; the history and merge rules take
 //! those rows and never see a file.
 
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
-use crate::bundle::Visibility;
+use super::Stored;
+use crate::draw::StratumCount;
 use crate::draw::{Outcome, Published};
 use crate::history::{DrawnVisit, History, Inspection, HISTORY_HEADER, HISTORY_TAG};
 use crate::ids::{CertNo, CreditCode, ItemCode};
 use crate::merge::{EarlierVisit, Merged, MERGE_HEADER, MERGE_TAG};
 use crate::plan::Plan;
 use crate::pools::Pools;
-use crate::snapshot::text_records;
+use crate::pools::SnapshotHashes;
+use crate::snapshot::{text_records, Hash32};
+
+/// The `format` of every manifest this program writes and reads.
+pub const FORMAT: &str = "shuangsui-bundle/1";
+
+/// Whether a copy of the bundle may be published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Holds risk classes and per-class counts: for the regulator and auditors.
+    Confidential,
+    /// What the public sees: no risk classes, no recusal list, only hashes.
+    Public,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRef {
+    pub id: String,
+    pub name: String,
+    /// SHA-256 of `plan.json` as stored in the bundle.
+    pub sha256: Hash32,
+    /// The plan itself, so the manifest alone says what was drawn.
+    pub content: Plan,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedRecord {
+    pub hex: String,
+    pub source: crate::seed::SeedSource,
+}
+
+/// An earlier bundle whose inspections are part of a draw's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistorySource {
+    pub plan_id: String,
+    pub result_sha256: Hash32,
+}
+
+impl HistorySource {
+    pub fn of(stored: &Stored) -> Self {
+        HistorySource {
+            plan_id: stored.manifest.plan.id.clone(),
+            result_sha256: stored.manifest.result_sha256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub visits: usize,
+    /// (target, item) pairs: one visit may cover several items.
+    pub item_checks: usize,
+    pub officers: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileHash {
+    pub name: String,
+    pub sha256: Hash32,
+}
+
+/// `manifest.json`. Field order is the order of the specification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub algorithm_version: u32,
+    pub visibility: Visibility,
+    pub plan: PlanRef,
+    pub seed: SeedRecord,
+    pub snapshot: SnapshotHashes,
+    pub snapshot_combined: Hash32,
+    pub history_sha256: Hash32,
+    /// The earlier bundles the history was taken from.
+    pub history_sources: Vec<HistorySource>,
+    /// Plans that merge (spec §14): the earlier bundles of the period, in
+    /// the order of the plan's `merge_with`, and the hash of `merge.csv`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_sources: Option<Vec<HistorySource>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_sha256: Option<Hash32>,
+    pub selection_sha256: Hash32,
+    pub result_sha256: Hash32,
+    pub counts: Counts,
+    /// Per item and credit-risk class; only in the confidential copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strata: Option<Vec<StratumCount>>,
+    pub files: Vec<FileHash>,
+    pub created_at: String,
+    pub generator: String,
+    /// Set when the service drew it: the task and the ledger head just
+    /// before the draw, so a rewritten history shows against any bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerRef>,
+}
+
+/// Where a service draw sits in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerRef {
+    pub task_id: String,
+    pub head_seq: u64,
+    pub head_hash: Hash32,
+    /// Drawn without announcement, with a seed nobody could check beforehand.
+    pub unannounced: bool,
+}
+
+/// `manifest.json` as text: pretty JSON and a final newline.
+pub fn manifest_json(manifest: &Manifest) -> String {
+    let mut text = serde_json::to_string_pretty(manifest).expect("manifests serialise");
+    text.push('\n');
+    text
+}
+
+/// Reads `manifest.json`: a manifest of the format this program knows.
+pub fn read_manifest(text: &str) -> Result<Manifest, FormatError> {
+    let manifest: Manifest = serde_json::from_str(text).map_err(|e| FormatError::Json(e.to_string()))?;
+    if manifest.format != FORMAT {
+        return Err(FormatError::Format(manifest.format));
+    }
+    Ok(manifest)
+}
 
 /// Why a bundle file's text is not what the format says. The caller names
 /// the file.
@@ -25,6 +147,10 @@ pub enum FormatError {
     Row { line: usize, message: String },
     #[error("{0}")]
     Csv(String),
+    #[error("{0}")]
+    Json(String),
+    #[error("format {0:?} is not {FORMAT:?}")]
+    Format(String),
 }
 
 fn row(line: usize, message: impl std::fmt::Display) -> FormatError {
@@ -336,38 +462,10 @@ fn check_header<R: std::io::Read>(reader: &mut csv::Reader<R>, expected: &[&str]
 mod tests {
     use super::*;
 
+    // The public copy's reading is tested with `public::publications::parse_rows`.
     const CSV: &str = "\u{feff}序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员\r\n\
         1,9152020001383091EP,盘州市富峰医药有限公司,SCJG-130;SCJG-160,企业年度报告公示信息的检查；价格检查,520281,520281;520282\r\n\
         2,91520200MA1DN7F3D0,\"盘州市\"\"天海\"\",商贸\",SCJG-161,商品零售经营者价格欺诈行为的检查,520283,520283;520284\r\n";
-
-    #[test]
-    fn parses_public_rows() {
-        let rows = read_assignments(CSV.as_bytes(), Visibility::Public).unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].number, 1);
-        assert_eq!(rows[0].credit_code, "9152020001383091EP");
-        assert_eq!(rows[0].items, ["SCJG-130", "SCJG-160"]);
-        assert_eq!(rows[0].item_names, ["企业年度报告公示信息的检查", "价格检查"]);
-        assert_eq!(rows[0].leader, "520281");
-        assert_eq!(rows[0].team, ["520281", "520282"]);
-        assert_eq!(rows[1].name, "盘州市\"天海\",商贸");
-    }
-
-    #[test]
-    fn parses_the_columns_of_joint_and_merging_plans() {
-        let csv = "序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员,检查部门,合并至\r\n\
-            1,9152020001383091EP,某公司,SCJG-130;WSJK-001,检查；检查,C1,C1;C2;H1;H2,市场监管局;卫生健康局,PZ-1\r\n\
-            2,91520200MA1DN7F3D0,某店,SCJG-130,检查,C3,C3;C4,市场监管局,\r\n";
-        let rows = read_assignments(csv.as_bytes(), Visibility::Public).unwrap();
-        assert_eq!(rows[0].departments, ["市场监管局", "卫生健康局"]);
-        assert_eq!(rows[0].merged_with.as_deref(), Some("PZ-1"));
-        assert_eq!(rows[1].merged_with, None);
-        let wrong_order = csv.replacen("检查部门,合并至", "合并至,检查部门", 1);
-        assert!(read_assignments(wrong_order.as_bytes(), Visibility::Public)
-            .unwrap_err()
-            .to_string()
-            .contains("header"));
-    }
 
     #[test]
     fn the_risk_class_column_is_the_confidential_copys_and_only_its() {

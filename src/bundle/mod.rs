@@ -9,19 +9,16 @@ use std::path::{Path, PathBuf};
 
 use chrono::{FixedOffset, Utc};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::draw::{Outcome, Published, StratumCount, ALGORITHM_VERSION};
+use crate::draw::{Outcome, Published, ALGORITHM_VERSION};
 use crate::history::{DrawnVisit, EarlierDraw, History, Swap};
 use crate::merge::Merged;
 use crate::plan::Plan;
-use crate::pools::{Pools, SnapshotHashes};
+use crate::pools::Pools;
 use crate::seed::SeedSpec;
-use crate::snapshot::{bytes_hash, Hash32};
+use crate::snapshot::bytes_hash;
 
 pub mod format;
-
-pub const FORMAT: &str = "shuangsui-bundle/1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -40,109 +37,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
     }
 }
 
-/// Whether a copy of the bundle may be published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Visibility {
-    /// Holds risk classes and per-class counts: for the regulator and auditors.
-    Confidential,
-    /// What the public sees: no risk classes, no recusal list, only hashes.
-    Public,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanRef {
-    pub id: String,
-    pub name: String,
-    /// SHA-256 of `plan.json` as stored in the bundle.
-    pub sha256: Hash32,
-    /// The plan itself, so the manifest alone says what was drawn.
-    pub content: Plan,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeedRecord {
-    pub hex: String,
-    pub source: crate::seed::SeedSource,
-}
-
-/// An earlier bundle whose inspections are part of a draw's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistorySource {
-    pub plan_id: String,
-    pub result_sha256: Hash32,
-}
-
-impl HistorySource {
-    pub fn of(stored: &Stored) -> Self {
-        HistorySource {
-            plan_id: stored.manifest.plan.id.clone(),
-            result_sha256: stored.manifest.result_sha256,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub visits: usize,
-    /// (target, item) pairs: one visit may cover several items.
-    pub item_checks: usize,
-    pub officers: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileHash {
-    pub name: String,
-    pub sha256: Hash32,
-}
-
-/// `manifest.json`. Field order is the order of the specification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub format: String,
-    pub algorithm_version: u32,
-    pub visibility: Visibility,
-    pub plan: PlanRef,
-    pub seed: SeedRecord,
-    pub snapshot: SnapshotHashes,
-    pub snapshot_combined: Hash32,
-    pub history_sha256: Hash32,
-    /// The earlier bundles the history was taken from.
-    pub history_sources: Vec<HistorySource>,
-    /// Plans that merge (spec §14): the earlier bundles of the period, in
-    /// the order of the plan's `merge_with`, and the hash of `merge.csv`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_sources: Option<Vec<HistorySource>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_sha256: Option<Hash32>,
-    pub selection_sha256: Hash32,
-    pub result_sha256: Hash32,
-    pub counts: Counts,
-    /// Per item and credit-risk class; only in the confidential copy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strata: Option<Vec<StratumCount>>,
-    pub files: Vec<FileHash>,
-    pub created_at: String,
-    pub generator: String,
-    /// Set when the service drew it: the task and the ledger head just
-    /// before the draw, so a rewritten history shows against any bundle.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ledger: Option<LedgerRef>,
-}
-
-/// Where a service draw sits in the ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LedgerRef {
-    pub task_id: String,
-    pub head_seq: u64,
-    pub head_hash: Hash32,
-    /// Drawn without announcement, with a seed nobody could check beforehand.
-    pub unannounced: bool,
-}
-
 pub use format::{
     assignments_csv, assignments_header, write_assignments, AssignmentRow, FormatError, DEPARTMENTS_HEADER,
     MERGED_HEADER, PUBLIC_HEADER, RISK_CLASS_HEADER,
+};
+pub use format::{
+    manifest_json, Counts, FileHash, HistorySource, LedgerRef, Manifest, PlanRef, SeedRecord, Visibility, FORMAT,
 };
 
 /// Everything a bundle holds, before it is written.
@@ -246,12 +146,6 @@ pub fn merged_contents(
         Contents { manifest, files }
     };
     rayon::join(|| copy(Visibility::Confidential), || copy(Visibility::Public))
-}
-
-fn manifest_json(manifest: &Manifest) -> String {
-    let mut text = serde_json::to_string_pretty(manifest).expect("manifests serialise");
-    text.push('\n');
-    text
 }
 
 /// The folder name of a draw's bundle: the plan id (the shell) or the task
@@ -386,14 +280,8 @@ pub fn read(dir: &Path) -> Result<Stored, BundleError> {
         path: dir.join(name),
         message,
     };
-    let manifest: Manifest =
-        serde_json::from_str(&read_text("manifest.json")?).map_err(|e| invalid("manifest.json", e.to_string()))?;
-    if manifest.format != FORMAT {
-        return Err(invalid(
-            "manifest.json",
-            format!("format {:?} is not {FORMAT:?}", manifest.format),
-        ));
-    }
+    let manifest =
+        format::read_manifest(&read_text("manifest.json")?).map_err(|e| invalid("manifest.json", e.to_string()))?;
     let plan_json = read_text("plan.json")?;
     let plan: Plan = serde_json::from_str(&plan_json).map_err(|e| invalid("plan.json", e.to_string()))?;
     let history =

@@ -10,13 +10,13 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::bundle::{Manifest, Visibility, FORMAT};
+use crate::bundle::{Manifest, Visibility};
 use crate::snapshot::bytes_hash;
 
 /// The public copy inside a bundle folder.
 pub const PUBLIC_DIR: &str = "public";
 
-use crate::bundle::format::{read_assignments, FormatError};
+use crate::bundle::format::{read_assignments, read_manifest, FormatError};
 /// The header of the public `assignments.csv`, in order. A file with any other
 /// header (in particular the confidential one, which adds 信用风险分类) is
 /// refused rather than shown.
@@ -160,12 +160,12 @@ fn read_draw(dir: &Path, name: String) -> io::Result<Option<PublishedDraw>> {
         Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::InvalidData) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let Ok(manifest) = serde_json::from_str::<Manifest>(&text) else {
+    let Ok(manifest) = read_manifest(&text) else {
         return Ok(None);
     };
     // A public copy says so and carries no per-class counts; anything else in
     // public/ is a mistake we must not publish.
-    if manifest.format != FORMAT || manifest.visibility != Visibility::Public || manifest.strata.is_some() {
+    if manifest.visibility != Visibility::Public || manifest.strata.is_some() {
         return Ok(None);
     }
     Ok(Some(PublishedDraw {
