@@ -406,3 +406,18 @@ fn readme(manifest: &Manifest) -> String {
         snapshot = manifest.snapshot_combined,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_name_for_a_plan_and_a_task() {
+        let seed = crate::seed::Seed::parse_hex(&"ab".repeat(32)).unwrap();
+        // The shell names a bundle by its plan, whose id is already one safe
+        // segment; the service by its task, whose redraws carry a `~`.
+        assert_eq!(bundle_name("PZ-SCJG-2026Q1", &seed), "PZ-SCJG-2026Q1_abababababab");
+        assert_eq!(bundle_name("PZ-SCJG-2026Q1~2", &seed), "PZ-SCJG-2026Q1_2_abababababab");
+        assert_eq!(bundle_name("P/../x@adhoc", &seed), "P_.._x_adhoc_abababababab");
+    }
+}
