@@ -4,12 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::bundle::{self, BundleError};
-use crate::draw::{draw_merged, draw_new, DrawError, Outcome};
-use crate::history::{EarlierBundle, EarlierDraw, History};
-use crate::merge::Merged;
+use crate::draw::{DrawError, Outcome};
+use crate::pipeline::{redraw_checked, DrawInputs, EarlierBundle, PipelineError, RedrawError};
 use crate::plan::{Plan, PlanError};
 use crate::pools::{load_path, LoadOptions, Pools, Problems};
-use crate::seed::{Seed, SeedSpec};
+use crate::seed::SeedSpec;
 use crate::substitution::{self, Entry, Request, Roster};
 
 #[derive(Debug, thiserror::Error)]
@@ -18,10 +17,8 @@ pub enum CommandError {
     Pools { dir: PathBuf, problems: Problems },
     #[error(transparent)]
     Plan(#[from] PlanError),
-    #[error("history: {0}")]
-    History(String),
-    #[error("merge: {0}")]
-    Merge(String),
+    #[error(transparent)]
+    Inputs(#[from] PipelineError),
     #[error(transparent)]
     Draw(#[from] DrawError),
     #[error(transparent)]
@@ -30,8 +27,25 @@ pub enum CommandError {
     Substitution(#[from] substitution::ExtendError),
     #[error(transparent)]
     SubstitutionFile(#[from] substitution::FileError),
-    #[error("{0}")]
-    NotThisDraw(String),
+    #[error("{} is a public copy; substitutions are made on the confidential bundle", .0.display())]
+    PublicCopy(PathBuf),
+    #[error("{}", not_this_draw(bundle, data, error))]
+    NotThisDraw {
+        bundle: PathBuf,
+        data: PathBuf,
+        error: Box<RedrawError>,
+    },
+}
+
+/// The messages `substitute` always gave: the pool folder named when it is
+/// the wrong one, the bundle when it does not verify.
+fn not_this_draw(bundle: &Path, data: &Path, error: &RedrawError) -> String {
+    match error {
+        RedrawError::OtherSnapshot => format!("{} is not the pool snapshot the draw was made on", data.display()),
+        RedrawError::Differs => format!("{} does not verify; run shuangsui verify first", bundle.display()),
+        RedrawError::Merge(e) => format!("merge: {e}"),
+        other => other.to_string(),
+    }
 }
 
 /// Loads a pool folder, or a `.xlsx` workbook (see [`load_path`]).
@@ -59,8 +73,9 @@ pub struct Earlier<'a> {
 }
 
 /// Loads the inputs, draws, and writes the bundle, created at `created_at`
-/// (RFC 3339, office time). Every input is checked before anything is
-/// written, and the bundle appears whole or not at all.
+/// (RFC 3339, office time). Every input is checked
+/// before anything is written, and the bundle appears whole or not at all.
+/// The draw itself is the service's: [`crate::pipeline`].
 pub fn draw_bundle(
     data: &Path,
     plan_path: &Path,
@@ -71,50 +86,24 @@ pub fn draw_bundle(
     options: LoadOptions,
 ) -> Result<Drawn, CommandError> {
     let plan = Plan::load(plan_path)?;
-    let stored = earlier
+    let history = earlier
         .history
         .iter()
         .map(|dir| EarlierBundle::read(dir))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(CommandError::History)?;
+        .collect::<Result<Vec<_>, _>>()?;
     let to_merge = earlier
         .merge
         .iter()
         .map(|dir| bundle::read(dir))
         .collect::<Result<Vec<_>, _>>()?;
-    let draws: Vec<EarlierDraw<'_>> = stored.iter().map(EarlierBundle::as_earlier).collect();
-    let history = History::for_plan(&plan, &draws).map_err(CommandError::History)?;
-    let sources: Vec<bundle::HistorySource> = stored.iter().map(|e| bundle::HistorySource::of(&e.bundle)).collect();
-    let merge_sources: Vec<bundle::HistorySource> = to_merge.iter().map(bundle::HistorySource::of).collect();
-    // A visit of the same period is joined, not an earlier inspection: as
-    // history it would bar its own team and exclude its own items.
-    if let Some(both) = merge_sources.iter().find(|m| sources.contains(m)) {
-        return Err(CommandError::Merge(format!(
-            "the bundle of plan {} is given both as history and to merge with",
-            both.plan_id
-        )));
-    }
-    let merged = Merged::from_bundles(&plan, &to_merge).map_err(CommandError::Merge)?;
+    let inputs = DrawInputs::assemble(&plan, &history, &to_merge)?;
     let pools = load_pools(data, options)?;
-    // A new draw: its filters must match targets and it must draw a visit.
-    let outcome = draw_new(&pools, &plan, &history, &merged, &seed.seed)?;
-    // merge_sources in the order the plan names its plans.
-    let merge_sources: Vec<bundle::HistorySource> = merged
-        .plans
-        .iter()
-        .filter_map(|id| merge_sources.iter().find(|s| s.plan_id == *id).cloned())
-        .collect();
-    let merge = plan.merge_with.as_ref().map(|_| bundle::MergeInputs {
-        merged: &merged,
-        sources: &merge_sources,
-    });
-    let (confidential, public) =
-        bundle::merged_contents(&pools, &plan, &history, &sources, merge, seed, &outcome, created_at);
-    let path = bundle::write(out, &bundle::bundle_name(&plan, seed), &confidential, &public)?;
+    let drawn = inputs.draw(&pools, seed, None, created_at)?;
+    let path = bundle::write(out, &drawn.name, &drawn.confidential, &drawn.public)?;
     Ok(Drawn {
         path,
-        outcome,
-        manifest: confidential.manifest,
+        outcome: drawn.outcome,
+        manifest: drawn.confidential.manifest,
     })
 }
 
@@ -131,32 +120,28 @@ pub fn substitute_in_bundle(
 ) -> Result<Entry, CommandError> {
     let stored = bundle::read(bundle_dir)?;
     if stored.manifest.visibility != bundle::Visibility::Confidential {
-        return Err(CommandError::NotThisDraw(format!(
-            "{} is a public copy; substitutions are made on the confidential bundle",
-            bundle_dir.display()
-        )));
+        return Err(CommandError::PublicCopy(bundle_dir.to_owned()));
     }
     let pools = load_pools(data, options)?;
-    if pools.snapshot != stored.manifest.snapshot {
-        return Err(CommandError::NotThisDraw(format!(
-            "{} is not the pool snapshot the draw was made on",
-            data.display()
-        )));
-    }
-    let seed = Seed::parse_hex(&stored.manifest.seed.hex)
-        .map_err(|e| CommandError::NotThisDraw(format!("manifest.json: seed: {e}")))?;
-    let merged = crate::verify::merge_inputs(&stored).map_err(CommandError::Merge)?;
-    let outcome = draw_merged(&pools, &stored.plan, &stored.history, &merged, &seed)?;
-    if crate::draw::result_hash(&pools, &outcome) != stored.manifest.result_sha256 {
-        return Err(CommandError::NotThisDraw(format!(
-            "{} does not verify; run shuangsui verify first",
-            bundle_dir.display()
-        )));
-    }
+    let redrawn = redraw_checked(&stored, &pools).map_err(|error| match error {
+        RedrawError::Draw(e) => CommandError::Draw(e),
+        error => CommandError::NotThisDraw {
+            bundle: bundle_dir.to_owned(),
+            data: data.to_owned(),
+            error: Box::new(error),
+        },
+    })?;
     let log = substitution::read(bundle_dir)?;
     let (log, entry) = substitution::extend(
         &stored,
-        Roster::merging(&pools, &stored.plan, &stored.history, &merged, &seed, outcome),
+        Roster::merging(
+            &pools,
+            &stored.plan,
+            &stored.history,
+            &redrawn.merged,
+            &redrawn.seed,
+            redrawn.outcome,
+        ),
         log,
         request,
         decided_at,

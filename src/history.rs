@@ -1,19 +1,20 @@
 //! Earlier inspections, as far as a draw needs them: which targets were
 //! inspected for which item, when, and by whom (the teams as they stood
-//! after any substitutions). They come from earlier bundles — given to
+//! after any substitutions). They come from earlier draws — given to
 //! `shuangsui draw --history`, or at the service every earlier draw in the
 //! ledger — and are frozen into each new bundle as `history.csv`, so the
 //! draw stays a pure function of what the bundle holds.
-
-use std::path::Path;
+//!
+//! This module holds the rule (spec §7) and the commitment over its records;
+//! it reads no file. The bundle module turns `assignments.csv` and
+//! `history.csv` into the typed rows taken here, and the draw pipeline
+//! (`crate::pipeline`) gathers the earlier draws.
 
 use chrono::NaiveDate;
 
-use crate::bundle::Stored;
 use crate::ids::{CertNo, CreditCode, ItemCode};
 use crate::plan::Plan;
 use crate::snapshot::{text_records, Hash32};
-use crate::substitution;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Inspection {
@@ -25,7 +26,9 @@ pub struct Inspection {
 }
 
 impl Inspection {
-    fn fields(&self) -> [String; 4] {
+    /// The record's four texts, as `history.csv` holds them and §7 hashes
+    /// and sorts them.
+    pub fn fields(&self) -> [String; 4] {
         [
             self.code.to_string(),
             self.item.to_string(),
@@ -35,75 +38,50 @@ impl Inspection {
     }
 }
 
-/// An earlier draw whose inspections count for a new one: its bundle, and
-/// the substitutions made on it so far (spec §12), in list order.
-pub struct EarlierDraw<'a> {
-    pub bundle: &'a Stored,
-    pub substitutions: &'a [substitution::Entry],
+/// A visit of an earlier draw as its published list gives it: the target,
+/// the items checked, and the team as drawn, leader first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrawnVisit {
+    pub code: CreditCode,
+    pub items: Vec<ItemCode>,
+    pub team: Vec<CertNo>,
 }
 
-/// An earlier bundle given as history to `shuangsui draw`, with the
-/// substitutions its `substitutions.json` records.
-pub struct EarlierBundle {
-    pub bundle: Stored,
-    pub substitutions: Vec<substitution::Entry>,
+/// A substitution made on an earlier draw (spec §12): on the visit to
+/// `code`, `incoming` went instead of `out`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swap {
+    pub seq: u32,
+    pub code: CreditCode,
+    pub out: CertNo,
+    pub incoming: CertNo,
 }
 
-impl EarlierBundle {
-    pub fn read(dir: &Path) -> Result<Self, String> {
-        let bundle = crate::bundle::read(dir).map_err(|e| e.to_string())?;
-        let substitutions = match substitution::read(dir).map_err(|e| e.to_string())? {
-            None => Vec::new(),
-            Some(log) => {
-                let m = &bundle.manifest;
-                if log.plan_id != m.plan.id || log.draw_result_sha256 != m.result_sha256 {
-                    return Err(format!(
-                        "{}: substitutions.json belongs to another draw",
-                        dir.join(substitution::FILE).display()
-                    ));
-                }
-                log.substitutions
-            }
-        };
-        Ok(EarlierBundle { bundle, substitutions })
-    }
-
-    pub fn as_earlier(&self) -> EarlierDraw<'_> {
-        EarlierDraw {
-            bundle: &self.bundle,
-            substitutions: &self.substitutions,
-        }
-    }
+/// An earlier draw whose inspections count for a new one: its plan's
+/// inspection date, its visits as drawn, and the substitutions made on it
+/// so far, in list order. `origin` names it in messages (its bundle folder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierDraw {
+    pub origin: String,
+    pub plan_id: String,
+    pub date: NaiveDate,
+    pub visits: Vec<DrawnVisit>,
+    pub substitutions: Vec<Swap>,
 }
 
-/// A visit as `assignments.csv` lists it: credit code, items, team.
-type Visit = (CreditCode, Vec<ItemCode>, Vec<CertNo>);
-
-/// The visits of a bundle's `assignments.csv`.
-fn visits_of(stored: &Stored) -> Result<Vec<Visit>, String> {
-    let text = stored.assignments.trim_start_matches('\u{feff}');
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let mut visits = Vec::new();
-    for (row, record) in reader.records().enumerate() {
-        let at = |e: &dyn std::fmt::Display| format!("{}/assignments.csv:{}: {e}", stored.dir.display(), row + 2);
-        let record = record.map_err(|e| at(&e))?;
-        let (Some(code), Some(items), Some(team)) = (record.get(1), record.get(3), record.get(6)) else {
-            return Err(at(&"too few columns"));
-        };
-        let code = CreditCode::parse(code).map_err(|e| at(&e))?;
-        let items = items
-            .split(';')
-            .map(ItemCode::parse)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| at(&e))?;
-        let team = team
-            .split(';')
-            .map(CertNo::parse)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| at(&e))?;
-        visits.push((code, items, team));
-    }
-    Ok(visits)
+/// Why an earlier draw's substitutions do not fit its visits: the list is
+/// not that draw's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HistoryError {
+    #[error("{origin}: substitution {seq}: {code} was not drawn")]
+    NotDrawn { origin: String, seq: u32, code: CreditCode },
+    #[error("{origin}: substitution {seq}: {out} is not on the team for {code}")]
+    NotOnTeam {
+        origin: String,
+        seq: u32,
+        out: CertNo,
+        code: CreditCode,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,6 +91,8 @@ pub struct History {
 }
 
 pub const HISTORY_HEADER: [&str; 4] = ["credit_code", "item_code", "date", "officers"];
+/// The domain tag of the history's list hash (spec §7).
+pub const HISTORY_TAG: &str = "shuangsui/v1/history";
 
 impl History {
     pub fn new(mut inspections: Vec<Inspection>) -> Self {
@@ -129,16 +109,12 @@ impl History {
 
     /// SHA-256 commitment over the sorted records (`docs/ALGORITHM.md` §7).
     pub fn hash(&self) -> Hash32 {
-        self.texts().0
+        text_records(HISTORY_TAG, HISTORY_HEADER, &self.records()).0
     }
 
-    pub fn to_csv(&self) -> String {
-        self.texts().1
-    }
-
-    fn texts(&self) -> (Hash32, String) {
-        let records: Vec<[String; 4]> = self.inspections.iter().map(Inspection::fields).collect();
-        text_records("shuangsui/v1/history", HISTORY_HEADER, &records)
+    /// The records' texts in order, as `history.csv` lists them.
+    pub fn records(&self) -> Vec<[String; 4]> {
+        self.inspections.iter().map(Inspection::fields).collect()
     }
 
     /// The history a plan is drawn with (`docs/ALGORITHM.md` §7): one
@@ -148,63 +124,42 @@ impl History {
     /// taken off never went. Draws dated after the plan's inspection date
     /// had not happened by then and do not count. The shell and the service
     /// both build their history here, so the two cannot disagree.
-    pub fn for_plan(plan: &Plan, earlier: &[EarlierDraw<'_>]) -> Result<Self, String> {
+    pub fn for_plan(plan: &Plan, earlier: &[EarlierDraw]) -> Result<Self, HistoryError> {
         let mut inspections = Vec::new();
         for draw in earlier {
-            let stored = draw.bundle;
-            if stored.plan.inspection_date > plan.inspection_date {
+            if draw.date > plan.inspection_date {
                 continue;
             }
-            let mut visits = visits_of(stored)?;
-            for entry in draw.substitutions {
-                let at = |e: &str| format!("{}: substitution {}: {e}", stored.dir.display(), entry.seq);
-                let (_, _, team) = visits
+            let mut visits = draw.visits.clone();
+            for swap in &draw.substitutions {
+                let visit = visits
                     .iter_mut()
-                    .find(|(code, _, _)| *code == entry.credit_code)
-                    .ok_or_else(|| at(&format!("{} was not drawn", entry.credit_code)))?;
-                let place = team
+                    .find(|v| v.code == swap.code)
+                    .ok_or_else(|| HistoryError::NotDrawn {
+                        origin: draw.origin.clone(),
+                        seq: swap.seq,
+                        code: swap.code,
+                    })?;
+                let place = visit
+                    .team
                     .iter_mut()
-                    .find(|c| **c == entry.out)
-                    .ok_or_else(|| at(&format!("{} is not on the team for {}", entry.out, entry.credit_code)))?;
-                *place = entry.incoming.clone();
+                    .find(|c| **c == swap.out)
+                    .ok_or_else(|| HistoryError::NotOnTeam {
+                        origin: draw.origin.clone(),
+                        seq: swap.seq,
+                        out: swap.out.clone(),
+                        code: swap.code,
+                    })?;
+                *place = swap.incoming.clone();
             }
-            for (code, items, officers) in visits {
+            for DrawnVisit { code, items, team } in visits {
                 inspections.extend(items.into_iter().map(|item| Inspection {
                     code,
                     item,
-                    date: stored.plan.inspection_date,
-                    officers: officers.clone(),
+                    date: draw.date,
+                    officers: team.clone(),
                 }));
             }
-        }
-        Ok(History::new(inspections))
-    }
-
-    pub fn from_csv(text: &str) -> Result<Self, String> {
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let header = reader.headers().map_err(|e| e.to_string())?.clone();
-        if header.iter().ne(HISTORY_HEADER) {
-            return Err(format!("history.csv header must be {}", HISTORY_HEADER.join(",")));
-        }
-        let mut inspections = Vec::new();
-        for (row, record) in reader.records().enumerate() {
-            let line = row + 2;
-            let record = record.map_err(|e| format!("history.csv:{line}: {e}"))?;
-            let bad = |field: &str, e: String| format!("history.csv:{line}: {field}: {e}");
-            let code = CreditCode::parse(&record[0]).map_err(|e| bad("credit_code", e.to_string()))?;
-            let item = ItemCode::parse(&record[1]).map_err(|e| bad("item_code", e.to_string()))?;
-            let date = NaiveDate::parse_from_str(&record[2], "%Y-%m-%d").map_err(|e| bad("date", e.to_string()))?;
-            let officers = record[3]
-                .split(';')
-                .filter(|s| !s.is_empty())
-                .map(|s| CertNo::parse(s).map_err(|e| bad("officers", e.to_string())))
-                .collect::<Result<Vec<_>, _>>()?;
-            inspections.push(Inspection {
-                code,
-                item,
-                date,
-                officers,
-            });
         }
         Ok(History::new(inspections))
     }
@@ -228,7 +183,7 @@ mod tests {
     }
 
     #[test]
-    fn csv_round_trip_and_order_independent_hash() {
+    fn the_hash_does_not_depend_on_the_order_given() {
         let a = Inspection {
             code: CreditCode::parse("91350100M000100Y43").unwrap(),
             item: ItemCode::parse("SCJG-001").unwrap(),
@@ -239,9 +194,45 @@ mod tests {
             item: ItemCode::parse("SCJG-002").unwrap(),
             ..a.clone()
         };
-        let one = History::new(vec![a.clone(), b.clone()]);
-        let two = History::new(vec![b, a]);
-        assert_eq!(one.hash(), two.hash());
-        assert_eq!(History::from_csv(&one.to_csv()).unwrap(), one);
+        assert_eq!(
+            History::new(vec![a.clone(), b.clone()]).hash(),
+            History::new(vec![b, a]).hash()
+        );
+    }
+
+    #[test]
+    fn substitutions_change_the_team_that_went() {
+        let cert = |c: &str| CertNo::parse(c).unwrap();
+        let code = CreditCode::parse("91350100M000100Y43").unwrap();
+        let plan_date = Plan::parse_toml(
+            "id = \"P-B\"\nname = \"计划\"\ndepartment = \"局\"\ninspection_date = \"2026-06-01\"\n\
+             items = [\"SCJG-001\"]\n[selection]\ncount = 1\n[teams]\nsize = 2\nworkload_cap = 4\n",
+            "p.toml",
+        )
+        .unwrap();
+        let draw = EarlierDraw {
+            origin: "A".into(),
+            plan_id: "P-A".into(),
+            date: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+            visits: vec![DrawnVisit {
+                code,
+                items: vec![ItemCode::parse("SCJG-001").unwrap()],
+                team: vec![cert("X1"), cert("X2")],
+            }],
+            substitutions: vec![Swap {
+                seq: 1,
+                code,
+                out: cert("X2"),
+                incoming: cert("X3"),
+            }],
+        };
+        let history = History::for_plan(&plan_date, std::slice::from_ref(&draw)).unwrap();
+        assert_eq!(history.inspections[0].officers, [cert("X1"), cert("X3")]);
+        let mut wrong = draw;
+        wrong.substitutions[0].out = cert("X9");
+        assert!(matches!(
+            History::for_plan(&plan_date, &[wrong]),
+            Err(HistoryError::NotOnTeam { seq: 1, .. })
+        ));
     }
 }

@@ -14,6 +14,7 @@ pub mod history;
 pub mod ids;
 pub mod ledger;
 pub mod merge;
+pub mod pipeline;
 pub mod plan;
 pub mod pools;
 pub mod public;

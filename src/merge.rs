@@ -4,10 +4,13 @@
 //! inspected in one door opening with that earlier visit. The earlier visits
 //! a draw relied on are frozen into its bundle as `merge.csv`, so the draw
 //! stays a pure function of what the bundle holds, like `history.csv`.
+//!
+//! Like the history, this module holds the rule and the commitment and reads
+//! no file: the bundle module reads and writes `merge.csv`.
 
 use chrono::NaiveDate;
 
-use crate::bundle::Stored;
+use crate::history::EarlierDraw;
 use crate::ids::{CertNo, CreditCode, ItemCode};
 use crate::plan::Plan;
 use crate::snapshot::{text_records, Hash32};
@@ -25,7 +28,8 @@ pub struct EarlierVisit {
 }
 
 impl EarlierVisit {
-    fn fields(&self) -> [String; 5] {
+    /// The record's five texts, as `merge.csv` holds them.
+    pub fn fields(&self) -> [String; 5] {
         [
             self.plan_id.clone(),
             self.date.format("%Y-%m-%d").to_string(),
@@ -46,6 +50,8 @@ pub struct Merged {
 }
 
 pub const MERGE_HEADER: [&str; 5] = ["plan_id", "date", "credit_code", "item_codes", "officers"];
+/// The domain tag of `merge_sha256`'s list hash (spec §14).
+pub const MERGE_TAG: &str = "shuangsui/v1/merge";
 
 impl Merged {
     pub fn new(plans: Vec<String>, mut visits: Vec<EarlierVisit>) -> Self {
@@ -58,129 +64,104 @@ impl Merged {
 
     /// `merge_sha256` (spec §14): the list hash over the sorted records.
     pub fn hash(&self) -> Hash32 {
-        self.texts().0
+        text_records(MERGE_TAG, MERGE_HEADER, &self.records()).0
     }
 
-    pub fn to_csv(&self) -> String {
-        self.texts().1
+    /// The records' texts in order, as `merge.csv` lists them.
+    pub fn records(&self) -> Vec<[String; 5]> {
+        self.visits.iter().map(EarlierVisit::fields).collect()
     }
 
-    fn texts(&self) -> (Hash32, String) {
-        let records: Vec<[String; 5]> = self.visits.iter().map(EarlierVisit::fields).collect();
-        text_records("shuangsui/v1/merge", MERGE_HEADER, &records)
-    }
-
-    /// Reads `merge.csv` of a bundle; `plans` come from its manifest.
-    pub fn from_csv(plans: Vec<String>, text: &str) -> Result<Self, String> {
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let header = reader.headers().map_err(|e| e.to_string())?.clone();
-        if header.iter().ne(MERGE_HEADER) {
-            return Err(format!("merge.csv header must be {}", MERGE_HEADER.join(",")));
-        }
-        let mut visits = Vec::new();
-        for (row, record) in reader.records().enumerate() {
-            let line = row + 2;
-            let record = record.map_err(|e| format!("merge.csv:{line}: {e}"))?;
-            let bad = |field: &str, e: String| format!("merge.csv:{line}: {field}: {e}");
-            let list = |text: &str| {
-                text.split(';')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            };
-            visits.push(EarlierVisit {
-                plan_id: record[0].to_owned(),
-                date: NaiveDate::parse_from_str(&record[1], "%Y-%m-%d").map_err(|e| bad("date", e.to_string()))?,
-                code: CreditCode::parse(&record[2]).map_err(|e| bad("credit_code", e.to_string()))?,
-                items: list(&record[3])
-                    .iter()
-                    .map(|s| ItemCode::parse(s).map_err(|e| bad("item_codes", e.to_string())))
-                    .collect::<Result<_, _>>()?,
-                officers: list(&record[4])
-                    .iter()
-                    .map(|s| CertNo::parse(s).map_err(|e| bad("officers", e.to_string())))
-                    .collect::<Result<_, _>>()?,
-            });
-        }
-        Ok(Merged::new(plans, visits))
-    }
-
-    /// The visits of the earlier bundles a plan names in `merge_with`: one
-    /// bundle for every named plan, none for a plan not named, each of the
-    /// same inspection date (the period, spec §14).
-    pub fn from_bundles(plan: &Plan, bundles: &[Stored]) -> Result<Self, String> {
+    /// The visits of the earlier draws a plan names in `merge_with`: one
+    /// draw for every named plan, none for a plan not named, each of the
+    /// same inspection date (the period, spec §14). Their teams are taken
+    /// as drawn.
+    pub fn from_draws(plan: &Plan, draws: &[EarlierDraw]) -> Result<Self, MergeError> {
         let named = plan.merge_with.as_deref().unwrap_or_default();
         if named.is_empty() {
-            return match bundles.first() {
+            return match draws.first() {
                 None => Ok(Merged::default()),
-                Some(b) => Err(format!(
-                    "{}: plan {} names no plans in merge_with, so no bundle can be merged",
-                    b.dir.display(),
-                    plan.id
-                )),
+                Some(d) => Err(MergeError::NothingNamed {
+                    origin: d.origin.clone(),
+                    plan: plan.id.clone(),
+                }),
             };
         }
-        let mut by_plan: Vec<Option<&Stored>> = vec![None; named.len()];
-        for stored in bundles {
-            let id = &stored.manifest.plan.id;
-            let at = named.iter().position(|n| n == id).ok_or_else(|| {
-                format!(
-                    "{}: plan {id} is not named in merge_with of plan {} ({})",
-                    stored.dir.display(),
-                    plan.id,
-                    named.join(", ")
-                )
+        let mut by_plan: Vec<Option<&EarlierDraw>> = vec![None; named.len()];
+        for draw in draws {
+            let id = &draw.plan_id;
+            let at = named.iter().position(|n| n == id).ok_or_else(|| MergeError::NotNamed {
+                origin: draw.origin.clone(),
+                other: id.clone(),
+                plan: plan.id.clone(),
+                named: named.join(", "),
             })?;
             if by_plan[at].is_some() {
-                return Err(format!("{}: a second bundle of plan {id}", stored.dir.display()));
-            }
-            if stored.plan.inspection_date != plan.inspection_date {
-                return Err(format!(
-                    "{}: plan {id} inspects on {}, plan {} on {}; only plans of one inspection date can merge",
-                    stored.dir.display(),
-                    stored.plan.inspection_date,
-                    plan.id,
-                    plan.inspection_date
-                ));
-            }
-            by_plan[at] = Some(stored);
-        }
-        if let Some(missing) = named.iter().zip(&by_plan).find(|(_, b)| b.is_none()) {
-            return Err(format!(
-                "plan {} merges with {}, but no bundle of it was given (--merge)",
-                plan.id, missing.0
-            ));
-        }
-        let mut visits = Vec::new();
-        for stored in by_plan.into_iter().flatten() {
-            let text = stored.assignments.trim_start_matches('\u{feff}');
-            let mut reader = csv::Reader::from_reader(text.as_bytes());
-            for (row, record) in reader.records().enumerate() {
-                let at =
-                    |e: &dyn std::fmt::Display| format!("{}/assignments.csv:{}: {e}", stored.dir.display(), row + 2);
-                let record = record.map_err(|e| at(&e))?;
-                let (Some(code), Some(items), Some(team)) = (record.get(1), record.get(3), record.get(6)) else {
-                    return Err(at(&"too few columns"));
-                };
-                visits.push(EarlierVisit {
-                    plan_id: stored.manifest.plan.id.clone(),
-                    date: stored.plan.inspection_date,
-                    code: CreditCode::parse(code).map_err(|e| at(&e))?,
-                    items: items
-                        .split(';')
-                        .map(ItemCode::parse)
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| at(&e))?,
-                    officers: team
-                        .split(';')
-                        .map(CertNo::parse)
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| at(&e))?,
+                return Err(MergeError::Twice {
+                    origin: draw.origin.clone(),
+                    other: id.clone(),
                 });
             }
+            if draw.date != plan.inspection_date {
+                return Err(MergeError::OtherPeriod {
+                    origin: draw.origin.clone(),
+                    other: id.clone(),
+                    other_date: draw.date,
+                    plan: plan.id.clone(),
+                    date: plan.inspection_date,
+                });
+            }
+            by_plan[at] = Some(draw);
         }
+        if let Some(missing) = named.iter().zip(&by_plan).find(|(_, d)| d.is_none()) {
+            return Err(MergeError::Missing {
+                plan: plan.id.clone(),
+                other: missing.0.clone(),
+            });
+        }
+        let visits = by_plan
+            .into_iter()
+            .flatten()
+            .flat_map(|draw| {
+                draw.visits.iter().map(|v| EarlierVisit {
+                    plan_id: draw.plan_id.clone(),
+                    date: draw.date,
+                    code: v.code,
+                    items: v.items.clone(),
+                    officers: v.team.clone(),
+                })
+            })
+            .collect();
         Ok(Merged::new(named.to_vec(), visits))
     }
+}
+
+/// Why the earlier draws given do not fit the plan's `merge_with`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    #[error("{origin}: plan {plan} names no plans in merge_with, so no bundle can be merged")]
+    NothingNamed { origin: String, plan: String },
+    #[error("{origin}: plan {other} is not named in merge_with of plan {plan} ({named})")]
+    NotNamed {
+        origin: String,
+        other: String,
+        plan: String,
+        named: String,
+    },
+    #[error("{origin}: a second bundle of plan {other}")]
+    Twice { origin: String, other: String },
+    #[error("{origin}: plan {other} inspects on {other_date}, plan {plan} on {date}; only plans of one inspection date can merge")]
+    OtherPeriod {
+        origin: String,
+        other: String,
+        other_date: NaiveDate,
+        plan: String,
+        date: NaiveDate,
+    },
+    #[error("plan {plan} merges with {other}, but no bundle of it was given (--merge)")]
+    Missing { plan: String, other: String },
+    #[error("the bundle of plan {0} is given both as history and to merge with")]
+    AlsoHistory(String),
 }
 
 #[cfg(test)]
@@ -188,7 +169,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn csv_round_trip_and_order_independent_hash() {
+    fn the_hash_does_not_depend_on_the_order_given() {
         let a = EarlierVisit {
             plan_id: "P-1".into(),
             date: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
@@ -202,8 +183,8 @@ mod tests {
         };
         let plans = vec!["P-1".to_owned(), "P-0".to_owned()];
         let one = Merged::new(plans.clone(), vec![a.clone(), b.clone()]);
-        let two = Merged::new(plans.clone(), vec![b, a]);
+        let two = Merged::new(plans, vec![b, a]);
         assert_eq!(one.hash(), two.hash());
-        assert_eq!(Merged::from_csv(plans, &one.to_csv()).unwrap(), one);
+        assert_eq!(one, two);
     }
 }

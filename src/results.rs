@@ -123,7 +123,7 @@ impl Desk {
             path: self.publications_dir.join(&record.bundle),
             source,
         })?;
-        let rows = crate::public::publications::parse_rows(&rows).map_err(invalid)?;
+        let rows = crate::public::publications::parse_rows(&rows).map_err(|e| invalid(e.to_string()))?;
         if !rows.iter().any(|r| r.credit_code == result.credit_code) {
             return Err(invalid(format!(
                 "{} was not drawn in task {}",
@@ -232,7 +232,7 @@ impl Desk {
         };
         let rows = std::fs::read(public.join("assignments.csv")).map_err(io)?;
         let names: std::collections::HashMap<String, String> = crate::public::publications::parse_rows(&rows)
-            .map_err(TaskError::Invalid)?
+            .map_err(|e| TaskError::Invalid(e.to_string()))?
             .into_iter()
             .map(|r| (r.credit_code, r.name))
             .collect();

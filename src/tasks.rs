@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::bundle::{self, Manifest};
-use crate::draw::{check_new_plan, draw_new, DrawError};
-use crate::history::{EarlierDraw, History};
+use crate::draw::{check_new_plan, DrawError};
+use crate::history::History;
 use crate::ledger::{Appended, Entry, Head, Kind, Ledger, LedgerError};
-use crate::merge::Merged;
+use crate::pipeline::{self, DrawInputs, EarlierBundle, PipelineError};
 use crate::plan::Plan;
 use crate::pools::{is_workbook, load_path, LoadOptions, Pools, Problems, SnapshotHashes, FILES};
 
@@ -541,33 +541,30 @@ impl Desk {
     async fn draw_with(&self, announcement: &Announcement, seed: &SeedSpec) -> Result<(DrawRecord, Entry), TaskError> {
         let snapshot = self.snapshot_pools(&announcement.snapshot_combined);
         let pools = load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
-        let (history, history_sources) = self.announced_history(announcement).await?;
-        let (merged, merge_sources) = self.merge_inputs(announcement)?;
-        let outcome = draw_new(&pools, &announcement.plan, &history, &merged, &seed.seed)?;
-        let head_before = self.ledger.head().await?;
-        let merge = announcement.plan.merge_with.as_ref().map(|_| bundle::MergeInputs {
-            merged: &merged,
-            sources: &merge_sources,
-        });
-        let (mut confidential, mut public) = bundle::merged_contents(
-            &pools,
-            &announcement.plan,
-            &history,
-            &history_sources,
-            merge,
-            seed,
-            &outcome,
-            &self.time.stamp(),
-        );
-        for contents in [&mut confidential, &mut public] {
-            contents.manifest.ledger = Some(bundle::LedgerRef {
-                task_id: announcement.task_id.clone(),
-                head_seq: head_before.seq,
-                head_hash: head_before.hash,
-                unannounced: announcement.unannounced,
-            });
+        let earlier = self.announced_history(announcement).await?;
+        let to_merge = self.merge_inputs(announcement)?;
+        let inputs = DrawInputs::assemble(&announcement.plan, &earlier, &to_merge).map_err(inputs_error)?;
+        if let Some(fixed) = announcement.history_sha256 {
+            if inputs.history.hash() != fixed {
+                return Err(TaskError::Invalid(format!(
+                    "the history of {} no longer has the hash its announcement fixed ({fixed})",
+                    announcement.task_id
+                )));
+            }
         }
-        let name = bundle_name(&announcement.task_id, seed);
+        let head_before = self.ledger.head().await?;
+        let ledger = bundle::LedgerRef {
+            task_id: announcement.task_id.clone(),
+            head_seq: head_before.seq,
+            head_hash: head_before.hash,
+            unannounced: announcement.unannounced,
+        };
+        let pipeline::Drawn {
+            name,
+            confidential,
+            public,
+            ..
+        } = inputs.draw(&pools, seed, Some(ledger), &self.time.stamp())?;
         // A staging folder of its own per attempt: another instance may be
         // staging the same task's bundle at this moment.
         let staging = self
@@ -654,40 +651,28 @@ impl Desk {
         Ok((sources, history))
     }
 
-    /// The history an announced task draws with, rebuilt from the draws its
-    /// announcement fixed, and those draws as its bundle names them.
-    async fn announced_history(
-        &self,
-        announcement: &Announcement,
-    ) -> Result<(History, Vec<bundle::HistorySource>), TaskError> {
-        let Some(fixed) = announcement.history_sha256 else {
+    /// The earlier draws an announced task's history is rebuilt from: those
+    /// its announcement fixed, with the substitutions it counted. Its hash
+    /// is checked against the announcement's when the draw is assembled.
+    async fn announced_history(&self, announcement: &Announcement) -> Result<Vec<EarlierBundle>, TaskError> {
+        if announcement.history_sha256.is_none() {
             // Announced before histories were fixed: drawn without one, as then.
-            return Ok((History::default(), Vec::new()));
-        };
-        let history = self
-            .history_of(&announcement.plan, &announcement.history_sources)
-            .await?;
-        if history.hash() != fixed {
-            return Err(TaskError::Invalid(format!(
-                "the history of {} no longer has the hash its announcement fixed ({fixed})",
-                announcement.task_id
-            )));
+            return Ok(Vec::new());
         }
-        let sources = announcement
-            .history_sources
-            .iter()
-            .map(|s| bundle::HistorySource {
-                plan_id: s.plan_id.clone(),
-                result_sha256: s.result_sha256,
-            })
-            .collect();
-        Ok((history, sources))
+        self.earlier_bundles(&announcement.history_sources).await
     }
 
-    /// The history a plan draws with from these earlier draws: their
-    /// published bundles and their first `substitutions` substitutions as
-    /// the ledger records them (spec §7, the same rule as `--history`).
+    /// The history a plan draws with from these earlier draws (spec §7, the
+    /// same rule as `--history`, through the same pipeline).
     async fn history_of(&self, plan: &Plan, sources: &[HistoryDraw]) -> Result<History, TaskError> {
+        let earlier = self.earlier_bundles(sources).await?;
+        let (history, _) = pipeline::history_of(plan, &earlier).map_err(inputs_error)?;
+        Ok(history)
+    }
+
+    /// The published bundles of these earlier draws and their first
+    /// `substitutions` substitutions as the ledger records them.
+    async fn earlier_bundles(&self, sources: &[HistoryDraw]) -> Result<Vec<EarlierBundle>, TaskError> {
         let mut earlier = Vec::new();
         for source in sources {
             let stored = bundle::read(&self.publications_dir.join(&source.bundle))?;
@@ -711,13 +696,12 @@ impl Desk {
                 )));
             }
             entries.truncate(source.substitutions as usize);
-            earlier.push((stored, entries));
+            earlier.push(EarlierBundle {
+                bundle: stored,
+                substitutions: entries,
+            });
         }
-        let draws: Vec<EarlierDraw<'_>> = earlier
-            .iter()
-            .map(|(bundle, substitutions)| EarlierDraw { bundle, substitutions })
-            .collect();
-        History::for_plan(plan, &draws).map_err(TaskError::Invalid)
+        Ok(earlier)
     }
 
     /// The draws a merging plan joins (spec §14): for each plan it names, the
@@ -752,7 +736,7 @@ impl Desk {
             });
         }
         let stored = self.merge_bundles(&sources)?;
-        Merged::from_bundles(plan, &stored).map_err(TaskError::Invalid)?;
+        pipeline::merged_of(plan, &stored).map_err(inputs_error)?;
         Ok(sources)
     }
 
@@ -772,23 +756,13 @@ impl Desk {
             .collect()
     }
 
-    /// The earlier visits an announced task merges with, from the draws its
-    /// announcement fixed.
-    fn merge_inputs(&self, announcement: &Announcement) -> Result<(Merged, Vec<bundle::HistorySource>), TaskError> {
+    /// The bundles an announced task merges with, from the draws its
+    /// announcement fixed; none for a plan that merges with none.
+    fn merge_inputs(&self, announcement: &Announcement) -> Result<Vec<bundle::Stored>, TaskError> {
         if announcement.plan.merge_with.is_none() {
-            return Ok((Merged::default(), Vec::new()));
+            return Ok(Vec::new());
         }
-        let stored = self.merge_bundles(&announcement.merge_sources)?;
-        let merged = Merged::from_bundles(&announcement.plan, &stored).map_err(TaskError::Invalid)?;
-        let sources = announcement
-            .merge_sources
-            .iter()
-            .map(|s| bundle::HistorySource {
-                plan_id: s.plan_id.clone(),
-                result_sha256: s.result_sha256,
-            })
-            .collect();
-        Ok((merged, sources))
+        self.merge_bundles(&announcement.merge_sources)
     }
 
     /// Reads a published bundle's confidential manifest.
@@ -866,18 +840,17 @@ fn draw_key(task_id: &str) -> String {
     format!("draw:{task_id}")
 }
 
-fn bundle_name(task_id: &str, seed: &SeedSpec) -> String {
-    let safe: String = task_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{safe}_{}", &seed.seed.to_hex()[..12])
+/// The service's reading of a pipeline error: what is wrong with the
+/// earlier draws is the request's problem, as it always was; a bundle that
+/// cannot be read is the service's.
+fn inputs_error(error: PipelineError) -> TaskError {
+    match error {
+        PipelineError::Bundle(e) => TaskError::Bundle(e),
+        PipelineError::Draw(e) => TaskError::Draw(e),
+        PipelineError::History(e) => TaskError::Invalid(e.to_string()),
+        PipelineError::Merge(e) => TaskError::Invalid(e.to_string()),
+        other => TaskError::Invalid(other.to_string()),
+    }
 }
 
 fn method_name(method: &SeedMethod) -> &'static str {

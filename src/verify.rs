@@ -6,7 +6,6 @@ use std::path::Path;
 
 use crate::bundle::{self, write_assignments, BundleError, Manifest, Visibility};
 use crate::draw::{draw_merged, Outcome, Published, ALGORITHM_VERSION};
-use crate::merge::Merged;
 use crate::pools::{load_path, LoadOptions, Pools, Problems};
 use crate::seed::{Seed, SeedSource, SeedSpec};
 use crate::snapshot::bytes_hash;
@@ -101,7 +100,7 @@ fn check_substitutions(
         Ok(seed) => seed,
         Err(e) => return report.differ(format!("manifest.json: seed: {e}")),
     };
-    let merged = merge_inputs(stored).unwrap_or_default();
+    let merged = stored.merged().unwrap_or_default();
     let mut roster = Roster::merging(pools, &stored.plan, &stored.history, &merged, &seed, outcome.clone());
     if let Err(difference) = roster.replay(&log.substitutions) {
         return report.differ(format!("substitutions.json: {difference}"));
@@ -171,7 +170,7 @@ fn redo_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> Re
     }
     report.pass(format!("pool snapshot {} matches", m.snapshot_combined));
 
-    let merged = match merge_inputs(stored) {
+    let merged = match stored.merged() {
         Ok(merged) => merged,
         Err(difference) => return Err(report.differ(format!("{copy}{difference}"))),
     };
@@ -194,7 +193,7 @@ fn redo_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> Re
             "{copy}manifest.json: the SHA-256 of assignments.csv differs from the redraw"
         )));
     }
-    if recorded("history.csv") != Some(bytes_hash(stored.history.to_csv().as_bytes())) {
+    if recorded("history.csv") != Some(bytes_hash(bundle::format::history_csv(&stored.history).as_bytes())) {
         return Err(report.differ(format!(
             "{copy}manifest.json: the SHA-256 of history.csv differs from the bundle's history"
         )));
@@ -211,44 +210,6 @@ fn redo_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> Re
         m.result_sha256
     ));
     Ok((report, outcome))
-}
-
-/// The earlier visits a merging plan joined (spec §14), as its bundle
-/// records them: `merge.csv` under `merge_sha256`, from the plans of
-/// `merge_sources`, which must be those the plan names. A plan that does not
-/// merge must carry none of these.
-/// The earlier visits a bundle's draw merged with (spec §14), checked
-/// against its manifest; empty for a plan that merges with none.
-pub fn merge_inputs(stored: &bundle::Stored) -> Result<Merged, String> {
-    let m = &stored.manifest;
-    let Some(named) = &stored.plan.merge_with else {
-        if stored.merge_csv.is_some() || m.merge_sources.is_some() || m.merge_sha256.is_some() {
-            return Err("the bundle carries merge inputs, but its plan merges with no plan".into());
-        }
-        return Ok(Merged::default());
-    };
-    let (Some(text), Some(sources), Some(hash)) = (&stored.merge_csv, &m.merge_sources, m.merge_sha256) else {
-        return Err(
-            "the plan merges with earlier plans, but merge.csv, merge_sources or merge_sha256 is missing".into(),
-        );
-    };
-    let ids: Vec<String> = sources.iter().map(|s| s.plan_id.clone()).collect();
-    if ids != *named {
-        return Err(format!(
-            "manifest.json: merge_sources are of [{}], the plan names [{}]",
-            ids.join(", "),
-            named.join(", ")
-        ));
-    }
-    let merged = Merged::from_csv(ids, text)?;
-    if merged.hash() != hash {
-        return Err("merge.csv does not match merge_sha256 in manifest.json".into());
-    }
-    let recorded = m.files.iter().find(|f| f.name == "merge.csv").map(|f| f.sha256);
-    if recorded != Some(bytes_hash(merged.to_csv().as_bytes())) {
-        return Err("manifest.json: the SHA-256 of merge.csv differs from the bundle's merge.csv".into());
-    }
-    Ok(merged)
 }
 
 /// The public copy must publish the same draw as the confidential one.

@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use shuangsui::bundle;
+use shuangsui::bundle::format::read_history;
 use shuangsui::draw::draw;
-use shuangsui::history::History;
 use shuangsui::plan::Plan;
 use shuangsui::pools::{load, LoadOptions};
 use shuangsui::seed::SeedSpec;
@@ -32,7 +32,7 @@ fn pristine() -> &'static Path {
         let case = Path::new(CASE);
         let pools = load(&pool_dir(), LoadOptions::default()).unwrap();
         let plan = Plan::load(&case.join("plan.toml")).unwrap();
-        let history = History::from_csv(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
+        let history = read_history(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
         let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
         let outcome = draw(&pools, &plan, &history, &seed.seed).unwrap();
         let (confidential, public) = bundle::contents(
@@ -185,7 +185,7 @@ fn rehash(dir: &Path, name: &str, text: &str) {
         }
     }
     if name == "history.csv" {
-        if let Ok(history) = History::from_csv(text) {
+        if let Ok(history) = read_history(text) {
             manifest_map.insert("history_sha256".into(), json!(history.hash()));
         }
     }

@@ -221,10 +221,7 @@ async fn a_substitution_in_the_earlier_draw_changes_who_is_barred_later() {
     // teams: find a target of A that B will visit too.
     let before = History::for_plan(
         &plan_b,
-        &[shuangsui::history::EarlierDraw {
-            bundle: &bundle::read(&a_dir).unwrap(),
-            substitutions: &[],
-        }],
+        &[bundle::read(&a_dir).unwrap().earlier_draw(Vec::new()).unwrap()],
     )
     .unwrap();
     let probe = shuangsui::draw::draw(&pools, &plan_b, &before, &common::seed(1)).unwrap();

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
+use shuangsui::bundle::format::{read_history, read_merge};
 use shuangsui::bundle::{assignments_csv, Visibility};
 use shuangsui::draw::{draw, draw_merged, result_hash, selection_hash};
 use shuangsui::history::History;
@@ -213,13 +214,11 @@ fn drawn_case(name: &str) -> (PathBuf, shuangsui::pools::Pools, Plan, History, M
     let case = vectors().join(name);
     let pools = load(&case.join("pool"), LoadOptions::default()).unwrap_or_else(|p| panic!("{}: {p}", case.display()));
     let plan = Plan::load(&case.join("plan.toml")).unwrap();
-    let history = History::from_csv(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
+    let history = read_history(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
     let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
     let merged = match &plan.merge_with {
         None => Merged::default(),
-        Some(named) => {
-            Merged::from_csv(named.clone(), &std::fs::read_to_string(case.join("merge.csv")).unwrap()).unwrap()
-        }
+        Some(named) => read_merge(named.clone(), &std::fs::read_to_string(case.join("merge.csv")).unwrap()).unwrap(),
     };
     (case, pools, plan, history, merged, seed)
 }

@@ -14,6 +14,16 @@ use std::io;
 use super::publications::{PublicRow, PublishedDraw};
 use crate::substitution::{self, Log};
 
+/// Why a substitution list does not apply to a drawn list: it is not this
+/// draw's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotThisList {
+    #[error("substitution {seq}: {code} is not on the drawn list")]
+    NotDrawn { seq: u32, code: String },
+    #[error("substitution {seq}: {out} is not on the current team for {code}")]
+    NotOnTeam { seq: u32, out: String, code: String },
+}
+
 /// One substitution as it bears on one visit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -83,7 +93,7 @@ impl CurrentList {
     /// An entry that names a business not on the list, or an officer not on
     /// its current team, means the list is not this draw's: an error naming
     /// the entry, never a silently different team.
-    pub fn new(rows: Vec<PublicRow>, log: Option<Log>) -> Result<Self, String> {
+    pub fn new(rows: Vec<PublicRow>, log: Option<Log>) -> Result<Self, NotThisList> {
         let mut rows: Vec<CurrentRow> = rows.into_iter().map(CurrentRow::as_drawn).collect();
         if let Some(log) = &log {
             let at: HashMap<String, usize> = rows
@@ -96,16 +106,18 @@ impl CurrentList {
                 let row = at
                     .get(code)
                     .map(|&k| &mut rows[k])
-                    .ok_or_else(|| format!("substitution {}: {code} is not on the drawn list", entry.seq))?;
+                    .ok_or_else(|| NotThisList::NotDrawn {
+                        seq: entry.seq,
+                        code: code.to_owned(),
+                    })?;
                 let place = row
                     .team
                     .iter_mut()
                     .find(|c| c.as_str() == entry.out.as_str())
-                    .ok_or_else(|| {
-                        format!(
-                            "substitution {}: {} is not on the current team for {code}",
-                            entry.seq, entry.out
-                        )
+                    .ok_or_else(|| NotThisList::NotOnTeam {
+                        seq: entry.seq,
+                        out: entry.out.to_string(),
+                        code: code.to_owned(),
                     })?;
                 *place = entry.incoming.to_string();
                 row.changes.push(Change {
@@ -149,7 +161,7 @@ impl PublishedDraw {
                 return Err(invalid("belongs to another draw".into()));
             }
         }
-        CurrentList::new(rows, log).map_err(invalid)
+        CurrentList::new(rows, log).map_err(|e| invalid(e.to_string()))
     }
 }
 
@@ -235,9 +247,9 @@ mod tests {
     fn a_list_that_does_not_apply_is_refused() {
         let rows = || vec![row(A, &["C1", "C2"])];
         let err = CurrentList::new(rows(), Some(log(vec![entry(1, B, "C1", "C9")]))).unwrap_err();
-        assert!(err.contains("not on the drawn list"), "{err}");
+        assert!(err.to_string().contains("not on the drawn list"), "{err}");
         let err = CurrentList::new(rows(), Some(log(vec![entry(1, A, "C5", "C9")]))).unwrap_err();
-        assert!(err.contains("not on the current team"), "{err}");
+        assert!(err.to_string().contains("not on the current team"), "{err}");
         // An officer already taken off is no longer on the team.
         let twice = vec![entry(1, A, "C1", "C9"), entry(2, A, "C1", "C8")];
         assert!(CurrentList::new(rows(), Some(log(twice))).is_err());

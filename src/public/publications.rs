@@ -10,17 +10,17 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::bundle::{Manifest, Visibility, FORMAT};
+use crate::bundle::{Manifest, Visibility};
 use crate::snapshot::bytes_hash;
 
 /// The public copy inside a bundle folder.
 pub const PUBLIC_DIR: &str = "public";
 
+use crate::bundle::format::{read_assignments, read_manifest, FormatError};
 /// The header of the public `assignments.csv`, in order. A file with any other
 /// header (in particular the confidential one, which adds 信用风险分类) is
 /// refused rather than shown.
 pub use crate::bundle::PUBLIC_HEADER;
-use crate::bundle::{DEPARTMENTS_HEADER, MERGED_HEADER};
 
 /// A folder of bundles, as written by `shuangsui draw --out DIR`.
 #[derive(Debug, Clone)]
@@ -44,27 +44,8 @@ pub struct PublishedDraw {
     pub unannounced: bool,
 }
 
-/// One row of the public `assignments.csv`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublicRow {
-    /// 序号: 1, 2, … in credit-code order.
-    pub number: u32,
-    pub credit_code: String,
-    pub name: String,
-    /// Item codes.
-    pub items: Vec<String>,
-    /// Item names, in the order of `items`.
-    pub item_names: Vec<String>,
-    /// The leader's certificate number.
-    pub leader: String,
-    /// The team's certificate numbers, leader first.
-    pub team: Vec<String>,
-    /// Joint plans only (spec §13): the departments of the visit in team
-    /// order, each supplying an equal, consecutive share of `team`.
-    pub departments: Vec<String>,
-    /// Merging plans only (spec §14): the earlier plan whose visit this joins.
-    pub merged_with: Option<String>,
-}
+/// One row of the public `assignments.csv`, as the bundle format reads it.
+pub use crate::bundle::AssignmentRow as PublicRow;
 
 impl Publications {
     /// Does not touch the disk: the folder is read on every [`list`](Self::list)
@@ -179,12 +160,12 @@ fn read_draw(dir: &Path, name: String) -> io::Result<Option<PublishedDraw>> {
         Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::InvalidData) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let Ok(manifest) = serde_json::from_str::<Manifest>(&text) else {
+    let Ok(manifest) = read_manifest(&text) else {
         return Ok(None);
     };
     // A public copy says so and carries no per-class counts; anything else in
     // public/ is a mistake we must not publish.
-    if manifest.format != FORMAT || manifest.visibility != Visibility::Public || manifest.strata.is_some() {
+    if manifest.visibility != Visibility::Public || manifest.strata.is_some() {
         return Ok(None);
     }
     Ok(Some(PublishedDraw {
@@ -230,54 +211,11 @@ impl PublishedDraw {
     }
 }
 
-/// Parses the public `assignments.csv` bytes (UTF-8, optional BOM).
-pub fn parse_rows(bytes: &[u8]) -> Result<Vec<PublicRow>, String> {
-    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
-    let header = reader.headers().map_err(|e| e.to_string())?.clone();
-    // The public header, then the columns of joint and merging plans when
-    // the plan has them (spec §8, §13, §14), in that order.
-    let mut rest = header.iter().skip(PUBLIC_HEADER.len()).peekable();
-    let departments_at = rest.next_if_eq(&DEPARTMENTS_HEADER).map(|_| PUBLIC_HEADER.len());
-    let merged_at = rest
-        .next_if_eq(&MERGED_HEADER)
-        .map(|_| PUBLIC_HEADER.len() + departments_at.map_or(0, |_| 1));
-    if header.iter().take(PUBLIC_HEADER.len()).ne(PUBLIC_HEADER) || rest.next().is_some() {
-        return Err(format!(
-            "header is {:?}, expected the public header {:?}",
-            header.iter().collect::<Vec<_>>(),
-            PUBLIC_HEADER
-        ));
-    }
-    // A list field: empty text is an empty list, not one empty element.
-    let split = |text: &str, separator: char| -> Vec<String> {
-        if text.is_empty() {
-            Vec::new()
-        } else {
-            text.split(separator).map(str::to_owned).collect()
-        }
-    };
-    let mut rows = Vec::new();
-    for (index, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| e.to_string())?;
-        // Line 1 is the header.
-        let line = index + 2;
-        let number = record[0]
-            .parse::<u32>()
-            .map_err(|_| format!("line {line}: 序号 {:?} is not a number", &record[0]))?;
-        rows.push(PublicRow {
-            number,
-            credit_code: record[1].to_owned(),
-            name: record[2].to_owned(),
-            items: split(&record[3], ';'),
-            item_names: split(&record[4], '；'),
-            leader: record[5].to_owned(),
-            team: split(&record[6], ';'),
-            departments: departments_at.map_or_else(Vec::new, |at| split(&record[at], ';')),
-            merged_with: merged_at.map(|at| record[at].to_owned()).filter(|m| !m.is_empty()),
-        });
-    }
-    Ok(rows)
+/// Parses the public `assignments.csv` bytes (UTF-8, optional BOM): exactly
+/// the public header, with the columns of joint and merging plans where the
+/// plan has them; the confidential header is refused.
+pub fn parse_rows(bytes: &[u8]) -> Result<Vec<PublicRow>, FormatError> {
+    read_assignments(bytes, Visibility::Public)
 }
 
 #[cfg(test)]
@@ -311,14 +249,20 @@ mod tests {
         assert_eq!(rows[0].merged_with.as_deref(), Some("PZ-1"));
         assert_eq!(rows[1].merged_with, None);
         let wrong_order = csv.replacen("检查部门,合并至", "合并至,检查部门", 1);
-        assert!(parse_rows(wrong_order.as_bytes()).unwrap_err().contains("header"));
+        assert!(parse_rows(wrong_order.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("header"));
     }
 
     #[test]
     fn refuses_the_confidential_header() {
         let confidential = "序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员,信用风险分类\r\n\
             1,9152020001383091EP,某公司,SCJG-130,检查,520281,520281;520282,A\r\n";
-        assert!(parse_rows(confidential.as_bytes()).unwrap_err().contains("header"));
+        assert!(parse_rows(confidential.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("header"));
     }
 
     #[test]

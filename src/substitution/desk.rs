@@ -7,10 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{extend, Entry, Log, Reason, Request, Roster, FORMAT};
 use crate::bundle;
-use crate::draw::draw_merged;
 use crate::ledger::{Appended, Kind};
+use crate::pipeline::{redraw_checked, RedrawError};
 use crate::pools::{declare_conflict, load_path, Declared, LoadOptions};
-use crate::seed::Seed;
 use crate::snapshot::{bytes_hash, Hash32};
 use crate::tasks::{Desk, TaskError};
 
@@ -76,13 +75,29 @@ impl Desk {
             LoadOptions::default(),
         )
         .map_err(TaskError::Pools)?;
-        let seed = Seed::parse_hex(&record.seed).map_err(|e| TaskError::Invalid(e.to_string()))?;
-        let merged = crate::verify::merge_inputs(&stored).map_err(TaskError::Invalid)?;
-        let outcome = draw_merged(&pools, &stored.plan, &stored.history, &merged, &seed)?;
+        // The same checked redraw as `shuangsui substitute`: a bundle that no
+        // longer gives the draw the ledger recorded takes no substitution.
+        if stored.manifest.seed.hex != record.seed || stored.manifest.result_sha256 != record.result_sha256 {
+            return Err(TaskError::Invalid(format!(
+                "bundle {} is not the draw of {task_id} the ledger records",
+                record.bundle
+            )));
+        }
+        let redrawn = redraw_checked(&stored, &pools).map_err(|e| match e {
+            RedrawError::Draw(e) => TaskError::Draw(e),
+            e => TaskError::Invalid(format!("bundle {}: {e}", record.bundle)),
+        })?;
         let log = self.substitution_log(task_id).await?;
         let (log, entry) = extend(
             &stored,
-            Roster::merging(&pools, &stored.plan, &stored.history, &merged, &seed, outcome),
+            Roster::merging(
+                &pools,
+                &stored.plan,
+                &stored.history,
+                &redrawn.merged,
+                &redrawn.seed,
+                redrawn.outcome,
+            ),
             log,
             &request,
             &self.time.stamp(),

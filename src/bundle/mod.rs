@@ -8,17 +8,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::draw::{Outcome, Published, StratumCount, ALGORITHM_VERSION};
-use crate::history::History;
+use crate::draw::{Outcome, Published, ALGORITHM_VERSION};
+use crate::history::{DrawnVisit, EarlierDraw, History, Swap};
 use crate::merge::Merged;
 use crate::plan::Plan;
-use crate::pools::{Pools, SnapshotHashes};
+use crate::pools::Pools;
 use crate::seed::SeedSpec;
-use crate::snapshot::{bytes_hash, Hash32};
+use crate::snapshot::bytes_hash;
 
-pub const FORMAT: &str = "shuangsui-bundle/1";
+pub mod format;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -37,218 +36,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
     }
 }
 
-/// Whether a copy of the bundle may be published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Visibility {
-    /// Holds risk classes and per-class counts: for the regulator and auditors.
-    Confidential,
-    /// What the public sees: no risk classes, no recusal list, only hashes.
-    Public,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanRef {
-    pub id: String,
-    pub name: String,
-    /// SHA-256 of `plan.json` as stored in the bundle.
-    pub sha256: Hash32,
-    /// The plan itself, so the manifest alone says what was drawn.
-    pub content: Plan,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeedRecord {
-    pub hex: String,
-    pub source: crate::seed::SeedSource,
-}
-
-/// An earlier bundle whose inspections are part of a draw's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistorySource {
-    pub plan_id: String,
-    pub result_sha256: Hash32,
-}
-
-impl HistorySource {
-    pub fn of(stored: &Stored) -> Self {
-        HistorySource {
-            plan_id: stored.manifest.plan.id.clone(),
-            result_sha256: stored.manifest.result_sha256,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub visits: usize,
-    /// (target, item) pairs: one visit may cover several items.
-    pub item_checks: usize,
-    pub officers: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileHash {
-    pub name: String,
-    pub sha256: Hash32,
-}
-
-/// `manifest.json`. Field order is the order of the specification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub format: String,
-    pub algorithm_version: u32,
-    pub visibility: Visibility,
-    pub plan: PlanRef,
-    pub seed: SeedRecord,
-    pub snapshot: SnapshotHashes,
-    pub snapshot_combined: Hash32,
-    pub history_sha256: Hash32,
-    /// The earlier bundles the history was taken from.
-    pub history_sources: Vec<HistorySource>,
-    /// Plans that merge (spec §14): the earlier bundles of the period, in
-    /// the order of the plan's `merge_with`, and the hash of `merge.csv`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_sources: Option<Vec<HistorySource>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_sha256: Option<Hash32>,
-    pub selection_sha256: Hash32,
-    pub result_sha256: Hash32,
-    pub counts: Counts,
-    /// Per item and credit-risk class; only in the confidential copy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strata: Option<Vec<StratumCount>>,
-    pub files: Vec<FileHash>,
-    pub created_at: String,
-    pub generator: String,
-    /// Set when the service drew it: the task and the ledger head just
-    /// before the draw, so a rewritten history shows against any bundle.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ledger: Option<LedgerRef>,
-}
-
-/// Where a service draw sits in the ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LedgerRef {
-    pub task_id: String,
-    pub head_seq: u64,
-    pub head_hash: Hash32,
-    /// Drawn without announcement, with a seed nobody could check beforehand.
-    pub unannounced: bool,
-}
-
-/// The columns of the public `assignments.csv` (spec §8).
-pub const PUBLIC_HEADER: [&str; 7] = [
-    "序号",
-    "统一社会信用代码",
-    "名称",
-    "抽查事项",
-    "抽查事项名称",
-    "组长",
-    "检查人员",
-];
-/// The confidential copy's extra column, always the last.
-pub const RISK_CLASS_HEADER: &str = "信用风险分类";
-/// Joint plans only (spec §13): the departments of the visit, in team order.
-pub const DEPARTMENTS_HEADER: &str = "检查部门";
-/// Merging plans only (spec §14): the earlier plan whose visit this joins.
-pub const MERGED_HEADER: &str = "合并至";
-
-/// The header of `assignments.csv` for a plan (spec §8, §13, §14).
-pub fn assignments_header(plan: &Plan, visibility: Visibility) -> Vec<&'static str> {
-    let mut header = PUBLIC_HEADER.to_vec();
-    if plan.joint.is_some() {
-        header.push(DEPARTMENTS_HEADER);
-    }
-    if plan.merge_with.is_some() {
-        header.push(MERGED_HEADER);
-    }
-    if visibility == Visibility::Confidential {
-        header.push(RISK_CLASS_HEADER);
-    }
-    header
-}
-
-/// `assignments.csv` as text: UTF-8 with BOM (so Excel reads it right),
-/// CRLF, one row per visit in credit-code order.
-pub fn assignments_csv(pools: &Pools, plan: &Plan, outcome: &Outcome, visibility: Visibility) -> String {
-    write_assignments(pools, plan, outcome, &Published::new(pools, outcome), visibility)
-}
-
-/// [`assignments_csv`] from texts already made.
-pub fn write_assignments(
-    pools: &Pools,
-    plan: &Plan,
-    outcome: &Outcome,
-    published: &Published,
-    visibility: Visibility,
-) -> String {
-    let confidential = visibility == Visibility::Confidential;
-    // Sized up front: a national draw writes tens of megabytes.
-    let mut bytes = Vec::with_capacity(200 * (outcome.visits.len() + 1));
-    bytes.extend_from_slice("\u{feff}".as_bytes());
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(bytes);
-    writer
-        .write_record(assignments_header(plan, visibility))
-        .expect("in-memory write");
-    let mut names = String::new();
-    let mut departments = String::new();
-    for (n, (visit, (items, team))) in outcome.visits.iter().zip(&published.texts).enumerate() {
-        let target = &pools.targets[visit.target as usize];
-        names.clear();
-        for (k, &i) in visit.items.iter().enumerate() {
-            if k > 0 {
-                names.push('；');
-            }
-            names.push_str(&pools.items[i as usize].name);
-        }
-        // Every drawn visit has a full team; an empty one writes no leader
-        // rather than failing half-way through a file.
-        let leader = visit
-            .team
-            .first()
-            .map_or("", |&o| pools.inspectors[o as usize].cert.as_str());
-        let number = (n + 1).to_string();
-        let row = [
-            number.as_str(),
-            target.code.as_str(),
-            pools.target_name(target),
-            items,
-            &names,
-            leader,
-            team,
-        ];
-        let mut extra = [""; 3];
-        let mut width = 0;
-        if plan.joint.is_some() {
-            departments.clear();
-            // Each department of the visit supplies team_size consecutive
-            // members, so naming them in order assigns every officer.
-            for (k, chunk) in visit.team.chunks((plan.team_size as usize).max(1)).enumerate() {
-                if k > 0 {
-                    departments.push(';');
-                }
-                departments.push_str(&pools.inspectors[chunk[0] as usize].department);
-            }
-            extra[width] = &departments;
-            width += 1;
-        }
-        if let Some(named) = &plan.merge_with {
-            extra[width] = visit.merged.map_or("", |m| named[m as usize].as_str());
-            width += 1;
-        }
-        if confidential {
-            extra[width] = target.risk.as_str();
-            width += 1;
-        }
-        writer
-            .write_record(row.iter().chain(&extra[..width]))
-            .expect("in-memory write");
-    }
-    String::from_utf8(writer.into_inner().expect("in-memory write")).expect("every field is UTF-8")
-}
+pub use format::{
+    assignments_csv, assignments_header, write_assignments, AssignmentRow, FormatError, DEPARTMENTS_HEADER,
+    MERGED_HEADER, PUBLIC_HEADER, RISK_CLASS_HEADER,
+};
+pub use format::{
+    manifest_json, Counts, FileHash, HistorySource, LedgerRef, Manifest, PlanRef, SeedRecord, Visibility, FORMAT,
+};
 
 /// Everything a bundle holds, before it is written.
 pub struct Contents {
@@ -291,7 +85,7 @@ pub fn merged_contents(
 ) -> (Contents, Contents) {
     let published = Published::new(pools, outcome);
     let plan_json = plan.to_json();
-    let history_csv = history.to_csv();
+    let history_csv = format::history_csv(history);
     let officers: std::collections::BTreeSet<u32> =
         outcome.visits.iter().flat_map(|v| v.team.iter().copied()).collect();
     let base = Manifest {
@@ -337,7 +131,7 @@ pub fn merged_contents(
             ),
         ];
         if let Some(merge) = &merge {
-            files.push(("merge.csv".to_owned(), merge.merged.to_csv()));
+            files.push(("merge.csv".to_owned(), format::merge_csv(merge.merged)));
         }
         let mut manifest = base.clone();
         manifest.visibility = visibility;
@@ -357,15 +151,22 @@ pub fn merged_contents(
     rayon::join(|| copy(Visibility::Confidential), || copy(Visibility::Public))
 }
 
-fn manifest_json(manifest: &Manifest) -> String {
-    let mut text = serde_json::to_string_pretty(manifest).expect("manifests serialise");
-    text.push('\n');
-    text
-}
-
-/// The folder name of a plan's bundle for a seed.
-pub fn bundle_name(plan: &Plan, seed: &SeedSpec) -> String {
-    format!("{}_{}", plan.id, &seed.seed.to_hex()[..12])
+/// The folder name of a draw's bundle: the plan id (the shell) or the task
+/// id (the service, where a redraw is `TASK~2`), made one safe path segment,
+/// then the seed's first twelve hex digits. A plan id is already safe, so
+/// the shell's names are the id as written.
+pub fn bundle_name(id: &str, seed: &crate::seed::Seed) -> String {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}_{}", &seed.to_hex()[..12])
 }
 
 /// Writes the bundle into `out_dir/NAME` atomically and returns its path.
@@ -482,17 +283,12 @@ pub fn read(dir: &Path) -> Result<Stored, BundleError> {
         path: dir.join(name),
         message,
     };
-    let manifest: Manifest =
-        serde_json::from_str(&read_text("manifest.json")?).map_err(|e| invalid("manifest.json", e.to_string()))?;
-    if manifest.format != FORMAT {
-        return Err(invalid(
-            "manifest.json",
-            format!("format {:?} is not {FORMAT:?}", manifest.format),
-        ));
-    }
+    let manifest =
+        format::read_manifest(&read_text("manifest.json")?).map_err(|e| invalid("manifest.json", e.to_string()))?;
     let plan_json = read_text("plan.json")?;
     let plan: Plan = serde_json::from_str(&plan_json).map_err(|e| invalid("plan.json", e.to_string()))?;
-    let history = History::from_csv(&read_text("history.csv")?).map_err(|m| invalid("history.csv", m))?;
+    let history =
+        format::read_history(&read_text("history.csv")?).map_err(|e| invalid("history.csv", e.to_string()))?;
     let assignments = read_text("assignments.csv")?;
     let merge_path = dir.join("merge.csv");
     let merge_csv = if merge_path.exists() {
@@ -509,6 +305,78 @@ pub fn read(dir: &Path) -> Result<Stored, BundleError> {
         assignments,
         merge_csv,
     })
+}
+
+impl Stored {
+    /// The visits of its `assignments.csv`, typed, read by column name.
+    pub fn visits(&self) -> Result<Vec<DrawnVisit>, BundleError> {
+        format::read_visits(self.assignments.as_bytes(), self.manifest.visibility).map_err(|e| BundleError::Invalid {
+            path: self.dir.join("assignments.csv"),
+            message: e.to_string(),
+        })
+    }
+
+    /// The draw as an earlier draw of a later one (history, spec §7, or
+    /// merge, §14), with the substitutions made on it so far.
+    pub fn earlier_draw(&self, substitutions: Vec<Swap>) -> Result<EarlierDraw, BundleError> {
+        Ok(EarlierDraw {
+            origin: self.dir.display().to_string(),
+            plan_id: self.manifest.plan.id.clone(),
+            date: self.plan.inspection_date,
+            visits: self.visits()?,
+            substitutions,
+        })
+    }
+
+    /// The earlier visits the bundle's draw merged with (spec §14), as it
+    /// records them: `merge.csv` under `merge_sha256`, from the plans of
+    /// `merge_sources`, which must be those the plan names. A plan that does
+    /// not merge must carry none of these; for it the result is empty.
+    pub fn merged(&self) -> Result<Merged, MergeRecordError> {
+        let m = &self.manifest;
+        let Some(named) = &self.plan.merge_with else {
+            if self.merge_csv.is_some() || m.merge_sources.is_some() || m.merge_sha256.is_some() {
+                return Err(MergeRecordError::Unexpected);
+            }
+            return Ok(Merged::default());
+        };
+        let (Some(text), Some(sources), Some(hash)) = (&self.merge_csv, &m.merge_sources, m.merge_sha256) else {
+            return Err(MergeRecordError::Missing);
+        };
+        let ids: Vec<String> = sources.iter().map(|s| s.plan_id.clone()).collect();
+        if ids != *named {
+            return Err(MergeRecordError::OtherPlans {
+                sources: ids.join(", "),
+                named: named.join(", "),
+            });
+        }
+        let merged = format::read_merge(ids, text)?;
+        if merged.hash() != hash {
+            return Err(MergeRecordError::Hash);
+        }
+        let recorded = m.files.iter().find(|f| f.name == "merge.csv").map(|f| f.sha256);
+        if recorded != Some(bytes_hash(format::merge_csv(&merged).as_bytes())) {
+            return Err(MergeRecordError::FileHash);
+        }
+        Ok(merged)
+    }
+}
+
+/// Why a bundle's merge inputs (spec §14) do not hold together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeRecordError {
+    #[error("the bundle carries merge inputs, but its plan merges with no plan")]
+    Unexpected,
+    #[error("the plan merges with earlier plans, but merge.csv, merge_sources or merge_sha256 is missing")]
+    Missing,
+    #[error("manifest.json: merge_sources are of [{sources}], the plan names [{named}]")]
+    OtherPlans { sources: String, named: String },
+    #[error("merge.csv: {0}")]
+    Csv(#[from] FormatError),
+    #[error("merge.csv does not match merge_sha256 in manifest.json")]
+    Hash,
+    #[error("manifest.json: the SHA-256 of merge.csv differs from the bundle's merge.csv")]
+    FileHash,
 }
 
 /// The bilingual note on how to re-check a bundle.
@@ -540,4 +408,19 @@ fn readme(manifest: &Manifest) -> String {
         result = manifest.result_sha256,
         snapshot = manifest.snapshot_combined,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_name_for_a_plan_and_a_task() {
+        let seed = crate::seed::Seed::parse_hex(&"ab".repeat(32)).unwrap();
+        // The shell names a bundle by its plan, whose id is already one safe
+        // segment; the service by its task, whose redraws carry a `~`.
+        assert_eq!(bundle_name("PZ-SCJG-2026Q1", &seed), "PZ-SCJG-2026Q1_abababababab");
+        assert_eq!(bundle_name("PZ-SCJG-2026Q1~2", &seed), "PZ-SCJG-2026Q1_2_abababababab");
+        assert_eq!(bundle_name("P/../x@adhoc", &seed), "P_.._x_adhoc_abababababab");
+    }
 }

@@ -1,0 +1,237 @@
+//! The one way a draw is made, for the shell and the service alike.
+//!
+//! A draw's inputs are the frozen pools, the plan, the seed, the earlier
+//! draws whose inspections are its history (spec §7) and the earlier draws
+//! of its period it merges with (§14). [`DrawInputs::assemble`] turns the
+//! earlier bundles into the history and the merged visits, [`DrawInputs::draw`]
+//! makes the draw and the two copies of its bundle. `shuangsui draw`
+//! (`commands::draw_bundle`) and the service (`Desk::draw_with`) both go
+//! through these two steps, so what one puts into a bundle the other cannot
+//! leave out. Where the seed becomes the draw is `draw::draw_new`, called
+//! here and only here for a new bundle.
+//!
+//! [`redraw_checked`] is the other half: a drawn bundle re-drawn from its
+//! frozen inputs and checked against its `result_sha256`, which every
+//! substitution starts from (spec §12).
+
+use std::path::Path;
+
+use crate::bundle::{self, Contents, HistorySource, LedgerRef, Manifest, MergeRecordError, Stored};
+use crate::draw::{draw_merged, draw_new, result_hash, DrawError, Outcome};
+use crate::history::{History, HistoryError, Swap};
+use crate::merge::{MergeError, Merged};
+use crate::plan::Plan;
+use crate::pools::Pools;
+use crate::seed::{Seed, SeedSpec};
+use crate::substitution;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Bundle(#[from] bundle::BundleError),
+    #[error("history: {0}")]
+    History(#[from] HistoryError),
+    #[error("history: {0}")]
+    SubstitutionFile(#[from] substitution::FileError),
+    #[error("history: {0}: substitutions.json belongs to another draw")]
+    OtherDrawsSubstitutions(String),
+    #[error("merge: {0}")]
+    Merge(#[from] MergeError),
+    #[error(transparent)]
+    Draw(#[from] DrawError),
+}
+
+/// An earlier bundle whose inspections count for a new draw, with the
+/// substitutions made on it that count (all of them for `--history`; at the
+/// service, those the announcement fixed).
+pub struct EarlierBundle {
+    pub bundle: Stored,
+    pub substitutions: Vec<substitution::Entry>,
+}
+
+impl EarlierBundle {
+    /// A bundle folder given as history, with its `substitutions.json`.
+    pub fn read(dir: &Path) -> Result<Self, PipelineError> {
+        let bundle = bundle::read(dir)?;
+        let substitutions = match substitution::read(dir)? {
+            None => Vec::new(),
+            Some(log) => {
+                let m = &bundle.manifest;
+                if log.plan_id != m.plan.id || log.draw_result_sha256 != m.result_sha256 {
+                    return Err(PipelineError::OtherDrawsSubstitutions(
+                        dir.join(substitution::FILE).display().to_string(),
+                    ));
+                }
+                log.substitutions
+            }
+        };
+        Ok(EarlierBundle { bundle, substitutions })
+    }
+}
+
+/// Everything a draw takes besides the pools and the seed, assembled.
+pub struct DrawInputs<'a> {
+    pub plan: &'a Plan,
+    pub history: History,
+    /// The bundles the history was taken from, in the order given.
+    pub history_sources: Vec<HistorySource>,
+    pub merged: Merged,
+    /// The bundles merged with, in the order the plan names their plans.
+    pub merge_sources: Vec<HistorySource>,
+}
+
+/// A draw made, and its bundle's two copies, not yet written.
+pub struct Drawn {
+    /// The bundle's folder name.
+    pub name: String,
+    pub outcome: Outcome,
+    pub confidential: Contents,
+    pub public: Contents,
+}
+
+impl<'a> DrawInputs<'a> {
+    /// Builds the history (spec §7) and the merged visits (§14) from the
+    /// earlier bundles. A bundle given both as history and to merge with is
+    /// refused: a visit of the same period is joined, not an earlier
+    /// inspection, and as history it would bar its own team and exclude its
+    /// own items.
+    pub fn assemble(plan: &'a Plan, history: &[EarlierBundle], merge: &[Stored]) -> Result<Self, PipelineError> {
+        let (history, history_sources) = history_of(plan, history)?;
+        if let Some(both) = merge
+            .iter()
+            .map(HistorySource::of)
+            .find(|m| history_sources.contains(m))
+        {
+            return Err(MergeError::AlsoHistory(both.plan_id).into());
+        }
+        let (merged, merge_sources) = merged_of(plan, merge)?;
+        Ok(DrawInputs {
+            plan,
+            history,
+            history_sources,
+            merged,
+            merge_sources,
+        })
+    }
+
+    /// Draws a new bundle (its filters must match targets and it must draw
+    /// a visit) and builds both copies. A service draw passes where it sits
+    /// in the ledger; its bundle is then named by the task, a shell draw's
+    /// by the plan. `created_at` is the bundle's creation time (RFC 3339,
+    /// office time: see [`crate::clock`]).
+    pub fn draw(
+        &self,
+        pools: &Pools,
+        seed: &SeedSpec,
+        ledger: Option<LedgerRef>,
+        created_at: &str,
+    ) -> Result<Drawn, DrawError> {
+        let plan = self.plan;
+        let outcome = draw_new(pools, plan, &self.history, &self.merged, &seed.seed)?;
+        let merge = plan.merge_with.as_ref().map(|_| bundle::MergeInputs {
+            merged: &self.merged,
+            sources: &self.merge_sources,
+        });
+        let (mut confidential, mut public) = bundle::merged_contents(
+            pools,
+            plan,
+            &self.history,
+            &self.history_sources,
+            merge,
+            seed,
+            &outcome,
+            created_at,
+        );
+        let name = bundle::bundle_name(ledger.as_ref().map_or(&plan.id, |l| &l.task_id), &seed.seed);
+        for contents in [&mut confidential, &mut public] {
+            contents.manifest.ledger = ledger.clone();
+        }
+        Ok(Drawn {
+            name,
+            outcome,
+            confidential,
+            public,
+        })
+    }
+}
+
+/// The history a plan draws with from earlier bundles (spec §7), and those
+/// bundles as its manifest names them, in the order given.
+pub fn history_of(plan: &Plan, earlier: &[EarlierBundle]) -> Result<(History, Vec<HistorySource>), PipelineError> {
+    let draws = earlier
+        .iter()
+        .map(|e| e.bundle.earlier_draw(swaps(&e.substitutions)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let history = History::for_plan(plan, &draws)?;
+    Ok((history, earlier.iter().map(|e| HistorySource::of(&e.bundle)).collect()))
+}
+
+/// The earlier visits a plan merges with from the bundles of its period
+/// (spec §14), and those bundles in the order the plan names their plans.
+pub fn merged_of(plan: &Plan, bundles: &[Stored]) -> Result<(Merged, Vec<HistorySource>), PipelineError> {
+    let draws = bundles
+        .iter()
+        .map(|b| b.earlier_draw(Vec::new()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged = Merged::from_draws(plan, &draws)?;
+    let given: Vec<HistorySource> = bundles.iter().map(HistorySource::of).collect();
+    let sources = merged
+        .plans
+        .iter()
+        .filter_map(|id| given.iter().find(|s| s.plan_id == *id).cloned())
+        .collect();
+    Ok((merged, sources))
+}
+
+/// The substitutions of a list as the history rule takes them.
+fn swaps(entries: &[substitution::Entry]) -> Vec<Swap> {
+    entries
+        .iter()
+        .map(|e| Swap {
+            seq: e.seq,
+            code: e.credit_code,
+            out: e.out.clone(),
+            incoming: e.incoming.clone(),
+        })
+        .collect()
+}
+
+/// Why a drawn bundle could not be re-drawn as it records.
+#[derive(Debug, thiserror::Error)]
+pub enum RedrawError {
+    #[error("the pools are not the snapshot the draw was made on")]
+    OtherSnapshot,
+    #[error("manifest.json: seed: {0}")]
+    Seed(String),
+    #[error(transparent)]
+    Merge(#[from] MergeRecordError),
+    #[error(transparent)]
+    Draw(#[from] DrawError),
+    #[error("the bundle does not verify: its redraw does not give the result_sha256 of its manifest")]
+    Differs,
+}
+
+/// A bundle's draw redone from its frozen inputs.
+pub struct Redrawn {
+    pub seed: Seed,
+    pub merged: Merged,
+    pub outcome: Outcome,
+}
+
+/// Re-draws a bundle on `pools` from what it holds — plan, history, merge
+/// inputs, seed — and checks the outcome against the manifest's
+/// `result_sha256`, so nothing is substituted on a draw other than the one
+/// published.
+pub fn redraw_checked(stored: &Stored, pools: &Pools) -> Result<Redrawn, RedrawError> {
+    let manifest: &Manifest = &stored.manifest;
+    if pools.snapshot != manifest.snapshot {
+        return Err(RedrawError::OtherSnapshot);
+    }
+    let seed = Seed::parse_hex(&manifest.seed.hex).map_err(|e| RedrawError::Seed(e.to_string()))?;
+    let merged = stored.merged()?;
+    let outcome = draw_merged(pools, &stored.plan, &stored.history, &merged, &seed)?;
+    if result_hash(pools, &outcome) != manifest.result_sha256 {
+        return Err(RedrawError::Differs);
+    }
+    Ok(Redrawn { seed, merged, outcome })
+}
