@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use proptest::prelude::*;
 use shuangsui::bundle::{assignments_csv, Visibility};
-use shuangsui::draw::{draw, result_hash, DrawError, Outcome};
+use shuangsui::draw::{draw, result_hash, Bar, DrawError, Outcome};
 use shuangsui::history::{History, Inspection};
 use shuangsui::plan::Plan;
 use shuangsui::pools::{Pools, RiskClass};
@@ -257,7 +257,7 @@ fn an_infeasible_plan_names_every_short_target_and_why() {
             // must name the caps, since without caps the plan is feasible.
             let itemised: Vec<_> = shortages.iter().filter_map(|s| s.reasons.as_ref()).collect();
             assert!(!itemised.is_empty());
-            assert!(itemised.iter().all(|r| r.at_workload_cap > 0), "{itemised:?}");
+            assert!(itemised.iter().all(|r| r.count(Bar::AtWorkloadCap) > 0), "{itemised:?}");
             let message = DrawError::Shortages(shortages).to_string();
             assert!(message.contains("at the workload cap"), "{message}");
         }

@@ -82,7 +82,7 @@ proptest! {
             check_teams(&roster, &plan, &taken_off, &declared)?;
         }
         let mut replayed = Roster::new(&pools, &plan, &history, &seed, outcome.clone());
-        replayed.replay(&entries).map_err(TestCaseError::fail)?;
+        replayed.replay(&entries).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(replayed.outcome(), roster.outcome());
         // The draw itself is untouched by any of it.
         prop_assert_eq!(result_hash(&pools, &draw_ok(&pools, &plan, &seed)), result_hash(&pools, &outcome));
