@@ -566,3 +566,140 @@ fn latest_teams(pools: &Pools, history: &History, drawn: &HashMap<CreditCode, u3
     }
     latest.into_iter().map(|(target, (_, team))| (target, team)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn officer(index: u32, valid: bool, fields: u64, township: Option<Label>) -> Officer {
+        Officer {
+            index,
+            department: 0,
+            valid,
+            fields,
+            township,
+        }
+    }
+
+    /// A visit in township 7 whose target lists officer 3 as conflicted,
+    /// was last inspected by 3 and 4, and has 5 on its team and 6 on the
+    /// earlier team of its merged visit.
+    fn visit() -> VisitRules<'static> {
+        VisitRules {
+            needs: vec![NEED],
+            township: Some(7),
+            declared: Cow::Borrowed(&[3]),
+            previous: &[3, 4],
+            team: vec![5],
+            earlier: vec![6],
+            cap: 2,
+        }
+    }
+
+    const NEED: Need = Need {
+        department: 0,
+        fields: 0b11,
+    };
+
+    #[test]
+    fn each_officer_is_barred_by_the_first_rule_in_the_spec_order() {
+        let visit = visit();
+        let at = |officer: &Officer, load| visit.bar(officer, NEED, load);
+        let other = Officer {
+            department: 1,
+            ..officer(3, false, 0, Some(7))
+        };
+        assert_eq!(at(&other, Some(9)), Some(Bar::OtherDepartment));
+        assert_eq!(
+            at(&officer(3, false, 0, Some(7)), Some(9)),
+            Some(Bar::CertificateExpired)
+        );
+        assert_eq!(at(&officer(3, true, 0b01, Some(7)), Some(9)), Some(Bar::NotQualified));
+        assert_eq!(
+            at(&officer(3, true, 0b111, Some(7)), Some(9)),
+            Some(Bar::DeclaredConflict)
+        );
+        assert_eq!(at(&officer(4, true, 0b11, Some(7)), Some(9)), Some(Bar::SameTownship));
+        assert_eq!(at(&officer(4, true, 0b11, None), Some(9)), Some(Bar::PreviousInspector));
+        assert_eq!(
+            at(&officer(5, true, 0b11, Some(1)), Some(9)),
+            Some(Bar::OnTeamOrTakenOff)
+        );
+        assert_eq!(at(&officer(6, true, 0b11, Some(1)), Some(9)), Some(Bar::OnEarlierTeam));
+        assert_eq!(at(&officer(8, true, 0b11, Some(1)), Some(2)), Some(Bar::AtWorkloadCap));
+        assert_eq!(at(&officer(8, true, 0b11, Some(1)), Some(1)), None);
+        // Before any assignment workload plays no part (§6 processing order).
+        assert_eq!(at(&officer(8, true, 0b11, Some(1)), None), None);
+        // The visit's own rules alone: what the queues do not already keep out.
+        assert_eq!(visit.recusal(&officer(3, false, 0, None)), Some(Bar::DeclaredConflict));
+        assert_eq!(visit.recusal(&officer(9, false, 0, Some(7))), Some(Bar::SameTownship));
+        assert_eq!(visit.recusal(&officer(9, false, 0, None)), None);
+        let mut named: Vec<u32> = visit.named().collect();
+        named.sort_unstable();
+        assert_eq!(named, [3, 3, 4, 5, 6]);
+        assert_eq!(visit.barred_group(), Some(7));
+    }
+
+    #[test]
+    fn a_conflict_declared_now_bars_the_officer_from_this_visit_only() {
+        let mut visit = visit();
+        let eight = officer(8, true, 0b11, None);
+        assert_eq!(visit.bar(&eight, NEED, Some(0)), None);
+        visit.declare(8);
+        assert_eq!(visit.bar(&eight, NEED, Some(0)), Some(Bar::DeclaredConflict));
+    }
+
+    /// The counts as the draw's shortage and the substitution's refusal
+    /// print them; these texts are what operators read and tests match.
+    #[test]
+    fn the_counts_read_as_the_messages_always_have() {
+        struct Shortage<'a>(&'a RuledOut);
+        impl fmt::Display for Shortage<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write_shortage(f)
+            }
+        }
+        let mut ruled = RuledOut::default();
+        let bars = [
+            Some(Bar::OtherDepartment),
+            Some(Bar::CertificateExpired),
+            Some(Bar::NotQualified),
+            Some(Bar::NotQualified),
+            Some(Bar::DeclaredConflict),
+            Some(Bar::SameTownship),
+            Some(Bar::PreviousInspector),
+            Some(Bar::OnTeamOrTakenOff),
+            Some(Bar::AtWorkloadCap),
+            None,
+        ];
+        for bar in bars {
+            ruled.record(bar);
+        }
+        assert_eq!(ruled.in_department(), 9);
+        assert_eq!(ruled.count(Bar::NotQualified), 2);
+        assert_eq!(ruled.count(Bar::OtherDepartment), 0);
+        assert_eq!(
+            Shortage(&ruled).to_string(),
+            " — of 9 in the department: 1 certificate expired, 2 not qualified, 1 declared conflict, \
+             1 same township, 1 inspected it last time, 1 at the workload cap"
+        );
+        assert_eq!(
+            ruled.to_string(),
+            "of 9 in the department, 1 certificate expired, 2 not qualified, 1 declared conflict, \
+             1 same township, 1 inspected it last time, 1 already on the team or taken off it, \
+             0 on the earlier team of a merged visit, 1 at the workload cap"
+        );
+        ruled.record(Some(Bar::OnEarlierTeam));
+        assert!(
+            Shortage(&ruled)
+                .to_string()
+                .ends_with("1 inspected it last time, 1 on the earlier team, 1 at the workload cap"),
+            "{}",
+            Shortage(&ruled)
+        );
+        assert_eq!(
+            serde_json::to_string(&ruled).unwrap(),
+            r#"{"in_department":10,"certificate_expired":1,"not_qualified":2,"declared_conflict":1,"same_township":1,"previous_inspector":1,"on_team_or_taken_off":1,"on_earlier_team":1,"at_workload_cap":1}"#
+        );
+    }
+}
