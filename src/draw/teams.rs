@@ -13,6 +13,9 @@
 //! live in one ordered queue per department and distinct set of required
 //! fields, so a visit costs a few queue steps, not a pass over the whole
 //! department.
+//!
+//! Who may serve is not decided here: every rule, and the counts of a
+//! shortage, come from [`super::eligibility`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;

@@ -2,7 +2,8 @@
 //! `docs/ALGORITHM.md` §12 specifies: the draw is never redone; a substitute
 //! is drawn from the draw's own seed under the draw's own rules, and the
 //! substitutions are kept as a list that only grows, so anyone can replay
-//! them and must get the same substitutes.
+//! them and must get the same substitutes. The draw's rules are those of
+//! [`crate::draw::eligibility`], the same the team draw asks.
 
 use std::collections::HashMap;
 use std::fs;
