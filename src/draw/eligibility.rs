@@ -30,6 +30,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use super::{DrawError, Visit};
 use crate::history::History;
 use crate::ids::CreditCode;
+use crate::merge::Merged;
 use crate::plan::Plan;
 use crate::pools::{Label, Pools};
 
@@ -541,6 +542,32 @@ impl VisitRules<'_> {
             .chain(&self.earlier)
             .copied()
     }
+}
+
+/// Per target, the earlier visit a visit to it joins (spec §14): the
+/// position in `merge_with` of the first plan that visits it, and that
+/// visit's team in its order (`None` for an officer not in the pool, who
+/// can serve nothing here). Visits of plans `merge_with` does not name are
+/// ignored (the draw refuses them before).
+pub fn earlier_teams(pools: &Pools, plan: &Plan, merged: &Merged) -> HashMap<CreditCode, (u32, Vec<Option<u32>>)> {
+    let named = plan.merge_with.as_deref().unwrap_or_default();
+    let mut earlier: HashMap<CreditCode, (u32, Vec<Option<u32>>)> = HashMap::new();
+    for visit in &merged.visits {
+        let Some(rank) = named.iter().position(|n| *n == visit.plan_id) else {
+            continue;
+        };
+        let rank = rank as u32;
+        if earlier.get(&visit.code).is_some_and(|(first, _)| *first <= rank) {
+            continue;
+        }
+        let team = visit
+            .officers
+            .iter()
+            .map(|c| pools.inspector_index(c).map(|o| o as u32))
+            .collect();
+        earlier.insert(visit.code, (rank, team));
+    }
+    earlier
 }
 
 /// For each drawn target, the officers of its most recent inspection in the

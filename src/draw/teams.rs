@@ -22,7 +22,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::eligibility::{Need, RuledOut, Rules, VisitRules};
+use super::eligibility::{earlier_teams, Need, RuledOut, Rules, VisitRules};
 use super::{DrawError, Visit};
 use crate::history::History;
 use crate::ids::CreditCode;
@@ -236,30 +236,12 @@ pub(super) fn assign(
     // may; otherwise it stays off this visit's own team.
     let mut served = vec![false; visits.len()];
     if !merged.visits.is_empty() {
-        let named = plan.merge_with.as_deref().unwrap_or_default();
-        let mut earlier: HashMap<CreditCode, (usize, Vec<Option<u32>>)> = HashMap::new();
-        for visit in &merged.visits {
-            let rank = named
-                .iter()
-                .position(|n| *n == visit.plan_id)
-                .expect("merge inputs were checked");
-            let team = visit
-                .officers
-                .iter()
-                .map(|c| pools.inspector_index(c).map(|o| o as u32))
-                .collect();
-            match earlier.get(&visit.code) {
-                Some((first, _)) if *first <= rank => {}
-                _ => {
-                    earlier.insert(visit.code, (rank, team));
-                }
-            }
-        }
+        let earlier = earlier_teams(pools, plan, merged);
         for ((visit, bar), served) in visits.iter_mut().zip(&mut bars).zip(&mut served) {
             let Some((rank, team)) = earlier.get(&pools.targets[visit.target as usize].code) else {
                 continue;
             };
-            visit.merged = Some(*rank as u32);
+            visit.merged = Some(*rank);
             if may_serve(&rules, bar, team) {
                 visit.team = team.iter().flatten().copied().collect();
                 *served = true;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::draw::eligibility::{Need, Rules};
+use crate::draw::eligibility::{earlier_teams, Need, Rules};
 use crate::draw::{DrawError, Outcome, Published, RuledOut};
 use crate::history::History;
 use crate::ids::{CertNo, CreditCode};
@@ -209,21 +209,15 @@ impl<'a> Roster<'a> {
         seed: &'a Seed,
         outcome: Outcome,
     ) -> Self {
-        let named = plan.merge_with.as_deref().unwrap_or_default();
+        let teams = earlier_teams(pools, plan, merged);
         let mut earlier = HashMap::new();
         for (v, visit) in outcome.visits.iter().enumerate() {
             let Some(rank) = visit.merged else { continue };
             let code = pools.targets[visit.target as usize].code;
-            let team: Vec<u32> = merged
-                .visits
-                .iter()
-                .find(|e| e.code == code && named.get(rank as usize) == Some(&e.plan_id))
-                .map(|e| {
-                    e.officers
-                        .iter()
-                        .filter_map(|c| pools.inspector_index(c).map(|o| o as u32))
-                        .collect()
-                })
+            let team: Vec<u32> = teams
+                .get(&code)
+                .filter(|(first, _)| *first == rank)
+                .map(|(_, team)| team.iter().flatten().copied().collect())
                 .unwrap_or_default();
             let serves = team == visit.team;
             earlier.insert(v, (team, serves));
