@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use proptest::prelude::*;
 use shuangsui::bundle::{assignments_csv, Visibility};
-use shuangsui::draw::{draw, result_hash, DrawError, Outcome};
+use shuangsui::draw::{draw, result_hash, Bar, DrawError, Outcome};
 use shuangsui::history::{History, Inspection};
 use shuangsui::plan::Plan;
 use shuangsui::pools::{Pools, RiskClass};
@@ -257,12 +257,111 @@ fn an_infeasible_plan_names_every_short_target_and_why() {
             // must name the caps, since without caps the plan is feasible.
             let itemised: Vec<_> = shortages.iter().filter_map(|s| s.reasons.as_ref()).collect();
             assert!(!itemised.is_empty());
-            assert!(itemised.iter().all(|r| r.at_workload_cap > 0), "{itemised:?}");
+            assert!(itemised.iter().all(|r| r.count(Bar::AtWorkloadCap) > 0), "{itemised:?}");
             let message = DrawError::Shortages(shortages).to_string();
             assert!(message.contains("at the workload cap"), "{message}");
         }
         other => panic!("expected shortages, got {other:?}"),
     }
+}
+
+/// A shortage counts every officer of the department once (spec §6): under
+/// the first rule that rules them out, checked here from the pool's text, or
+/// among those available; what no other rule explains is the cap.
+#[test]
+fn a_shortage_counts_every_officer_of_the_department_once() {
+    let root = tempfile::tempdir().unwrap();
+    let pools = load_pools(&small_pool(root.path(), 8));
+    let earlier = draw_ok(&pools, &plan(&pools, 3, ""), &seed(80));
+    let inspected = |v: &shuangsui::draw::Visit| Inspection {
+        code: pools.targets[v.target as usize].code,
+        item: pools.items[v.items[0] as usize].code.clone(),
+        date: chrono::NaiveDate::from_ymd_opt(2025, 1, 6).unwrap(),
+        officers: v
+            .team
+            .iter()
+            .map(|&o| pools.inspectors[o as usize].cert.clone())
+            .collect(),
+    };
+    let history = History::new(earlier.visits.iter().map(inspected).collect());
+    let text = plan_toml(
+        &pools,
+        3,
+        "[selection]\nratios = { A = 100, B = 100, C = 100, D = 100 }",
+    )
+    .replace("workload_cap = 40", "workload_cap = 1");
+    let plan = Plan::parse_toml(&text, "t.toml").unwrap();
+    let Err(DrawError::Shortages(shortages)) = draw(&pools, &plan, &history, &seed(8)) else {
+        panic!("expected shortages");
+    };
+    let conflicts: HashSet<(&str, &str)> = pools
+        .conflicts
+        .iter()
+        .map(|c| (c.cert.as_str(), c.code.as_str()))
+        .collect();
+    let mut previous_counted = 0;
+    for shortage in &shortages {
+        let Some(reasons) = &shortage.reasons else { continue };
+        let target = &pools.targets[pools.target_index(&shortage.code).unwrap()];
+        let last_team: HashSet<&str> = history
+            .inspections
+            .iter()
+            .filter(|i| i.code == shortage.code)
+            .flat_map(|i| i.officers.iter().map(|c| c.as_str()))
+            .collect();
+        let fields: Vec<&str> = shortage
+            .items
+            .iter()
+            .map(|code| {
+                pools
+                    .items
+                    .iter()
+                    .find(|i| i.code.as_str() == code)
+                    .unwrap()
+                    .field
+                    .as_str()
+            })
+            .collect();
+        let mut expected: BTreeMap<Bar, u32> = BTreeMap::new();
+        let mut in_department = 0;
+        for officer in pools.inspectors.iter().filter(|o| o.department == plan.department) {
+            in_department += 1;
+            let bar = if officer.valid_until < plan.inspection_date {
+                Bar::CertificateExpired
+            } else if !fields.iter().all(|f| officer.areas.iter().any(|a| a == f)) {
+                Bar::NotQualified
+            } else if conflicts.contains(&(officer.cert.as_str(), shortage.code.as_str())) {
+                Bar::DeclaredConflict
+            } else if officer.township == pools.townships.name(target.township) {
+                Bar::SameTownship
+            } else if last_team.contains(officer.cert.as_str()) {
+                Bar::PreviousInspector
+            } else {
+                continue;
+            };
+            *expected.entry(bar).or_default() += 1;
+        }
+        previous_counted += reasons.count(Bar::PreviousInspector);
+        assert_eq!(reasons.in_department(), in_department, "{shortage}");
+        for bar in [
+            Bar::CertificateExpired,
+            Bar::NotQualified,
+            Bar::DeclaredConflict,
+            Bar::SameTownship,
+            Bar::PreviousInspector,
+        ] {
+            assert_eq!(
+                reasons.count(bar),
+                expected.get(&bar).copied().unwrap_or(0),
+                "{bar:?}: {shortage}"
+            );
+        }
+        assert_eq!(reasons.count(Bar::OnTeamOrTakenOff), 0, "{shortage}");
+        assert_eq!(reasons.count(Bar::OnEarlierTeam), 0, "{shortage}");
+        let barred: u32 = Bar::ALL.iter().map(|&b| reasons.count(b)).sum();
+        assert_eq!(barred + shortage.available, in_department, "{shortage}");
+    }
+    assert!(previous_counted > 0, "the history should rule some officers out");
 }
 
 #[test]

@@ -335,3 +335,69 @@ async fn draws_dated_after_the_inspection_date_and_replaced_draws_do_not_count()
     assert_eq!(history.inspections.len(), pairs(&visits(&a_dir)).len());
     audit_is_clean(&app).await;
 }
+
+/// The first line of `text` from "no officer can replace" on.
+fn refusal(text: &str) -> Option<&str> {
+    let at = text.find("no officer can replace")?;
+    text[at..].lines().next()
+}
+
+#[tokio::test]
+async fn a_refused_substitution_counts_the_same_at_the_service_and_in_the_shell() {
+    let app = TestApp::spawn(31).await;
+    let pools = app.pools();
+    app.add_plan("plan-a", &plan_text(&pools, "HIST-A", "2026-03-02", 50));
+    let plan_b = app.add_plan("plan-b", &plan_text(&pools, "HIST-B", "2026-06-01", 100));
+    let a = announce_and_draw(&app, "plan-a").await;
+    let b = announce_and_draw(&app, "plan-b").await;
+    let a_visits = visits(&app.bundle(a["bundle"].as_str().unwrap()));
+    let b_dir = app.bundle(b["bundle"].as_str().unwrap());
+    // A visit of B to a target A visited with officers still valid then:
+    // the rotation rule keeps them off it, and a refusal must say so.
+    let valid_then = |cert: &String| {
+        pools
+            .inspectors
+            .iter()
+            .any(|o| o.cert.as_str() == cert && o.valid_until >= plan_b.inspection_date)
+    };
+    let (code, team) = visits(&b_dir)
+        .into_iter()
+        .find(|(code, _)| a_visits.get(code).is_some_and(|(_, team)| team.iter().all(valid_then)))
+        .map(|(code, (_, team))| (code, team))
+        .expect("B visits a target of A");
+
+    // Keep replacing the leader until the department runs out.
+    let uri = format!("/api/v1/draws/{}/substitutions", b["task_id"].as_str().unwrap());
+    let mut out = team[0].clone();
+    let message = loop {
+        let (status, made) = app
+            .operator(&uri, json!({"credit_code": code, "out": out, "reason": "leave"}))
+            .await;
+        if status != StatusCode::CREATED {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{made}");
+            assert_eq!(made["error"], "substitution_refused", "{made}");
+            break made["message"].as_str().unwrap().to_owned();
+        }
+        out = made["entry"]["in"].as_str().unwrap().to_owned();
+    };
+    let service = refusal(&message).unwrap_or_else(|| panic!("{message}"));
+    let rotated = service
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" inspected it last time"))
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("{service}"));
+    assert!(rotated >= 2, "A's team is barred from {code} by rotation: {service}");
+
+    // The shell replays the service's list on B's bundle and refuses the
+    // same request with the same counts.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shuangsui"))
+        .arg("substitute")
+        .arg(&b_dir)
+        .args(["--target", &code, "--officer", &out, "--reason", "leave", "--data"])
+        .arg(app.pools_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(refusal(&stderr), Some(service), "{stderr}");
+}

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use proptest::prelude::*;
-use shuangsui::draw::result_hash;
-use shuangsui::history::History;
+use shuangsui::draw::{result_hash, Bar};
+use shuangsui::history::{History, Inspection};
 use shuangsui::plan::Plan;
-use shuangsui::substitution::{Entry, Reason, Roster, SubstitutionError};
+use shuangsui::substitution::{Entry, Reason, ReplayError, Roster, SubstitutionError};
 
 use common::{draw_ok, load_pools, plan_toml, seed, small_pool};
 
@@ -82,7 +82,7 @@ proptest! {
             check_teams(&roster, &plan, &taken_off, &declared)?;
         }
         let mut replayed = Roster::new(&pools, &plan, &history, &seed, outcome.clone());
-        replayed.replay(&entries).map_err(TestCaseError::fail)?;
+        replayed.replay(&entries).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(replayed.outcome(), roster.outcome());
         // The draw itself is untouched by any of it.
         prop_assert_eq!(result_hash(&pools, &draw_ok(&pools, &plan, &seed)), result_hash(&pools, &outcome));
@@ -316,4 +316,189 @@ fn a_substitution_without_candidates_is_refused_with_reasons() {
     assert_eq!(log.map_or(0, |l| l.substitutions.len()), made);
     let verified = shuangsui(&["verify", &bundle, "--data", "tests/vectors/tiny/pool"]);
     assert!(verified.status.success(), "{}", text(&verified));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
+
+    /// A refused substitution counts every officer of the leaving officer's
+    /// department once, under the first rule of §12 step 2 that rules them
+    /// out — checked here from the pool's own text, not through the draw's
+    /// rules, with a history so that rotation counts too.
+    #[test]
+    fn refusals_count_each_officer_under_its_first_rule(
+        pool_seed in 0u64..1000,
+        draw_seed in any::<u64>(),
+        cap in 1u32..4,
+        visit_pick in any::<u16>(),
+        asks in proptest::collection::vec((any::<u8>(), 0usize..4), 1..40),
+    ) {
+        let root = tempfile::tempdir().unwrap();
+        let pools = load_pools(&small_pool(root.path(), pool_seed));
+        // Few visits, so tight caps still draw; asks on one visit, so the
+        // department runs out of candidates.
+        let text = plan_toml(&pools, 2, "[selection]\ncount = 4");
+        let earlier_plan = Plan::parse_toml(&text, "p.toml").unwrap();
+        let plan = Plan::parse_toml(&text.replace("workload_cap = 40", &format!("workload_cap = {cap}")), "p.toml").unwrap();
+        let Ok(earlier) = shuangsui::draw::draw(&pools, &earlier_plan, &History::default(), &seed(draw_seed ^ 1)) else {
+            return Ok(());
+        };
+        let history = History::new(
+            earlier
+                .visits
+                .iter()
+                .map(|v| Inspection {
+                    code: pools.targets[v.target as usize].code,
+                    item: pools.items[v.items[0] as usize].code.clone(),
+                    date: plan.inspection_date - chrono::Days::new(400),
+                    officers: v.team.iter().map(|&o| pools.inspectors[o as usize].cert.clone()).collect(),
+                })
+                .collect(),
+        );
+        let seed = seed(draw_seed);
+        let Ok(outcome) = shuangsui::draw::draw(&pools, &plan, &history, &seed) else {
+            return Ok(());
+        };
+        prop_assume!(!outcome.visits.is_empty());
+        let mut roster = Roster::new(&pools, &plan, &history, &seed, outcome.clone());
+        let mut taken_off: HashMap<u32, HashSet<u32>> = HashMap::new();
+        let mut declared: HashSet<(String, String)> = pools
+            .conflicts
+            .iter()
+            .map(|c| (c.cert.to_string(), c.code.to_string()))
+            .collect();
+        for (member_pick, reason) in asks {
+            let visit = roster.outcome().visits[visit_pick as usize % outcome.visits.len()].clone();
+            let target = &pools.targets[visit.target as usize];
+            let leaving = visit.team[member_pick as usize % visit.team.len()];
+            let out = pools.inspectors[leaving as usize].cert.clone();
+            match roster.substitute(&target.code, &out, REASONS[reason]) {
+                Ok(_) => {
+                    taken_off.entry(visit.target).or_default().insert(leaving);
+                    if REASONS[reason] == Reason::Conflict {
+                        declared.insert((out.to_string(), target.code.to_string()));
+                    }
+                }
+                Err(SubstitutionError::NoCandidate { reasons, .. }) => {
+                    let mut loads: HashMap<u32, u32> = HashMap::new();
+                    for o in roster.outcome().visits.iter().flat_map(|v| &v.team) {
+                        *loads.entry(*o).or_default() += 1;
+                    }
+                    let previous: HashSet<String> = history
+                        .inspections
+                        .iter()
+                        .filter(|i| i.code == target.code)
+                        .flat_map(|i| i.officers.iter().map(|c| c.to_string()))
+                        .collect();
+                    let mut expected: HashMap<Bar, u32> = HashMap::new();
+                    let mut in_department = 0;
+                    for (o, officer) in pools.inspectors.iter().enumerate() {
+                        if officer.department != pools.inspectors[leaving as usize].department {
+                            continue;
+                        }
+                        in_department += 1;
+                        let o = o as u32;
+                        let pair = (officer.cert.to_string(), target.code.to_string());
+                        let bar = if officer.valid_until < plan.inspection_date {
+                            Bar::CertificateExpired
+                        } else if !visit.items.iter().all(|&i| officer.areas.contains(&pools.items[i as usize].field)) {
+                            Bar::NotQualified
+                        } else if declared.contains(&pair) || (REASONS[reason] == Reason::Conflict && o == leaving) {
+                            Bar::DeclaredConflict
+                        } else if officer.township == pools.townships.name(target.township) {
+                            Bar::SameTownship
+                        } else if previous.contains(officer.cert.as_str()) {
+                            Bar::PreviousInspector
+                        } else if o == leaving
+                            || visit.team.contains(&o)
+                            || taken_off.get(&visit.target).is_some_and(|s| s.contains(&o))
+                        {
+                            Bar::OnTeamOrTakenOff
+                        } else {
+                            prop_assert!(loads.get(&o).copied().unwrap_or(0) >= cap, "{} was eligible", officer.cert);
+                            Bar::AtWorkloadCap
+                        };
+                        *expected.entry(bar).or_default() += 1;
+                    }
+                    prop_assert_eq!(reasons.in_department(), in_department);
+                    for bar in Bar::ALL.into_iter().skip(1) {
+                        prop_assert_eq!(reasons.count(bar), expected.get(&bar).copied().unwrap_or(0), "{:?}", bar);
+                    }
+                }
+                Err(other) => prop_assert!(false, "unexpected refusal {}", other),
+            }
+        }
+    }
+}
+
+/// A list that does not replay says how, by kind, with the first entry
+/// that differs and the message `verify` prints.
+#[test]
+fn a_replay_names_the_first_difference_by_kind() {
+    let root = tempfile::tempdir().unwrap();
+    let pools = load_pools(&small_pool(root.path(), 7));
+    let plan = common::plan(&pools, 2, "[selection]\nratios = { A = 5, B = 5, C = 10, D = 20 }");
+    let history = History::default();
+    let seed = seed(7);
+    let outcome = draw_ok(&pools, &plan, &seed);
+    let mut roster = Roster::new(&pools, &plan, &history, &seed, outcome.clone());
+    let mut entries = Vec::new();
+    for visit in outcome.visits.iter().take(2) {
+        let code = pools.targets[visit.target as usize].code;
+        let out = pools.inspectors[visit.team[0] as usize].cert.clone();
+        let incoming = roster.substitute(&code, &out, Reason::Leave).unwrap();
+        entries.push(Entry {
+            seq: roster.count(),
+            credit_code: code,
+            out,
+            incoming: pools.inspectors[incoming as usize].cert.clone(),
+            reason: Reason::Leave,
+            decided_at: String::new(),
+            note: None,
+            relation: None,
+        });
+    }
+    let replay = |entries: &[Entry]| Roster::new(&pools, &plan, &history, &seed, outcome.clone()).replay(entries);
+    assert_eq!(replay(&entries), Ok(()));
+
+    let mut renumbered = entries.clone();
+    renumbered[1].seq = 7;
+    let error = replay(&renumbered).unwrap_err();
+    assert_eq!(error, ReplayError::Numbering { expected: 2, found: 7 });
+    assert_eq!(error.to_string(), "entry 2 is numbered 7");
+
+    let mut other = entries.clone();
+    let listed = entries[1].out.clone(); // never its own substitute
+    other[1].incoming = listed.clone();
+    let error = replay(&other).unwrap_err();
+    assert!(
+        matches!(&error, ReplayError::OtherSubstitute { seq: 2, listed: l, replayed, .. }
+            if *l == listed && *replayed == entries[1].incoming),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "substitution 2 ({} out of {}): the list names {listed} as the substitute, the replay draws {}",
+            entries[1].out, entries[1].credit_code, entries[1].incoming
+        )
+    );
+
+    let mut unknown = entries.clone();
+    let stranger = (0..pools.inspectors.len() as u32)
+        .find(|o| !outcome.visits[0].team.contains(o))
+        .unwrap();
+    unknown[0].out = pools.inspectors[stranger as usize].cert.clone();
+    let error = replay(&unknown).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ReplayError::Refused {
+                seq: 1,
+                source: SubstitutionError::NotOnTeam { .. }
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().starts_with("substitution 1: officer "), "{error}");
 }

@@ -6,6 +6,7 @@
 //! earlier plans of one period; every random choice goes through
 //! [`crate::random::Stream`].
 
+pub mod eligibility;
 mod scope;
 mod teams;
 
@@ -23,8 +24,9 @@ use crate::random::Stream;
 use crate::seed::Seed;
 use crate::snapshot::{list_hash, record_hash, Hash32};
 
+pub use eligibility::{Bar, RuledOut};
 pub use scope::{check_new_plan, draw_new};
-pub use teams::{Shortage, ShortageReasons};
+pub use teams::Shortage;
 
 /// The version of the draw algorithm; any change of output bumps it.
 pub const ALGORITHM_VERSION: u32 = 1;
@@ -125,7 +127,7 @@ fn shortage_report(shortages: &[Shortage]) -> String {
     }
     let capped = shortages
         .iter()
-        .filter(|s| s.reasons.as_ref().is_some_and(|r| r.at_workload_cap > 0))
+        .filter(|s| s.reasons.as_ref().is_some_and(|r| r.count(Bar::AtWorkloadCap) > 0))
         .count();
     if capped > 0 {
         text.push_str(&format!(

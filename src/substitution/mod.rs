@@ -2,15 +2,17 @@
 //! `docs/ALGORITHM.md` §12 specifies: the draw is never redone; a substitute
 //! is drawn from the draw's own seed under the draw's own rules, and the
 //! substitutions are kept as a list that only grows, so anyone can replay
-//! them and must get the same substitutes.
+//! them and must get the same substitutes. The draw's rules are those of
+//! [`crate::draw::eligibility`], the same the team draw asks.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::draw::{Outcome, Published};
+use crate::draw::eligibility::{earlier_teams, Need, Rules};
+use crate::draw::{DrawError, Outcome, Published, RuledOut};
 use crate::history::History;
 use crate::ids::{CertNo, CreditCode};
 use crate::merge::Merged;
@@ -141,54 +143,47 @@ pub enum SubstitutionError {
     )]
     MergedVisit { code: String, plan: String },
     #[error("no officer can replace {out} on the visit to {code}: {reasons}")]
-    NoCandidate { out: String, code: String, reasons: Ruled },
+    NoCandidate {
+        out: String,
+        code: String,
+        reasons: RuledOut,
+    },
+    /// The plan does not fit the pools: the outcome cannot be of a draw of
+    /// this plan on them.
+    #[error("the draw's rules: {0}")]
+    Rules(DrawError),
 }
 
-/// Why the officers of the outgoing officer's department cannot stand in;
-/// each counted under the first reason, in field order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Ruled {
-    pub in_department: u32,
-    pub certificate_expired: u32,
-    pub not_qualified: u32,
-    pub declared_conflict: u32,
-    pub same_township: u32,
-    pub previous_inspector: u32,
-    pub on_team_or_taken_off: u32,
-    pub on_earlier_team: u32,
-    pub at_workload_cap: u32,
-}
-
-impl std::fmt::Display for Ruled {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "of {} in the department, {} certificate expired, {} not qualified, {} declared conflict, \
-             {} same township, {} inspected it last time, {} already on the team or taken off it, \
-             {} on the earlier team of a merged visit, {} at the workload cap",
-            self.in_department,
-            self.certificate_expired,
-            self.not_qualified,
-            self.declared_conflict,
-            self.same_township,
-            self.previous_inspector,
-            self.on_team_or_taken_off,
-            self.on_earlier_team,
-            self.at_workload_cap
-        )
-    }
+/// Why a recorded list does not replay (spec §12, verification).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("entry {expected} is numbered {found}")]
+    Numbering { expected: u32, found: u32 },
+    #[error("substitution {seq}: {source}")]
+    Refused { seq: u32, source: SubstitutionError },
+    #[error(
+        "substitution {seq} ({out} out of {code}): the list names {listed} as the substitute, \
+         the replay draws {replayed}"
+    )]
+    OtherSubstitute {
+        seq: u32,
+        out: CertNo,
+        code: CreditCode,
+        listed: CertNo,
+        replayed: CertNo,
+    },
 }
 
 /// The state of §12 after the draw and the substitutions so far.
 pub struct Roster<'a> {
     pools: &'a Pools,
     plan: &'a Plan,
-    history: &'a History,
     seed: &'a Seed,
+    /// The draw's rules, with the conflicts declared by substitutions.
+    rules: Result<Rules<'a>, DrawError>,
     outcome: Outcome,
     loads: Vec<u32>,
     removed: HashMap<usize, Vec<u32>>,
-    declared: HashSet<(u32, CreditCode)>,
     visit_of: HashMap<CreditCode, usize>,
     /// Visits joining an earlier plan's visit (spec §14): the earlier team,
     /// and whether it serves the visit itself.
@@ -214,21 +209,15 @@ impl<'a> Roster<'a> {
         seed: &'a Seed,
         outcome: Outcome,
     ) -> Self {
-        let named = plan.merge_with.as_deref().unwrap_or_default();
+        let teams = earlier_teams(pools, plan, merged);
         let mut earlier = HashMap::new();
         for (v, visit) in outcome.visits.iter().enumerate() {
             let Some(rank) = visit.merged else { continue };
             let code = pools.targets[visit.target as usize].code;
-            let team: Vec<u32> = merged
-                .visits
-                .iter()
-                .find(|e| e.code == code && named.get(rank as usize) == Some(&e.plan_id))
-                .map(|e| {
-                    e.officers
-                        .iter()
-                        .filter_map(|c| pools.inspector_index(c).map(|o| o as u32))
-                        .collect()
-                })
+            let team: Vec<u32> = teams
+                .get(&code)
+                .filter(|(first, _)| *first == rank)
+                .map(|(_, team)| team.iter().flatten().copied().collect())
                 .unwrap_or_default();
             let serves = team == visit.team;
             earlier.insert(v, (team, serves));
@@ -242,11 +231,7 @@ impl<'a> Roster<'a> {
         for officer in own_teams.flat_map(|(_, visit)| &visit.team) {
             loads[*officer as usize] += 1;
         }
-        let declared = pools
-            .conflicts
-            .iter()
-            .filter_map(|c| pools.inspector_index(&c.cert).map(|o| (o as u32, c.code)))
-            .collect();
+        let rules = Rules::compile(pools, plan, history, outcome.visits.iter().map(|v| v.target));
         let visit_of = outcome
             .visits
             .iter()
@@ -256,12 +241,11 @@ impl<'a> Roster<'a> {
         Roster {
             pools,
             plan,
-            history,
             seed,
+            rules,
             outcome,
             loads,
             removed: HashMap::new(),
-            declared,
             visit_of,
             earlier,
             done: 0,
@@ -317,54 +301,46 @@ impl<'a> Roster<'a> {
             .position(|&o| o == leaving)
             .ok_or_else(not_on_team)?;
         let seq = self.done + 1;
+        let rules = self.rules.as_ref().map_err(|e| SubstitutionError::Rules(e.clone()))?;
 
         // Step 1 on a scratch copy of what it changes, so a refusal leaves
         // the state as it was.
         let mut removed = self.removed.get(&v).cloned().unwrap_or_default();
         removed.push(leaving);
-        let declared_now = (reason == Reason::Conflict).then_some((leaving, *code));
-
-        let department = self.pools.inspectors[leaving as usize].department.as_str();
-        let rules = self.visit_rules(v, department);
-        let mut ruled = Ruled::default();
+        let visit = &self.outcome.visits[v];
+        let mut bars = rules.visit(visit);
+        if reason == Reason::Conflict {
+            bars.declare(leaving);
+        }
+        bars.team = visit.team.iter().chain(&removed).copied().collect();
+        bars.earlier = earlier_team.to_vec();
+        // Step 2: the officers of `out`'s department, with the fields of
+        // the visit's items that department checks.
+        let need = rules.officer(leaving).map(|o| o.department).map(|department| {
+            bars.needs
+                .iter()
+                .copied()
+                .find(|n| n.department == department)
+                .unwrap_or(Need { department, fields: 0 })
+        });
+        let mut ruled = RuledOut::default();
         let mut best: Option<((u32, u64, &str), u32)> = None;
-        for (index, officer) in self.pools.inspectors.iter().enumerate() {
-            if officer.department != department {
-                continue;
-            }
-            ruled.in_department += 1;
-            let o = index as u32;
+        for officer in rules.officers() {
             // The leaving officer's own load does not matter here: they are
             // off this visit (step 1) and never a candidate for it.
-            let load = self.loads[o as usize];
-            let declared = self.declared.contains(&(o, *code)) || declared_now == Some((o, *code));
-            let bar = if officer.valid_until < self.plan.inspection_date {
-                Some(&mut ruled.certificate_expired)
-            } else if !rules.fields.iter().all(|f| officer.areas.iter().any(|a| a == f)) {
-                Some(&mut ruled.not_qualified)
-            } else if declared {
-                Some(&mut ruled.declared_conflict)
-            } else if rules.township.is_some_and(|t| t == officer.township) {
-                Some(&mut ruled.same_township)
-            } else if rules.previous.contains(officer.cert.as_str()) {
-                Some(&mut ruled.previous_inspector)
-            } else if self.outcome.visits[v].team.contains(&o) || removed.contains(&o) {
-                Some(&mut ruled.on_team_or_taken_off)
-            } else if earlier_team.contains(&o) {
-                Some(&mut ruled.on_earlier_team)
-            } else if load >= self.plan.workload_cap {
-                Some(&mut ruled.at_workload_cap)
-            } else {
-                None
+            let load = self.loads[officer.index as usize];
+            let bar = match need {
+                Some(need) => bars.bar(officer, need, Some(load)),
+                None => Some(crate::draw::Bar::OtherDepartment),
             };
-            if let Some(count) = bar {
-                *count += 1;
+            ruled.record(bar);
+            if bar.is_some() {
                 continue;
             }
-            let cert = officer.cert.as_str();
+            let cert = self.pools.inspectors[officer.index as usize].cert.as_str();
             let key = (load, ticket(self.seed, seq, cert), cert);
             if best.as_ref().is_none_or(|(b, _)| key < *b) {
-                best = Some((key, o));
+                best = Some((key, officer.index));
             }
         }
         let Some((_, incoming)) = best else {
@@ -377,81 +353,43 @@ impl<'a> Roster<'a> {
         self.loads[leaving as usize] -= 1;
         self.loads[incoming as usize] += 1;
         self.removed.insert(v, removed);
-        self.declared.extend(declared_now);
+        if reason == Reason::Conflict {
+            let target = self.outcome.visits[v].target;
+            if let Ok(rules) = &mut self.rules {
+                rules.declare(target, leaving);
+            }
+        }
         self.outcome.visits[v].team[place] = incoming;
         self.done = seq;
         Ok(incoming)
     }
 
     /// Replays a recorded list, checking each entry's number and substitute.
-    pub fn replay(&mut self, entries: &[Entry]) -> Result<(), String> {
+    pub fn replay(&mut self, entries: &[Entry]) -> Result<(), ReplayError> {
         for entry in entries {
             let seq = self.done + 1;
             if entry.seq != seq {
-                return Err(format!("entry {seq} is numbered {}", entry.seq));
+                return Err(ReplayError::Numbering {
+                    expected: seq,
+                    found: entry.seq,
+                });
             }
             let incoming = self
                 .substitute(&entry.credit_code, &entry.out, entry.reason)
-                .map_err(|e| format!("substitution {seq}: {e}"))?;
+                .map_err(|source| ReplayError::Refused { seq, source })?;
             let replayed = &self.pools.inspectors[incoming as usize].cert;
             if *replayed != entry.incoming {
-                return Err(format!(
-                    "substitution {seq} ({} out of {}): the list names {} as the substitute, the replay draws {replayed}",
-                    entry.out, entry.credit_code, entry.incoming
-                ));
+                return Err(ReplayError::OtherSubstitute {
+                    seq,
+                    out: entry.out.clone(),
+                    code: entry.credit_code,
+                    listed: entry.incoming.clone(),
+                    replayed: replayed.clone(),
+                });
             }
         }
         Ok(())
     }
-
-    /// The rules of §6 that depend on the visit, for officers of `department`.
-    fn visit_rules(&self, v: usize, department: &str) -> VisitRules<'a> {
-        let visit = &self.outcome.visits[v];
-        let target = &self.pools.targets[visit.target as usize];
-        let mut fields: Vec<&'a str> = visit
-            .items
-            .iter()
-            .map(|&i| &self.pools.items[i as usize])
-            .filter(|item| item.department == department)
-            .map(|item| item.field.as_str())
-            .collect();
-        fields.sort_unstable();
-        fields.dedup();
-        let township = self
-            .plan
-            .recusal
-            .same_township
-            .then(|| self.pools.townships.name(target.township));
-        let previous = if self.plan.recusal.previous_inspector {
-            latest_team(self.history, &target.code)
-        } else {
-            HashSet::new()
-        };
-        VisitRules {
-            fields,
-            township,
-            previous,
-        }
-    }
-}
-
-struct VisitRules<'a> {
-    fields: Vec<&'a str>,
-    township: Option<&'a str>,
-    previous: HashSet<&'a str>,
-}
-
-/// The officers of the target's latest inspection in the history (every
-/// inspection on its latest date), for the rotation rule.
-fn latest_team<'h>(history: &'h History, code: &CreditCode) -> HashSet<&'h str> {
-    let of_target = history.inspections.iter().filter(|i| i.code == *code);
-    let Some(latest) = of_target.clone().map(|i| i.date).max() else {
-        return HashSet::new();
-    };
-    of_target
-        .filter(|i| i.date == latest)
-        .flat_map(|i| i.officers.iter().map(CertNo::as_str))
-        .collect()
 }
 
 /// The ticket of a candidate for substitution `seq` (spec §12).
@@ -506,7 +444,7 @@ pub enum ExtendError {
     #[error(transparent)]
     Refused(#[from] SubstitutionError),
     #[error("the bundle's substitutions.json does not replay: {0}")]
-    Replay(String),
+    Replay(ReplayError),
     #[error("substitutions.json belongs to another draw")]
     OtherDraw,
 }
