@@ -2,7 +2,7 @@
 //! by rule, for the team draw (§6, §13.3, §14), for substitutions (§12) and
 //! for the counts that explain a shortage or a refused substitution: each
 //! [`Bar`] is one rule of `docs/ALGORITHM.md`, checked in the order of the
-//! enum, and [`VisitRules::applies`] holds the one test of each.
+//! enum, and `VisitRules::applies` holds the one test of each.
 //!
 //! A plan is compiled once into [`Rules`]: per officer of the plan's
 //! departments a few facts (department, certificate, fields as a bitmask,
@@ -17,9 +17,12 @@
 //! as a whole (the same-township rule), and asks [`VisitRules::recusal`]
 //! only about the few officers it takes from the queues' heads.
 //!
-//! A new rule is a new [`Bar`] (in checking order, also in [`Bar::ALL`]),
-//! its test in [`VisitRules::applies`], its words in [`Bar::words`], and its
-//! paragraph in the spec.
+//! A new rule is a new [`Bar`] in checking order (before the workload cap,
+//! which comes last; also in [`Bar::ALL`], which a compile-time check holds
+//! to the enum), its test in `VisitRules::applies` and its words in
+//! `Bar::words` (both exhaustive matches, so the compiler asks for them),
+//! and its paragraph in the spec. A rule that names officers one by one also
+//! lists them in [`VisitRules::named`], so the processing order counts them.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -99,17 +102,17 @@ impl Bar {
     ];
 
     /// The bars that depend on the officer alone, given what the team
-    /// needs: the team draw keeps only officers past them in its queues.
-    const OFFICER: [Bar; 3] = [Bar::OtherDepartment, Bar::CertificateExpired, Bar::NotQualified];
+    /// needs (up to `NotQualified`): the team draw keeps only officers past
+    /// them in its queues.
+    fn officer_bars() -> &'static [Bar] {
+        &Bar::ALL[..=Bar::NotQualified as usize]
+    }
 
-    /// The bars that depend on the visit: recusal in the wide sense.
-    const RECUSAL: [Bar; 5] = [
-        Bar::DeclaredConflict,
-        Bar::SameTownship,
-        Bar::PreviousInspector,
-        Bar::OnTeamOrTakenOff,
-        Bar::OnEarlierTeam,
-    ];
+    /// The bars that depend on the visit, recusal in the wide sense: every
+    /// bar between the officer's own and the workload cap.
+    fn recusal_bars() -> &'static [Bar] {
+        &Bar::ALL[Bar::NotQualified as usize + 1..Bar::AtWorkloadCap as usize]
+    }
 
     fn words(self) -> Words {
         let (key, refusal, shortage) = match self {
@@ -412,7 +415,9 @@ impl<'a> Rules<'a> {
     /// for `need`.
     pub fn serves(&self, officer: &Officer, need: Need) -> bool {
         let any = VisitRules::any_visit(self.plan.workload_cap);
-        Bar::OFFICER.iter().all(|&bar| !any.applies(bar, officer, need, None))
+        Bar::officer_bars()
+            .iter()
+            .all(|&bar| !any.applies(bar, officer, need, None))
     }
 
     /// The group of officers a visit may bar as a whole: the home township
@@ -521,8 +526,9 @@ impl VisitRules<'_> {
             department: officer.department,
             fields: 0,
         };
-        Bar::RECUSAL
-            .into_iter()
+        Bar::recusal_bars()
+            .iter()
+            .copied()
             .find(|&bar| self.applies(bar, officer, need, None))
     }
 

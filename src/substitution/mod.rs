@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::draw::eligibility::{earlier_teams, Need, Rules};
-use crate::draw::{DrawError, Outcome, Published, RuledOut};
+use crate::draw::{Bar, DrawError, Outcome, Published, RuledOut};
 use crate::history::History;
 use crate::ids::{CertNo, CreditCode};
 use crate::merge::Merged;
@@ -315,7 +315,9 @@ impl<'a> Roster<'a> {
         bars.team = visit.team.iter().chain(&removed).copied().collect();
         bars.earlier = earlier_team.to_vec();
         // Step 2: the officers of `out`'s department, with the fields of
-        // the visit's items that department checks.
+        // the visit's items that department checks. (A drawn team holds
+        // only officers of the plan's departments, each with a sub-team on
+        // the visit; the fallbacks serve outcomes that are not a draw's.)
         let need = rules.officer(leaving).map(|o| o.department).map(|department| {
             bars.needs
                 .iter()
@@ -331,7 +333,7 @@ impl<'a> Roster<'a> {
             let load = self.loads[officer.index as usize];
             let bar = match need {
                 Some(need) => bars.bar(officer, need, Some(load)),
-                None => Some(crate::draw::Bar::OtherDepartment),
+                None => Some(Bar::OtherDepartment),
             };
             ruled.record(bar);
             if bar.is_some() {
