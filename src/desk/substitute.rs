@@ -5,13 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{extend, Entry, Log, Reason, Request, Roster, FORMAT};
+use super::{Desk, TaskError};
 use crate::bundle;
-use crate::ledger::{Appended, Kind};
+use crate::ledger::{Appended, Key, Kind, Payload};
 use crate::pipeline::{redraw_checked, RedrawError};
 use crate::pools::{declare_conflict, load_path, Declared, LoadOptions};
 use crate::snapshot::{bytes_hash, Hash32};
-use crate::tasks::{Desk, TaskError};
+use crate::substitution::{extend, Entry, Log, Reason, Request, Roster, FORMAT};
 
 /// The ledger payload of a substitution: the public entry, and the current
 /// result after it.
@@ -21,6 +21,10 @@ pub struct SubstitutionRecord {
     pub bundle: String,
     pub entry: Entry,
     pub result_sha256: Hash32,
+}
+
+impl Payload for SubstitutionRecord {
+    const KIND: Kind = Kind::OfficerSubstituted;
 }
 
 /// What the operator is told after a substitution.
@@ -33,10 +37,6 @@ pub struct Substituted {
     /// list, or why not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recusal_list: Option<String>,
-}
-
-fn key(task_id: &str, seq: u32) -> String {
-    format!("substitute:{task_id}:{seq}")
 }
 
 /// Confidential notes live beside the commit–reveal secrets, named by the
@@ -125,15 +125,9 @@ impl Desk {
             entry: entry.public(),
             result_sha256: log.result_sha256,
         };
-        let text = serde_json::to_string(&payload).expect("substitutions serialise");
         let appended = self
             .ledger
-            .append(
-                Kind::OfficerSubstituted,
-                &key(task_id, entry.seq),
-                &text,
-                &self.time.stamp(),
-            )
+            .append_typed(&Key::Substitute(task_id, entry.seq), &payload, &self.time.stamp())
             .await?;
         let seq = match appended {
             Appended::New(ledger_entry) => ledger_entry.seq,
@@ -144,7 +138,7 @@ impl Desk {
                 )))
             }
         };
-        super::write(&bundle_dir, &log)?;
+        crate::substitution::write(&bundle_dir, &log)?;
         let recusal_list = (entry.reason == Reason::Conflict).then(|| {
             match declare_conflict(
                 &self.pools_dir,
@@ -172,12 +166,12 @@ impl Desk {
         };
         let records: Vec<SubstitutionRecord> = self
             .ledger
-            .of_kind(Kind::OfficerSubstituted)
+            .all::<SubstitutionRecord>()
             .await?
-            .iter()
-            .map(|e| e.payload::<SubstitutionRecord>())
-            .filter(|r| r.as_ref().map_or(true, |r| r.task_id == task_id))
-            .collect::<Result<_, _>>()?;
+            .into_iter()
+            .map(|(record, _)| record)
+            .filter(|r| r.task_id == task_id)
+            .collect();
         let Some(last) = records.last() else {
             return Ok(None);
         };
