@@ -304,7 +304,10 @@ async fn a_ledger_of_every_kind_has_the_same_head() {
         .unwrap();
     let head = ledger.verify_chain().await.unwrap();
     assert_eq!(head.seq, 7);
-    assert_eq!(head.hash.to_hex(), "8ca9a7492abf13316a2de25ba47809d9e8abe5ab09d0dd9888c0d596f5e68106");
+    assert_eq!(
+        head.hash.to_hex(),
+        "8ca9a7492abf13316a2de25ba47809d9e8abe5ab09d0dd9888c0d596f5e68106"
+    );
 
     // Read back typed, and refused as the wrong kind.
     let (record, _) = &ledger.all::<DrawRecord>().await.unwrap()[0];

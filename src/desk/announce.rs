@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{chain_of, inputs_error, io, parse_time, sync_dir, Desk, TaskError};
+use super::{blocking, chain_of, inputs_error, io, parse_time, sync_dir, Desk, TaskError};
 use crate::bundle;
 use crate::draw::check_new_plan;
 use crate::history::History;
@@ -179,10 +179,10 @@ impl Desk {
             };
         }
         let (history_sources, history) = self.fixed_history(&task_id, &plan, &merge_sources).await?;
-        let (pools, _) = self.freeze_pools()?;
+        let (pools, _) = self.freeze_pools().await?;
         // Refused now, while nothing is recorded: a task that cannot be drawn
         // is never announced.
-        check_new_plan(&pools, &plan, &history)?;
+        let (pools, plan, history) = checked(pools, plan, history).await?;
         let combined = pools.snapshot.combined();
         self.ledger
             .append_typed(&Key::Snapshot(&combined), &pools.snapshot, &self.time.stamp())
@@ -209,8 +209,12 @@ impl Desk {
                 // On disk before the ledger can hold its commitment, so a
                 // crash after the append cannot lose it.
                 let path = self.secret_path(&commitment);
-                crate::bundle::write_private(&path, secret.to_hex().as_bytes())?;
-                sync_dir(&self.secrets_dir)?;
+                let (file, dir) = (path.clone(), self.secrets_dir.clone());
+                blocking(move || {
+                    crate::bundle::write_private(&file, secret.to_hex().as_bytes())?;
+                    sync_dir(&dir)
+                })
+                .await?;
                 our_secret = Some(path);
                 SeedMethod::Commit { commitment, beacon }
             }
@@ -421,4 +425,14 @@ fn future_round(text: &str, now: DateTime<Utc>) -> Result<BeaconRound, TaskError
         round,
         round_time,
     })
+}
+
+/// Checks on a blocking thread that the plan can be drawn on these pools with
+/// this history (the draw's own rules, [`check_new_plan`]), handing them back.
+pub(super) async fn checked(pools: Pools, plan: Plan, history: History) -> Result<(Pools, Plan, History), TaskError> {
+    blocking(move || {
+        check_new_plan(&pools, &plan, &history)?;
+        Ok((pools, plan, history))
+    })
+    .await
 }

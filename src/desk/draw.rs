@@ -6,10 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::announce::{Announcement, SeedMethod};
-use super::{inputs_error, io, parse_time, Desk, TaskError};
+use super::announce::{checked, Announcement, SeedMethod};
+use super::{blocking, inputs_error, io, parse_time, Desk, TaskError};
 use crate::bundle;
-use crate::draw::check_new_plan;
 use crate::ledger::{Appended, Entry, Head, Key, Kind, Payload};
 use crate::pipeline::{self, DrawInputs, EarlierBundle};
 use crate::plan::Plan;
@@ -84,10 +83,10 @@ impl Desk {
     pub async fn draw_unannounced(&self, plan: Plan) -> Result<(DrawRecord, Entry), TaskError> {
         let merge_sources = self.merge_sources(&plan).await?;
         let _one_at_a_time = self.drawing.lock().await;
-        let (pools, _) = self.freeze_pools()?;
+        let (pools, _) = self.freeze_pools().await?;
         let task_id = format!("{}@adhoc-{}", plan.id, &Seed::random().to_hex()[..8]);
         let (history_sources, history) = self.fixed_history(&task_id, &plan, &merge_sources).await?;
-        check_new_plan(&pools, &plan, &history)?;
+        let (pools, plan, history) = checked(pools, plan, history).await?;
         let mut announcement = Announcement::new(
             task_id.clone(),
             plan,
@@ -160,18 +159,9 @@ impl Desk {
     /// the staged bundle is renamed into place.
     async fn draw_with(&self, announcement: &Announcement, seed: &SeedSpec) -> Result<(DrawRecord, Entry), TaskError> {
         let snapshot = self.snapshot_pools(&announcement.snapshot_combined);
-        let pools = load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
+        let pools = blocking(move || load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)).await?;
         let earlier = self.announced_history(announcement).await?;
         let to_merge = self.merge_inputs(announcement)?;
-        let inputs = DrawInputs::assemble(&announcement.plan, &earlier, &to_merge).map_err(inputs_error)?;
-        if let Some(fixed) = announcement.history_sha256 {
-            if inputs.history.hash() != fixed {
-                return Err(TaskError::Invalid(format!(
-                    "the history of {} no longer has the hash its announcement fixed ({fixed})",
-                    announcement.task_id
-                )));
-            }
-        }
         let head_before = self.ledger.head().await?;
         let ledger = bundle::LedgerRef {
             task_id: announcement.task_id.clone(),
@@ -179,26 +169,59 @@ impl Desk {
             head_hash: head_before.hash,
             unannounced: announcement.unannounced,
         };
-        let pipeline::Drawn {
-            name,
-            confidential,
-            public,
-            ..
-        } = inputs.draw(&pools, seed, Some(ledger), &self.time.stamp())?;
+        let stamp = self.time.stamp();
         // A staging folder of its own per attempt: another instance may be
         // staging the same task's bundle at this moment.
         let staging = self
             .publications_dir
             .join(".staging")
             .join(&Seed::random().to_hex()[..16]);
-        let staged = bundle::write(&staging, &name, &confidential, &public)?;
-        let manifest_bytes = std::fs::read(staged.join("manifest.json")).map_err(io(&staged))?;
+        #[cfg(test)]
+        let before_draw = self.before_draw.lock().expect("the hook's lock").take();
+        let (plan, fixed, task_id, spec) = (
+            announcement.plan.clone(),
+            announcement.history_sha256,
+            announcement.task_id.clone(),
+            seed.clone(),
+        );
+        let staged_in = staging.clone();
+        // The draw and the bundle's writing, with its fsyncs, are the
+        // longest work the service does: on a blocking thread.
+        let (name, staged, result_sha256, manifest_sha256) = blocking(move || {
+            let inputs = DrawInputs::assemble(&plan, &earlier, &to_merge).map_err(inputs_error)?;
+            if let Some(fixed) = fixed {
+                if inputs.history.hash() != fixed {
+                    return Err(TaskError::Invalid(format!(
+                        "the history of {task_id} no longer has the hash its announcement fixed ({fixed})"
+                    )));
+                }
+            }
+            #[cfg(test)]
+            if let Some(hook) = before_draw {
+                hook();
+            }
+            let pipeline::Drawn {
+                name,
+                confidential,
+                public,
+                ..
+            } = inputs.draw(&pools, &spec, Some(ledger), &stamp)?;
+            let staged = bundle::write(&staged_in, &name, &confidential, &public)?;
+            let manifest_bytes = std::fs::read(staged.join("manifest.json")).map_err(io(&staged))?;
+            Ok((
+                name,
+                staged,
+                confidential.manifest.result_sha256,
+                bytes_hash(&manifest_bytes),
+            ))
+        })
+        .await?;
         let record = DrawRecord {
             task_id: announcement.task_id.clone(),
             bundle: name.clone(),
             seed: seed.seed.to_hex(),
-            result_sha256: confidential.manifest.result_sha256,
-            manifest_sha256: bytes_hash(&manifest_bytes),
+            result_sha256,
+            manifest_sha256,
             ledger_head_before: head_before,
         };
         let appended = self
@@ -208,13 +231,16 @@ impl Desk {
         match appended {
             Appended::New(entry) => {
                 let published = self.publications_dir.join(&name);
-                std::fs::rename(&staged, &published).map_err(io(&published))?;
-                std::fs::remove_dir(&staging).map_err(io(&staging))?;
+                blocking(move || {
+                    std::fs::rename(&staged, &published).map_err(io(&published))?;
+                    std::fs::remove_dir(&staging).map_err(io(&staging))
+                })
+                .await?;
                 Ok((record, entry))
             }
             // Another instance drew it first: ours was never recorded.
             Appended::Existing(entry) => {
-                std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+                blocking(move || std::fs::remove_dir_all(&staging).map_err(io(&staging))).await?;
                 Ok((entry.typed()?, entry))
             }
         }
@@ -260,5 +286,89 @@ fn material_name(material: &SeedMaterial) -> &'static str {
         SeedMaterial::Ceremony { .. } => "ceremony digits",
         SeedMaterial::Beacon { .. } => "a beacon signature",
         SeedMaterial::Reveal { .. } => "a reveal",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::{OfficeClock, Zone};
+    use crate::desk::MethodRequest;
+    use crate::generate::{generate, GenOptions};
+    use crate::ledger::Ledger;
+    use crate::pools::load;
+
+    /// A plan over the busiest department's items of a generated pool.
+    fn plan_for(pools: &crate::pools::Pools) -> Plan {
+        let mut by_department: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for item in &pools.items {
+            by_department
+                .entry(&item.department)
+                .or_default()
+                .push(item.code.as_str());
+        }
+        let (department, codes) = by_department.into_iter().max_by_key(|(_, c)| c.len()).unwrap();
+        let codes: Vec<String> = codes.iter().take(3).map(|c| format!("{c:?}")).collect();
+        let toml = format!(
+            "id = \"BLOCK-1\"\nname = \"测试\"\ndepartment = \"{department}\"\ninspection_date = \"2026-03-02\"\n\
+             items = [{}]\n\n[teams]\nsize = 2\nworkload_cap = 40\n\n[recusal]\nsame_township = true\n",
+            codes.join(", ")
+        );
+        Plan::parse_toml(&toml, "plan.toml").unwrap()
+    }
+
+    /// On a runtime with a single thread, another task still runs while a
+    /// draw is in progress: the draw holds itself until a ledger read made by
+    /// a concurrently spawned task has completed. Were the draw run on the
+    /// runtime's only worker, that task could not run and the draw would
+    /// give up waiting.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_runtime_keeps_serving_while_a_draw_runs() {
+        let root = tempfile::tempdir().unwrap();
+        let pools_dir = root.path().join("pools");
+        let options = GenOptions {
+            seed: 7,
+            items: 40,
+            inspectors: 120,
+            targets: 1500,
+            conflicts: 150,
+        };
+        generate(&options, &pools_dir).unwrap();
+        let plan = plan_for(&load(&pools_dir, Default::default()).unwrap());
+        let ledger = Ledger::open("sqlite::memory:").await.unwrap();
+        let desk = Arc::new(Desk::new(ledger, pools_dir, root.path(), OfficeClock::system(Zone::SHANGHAI)).unwrap());
+        desk.announce(plan, MethodRequest::Commit { beacon_at: None }, None, None)
+            .await
+            .unwrap();
+
+        let (served_tx, served_rx) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        *desk.before_draw.lock().unwrap() = Some(Box::new(move || {
+            started_tx.send(()).unwrap();
+            served_rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("a task on the runtime ran while the draw was in progress");
+        }));
+        let reader = desk.clone();
+        let concurrent = tokio::spawn(async move {
+            started_rx.await.unwrap();
+            reader.ledger.head().await.unwrap();
+            served_tx.send(()).unwrap();
+        });
+        let (record, _) = desk
+            .draw("BLOCK-1", SeedMaterial::Reveal { beacon_signature: None })
+            .await
+            .unwrap();
+        concurrent.await.unwrap();
+        assert_eq!(record.task_id, "BLOCK-1");
+        assert!(desk
+            .publications_dir
+            .join(&record.bundle)
+            .join("manifest.json")
+            .is_file());
     }
 }

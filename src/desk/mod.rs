@@ -92,9 +92,15 @@ pub struct Desk {
     pub publications_dir: PathBuf,
     /// Commit-reveal secrets until they are revealed; never published early.
     pub secrets_dir: PathBuf,
-    /// One draw at a time in this process; the ledger's unique keys guard
-    /// against other processes.
+    /// One draw or substitution at a time in this process; the ledger's
+    /// unique keys guard against other processes. Held across the await of
+    /// the blocking work, never inside it: the work itself runs off the
+    /// runtime's workers.
     pub(crate) drawing: Mutex<()>,
+    /// Runs inside the draw's blocking work, before the draw: lets a test
+    /// hold the draw while it checks that the runtime is still serving.
+    #[cfg(test)]
+    pub(crate) before_draw: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
     /// Every time the desk records or checks, in the office's time zone.
     pub time: OfficeClock,
 }
@@ -119,38 +125,10 @@ impl Desk {
         Ok(())
     }
 
-    /// Copies the live pools into the content-addressed store (once per
-    /// content) and returns them loaded. The live pools are a folder of the
-    /// five CSV files or one `.xlsx` workbook; the copy keeps that form.
-    pub fn freeze_pools(&self) -> Result<(Pools, PathBuf), TaskError> {
-        let pools = load_path(&self.pools_dir, LoadOptions::default()).map_err(TaskError::Pools)?;
-        let dir = self.snapshots_dir.join(pools.snapshot.combined().to_hex());
-        if !dir.exists() {
-            // A name of its own per attempt: requests of this process and of
-            // other instances may be freezing the same pools at this moment.
-            let temp = self.snapshots_dir.join(format!(
-                ".{}.tmp-{}",
-                pools.snapshot.combined(),
-                &Seed::random().to_hex()[..16]
-            ));
-            std::fs::create_dir_all(&temp).map_err(io(&temp))?;
-            if is_workbook(&self.pools_dir) {
-                std::fs::copy(&self.pools_dir, temp.join(SNAPSHOT_WORKBOOK)).map_err(io(&self.pools_dir))?;
-            } else {
-                for (_, name) in FILES {
-                    let from = self.pools_dir.join(name);
-                    std::fs::copy(&from, temp.join(name)).map_err(io(&from))?;
-                }
-            }
-            if let Err(e) = std::fs::rename(&temp, &dir) {
-                std::fs::remove_dir_all(&temp).map_err(io(&temp))?;
-                // The same content frozen by another request meanwhile.
-                if !dir.is_dir() {
-                    return Err(io(&dir)(e));
-                }
-            }
-        }
-        Ok((pools, dir))
+    /// Freezes the live pools (see [`freeze`]) on a blocking thread.
+    pub async fn freeze_pools(&self) -> Result<(Pools, PathBuf), TaskError> {
+        let (pools_dir, snapshots_dir) = (self.pools_dir.clone(), self.snapshots_dir.clone());
+        blocking(move || freeze(&pools_dir, &snapshots_dir)).await
     }
 
     /// The stored pool folder a task was announced on.
@@ -200,8 +178,59 @@ impl Desk {
             publications_dir: state_dir.join("publications"),
             secrets_dir: state_dir.join("secrets"),
             drawing: Mutex::new(()),
+            #[cfg(test)]
+            before_draw: std::sync::Mutex::new(None),
             time,
         }
+    }
+}
+
+/// Copies the live pools into the content-addressed store (once per
+/// content) and returns them loaded. The live pools are a folder of the
+/// five CSV files or one `.xlsx` workbook; the copy keeps that form.
+fn freeze(pools_dir: &Path, snapshots_dir: &Path) -> Result<(Pools, PathBuf), TaskError> {
+    let pools = load_path(&pools_dir, LoadOptions::default()).map_err(TaskError::Pools)?;
+    let dir = snapshots_dir.join(pools.snapshot.combined().to_hex());
+    if !dir.exists() {
+        // A name of its own per attempt: requests of this process and of
+        // other instances may be freezing the same pools at this moment.
+        let temp = snapshots_dir.join(format!(
+            ".{}.tmp-{}",
+            pools.snapshot.combined(),
+            &Seed::random().to_hex()[..16]
+        ));
+        std::fs::create_dir_all(&temp).map_err(io(&temp))?;
+        if is_workbook(&pools_dir) {
+            std::fs::copy(&pools_dir, temp.join(SNAPSHOT_WORKBOOK)).map_err(io(&pools_dir))?;
+        } else {
+            for (_, name) in FILES {
+                let from = pools_dir.join(name);
+                std::fs::copy(&from, temp.join(name)).map_err(io(&from))?;
+            }
+        }
+        if let Err(e) = std::fs::rename(&temp, &dir) {
+            std::fs::remove_dir_all(&temp).map_err(io(&temp))?;
+            // The same content frozen by another request meanwhile.
+            if !dir.is_dir() {
+                return Err(io(&dir)(e));
+            }
+        }
+    }
+    Ok((pools, dir))
+}
+
+/// Runs CPU- or disk-bound work on tokio's blocking threads, so the runtime's
+/// workers go on serving requests (and the scheduler ticking) meanwhile. A
+/// panic in the work is the caller's panic, as if it had run in place.
+pub(crate) async fn blocking<T, F>(work: F) -> Result<T, TaskError>
+where
+    F: FnOnce() -> Result<T, TaskError> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(done) => done,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(TaskError::Invalid(format!("the work was cancelled: {e}"))),
     }
 }
 
