@@ -189,7 +189,7 @@ impl Desk {
 /// content) and returns them loaded. The live pools are a folder of the
 /// five CSV files or one `.xlsx` workbook; the copy keeps that form.
 fn freeze(pools_dir: &Path, snapshots_dir: &Path) -> Result<(Pools, PathBuf), TaskError> {
-    let pools = load_path(&pools_dir, LoadOptions::default()).map_err(TaskError::Pools)?;
+    let pools = load_path(pools_dir, LoadOptions::default()).map_err(TaskError::Pools)?;
     let dir = snapshots_dir.join(pools.snapshot.combined().to_hex());
     if !dir.exists() {
         // A name of its own per attempt: requests of this process and of
@@ -200,8 +200,8 @@ fn freeze(pools_dir: &Path, snapshots_dir: &Path) -> Result<(Pools, PathBuf), Ta
             &Seed::random().to_hex()[..16]
         ));
         std::fs::create_dir_all(&temp).map_err(io(&temp))?;
-        if is_workbook(&pools_dir) {
-            std::fs::copy(&pools_dir, temp.join(SNAPSHOT_WORKBOOK)).map_err(io(&pools_dir))?;
+        if is_workbook(pools_dir) {
+            std::fs::copy(pools_dir, temp.join(SNAPSHOT_WORKBOOK)).map_err(io(pools_dir))?;
         } else {
             for (_, name) in FILES {
                 let from = pools_dir.join(name);
