@@ -82,6 +82,51 @@ impl fmt::Display for Kind {
     }
 }
 
+/// The key an entry claims. Its text is part of every entry's hash, so the
+/// strings [`Key`]'s `Display` writes are the ledger format: an existing
+/// ledger verifies only while they stay exactly as they are (pinned by the
+/// `ledger_format` tests). Every key the service writes or looks up is built
+/// here, never by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key<'a> {
+    /// `snapshot:HASH`: a pool snapshot registered (combined hash).
+    Snapshot(&'a Hash32),
+    /// `announce:TASK`.
+    Announce(&'a str),
+    /// `draw:TASK`: the task's draw, or the skip of a scheduled occurrence,
+    /// which claims the same key so an occurrence is drawn or skipped, never
+    /// both.
+    Draw(&'a str),
+    /// `substitute:TASK:N`: the task's N-th substitution.
+    Substitute(&'a str, u32),
+    /// `result:TASK:CREDIT_CODE`: one drawn business's result.
+    Result(&'a str, &'a str),
+    /// `results-notice:TASK:SEQ`: a results notice, named by the newest
+    /// result entry it publishes.
+    ResultsNotice(&'a str, u64),
+}
+
+impl fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Snapshot(hash) => write!(f, "snapshot:{hash}"),
+            Key::Announce(task) => write!(f, "announce:{task}"),
+            Key::Draw(task) => write!(f, "draw:{task}"),
+            Key::Substitute(task, n) => write!(f, "substitute:{task}:{n}"),
+            Key::Result(task, credit_code) => write!(f, "result:{task}:{credit_code}"),
+            Key::ResultsNotice(task, seq) => write!(f, "results-notice:{task}:{seq}"),
+        }
+    }
+}
+
+/// The content of one kind of entry. Each kind has exactly one payload type;
+/// [`Ledger::append_typed`] writes it as compact JSON in the type's field
+/// order, and that text is hashed as stored, so a payload type's serde shape
+/// is ledger format too.
+pub trait Payload: Serialize + for<'de> Deserialize<'de> {
+    const KIND: Kind;
+}
+
 /// One ledger entry, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
@@ -110,6 +155,18 @@ impl Entry {
         }
         hasher.update(prev.0);
         Hash32(hasher.finalize().into())
+    }
+
+    /// The entry's payload as its kind's type; an entry of another kind is
+    /// a corrupt record where this one was expected.
+    pub fn typed<P: Payload>(&self) -> Result<P, LedgerError> {
+        if self.kind != P::KIND {
+            return Err(LedgerError::Corrupt {
+                seq: self.seq,
+                message: format!("a {} entry where a {} entry was expected", self.kind, P::KIND),
+            });
+        }
+        self.payload()
     }
 
     pub fn payload<T: for<'de> Deserialize<'de>>(&self) -> Result<T, LedgerError> {
@@ -284,6 +341,30 @@ impl Ledger {
             seq: 0,
             message: "could not append after 16 contended attempts".into(),
         })
+    }
+
+    /// Appends a typed payload under its key: the one way the service
+    /// writes an entry, so a kind cannot be recorded with another kind's
+    /// content.
+    pub async fn append_typed<P: Payload>(
+        &self,
+        key: &Key<'_>,
+        payload: &P,
+        recorded_at: &str,
+    ) -> Result<Appended, LedgerError> {
+        let text = serde_json::to_string(payload).expect("ledger payloads serialise");
+        self.append(P::KIND, &key.to_string(), &text, recorded_at).await
+    }
+
+    /// The entry holding `key`, if any.
+    pub async fn get(&self, key: &Key<'_>) -> Result<Option<Entry>, LedgerError> {
+        self.by_key(&key.to_string()).await
+    }
+
+    /// Every entry of a payload type's kind with its payload, oldest first.
+    pub async fn all<P: Payload>(&self) -> Result<Vec<(P, Entry)>, LedgerError> {
+        let entries = self.of_kind(P::KIND).await?;
+        entries.into_iter().map(|e| Ok((e.typed()?, e))).collect()
     }
 
     pub async fn head(&self) -> Result<Head, LedgerError> {

@@ -2,12 +2,12 @@
 //!
 //! The library holds all the logic; `src/main.rs` only parses the command line.
 
-pub mod audit;
 pub mod beacon;
 pub mod bundle;
 pub mod calendar;
 pub mod clock;
 pub mod commands;
+pub mod desk;
 pub mod draw;
 pub mod generate;
 pub mod history;
@@ -26,5 +26,4 @@ pub mod seed;
 pub mod service;
 pub mod snapshot;
 pub mod substitution;
-pub mod tasks;
 pub mod verify;

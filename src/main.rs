@@ -362,7 +362,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = tokio::runtime::Runtime::new()?.block_on(async {
                 // Never creates a ledger: a wrong folder is an error, not a clean record.
                 let desk = shuangsui::service::existing_desk(&config, system_clock()).await?;
-                anyhow::Ok(shuangsui::audit::audit(&desk).await?)
+                anyhow::Ok(shuangsui::desk::audit::audit(&desk).await?)
             })?;
             println!("ledger head: entry {} {}", report.head.seq, report.head.hash);
             println!("draws checked: {}", report.draws_checked);

@@ -6,16 +6,13 @@
 //!
 //! Recording and publishing are ledger entries like everything else, so a
 //! result can be neither changed silently nor published late without it
-//! showing.
-
-use std::collections::BTreeSet;
+//! showing; the desk does both ([`crate::desk::results`]). This module holds
+//! the result codes and the shapes of what is recorded.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::WorkCalendar;
-use crate::ledger::{Appended, Entry, Kind};
-use crate::tasks::{Desk, TaskError};
+use crate::ledger::{Kind, Payload};
 
 /// The result categories of the national publicity system (several may
 /// apply to one inspection), with their Chinese labels.
@@ -87,204 +84,10 @@ pub struct Notice {
     pub results: Vec<u64>,
 }
 
-fn recorded_day(entry: &Entry) -> Result<NaiveDate, TaskError> {
-    crate::tasks::parse_time(&entry.recorded_at)
-        .map(|t| t.date_naive())
-        .ok_or_else(|| TaskError::WrongSeedMaterial(format!("ledger entry {} has no valid time", entry.seq)))
+impl Payload for InspectionResult {
+    const KIND: Kind = Kind::ResultRecorded;
 }
 
-impl Desk {
-    /// Records a result for a target of a drawn task. Each target's result
-    /// is recorded once; a second recording is refused, never overwritten.
-    pub async fn record_result(
-        &self,
-        result: InspectionResult,
-        calendar: &WorkCalendar,
-    ) -> Result<Recorded, TaskError> {
-        let invalid = |message: String| TaskError::Invalid(message);
-        if result.codes.is_empty() {
-            return Err(invalid("a result needs at least one result code".into()));
-        }
-        if let Some(code) = result.codes.iter().find(|c| label(c).is_none()) {
-            return Err(invalid(format!(
-                "{code:?} is not a result code of the national publicity system"
-            )));
-        }
-        let (record, _) = self
-            .draw_record(&result.task_id)
-            .await?
-            .ok_or_else(|| TaskError::UnknownTask(result.task_id.clone()))?;
-        let rows = std::fs::read(
-            self.publications_dir
-                .join(&record.bundle)
-                .join("public/assignments.csv"),
-        )
-        .map_err(|source| TaskError::Io {
-            path: self.publications_dir.join(&record.bundle),
-            source,
-        })?;
-        let rows = crate::public::publications::parse_rows(&rows).map_err(|e| invalid(e.to_string()))?;
-        if !rows.iter().any(|r| r.credit_code == result.credit_code) {
-            return Err(invalid(format!(
-                "{} was not drawn in task {}",
-                result.credit_code, result.task_id
-            )));
-        }
-        let today = self.time.today();
-        // Checked before recording: a result whose deadline the calendar
-        // cannot compute would have no deadline anyone could enforce.
-        calendar
-            .publication_deadline(today)
-            .map_err(|e| invalid(e.to_string()))?;
-        let key = format!("result:{}:{}", result.task_id, result.credit_code);
-        let payload = serde_json::to_string(&result).expect("results serialise");
-        match self
-            .ledger
-            .append(Kind::ResultRecorded, &key, &payload, &self.time.stamp())
-            .await?
-        {
-            Appended::New(entry) => self.recorded(entry, calendar, &BTreeSet::new()),
-            Appended::Existing(_) => Err(TaskError::Conflict(key)),
-        }
-    }
-
-    fn recorded(
-        &self,
-        entry: Entry,
-        calendar: &WorkCalendar,
-        published: &BTreeSet<u64>,
-    ) -> Result<Recorded, TaskError> {
-        // Computed from the recorded day on every read, never stored, so a
-        // year's table added later replaces a provisional deadline.
-        let deadline = calendar
-            .deadline(recorded_day(&entry)?)
-            .map_err(|e| TaskError::Invalid(e.to_string()))?;
-        Ok(Recorded {
-            result: entry.payload()?,
-            seq: entry.seq,
-            recorded_at: entry.recorded_at.clone(),
-            publish_by: deadline.date,
-            provisional: deadline.provisional,
-            published_in: published.contains(&entry.seq).then_some(entry.seq),
-        })
-    }
-
-    /// Every recorded result, with its deadline and whether it is published.
-    pub async fn results(&self, calendar: &WorkCalendar) -> Result<Vec<Recorded>, TaskError> {
-        let notices = self.ledger.of_kind(Kind::ResultsPublished).await?;
-        let mut published_by = std::collections::BTreeMap::new();
-        for entry in &notices {
-            let notice: Notice = entry.payload()?;
-            for seq in notice.results {
-                published_by.entry(seq).or_insert(entry.seq);
-            }
-        }
-        let published: BTreeSet<u64> = published_by.keys().copied().collect();
-        let mut all = Vec::new();
-        for entry in self.ledger.of_kind(Kind::ResultRecorded).await? {
-            let mut recorded = self.recorded(entry, calendar, &published)?;
-            recorded.published_in = published_by.get(&recorded.seq).copied();
-            all.push(recorded);
-        }
-        Ok(all)
-    }
-
-    /// Publishes every recorded, unpublished result of a task in one notice.
-    pub async fn publish_results(&self, task_id: &str, calendar: &WorkCalendar) -> Result<(Notice, u64), TaskError> {
-        let pending: Vec<u64> = self
-            .results(calendar)
-            .await?
-            .into_iter()
-            .filter(|r| r.result.task_id == task_id && r.published_in.is_none())
-            .map(|r| r.seq)
-            .collect();
-        if pending.is_empty() {
-            return Err(TaskError::Invalid(format!(
-                "task {task_id} has no recorded result waiting to be published"
-            )));
-        }
-        let notice = Notice {
-            task_id: task_id.to_owned(),
-            results: pending,
-        };
-        let key = format!("results-notice:{task_id}:{}", notice.results.last().expect("not empty"));
-        let payload = serde_json::to_string(&notice).expect("notices serialise");
-        let entry = self
-            .ledger
-            .append(Kind::ResultsPublished, &key, &payload, &self.time.stamp())
-            .await?;
-        self.write_results_file(task_id, calendar).await?;
-        Ok((notice, entry.entry().seq))
-    }
-
-    /// Writes a task's published results into its bundle's public copy as
-    /// `results.csv` (spec §8), from the ledger, so the bundle a reader
-    /// downloads holds the results with the draw.
-    async fn write_results_file(&self, task_id: &str, calendar: &WorkCalendar) -> Result<(), TaskError> {
-        let (record, _) = self
-            .draw_record(task_id)
-            .await?
-            .ok_or_else(|| TaskError::UnknownTask(task_id.to_owned()))?;
-        let public = self.publications_dir.join(&record.bundle).join("public");
-        let io = |source| TaskError::Io {
-            path: public.clone(),
-            source,
-        };
-        let rows = std::fs::read(public.join("assignments.csv")).map_err(io)?;
-        let names: std::collections::HashMap<String, String> = crate::public::publications::parse_rows(&rows)
-            .map_err(|e| TaskError::Invalid(e.to_string()))?
-            .into_iter()
-            .map(|r| (r.credit_code, r.name))
-            .collect();
-        let notices: std::collections::HashMap<u64, String> = self
-            .ledger
-            .of_kind(Kind::ResultsPublished)
-            .await?
-            .iter()
-            .map(|e| (e.seq, e.recorded_at.chars().take(10).collect()))
-            .collect();
-        let mut published: Vec<Recorded> = self
-            .results(calendar)
-            .await?
-            .into_iter()
-            .filter(|r| r.result.task_id == task_id && r.published_in.is_some())
-            .collect();
-        published.sort_by(|a, b| a.result.credit_code.cmp(&b.result.credit_code));
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(b"\xEF\xBB\xBF".to_vec());
-        let header = [
-            "统一社会信用代码",
-            "名称",
-            "检查结果代码",
-            "检查结果",
-            "完成日期",
-            "公告日期",
-            "账本序号",
-        ];
-        let in_memory = |e: csv::Error| TaskError::Invalid(e.to_string());
-        writer.write_record(header).map_err(in_memory)?;
-        for r in &published {
-            let labels: Vec<&str> = r.result.codes.iter().filter_map(|c| label(c)).collect();
-            let notice = r
-                .published_in
-                .and_then(|seq| notices.get(&seq))
-                .cloned()
-                .unwrap_or_default();
-            writer
-                .write_record([
-                    r.result.credit_code.as_str(),
-                    names.get(&r.result.credit_code).map_or("", String::as_str),
-                    &r.result.codes.join(";"),
-                    &labels.join("；"),
-                    &r.result.inspection_date.to_string(),
-                    &notice,
-                    &r.seq.to_string(),
-                ])
-                .map_err(in_memory)?;
-        }
-        let bytes = writer.into_inner().map_err(|e| TaskError::Invalid(e.to_string()))?;
-        crate::bundle::replace_file(&public.join("results.csv"), &bytes)?;
-        Ok(())
-    }
+impl Payload for Notice {
+    const KIND: Kind = Kind::ResultsPublished;
 }

@@ -1,5 +1,5 @@
 //! Scheduled occurrences carried out on the task desk: the bridge between
-//! [`crate::schedule`] (when) and [`crate::tasks`] (what).
+//! [`crate::schedule`] (when) and [`crate::desk`] (what).
 //!
 //! A recurring job names one plan file; each occurrence draws it as its own
 //! task: the plan's id gets the occurrence's local date (`PZ-SCJG-2026Q1` →
@@ -13,10 +13,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::{Appended, Kind, LedgerError};
+use crate::desk::{Desk, MethodRequest, SeedMaterial, TaskError};
+use crate::ledger::{Appended, Key, Kind, LedgerError, Payload};
 use crate::plan::{Plan, PlanError};
 use crate::schedule::{Action, BoxFuture, Executor, Job, Occurrence, Outcome, SeedMethod, StepError};
-use crate::tasks::{Desk, MethodRequest, SeedMaterial, TaskError};
 
 /// Why a step of an occurrence failed; the scheduler logs it and retries.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,10 @@ pub struct Skipped {
     pub occurrence: String,
     pub reason: String,
     pub task_id: String,
+}
+
+impl Payload for Skipped {
+    const KIND: Kind = Kind::OccurrenceSkipped;
 }
 
 pub struct DeskExecutor {
@@ -84,7 +88,7 @@ impl DeskExecutor {
 
     async fn draw(&self, job: &Job, occurrence: &Occurrence) -> Result<Outcome, ScheduledError> {
         let task = Self::plan(job, occurrence)?.id;
-        if self.desk.ledger.by_key(&format!("draw:{task}")).await?.is_some() {
+        if self.desk.ledger.get(&Key::Draw(&task)).await?.is_some() {
             return Ok(Outcome::AlreadyDone);
         }
         match job.seed() {
@@ -108,16 +112,10 @@ impl DeskExecutor {
             reason: "missed while the service was down".into(),
             task_id: task.clone(),
         };
-        let payload = serde_json::to_string(&payload).expect("skips serialise");
         let appended = self
             .desk
             .ledger
-            .append(
-                Kind::OccurrenceSkipped,
-                &format!("draw:{task}"),
-                &payload,
-                &self.desk.time.stamp(),
-            )
+            .append_typed(&Key::Draw(&task), &payload, &self.desk.time.stamp())
             .await?;
         Ok(match appended {
             Appended::New(_) => Outcome::Skipped,
@@ -137,8 +135,7 @@ impl DeskExecutor {
                 latest = latest.max(Some(at));
             }
         }
-        for entry in self.desk.ledger.of_kind(Kind::OccurrenceSkipped).await? {
-            let payload: Skipped = entry.payload()?;
+        for (payload, _) in self.desk.ledger.all::<Skipped>().await? {
             if let Some(at) = occurrence_of(&payload.occurrence) {
                 latest = latest.max(Some(at));
             }

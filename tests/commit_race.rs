@@ -8,7 +8,7 @@ mod common;
 
 use app::TestApp;
 use serde_json::json;
-use shuangsui::tasks::{MethodRequest, SeedMaterial, SeedMethod};
+use shuangsui::desk::{MethodRequest, SeedMaterial, SeedMethod};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_simultaneous_commit_announcements_leave_a_drawable_task() {

@@ -567,8 +567,8 @@ async fn two_instances_sharing_a_database_draw_a_task_once() {
     let app = TestApp::spawn().await;
     let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
     let other = state(&app.config).await.unwrap();
-    let draw = |desk: std::sync::Arc<shuangsui::tasks::Desk>, task: String| async move {
-        desk.draw(&task, shuangsui::tasks::SeedMaterial::Reveal { beacon_signature: None })
+    let draw = |desk: std::sync::Arc<shuangsui::desk::Desk>, task: String| async move {
+        desk.draw(&task, shuangsui::desk::SeedMaterial::Reveal { beacon_signature: None })
             .await
             .unwrap()
             .0

@@ -1,5 +1,5 @@
 //! The JSON API under `/api/v1`. Handlers only translate between HTTP and
-//! [`crate::tasks::Desk`]; reads are public, writes need the operator token.
+//! [`crate::desk::Desk`]; reads are public, writes need the operator token.
 
 use std::path::Path;
 
@@ -11,11 +11,10 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::{AppState, Operator};
+use crate::desk::{Announcement, DrawRecord, MethodRequest, Redraw, SeedMaterial, Substituted};
 use crate::ledger::{Entry, Head};
 use crate::plan::Plan;
-use crate::substitution::desk::Substituted;
 use crate::substitution::Request;
-use crate::tasks::{Announcement, DrawRecord, MethodRequest, Redraw, SeedMaterial};
 
 #[derive(Serialize)]
 pub struct Recorded<T> {
@@ -194,7 +193,9 @@ pub async fn ledger_entries(
 }
 
 pub async fn verify_ledger(_: Operator, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let report = crate::audit::audit(&state.desk).await.map_err(ApiError::internal)?;
+    let report = crate::desk::audit::audit(&state.desk)
+        .await
+        .map_err(ApiError::internal)?;
     Ok(Json(serde_json::to_value(report).expect("reports serialise")))
 }
 

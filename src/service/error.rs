@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use crate::desk::TaskError;
 use crate::draw::DrawError;
-use crate::tasks::TaskError;
 
 #[derive(Debug)]
 pub struct ApiError {

@@ -28,12 +28,12 @@ use self::config::{Config, Token};
 use self::error::ApiError;
 use crate::calendar::WorkCalendar;
 use crate::clock::{Clock, OfficeClock};
+use crate::desk::Desk;
 use crate::ledger::Ledger;
 use crate::public::publications::{Fingerprint, Publications};
 use crate::public::search::SearchIndex;
 use crate::schedule::{run_scheduler, Schedule};
 use crate::scheduled::DeskExecutor;
-use crate::tasks::Desk;
 use tokio::sync::RwLock;
 
 #[derive(Clone)]
@@ -131,7 +131,7 @@ pub enum ServeError {
     #[error(transparent)]
     Ledger(#[from] crate::ledger::LedgerError),
     #[error(transparent)]
-    Task(#[from] crate::tasks::TaskError),
+    Task(#[from] crate::desk::TaskError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,

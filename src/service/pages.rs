@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::AppState;
+use crate::desk::{Announcement, SeedMethod};
 use crate::public::current::CurrentList;
 use crate::public::pages::{self, AnnouncementView, LedgerHead};
 use crate::public::publications::PublishedDraw;
 use crate::public::search::{Hit, SearchIndex, SEARCH_LIMIT};
-use crate::tasks::{Announcement, SeedMethod};
 
 fn page(html: String) -> Response {
     Html(html).into_response()

@@ -22,8 +22,6 @@ use crate::random::Stream;
 use crate::seed::Seed;
 use crate::snapshot::Hash32;
 
-pub mod desk;
-
 pub const FORMAT: &str = "shuangsui-substitutions/1";
 pub const FILE: &str = "substitutions.json";
 

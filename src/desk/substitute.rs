@@ -5,13 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{extend, Entry, Log, Reason, Request, Roster, FORMAT};
+use super::{blocking, Desk, TaskError};
 use crate::bundle;
-use crate::ledger::{Appended, Kind};
+use crate::ledger::{Appended, Key, Kind, Payload};
 use crate::pipeline::{redraw_checked, RedrawError};
 use crate::pools::{declare_conflict, load_path, Declared, LoadOptions};
 use crate::snapshot::{bytes_hash, Hash32};
-use crate::tasks::{Desk, TaskError};
+use crate::substitution::{extend, Entry, Log, Reason, Request, Roster, FORMAT};
 
 /// The ledger payload of a substitution: the public entry, and the current
 /// result after it.
@@ -21,6 +21,10 @@ pub struct SubstitutionRecord {
     pub bundle: String,
     pub entry: Entry,
     pub result_sha256: Hash32,
+}
+
+impl Payload for SubstitutionRecord {
+    const KIND: Kind = Kind::OfficerSubstituted;
 }
 
 /// What the operator is told after a substitution.
@@ -33,10 +37,6 @@ pub struct Substituted {
     /// list, or why not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recusal_list: Option<String>,
-}
-
-fn key(task_id: &str, seq: u32) -> String {
-    format!("substitute:{task_id}:{seq}")
 }
 
 /// Confidential notes live beside the commit–reveal secrets, named by the
@@ -69,71 +69,71 @@ impl Desk {
             .await?
             .ok_or_else(|| TaskError::UnknownTask(task_id.to_owned()))?;
         let bundle_dir = self.publications_dir.join(&record.bundle);
-        let stored = bundle::read(&bundle_dir)?;
-        let pools = load_path(
-            &self.snapshot_pools(&announcement.snapshot_combined),
-            LoadOptions::default(),
-        )
-        .map_err(TaskError::Pools)?;
-        // The same checked redraw as `shuangsui substitute`: a bundle that no
-        // longer gives the draw the ledger recorded takes no substitution.
-        if stored.manifest.seed.hex != record.seed || stored.manifest.result_sha256 != record.result_sha256 {
-            return Err(TaskError::Invalid(format!(
-                "bundle {} is not the draw of {task_id} the ledger records",
-                record.bundle
-            )));
-        }
-        let redrawn = redraw_checked(&stored, &pools).map_err(|e| match e {
-            RedrawError::Draw(e) => TaskError::Draw(e),
-            e => TaskError::Invalid(format!("bundle {}: {e}", record.bundle)),
-        })?;
+        let snapshot = self.snapshot_pools(&announcement.snapshot_combined);
         let log = self.substitution_log(task_id).await?;
-        let (log, entry) = extend(
-            &stored,
-            Roster::merging(
-                &pools,
-                &stored.plan,
-                &stored.history,
-                &redrawn.merged,
-                &redrawn.seed,
-                redrawn.outcome,
-            ),
-            log,
-            &request,
-            &self.time.stamp(),
-        )
-        .map_err(|e| TaskError::SubstitutionRefused(e.to_string()))?;
-
-        // The note first: a note whose entry never reaches the ledger is
-        // harmless; an entry whose note was lost is not.
-        if entry.note.is_some() || entry.relation.is_some() {
-            let notes = Notes {
-                note: entry.note.clone(),
-                relation: entry.relation.clone(),
-            };
-            let dir = self.secrets_dir.join("notes");
-            std::fs::create_dir_all(&dir).map_err(|source| TaskError::Io {
-                path: dir.clone(),
-                source,
+        let decided_at = self.time.stamp();
+        let notes_dir = self.secrets_dir.join("notes");
+        let (dir, task, drawn) = (bundle_dir.clone(), task_id.to_owned(), record.clone());
+        // Reading the bundle, loading its snapshot and redrawing it are as
+        // long as the draw itself: on a blocking thread.
+        let (log, entry) = blocking(move || {
+            let (task_id, record) = (task.as_str(), drawn);
+            let stored = bundle::read(&dir)?;
+            let pools = load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
+            // The same checked redraw as `shuangsui substitute`: a bundle that no
+            // longer gives the draw the ledger recorded takes no substitution.
+            if stored.manifest.seed.hex != record.seed || stored.manifest.result_sha256 != record.result_sha256 {
+                return Err(TaskError::Invalid(format!(
+                    "bundle {} is not the draw of {task_id} the ledger records",
+                    record.bundle
+                )));
+            }
+            let redrawn = redraw_checked(&stored, &pools).map_err(|e| match e {
+                RedrawError::Draw(e) => TaskError::Draw(e),
+                e => TaskError::Invalid(format!("bundle {}: {e}", record.bundle)),
             })?;
-            let bytes = serde_json::to_vec(&notes).expect("notes serialise");
-            bundle::write_private(&dir.join(note_name(task_id, &entry)), &bytes)?;
-        }
+            let (log, entry) = extend(
+                &stored,
+                Roster::merging(
+                    &pools,
+                    &stored.plan,
+                    &stored.history,
+                    &redrawn.merged,
+                    &redrawn.seed,
+                    redrawn.outcome,
+                ),
+                log,
+                &request,
+                &decided_at,
+            )
+            .map_err(|e| TaskError::SubstitutionRefused(e.to_string()))?;
+
+            // The note first: a note whose entry never reaches the ledger is
+            // harmless; an entry whose note was lost is not.
+            if entry.note.is_some() || entry.relation.is_some() {
+                let notes = Notes {
+                    note: entry.note.clone(),
+                    relation: entry.relation.clone(),
+                };
+                std::fs::create_dir_all(&notes_dir).map_err(|source| TaskError::Io {
+                    path: notes_dir.clone(),
+                    source,
+                })?;
+                let bytes = serde_json::to_vec(&notes).expect("notes serialise");
+                bundle::write_private(&notes_dir.join(note_name(task_id, &entry)), &bytes)?;
+            }
+            Ok((log, entry))
+        })
+        .await?;
         let payload = SubstitutionRecord {
             task_id: task_id.to_owned(),
             bundle: record.bundle.clone(),
             entry: entry.public(),
             result_sha256: log.result_sha256,
         };
-        let text = serde_json::to_string(&payload).expect("substitutions serialise");
         let appended = self
             .ledger
-            .append(
-                Kind::OfficerSubstituted,
-                &key(task_id, entry.seq),
-                &text,
-                &self.time.stamp(),
-            )
+            .append_typed(&Key::Substitute(task_id, entry.seq), &payload, &self.time.stamp())
             .await?;
         let seq = match appended {
             Appended::New(ledger_entry) => ledger_entry.seq,
@@ -144,19 +144,25 @@ impl Desk {
                 )))
             }
         };
-        super::write(&bundle_dir, &log)?;
-        let recusal_list = (entry.reason == Reason::Conflict).then(|| {
-            match declare_conflict(
-                &self.pools_dir,
-                &entry.out,
-                &entry.credit_code,
-                entry.relation.as_deref().unwrap_or(""),
-            ) {
-                Ok(Declared::Added) => "added to the live conflicts.csv".to_owned(),
-                Ok(Declared::AlreadyListed) => "already on the live conflicts.csv".to_owned(),
-                Err(reason) => format!("NOT added to the live conflicts.csv: {reason}"),
-            }
-        });
+        let pools_dir = self.pools_dir.clone();
+        let conflict = entry.clone();
+        let recusal_list = blocking(move || {
+            crate::substitution::write(&bundle_dir, &log)?;
+            let entry = conflict;
+            Ok((entry.reason == Reason::Conflict).then(|| {
+                match declare_conflict(
+                    &pools_dir,
+                    &entry.out,
+                    &entry.credit_code,
+                    entry.relation.as_deref().unwrap_or(""),
+                ) {
+                    Ok(Declared::Added) => "added to the live conflicts.csv".to_owned(),
+                    Ok(Declared::AlreadyListed) => "already on the live conflicts.csv".to_owned(),
+                    Err(reason) => format!("NOT added to the live conflicts.csv: {reason}"),
+                }
+            }))
+        })
+        .await?;
         Ok(Substituted {
             seq,
             record: payload,
@@ -172,12 +178,12 @@ impl Desk {
         };
         let records: Vec<SubstitutionRecord> = self
             .ledger
-            .of_kind(Kind::OfficerSubstituted)
+            .all::<SubstitutionRecord>()
             .await?
-            .iter()
-            .map(|e| e.payload::<SubstitutionRecord>())
-            .filter(|r| r.as_ref().map_or(true, |r| r.task_id == task_id))
-            .collect::<Result<_, _>>()?;
+            .into_iter()
+            .map(|(record, _)| record)
+            .filter(|r| r.task_id == task_id)
+            .collect();
         let Some(last) = records.last() else {
             return Ok(None);
         };

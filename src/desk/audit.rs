@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
+use super::Desk;
 use crate::ledger::{Head, LedgerError};
 use crate::snapshot::bytes_hash;
-use crate::tasks::Desk;
 
 #[derive(Debug, Serialize)]
 pub struct AuditReport {
