@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::{Appended, Kind, LedgerError};
-use crate::plan::{Plan, PlanError};
+use crate::plan::{Plan, PlanError, PlanFile};
 use crate::schedule::{Action, BoxFuture, Executor, Job, Occurrence, Outcome, SeedMethod, StepError};
 use crate::tasks::{Desk, MethodRequest, SeedMaterial, TaskError};
 

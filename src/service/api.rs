@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::{AppState, Operator};
 use crate::ledger::{Entry, Head};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanFile};
 use crate::substitution::desk::Substituted;
 use crate::substitution::Request;
 use crate::tasks::{Announcement, DrawRecord, MethodRequest, Redraw, SeedMaterial};
