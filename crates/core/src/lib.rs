@@ -5,8 +5,9 @@
 //! seeds (and the offline check of a drand round), the specified random
 //! streams, canonical snapshot encodings, the 一单两库 records and the
 //! parsing of their text, plans, the target and team draw with its
-//! eligibility rules, and the earlier inspections and visits a draw takes
-//! into account. Each is a function of values already in memory.
+//! eligibility rules, the earlier inspections and visits a draw takes into
+//! account, and the bundle's files as text. Each is a function of values
+//! already in memory.
 //!
 //! What the core may not do, and why it is a crate of its own: it opens no
 //! file or folder, touches no network or database, runs on no async
@@ -23,6 +24,7 @@
 //! announced in advance.
 
 pub mod beacon;
+pub mod bundle;
 pub mod draw;
 pub mod history;
 pub mod ids;
