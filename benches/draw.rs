@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use shuangsui::bundle;
 use shuangsui::draw::draw;
 use shuangsui::history::History;
-use shuangsui::plan::Plan;
+use shuangsui::plan::{Plan, PlanFile};
 use shuangsui::pools::{load, LoadOptions};
 use shuangsui::seed::SeedSpec;
 use shuangsui::substitution::{Reason, Roster};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::bundle::{self, BundleError};
 use crate::draw::{DrawError, Outcome};
 use crate::pipeline::{redraw_checked, DrawInputs, EarlierBundle, PipelineError, RedrawError};
-use crate::plan::{Plan, PlanError};
+use crate::plan::{Plan, PlanError, PlanFile};
 use crate::pools::{load_path, LoadOptions, Pools, Problems};
 use crate::seed::SeedSpec;
 use crate::substitution::{self, Entry, Request, Roster};

@@ -99,7 +99,7 @@ impl<'a> DrawInputs<'a> {
         let (history, history_sources) = history_of(plan, history)?;
         if let Some(both) = merge
             .iter()
-            .map(HistorySource::of)
+            .map(|stored| HistorySource::of(&stored.manifest))
             .find(|m| history_sources.contains(m))
         {
             return Err(MergeError::AlsoHistory(both.plan_id).into());
@@ -163,7 +163,10 @@ pub fn history_of(plan: &Plan, earlier: &[EarlierBundle]) -> Result<(History, Ve
         .map(|e| e.bundle.earlier_draw(swaps(&e.substitutions)))
         .collect::<Result<Vec<_>, _>>()?;
     let history = History::for_plan(plan, &draws)?;
-    Ok((history, earlier.iter().map(|e| HistorySource::of(&e.bundle)).collect()))
+    Ok((
+        history,
+        earlier.iter().map(|e| HistorySource::of(&e.bundle.manifest)).collect(),
+    ))
 }
 
 /// The earlier visits a plan merges with from the bundles of its period
@@ -174,7 +177,10 @@ pub fn merged_of(plan: &Plan, bundles: &[Stored]) -> Result<(Merged, Vec<History
         .map(|b| b.earlier_draw(Vec::new()))
         .collect::<Result<Vec<_>, _>>()?;
     let merged = Merged::from_draws(plan, &draws)?;
-    let given: Vec<HistorySource> = bundles.iter().map(HistorySource::of).collect();
+    let given: Vec<HistorySource> = bundles
+        .iter()
+        .map(|stored| HistorySource::of(&stored.manifest))
+        .collect();
     let sources = merged
         .plans
         .iter()

@@ -87,7 +87,7 @@ use tokio::time::Instant;
 
 use crate::clock::Zone;
 pub use crate::clock::{Clock, SystemClock};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanFile};
 
 /// The time zone of a job that names none when the office's zone is not
 /// given ([`Schedule::parse_toml`]): the default office zone.

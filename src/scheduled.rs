@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::desk::{Desk, MethodRequest, SeedMaterial, TaskError};
 use crate::ledger::{Appended, Key, Kind, LedgerError, Payload};
-use crate::plan::{Plan, PlanError};
+use crate::plan::{Plan, PlanError, PlanFile};
 use crate::schedule::{Action, BoxFuture, Executor, Job, Occurrence, Outcome, SeedMethod, StepError};
 
 /// Why a step of an occurrence failed; the scheduler logs it and retries.

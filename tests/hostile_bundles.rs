@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use shuangsui::bundle;
 use shuangsui::bundle::format::read_history;
 use shuangsui::draw::draw;
-use shuangsui::plan::Plan;
+use shuangsui::plan::{Plan, PlanFile};
 use shuangsui::pools::{load, LoadOptions};
 use shuangsui::seed::SeedSpec;
 use shuangsui::snapshot::bytes_hash;

@@ -9,7 +9,7 @@ use shuangsui::desk::{
 };
 use shuangsui::ids::{CertNo, CreditCode};
 use shuangsui::ledger::{Head, Key, Kind, Ledger, Payload};
-use shuangsui::plan::Plan;
+use shuangsui::plan::{Plan, PlanFile};
 use shuangsui::pools::SnapshotHashes;
 use shuangsui::results::{InspectionResult, Notice};
 use shuangsui::scheduled::Skipped;

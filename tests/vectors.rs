@@ -14,7 +14,7 @@ use shuangsui::draw::{draw, draw_merged, result_hash, selection_hash};
 use shuangsui::history::History;
 use shuangsui::ids::{CertNo, CreditCode};
 use shuangsui::merge::Merged;
-use shuangsui::plan::Plan;
+use shuangsui::plan::{Plan, PlanFile};
 use shuangsui::pools::{load, LoadOptions};
 use shuangsui::random::Stream;
 use shuangsui::seed::{Seed, SeedSpec};

@@ -17,7 +17,7 @@ use crate::pools::Pools;
 use crate::seed::SeedSpec;
 use crate::snapshot::bytes_hash;
 
-pub mod format;
+pub use shuangsui_core::bundle::format;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use super::table::{read_text, Column, Encoding, Header, Problem, Problems, Row, Table};
+use super::table::{decode, Column, Encoding, Header, Problem, Problems, Row, Table};
 use super::targets::{self, TargetDirectory};
 use super::{Category, Conflict, Inspector, Item, Pools, Ratio, SnapshotHashes, Sources, Target};
 use crate::ids::{CertNo, CreditCode, ItemCode};
@@ -579,6 +579,35 @@ fn cross_check(
                 field: Some("credit_code"),
                 message: format!("target {code} is not in {}", sources.targets),
             });
+        }
+    }
+}
+
+/// Reads and decodes a file, reporting a failure as a problem of that file.
+pub fn read_text(dir: &Path, name: &str, encoding: Encoding, problems: &mut Problems) -> Option<String> {
+    let path = dir.join(name);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            problems.push(Problem {
+                file: name.into(),
+                line: 0,
+                field: None,
+                message: format!("cannot read {}: {e}", path.display()),
+            });
+            return None;
+        }
+    };
+    match decode(&bytes, encoding) {
+        Ok(text) => Some(text.into_owned()),
+        Err(error) => {
+            problems.push(Problem {
+                file: name.into(),
+                line: 0,
+                field: None,
+                message: error.to_string(),
+            });
+            None
         }
     }
 }

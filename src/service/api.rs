@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::{AppState, Operator};
 use crate::desk::{Announcement, DrawRecord, MethodRequest, Redraw, SeedMaterial, Substituted};
 use crate::ledger::{Entry, Head};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanFile};
 use crate::substitution::Request;
 
 #[derive(Serialize)]

@@ -8,7 +8,7 @@
 //! This module holds the rule (spec §7) and the commitment over its records;
 //! it reads no file. The bundle module turns `assignments.csv` and
 //! `history.csv` into the typed rows taken here, and the draw pipeline
-//! (`crate::pipeline`) gathers the earlier draws.
+//! (`shuangsui::pipeline`, in the root crate) gathers the earlier draws.
 
 use chrono::NaiveDate;
 

@@ -7,7 +7,6 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::Stored;
 use crate::draw::StratumCount;
 use crate::draw::{Outcome, Published};
 use crate::history::{DrawnVisit, History, Inspection, HISTORY_HEADER, HISTORY_TAG};
@@ -55,10 +54,11 @@ pub struct HistorySource {
 }
 
 impl HistorySource {
-    pub fn of(stored: &Stored) -> Self {
+    /// The source an earlier bundle with this manifest is recorded as.
+    pub fn of(manifest: &Manifest) -> Self {
         HistorySource {
-            plan_id: stored.manifest.plan.id.clone(),
-            result_sha256: stored.manifest.result_sha256,
+            plan_id: manifest.plan.id.clone(),
+            result_sha256: manifest.result_sha256,
         }
     }
 }

@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -486,35 +485,6 @@ impl<'a> Table<'a> {
 
     pub fn problem(&self, problems: &mut Problems, line: u64, field: Option<&'static str>, message: String) {
         self.header.problem(problems, line, field, message);
-    }
-}
-
-/// Reads and decodes a file, reporting a failure as a problem of that file.
-pub fn read_text(dir: &Path, name: &str, encoding: Encoding, problems: &mut Problems) -> Option<String> {
-    let path = dir.join(name);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            problems.push(Problem {
-                file: name.into(),
-                line: 0,
-                field: None,
-                message: format!("cannot read {}: {e}", path.display()),
-            });
-            return None;
-        }
-    };
-    match decode(&bytes, encoding) {
-        Ok(text) => Some(text.into_owned()),
-        Err(error) => {
-            problems.push(Problem {
-                file: name.into(),
-                line: 0,
-                field: None,
-                message: error.to_string(),
-            });
-            None
-        }
     }
 }
 

@@ -1,0 +1,5 @@
+//! The audit bundle's format (`docs/ALGORITHM.md` §8): its files as text,
+//! written and read from strings. Putting a bundle on disk, atomically, and
+//! reading one back is the root crate's `shuangsui::bundle`.
+
+pub mod format;
