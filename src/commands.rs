@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use crate::bundle::{self, BundleError};
 use crate::draw::{DrawError, Outcome};
-use crate::pipeline::{redraw_checked, DrawInputs, EarlierBundle, PipelineError, RedrawError};
+use crate::pipeline::{substitute_checked, DrawInputs, EarlierBundle, PipelineError, RedrawError, SubstituteError};
 use crate::plan::{Plan, PlanError, PlanFile};
 use crate::pools::{load_path, LoadOptions, Pools, Problems};
 use crate::seed::SeedSpec;
-use crate::substitution::{self, Entry, Request, Roster};
+use crate::substitution::{self, Entry, Request};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -123,29 +123,16 @@ pub fn substitute_in_bundle(
         return Err(CommandError::PublicCopy(bundle_dir.to_owned()));
     }
     let pools = load_pools(data, options)?;
-    let redrawn = redraw_checked(&stored, &pools).map_err(|error| match error {
-        RedrawError::Draw(e) => CommandError::Draw(e),
-        error => CommandError::NotThisDraw {
+    let log = substitution::read(bundle_dir)?;
+    let (log, entry) = substitute_checked(&stored, &pools, log, request, decided_at).map_err(|error| match error {
+        SubstituteError::Refused(e) => CommandError::Substitution(e),
+        SubstituteError::Redraw(RedrawError::Draw(e)) => CommandError::Draw(e),
+        SubstituteError::Redraw(error) => CommandError::NotThisDraw {
             bundle: bundle_dir.to_owned(),
             data: data.to_owned(),
             error: Box::new(error),
         },
     })?;
-    let log = substitution::read(bundle_dir)?;
-    let (log, entry) = substitution::extend(
-        &stored,
-        Roster::merging(
-            &pools,
-            &stored.plan,
-            &stored.history,
-            &redrawn.merged,
-            &redrawn.seed,
-            redrawn.outcome,
-        ),
-        log,
-        request,
-        decided_at,
-    )?;
     substitution::write(bundle_dir, &log)?;
     Ok(entry)
 }

@@ -217,6 +217,40 @@ pub enum RedrawError {
     Differs,
 }
 
+/// Why a substitution on a drawn bundle did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SubstituteError {
+    /// The bundle does not redraw as it records: nothing is substituted on it.
+    #[error(transparent)]
+    Redraw(#[from] RedrawError),
+    /// The draw's rules refused the request (spec §12).
+    #[error(transparent)]
+    Refused(#[from] substitution::ExtendError),
+}
+
+/// The one way a substitute is drawn, for `shuangsui substitute` and the
+/// service alike: the bundle is redrawn from its frozen inputs and checked
+/// ([`redraw_checked`]), then the request is decided on that roster and
+/// appended to `log`. Nothing is written.
+pub fn substitute_checked(
+    stored: &Stored,
+    pools: &Pools,
+    log: Option<substitution::Log>,
+    request: &substitution::Request,
+    decided_at: &str,
+) -> Result<(substitution::Log, substitution::Entry), SubstituteError> {
+    let redrawn = redraw_checked(stored, pools)?;
+    let roster = substitution::Roster::merging(
+        pools,
+        &stored.plan,
+        &stored.history,
+        &redrawn.merged,
+        &redrawn.seed,
+        redrawn.outcome,
+    );
+    Ok(substitution::extend(stored, roster, log, request, decided_at)?)
+}
+
 /// A bundle's draw redone from its frozen inputs.
 pub struct Redrawn {
     pub seed: Seed,

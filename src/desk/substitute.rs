@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::{blocking, Desk, TaskError};
 use crate::bundle;
 use crate::ledger::{Appended, Key, Kind, Payload};
-use crate::pipeline::{redraw_checked, RedrawError};
+use crate::pipeline::{substitute_checked, RedrawError, SubstituteError};
 use crate::pools::{declare_conflict, load_path, Declared, LoadOptions};
 use crate::snapshot::{bytes_hash, Hash32};
-use crate::substitution::{extend, Entry, Log, Reason, Request, Roster, FORMAT};
+use crate::substitution::{Entry, Log, Reason, Request, FORMAT};
 
 /// The ledger payload of a substitution: the public entry, and the current
 /// result after it.
@@ -88,25 +88,12 @@ impl Desk {
                     record.bundle
                 )));
             }
-            let redrawn = redraw_checked(&stored, &pools).map_err(|e| match e {
-                RedrawError::Draw(e) => TaskError::Draw(e),
-                e => TaskError::Invalid(format!("bundle {}: {e}", record.bundle)),
-            })?;
-            let (log, entry) = extend(
-                &stored,
-                Roster::merging(
-                    &pools,
-                    &stored.plan,
-                    &stored.history,
-                    &redrawn.merged,
-                    &redrawn.seed,
-                    redrawn.outcome,
-                ),
-                log,
-                &request,
-                &decided_at,
-            )
-            .map_err(|e| TaskError::SubstitutionRefused(e.to_string()))?;
+            let (log, entry) =
+                substitute_checked(&stored, &pools, log, &request, &decided_at).map_err(|e| match e {
+                    SubstituteError::Refused(e) => TaskError::SubstitutionRefused(e.to_string()),
+                    SubstituteError::Redraw(RedrawError::Draw(e)) => TaskError::Draw(e),
+                    SubstituteError::Redraw(e) => TaskError::Invalid(format!("bundle {}: {e}", record.bundle)),
+                })?;
 
             // The note first: a note whose entry never reaches the ledger is
             // harmless; an entry whose note was lost is not.
