@@ -16,66 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use app::TestApp;
+use app::{twin_plan, TestApp};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 use shuangsui::bundle::{self, Manifest};
-use shuangsui::pools::Pools;
-
-/// The most common township of the pool's targets, so a plan restricted to
-/// it stays small.
-fn busiest_township(pools: &Pools) -> String {
-    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
-    for target in &pools.targets {
-        *count.entry(pools.townships.name(target.township)).or_default() += 1;
-    }
-    count.into_iter().max_by_key(|(_, n)| *n).unwrap().0.to_owned()
-}
-
-/// Two items of one department with the same field and scope.
-fn twin_items(pools: &Pools) -> (String, [String; 2]) {
-    for (k, a) in pools.items.iter().enumerate() {
-        if let Some(b) = pools.items[k + 1..].iter().find(|b| {
-            b.department == a.department
-                && b.field == a.field
-                && b.entity_types == a.entity_types
-                && b.industries == a.industries
-        }) {
-            return (a.department.clone(), [a.code.to_string(), b.code.to_string()]);
-        }
-    }
-    panic!("the pool has no two items of the same field and scope")
-}
-
-/// A plan over two twin items in one township, with exclusion and the
-/// previous-inspector rule on, so the history changes what is drawn.
-fn plan_text(pools: &Pools, id: &str, date: &str, percent: u32, extra: &str) -> String {
-    let (department, [one, two]) = twin_items(pools);
-    format!(
-        r#"id = {id:?}
-name = "流水线测试计划"
-department = {department:?}
-inspection_date = {date:?}
-items = [{one:?}, {two:?}]
-{extra}
-[targets]
-townships = [{township:?}]
-
-[selection]
-ratios = {{ A = "{percent}", B = "{percent}", C = "{percent}", D = "{percent}" }}
-exclude_inspected_within_days = 365
-
-[teams]
-size = 2
-workload_cap = 40
-
-[recusal]
-same_township = true
-previous_inspector = true
-"#,
-        township = busiest_township(pools)
-    )
-}
 
 async fn announce(app: &TestApp, plan: &str, method: Value) -> String {
     let (status, announced) = app
@@ -228,10 +172,20 @@ fn teams(dir: &Path) -> BTreeMap<String, Vec<String>> {
 async fn the_shell_and_the_service_write_the_same_bundle_from_the_same_inputs() {
     let app = TestApp::spawn(31).await;
     let pools = app.pools();
-    app.add_plan("plan-a", &plan_text(&pools, "PIPE-A", "2026-03-02", 50, ""));
-    let plan_m = plan_text(&pools, "PIPE-M", "2026-03-02", 50, "merge_with = [\"PIPE-A\"]");
+    app.add_plan(
+        "plan-a",
+        &twin_plan(&pools, "PIPE-A", "流水线测试计划", "2026-03-02", 50, ""),
+    );
+    let plan_m = twin_plan(
+        &pools,
+        "PIPE-M",
+        "流水线测试计划",
+        "2026-03-02",
+        50,
+        "merge_with = [\"PIPE-A\"]",
+    );
     app.add_plan("plan-m", &plan_m);
-    let plan_b = plan_text(&pools, "PIPE-B", "2026-06-01", 100, "");
+    let plan_b = twin_plan(&pools, "PIPE-B", "流水线测试计划", "2026-06-01", 100, "");
     app.add_plan("plan-b", &plan_b);
 
     // A, drawn by the service, with one substitution: the history of later
@@ -288,8 +242,14 @@ fn forget_history(dir: &Path) {
 async fn a_bundle_that_no_longer_redraws_its_result_takes_no_substitution_at_either() {
     let app = TestApp::spawn(31).await;
     let pools = app.pools();
-    app.add_plan("plan-a", &plan_text(&pools, "PIPE-A", "2026-03-02", 50, ""));
-    app.add_plan("plan-b", &plan_text(&pools, "PIPE-B", "2026-06-01", 100, ""));
+    app.add_plan(
+        "plan-a",
+        &twin_plan(&pools, "PIPE-A", "流水线测试计划", "2026-03-02", 50, ""),
+    );
+    app.add_plan(
+        "plan-b",
+        &twin_plan(&pools, "PIPE-B", "流水线测试计划", "2026-06-01", 100, ""),
+    );
     let task_a = announce(&app, "plan-a", json!({"kind": "commit"})).await;
     draw(&app, &task_a, json!({"kind": "reveal"})).await;
     let task_b = announce(&app, "plan-b", json!({"kind": "commit"})).await;

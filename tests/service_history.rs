@@ -11,70 +11,11 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use app::TestApp;
+use app::{twin_plan, TestApp};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 use shuangsui::bundle;
 use shuangsui::history::History;
-use shuangsui::pools::Pools;
-
-/// The most common township of the pool's targets: plans restricted to it
-/// keep the draws small enough to take every eligible target.
-fn busiest_township(pools: &Pools) -> String {
-    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
-    for target in &pools.targets {
-        *count.entry(pools.townships.name(target.township)).or_default() += 1;
-    }
-    count.into_iter().max_by_key(|(_, n)| *n).unwrap().0.to_owned()
-}
-
-/// Two items of one department with the same field and the same scope, so
-/// a target eligible for one is eligible for the other and a visit may
-/// carry both.
-fn twin_items(pools: &Pools) -> (String, [String; 2]) {
-    for (k, a) in pools.items.iter().enumerate() {
-        if let Some(b) = pools.items[k + 1..].iter().find(|b| {
-            b.department == a.department
-                && b.field == a.field
-                && b.entity_types == a.entity_types
-                && b.industries == a.industries
-        }) {
-            return (a.department.clone(), [a.code.to_string(), b.code.to_string()]);
-        }
-    }
-    panic!("the pool has no two items of the same field and scope")
-}
-
-/// A plan over two twin items in one township, drawing `percent` of every
-/// class, excluding targets inspected for the same item within a year, with
-/// the previous-inspector rule on.
-fn plan_text(pools: &Pools, id: &str, date: &str, percent: u32) -> String {
-    let (department, [one, two]) = twin_items(pools);
-    format!(
-        r#"id = {id:?}
-name = "历史测试计划"
-department = {department:?}
-inspection_date = {date:?}
-items = [{one:?}, {two:?}]
-
-[targets]
-townships = [{township:?}]
-
-[selection]
-ratios = {{ A = "{percent}", B = "{percent}", C = "{percent}", D = "{percent}" }}
-exclude_inspected_within_days = 365
-
-[teams]
-size = 2
-workload_cap = 40
-
-[recusal]
-same_township = true
-previous_inspector = true
-"#,
-        township = busiest_township(pools)
-    )
-}
 
 /// Announces a plan file with a commitment and draws it; the draw record.
 async fn announce_and_draw(app: &TestApp, plan: &str) -> Value {
@@ -133,8 +74,14 @@ async fn audit_is_clean(app: &TestApp) {
 async fn a_later_draw_excludes_the_earlier_targets_and_rotates_its_officers() {
     let app = TestApp::spawn(31).await;
     let pools = app.pools();
-    app.add_plan("plan-a", &plan_text(&pools, "HIST-A", "2026-03-02", 50));
-    let plan_b = app.add_plan("plan-b", &plan_text(&pools, "HIST-B", "2026-06-01", 100));
+    app.add_plan(
+        "plan-a",
+        &twin_plan(&pools, "HIST-A", "历史测试计划", "2026-03-02", 50, ""),
+    );
+    let plan_b = app.add_plan(
+        "plan-b",
+        &twin_plan(&pools, "HIST-B", "历史测试计划", "2026-06-01", 100, ""),
+    );
 
     let a = announce_and_draw(&app, "plan-a").await;
     let b = announce_and_draw(&app, "plan-b").await;
@@ -210,8 +157,11 @@ async fn a_later_draw_excludes_the_earlier_targets_and_rotates_its_officers() {
 async fn a_substitution_in_the_earlier_draw_changes_who_is_barred_later() {
     let app = TestApp::spawn(31).await;
     let pools = app.pools();
-    app.add_plan("plan-a", &plan_text(&pools, "HIST-A", "2026-03-02", 50));
-    let plan_b_text = plan_text(&pools, "HIST-B", "2026-06-01", 100);
+    app.add_plan(
+        "plan-a",
+        &twin_plan(&pools, "HIST-A", "历史测试计划", "2026-03-02", 50, ""),
+    );
+    let plan_b_text = twin_plan(&pools, "HIST-B", "历史测试计划", "2026-06-01", 100, "");
     let plan_b = app.add_plan("plan-b", &plan_b_text);
 
     let a = announce_and_draw(&app, "plan-a").await;
@@ -300,8 +250,14 @@ async fn a_substitution_in_the_earlier_draw_changes_who_is_barred_later() {
 async fn draws_dated_after_the_inspection_date_and_replaced_draws_do_not_count() {
     let app = TestApp::spawn(31).await;
     let pools = app.pools();
-    app.add_plan("plan-a", &plan_text(&pools, "HIST-A", "2026-03-02", 50));
-    app.add_plan("plan-b", &plan_text(&pools, "HIST-B", "2026-06-01", 50));
+    app.add_plan(
+        "plan-a",
+        &twin_plan(&pools, "HIST-A", "历史测试计划", "2026-03-02", 50, ""),
+    );
+    app.add_plan(
+        "plan-b",
+        &twin_plan(&pools, "HIST-B", "历史测试计划", "2026-06-01", 50, ""),
+    );
 
     // B (June) is drawn first: A (March) is inspected before it, so B's
     // inspections are no history of A's.
@@ -346,8 +302,14 @@ fn refusal(text: &str) -> Option<&str> {
 async fn a_refused_substitution_counts_the_same_at_the_service_and_in_the_shell() {
     let app = TestApp::spawn(31).await;
     let pools = app.pools();
-    app.add_plan("plan-a", &plan_text(&pools, "HIST-A", "2026-03-02", 50));
-    let plan_b = app.add_plan("plan-b", &plan_text(&pools, "HIST-B", "2026-06-01", 100));
+    app.add_plan(
+        "plan-a",
+        &twin_plan(&pools, "HIST-A", "历史测试计划", "2026-03-02", 50, ""),
+    );
+    let plan_b = app.add_plan(
+        "plan-b",
+        &twin_plan(&pools, "HIST-B", "历史测试计划", "2026-06-01", 100, ""),
+    );
     let a = announce_and_draw(&app, "plan-a").await;
     let b = announce_and_draw(&app, "plan-b").await;
     let a_visits = visits(&app.bundle(a["bundle"].as_str().unwrap()));

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
@@ -10,6 +11,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use serde_json::Value;
 use shuangsui::clock::SystemClock;
+use shuangsui::pools::Pools;
 use shuangsui::service::config::{Config, Token};
 use shuangsui::service::{app, state, AppState};
 use tower::ServiceExt;
@@ -105,4 +107,63 @@ impl TestApp {
     pub fn pools_dir(&self) -> &Path {
         &self.config.pools_dir
     }
+}
+
+/// The most common township of the pool's targets: plans restricted to it
+/// keep the draws small enough to take every eligible target.
+pub fn busiest_township(pools: &Pools) -> String {
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for target in &pools.targets {
+        *count.entry(pools.townships.name(target.township)).or_default() += 1;
+    }
+    count.into_iter().max_by_key(|(_, n)| *n).unwrap().0.to_owned()
+}
+
+/// Two items of one department with the same field and the same scope, so
+/// a target eligible for one is eligible for the other and a visit may
+/// carry both.
+pub fn twin_items(pools: &Pools) -> (String, [String; 2]) {
+    for (k, a) in pools.items.iter().enumerate() {
+        if let Some(b) = pools.items[k + 1..].iter().find(|b| {
+            b.department == a.department
+                && b.field == a.field
+                && b.entity_types == a.entity_types
+                && b.industries == a.industries
+        }) {
+            return (a.department.clone(), [a.code.to_string(), b.code.to_string()]);
+        }
+    }
+    panic!("the pool has no two items of the same field and scope")
+}
+
+/// A plan over two twin items in one township, drawing `percent` of every
+/// class, excluding targets inspected for the same item within a year, with
+/// the previous-inspector rule on, so history changes what is drawn.
+/// `extra` is TOML placed after the items (e.g. `merge_with = [...]`).
+pub fn twin_plan(pools: &Pools, id: &str, name: &str, date: &str, percent: u32, extra: &str) -> String {
+    let (department, [one, two]) = twin_items(pools);
+    format!(
+        r#"id = {id:?}
+name = {name:?}
+department = {department:?}
+inspection_date = {date:?}
+items = [{one:?}, {two:?}]
+{extra}
+[targets]
+townships = [{township:?}]
+
+[selection]
+ratios = {{ A = "{percent}", B = "{percent}", C = "{percent}", D = "{percent}" }}
+exclude_inspected_within_days = 365
+
+[teams]
+size = 2
+workload_cap = 40
+
+[recusal]
+same_township = true
+previous_inspector = true
+"#,
+        township = busiest_township(pools)
+    )
 }
