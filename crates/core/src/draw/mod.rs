@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::history::History;
 use crate::merge::Merged;
 use crate::plan::{Plan, Quota};
-use crate::pools::{Label, Labels, Pools, RiskClass};
+use crate::pools::{Label, Labels, Pools, RiskClass, Target};
 use crate::random::Stream;
 use crate::seed::Seed;
 use crate::snapshot::{list_hash, record_hash, Hash32};
@@ -287,6 +287,32 @@ impl PlanFilters {
             townships: label_filter(&pools.townships, &plan.targets.townships),
         }
     }
+
+    fn admit(&self, target: &Target) -> bool {
+        admits(&self.entity_types, target.entity_type)
+            && admits(&self.industries, target.industry)
+            && admits(&self.townships, target.township)
+    }
+
+    /// The targets these filters let in, in credit-code order; `None` when
+    /// there is no filter, so that no list of the whole directory is made.
+    /// Every item of the plan draws from within these, so the directory is
+    /// passed over once, not once per item (at national scale a pass is
+    /// hundreds of megabytes).
+    fn targets(&self, pools: &Pools) -> Option<Vec<u32>> {
+        if self.entity_types.is_none() && self.industries.is_none() && self.townships.is_none() {
+            return None;
+        }
+        Some(
+            pools
+                .targets
+                .par_iter()
+                .enumerate()
+                .filter(|(_, target)| self.admit(target))
+                .map(|(index, _)| index as u32)
+                .collect(),
+        )
+    }
 }
 
 /// Draws targets for every item (spec §5) and groups them by target. Items
@@ -298,11 +324,11 @@ fn draw_targets(
     seed: &Seed,
     items: &[u32],
 ) -> Result<(DrawnItems, Vec<StratumCount>), DrawError> {
-    let filters = PlanFilters::of(pools, plan);
+    let in_plan = PlanFilters::of(pools, plan).targets(pools);
     let excluded = recently_inspected(pools, plan, history);
     let per_item: Vec<Result<ItemDraw, DrawError>> = items
         .par_iter()
-        .map(|&item| draw_item(pools, plan, seed, item, &filters, excluded.get(&item)))
+        .map(|&item| draw_item(pools, plan, seed, item, in_plan.as_deref(), excluded.get(&item)))
         .collect();
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     let mut strata = Vec::new();
@@ -332,12 +358,13 @@ struct ItemDraw {
 }
 
 /// Draws one item: its eligible targets per stratum, and those picked.
+/// `in_plan` are the targets the plan's filters let in (`None`: all).
 fn draw_item(
     pools: &Pools,
     plan: &Plan,
     seed: &Seed,
     item_index: u32,
-    filters: &PlanFilters,
+    in_plan: Option<&[u32]>,
     excluded: Option<&HashSet<u32>>,
 ) -> Result<ItemDraw, DrawError> {
     let item = &pools.items[item_index as usize];
@@ -345,16 +372,18 @@ fn draw_item(
     let industry = label_filter(&pools.industries, &item.industries);
     // Eligible targets of each class, in credit-code order.
     let mut by_class: [Vec<u32>; 4] = Default::default();
-    for (index, target) in pools.targets.iter().enumerate() {
+    let mut consider = |index: u32| {
+        let target = &pools.targets[index as usize];
         let eligible = admits(&entity, target.entity_type)
             && admits(&industry, target.industry)
-            && admits(&filters.entity_types, target.entity_type)
-            && admits(&filters.industries, target.industry)
-            && admits(&filters.townships, target.township)
-            && excluded.is_none_or(|set| !set.contains(&(index as u32)));
+            && excluded.is_none_or(|set| !set.contains(&index));
         if eligible {
-            by_class[target.risk as usize].push(index as u32);
+            by_class[target.risk as usize].push(index);
         }
+    };
+    match in_plan {
+        Some(indices) => indices.iter().for_each(|&index| consider(index)),
+        None => (0..pools.targets.len() as u32).for_each(consider),
     }
     let code = item.code.as_str().as_bytes();
     let mut drawn = Vec::new();
@@ -434,10 +463,7 @@ fn draw_joint_targets(
         .par_iter()
         .enumerate()
         .map(|(index, target)| {
-            let in_plan = admits(&filters.entity_types, target.entity_type)
-                && admits(&filters.industries, target.industry)
-                && admits(&filters.townships, target.township);
-            if !in_plan {
+            if !filters.admit(target) {
                 return None;
             }
             let its: Vec<u32> = scopes
