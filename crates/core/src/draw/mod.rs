@@ -298,8 +298,9 @@ impl PlanFilters {
     /// there is no filter, so that no list of the whole directory is made.
     /// Every item of the plan draws from within these, so the directory is
     /// passed over once, not once per item (at national scale a pass is
-    /// hundreds of megabytes).
-    fn targets(&self, pools: &Pools) -> Option<Vec<u32>> {
+    /// hundreds of megabytes), and each item then reads a short dense list
+    /// instead of scattered records.
+    fn targets(&self, pools: &Pools) -> Option<Vec<Candidate>> {
         if self.entity_types.is_none() && self.industries.is_none() && self.townships.is_none() {
             return None;
         }
@@ -309,9 +310,29 @@ impl PlanFilters {
                 .par_iter()
                 .enumerate()
                 .filter(|(_, target)| self.admit(target))
-                .map(|(index, _)| index as u32)
+                .map(|(index, target)| Candidate::of(index as u32, target))
                 .collect(),
         )
+    }
+}
+
+/// What an item's draw reads of a target the plan's filters let in.
+#[derive(Clone, Copy)]
+struct Candidate {
+    index: u32,
+    entity_type: Label,
+    industry: Label,
+    risk: RiskClass,
+}
+
+impl Candidate {
+    fn of(index: u32, target: &Target) -> Self {
+        Candidate {
+            index,
+            entity_type: target.entity_type,
+            industry: target.industry,
+            risk: target.risk,
+        }
     }
 }
 
@@ -364,7 +385,7 @@ fn draw_item(
     plan: &Plan,
     seed: &Seed,
     item_index: u32,
-    in_plan: Option<&[u32]>,
+    in_plan: Option<&[Candidate]>,
     excluded: Option<&HashSet<u32>>,
 ) -> Result<ItemDraw, DrawError> {
     let item = &pools.items[item_index as usize];
@@ -372,18 +393,21 @@ fn draw_item(
     let industry = label_filter(&pools.industries, &item.industries);
     // Eligible targets of each class, in credit-code order.
     let mut by_class: [Vec<u32>; 4] = Default::default();
-    let mut consider = |index: u32| {
-        let target = &pools.targets[index as usize];
+    let mut consider = |target: Candidate| {
         let eligible = admits(&entity, target.entity_type)
             && admits(&industry, target.industry)
-            && excluded.is_none_or(|set| !set.contains(&index));
+            && excluded.is_none_or(|set| !set.contains(&target.index));
         if eligible {
-            by_class[target.risk as usize].push(index);
+            by_class[target.risk as usize].push(target.index);
         }
     };
     match in_plan {
-        Some(indices) => indices.iter().for_each(|&index| consider(index)),
-        None => (0..pools.targets.len() as u32).for_each(consider),
+        Some(targets) => targets.iter().for_each(|&target| consider(target)),
+        None => pools
+            .targets
+            .iter()
+            .enumerate()
+            .for_each(|(index, target)| consider(Candidate::of(index as u32, target))),
     }
     let code = item.code.as_str().as_bytes();
     let mut drawn = Vec::new();
