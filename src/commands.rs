@@ -61,6 +61,10 @@ pub struct Drawn {
     pub path: PathBuf,
     pub outcome: Outcome,
     pub manifest: bundle::Manifest,
+    /// The pools it was drawn from, handed back so that a process about to
+    /// exit may leave them to the kernel: at national scale freeing them
+    /// record by record costs a tenth of a second.
+    pub pools: Pools,
 }
 
 /// The earlier bundles a draw takes in.
@@ -104,6 +108,7 @@ pub fn draw_bundle(
         path,
         outcome: drawn.outcome,
         manifest: drawn.confidential.manifest,
+        pools,
     })
 }
 

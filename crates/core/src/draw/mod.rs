@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::history::History;
 use crate::merge::Merged;
 use crate::plan::{Plan, Quota};
-use crate::pools::{Label, Labels, Pools, RiskClass};
+use crate::pools::{Label, Labels, Pools, RiskClass, Target};
 use crate::random::Stream;
 use crate::seed::Seed;
 use crate::snapshot::{list_hash, record_hash, Hash32};
@@ -287,6 +287,53 @@ impl PlanFilters {
             townships: label_filter(&pools.townships, &plan.targets.townships),
         }
     }
+
+    fn admit(&self, target: &Target) -> bool {
+        admits(&self.entity_types, target.entity_type)
+            && admits(&self.industries, target.industry)
+            && admits(&self.townships, target.township)
+    }
+
+    /// The targets these filters let in, in credit-code order; `None` when
+    /// there is no filter, so that no list of the whole directory is made.
+    /// Every item of the plan draws from within these, so the directory is
+    /// passed over once, not once per item (at national scale a pass is
+    /// hundreds of megabytes), and each item then reads a short dense list
+    /// instead of scattered records.
+    fn targets(&self, pools: &Pools) -> Option<Vec<Candidate>> {
+        if self.entity_types.is_none() && self.industries.is_none() && self.townships.is_none() {
+            return None;
+        }
+        Some(
+            pools
+                .targets
+                .par_iter()
+                .enumerate()
+                .filter(|(_, target)| self.admit(target))
+                .map(|(index, target)| Candidate::of(index as u32, target))
+                .collect(),
+        )
+    }
+}
+
+/// What an item's draw reads of a target the plan's filters let in.
+#[derive(Clone, Copy)]
+struct Candidate {
+    index: u32,
+    entity_type: Label,
+    industry: Label,
+    risk: RiskClass,
+}
+
+impl Candidate {
+    fn of(index: u32, target: &Target) -> Self {
+        Candidate {
+            index,
+            entity_type: target.entity_type,
+            industry: target.industry,
+            risk: target.risk,
+        }
+    }
 }
 
 /// Draws targets for every item (spec §5) and groups them by target. Items
@@ -298,11 +345,11 @@ fn draw_targets(
     seed: &Seed,
     items: &[u32],
 ) -> Result<(DrawnItems, Vec<StratumCount>), DrawError> {
-    let filters = PlanFilters::of(pools, plan);
+    let in_plan = PlanFilters::of(pools, plan).targets(pools);
     let excluded = recently_inspected(pools, plan, history);
     let per_item: Vec<Result<ItemDraw, DrawError>> = items
         .par_iter()
-        .map(|&item| draw_item(pools, plan, seed, item, &filters, excluded.get(&item)))
+        .map(|&item| draw_item(pools, plan, seed, item, in_plan.as_deref(), excluded.get(&item)))
         .collect();
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     let mut strata = Vec::new();
@@ -332,12 +379,13 @@ struct ItemDraw {
 }
 
 /// Draws one item: its eligible targets per stratum, and those picked.
+/// `in_plan` are the targets the plan's filters let in (`None`: all).
 fn draw_item(
     pools: &Pools,
     plan: &Plan,
     seed: &Seed,
     item_index: u32,
-    filters: &PlanFilters,
+    in_plan: Option<&[Candidate]>,
     excluded: Option<&HashSet<u32>>,
 ) -> Result<ItemDraw, DrawError> {
     let item = &pools.items[item_index as usize];
@@ -345,16 +393,21 @@ fn draw_item(
     let industry = label_filter(&pools.industries, &item.industries);
     // Eligible targets of each class, in credit-code order.
     let mut by_class: [Vec<u32>; 4] = Default::default();
-    for (index, target) in pools.targets.iter().enumerate() {
+    let mut consider = |target: Candidate| {
         let eligible = admits(&entity, target.entity_type)
             && admits(&industry, target.industry)
-            && admits(&filters.entity_types, target.entity_type)
-            && admits(&filters.industries, target.industry)
-            && admits(&filters.townships, target.township)
-            && excluded.is_none_or(|set| !set.contains(&(index as u32)));
+            && excluded.is_none_or(|set| !set.contains(&target.index));
         if eligible {
-            by_class[target.risk as usize].push(index as u32);
+            by_class[target.risk as usize].push(target.index);
         }
+    };
+    match in_plan {
+        Some(targets) => targets.iter().for_each(|&target| consider(target)),
+        None => pools
+            .targets
+            .iter()
+            .enumerate()
+            .for_each(|(index, target)| consider(Candidate::of(index as u32, target))),
     }
     let code = item.code.as_str().as_bytes();
     let mut drawn = Vec::new();
@@ -434,10 +487,7 @@ fn draw_joint_targets(
         .par_iter()
         .enumerate()
         .map(|(index, target)| {
-            let in_plan = admits(&filters.entity_types, target.entity_type)
-                && admits(&filters.industries, target.industry)
-                && admits(&filters.townships, target.township);
-            if !in_plan {
+            if !filters.admit(target) {
                 return None;
             }
             let its: Vec<u32> = scopes

@@ -17,7 +17,8 @@
 //! Who may serve is not decided here: every rule, and the counts of a
 //! shortage, come from [`super::eligibility`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt;
 
 use serde::Serialize;
@@ -123,8 +124,26 @@ type Key = (u32, u64, u32);
 /// The ticket of an officer at a load level (spec §6): the first word of the
 /// stream `["ticket", cert_no, load in decimal]`.
 fn ticket(seed: &Seed, cert: &str, load: u32) -> u64 {
-    Stream::derive(seed, &[b"ticket", cert.as_bytes(), load.to_string().as_bytes()]).next_u64()
+    let mut digits = [0u8; 10];
+    Stream::first_word(seed, &[b"ticket", cert.as_bytes(), decimal(load, &mut digits)])
 }
+
+/// `n` in decimal, written into `buffer`: a ticket is drawn per officer and
+/// visit, too often to allocate a string each time.
+fn decimal(mut n: u32, buffer: &mut [u8; 10]) -> &[u8] {
+    let mut at = buffer.len();
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buffer[at..];
+        }
+    }
+}
+
+/// The place of a queue: what its officers serve, and their partition.
+type Place = (Need, Option<Label>);
 
 /// The officers still able to take work, smallest key first, in one queue
 /// per (department, required fields, partition). The partition is
@@ -132,35 +151,73 @@ fn ticket(seed: &Seed, cert: &str, load: u32) -> u64 {
 /// township under the same-township rule), so a visit passes over its barred
 /// group at once instead of officer by officer (they would otherwise pile up
 /// at the front of the queue, never chosen, always skipped).
+///
+/// Each queue is a binary heap. An officer who takes a visit gets a new key
+/// in every queue it is in; its old entries are not searched for but left
+/// where they are and dropped when they come to the front, since an entry
+/// counts only while it is the officer's key now (`current`). Keys are
+/// distinct (they end with the officer), so the queues give officers in
+/// exactly the order of their keys.
 struct Queues {
-    queues: BTreeMap<(Need, Option<Label>), BTreeSet<Key>>,
-    memberships: HashMap<u32, Vec<(Need, Option<Label>)>>,
+    /// Sorted, so that the queues of one need are adjacent.
+    places: Vec<Place>,
+    heaps: Vec<BinaryHeap<Reverse<Key>>>,
+    /// Per queue, how many officers it holds (its heap also holds old entries).
+    live: Vec<usize>,
+    /// Per inspector, the queues it is in.
+    memberships: Vec<Vec<u32>>,
+    /// Per inspector, its key now; `None` once it takes no more work.
+    current: Vec<Option<Key>>,
 }
 
 impl Queues {
     /// Every officer, at load 0, in the queues of every need among `needs`
     /// that the officer serves (of its department, valid, qualified).
     fn new(rules: &Rules<'_>, needs: &BTreeSet<Need>, tickets: &[u64]) -> Self {
-        let mut queues: BTreeMap<(Need, Option<Label>), BTreeSet<Key>> = BTreeMap::new();
-        let mut memberships: HashMap<u32, Vec<(Need, Option<Label>)>> = HashMap::new();
-        for officer in rules.officers() {
+        let entries = rules.officers().iter().flat_map(|officer| {
             let partition = rules.partition(officer);
-            for &need in needs.iter().filter(|&&n| rules.serves(officer, n)) {
-                let o = officer.index;
-                queues
-                    .entry((need, partition))
-                    .or_default()
-                    .insert((0, tickets[o as usize], o));
-                memberships.entry(o).or_default().push((need, partition));
-            }
-        }
-        Queues { queues, memberships }
+            let o = officer.index;
+            needs
+                .iter()
+                .filter(move |&&n| rules.serves(officer, n))
+                .map(move |&need| ((need, partition), (0, tickets[o as usize], o)))
+        });
+        Queues::of(tickets.len(), entries)
     }
 
-    fn partitions(&self, need: Need) -> impl Iterator<Item = (Option<Label>, &BTreeSet<Key>)> {
-        self.queues
-            .range((need, None)..=(need, Some(Label::MAX)))
-            .map(|(&(_, p), q)| (p, q))
+    /// The queues holding each officer's `key` at every `place` listed for
+    /// it; `inspectors` is the size of the inspector list.
+    fn of(inspectors: usize, entries: impl IntoIterator<Item = (Place, Key)>) -> Self {
+        let mut by_place: BTreeMap<Place, Vec<Reverse<Key>>> = BTreeMap::new();
+        let mut current = vec![None; inspectors];
+        for (place, key) in entries {
+            by_place.entry(place).or_default().push(Reverse(key));
+            current[key.2 as usize] = Some(key);
+        }
+        let mut memberships = vec![Vec::new(); inspectors];
+        let mut places = Vec::with_capacity(by_place.len());
+        let mut heaps = Vec::with_capacity(by_place.len());
+        let mut live = Vec::with_capacity(by_place.len());
+        for (q, (place, keys)) in by_place.into_iter().enumerate() {
+            for &Reverse((_, _, o)) in &keys {
+                memberships[o as usize].push(q as u32);
+            }
+            places.push(place);
+            live.push(keys.len());
+            heaps.push(BinaryHeap::from(keys));
+        }
+        Queues {
+            places,
+            heaps,
+            live,
+            memberships,
+            current,
+        }
+    }
+
+    /// The queues of `need`, as a range of indices.
+    fn of_need(&self, need: Need) -> std::ops::Range<usize> {
+        self.places.partition_point(|p| p.0 < need)..self.places.partition_point(|p| p.0 <= need)
     }
 
     /// How many qualified officers are queued for `need`, and how many of
@@ -168,10 +225,10 @@ impl Queues {
     fn counts(&self, need: Need, barred: Option<Label>) -> (usize, usize) {
         let mut all = 0;
         let mut in_barred = 0;
-        for (partition, queue) in self.partitions(need) {
-            all += queue.len();
-            if barred.is_some() && partition == barred {
-                in_barred += queue.len();
+        for q in self.of_need(need) {
+            all += self.live[q];
+            if barred.is_some() && self.places[q].1 == barred {
+                in_barred += self.live[q];
             }
         }
         (all, in_barred)
@@ -179,43 +236,73 @@ impl Queues {
 
     fn serves(&self, officer: u32, need: Need) -> bool {
         self.memberships
-            .get(&officer)
-            .is_some_and(|m| m.iter().any(|&(n, _)| n == need))
+            .get(officer as usize)
+            .is_some_and(|m| m.iter().any(|&q| self.places[q as usize].0 == need))
+    }
+
+    /// The front of queue `q`, once the old entries before it are dropped.
+    fn head(&mut self, q: usize) -> Option<Key> {
+        let heap = &mut self.heaps[q];
+        while let Some(&Reverse(key)) = heap.peek() {
+            if self.current[key.2 as usize] == Some(key) {
+                return Some(key);
+            }
+            heap.pop();
+        }
+        None
     }
 
     /// The `size` smallest keys among queued officers for `need`, outside
     /// the `barred` partition and not `recused`, in ascending key order.
-    fn smallest(&self, need: Need, barred: Option<Label>, size: usize, recused: impl Fn(u32) -> bool) -> Vec<u32> {
-        let mut heads: Vec<_> = self
-            .partitions(need)
-            .filter(|&(partition, _)| barred.is_none() || partition != barred)
-            .map(|(_, queue)| queue.iter().peekable())
+    /// The queues are left as they were (old entries aside).
+    fn smallest(&mut self, need: Need, barred: Option<Label>, size: usize, recused: impl Fn(u32) -> bool) -> Vec<u32> {
+        let mut heads: Vec<(Option<Key>, usize)> = self
+            .of_need(need)
+            .filter(|&q| barred.is_none() || self.places[q].1 != barred)
+            .map(|q| (None, q))
             .collect();
+        for head in &mut heads {
+            head.0 = self.head(head.1);
+        }
         // `size` comes from the plan and may be far more than there are
         // officers: room for the team grows with what is found.
         let mut team = Vec::new();
+        let mut taken = Vec::new();
         while team.len() < size {
             let best = heads
-                .iter_mut()
+                .iter()
                 .enumerate()
-                .filter_map(|(i, head)| head.peek().map(|&&key| (key, i)))
+                .filter_map(|(i, &(head, _))| head.map(|key| (key, i)))
                 .min();
-            let Some(((_, _, officer), i)) = best else { break };
-            heads[i].next();
-            if !recused(officer) {
-                team.push(officer);
+            let Some((key, at)) = best else { break };
+            let q = heads[at].1;
+            self.heaps[q].pop();
+            taken.push((q, key));
+            heads[at].0 = self.head(q);
+            if !recused(key.2) {
+                team.push(key.2);
             }
+        }
+        for (q, key) in taken {
+            self.heaps[q].push(Reverse(key));
         }
         team
     }
 
-    /// Moves an officer from `old` to `new` (or out, at the cap) in every queue.
-    fn requeue(&mut self, officer: u32, old: Key, new: Option<Key>) {
-        for place in &self.memberships[&officer] {
-            let queue = self.queues.get_mut(place).expect("memberships name existing queues");
-            queue.remove(&old);
-            if let Some(new) = new {
-                queue.insert(new);
+    /// Gives an officer its `new` key in every queue it is in, or takes it
+    /// out of them (`None`, at the cap).
+    fn requeue(&mut self, officer: u32, new: Option<Key>) {
+        let o = officer as usize;
+        if self.current[o].is_some() {
+            for &q in &self.memberships[o] {
+                self.live[q as usize] -= 1;
+            }
+        }
+        self.current[o] = new;
+        if let Some(new) = new {
+            for &q in &self.memberships[o] {
+                self.heaps[q as usize].push(Reverse(new));
+                self.live[q as usize] += 1;
             }
         }
     }
@@ -328,11 +415,10 @@ pub(super) fn assign(
             continue;
         }
         for &o in &team {
-            let old = (loads[o as usize], tickets[o as usize], o);
             loads[o as usize] += 1;
             let load = loads[o as usize];
             tickets[o as usize] = ticket(seed, pools.inspectors[o as usize].cert.as_str(), load);
-            queues.requeue(o, old, (load < cap).then_some((load, tickets[o as usize], o)));
+            queues.requeue(o, (load < cap).then_some((load, tickets[o as usize], o)));
         }
         visits[v as usize].team = team;
     }
@@ -341,5 +427,109 @@ pub(super) fn assign(
     } else {
         shortages.sort_by(|a, b| (a.code, &a.department).cmp(&(b.code, &b.department)));
         Err(DrawError::Shortages(shortages))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The queues as ordered sets, each officer's old key taken out of
+    /// every queue it is in: what [`Queues`] must behave as.
+    struct Sets {
+        queues: BTreeMap<Place, BTreeSet<Key>>,
+        keys: Vec<Option<Key>>,
+    }
+
+    impl Sets {
+        fn smallest(&self, need: Need, barred: Option<Label>, size: usize, recused: impl Fn(u32) -> bool) -> Vec<u32> {
+            let mut all: Vec<Key> = self
+                .queues
+                .iter()
+                .filter(|((n, p), _)| *n == need && (barred.is_none() || *p != barred))
+                .flat_map(|(_, q)| q.iter().copied())
+                .collect();
+            all.sort_unstable();
+            all.into_iter()
+                .map(|k| k.2)
+                .filter(|&o| !recused(o))
+                .take(size)
+                .collect()
+        }
+
+        fn requeue(&mut self, officer: u32, new: Option<Key>) {
+            let old = self.keys[officer as usize].take();
+            for queue in self.queues.values_mut() {
+                if old.is_some_and(|old| queue.remove(&old)) {
+                    if let Some(new) = new {
+                        queue.insert(new);
+                    }
+                }
+            }
+            self.keys[officer as usize] = new;
+        }
+    }
+
+    fn need(department: u8, fields: u64) -> Need {
+        Need { department, fields }
+    }
+
+    proptest! {
+        /// Teams taken from the heaps, with their old entries left behind,
+        /// are the teams the ordered sets give, visit after visit; and the
+        /// counts stay those of the officers still queued.
+        #[test]
+        fn the_queues_give_officers_in_key_order(
+            officers in proptest::collection::vec((0u8..2, 1u64..4, proptest::option::of(0u16..3), any::<u64>()), 1..40),
+            visits in proptest::collection::vec((0u8..2, 1u64..4, proptest::option::of(0u16..3), 1usize..4, any::<u64>()), 1..60),
+            cap in 1u32..4,
+        ) {
+            // Officer o serves every need of its department whose fields it holds.
+            let mut entries = Vec::new();
+            for (o, &(department, fields, partition, ticket)) in officers.iter().enumerate() {
+                for wanted in 1..4u64 {
+                    if wanted & !fields == 0 {
+                        entries.push(((need(department, wanted), partition), (0, ticket, o as u32)));
+                    }
+                }
+            }
+            let mut queues = Queues::of(officers.len(), entries.iter().copied());
+            let mut sets = Sets { queues: BTreeMap::new(), keys: vec![None; officers.len()] };
+            for &(place, key) in &entries {
+                sets.queues.entry(place).or_default().insert(key);
+                sets.keys[key.2 as usize] = Some(key);
+            }
+            let mut loads = vec![0u32; officers.len()];
+            for &(department, fields, barred, size, recusal) in &visits {
+                let n = need(department, fields);
+                // A visit recuses the officers whose bit is set in `recusal`.
+                let recused = |o: u32| recusal >> (o % 64) & 1 == 1;
+                let expected = sets.smallest(n, barred, size, recused);
+                prop_assert_eq!(queues.smallest(n, barred, size, recused), expected.clone());
+                let queued: usize = sets.queues.iter().filter(|((m, _), _)| *m == n).map(|(_, q)| q.len()).sum();
+                let in_barred: usize = sets.queues.iter().filter(|((m, p), _)| *m == n && barred.is_some() && *p == barred).map(|(_, q)| q.len()).sum();
+                prop_assert_eq!(queues.counts(n, barred), (queued, in_barred));
+                if expected.len() < size {
+                    continue;
+                }
+                for o in expected {
+                    loads[o as usize] += 1;
+                    let load = loads[o as usize];
+                    let ticket = officers[o as usize].3.rotate_left(load);
+                    let new = (load < cap).then_some((load, ticket, o));
+                    queues.requeue(o, new);
+                    sets.requeue(o, new);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decimal_writes_every_digit() {
+        let mut buffer = [0u8; 10];
+        for n in [0, 7, 10, 19, 20, 4_294_967_295] {
+            assert_eq!(decimal(n, &mut buffer), n.to_string().as_bytes());
+        }
     }
 }
