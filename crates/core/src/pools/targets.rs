@@ -1,26 +1,29 @@
-//! Loading the target directory (检查对象名录库): nearly all of a pool's bytes,
+//! Parsing the target directory (检查对象名录库): nearly all of a pool's bytes,
 //! ninety thousand rows for a county and tens of millions nationally.
 //!
-//! The file is streamed in pieces cut at record boundaries, and the pieces are
-//! parsed on all cores; so memory holds a few pieces of text at a time rather
-//! than the whole file, and the snapshot hash is computed from the parsed
-//! values after sorting, without keeping a hash per record.
+//! The bytes come from any [`std::io::Read`] (the root crate hands it the
+//! open file; a test, a slice) and are taken in pieces cut at record
+//! boundaries, which are parsed on all cores; so memory holds a few pieces of
+//! text at a time rather than the whole file, and the snapshot hash is
+//! computed from the parsed values after sorting, without keeping a hash per
+//! record.
 
-use std::fs::File;
 use std::io::Read;
 use std::ops::Range;
-use std::path::Path;
 
 use rayon::prelude::*;
 
+use super::load::LoadOptions;
 use super::table::{first_record_len, Column, Encoding, Header, Problem, Problems, Row, Table, BOM};
-use super::{Labels, LoadOptions, NameRef, RiskClass, Target};
+use super::{Labels, NameRef, RiskClass, Target};
 use crate::ids::CreditCode;
 use crate::snapshot::{record_hash_with, Hash32, ListHasher};
 
-pub(super) const FILE: &str = "targets.csv";
+/// The target directory's file in a pool folder.
+pub const FILE: &str = "targets.csv";
 
-pub(super) const COLUMNS: [Column; 6] = [
+/// The columns of the target directory.
+pub const COLUMNS: [Column; 6] = [
     Column {
         english: "credit_code",
         chinese: "统一社会信用代码",
@@ -56,11 +59,8 @@ const DETECT_BYTES: usize = 1 << 20;
 /// a whole.
 #[derive(Debug, thiserror::Error)]
 enum StreamError {
-    #[error("cannot read {path}: {source}", path = .path.display())]
-    Read {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(std::io::Error),
     #[error("line {line}: invalid GBK/GB18030 bytes")]
     Gbk { line: u64 },
     #[error("line 1: invalid UTF-8 in the header")]
@@ -68,7 +68,7 @@ enum StreamError {
 }
 
 /// The parsed, sorted target directory.
-pub(super) struct TargetDirectory {
+pub struct TargetDirectory {
     pub targets: Vec<Target>,
     pub names: String,
     pub entity_types: Labels,
@@ -87,23 +87,9 @@ struct Piece {
     problems: Problems,
 }
 
-pub(super) fn load(dir: &Path, options: LoadOptions, problems: &mut Problems) -> TargetDirectory {
-    let mut loading = Loading::default();
-    let path = dir.join(FILE);
-    if let Err(error) = stream(&path, options, &mut loading, problems) {
-        problems.push(Problem {
-            file: FILE.into(),
-            line: 0,
-            field: None,
-            message: error.to_string(),
-        });
-    }
-    finish(loading, FILE, problems)
-}
-
 /// Sorts the targets read from `file`, reports duplicate codes and hashes
 /// the directory.
-pub(super) fn finish(mut loading: Loading, file: &str, problems: &mut Problems) -> TargetDirectory {
+pub fn finish(mut loading: Loading, file: &str, problems: &mut Problems) -> TargetDirectory {
     let records = &mut loading.records;
     // Sorting by line as well keeps duplicate reports in file order.
     records.par_sort_unstable_by(|a, b| a.code.cmp(&b.code).then(a.line.cmp(&b.line)));
@@ -200,7 +186,7 @@ fn directory_hash(loading: &Loading) -> Hash32 {
 
 /// Targets parsed so far, in file order, with their labels.
 #[derive(Default)]
-pub(super) struct Loading {
+pub struct Loading {
     records: Vec<Target>,
     names: String,
     labels: [Labels; 3],
@@ -209,12 +195,7 @@ pub(super) struct Loading {
 impl Loading {
     /// Parses rows that are already split into records (the rows of a
     /// worksheet), on all cores, and adds them in order.
-    pub(super) fn add_records(
-        &mut self,
-        records: &[(u64, csv::StringRecord)],
-        header: &Header,
-        problems: &mut Problems,
-    ) {
+    pub fn add_records(&mut self, records: &[(u64, csv::StringRecord)], header: &Header, problems: &mut Problems) {
         let threads = rayon::current_num_threads().max(1);
         let chunk = records.len().div_ceil(threads * 4).max(1024);
         let pieces: Vec<Piece> = records
@@ -235,19 +216,44 @@ impl Loading {
     }
 }
 
-/// Reads the file piece by piece and parses each batch of pieces in parallel.
+impl Loading {
+    /// Reads the CSV text of a target directory from `reader` (`size` bytes
+    /// long, or about: it only sizes the pieces) and parses it, adding the
+    /// rows in file order. Problems of the text are reported as problems of
+    /// [`FILE`]; an error of the reader itself is returned, after which the
+    /// rows read before it are kept.
+    pub fn read_csv(
+        &mut self,
+        reader: impl Read + Send,
+        size: usize,
+        options: LoadOptions,
+        problems: &mut Problems,
+    ) -> std::io::Result<()> {
+        match stream(reader, size, options, self, problems) {
+            Ok(()) => Ok(()),
+            Err(StreamError::Read(error)) => Err(error),
+            Err(error) => {
+                problems.push(Problem {
+                    file: FILE.into(),
+                    line: 0,
+                    field: None,
+                    message: error.to_string(),
+                });
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Reads the text piece by piece and parses each batch of pieces in parallel.
 fn stream(
-    path: &Path,
+    mut file: impl Read + Send,
+    size: usize,
     options: LoadOptions,
     loading: &mut Loading,
     problems: &mut Problems,
 ) -> Result<(), StreamError> {
-    let cannot = |source: std::io::Error| StreamError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = File::open(path).map_err(cannot)?;
-    let size = file.metadata().map_err(cannot)?.len() as usize;
+    let cannot = StreamError::Read;
     let threads = rayon::current_num_threads().max(1);
     // Small pieces for a county file so both cores get work; large ones for
     // a national file so per-piece overhead stays small.
@@ -356,7 +362,7 @@ impl Utf8Prefix for Result<&str, std::str::Utf8Error> {
 }
 
 /// Appends up to `want` more bytes; returns whether the file has ended.
-fn fill(file: &mut File, buffer: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+fn fill(file: &mut impl Read, buffer: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
     let before = buffer.len();
     file.take(want as u64).read_to_end(buffer)?;
     Ok(buffer.len() - before < want)
@@ -594,26 +600,18 @@ mod tests {
     }
 
     #[test]
-    fn a_file_that_cannot_be_read_or_decoded_is_one_problem_with_its_message() {
-        let root = tempfile::tempdir().unwrap();
-        let mut problems = Problems::default();
-        load(root.path(), LoadOptions::default(), &mut problems);
-        let missing = root.path().join(FILE);
-        assert_eq!(problems.kept.len(), 1);
-        let message = &problems.kept[0].message;
-        assert!(
-            message.starts_with(&format!("cannot read {}: ", missing.display())),
-            "{message}"
-        );
-
+    fn text_that_cannot_be_decoded_is_one_problem_with_its_message() {
         let header = COLUMNS.map(|c| c.english).join(",");
-        std::fs::write(&missing, [header.as_bytes(), b"\n\x81\x30\n\xff\n"].concat()).unwrap();
+        let bytes = [header.as_bytes(), b"\n\x81\x30\n\xff\n"].concat();
         let mut problems = Problems::default();
         let options = LoadOptions {
-            encoding: super::super::Encoding::Gbk,
+            encoding: Encoding::Gbk,
             ..LoadOptions::default()
         };
-        load(root.path(), options, &mut problems);
+        let mut loading = Loading::default();
+        loading
+            .read_csv(&bytes[..], bytes.len(), options, &mut problems)
+            .unwrap();
         let messages: Vec<String> = problems.kept.iter().map(|p| p.to_string()).collect();
         assert_eq!(messages, ["targets.csv: line 2: invalid GBK/GB18030 bytes"]);
     }
