@@ -55,6 +55,9 @@ pub const COLUMNS: [Column; 6] = [
 /// UTF-8.
 const DETECT_BYTES: usize = 1 << 20;
 
+/// Files smaller than this are read whole, in one batch.
+const WHOLE_BYTES: usize = 64 << 20;
+
 /// Why the target directory cannot be read at all; a problem of the file as
 /// a whole.
 #[derive(Debug, thiserror::Error)]
@@ -210,8 +213,8 @@ impl Loading {
                 piece
             })
             .collect();
-        for piece in pieces {
-            merge(self, piece, &header.file, problems);
+        for mut piece in pieces {
+            merge(self, &mut piece, &header.file, problems);
         }
     }
 }
@@ -255,13 +258,19 @@ fn stream(
 ) -> Result<(), StreamError> {
     let cannot = StreamError::Read;
     let threads = rayon::current_num_threads().max(1);
-    // Small pieces for a county file so both cores get work; large ones for
-    // a national file so per-piece overhead stays small.
+    // Small pieces for a county file so both cores get work; a few
+    // megabytes for a national file: per-piece overhead is small by then,
+    // and every byte of the buffers below is memory the kernel must zero.
     let piece = options
         .piece_bytes
-        .unwrap_or((size / (threads * 4)).clamp(256 << 10, 16 << 20))
+        .unwrap_or((size / (threads * 4)).clamp(256 << 10, 4 << 20))
         .max(1);
-    let batch = piece * threads * 2;
+    // A county file is read whole, in one batch (one read, one buffer);
+    // a national one a few pieces per core at a time.
+    let batch = match options.piece_bytes {
+        None if size < WHOLE_BYTES => size + 1,
+        _ => piece * threads * 2,
+    };
     // A guess at the row count from typical row sizes; capacity that is
     // never written costs no memory.
     loading.records.reserve(size / 48);
@@ -281,6 +290,10 @@ fn stream(
             std::str::from_utf8(head).is_ok_or_truncated()
         }
     };
+    // The names are substrings of the text (GB18030 grows by half at most
+    // as UTF-8): reserved whole, they are never moved while growing, and
+    // the capacity no name reaches is never touched, so costs no memory.
+    loading.names.reserve(if utf8 { size } else { size + size / 2 });
 
     let header_len = first_record_len(&buffer[start..]);
     let header_bytes = decode(&buffer[start..start + header_len], utf8, 1)?;
@@ -297,6 +310,9 @@ fn stream(
     start += header_len;
     let mut next_line = 2u64;
     let mut parsed: Vec<Piece> = Vec::new();
+    // Pieces already merged, kept for their buffers: parsing into memory
+    // already faulted in is much cheaper than into fresh pages.
+    let mut free: Vec<Piece> = Vec::new();
     // Two buffers in turn: the next batch is read into the spare one while
     // this one is parsed, so the pages are faulted in once, not every batch.
     let mut spare: Vec<u8> = Vec::new();
@@ -311,16 +327,23 @@ fn stream(
         // Parse this batch on the pool while this thread merges the last one
         // and reads the next, so the cores never wait for the disk or the merge.
         let body = &buffer[start..];
+        let mut slots = std::mem::take(&mut free);
+        slots.resize_with(pieces.len(), Piece::default);
         let (batch_parsed, next) = rayon::join(
             || {
-                pieces
-                    .par_iter()
+                slots
+                    .par_iter_mut()
+                    .zip(pieces.par_iter())
                     .zip(first_lines.par_iter())
-                    .map(|((range, _), &line)| parse_piece(&body[range.clone()], line, utf8, &header))
-                    .collect::<Vec<Piece>>()
+                    .for_each(|((slot, (range, rows)), &line)| {
+                        parse_piece(slot, &body[range.clone()], *rows, line, utf8, &header)
+                    });
+                slots
             },
             || -> std::io::Result<Option<(Vec<u8>, bool)>> {
-                parsed.drain(..).for_each(|piece| merge(loading, piece, FILE, problems));
+                parsed
+                    .iter_mut()
+                    .for_each(|piece| merge(loading, piece, FILE, problems));
                 if eof {
                     return Ok(None);
                 }
@@ -332,7 +355,7 @@ fn stream(
                 Ok(Some((next, eof)))
             },
         );
-        parsed = batch_parsed;
+        free = std::mem::replace(&mut parsed, batch_parsed);
         match next.map_err(cannot)? {
             Some((next, next_eof)) => {
                 spare = std::mem::replace(&mut buffer, next);
@@ -340,7 +363,9 @@ fn stream(
                 eof = next_eof;
             }
             None => {
-                parsed.drain(..).for_each(|piece| merge(loading, piece, FILE, problems));
+                parsed
+                    .iter_mut()
+                    .for_each(|piece| merge(loading, piece, FILE, problems));
                 return Ok(());
             }
         }
@@ -443,8 +468,10 @@ fn decode(bytes: &[u8], utf8: bool, first_line: u64) -> Result<std::borrow::Cow<
     }
 }
 
-fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Piece {
-    let mut piece = Piece::default();
+/// Parses the piece `bytes` of about `rows` records, from line
+/// `first_line` on, into `piece`, which is empty (and may keep the buffers
+/// of an earlier piece).
+fn parse_piece(piece: &mut Piece, bytes: &[u8], rows: usize, first_line: u64, utf8: bool, header: &Header) {
     let text = match decode(bytes, utf8, first_line) {
         Ok(text) => text,
         Err(error) => {
@@ -454,18 +481,29 @@ fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Pi
                 field: None,
                 message: error.to_string(),
             });
-            return piece;
+            return;
         }
     };
+    // Sized once from the text, so neither moves while it grows: a piece's
+    // names are shorter than its text, and it has a record per line or fewer.
+    piece.targets.reserve(rows + 1);
+    piece.names.reserve(text.len());
     let table = Table::new(header, &text, first_line);
     // The rows' problems are kept apart while rows are added to the piece.
     let mut found = Problems::default();
     table.rows(&mut found, |row, problems| piece.push(&row, header, problems));
     piece.problems = found;
-    piece
 }
 
 impl Piece {
+    /// Empties the piece, keeping its buffers.
+    fn clear(&mut self) {
+        self.targets.clear();
+        self.names.clear();
+        self.labels = Default::default();
+        self.problems = Problems::default();
+    }
+
     /// Checks one row of the target directory and adds it; or reports why
     /// it is bad. The same for CSV lines and sheet rows.
     fn push(&mut self, row: &Row<'_>, header: &Header, problems: &mut Problems) {
@@ -527,8 +565,9 @@ impl Piece {
     }
 }
 
-/// Moves a piece's targets into the directory, renumbering its labels.
-fn merge(loading: &mut Loading, piece: Piece, file: &str, problems: &mut Problems) {
+/// Moves a piece's targets into the directory, renumbering its labels, and
+/// leaves the piece empty with its buffers.
+fn merge(loading: &mut Loading, piece: &mut Piece, file: &str, problems: &mut Problems) {
     let [entity_types, industries, townships] = &piece.labels;
     let mut remap = |local: &Labels, global: &mut Labels, column: usize| -> Vec<u16> {
         let mut full = false;
@@ -562,18 +601,20 @@ fn merge(loading: &mut Loading, piece: Piece, file: &str, problems: &mut Problem
             field: Some(COLUMNS[1].english),
             message,
         });
+        piece.clear();
         return;
     }
     let base = loading.names.len() as u32;
     loading.names.push_str(&piece.names);
-    loading.records.extend(piece.targets.into_iter().map(|mut target| {
+    loading.records.extend(piece.targets.drain(..).map(|mut target| {
         target.name.start += base;
         target.entity_type = entity_map[target.entity_type as usize];
         target.industry = industry_map[target.industry as usize];
         target.township = township_map[target.township as usize];
         target
     }));
-    problems.extend(piece.problems);
+    problems.extend(std::mem::take(&mut piece.problems));
+    piece.clear();
 }
 
 #[cfg(test)]
