@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::load::columns_of;
+use super::rows::columns_of;
 use super::table::{DecodeError, Problems};
 use super::{load, LoadOptions};
 use crate::ids::{CertNo, CreditCode};

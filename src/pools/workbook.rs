@@ -13,7 +13,7 @@ use std::path::Path;
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
-use super::load::{columns_of, parse_date};
+use super::rows::{columns_of, parse_date};
 use super::table::{decode, Column, Encoding, STRAY_BOM};
 use super::xlsx::{CellKind, SHEETS};
 use super::FILES;

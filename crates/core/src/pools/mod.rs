@@ -2,10 +2,17 @@
 //! directories, the departments and the confidential recusal list, loaded
 //! all-or-nothing and committed to by snapshot hashes.
 //!
-//! These are the records and the text-level parsing ([`table`]); reading
-//! them from folders and workbooks is the root crate's `shuangsui::pools`.
+//! These are the records and all of their parsing, from bytes: the CSV text
+//! of one file ([`table`]), the rows of the small files ([`rows`]), the
+//! streamed target directory ([`targets`]) and a whole pool with its
+//! cross-checks ([`load`]). Finding the files in a folder or reading a
+//! workbook's cells is the root crate's `shuangsui::pools`, which hands the
+//! bytes or cells to these.
 
+pub mod load;
+pub mod rows;
 pub mod table;
+pub mod targets;
 
 use rustc_hash::FxHashMap;
 
@@ -15,6 +22,7 @@ use serde::Serialize;
 use crate::ids::{CertNo, CreditCode, ItemCode};
 use crate::snapshot::{list_hash, Hash32};
 
+pub use load::{load_csv, CsvSource, LoadOptions};
 pub use table::{DecodeError, Encoding, Problem, Problems, UnknownEncoding};
 
 /// Credit-risk class (信用风险分类). Confidential: used for ratios, never published.

@@ -1,26 +1,29 @@
-//! Loading the target directory (检查对象名录库): nearly all of a pool's bytes,
+//! Parsing the target directory (检查对象名录库): nearly all of a pool's bytes,
 //! ninety thousand rows for a county and tens of millions nationally.
 //!
-//! The file is streamed in pieces cut at record boundaries, and the pieces are
-//! parsed on all cores; so memory holds a few pieces of text at a time rather
-//! than the whole file, and the snapshot hash is computed from the parsed
-//! values after sorting, without keeping a hash per record.
+//! The bytes come from any [`std::io::Read`] (the root crate hands it the
+//! open file; a test, a slice) and are taken in pieces cut at record
+//! boundaries, which are parsed on all cores; so memory holds a few pieces of
+//! text at a time rather than the whole file, and the snapshot hash is
+//! computed from the parsed values after sorting, without keeping a hash per
+//! record.
 
-use std::fs::File;
 use std::io::Read;
 use std::ops::Range;
-use std::path::Path;
 
 use rayon::prelude::*;
 
+use super::load::LoadOptions;
 use super::table::{first_record_len, Column, Encoding, Header, Problem, Problems, Row, Table, BOM};
-use super::{Labels, LoadOptions, NameRef, RiskClass, Target};
+use super::{Labels, NameRef, RiskClass, Target};
 use crate::ids::CreditCode;
 use crate::snapshot::{record_hash_with, Hash32, ListHasher};
 
-pub(super) const FILE: &str = "targets.csv";
+/// The target directory's file in a pool folder.
+pub const FILE: &str = "targets.csv";
 
-pub(super) const COLUMNS: [Column; 6] = [
+/// The columns of the target directory.
+pub const COLUMNS: [Column; 6] = [
     Column {
         english: "credit_code",
         chinese: "统一社会信用代码",
@@ -52,15 +55,15 @@ pub(super) const COLUMNS: [Column; 6] = [
 /// UTF-8.
 const DETECT_BYTES: usize = 1 << 20;
 
+/// Files smaller than this are read whole, in one batch.
+const WHOLE_BYTES: usize = 64 << 20;
+
 /// Why the target directory cannot be read at all; a problem of the file as
 /// a whole.
 #[derive(Debug, thiserror::Error)]
 enum StreamError {
-    #[error("cannot read {path}: {source}", path = .path.display())]
-    Read {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(std::io::Error),
     #[error("line {line}: invalid GBK/GB18030 bytes")]
     Gbk { line: u64 },
     #[error("line 1: invalid UTF-8 in the header")]
@@ -68,7 +71,7 @@ enum StreamError {
 }
 
 /// The parsed, sorted target directory.
-pub(super) struct TargetDirectory {
+pub struct TargetDirectory {
     pub targets: Vec<Target>,
     pub names: String,
     pub entity_types: Labels,
@@ -87,23 +90,9 @@ struct Piece {
     problems: Problems,
 }
 
-pub(super) fn load(dir: &Path, options: LoadOptions, problems: &mut Problems) -> TargetDirectory {
-    let mut loading = Loading::default();
-    let path = dir.join(FILE);
-    if let Err(error) = stream(&path, options, &mut loading, problems) {
-        problems.push(Problem {
-            file: FILE.into(),
-            line: 0,
-            field: None,
-            message: error.to_string(),
-        });
-    }
-    finish(loading, FILE, problems)
-}
-
 /// Sorts the targets read from `file`, reports duplicate codes and hashes
 /// the directory.
-pub(super) fn finish(mut loading: Loading, file: &str, problems: &mut Problems) -> TargetDirectory {
+pub fn finish(mut loading: Loading, file: &str, problems: &mut Problems) -> TargetDirectory {
     let records = &mut loading.records;
     // Sorting by line as well keeps duplicate reports in file order.
     records.par_sort_unstable_by(|a, b| a.code.cmp(&b.code).then(a.line.cmp(&b.line)));
@@ -200,7 +189,7 @@ fn directory_hash(loading: &Loading) -> Hash32 {
 
 /// Targets parsed so far, in file order, with their labels.
 #[derive(Default)]
-pub(super) struct Loading {
+pub struct Loading {
     records: Vec<Target>,
     names: String,
     labels: [Labels; 3],
@@ -209,12 +198,7 @@ pub(super) struct Loading {
 impl Loading {
     /// Parses rows that are already split into records (the rows of a
     /// worksheet), on all cores, and adds them in order.
-    pub(super) fn add_records(
-        &mut self,
-        records: &[(u64, csv::StringRecord)],
-        header: &Header,
-        problems: &mut Problems,
-    ) {
+    pub fn add_records(&mut self, records: &[(u64, csv::StringRecord)], header: &Header, problems: &mut Problems) {
         let threads = rayon::current_num_threads().max(1);
         let chunk = records.len().div_ceil(threads * 4).max(1024);
         let pieces: Vec<Piece> = records
@@ -229,33 +213,64 @@ impl Loading {
                 piece
             })
             .collect();
-        for piece in pieces {
-            merge(self, piece, &header.file, problems);
+        for mut piece in pieces {
+            merge(self, &mut piece, &header.file, problems);
         }
     }
 }
 
-/// Reads the file piece by piece and parses each batch of pieces in parallel.
+impl Loading {
+    /// Reads the CSV text of a target directory from `reader` (`size` bytes
+    /// long, or about: it only sizes the pieces) and parses it, adding the
+    /// rows in file order. Problems of the text are reported as problems of
+    /// [`FILE`]; an error of the reader itself is returned, after which the
+    /// rows read before it are kept.
+    pub fn read_csv(
+        &mut self,
+        reader: impl Read + Send,
+        size: usize,
+        options: LoadOptions,
+        problems: &mut Problems,
+    ) -> std::io::Result<()> {
+        match stream(reader, size, options, self, problems) {
+            Ok(()) => Ok(()),
+            Err(StreamError::Read(error)) => Err(error),
+            Err(error) => {
+                problems.push(Problem {
+                    file: FILE.into(),
+                    line: 0,
+                    field: None,
+                    message: error.to_string(),
+                });
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Reads the text piece by piece and parses each batch of pieces in parallel.
 fn stream(
-    path: &Path,
+    mut file: impl Read + Send,
+    size: usize,
     options: LoadOptions,
     loading: &mut Loading,
     problems: &mut Problems,
 ) -> Result<(), StreamError> {
-    let cannot = |source: std::io::Error| StreamError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = File::open(path).map_err(cannot)?;
-    let size = file.metadata().map_err(cannot)?.len() as usize;
+    let cannot = StreamError::Read;
     let threads = rayon::current_num_threads().max(1);
-    // Small pieces for a county file so both cores get work; large ones for
-    // a national file so per-piece overhead stays small.
+    // Small pieces for a county file so both cores get work; a few
+    // megabytes for a national file: per-piece overhead is small by then,
+    // and every byte of the buffers below is memory the kernel must zero.
     let piece = options
         .piece_bytes
-        .unwrap_or((size / (threads * 4)).clamp(256 << 10, 16 << 20))
+        .unwrap_or((size / (threads * 4)).clamp(256 << 10, 4 << 20))
         .max(1);
-    let batch = piece * threads * 2;
+    // A county file is read whole, in one batch (one read, one buffer);
+    // a national one a few pieces per core at a time.
+    let batch = match options.piece_bytes {
+        None if size < WHOLE_BYTES => size + 1,
+        _ => piece * threads * 2,
+    };
     // A guess at the row count from typical row sizes; capacity that is
     // never written costs no memory.
     loading.records.reserve(size / 48);
@@ -275,6 +290,10 @@ fn stream(
             std::str::from_utf8(head).is_ok_or_truncated()
         }
     };
+    // The names are substrings of the text (GB18030 grows by half at most
+    // as UTF-8): reserved whole, they are never moved while growing, and
+    // the capacity no name reaches is never touched, so costs no memory.
+    loading.names.reserve(if utf8 { size } else { size + size / 2 });
 
     let header_len = first_record_len(&buffer[start..]);
     let header_bytes = decode(&buffer[start..start + header_len], utf8, 1)?;
@@ -291,6 +310,9 @@ fn stream(
     start += header_len;
     let mut next_line = 2u64;
     let mut parsed: Vec<Piece> = Vec::new();
+    // Pieces already merged, kept for their buffers: parsing into memory
+    // already faulted in is much cheaper than into fresh pages.
+    let mut free: Vec<Piece> = Vec::new();
     // Two buffers in turn: the next batch is read into the spare one while
     // this one is parsed, so the pages are faulted in once, not every batch.
     let mut spare: Vec<u8> = Vec::new();
@@ -305,16 +327,23 @@ fn stream(
         // Parse this batch on the pool while this thread merges the last one
         // and reads the next, so the cores never wait for the disk or the merge.
         let body = &buffer[start..];
+        let mut slots = std::mem::take(&mut free);
+        slots.resize_with(pieces.len(), Piece::default);
         let (batch_parsed, next) = rayon::join(
             || {
-                pieces
-                    .par_iter()
+                slots
+                    .par_iter_mut()
+                    .zip(pieces.par_iter())
                     .zip(first_lines.par_iter())
-                    .map(|((range, _), &line)| parse_piece(&body[range.clone()], line, utf8, &header))
-                    .collect::<Vec<Piece>>()
+                    .for_each(|((slot, (range, rows)), &line)| {
+                        parse_piece(slot, &body[range.clone()], *rows, line, utf8, &header)
+                    });
+                slots
             },
             || -> std::io::Result<Option<(Vec<u8>, bool)>> {
-                parsed.drain(..).for_each(|piece| merge(loading, piece, FILE, problems));
+                parsed
+                    .iter_mut()
+                    .for_each(|piece| merge(loading, piece, FILE, problems));
                 if eof {
                     return Ok(None);
                 }
@@ -326,7 +355,7 @@ fn stream(
                 Ok(Some((next, eof)))
             },
         );
-        parsed = batch_parsed;
+        free = std::mem::replace(&mut parsed, batch_parsed);
         match next.map_err(cannot)? {
             Some((next, next_eof)) => {
                 spare = std::mem::replace(&mut buffer, next);
@@ -334,7 +363,9 @@ fn stream(
                 eof = next_eof;
             }
             None => {
-                parsed.drain(..).for_each(|piece| merge(loading, piece, FILE, problems));
+                parsed
+                    .iter_mut()
+                    .for_each(|piece| merge(loading, piece, FILE, problems));
                 return Ok(());
             }
         }
@@ -356,7 +387,7 @@ impl Utf8Prefix for Result<&str, std::str::Utf8Error> {
 }
 
 /// Appends up to `want` more bytes; returns whether the file has ended.
-fn fill(file: &mut File, buffer: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+fn fill(file: &mut impl Read, buffer: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
     let before = buffer.len();
     file.take(want as u64).read_to_end(buffer)?;
     Ok(buffer.len() - before < want)
@@ -437,8 +468,10 @@ fn decode(bytes: &[u8], utf8: bool, first_line: u64) -> Result<std::borrow::Cow<
     }
 }
 
-fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Piece {
-    let mut piece = Piece::default();
+/// Parses the piece `bytes` of about `rows` records, from line
+/// `first_line` on, into `piece`, which is empty (and may keep the buffers
+/// of an earlier piece).
+fn parse_piece(piece: &mut Piece, bytes: &[u8], rows: usize, first_line: u64, utf8: bool, header: &Header) {
     let text = match decode(bytes, utf8, first_line) {
         Ok(text) => text,
         Err(error) => {
@@ -448,18 +481,29 @@ fn parse_piece(bytes: &[u8], first_line: u64, utf8: bool, header: &Header) -> Pi
                 field: None,
                 message: error.to_string(),
             });
-            return piece;
+            return;
         }
     };
+    // Sized once from the text, so neither moves while it grows: a piece's
+    // names are shorter than its text, and it has a record per line or fewer.
+    piece.targets.reserve(rows + 1);
+    piece.names.reserve(text.len());
     let table = Table::new(header, &text, first_line);
     // The rows' problems are kept apart while rows are added to the piece.
     let mut found = Problems::default();
     table.rows(&mut found, |row, problems| piece.push(&row, header, problems));
     piece.problems = found;
-    piece
 }
 
 impl Piece {
+    /// Empties the piece, keeping its buffers.
+    fn clear(&mut self) {
+        self.targets.clear();
+        self.names.clear();
+        self.labels = Default::default();
+        self.problems = Problems::default();
+    }
+
     /// Checks one row of the target directory and adds it; or reports why
     /// it is bad. The same for CSV lines and sheet rows.
     fn push(&mut self, row: &Row<'_>, header: &Header, problems: &mut Problems) {
@@ -521,8 +565,9 @@ impl Piece {
     }
 }
 
-/// Moves a piece's targets into the directory, renumbering its labels.
-fn merge(loading: &mut Loading, piece: Piece, file: &str, problems: &mut Problems) {
+/// Moves a piece's targets into the directory, renumbering its labels, and
+/// leaves the piece empty with its buffers.
+fn merge(loading: &mut Loading, piece: &mut Piece, file: &str, problems: &mut Problems) {
     let [entity_types, industries, townships] = &piece.labels;
     let mut remap = |local: &Labels, global: &mut Labels, column: usize| -> Vec<u16> {
         let mut full = false;
@@ -556,18 +601,20 @@ fn merge(loading: &mut Loading, piece: Piece, file: &str, problems: &mut Problem
             field: Some(COLUMNS[1].english),
             message,
         });
+        piece.clear();
         return;
     }
     let base = loading.names.len() as u32;
     loading.names.push_str(&piece.names);
-    loading.records.extend(piece.targets.into_iter().map(|mut target| {
+    loading.records.extend(piece.targets.drain(..).map(|mut target| {
         target.name.start += base;
         target.entity_type = entity_map[target.entity_type as usize];
         target.industry = industry_map[target.industry as usize];
         target.township = township_map[target.township as usize];
         target
     }));
-    problems.extend(piece.problems);
+    problems.extend(std::mem::take(&mut piece.problems));
+    piece.clear();
 }
 
 #[cfg(test)]
@@ -594,26 +641,18 @@ mod tests {
     }
 
     #[test]
-    fn a_file_that_cannot_be_read_or_decoded_is_one_problem_with_its_message() {
-        let root = tempfile::tempdir().unwrap();
-        let mut problems = Problems::default();
-        load(root.path(), LoadOptions::default(), &mut problems);
-        let missing = root.path().join(FILE);
-        assert_eq!(problems.kept.len(), 1);
-        let message = &problems.kept[0].message;
-        assert!(
-            message.starts_with(&format!("cannot read {}: ", missing.display())),
-            "{message}"
-        );
-
+    fn text_that_cannot_be_decoded_is_one_problem_with_its_message() {
         let header = COLUMNS.map(|c| c.english).join(",");
-        std::fs::write(&missing, [header.as_bytes(), b"\n\x81\x30\n\xff\n"].concat()).unwrap();
+        let bytes = [header.as_bytes(), b"\n\x81\x30\n\xff\n"].concat();
         let mut problems = Problems::default();
         let options = LoadOptions {
-            encoding: super::super::Encoding::Gbk,
+            encoding: Encoding::Gbk,
             ..LoadOptions::default()
         };
-        load(root.path(), options, &mut problems);
+        let mut loading = Loading::default();
+        loading
+            .read_csv(&bytes[..], bytes.len(), options, &mut problems)
+            .unwrap();
         let messages: Vec<String> = problems.kept.iter().map(|p| p.to_string()).collect();
         assert_eq!(messages, ["targets.csv: line 2: invalid GBK/GB18030 bytes"]);
     }
