@@ -317,7 +317,7 @@ impl Ledger {
             .await?;
         let ledger = Ledger { pool, sqlite };
         match owner {
-            None => migrator(sqlite).run(&ledger.pool).await?,
+            None => ledger.migrate().await?,
             Some(mut owner) => {
                 let result = ledger.grant_from(&mut owner).await;
                 owner.close().await?;
@@ -327,34 +327,56 @@ impl Ledger {
         Ok(ledger)
     }
 
-    /// As the owner: grants the service's role what it needs, after checking
-    /// that both connections reach the same database.
+    /// Brings the schema up to date. PostgreSQL's migrator holds an advisory
+    /// lock meanwhile; SQLite's takes none, so two processes starting at once
+    /// on a new file can both try a migration and the second fail on what
+    /// the first made. Run again, the migrator finds it applied and goes on.
+    async fn migrate(&self) -> Result<(), MigrateError> {
+        let migrator = migrator(self.sqlite);
+        let mut attempts = 0;
+        loop {
+            match migrator.run(&self.pool).await {
+                Err(_) if self.sqlite && attempts < 3 => attempts += 1,
+                result => return result,
+            }
+        }
+    }
+
+    /// As the owner: grants the service's role what it needs, then checks
+    /// that both connections reach the same database (the service role can
+    /// read the id only once granted).
     async fn grant_from(&self, owner: &mut AnyConnection) -> Result<(), LedgerError> {
+        if !self.sqlite {
+            let role: String = sqlx::query_scalar("SELECT current_user::text")
+                .fetch_one(&self.pool)
+                .await?;
+            let owner_role: String = sqlx::query_scalar("SELECT current_user::text")
+                .fetch_one(&mut *owner)
+                .await?;
+            if role != owner_role {
+                let role = format!("\"{}\"", role.replace('"', "\"\""));
+                for grant in [
+                    format!("GRANT SELECT, INSERT ON ledger TO {role}"),
+                    format!("GRANT SELECT ON ledger_database TO {role}"),
+                ] {
+                    sqlx::query(&grant).execute(&mut *owner).await?;
+                }
+            }
+        }
         let owner_id = id_on(&mut *owner, self.sqlite).await?.unwrap_or_default();
-        let service_id = self.database_id().await?.unwrap_or_default();
+        let service_id = match self.database_id().await {
+            Ok(id) => id.unwrap_or_default(),
+            // Another database, where the service role has no grant.
+            Err(LedgerError::Database(sqlx::Error::Database(e))) if e.code().as_deref() == Some("42501") => {
+                "unreadable".into()
+            }
+            Err(e) => return Err(e),
+        };
         if owner_id != service_id {
             return Err(LedgerError::TwoDatabases {
                 owner: owner_id,
                 service: service_id,
             });
-        }
-        if self.sqlite {
-            return Ok(());
-        }
-        let role: String = sqlx::query_scalar("SELECT current_user::text")
-            .fetch_one(&self.pool)
-            .await?;
-        let owner_role: String = sqlx::query_scalar("SELECT current_user::text")
-            .fetch_one(&mut *owner)
-            .await?;
-        if role != owner_role {
-            let role = format!("\"{}\"", role.replace('"', "\"\""));
-            for grant in [
-                format!("GRANT SELECT, INSERT ON ledger TO {role}"),
-                format!("GRANT SELECT ON ledger_database TO {role}"),
-            ] {
-                sqlx::query(&grant).execute(&mut *owner).await?;
-            }
         }
         Ok(())
     }
