@@ -242,11 +242,19 @@ pub fn sqlite_path(url: &str) -> Option<&str> {
 /// DDL differs; see `migrations/README.md`.
 const SQLITE_MIGRATIONS: [(i64, &str, &str); 2] = [
     (1, "ledger", include_str!("../migrations/sqlite/0001_ledger.sql")),
-    (2, "append only", include_str!("../migrations/sqlite/0002_append_only.sql")),
+    (
+        2,
+        "append only",
+        include_str!("../migrations/sqlite/0002_append_only.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: [(i64, &str, &str); 2] = [
     (1, "ledger", include_str!("../migrations/postgres/0001_ledger.sql")),
-    (2, "append only", include_str!("../migrations/postgres/0002_append_only.sql")),
+    (
+        2,
+        "append only",
+        include_str!("../migrations/postgres/0002_append_only.sql"),
+    ),
 ];
 
 /// sqlx's migrator over one database's migrations. Built from the embedded
@@ -255,7 +263,11 @@ const POSTGRES_MIGRATIONS: [(i64, &str, &str); 2] = [
 /// Locking stays on: on PostgreSQL the migrator holds an advisory lock, so
 /// instances starting at once on an empty database migrate one at a time.
 pub fn migrator(sqlite: bool) -> Migrator {
-    let list = if sqlite { &SQLITE_MIGRATIONS } else { &POSTGRES_MIGRATIONS };
+    let list = if sqlite {
+        &SQLITE_MIGRATIONS
+    } else {
+        &POSTGRES_MIGRATIONS
+    };
     let migrations = list
         .iter()
         .map(|&(version, description, sql)| {

@@ -33,7 +33,12 @@ on_both_databases!(
 async fn appended(ledger: &Ledger, n: usize) -> Head {
     for k in 0..n {
         ledger
-            .append(Kind::PlanAnnounced, &format!("announce:T{k}"), "{}", "2026-01-05T09:00:00+08:00")
+            .append(
+                Kind::PlanAnnounced,
+                &format!("announce:T{k}"),
+                "{}",
+                "2026-01-05T09:00:00+08:00",
+            )
             .await
             .unwrap();
     }
@@ -168,7 +173,10 @@ async fn a_ledger_made_before_migrations_opens_and_keeps_verifying(db: TestDb) {
 
     let ledger = Ledger::open(&db.url).await.unwrap();
     assert_eq!(ledger.verify_chain().await.unwrap(), Head { seq: 3, hash: prev });
-    assert!(ledger.database_id().await.unwrap().is_some(), "the migrations gave it an id");
+    assert!(
+        ledger.database_id().await.unwrap().is_some(),
+        "the migrations gave it an id"
+    );
     appended(&ledger, 1).await;
     assert_eq!(ledger.verify_chain().await.unwrap().seq, 4);
     refused(&ledger, "DELETE FROM ledger").await;
@@ -188,7 +196,10 @@ async fn simultaneous_first_starts_all_succeed_with_one_schema(db: TestDb) {
         .collect();
     let mut ids = Vec::new();
     for open in opens {
-        let ledger = open.await.unwrap().unwrap_or_else(|e| panic!("a first start failed: {e}"));
+        let ledger = open
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("a first start failed: {e}"));
         ids.push(ledger.database_id().await.unwrap().unwrap());
     }
     ids.dedup();
@@ -246,7 +257,10 @@ async fn the_service_role_can_only_insert_and_select() {
     // Without the owner it cannot even bring the schema up to date.
     let other = db.another().await;
     let (other_owner, other_service) = other.two_roles().await;
-    let err = Ledger::open(&other_service).await.err().expect("the service role made a schema");
+    let err = Ledger::open(&other_service)
+        .await
+        .err()
+        .expect("the service role made a schema");
     assert!(err.to_string().contains("permission denied"), "{err}");
     // An owner of one database and a service role reaching another: refused.
     Ledger::open(&other_owner).await.unwrap();
@@ -261,7 +275,11 @@ async fn the_service_role_can_only_insert_and_select() {
 /// service path runs with only INSERT and SELECT.
 /// On SQLite, the service's default: the ledger file in its data folder.
 async fn adjust_for(db: &TestDb) -> impl FnOnce(&mut shuangsui::service::config::Config) {
-    let roles = if db.is_postgres() { Some(db.two_roles().await) } else { None };
+    let roles = if db.is_postgres() {
+        Some(db.two_roles().await)
+    } else {
+        None
+    };
     move |config| {
         if let Some((owner, service)) = roles {
             config.database_url = service;
@@ -359,7 +377,10 @@ async fn a_data_folder_refuses_a_database_that_is_not_its_own(db: TestDb) {
         forgot.database_url = sqlite_default.clone();
         forgot.migration_database_url = None;
         let err = start(forgot).await.unwrap_err();
-        assert!(err.contains("database.toml") && err.contains("SHUANGSUI_DATABASE_URL"), "{err}");
+        assert!(
+            err.contains("database.toml") && err.contains("SHUANGSUI_DATABASE_URL"),
+            "{err}"
+        );
         assert!(!app.config.data_dir.join("ledger.db").exists());
         // The same database reached as another role (as another host may):
         // the id is the same, so it is the same database.
@@ -412,4 +433,26 @@ async fn a_data_folder_refuses_a_database_that_is_not_its_own(db: TestDb) {
 
 fn sqlite_path(url: &str) -> &str {
     shuangsui::ledger::sqlite_path(url).unwrap()
+}
+
+#[tokio::test]
+async fn a_marker_written_before_ids_gains_the_id_and_then_holds_to_it() {
+    let app = TestApp::spawn(31).await;
+    let marker = app.config.data_dir.join("database.toml");
+    let id = app.state.desk.ledger.database_id().await.unwrap().unwrap();
+    // The marker as the first starts before ids wrote it.
+    std::fs::write(&marker, "kind = \"sqlite\"\n").unwrap();
+    let start = |config| async move {
+        shuangsui::service::state(&config, std::sync::Arc::new(shuangsui::clock::SystemClock))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    start(app.config.clone()).await.unwrap();
+    let text = std::fs::read_to_string(&marker).unwrap();
+    assert!(text.contains(&format!("id = \"{id}\"")), "{text}");
+    // From now on an empty ledger in its place is refused.
+    std::fs::remove_file(app.config.data_dir.join("ledger.db")).unwrap();
+    let err = start(app.config.clone()).await.unwrap_err();
+    assert!(err.contains(&id), "{err}");
 }

@@ -5,7 +5,8 @@
 //! is `SHUANGSUI_TEST_DATABASE_URL` when set (a role that may create
 //! databases and roles; any database of the server), else a throwaway
 //! cluster started once per test binary: `initdb` and `pg_ctl` from
-//! `/usr/lib/postgresql/*/bin` or `PATH`, in a temporary folder, listening
+//! `SHUANGSUI_TEST_POSTGRES_BIN`, else the newest `/usr/lib/postgresql/*/bin`,
+//! else `PATH`, in a temporary folder, listening
 //! only on a unix socket there, run as the `postgres` user when the tests
 //! run as root (PostgreSQL refuses to run as root). Every test gets a fresh
 //! database of its own ([`fresh`]), so tests run in parallel.
@@ -29,6 +30,8 @@ use sqlx::{Connection, Executor, PgConnection};
 
 pub const URL_VAR: &str = "SHUANGSUI_TEST_DATABASE_URL";
 pub const REQUIRE_VAR: &str = "SHUANGSUI_REQUIRE_POSTGRES";
+/// The folder of `initdb` and `pg_ctl`, instead of looking for them.
+pub const BIN_VAR: &str = "SHUANGSUI_TEST_POSTGRES_BIN";
 
 /// Which database a test body runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +146,13 @@ pub async fn fresh() -> Option<TestDb> {
             if std::env::var(REQUIRE_VAR).as_deref() == Ok("1") {
                 panic!("{REQUIRE_VAR}=1, but there is no PostgreSQL to test on: {reason}");
             }
-            eprintln!("skipped on PostgreSQL: {reason}");
+            // Once per binary, and past the test harness's capture (which
+            // takes only the print macros), so a skip is seen in any run.
+            static TOLD: std::sync::Once = std::sync::Once::new();
+            TOLD.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "PostgreSQL tests skipped: {reason}");
+            });
             return None;
         }
     };
@@ -195,7 +204,10 @@ fn start() -> Result<Server, String> {
         return Ok(Server { admin: url });
     }
     let bin = server_binaries().ok_or_else(|| {
-        format!("{URL_VAR} is not set and no PostgreSQL server binaries (initdb, pg_ctl) are in /usr/lib/postgresql/*/bin or on PATH")
+        format!(
+            "{URL_VAR} is not set and no PostgreSQL server binaries (initdb, pg_ctl) are in {BIN_VAR}, \
+             /usr/lib/postgresql/*/bin or on PATH"
+        )
     })?;
     let root = std::env::temp_dir().join(format!("shuangsui-pg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -204,7 +216,8 @@ fn start() -> Result<Server, String> {
     // user's, in a folder it owns.
     let as_root = unsafe { libc::geteuid() } == 0;
     if as_root {
-        let (uid, gid) = postgres_user().ok_or("running as root, and there is no postgres user to run the server as")?;
+        let (uid, gid) =
+            postgres_user().ok_or("running as root, and there is no postgres user to run the server as")?;
         std::os::unix::fs::chown(&root, Some(uid), Some(gid)).map_err(|e| format!("chown {}: {e}", root.display()))?;
     }
     let data = root.join("data");
@@ -235,7 +248,18 @@ fn start() -> Result<Server, String> {
     let data_arg = data.to_str().unwrap();
     run(
         "initdb",
-        &["-D", data_arg, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+        &[
+            "-D",
+            data_arg,
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
     )?;
     let options = format!(
         "-c listen_addresses='' -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
@@ -244,7 +268,16 @@ fn start() -> Result<Server, String> {
     let log = root.join("server.log");
     let started = run(
         "pg_ctl",
-        &["-D", data_arg, "-l", log.to_str().unwrap(), "-o", &options, "-w", "start"],
+        &[
+            "-D",
+            data_arg,
+            "-l",
+            log.to_str().unwrap(),
+            "-o",
+            &options,
+            "-w",
+            "start",
+        ],
     );
     // Registered even if the start failed half-way: a postmaster that came
     // up after pg_ctl gave up is still stopped.
@@ -320,9 +353,14 @@ fn watchdog(bin: &Path, root: &Path, as_root: bool) {
         .spawn();
 }
 
-/// The folder of `initdb` and `pg_ctl`: the newest `/usr/lib/postgresql/N/bin`,
-/// else wherever `PATH` has them.
+/// The folder of `initdb` and `pg_ctl`: `SHUANGSUI_TEST_POSTGRES_BIN`, else
+/// the newest `/usr/lib/postgresql/N/bin`, else wherever `PATH` has them.
 fn server_binaries() -> Option<PathBuf> {
+    let usable = |bin: &Path| bin.join("initdb").is_file() && bin.join("pg_ctl").is_file();
+    if let Some(bin) = std::env::var_os(BIN_VAR) {
+        let bin = PathBuf::from(bin);
+        return usable(&bin).then_some(bin);
+    }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
@@ -330,16 +368,14 @@ fn server_binaries() -> Option<PathBuf> {
         .filter_map(|e| {
             let version = e.file_name().to_str()?.parse().ok()?;
             let bin = e.path().join("bin");
-            (bin.join("initdb").is_file() && bin.join("pg_ctl").is_file()).then_some((version, bin))
+            usable(&bin).then_some((version, bin))
         })
         .collect();
     versions.sort();
     if let Some((_, bin)) = versions.pop() {
         return Some(bin);
     }
-    std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
-    })
+    std::env::var_os("PATH").and_then(|path| std::env::split_paths(&path).find(|dir| usable(dir)))
 }
 
 fn postgres_user() -> Option<(u32, u32)> {
