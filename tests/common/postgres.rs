@@ -220,6 +220,9 @@ fn start() -> Result<Server, String> {
             postgres_user().ok_or("running as root, and there is no postgres user to run the server as")?;
         std::os::unix::fs::chown(&root, Some(uid), Some(gid)).map_err(|e| format!("chown {}: {e}", root.display()))?;
     }
+    // From here on, whatever happens to this process, the folder and any
+    // server in it go when it ends.
+    watchdog(&bin, &root, as_root);
     let data = root.join("data");
     let run = |program: &str, args: &[&str]| -> Result<(), String> {
         let path = bin.join(program);
@@ -287,7 +290,6 @@ fn start() -> Result<Server, String> {
         as_root,
     });
     unsafe { libc::atexit(stop_cluster) };
-    watchdog(&bin, &root, as_root);
     started.map_err(|e| format!("{e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()))?;
     Ok(Server {
         admin: format!("postgres://postgres@localhost/postgres?host={}", root.display()),
