@@ -288,15 +288,25 @@ async fn adjust_for(db: &TestDb) -> impl FnOnce(&mut shuangsui::service::config:
     }
 }
 
-fn ledger_verify(app: &TestApp, database_url: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_shuangsui"))
+/// `shuangsui ledger verify` of the app's data folder on `database_url`
+/// (`None`: the default, SQLite in the folder).
+fn ledger_verify_on(app: &TestApp, database_url: Option<&str>) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_shuangsui"));
+    match database_url {
+        Some(url) => command.env("SHUANGSUI_DATABASE_URL", url),
+        None => command.env_remove("SHUANGSUI_DATABASE_URL"),
+    };
+    command
         .args(["ledger", "verify", "--data-dir", app.config.data_dir.to_str().unwrap()])
-        .env("SHUANGSUI_DATABASE_URL", database_url)
         .env_remove("SHUANGSUI_MIGRATION_DATABASE_URL")
         .env_remove("SHUANGSUI_DATA_DIR")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap()
+}
+
+fn ledger_verify(app: &TestApp, database_url: &str) -> std::process::Output {
+    ledger_verify_on(app, Some(database_url))
 }
 
 fn text(output: &std::process::Output) -> String {
@@ -382,6 +392,10 @@ async fn a_data_folder_refuses_a_database_that_is_not_its_own(db: TestDb) {
             "{err}"
         );
         assert!(!app.config.data_dir.join("ledger.db").exists());
+        let output = ledger_verify_on(&app, None);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        assert!(text(&output).contains("SHUANGSUI_DATABASE_URL"), "{}", text(&output));
+        assert!(!app.config.data_dir.join("ledger.db").exists(), "verify made a ledger");
         // The same database reached as another role (as another host may):
         // the id is the same, so it is the same database.
         let mut owner = app.config.clone();

@@ -250,6 +250,27 @@ mod tests {
     }
 
     #[test]
+    fn the_owner_url_comes_from_the_environment_and_stays_with_its_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shuangsui.toml");
+        let text = "listen = \"127.0.0.1:8080\"\ndata_dir = \"var\"\nplans_dir = \"p\"\n\
+                    database_url = \"postgres://svc@db/s\"\nmigration_database_url = \"postgres://own@db/s\"\n";
+        std::fs::write(&path, text).unwrap();
+        let config = Config::load(&path, |_| None).unwrap();
+        assert_eq!(config.migration_url(), "postgres://own@db/s");
+        let config = Config::load(&path, |name| {
+            (name == "SHUANGSUI_MIGRATION_DATABASE_URL").then(|| "postgres://other@db/s".into())
+        })
+        .unwrap();
+        assert_eq!(config.migration_url(), "postgres://other@db/s");
+        // The data folder's own SQLite, chosen by --data-dir, has no owner.
+        let moved = config.with_data_dir("d".into(), false);
+        assert_eq!(moved.migration_url(), "sqlite://d/ledger.db?mode=rwc");
+        let unset = Config::at("d".into(), "p".into(), "plans".into(), "h".into());
+        assert_eq!(unset.migration_url(), unset.database_url);
+    }
+
+    #[test]
     fn a_config_at_folders_has_the_defaults() {
         let config = Config::at("d".into(), "p".into(), "plans".into(), "h".into());
         assert_eq!(config.database_url, "sqlite://d/ledger.db?mode=rwc");
