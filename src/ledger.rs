@@ -9,9 +9,11 @@
 //! triggers refuse UPDATE, DELETE, SQLite's `REPLACE` and PostgreSQL's
 //! `TRUNCATE`, and any insert that does not extend the head. On PostgreSQL
 //! the migrations run as the table's owner and the service may connect as a
-//! role that can only INSERT and SELECT ([`Ledger::open_as`]). Each entry has a unique key, so an action that must happen once (a
-//! task's draw, a scheduled occurrence) is claimed by inserting its entry, and
-//! a second attempt — after a restart, or from another instance sharing the
+//! role that can only INSERT and SELECT ([`Ledger::open_as`]).
+//!
+//! Each entry has a unique key, so an action that must happen once (a task's
+//! draw, a scheduled occurrence) is claimed by inserting its entry, and a
+//! second attempt — after a restart, or from another instance sharing the
 //! database — finds the key taken.
 //!
 //! The database is reached through `sqlx`'s `Any` driver: SQLite by default
@@ -22,12 +24,11 @@
 //! never opened on another database that happens to be reachable at the
 //! configured URL.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::borrow::Cow;
-
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Connection, Row};
