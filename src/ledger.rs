@@ -4,21 +4,34 @@
 //! Each entry's hash covers its content and the previous entry's hash, so
 //! rewriting any past entry changes every hash after it: anyone who kept an
 //! older head can tell. Entries are never updated or deleted; this module has
-//! no code path that could, and on SQLite triggers refuse it in the database
-//! too. Each entry has a unique key, so an action that must happen once (a
-//! task's draw, a scheduled occurrence) is claimed by inserting its entry, and
-//! a second attempt — after a restart, or from another instance sharing the
+//! no code path that could, and the database refuses it too: the schema is
+//! made by the migrations in `migrations/` (one folder per database), whose
+//! triggers refuse UPDATE, DELETE, SQLite's `REPLACE` and PostgreSQL's
+//! `TRUNCATE`, and any insert that does not extend the head. On PostgreSQL
+//! the migrations run as the table's owner and the service may connect as a
+//! role that can only INSERT and SELECT ([`Ledger::open_as`]).
+//!
+//! Each entry has a unique key, so an action that must happen once (a task's
+//! draw, a scheduled occurrence) is claimed by inserting its entry, and a
+//! second attempt — after a restart, or from another instance sharing the
 //! database — finds the key taken.
 //!
 //! The database is reached through `sqlx`'s `Any` driver: SQLite by default
 //! (`sqlite://…`), PostgreSQL by changing the URL (`postgres://…`).
+//!
+//! Each database also holds a random id, made once by the migrations
+//! ([`Ledger::database_id`]): the data folder records it, so a folder is
+//! never opened on another database that happens to be reachable at the
+//! configured URL.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
+use sqlx::{AnyConnection, AnyPool, Connection, Row};
 
 use crate::snapshot::Hash32;
 
@@ -28,6 +41,14 @@ const ENTRY_DOMAIN: &[u8] = b"shuangsui/v1/ledger";
 pub enum LedgerError {
     #[error("ledger database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("ledger database schema: {0}")]
+    Migrate(#[from] MigrateError),
+    /// The owner's URL and the service's reach different databases.
+    #[error(
+        "the migration database URL and the database URL reach different databases \
+         (ids {owner} and {service}); they must name the same database, as two roles"
+    )]
+    TwoDatabases { owner: String, service: String },
     #[error("ledger entry {seq}: {message}")]
     Corrupt { seq: u64, message: String },
     /// Opening an existing ledger found no database file.
@@ -218,43 +239,182 @@ pub fn sqlite_path(url: &str) -> Option<&str> {
     Some(rest.split('?').next().unwrap_or(rest))
 }
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS ledger (
-    seq BIGINT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    entry_key TEXT NOT NULL UNIQUE,
-    payload TEXT NOT NULL,
-    recorded_at TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-)";
-
-/// On SQLite the database itself refuses to change history.
-const SQLITE_GUARDS: [&str; 2] = [
-    "CREATE TRIGGER IF NOT EXISTS ledger_no_update BEFORE UPDATE ON ledger
-     BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS ledger_no_delete BEFORE DELETE ON ledger
-     BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END",
+/// The schema's migrations, in the binary. One list per database, since the
+/// DDL differs; see `migrations/README.md`.
+const SQLITE_MIGRATIONS: [(i64, &str, &str); 2] = [
+    (1, "ledger", include_str!("../migrations/sqlite/0001_ledger.sql")),
+    (
+        2,
+        "append only",
+        include_str!("../migrations/sqlite/0002_append_only.sql"),
+    ),
 ];
+const POSTGRES_MIGRATIONS: [(i64, &str, &str); 2] = [
+    (1, "ledger", include_str!("../migrations/postgres/0001_ledger.sql")),
+    (
+        2,
+        "append only",
+        include_str!("../migrations/postgres/0002_append_only.sql"),
+    ),
+];
+
+/// sqlx's migrator over one database's migrations. Built from the embedded
+/// files rather than with `sqlx::migrate!`, which would need sqlx's
+/// proc-macro crate for the same result (checksums are of the same SQL).
+/// Locking stays on: on PostgreSQL the migrator holds an advisory lock, so
+/// instances starting at once on an empty database migrate one at a time.
+pub fn migrator(sqlite: bool) -> Migrator {
+    let list = if sqlite {
+        &SQLITE_MIGRATIONS
+    } else {
+        &POSTGRES_MIGRATIONS
+    };
+    let migrations = list
+        .iter()
+        .map(|&(version, description, sql)| {
+            Migration::new(
+                version,
+                Cow::Borrowed(description),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+        })
+        .collect::<Vec<_>>();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// The prefix of the triggers' message for an insert that does not extend
+/// the head: on a shared database another writer appended first, and the
+/// append is retried like a taken seq.
+const CONFLICT: &str = "ledger conflict";
+
+fn lost_race(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(e) => e.is_unique_violation() || e.message().contains(CONFLICT),
+        _ => false,
+    }
+}
 
 impl Ledger {
     /// Opens (creating if needed) the ledger at a database URL such as
-    /// `sqlite:///var/lib/shuangsui/ledger.db?mode=rwc` or `postgres://…`.
+    /// `sqlite:///var/lib/shuangsui/ledger.db?mode=rwc` or `postgres://…`,
+    /// bringing its schema up to date as that same role.
     pub async fn open(url: &str) -> Result<Ledger, LedgerError> {
+        Ledger::open_as(url, url).await
+    }
+
+    /// Migrates the database as `owner_url`'s role, then opens it as
+    /// `url`'s. On PostgreSQL with two roles the owner grants the service
+    /// role INSERT and SELECT on the ledger and SELECT on its id, nothing
+    /// more, so the service cannot change history or drop the triggers that
+    /// refuse it. Both URLs must reach the same database.
+    pub async fn open_as(url: &str, owner_url: &str) -> Result<Ledger, LedgerError> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
+        let owner = if owner_url == url {
+            None
+        } else {
+            let mut owner = AnyConnection::connect(owner_url).await?;
+            migrator(sqlite).run_direct(&mut owner).await?;
+            Some(owner)
+        };
         // One writer connection for SQLite: appends are serialised anyway,
         // and SQLite's single writer would otherwise answer "busy".
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 1 } else { 8 })
             .connect(url)
             .await?;
-        sqlx::query(SCHEMA).execute(&pool).await?;
-        if sqlite {
-            for guard in SQLITE_GUARDS {
-                sqlx::query(guard).execute(&pool).await?;
+        let ledger = Ledger { pool, sqlite };
+        match owner {
+            None => ledger.migrate().await?,
+            Some(mut owner) => {
+                let result = ledger.grant_from(&mut owner).await;
+                owner.close().await?;
+                result?;
             }
         }
-        Ok(Ledger { pool, sqlite })
+        Ok(ledger)
+    }
+
+    /// Brings the schema up to date. PostgreSQL's migrator holds an advisory
+    /// lock meanwhile; SQLite's takes none, so two processes starting at once
+    /// on a new file can both try a migration and the second fail on what
+    /// the first made. Run again, the migrator finds it applied and goes on.
+    async fn migrate(&self) -> Result<(), MigrateError> {
+        let migrator = migrator(self.sqlite);
+        let mut attempts = 0;
+        loop {
+            match migrator.run(&self.pool).await {
+                Err(_) if self.sqlite && attempts < 3 => attempts += 1,
+                result => return result,
+            }
+        }
+    }
+
+    /// As the owner: grants the service's role what it needs, then checks
+    /// that both connections reach the same database (the service role can
+    /// read the id only once granted).
+    async fn grant_from(&self, owner: &mut AnyConnection) -> Result<(), LedgerError> {
+        if !self.sqlite {
+            let role: String = sqlx::query_scalar("SELECT current_user::text")
+                .fetch_one(&self.pool)
+                .await?;
+            let owner_role: String = sqlx::query_scalar("SELECT current_user::text")
+                .fetch_one(&mut *owner)
+                .await?;
+            if role != owner_role {
+                let role = format!("\"{}\"", role.replace('"', "\"\""));
+                for grant in [
+                    format!("GRANT SELECT, INSERT ON ledger TO {role}"),
+                    format!("GRANT SELECT ON ledger_database TO {role}"),
+                ] {
+                    sqlx::query(&grant).execute(&mut *owner).await?;
+                }
+            }
+        }
+        let owner_id = id_on(&mut *owner, self.sqlite).await?.unwrap_or_default();
+        let service_id = match self.database_id().await {
+            Ok(id) => id.unwrap_or_default(),
+            // Another database, where the service role has no grant.
+            Err(LedgerError::Database(sqlx::Error::Database(e))) if e.code().as_deref() == Some("42501") => {
+                "unreadable".into()
+            }
+            Err(e) => return Err(e),
+        };
+        if owner_id != service_id {
+            return Err(LedgerError::TwoDatabases {
+                owner: owner_id,
+                service: service_id,
+            });
+        }
+        Ok(())
+    }
+
+    /// The database's id, made once by the migrations; `None` for a ledger
+    /// the migrations have not reached (one opened read-only as it was left
+    /// by an older version).
+    pub async fn database_id(&self) -> Result<Option<String>, LedgerError> {
+        let mut conn = self.pool.acquire().await?;
+        id_on(&mut conn, self.sqlite).await
+    }
+
+    /// The id of the database at `url`, creating nothing: `None` when it
+    /// holds no ledger yet (no SQLite file, no table).
+    pub async fn probe_id(url: &str) -> Result<Option<String>, LedgerError> {
+        sqlx::any::install_default_drivers();
+        let url = match sqlite_path(url) {
+            Some(path) if !std::path::Path::new(path).is_file() => return Ok(None),
+            Some(path) => format!("sqlite://{path}?mode=ro"),
+            None => url.to_owned(),
+        };
+        let mut conn = AnyConnection::connect(&url).await?;
+        let id = id_on(&mut conn, url.starts_with("sqlite:")).await;
+        conn.close().await?;
+        id
     }
 
     /// Opens an existing ledger to read it, creating nothing: an SQLite file
@@ -333,7 +493,7 @@ impl Ledger {
                     return Ok(Appended::New(entry));
                 }
                 // Another writer took this seq or this key: look again.
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
+                Err(e) if lost_race(&e) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -456,6 +616,22 @@ impl Ledger {
     pub fn raw_pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// The id in `ledger_database`, if the table is there.
+async fn id_on(conn: &mut AnyConnection, sqlite: bool) -> Result<Option<String>, LedgerError> {
+    let exists = if sqlite {
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'ledger_database'"
+    } else {
+        "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'ledger_database'"
+    };
+    let count: i64 = sqlx::query_scalar(exists).fetch_one(&mut *conn).await?;
+    if count == 0 {
+        return Ok(None);
+    }
+    Ok(sqlx::query_scalar("SELECT id FROM ledger_database")
+        .fetch_optional(&mut *conn)
+        .await?)
 }
 
 const SELECT: &str = "SELECT seq, kind, entry_key, payload, recorded_at, prev_hash, hash FROM ledger";

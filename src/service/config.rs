@@ -36,6 +36,8 @@ struct ConfigFile {
     schedule: Option<PathBuf>,
     #[serde(default)]
     database_url: Option<String>,
+    #[serde(default)]
+    migration_database_url: Option<String>,
     #[serde(default = "default_time_zone")]
     time_zone: String,
     #[serde(default)]
@@ -92,6 +94,12 @@ pub struct Config {
     pub holidays_dir: PathBuf,
     pub schedule: Option<PathBuf>,
     pub database_url: String,
+    /// The role that owns the ledger's tables and migrates them at start;
+    /// `None`: the service's own role (`database_url`) does. On PostgreSQL
+    /// the two-role setup (README, "PostgreSQL") gives the service only
+    /// INSERT and SELECT, so even the service's own credentials cannot
+    /// change history. Never used but to migrate and grant.
+    pub migration_database_url: Option<String>,
     /// The office's time zone (`time_zone`, an IANA name): ledger times,
     /// today's date for results and their deadlines, and the zone of
     /// scheduled jobs that name none.
@@ -106,6 +114,12 @@ fn default_database_url(data_dir: &Path) -> String {
 }
 
 impl Config {
+    /// The URL the schema is migrated with: the owner's, or the service's
+    /// own when no owner is configured.
+    pub fn migration_url(&self) -> &str {
+        self.migration_database_url.as_deref().unwrap_or(&self.database_url)
+    }
+
     /// A configuration rooted in these folders, with every other setting at
     /// its default: a port the system picks on 127.0.0.1, the SQLite ledger
     /// in `data_dir`, Asia/Shanghai, no schedule, no sample to seed the pools
@@ -114,6 +128,7 @@ impl Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: default_database_url(&data_dir),
+            migration_database_url: None,
             data_dir,
             pools_dir,
             sample_pools: None,
@@ -127,7 +142,8 @@ impl Config {
 
     /// Reads the file, then applies `SHUANGSUI_LISTEN`, `SHUANGSUI_DATA_DIR`,
     /// `SHUANGSUI_POOLS_DIR`, `SHUANGSUI_DATABASE_URL`,
-    /// `SHUANGSUI_OPERATOR_TOKEN` or `SHUANGSUI_OPERATOR_TOKEN_FILE`.
+    /// `SHUANGSUI_MIGRATION_DATABASE_URL`, `SHUANGSUI_OPERATOR_TOKEN` or
+    /// `SHUANGSUI_OPERATOR_TOKEN_FILE`.
     pub fn load(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -156,6 +172,7 @@ impl Config {
         let database_url = env("SHUANGSUI_DATABASE_URL")
             .or(file.database_url)
             .unwrap_or_else(|| default_database_url(&data_dir));
+        let migration_database_url = env("SHUANGSUI_MIGRATION_DATABASE_URL").or(file.migration_database_url);
         let token_file = env("SHUANGSUI_OPERATOR_TOKEN_FILE")
             .map(PathBuf::from)
             .or(file.operator_token_file);
@@ -183,6 +200,7 @@ impl Config {
             holidays_dir: file.holidays_dir,
             schedule: file.schedule,
             database_url,
+            migration_database_url,
             time_zone,
             token,
         })
@@ -194,6 +212,8 @@ impl Config {
     pub fn with_data_dir(mut self, dir: PathBuf, explicit_database: bool) -> Config {
         if !explicit_database {
             self.database_url = default_database_url(&dir);
+            // An owner's URL belongs to the database it was set beside.
+            self.migration_database_url = None;
         }
         if self.sample_pools.is_some() {
             self.pools_dir = dir.join(DEFAULT_POOLS);
@@ -227,6 +247,27 @@ mod tests {
             err.ends_with("time_zone: unknown IANA time zone \"Mars/Olympus\" (names are case-sensitive, such as \"Asia/Shanghai\")"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_owner_url_comes_from_the_environment_and_stays_with_its_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shuangsui.toml");
+        let text = "listen = \"127.0.0.1:8080\"\ndata_dir = \"var\"\nplans_dir = \"p\"\n\
+                    database_url = \"postgres://svc@db/s\"\nmigration_database_url = \"postgres://own@db/s\"\n";
+        std::fs::write(&path, text).unwrap();
+        let config = Config::load(&path, |_| None).unwrap();
+        assert_eq!(config.migration_url(), "postgres://own@db/s");
+        let config = Config::load(&path, |name| {
+            (name == "SHUANGSUI_MIGRATION_DATABASE_URL").then(|| "postgres://other@db/s".into())
+        })
+        .unwrap();
+        assert_eq!(config.migration_url(), "postgres://other@db/s");
+        // The data folder's own SQLite, chosen by --data-dir, has no owner.
+        let moved = config.with_data_dir("d".into(), false);
+        assert_eq!(moved.migration_url(), "sqlite://d/ledger.db?mode=rwc");
+        let unset = Config::at("d".into(), "p".into(), "plans".into(), "h".into());
+        assert_eq!(unset.migration_url(), unset.database_url);
     }
 
     #[test]

@@ -10,9 +10,19 @@
 //! SQLite path is used — the service would start a second, empty ledger
 //! beside the real one, and `ledger verify` would check that empty ledger and
 //! call it clean. So the first start writes [`MARKER`] (`database.toml`)
-//! naming the kind of database and, for PostgreSQL, its identity (the URL
-//! without password or options), and every later start and every
-//! `ledger verify` refuses a database that is not the one named there.
+//! naming the kind of database, for PostgreSQL its address (the URL without
+//! password or options), and the database's id: a random value the
+//! migrations store in the database itself (`ledger_database`). Every later
+//! start and every `ledger verify` refuses a database that is not the one
+//! named there: a folder of PostgreSQL's opened on SQLite is refused before
+//! any SQLite file is made, and a database reached at the configured URL
+//! whose id differs (another database, or an empty one made in its place)
+//! is refused before anything is written to it. The address is not part of
+//! the identity: hosts may reach one database by different names.
+//!
+//! A marker written before ids were recorded has none; such a folder is
+//! checked by kind and address, and its marker gains the id on the next
+//! start.
 //!
 //! # Live pools
 //!
@@ -85,6 +95,9 @@ pub struct Database {
     /// data folder, which moves with it, so it is not recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+    /// The id the migrations stored in the database (`ledger_database`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl Database {
@@ -94,6 +107,7 @@ impl Database {
             return Database {
                 kind: "sqlite".into(),
                 database: None,
+                id: None,
             };
         }
         let database = match url::Url::parse(url) {
@@ -112,15 +126,25 @@ impl Database {
         Database {
             kind: "postgres".into(),
             database: Some(database),
+            id: None,
         }
+    }
+
+    /// The same database with its id.
+    pub fn with_id(self, id: Option<String>) -> Database {
+        Database { id, ..self }
     }
 }
 
 impl std::fmt::Display for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.database {
-            Some(database) => write!(f, "the {} database {database}", self.kind),
-            None => write!(f, "{} in the data folder", self.kind),
+            Some(database) => write!(f, "the {} database {database}", self.kind)?,
+            None => write!(f, "{} in the data folder", self.kind)?,
+        }
+        match &self.id {
+            Some(id) => write!(f, " (id {id})"),
+            None => Ok(()),
         }
     }
 }
@@ -147,15 +171,14 @@ pub fn recorded(data_dir: &Path) -> Result<Option<Database>, DataDirError> {
     })
 }
 
-/// Refuses a configured database that is not the one the marker names.
-pub fn check_database(config: &Config) -> Result<(), DataDirError> {
+/// Refuses a configured database whose kind is not the one the marker
+/// names, or, for a marker without an id, whose address is not. Reads only
+/// the marker, so it runs before anything is opened. Returns the marker.
+pub fn check_database(config: &Config) -> Result<Option<Database>, DataDirError> {
     let Some(recorded) = recorded(&config.data_dir)? else {
-        return Ok(());
+        return Ok(None);
     };
     let configured = Database::of_url(&config.database_url);
-    if recorded == configured {
-        return Ok(());
-    }
     let marker = config.data_dir.join(MARKER).display().to_string();
     if recorded.kind == "postgres" && configured.kind == "sqlite" {
         return Err(DataDirError::PostgresWithoutUrl {
@@ -163,36 +186,73 @@ pub fn check_database(config: &Config) -> Result<(), DataDirError> {
             database: recorded.database.unwrap_or_default(),
         });
     }
+    let same = match recorded.id {
+        Some(_) => recorded.kind == configured.kind,
+        None => recorded == configured,
+    };
+    if !same {
+        return Err(DataDirError::OtherDatabase {
+            marker,
+            recorded: recorded.to_string(),
+            configured: configured.to_string(),
+        });
+    }
+    Ok(Some(recorded))
+}
+
+/// Refuses a database whose id (`found`, `None` when it holds no ledger) is
+/// not the one the marker records. A marker without an id accepts any.
+pub fn check_id(config: &Config, recorded: &Database, found: Option<&str>) -> Result<(), DataDirError> {
+    let Some(id) = &recorded.id else {
+        return Ok(());
+    };
+    if found == Some(id.as_str()) {
+        return Ok(());
+    }
+    let configured = Database::of_url(&config.database_url).with_id(found.map(str::to_owned));
+    let configured = match found {
+        Some(_) => configured.to_string(),
+        None => format!("{configured}, which holds no ledger"),
+    };
     Err(DataDirError::OtherDatabase {
-        marker,
+        marker: config.data_dir.join(MARKER).display().to_string(),
         recorded: recorded.to_string(),
-        configured: configured.to_string(),
+        configured,
     })
 }
 
-/// For the service's start: creates the data folder, refuses a database
-/// other than its marker names, and writes the marker on first start.
-pub fn claim(config: &Config) -> Result<(), DataDirError> {
+/// For the service's start, before the database is opened: creates the
+/// data folder and refuses a database of another kind or address than its
+/// marker names. Returns the marker; the caller then checks the database's
+/// id ([`check_id`]) and, once it is open, [`record`]s it.
+pub fn claim(config: &Config) -> Result<Option<Database>, DataDirError> {
     std::fs::create_dir_all(&config.data_dir).map_err(io(&config.data_dir))?;
-    check_database(config)?;
-    let path = config.data_dir.join(MARKER);
-    if !path.exists() {
-        let marker = Database::of_url(&config.database_url);
-        let text = format!(
-            "# The ledger database of this data folder, written on first start. The service\n\
-             # and `shuangsui ledger verify` refuse any other database for it.\n{}",
-            toml::to_string(&marker).expect("the marker serialises")
-        );
-        let temp = config.data_dir.join(format!(".{MARKER}.tmp-{}", std::process::id()));
-        std::fs::write(&temp, text).map_err(io(&temp))?;
-        std::fs::rename(&temp, &path).map_err(io(&path))?;
+    check_database(config)
+}
+
+/// Writes the marker for the open database when the folder has none yet, or
+/// one without an id (written before ids were recorded).
+pub fn record(config: &Config, recorded: Option<&Database>, id: Option<String>) -> Result<(), DataDirError> {
+    if recorded.is_some_and(|r| r.id.is_some()) || id.is_none() {
+        return Ok(());
     }
+    let path = config.data_dir.join(MARKER);
+    let marker = Database::of_url(&config.database_url).with_id(id);
+    let text = format!(
+        "# The ledger database of this data folder, written on first start. The service\n\
+         # and `shuangsui ledger verify` refuse any other database for it.\n{}",
+        toml::to_string(&marker).expect("the marker serialises")
+    );
+    let temp = config.data_dir.join(format!(".{MARKER}.tmp-{}", std::process::id()));
+    std::fs::write(&temp, text).map_err(io(&temp))?;
+    std::fs::rename(&temp, &path).map_err(io(&path))?;
     Ok(())
 }
 
 /// For `ledger verify`: the data folder must exist and belong to the
-/// configured database. Creates nothing.
-pub fn check_existing(config: &Config) -> Result<(), DataDirError> {
+/// configured kind of database. Creates nothing. Returns the marker, for
+/// [`check_id`] once the ledger is open.
+pub fn check_existing(config: &Config) -> Result<Option<Database>, DataDirError> {
     if !config.data_dir.is_dir() {
         return Err(DataDirError::Missing {
             dir: config.data_dir.display().to_string(),

@@ -147,12 +147,20 @@ pub enum ServeError {
     DataDir(#[from] data_dir::DataDirError),
 }
 
-/// Opens the ledger and the desk for a configuration: on first start
+/// Opens the ledger and the desk for a configuration: refuses a database
+/// the data folder does not belong to, brings the ledger's schema up to
+/// date (as the owner role when one is configured), and on first start
 /// creates the data folder, records its database and seeds the default live
 /// pools (see [`data_dir`]). Every time the service records or checks is
 /// read from `clock` in the configured time zone.
 pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, ServeError> {
-    data_dir::claim(config)?;
+    let recorded = data_dir::claim(config)?;
+    if let Some(recorded) = recorded.as_ref().filter(|r| r.id.is_some()) {
+        // Before anything is made in it: an empty database at the URL is
+        // refused as surely as another office's.
+        let found = Ledger::probe_id(&config.database_url).await?;
+        data_dir::check_id(config, recorded, found.as_deref())?;
+    }
     if data_dir::seed_pools(config)? {
         tracing::info!(
             pools = %config.pools_dir.display(),
@@ -160,7 +168,14 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
             "seeded the live pools from the sample"
         );
     }
-    let ledger = Ledger::open(&config.database_url).await?;
+    if config.migration_database_url.is_none() && !config.database_url.starts_with("sqlite:") {
+        tracing::warn!(
+            "the service's database role also owns the ledger, so it could drop the triggers that \
+             keep it append-only; set migration_database_url to an owner role (README, PostgreSQL)"
+        );
+    }
+    let ledger = Ledger::open_as(&config.database_url, config.migration_url()).await?;
+    data_dir::record(config, recorded.as_ref(), ledger.database_id().await?)?;
     let time = OfficeClock::new(clock, config.time_zone);
     let desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir, time)?;
     let publications = Publications::open(&desk.publications_dir);
@@ -179,8 +194,11 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
 /// nothing, and refuses a folder that is missing, belongs to another
 /// database, or has published draws but an empty ledger.
 pub async fn existing_desk(config: &Config, clock: Arc<dyn Clock>) -> Result<Desk, ServeError> {
-    data_dir::check_existing(config)?;
+    let recorded = data_dir::check_existing(config)?;
     let ledger = Ledger::open_existing(&config.database_url).await?;
+    if let Some(recorded) = &recorded {
+        data_dir::check_id(config, recorded, ledger.database_id().await?.as_deref())?;
+    }
     let time = OfficeClock::new(clock, config.time_zone);
     let desk = Desk::open_existing(ledger, config.pools_dir.clone(), &config.data_dir, time);
     let count = data_dir::published_draws(&desk.publications_dir);

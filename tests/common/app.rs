@@ -27,6 +27,12 @@ pub struct TestApp {
 impl TestApp {
     /// A service on the small pool of `pool_seed`, with no plans yet.
     pub async fn spawn(pool_seed: u64) -> TestApp {
+        Self::spawn_with(pool_seed, |_| {}).await
+    }
+
+    /// The same, with the configuration changed by `adjust` before the first
+    /// start (e.g. another database).
+    pub async fn spawn_with(pool_seed: u64, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let root = tempfile::tempdir().unwrap();
         let pools = super::common::small_pool(root.path(), pool_seed);
         let plans_dir = root.path().join("plans");
@@ -41,6 +47,7 @@ impl TestApp {
         }
         let mut config = Config::at(root.path().join("state"), pools, plans_dir, holidays);
         config.token = Token::new(TOKEN.into());
+        adjust(&mut config);
         let state = state(&config, std::sync::Arc::new(SystemClock)).await.unwrap();
         TestApp { root, config, state }
     }

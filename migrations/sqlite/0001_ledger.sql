@@ -1,0 +1,17 @@
+-- The ledger as it was created before migrations: IF NOT EXISTS, so a
+-- ledger file written then opens unchanged.
+CREATE TABLE IF NOT EXISTS ledger (
+    seq BIGINT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    entry_key TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+
+CREATE TRIGGER IF NOT EXISTS ledger_no_update BEFORE UPDATE ON ledger
+BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+
+CREATE TRIGGER IF NOT EXISTS ledger_no_delete BEFORE DELETE ON ledger
+BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
