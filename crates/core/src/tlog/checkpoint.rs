@@ -23,6 +23,11 @@ pub enum CheckpointError {
     OtherOrigin { expected: String, found: String },
 }
 
+/// A hash in standard base64, as a checkpoint writes its root.
+pub fn base64(hash: &Hash32) -> String {
+    STANDARD.encode(hash.0)
+}
+
 /// One checkpoint of the ledger's tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
@@ -34,7 +39,7 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The note text: origin, size and base64 root, each ending in LF.
     pub fn text(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, STANDARD.encode(self.root.0))
+        format!("{}\n{}\n{}\n", self.origin, self.size, base64(&self.root))
     }
 
     /// Reads a checkpoint's note text (extension lines are passed over).
