@@ -58,6 +58,11 @@ pub fn open_or_create_key(path: &Path, origin: Option<&str>, default_origin: &st
     if !path.exists() {
         create_key(path, origin.unwrap_or(default_origin))?;
     }
+    read_key_for(path, origin)
+}
+
+/// Reads the signing key, which must be for `origin` when one is configured.
+pub fn read_key_for(path: &Path, origin: Option<&str>) -> Result<Signer, KeyError> {
     let signer = read_key(path)?;
     if let Some(origin) = origin {
         if signer.verifier().name() != origin {
@@ -343,6 +348,21 @@ pub enum ExtendError {
         "the ledger was rewritten: the root of its first {size} entries is {found}, the checkpoint's is {expected} (base64)"
     )]
     Rewritten { size: u64, expected: String, found: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// Checks that the ledger as it stands extends the signed checkpoint `note`
+/// (see [`check_extends`]).
+pub async fn ledger_extends(ledger: &Ledger, note: &str, verifier: &Verifier) -> Result<Extends, ExtendError> {
+    let tree = LedgerTree::of(ledger).await?;
+    check_extends(&tree, note, verifier)
+}
+
+/// The checkpoint of the ledger as it stands, signed.
+pub async fn sign_ledger(ledger: &Ledger, signer: &Signer) -> Result<Signed, LedgerError> {
+    let tree = LedgerTree::of(ledger).await?;
+    Ok(sign(signer, tree.size(), tree.root()))
 }
 
 /// A checkpoint the ledger extends.

@@ -29,6 +29,17 @@ use crate::seed::{BeaconRecord, SeedSource};
 pub struct LedgerHead {
     pub seq: u64,
     pub hash: String,
+    /// The latest signed checkpoint, shown with a link to its note.
+    pub checkpoint: Option<CheckpointLine>,
+}
+
+/// A signed checkpoint of the ledger's Merkle tree (docs/LEDGER.md): what an
+/// outsider saves to catch a later truncation or rewrite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointLine {
+    pub size: u64,
+    /// The root hash in base64, as the signed note writes it.
+    pub root: String,
 }
 
 /// A plan announced before its draw (计划公告).
@@ -183,6 +194,17 @@ fn ledger_line(out: &mut String, head: &LedgerHead) {
              <span class=\"hash\">{hash}</span>",
             seq = head.seq,
             hash = Esc(&head.hash),
+        );
+    }
+    if let Some(checkpoint) = &head.checkpoint {
+        w!(
+            out,
+            "<br>签名检查点 <span class=\"en\">Signed checkpoint</span>：前 {size} 条 <span class=\"en\">first {size} entries</span>，\
+             根哈希 <span class=\"en\">root</span> <span class=\"hash\">{root}</span> \
+             <a href=\"/api/v1/ledger/checkpoint\">签名文本 <span class=\"en\">signed note</span></a> \
+             <a href=\"/api/v1/ledger/checkpoint/key\">验证公钥 <span class=\"en\">verifier key</span></a>",
+            size = checkpoint.size,
+            root = Esc(&checkpoint.root),
         );
     }
 }
@@ -780,7 +802,7 @@ fn substitutions_section(out: &mut String, log: &crate::substitution::Log) {
 }
 
 /// "Was this business drawn?": the search box, prefilled, and the hits.
-pub fn search_page(query: &str, hits: &[Hit]) -> String {
+pub fn search_page(query: &str, hits: &[Hit], ledger_head: &LedgerHead) -> String {
     let mut out = String::with_capacity(6 * 1024 + 900 * hits.len());
     open_page(&mut out, "查询是否被抽中", "Was this business drawn?");
     search_form(&mut out, query);
@@ -881,7 +903,7 @@ pub fn search_page(query: &str, hits: &[Hit]) -> String {
             out.push_str("</dl></section>\n");
         }
     }
-    close_page(&mut out, None);
+    close_page(&mut out, Some(ledger_head));
     out
 }
 
@@ -1043,6 +1065,10 @@ mod tests {
         LedgerHead {
             seq: 42,
             hash: "ab".repeat(32),
+            checkpoint: Some(CheckpointLine {
+                size: 42,
+                root: "q83vEjRWeJA=".into(),
+            }),
         }
     }
 
@@ -1127,12 +1153,16 @@ mod tests {
         let bad_head = LedgerHead {
             seq: 1,
             hash: evil.into(),
+            checkpoint: Some(CheckpointLine {
+                size: 1,
+                root: evil.into(),
+            }),
         };
         let pages = [
             index_page(&[draw.clone()], &[announcement], &bad_head),
             draw_page(&draw, &rows, &bad_head),
-            search_page(evil, &[hit]),
-            search_page(evil, &[]),
+            search_page(evil, &[hit], &bad_head),
+            search_page(evil, &[], &bad_head),
             verify_page(&bad_head),
             not_found_page(evil),
         ];
@@ -1260,10 +1290,10 @@ mod tests {
 
     #[test]
     fn search_page_states_plainly() {
-        let empty = search_page("", &[]);
+        let empty = search_page("", &[], &head());
         assert!(empty.contains("请输入"));
         assert!(!empty.contains("未找到"));
-        let none = search_page("富峰", &[]);
+        let none = search_page("富峰", &[], &head());
         assert!(none.contains("未找到"));
         assert!(none.contains("value=\"富峰\""));
         assert!(none.contains("action=\"/search\" method=\"get\""));
