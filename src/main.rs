@@ -390,10 +390,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("--checkpoint: reading {}", path.display()))?;
                     let verifier = match &key {
                         Some(text) => Verifier::parse(text.trim()).context("--key")?,
-                        None => checkpoint::read_key_for(&config.checkpoint_key_path(), config.ledger_origin.as_deref())
-                            .context("the configured checkpoint key (or give the verifier key with --key)")?
-                            .verifier()
-                            .clone(),
+                        None => {
+                            checkpoint::read_key_for(&config.checkpoint_key_path(), config.ledger_origin.as_deref())
+                                .context("the configured checkpoint key (or give the verifier key with --key)")?
+                                .verifier()
+                                .clone()
+                        }
                     };
                     Some((note, verifier))
                 }

@@ -31,7 +31,10 @@ async fn service() -> TestApp {
     }
     announce(&app, 1).await;
     let (status, body) = app
-        .operator("/api/v1/draws", json!({"task_id": task(&app, 1).await, "seed": {"kind": "reveal"}}))
+        .operator(
+            "/api/v1/draws",
+            json!({"task_id": task(&app, 1).await, "seed": {"kind": "reveal"}}),
+        )
         .await;
     assert!(status.is_success(), "{body}");
     announce(&app, 2).await;
@@ -51,7 +54,10 @@ async fn announce(app: &TestApp, k: u32) {
 
 async fn task(app: &TestApp, k: u32) -> String {
     let (_, list) = app.get("/api/v1/announcements").await;
-    let list = list.as_array().cloned().unwrap_or_else(|| list["announcements"].as_array().unwrap().clone());
+    let list = list
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| list["announcements"].as_array().unwrap().clone());
     list.iter()
         .map(|a| a["task_id"].as_str().unwrap().to_owned())
         .find(|t| t.starts_with(&format!("TEST-{k}")))
@@ -106,7 +112,9 @@ async fn save_checkpoint(app: &TestApp, name: &str) -> (std::path::PathBuf, Stri
 
 /// The operator's audit through the service, with a saved checkpoint.
 async fn service_verify(app: &TestApp, note: &str) -> Value {
-    let (status, audit) = app.operator("/api/v1/ledger/verify", json!({ "checkpoint": note })).await;
+    let (status, audit) = app
+        .operator("/api/v1/ledger/verify", json!({ "checkpoint": note }))
+        .await;
     assert_eq!(status, StatusCode::OK, "{audit}");
     audit
 }
@@ -158,7 +166,10 @@ async fn consistent_with(app: &TestApp, saved: &Checkpoint) -> bool {
         return false;
     }
     let (status, proof) = app
-        .get(&format!("/api/v1/ledger/proof/consistency?from={}&to={}", saved.size, now.size))
+        .get(&format!(
+            "/api/v1/ledger/proof/consistency?from={}&to={}",
+            saved.size, now.size
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{proof}");
     let hashes: Vec<Hash32> = proof["proof"]
@@ -226,15 +237,24 @@ async fn rewriting_an_entry_and_rechaining_passes_the_chain_and_fails_the_checkp
 
     let (code, text) = verify_with(&app, &path, None);
     assert_eq!(code, Some(1), "{text}");
-    let want = format!("the ledger was rewritten: the root of its first {} entries is ", saved.size);
+    let want = format!(
+        "the ledger was rewritten: the root of its first {} entries is ",
+        saved.size
+    );
     assert!(text.contains(&want), "{text}");
     assert!(
-        text.contains(&format!("the checkpoint's is {}", shuangsui::tlog::checkpoint::base64(&saved.root))),
+        text.contains(&format!(
+            "the checkpoint's is {}",
+            shuangsui::tlog::checkpoint::base64(&saved.root)
+        )),
         "{text}"
     );
     let audit = service_verify(&app, &note).await;
     assert!(audit["problems"][0].as_str().unwrap().contains(&want), "{audit}");
-    assert!(!consistent_with(&app, &saved).await, "the service's tree follows the rewritten database");
+    assert!(
+        !consistent_with(&app, &saved).await,
+        "the service's tree follows the rewritten database"
+    );
 }
 
 #[tokio::test]
@@ -253,7 +273,10 @@ async fn truncating_and_appending_other_entries_fails_the_checkpoint() {
     let (code, text) = verify_with(&app, &path, None);
     assert_eq!(code, Some(1), "{text}");
     assert!(
-        text.contains(&format!("the ledger was rewritten: the root of its first {} entries", saved.size)),
+        text.contains(&format!(
+            "the ledger was rewritten: the root of its first {} entries",
+            saved.size
+        )),
         "{text}"
     );
     let audit = service_verify(&app, &note).await;
@@ -327,7 +350,10 @@ async fn every_inclusion_proof_verifies_against_the_checkpoint() {
     for entry in entries {
         let seq = entry["seq"].as_u64().unwrap();
         let (status, proof) = app
-            .get(&format!("/api/v1/ledger/proof/inclusion?seq={seq}&size={}", checkpoint.size))
+            .get(&format!(
+                "/api/v1/ledger/proof/inclusion?seq={seq}&size={}",
+                checkpoint.size
+            ))
             .await;
         assert_eq!(status, StatusCode::OK, "{proof}");
         let hash = Hash32::parse(entry["hash"].as_str().unwrap()).unwrap();
@@ -345,7 +371,10 @@ async fn every_inclusion_proof_verifies_against_the_checkpoint() {
         assert!(verify_inclusion(seq - 1, checkpoint.size, &other, &path, &checkpoint.root).is_err());
     }
     let (status, body) = app
-        .get(&format!("/api/v1/ledger/proof/inclusion?seq=1&size={}", checkpoint.size + 1))
+        .get(&format!(
+            "/api/v1/ledger/proof/inclusion?seq=1&size={}",
+            checkpoint.size + 1
+        ))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let (status, body) = app.get("/api/v1/ledger/proof/inclusion?seq=0").await;

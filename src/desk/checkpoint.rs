@@ -14,8 +14,8 @@ use tokio::sync::Mutex;
 use crate::ledger::{Ledger, LedgerError};
 use crate::seed::Seed;
 use crate::snapshot::Hash32;
-use crate::tlog::merkle::{self, leaf_hash, ProofError};
 pub use crate::tlog::checkpoint::base64;
+use crate::tlog::merkle::{self, leaf_hash, ProofError};
 use crate::tlog::{Checkpoint, CheckpointError, Signer, Verifier};
 
 #[derive(Debug, thiserror::Error)]
@@ -175,7 +175,10 @@ impl LedgerTree {
     /// `size` entries.
     pub fn inclusion(&self, seq: u64, size: u64) -> Result<InclusionProof, ProofRequestError> {
         if size > self.size() {
-            return Err(ProofRequestError::Beyond { size, held: self.size() });
+            return Err(ProofRequestError::Beyond {
+                size,
+                held: self.size(),
+            });
         }
         if seq == 0 || seq > size {
             return Err(ProofRequestError::Invalid(format!(
@@ -313,7 +316,10 @@ impl Checkpoints {
         let (tree, signed) = &mut *state;
         tree.update(ledger).await?;
         let root = tree.root();
-        if let Some(signed) = signed.as_ref().filter(|s| s.checkpoint.size == tree.size() && s.checkpoint.root == root) {
+        if let Some(signed) = signed
+            .as_ref()
+            .filter(|s| s.checkpoint.size == tree.size() && s.checkpoint.root == root)
+        {
             return Ok(signed.clone());
         }
         let fresh = sign(&self.signer, tree.size(), root);
@@ -340,9 +346,7 @@ pub fn sign(signer: &Signer, size: u64, root: Hash32) -> Signed {
 pub enum ExtendError {
     #[error("the checkpoint does not verify under {key}: {source}")]
     Note { key: String, source: CheckpointError },
-    #[error(
-        "the ledger was truncated: the checkpoint covers {size} entries, the ledger now holds only {held}"
-    )]
+    #[error("the ledger was truncated: the checkpoint covers {size} entries, the ledger now holds only {held}")]
     Truncated { size: u64, held: u64 },
     #[error(
         "the ledger was rewritten: the root of its first {size} entries is {found}, the checkpoint's is {expected} (base64)"
@@ -431,15 +435,27 @@ mod tests {
         let entries = ledger.entries(0, 100).await.unwrap();
         let leaves: Vec<Hash32> = entries.iter().map(|e| leaf_hash(&e.hash.0)).collect();
         assert_eq!((tree.size(), tree.root()), (5, merkle::root(&leaves)));
-        ledger.append(Kind::PlanAnnounced, "announce:T5", "{}", "t").await.unwrap();
+        ledger
+            .append(Kind::PlanAnnounced, "announce:T5", "{}", "t")
+            .await
+            .unwrap();
         tree.update(&ledger).await.unwrap();
         assert_eq!(tree.size(), 6);
         assert_eq!(tree.root_at(5), merkle::root(&leaves));
         // The last entry replaced behind the tree's back: the cached leaves go.
         let pool = ledger.raw_pool();
-        sqlx::query("DROP TRIGGER ledger_no_delete").execute(pool).await.unwrap();
-        sqlx::query("DELETE FROM ledger WHERE seq = 6").execute(pool).await.unwrap();
-        ledger.append(Kind::PlanAnnounced, "announce:OTHER", "{}", "t").await.unwrap();
+        sqlx::query("DROP TRIGGER ledger_no_delete")
+            .execute(pool)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM ledger WHERE seq = 6")
+            .execute(pool)
+            .await
+            .unwrap();
+        ledger
+            .append(Kind::PlanAnnounced, "announce:OTHER", "{}", "t")
+            .await
+            .unwrap();
         tree.update(&ledger).await.unwrap();
         assert_eq!(tree.size(), 6);
         assert_eq!(tree.root(), LedgerTree::of(&ledger).await.unwrap().root());
@@ -451,7 +467,10 @@ mod tests {
         let checkpoints = Checkpoints::new(Signer::from_seed("shuangsui/test", &[3; 32]).unwrap());
         let saved = checkpoints.latest(&ledger).await.unwrap();
         assert_eq!(saved, checkpoints.latest(&ledger).await.unwrap(), "cached per head");
-        ledger.append(Kind::PlanAnnounced, "announce:T9", "{}", "t").await.unwrap();
+        ledger
+            .append(Kind::PlanAnnounced, "announce:T9", "{}", "t")
+            .await
+            .unwrap();
         let tree = checkpoints.tree(&ledger).await.unwrap();
         let extends = check_extends(&tree, &saved.note, checkpoints.verifier()).unwrap();
         assert_eq!((extends.checkpoint.size, extends.size), (4, 5));
@@ -481,6 +500,10 @@ mod tests {
             open_or_create_key(&path, Some("shuangsui/other"), "x"),
             Err(KeyError::OtherOrigin { .. })
         ));
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 }

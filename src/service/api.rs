@@ -220,7 +220,9 @@ pub async fn verify_ledger(
             let verifier = state.checkpoints.verifier();
             Some(
                 match crate::desk::checkpoint::ledger_extends(&state.desk.ledger, note, verifier).await {
-                    Ok(extends) => json!({ "extends": true, "size": extends.checkpoint.size, "ledger_size": extends.size }),
+                    Ok(extends) => {
+                        json!({ "extends": true, "size": extends.checkpoint.size, "ledger_size": extends.size })
+                    }
                     Err(e) => {
                         report.problems.push(format!("checkpoint: {e}"));
                         json!({ "extends": false, "problem": e.to_string() })

@@ -282,6 +282,41 @@ mod tests {
     }
 
     #[test]
+    fn the_checkpoint_key_and_origin_come_from_the_file_or_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shuangsui.toml");
+        let base = "listen = \"127.0.0.1:8080\"\ndata_dir = \"/srv/my office\"\nplans_dir = \"p\"\n";
+        std::fs::write(&path, base).unwrap();
+        let config = Config::load(&path, |_| None).unwrap();
+        assert_eq!(
+            config.checkpoint_key_path(),
+            PathBuf::from("/srv/my office/checkpoint.key")
+        );
+        assert_eq!(config.default_origin(), "shuangsui/my-office");
+        assert_eq!(config.ledger_origin, None);
+        let moved = config.with_data_dir("/elsewhere".into(), false);
+        assert_eq!(moved.checkpoint_key_path(), PathBuf::from("/elsewhere/checkpoint.key"));
+
+        std::fs::write(
+            &path,
+            format!("{base}ledger_origin = \"shuangsui/pz\"\ncheckpoint_key_file = \"/etc/k\"\n"),
+        )
+        .unwrap();
+        let config = Config::load(&path, |_| None).unwrap();
+        assert_eq!(config.ledger_origin.as_deref(), Some("shuangsui/pz"));
+        assert_eq!(config.checkpoint_key_path(), PathBuf::from("/etc/k"));
+        let env = |name: &str| (name == "SHUANGSUI_CHECKPOINT_KEY_FILE").then(|| "/run/k".to_owned());
+        assert_eq!(
+            Config::load(&path, env).unwrap().checkpoint_key_path(),
+            PathBuf::from("/run/k")
+        );
+
+        std::fs::write(&path, format!("{base}ledger_origin = \"two words\"\n")).unwrap();
+        let err = Config::load(&path, |_| None).unwrap_err().to_string();
+        assert!(err.contains("ledger_origin"), "{err}");
+    }
+
+    #[test]
     fn a_config_at_folders_has_the_defaults() {
         let config = Config::at("d".into(), "p".into(), "plans".into(), "h".into());
         assert_eq!(config.database_url, "sqlite://d/ledger.db?mode=rwc");

@@ -125,7 +125,11 @@ fn path(leaves: &[Hash32], index: usize, proof: &mut Vec<Hash32>) {
 ///
 /// Panics when `first` is larger than `leaves.len()`.
 pub fn consistency_proof(leaves: &[Hash32], first: usize) -> Vec<Hash32> {
-    assert!(first <= leaves.len(), "a prefix of {first} of a tree of {}", leaves.len());
+    assert!(
+        first <= leaves.len(),
+        "a prefix of {first} of a tree of {}",
+        leaves.len()
+    );
     let mut proof = Vec::new();
     if first > 0 && first < leaves.len() {
         subproof(leaves, first, true, &mut proof);
@@ -339,10 +343,19 @@ mod tests {
     /// The RFC 6962 reference leaves used by Certificate Transparency's
     /// implementations (transparency-dev/merkle `testonly/constants.go`).
     fn reference_leaves() -> Vec<Hash32> {
-        ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"]
-            .iter()
-            .map(|l| leaf_hash(&hex::decode(l).unwrap()))
-            .collect()
+        [
+            "",
+            "00",
+            "10",
+            "2021",
+            "3031",
+            "40414243",
+            "5051525354555657",
+            "606162636465666768696a6b6c6d6e6f",
+        ]
+        .iter()
+        .map(|l| leaf_hash(&hex::decode(l).unwrap()))
+        .collect()
     }
 
     /// Their roots for the trees of 0 to 8 leaves.
@@ -391,7 +404,11 @@ mod tests {
                     "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
                 ],
             ),
-            (2, 3, &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
+            (
+                2,
+                3,
+                &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"],
+            ),
             (
                 1,
                 5,

@@ -129,7 +129,13 @@ impl Verifier {
 /// The verifier key text, `NAME+HASH+BASE64(0x01 || public key)`.
 impl std::fmt::Display for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}+{:08x}+{}", self.name, self.hash, STANDARD.encode(encoded(&self.key)))
+        write!(
+            f,
+            "{}+{:08x}+{}",
+            self.name,
+            self.hash,
+            STANDARD.encode(encoded(&self.key))
+        )
     }
 }
 
@@ -150,9 +156,8 @@ impl Signer {
     /// The signer of a 32-byte Ed25519 seed (the private key proper).
     pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Signer, NoteError> {
         let key = SigningKey::from_bytes(seed);
-        let verifier = Verifier::new(name, key.verifying_key()).map_err(|_| {
-            NoteError::SignerKey("the name is empty or has a space or a plus")
-        })?;
+        let verifier = Verifier::new(name, key.verifying_key())
+            .map_err(|_| NoteError::SignerKey("the name is empty or has a space or a plus"))?;
         Ok(Signer { verifier, key })
     }
 
@@ -303,8 +308,10 @@ mod tests {
     const ENOCH_VKEY: &str = "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop";
     const TEXT: &str = "If you think cryptography is the answer to your problem,\n\
                         then you don't know what your problem is.\n";
-    const PETER_SIG: &str = "— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
-    const ENOCH_SIG: &str = "— EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n";
+    const PETER_SIG: &str =
+        "— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+    const ENOCH_SIG: &str =
+        "— EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n";
 
     #[test]
     fn signing_reproduces_gos_note_byte_for_byte() {
@@ -321,7 +328,10 @@ mod tests {
         let enoch = Verifier::parse(ENOCH_VKEY).unwrap();
         let both = format!("{TEXT}\n{PETER_SIG}{ENOCH_SIG}");
         let note = open(&both, std::slice::from_ref(&peter)).unwrap();
-        assert_eq!((note.text.as_str(), note.signed_by), (TEXT, vec!["PeterNeumann".to_owned()]));
+        assert_eq!(
+            (note.text.as_str(), note.signed_by),
+            (TEXT, vec!["PeterNeumann".to_owned()])
+        );
         assert_eq!(open(&both, &[peter.clone(), enoch.clone()]).unwrap().signed_by.len(), 2);
         assert_eq!(
             open(&both, &[]),
