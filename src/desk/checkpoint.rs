@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Head, Ledger, LedgerError};
 use crate::seed::Seed;
 use crate::snapshot::Hash32;
 pub use crate::tlog::checkpoint::base64;
@@ -162,6 +162,12 @@ impl LedgerTree {
         self.leaves.len() as u64
     }
 
+    /// Whether the tree was last brought up to this head: then, the chain
+    /// being what it is, it is the tree of the ledger up to that head.
+    fn is_at(&self, head: &Head) -> bool {
+        self.size() == head.seq && self.last.unwrap_or(Head::GENESIS.hash) == head.hash
+    }
+
     /// The root of the first `size` entries (at most [`LedgerTree::size`]).
     pub fn root_at(&self, size: u64) -> Hash32 {
         merkle::root(&self.leaves[..size as usize])
@@ -310,10 +316,16 @@ impl Checkpoints {
     }
 
     /// The checkpoint of the ledger as it stands, signed; signed again only
-    /// when the ledger has grown (or changed) since the last one.
+    /// when the ledger has grown (or changed) since the last one. Every
+    /// public page asks, so an unchanged head costs one read of the head and
+    /// no hashing.
     pub async fn latest(&self, ledger: &Ledger) -> Result<Signed, LedgerError> {
+        let head = ledger.head().await?;
         let mut state = self.state.lock().await;
         let (tree, signed) = &mut *state;
+        if let Some(signed) = signed.as_ref().filter(|_| tree.is_at(&head)) {
+            return Ok(signed.clone());
+        }
         tree.update(ledger).await?;
         let root = tree.root();
         if let Some(signed) = signed
