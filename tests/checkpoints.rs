@@ -424,3 +424,56 @@ async fn a_second_instance_signs_with_the_same_key_and_a_configured_origin_must_
     };
     assert!(err.contains("signs for \"shuangsui/state\""), "{err}");
 }
+
+/// Runs the standard-library checker `tools/checkpoint.py` on the entries
+/// the API lists; `None` when there is no python3.
+async fn python_check(app: &TestApp, checkpoint: &Path, key: &str) -> Option<(Option<i32>, String)> {
+    let (_, entries) = app.get("/api/v1/ledger?limit=1000").await;
+    let path = app.root.path().join("entries.json");
+    std::fs::write(&path, entries.to_string()).unwrap();
+    let output = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/checkpoint.py"))
+        .arg("--checkpoint")
+        .arg(checkpoint)
+        .args(["--key", key, "--entries"])
+        .arg(&path)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    Some((output.status.code(), text))
+}
+
+#[tokio::test]
+async fn the_independent_python_checker_agrees() {
+    let app = service().await;
+    let (path, note) = save_checkpoint(&app, "saved.checkpoint").await;
+    let saved = Checkpoint::open(&note, &verifier_of(&app)).unwrap();
+    let (_, key) = get_text(&app, "/api/v1/ledger/checkpoint/key").await;
+    let Some((code, text)) = python_check(&app, &path, key.trim()).await else {
+        eprintln!("skipped: no python3");
+        return;
+    };
+    assert_eq!(code, Some(0), "{text}");
+    announce(&app, 4).await;
+    let (code, text) = python_check(&app, &path, key.trim()).await.unwrap();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(&format!("now holds {}", saved.size + 1)), "{text}");
+    let forged = note.replacen(&format!("\n{}\n", saved.size), &format!("\n{}\n", saved.size - 1), 1);
+    let forged_path = app.root.path().join("forged.checkpoint");
+    std::fs::write(&forged_path, forged).unwrap();
+    let (code, text) = python_check(&app, &forged_path, key.trim()).await.unwrap();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("invalid signature"), "{text}");
+
+    raw(&app, "DROP TRIGGER ledger_no_delete").await;
+    raw(&app, &format!("DELETE FROM ledger WHERE seq > {}", saved.size - 2)).await;
+    let (code, text) = python_check(&app, &path, key.trim()).await.unwrap();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("the ledger was truncated"), "{text}");
+    announce(&app, 5).await;
+    announce(&app, 2).await;
+    announce(&app, 3).await;
+    let (code, text) = python_check(&app, &path, key.trim()).await.unwrap();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("the ledger was rewritten"), "{text}");
+}
