@@ -935,7 +935,11 @@ pub fn verify_page(ledger_head: &LedgerHead) -> String {
          <h2 id=\"ledger\">公示账本</h2>\n\
          <p>每一条计划公告和抽取结果都按顺序记入公示账本，每条记录都包含前一条记录的哈希。\
          账本最新记录的序号和哈希（“账本头”）因此代表了此前公示的全部内容。请记下或截图保存：\
-         若日后有人删除、改写或调换已公示的记录，账本就无法再与您保存的账本头对上，任何保存过旧账本头的人都能发现。</p>\n<p>",
+         若日后有人删除、改写或调换已公示的记录，账本就无法再与您保存的账本头对上，任何保存过旧账本头的人都能发现。</p>\n\
+         <p>页面底部的“签名检查点”是账本前若干条记录的默克尔树根哈希，由本机关的密钥签名。\
+         请下载签名文本并保存验证公钥：日后即使有人删除末尾记录，或改写记录后重算整条哈希链，\
+         <code>shuangsui ledger verify --checkpoint 文件</code> 或 <code>tools/checkpoint.py</code> \
+         也会指出账本被截短或被改写。</p>\n<p>",
     );
     ledger_line(&mut out, ledger_head);
     out.push_str(
@@ -968,7 +972,11 @@ pub fn verify_page(ledger_head: &LedgerHead) -> String {
          <p>Every announcement and every draw is entered in order in the public ledger, each entry holding the hash of \
          the one before. The newest entry's number and hash (the ledger head) therefore stand for everything published \
          so far. Write them down or take a screenshot: if entries are later deleted, rewritten or reordered, the \
-         ledger will no longer lead to the head you kept, so anyone who kept an older head can see it.</p>\n",
+         ledger will no longer lead to the head you kept, so anyone who kept an older head can see it.</p>\n\
+         <p>The <em>signed checkpoint</em> in every page's footer is the Merkle root of the ledger's first entries, \
+         signed with the office's key. Save the signed note and the verifier key: even if the last entries are later \
+         deleted, or an entry is rewritten and the whole chain recomputed, <code>shuangsui ledger verify --checkpoint \
+         FILE</code> or <code>tools/checkpoint.py</code> says that the ledger was truncated or rewritten.</p>\n",
     );
     close_page(&mut out, Some(ledger_head));
     out
