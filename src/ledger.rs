@@ -559,6 +559,23 @@ impl Ledger {
         rows.iter().map(entry_from_row).collect()
     }
 
+    /// The sequence numbers and hashes of the entries from `after`
+    /// (exclusive), oldest first, at most `limit`: the leaves of the
+    /// checkpoint tree, without reading the payloads.
+    pub async fn hashes(&self, after: u64, limit: u32) -> Result<Vec<(u64, Hash32)>, LedgerError> {
+        let rows = sqlx::query("SELECT seq, hash FROM ledger WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let seq = row.try_get::<i64, _>(0)? as u64;
+                Ok((seq, parse_hash(seq, &row.try_get::<String, _>(1)?)?))
+            })
+            .collect()
+    }
+
     /// Every entry of a kind, oldest first.
     pub async fn of_kind(&self, kind: Kind) -> Result<Vec<Entry>, LedgerError> {
         let rows = sqlx::query(&format!("{SELECT} WHERE kind = $1 ORDER BY seq"))

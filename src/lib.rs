@@ -7,7 +7,7 @@
 //! `shuangsui_core::draw`. This crate adds everything that touches the
 //! outside: files, the ledger database, the service, the scheduler.
 
-pub use shuangsui_core::{beacon, draw, history, ids, merge, random, seed, snapshot};
+pub use shuangsui_core::{beacon, draw, history, ids, merge, random, seed, snapshot, tlog};
 
 pub mod bundle;
 pub mod calendar;

@@ -10,12 +10,14 @@ use clap::{Parser, Subcommand};
 
 use shuangsui::clock::{Clock, OfficeClock, SystemClock, Zone};
 use shuangsui::commands::{self, CommandError};
+use shuangsui::desk::checkpoint;
 use shuangsui::generate::{generate, GenOptions};
 use shuangsui::ids::{CertNo, CreditCode};
 use shuangsui::pools::{write_templates, write_workbook, Encoding, LoadOptions};
 use shuangsui::seed::{SeedSource, SeedSpec};
 use shuangsui::service::config::Config;
 use shuangsui::substitution::{Reason, Request};
+use shuangsui::tlog::Verifier;
 
 /// mimalloc keeps the pages of freed blocks for the next allocation, where
 /// the system allocator hands large blocks back to the kernel and faults
@@ -147,8 +149,25 @@ enum Command {
 
 #[derive(Subcommand)]
 enum LedgerAction {
-    /// Recompute the chain and re-verify every recorded draw.
+    /// Recompute the chain and re-verify every recorded draw; with
+    /// --checkpoint, also prove the ledger extends a checkpoint saved earlier.
     Verify {
+        #[arg(long, default_value = "config/shuangsui.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// A signed checkpoint saved earlier (from `ledger checkpoint` or
+        /// GET /api/v1/ledger/checkpoint).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// The verifier key the checkpoint must be signed under,
+        /// NAME+HASH+BASE64 (default: the public half of the configured key).
+        #[arg(long, requires = "checkpoint")]
+        key: Option<String>,
+    },
+    /// Print the ledger's current checkpoint as a signed note, for an
+    /// auditor to keep.
+    Checkpoint {
         #[arg(long, default_value = "config/shuangsui.toml")]
         config: PathBuf,
         #[arg(long)]
@@ -359,25 +378,82 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Ledger {
-            action: LedgerAction::Verify { config, data_dir },
+            action:
+                LedgerAction::Verify {
+                    config,
+                    data_dir,
+                    checkpoint,
+                    key,
+                },
         } => {
             let config = service_config(&config, None, data_dir)?;
-            let report = tokio::runtime::Runtime::new()?.block_on(async {
+            let saved = match &checkpoint {
+                Some(path) => {
+                    let note = std::fs::read_to_string(path)
+                        .with_context(|| format!("--checkpoint: reading {}", path.display()))?;
+                    let verifier = match &key {
+                        Some(text) => Verifier::parse(text.trim()).context("--key")?,
+                        None => {
+                            checkpoint::read_key_for(&config.checkpoint_key_path(), config.ledger_origin.as_deref())
+                                .context("the configured checkpoint key (or give the verifier key with --key)")?
+                                .verifier()
+                                .clone()
+                        }
+                    };
+                    Some((note, verifier))
+                }
+                None => None,
+            };
+            let (report, extends) = tokio::runtime::Runtime::new()?.block_on(async {
                 // Never creates a ledger: a wrong folder is an error, not a clean record.
                 let desk = shuangsui::service::existing_desk(&config, system_clock()).await?;
-                anyhow::Ok(shuangsui::desk::audit::audit(&desk).await?)
+                let report = shuangsui::desk::audit::audit(&desk).await?;
+                let extends = match &saved {
+                    Some((note, verifier)) => Some(checkpoint::ledger_extends(&desk.ledger, note, verifier).await),
+                    None => None,
+                };
+                anyhow::Ok((report, extends))
             })?;
             println!("ledger head: entry {} {}", report.head.seq, report.head.hash);
             println!("draws checked: {}", report.draws_checked);
             for problem in &report.problems {
                 println!("PROBLEM: {problem}");
             }
-            if report.clean() {
+            let extended = match extends {
+                None => true,
+                Some(Ok(extends)) => {
+                    println!(
+                        "checkpoint verified: the ledger extends {} at {} entries (root {}) and now holds {}",
+                        extends.checkpoint.origin,
+                        extends.checkpoint.size,
+                        checkpoint::base64(&extends.checkpoint.root),
+                        extends.size
+                    );
+                    true
+                }
+                Some(Err(e)) => {
+                    println!("PROBLEM: checkpoint: {e}");
+                    false
+                }
+            };
+            if report.clean() && extended {
                 println!("ledger verified");
                 Ok(ExitCode::SUCCESS)
             } else {
                 Ok(ExitCode::from(1))
             }
+        }
+        Command::Ledger {
+            action: LedgerAction::Checkpoint { config, data_dir },
+        } => {
+            let config = service_config(&config, None, data_dir)?;
+            let signer = checkpoint::read_key_for(&config.checkpoint_key_path(), config.ledger_origin.as_deref())?;
+            let signed = tokio::runtime::Runtime::new()?.block_on(async {
+                let desk = shuangsui::service::existing_desk(&config, system_clock()).await?;
+                anyhow::Ok(checkpoint::sign_ledger(&desk.ledger, &signer).await?)
+            })?;
+            print!("{}", signed.note);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Verify { bundle, data, encoding } => {
             let report = shuangsui::verify::verify(

@@ -67,6 +67,7 @@ fn head() -> LedgerHead {
     LedgerHead {
         seq: 7,
         hash: "5e".repeat(32),
+        checkpoint: None,
     }
 }
 
@@ -189,10 +190,10 @@ fn every_page_and_export_on_real_bundles() {
     assert!(by_name.iter().any(|h| h.credit_code == sample.credit_code));
     assert!(by_name.iter().all(|h| h.name.contains(&name_part)));
     assert!(search.search("   ", 50).is_empty());
-    let results = search_page(&sample.credit_code, &hits);
+    let results = search_page(&sample.credit_code, &hits, &head());
     assert!(results.contains(&sample.name));
     assert_public("search page", &results);
-    let nothing = search_page("不存在的企业名称", &search.search("不存在的企业名称", 50));
+    let nothing = search_page("不存在的企业名称", &search.search("不存在的企业名称", 50), &head());
     assert!(nothing.contains("未找到"));
     assert_public("empty search page", &nothing);
 
@@ -386,7 +387,7 @@ fn a_substitution_reaches_every_view_and_the_drawn_record_stays() {
     );
     assert_eq!(hits[0].drawn_team, victim.team);
     assert_eq!(hits[0].substitutions, [1]);
-    let found = search_page(&victim.credit_code, &hits);
+    let found = search_page(&victim.credit_code, &hits, &head());
     assert!(found.contains(&format!("<code>{incoming}</code>")) && found.contains("抽取时检查组"));
 
     // The current list as CSV and Excel: the current team, then the drawn one.

@@ -373,6 +373,10 @@ async fn the_openapi_document_names_every_route() {
         "/ledger/head",
         "/ledger",
         "/ledger/verify",
+        "/ledger/checkpoint",
+        "/ledger/checkpoint/key",
+        "/ledger/proof/inclusion",
+        "/ledger/proof/consistency",
         "/search",
         "/openapi.json",
     ] {

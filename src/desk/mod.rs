@@ -33,6 +33,7 @@ use crate::snapshot::Hash32;
 
 pub mod announce;
 pub mod audit;
+pub mod checkpoint;
 pub mod draw;
 pub mod results;
 pub mod substitute;

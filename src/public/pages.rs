@@ -29,6 +29,17 @@ use crate::seed::{BeaconRecord, SeedSource};
 pub struct LedgerHead {
     pub seq: u64,
     pub hash: String,
+    /// The latest signed checkpoint, shown with a link to its note.
+    pub checkpoint: Option<CheckpointLine>,
+}
+
+/// A signed checkpoint of the ledger's Merkle tree (docs/LEDGER.md): what an
+/// outsider saves to catch a later truncation or rewrite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointLine {
+    pub size: u64,
+    /// The root hash in base64, as the signed note writes it.
+    pub root: String,
 }
 
 /// A plan announced before its draw (计划公告).
@@ -183,6 +194,17 @@ fn ledger_line(out: &mut String, head: &LedgerHead) {
              <span class=\"hash\">{hash}</span>",
             seq = head.seq,
             hash = Esc(&head.hash),
+        );
+    }
+    if let Some(checkpoint) = &head.checkpoint {
+        w!(
+            out,
+            "<br>签名检查点 <span class=\"en\">Signed checkpoint</span>：前 {size} 条 <span class=\"en\">first {size} entries</span>，\
+             根哈希 <span class=\"en\">root</span> <span class=\"hash\">{root}</span> \
+             <a href=\"/api/v1/ledger/checkpoint\">签名文本 <span class=\"en\">signed note</span></a> \
+             <a href=\"/api/v1/ledger/checkpoint/key\">验证公钥 <span class=\"en\">verifier key</span></a>",
+            size = checkpoint.size,
+            root = Esc(&checkpoint.root),
         );
     }
 }
@@ -780,7 +802,7 @@ fn substitutions_section(out: &mut String, log: &crate::substitution::Log) {
 }
 
 /// "Was this business drawn?": the search box, prefilled, and the hits.
-pub fn search_page(query: &str, hits: &[Hit]) -> String {
+pub fn search_page(query: &str, hits: &[Hit], ledger_head: &LedgerHead) -> String {
     let mut out = String::with_capacity(6 * 1024 + 900 * hits.len());
     open_page(&mut out, "查询是否被抽中", "Was this business drawn?");
     search_form(&mut out, query);
@@ -881,7 +903,7 @@ pub fn search_page(query: &str, hits: &[Hit]) -> String {
             out.push_str("</dl></section>\n");
         }
     }
-    close_page(&mut out, None);
+    close_page(&mut out, Some(ledger_head));
     out
 }
 
@@ -913,7 +935,11 @@ pub fn verify_page(ledger_head: &LedgerHead) -> String {
          <h2 id=\"ledger\">公示账本</h2>\n\
          <p>每一条计划公告和抽取结果都按顺序记入公示账本，每条记录都包含前一条记录的哈希。\
          账本最新记录的序号和哈希（“账本头”）因此代表了此前公示的全部内容。请记下或截图保存：\
-         若日后有人删除、改写或调换已公示的记录，账本就无法再与您保存的账本头对上，任何保存过旧账本头的人都能发现。</p>\n<p>",
+         若日后有人删除、改写或调换已公示的记录，账本就无法再与您保存的账本头对上，任何保存过旧账本头的人都能发现。</p>\n\
+         <p>页面底部的“签名检查点”是账本前若干条记录的默克尔树根哈希，由本机关的密钥签名。\
+         请下载签名文本并保存验证公钥：日后即使有人删除末尾记录，或改写记录后重算整条哈希链，\
+         <code>shuangsui ledger verify --checkpoint 文件</code> 或 <code>tools/checkpoint.py</code> \
+         也会指出账本被截短或被改写。</p>\n<p>",
     );
     ledger_line(&mut out, ledger_head);
     out.push_str(
@@ -946,7 +972,11 @@ pub fn verify_page(ledger_head: &LedgerHead) -> String {
          <p>Every announcement and every draw is entered in order in the public ledger, each entry holding the hash of \
          the one before. The newest entry's number and hash (the ledger head) therefore stand for everything published \
          so far. Write them down or take a screenshot: if entries are later deleted, rewritten or reordered, the \
-         ledger will no longer lead to the head you kept, so anyone who kept an older head can see it.</p>\n",
+         ledger will no longer lead to the head you kept, so anyone who kept an older head can see it.</p>\n\
+         <p>The <em>signed checkpoint</em> in every page's footer is the Merkle root of the ledger's first entries, \
+         signed with the office's key. Save the signed note and the verifier key: even if the last entries are later \
+         deleted, or an entry is rewritten and the whole chain recomputed, <code>shuangsui ledger verify --checkpoint \
+         FILE</code> or <code>tools/checkpoint.py</code> says that the ledger was truncated or rewritten.</p>\n",
     );
     close_page(&mut out, Some(ledger_head));
     out
@@ -1043,6 +1073,10 @@ mod tests {
         LedgerHead {
             seq: 42,
             hash: "ab".repeat(32),
+            checkpoint: Some(CheckpointLine {
+                size: 42,
+                root: "q83vEjRWeJA=".into(),
+            }),
         }
     }
 
@@ -1127,12 +1161,16 @@ mod tests {
         let bad_head = LedgerHead {
             seq: 1,
             hash: evil.into(),
+            checkpoint: Some(CheckpointLine {
+                size: 1,
+                root: evil.into(),
+            }),
         };
         let pages = [
             index_page(&[draw.clone()], &[announcement], &bad_head),
             draw_page(&draw, &rows, &bad_head),
-            search_page(evil, &[hit]),
-            search_page(evil, &[]),
+            search_page(evil, &[hit], &bad_head),
+            search_page(evil, &[], &bad_head),
             verify_page(&bad_head),
             not_found_page(evil),
         ];
@@ -1260,10 +1298,10 @@ mod tests {
 
     #[test]
     fn search_page_states_plainly() {
-        let empty = search_page("", &[]);
+        let empty = search_page("", &[], &head());
         assert!(empty.contains("请输入"));
         assert!(!empty.contains("未找到"));
-        let none = search_page("富峰", &[]);
+        let none = search_page("富峰", &[], &head());
         assert!(none.contains("未找到"));
         assert!(none.contains("value=\"富峰\""));
         assert!(none.contains("action=\"/search\" method=\"get\""));

@@ -192,11 +192,50 @@ pub async fn ledger_entries(
     ))
 }
 
-pub async fn verify_ledger(_: Operator, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let report = crate::desk::audit::audit(&state.desk)
+/// The body of a ledger verification, which may be empty.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// A signed checkpoint saved earlier: the ledger must extend it.
+    #[serde(default)]
+    checkpoint: Option<String>,
+}
+
+pub async fn verify_ledger(
+    _: Operator,
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: VerifyRequest = if body.trim_ascii().is_empty() {
+        VerifyRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the request body: {e}")))?
+    };
+    let mut report = crate::desk::audit::audit(&state.desk)
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(serde_json::to_value(report).expect("reports serialise")))
+    let checkpoint = match &request.checkpoint {
+        None => None,
+        Some(note) => {
+            let verifier = state.checkpoints.verifier();
+            Some(
+                match crate::desk::checkpoint::ledger_extends(&state.desk.ledger, note, verifier).await {
+                    Ok(extends) => {
+                        json!({ "extends": true, "size": extends.checkpoint.size, "ledger_size": extends.size })
+                    }
+                    Err(e) => {
+                        report.problems.push(format!("checkpoint: {e}"));
+                        json!({ "extends": false, "problem": e.to_string() })
+                    }
+                },
+            )
+        }
+    };
+    let mut value = serde_json::to_value(report).expect("reports serialise");
+    if let Some(checkpoint) = checkpoint {
+        value["checkpoint"] = checkpoint;
+    }
+    Ok(Json(value))
 }
 
 /// A plan by name from the plans folder, or from TOML text.

@@ -11,6 +11,8 @@ use crate::clock::Zone;
 
 /// The default live pools folder, inside the data folder.
 pub const DEFAULT_POOLS: &str = "pools";
+/// The default checkpoint signing key, inside the data folder.
+pub const DEFAULT_CHECKPOINT_KEY: &str = "checkpoint.key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -42,6 +44,10 @@ struct ConfigFile {
     time_zone: String,
     #[serde(default)]
     operator_token_file: Option<PathBuf>,
+    #[serde(default)]
+    ledger_origin: Option<String>,
+    #[serde(default)]
+    checkpoint_key_file: Option<PathBuf>,
 }
 
 fn default_sample_pools() -> PathBuf {
@@ -106,6 +112,13 @@ pub struct Config {
     pub time_zone: Zone,
     /// `None`: operator endpoints refuse every request.
     pub token: Option<Token>,
+    /// The name of the ledger in its signed checkpoints (`ledger_origin`);
+    /// `None`: the name in the checkpoint key, or for a new key
+    /// [`Config::default_origin`].
+    pub ledger_origin: Option<String>,
+    /// The checkpoint signing key (`checkpoint_key_file`,
+    /// `SHUANGSUI_CHECKPOINT_KEY_FILE`); `None`: `DATA_DIR/checkpoint.key`.
+    pub checkpoint_key_file: Option<PathBuf>,
 }
 
 /// The SQLite ledger a data folder holds unless a database is named.
@@ -137,13 +150,15 @@ impl Config {
             schedule: None,
             time_zone: Zone::default(),
             token: None,
+            ledger_origin: None,
+            checkpoint_key_file: None,
         }
     }
 
     /// Reads the file, then applies `SHUANGSUI_LISTEN`, `SHUANGSUI_DATA_DIR`,
     /// `SHUANGSUI_POOLS_DIR`, `SHUANGSUI_DATABASE_URL`,
     /// `SHUANGSUI_MIGRATION_DATABASE_URL`, `SHUANGSUI_OPERATOR_TOKEN` or
-    /// `SHUANGSUI_OPERATOR_TOKEN_FILE`.
+    /// `SHUANGSUI_OPERATOR_TOKEN_FILE`, `SHUANGSUI_CHECKPOINT_KEY_FILE`.
     pub fn load(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -191,6 +206,16 @@ impl Config {
                 Token::new(text).ok_or_else(|| invalid("the operator token must be at least 16 characters".into()))?,
             ),
         };
+        if let Some(origin) = &file.ledger_origin {
+            if !crate::tlog::note::valid_name(origin) {
+                return Err(invalid(format!(
+                    "ledger_origin: {origin:?} must be non-empty, without spaces or '+'"
+                )));
+            }
+        }
+        let checkpoint_key_file = env("SHUANGSUI_CHECKPOINT_KEY_FILE")
+            .map(PathBuf::from)
+            .or(file.checkpoint_key_file);
         Ok(Config {
             listen,
             data_dir,
@@ -203,7 +228,33 @@ impl Config {
             migration_database_url,
             time_zone,
             token,
+            ledger_origin: file.ledger_origin,
+            checkpoint_key_file,
         })
+    }
+
+    /// The checkpoint signing key's file.
+    pub fn checkpoint_key_path(&self) -> PathBuf {
+        self.checkpoint_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(DEFAULT_CHECKPOINT_KEY))
+    }
+
+    /// The origin a new checkpoint key is made for when none is configured:
+    /// `shuangsui/` and the data folder's name (characters a key name may
+    /// not hold become `-`). Hosts sharing one database must configure
+    /// `ledger_origin` (and one key file) instead.
+    pub fn default_origin(&self) -> String {
+        let folder = self
+            .data_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let folder: String = folder
+            .chars()
+            .map(|c| if c.is_whitespace() || c == '+' { '-' } else { c })
+            .collect();
+        format!("shuangsui/{}", if folder.is_empty() { "ledger" } else { &folder })
     }
 
     /// With the data folder given on the command line (`--data-dir`), the
@@ -268,6 +319,41 @@ mod tests {
         assert_eq!(moved.migration_url(), "sqlite://d/ledger.db?mode=rwc");
         let unset = Config::at("d".into(), "p".into(), "plans".into(), "h".into());
         assert_eq!(unset.migration_url(), unset.database_url);
+    }
+
+    #[test]
+    fn the_checkpoint_key_and_origin_come_from_the_file_or_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shuangsui.toml");
+        let base = "listen = \"127.0.0.1:8080\"\ndata_dir = \"/srv/my office\"\nplans_dir = \"p\"\n";
+        std::fs::write(&path, base).unwrap();
+        let config = Config::load(&path, |_| None).unwrap();
+        assert_eq!(
+            config.checkpoint_key_path(),
+            PathBuf::from("/srv/my office/checkpoint.key")
+        );
+        assert_eq!(config.default_origin(), "shuangsui/my-office");
+        assert_eq!(config.ledger_origin, None);
+        let moved = config.with_data_dir("/elsewhere".into(), false);
+        assert_eq!(moved.checkpoint_key_path(), PathBuf::from("/elsewhere/checkpoint.key"));
+
+        std::fs::write(
+            &path,
+            format!("{base}ledger_origin = \"shuangsui/pz\"\ncheckpoint_key_file = \"/etc/k\"\n"),
+        )
+        .unwrap();
+        let config = Config::load(&path, |_| None).unwrap();
+        assert_eq!(config.ledger_origin.as_deref(), Some("shuangsui/pz"));
+        assert_eq!(config.checkpoint_key_path(), PathBuf::from("/etc/k"));
+        let env = |name: &str| (name == "SHUANGSUI_CHECKPOINT_KEY_FILE").then(|| "/run/k".to_owned());
+        assert_eq!(
+            Config::load(&path, env).unwrap().checkpoint_key_path(),
+            PathBuf::from("/run/k")
+        );
+
+        std::fs::write(&path, format!("{base}ledger_origin = \"two words\"\n")).unwrap();
+        let err = Config::load(&path, |_| None).unwrap_err().to_string();
+        assert!(err.contains("ledger_origin"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! without a socket.
 
 pub mod api;
+pub mod checkpoints;
 pub mod config;
 pub mod data_dir;
 pub mod error;
@@ -28,6 +29,7 @@ use self::config::{Config, Token};
 use self::error::ApiError;
 use crate::calendar::WorkCalendar;
 use crate::clock::{Clock, OfficeClock};
+use crate::desk::checkpoint::{open_or_create_key, Checkpoints, KeyError};
 use crate::desk::Desk;
 use crate::ledger::Ledger;
 use crate::public::publications::{Fingerprint, Publications};
@@ -46,6 +48,8 @@ pub struct AppState {
     /// The working-day calendar, for result deadlines: the official tables,
     /// and provisional years after them.
     pub calendar: Arc<WorkCalendar>,
+    /// The ledger's signed checkpoints and its Merkle tree.
+    pub checkpoints: Arc<Checkpoints>,
 }
 
 /// The search index with the state of the published files it was built from.
@@ -90,6 +94,10 @@ pub fn app(state: AppState) -> Router {
         .route("/ledger/head", get(api::ledger_head))
         .route("/ledger", get(api::ledger_entries))
         .route("/ledger/verify", post(api::verify_ledger))
+        .route("/ledger/checkpoint", get(checkpoints::checkpoint))
+        .route("/ledger/checkpoint/key", get(checkpoints::key))
+        .route("/ledger/proof/inclusion", get(checkpoints::inclusion))
+        .route("/ledger/proof/consistency", get(checkpoints::consistency))
         .route("/search", get(pages::search_api))
         .route("/results", get(results::published).post(results::record))
         .route("/results/publish", post(results::publish))
@@ -145,6 +153,8 @@ pub enum ServeError {
     Calendar(#[from] crate::calendar::CalendarError),
     #[error(transparent)]
     DataDir(#[from] data_dir::DataDirError),
+    #[error(transparent)]
+    CheckpointKey(#[from] KeyError),
 }
 
 /// Opens the ledger and the desk for a configuration: refuses a database
@@ -176,6 +186,12 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
     }
     let ledger = Ledger::open_as(&config.database_url, config.migration_url()).await?;
     data_dir::record(config, recorded.as_ref(), ledger.database_id().await?)?;
+    // Created at first start; every host of one ledger must be given the same file.
+    let signer = open_or_create_key(
+        &config.checkpoint_key_path(),
+        config.ledger_origin.as_deref(),
+        &config.default_origin(),
+    )?;
     let time = OfficeClock::new(clock, config.time_zone);
     let desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir, time)?;
     let publications = Publications::open(&desk.publications_dir);
@@ -187,6 +203,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
         publications,
         search: Arc::new(RwLock::new(None)),
         calendar: Arc::new(calendar),
+        checkpoints: Arc::new(Checkpoints::new(signer)),
     })
 }
 

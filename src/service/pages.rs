@@ -17,7 +17,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::desk::{Announcement, SeedMethod};
 use crate::public::current::CurrentList;
-use crate::public::pages::{self, AnnouncementView, LedgerHead};
+use crate::public::pages::{self, AnnouncementView, CheckpointLine, LedgerHead};
 use crate::public::publications::PublishedDraw;
 use crate::public::search::{Hit, SearchIndex, SEARCH_LIMIT};
 
@@ -29,11 +29,21 @@ fn missing(what: &str) -> Response {
     (StatusCode::NOT_FOUND, Html(pages::not_found_page(what))).into_response()
 }
 
-async fn head(state: &AppState) -> Result<LedgerHead, ApiError> {
+/// The ledger head and the latest signed checkpoint, for a page's footer.
+pub(super) async fn head(state: &AppState) -> Result<LedgerHead, ApiError> {
     let head = state.desk.ledger.head().await.map_err(ApiError::internal)?;
+    let signed = state
+        .checkpoints
+        .latest(&state.desk.ledger)
+        .await
+        .map_err(ApiError::internal)?;
     Ok(LedgerHead {
         seq: head.seq,
         hash: head.hash.to_hex(),
+        checkpoint: Some(CheckpointLine {
+            size: signed.checkpoint.size,
+            root: crate::desk::checkpoint::base64(&signed.checkpoint.root),
+        }),
     })
 }
 
@@ -254,7 +264,7 @@ pub async fn search_page(
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, ApiError> {
     let hits = index(&state).await?.search(&query.q, SEARCH_LIMIT);
-    Ok(page(pages::search_page(&query.q, &hits)))
+    Ok(page(pages::search_page(&query.q, &hits, &head(&state).await?)))
 }
 
 pub async fn verify_page(State(state): State<AppState>) -> Result<Response, ApiError> {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::{AppState, Operator};
-use crate::public::pages::{self, LedgerHead, ResultView};
+use crate::public::pages::{self, ResultView};
 use crate::results::{label, InspectionResult, Notice, Recorded};
 
 pub async fn record(
@@ -148,11 +148,7 @@ pub async fn published(State(state): State<AppState>) -> Result<Json<Vec<ResultJ
 
 pub async fn page(State(state): State<AppState>) -> Result<Response, ApiError> {
     let views = published_views(&state).await?;
-    let head = state.desk.ledger.head().await.map_err(ApiError::internal)?;
-    let head = LedgerHead {
-        seq: head.seq,
-        hash: head.hash.to_hex(),
-    };
+    let head = super::pages::head(&state).await?;
     Ok(Html(pages::results_page(&views, &head)).into_response())
 }
 

@@ -34,3 +34,4 @@ pub mod pools;
 pub mod random;
 pub mod seed;
 pub mod snapshot;
+pub mod tlog;
