@@ -48,11 +48,17 @@ async fn postgres() -> Option<Db> {
     };
     sqlx::any::install_default_drivers();
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = format!("store_test_{}_{nanos}_{n}", std::process::id());
     let admin = AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
     let search_path = format!("SET search_path TO {name}");
     let pool = AnyPoolOptions::new()
         .max_connections(4)
@@ -115,7 +121,13 @@ fn lines(seed: u64, count: usize) -> Vec<u8> {
     let words = noise(seed, count * 4);
     let mut text = String::from("统一社会信用代码,名称,信用风险分类\n");
     for (i, w) in words.chunks(4).enumerate() {
-        text.push_str(&format!("9152{:014},盘州市{}商店{},{}\n", i, w[0], w[1] as u32 * w[2] as u32, "ABCD".as_bytes()[w[3] as usize % 4] as char));
+        text.push_str(&format!(
+            "9152{:014},盘州市{}商店{},{}\n",
+            i,
+            w[0],
+            w[1] as u32 * w[2] as u32,
+            "ABCD".as_bytes()[w[3] as usize % 4] as char
+        ));
     }
     text.into_bytes()
 }
@@ -194,7 +206,12 @@ async fn count(db: &Db, table: &str) -> i64 {
 async fn round_trip_is_byte_exact(db: &Db) {
     let big = lines(1, 120_000);
     assert!(big.len() > 20 * MAX_CHUNK);
-    for content in [Vec::new(), "9152,盘州市,A\n".as_bytes().to_vec(), big, noise(3, 5 * MAX_CHUNK + 1)] {
+    for content in [
+        Vec::new(),
+        "9152,盘州市,A\n".as_bytes().to_vec(),
+        big,
+        noise(3, 5 * MAX_CHUNK + 1),
+    ] {
         let (file, _) = store_bytes(db, &content).await;
         assert_eq!(file.hash, bytes_hash(&content));
         assert_eq!(file.len, content.len() as u64);
@@ -205,7 +222,9 @@ async fn round_trip_is_byte_exact(db: &Db) {
     // Streamed in through a reader, the same file as from memory.
     let content = lines(2, 60_000);
     let mut tx = db.pool.begin().await.unwrap();
-    let (streamed, _) = store::put_reader(&mut tx, std::io::Cursor::new(content.clone())).await.unwrap();
+    let (streamed, _) = store::put_reader(&mut tx, std::io::Cursor::new(content.clone()))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let (in_memory, stats) = store_bytes(db, &content).await;
     assert_eq!(streamed, in_memory);
@@ -233,7 +252,9 @@ async fn one_changed_line_adds_a_few_chunks(db: &Db) {
     assert!(original.len() > 20_000_000, "{} bytes", original.len());
 
     let mut tx = db.pool.begin().await.unwrap();
-    let (first, _) = store::put_reader(&mut tx, std::fs::File::open(&targets).unwrap()).await.unwrap();
+    let (first, _) = store::put_reader(&mut tx, std::fs::File::open(&targets).unwrap())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let after_first = stored_size(db).await;
     // CSV compresses: the first copy is well under the file's size.
@@ -250,12 +271,20 @@ async fn one_changed_line_adds_a_few_chunks(db: &Db) {
     std::fs::write(&targets, &edited).unwrap();
 
     let mut tx = db.pool.begin().await.unwrap();
-    let (second, stats) = store::put_reader(&mut tx, std::fs::File::open(&targets).unwrap()).await.unwrap();
+    let (second, stats) = store::put_reader(&mut tx, std::fs::File::open(&targets).unwrap())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let added = stored_size(db).await - after_first;
     let limit = edited.len() as i64 / 50;
-    eprintln!("one changed line in {} bytes of CSV: {added} bytes added ({stats:?})", edited.len());
-    assert!(added <= limit, "one changed line added {added} bytes, over 2% ({limit})");
+    eprintln!(
+        "one changed line in {} bytes of CSV: {added} bytes added ({stats:?})",
+        edited.len()
+    );
+    assert!(
+        added <= limit,
+        "one changed line added {added} bytes, over 2% ({limit})"
+    );
     assert!(stats.chunks_new <= 3, "{stats:?}");
     assert_eq!(stats.chunks_new + stats.chunks_existing, second.chunks.len() as u64);
     assert_ne!(first.hash, second.hash);
@@ -267,7 +296,11 @@ async fn same_content_twice_stores_nothing_new(db: &Db) {
     let content = lines(4, 50_000);
     let (first, stats) = store_bytes(db, &content).await;
     assert_eq!(stats.chunks_new, first.chunks.len() as u64);
-    let (size, chunks, files) = (stored_size(db).await, count(db, "store_chunks").await, count(db, "store_files").await);
+    let (size, chunks, files) = (
+        stored_size(db).await,
+        count(db, "store_chunks").await,
+        count(db, "store_files").await,
+    );
 
     let (again, stats) = store_bytes(db, &content).await;
     assert_eq!(again, first);
@@ -317,7 +350,12 @@ async fn hand_edited_chunks_are_errors_naming_the_chunk(db: &Db) {
     let mut flipped = original.clone();
     let at = flipped.len() / 2;
     flipped[at] ^= 0x20;
-    for bad in [donor_data, flipped, b"not zstd".to_vec()] {
+    // The right length, well-formed zstd, one character changed.
+    let mut raw = zstd::bulk::decompress(&original, MAX_CHUNK).unwrap();
+    let at = raw.iter().position(|&b| b == b',').unwrap();
+    raw[at] = b';';
+    let recompressed = zstd::bulk::compress(&raw, 3).unwrap();
+    for bad in [donor_data, flipped, b"not zstd".to_vec(), recompressed] {
         set(bad).await;
         let whole = read_back(db, &file.hash).await.unwrap_err();
         assert!(names_victim(&whole), "{whole}");
@@ -356,7 +394,10 @@ async fn hand_edited_chunks_are_errors_naming_the_chunk(db: &Db) {
         .await
         .unwrap();
     let e = read_back(db, &file.hash).await.unwrap_err();
-    assert!(matches!(e, StoreError::CorruptFile { file: f, .. } if f == file.hash), "{e}");
+    assert!(
+        matches!(e, StoreError::CorruptFile { file: f, .. } if f == file.hash),
+        "{e}"
+    );
     let mut pieces = store::FilePieces::open(db.pool.clone(), &file.hash).await.unwrap();
     let mut handed_out = 0;
     let e = loop {
@@ -377,7 +418,10 @@ async fn hand_edited_chunks_are_errors_naming_the_chunk(db: &Db) {
         .await
         .unwrap();
     let e = read_back(db, &file.hash).await.unwrap_err();
-    assert!(matches!(e, StoreError::MissingChunk { chunk, .. } if chunk == victim), "{e}");
+    assert!(
+        matches!(e, StoreError::MissingChunk { chunk, .. } if chunk == victim),
+        "{e}"
+    );
 }
 
 async fn rolled_back_transaction_leaves_nothing(db: &Db) {
@@ -421,7 +465,10 @@ async fn snapshots_name_their_files(db: &Db) {
     let name = bytes_hash(b"combined");
     let mut conn = db.pool.acquire().await.unwrap();
     assert!(store::put_snapshot(&mut conn, &name, &files).await.unwrap());
-    assert_eq!(store::snapshot_files(&mut conn, &name).await.unwrap(), Some(files.clone()));
+    assert_eq!(
+        store::snapshot_files(&mut conn, &name).await.unwrap(),
+        Some(files.clone())
+    );
 
     // The same name again keeps what was stored first.
     let other = BTreeMap::from([("items.csv".to_owned(), items.hash)]);
@@ -430,10 +477,17 @@ async fn snapshots_name_their_files(db: &Db) {
 
     // A snapshot of a file never stored is refused, naming it.
     let ghost = bytes_hash(b"ghost");
-    let e = store::put_snapshot(&mut conn, &bytes_hash(b"other"), &BTreeMap::from([("x.csv".to_owned(), ghost)]))
-        .await
-        .unwrap_err();
-    assert!(matches!(e, StoreError::SnapshotFileMissing { file, .. } if file == ghost), "{e}");
+    let e = store::put_snapshot(
+        &mut conn,
+        &bytes_hash(b"other"),
+        &BTreeMap::from([("x.csv".to_owned(), ghost)]),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, StoreError::SnapshotFileMissing { file, .. } if file == ghost),
+        "{e}"
+    );
 
     // A file row removed behind the store's back: the snapshot is corrupt.
     sqlx::query("DELETE FROM store_snapshot_files WHERE name = 'items.csv'")
@@ -441,7 +495,10 @@ async fn snapshots_name_their_files(db: &Db) {
         .await
         .unwrap();
     let e = store::snapshot_files(&mut conn, &name).await.unwrap_err();
-    assert!(matches!(e, StoreError::CorruptSnapshot { snapshot, .. } if snapshot == name), "{e}");
+    assert!(
+        matches!(e, StoreError::CorruptSnapshot { snapshot, .. } if snapshot == name),
+        "{e}"
+    );
 }
 
 proptest! {

@@ -142,7 +142,10 @@ pub(super) fn prepare(raw: &[u8]) -> Result<PreparedChunk, StoreError> {
         if slot.is_none() {
             *slot = Some(zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(StoreError::Compress)?);
         }
-        slot.as_mut().expect("just set").compress(raw).map_err(StoreError::Compress)
+        slot.as_mut()
+            .expect("just set")
+            .compress(raw)
+            .map_err(StoreError::Compress)
     })?;
     let (codec, data) = if compressed.len() < raw.len() {
         (Codec::Zstd, compressed)

@@ -116,12 +116,20 @@ pub enum StoreError {
     #[error("stored file {file} names chunk {chunk}, which is not in the store")]
     MissingChunk { file: Hash32, chunk: Hash32 },
     #[error("stored chunk {chunk} (of file {file}) is corrupt: {reason}")]
-    CorruptChunk { file: Hash32, chunk: Hash32, reason: String },
+    CorruptChunk {
+        file: Hash32,
+        chunk: Hash32,
+        reason: String,
+    },
     #[error("stored file {file} is corrupt: {reason}")]
     CorruptFile { file: Hash32, reason: String },
     #[error("stored snapshot {snapshot} is corrupt: {reason}")]
     CorruptSnapshot { snapshot: Hash32, reason: String },
     /// A snapshot names a file that is not in the store.
     #[error("snapshot {snapshot} names file {name} ({file}), which is not in the store")]
-    SnapshotFileMissing { snapshot: Hash32, name: String, file: Hash32 },
+    SnapshotFileMissing {
+        snapshot: Hash32,
+        name: String,
+        file: Hash32,
+    },
 }

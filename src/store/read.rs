@@ -87,7 +87,10 @@ pub async fn snapshot_files(
         files.insert(name, hash);
     }
     if files.len() as i64 != count {
-        return Err(corrupt(format!("it records {count} files but {} are listed", files.len())));
+        return Err(corrupt(format!(
+            "it records {count} files but {} are listed",
+            files.len()
+        )));
     }
     Ok(Some(files))
 }

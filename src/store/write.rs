@@ -165,13 +165,12 @@ pub async fn put_snapshot(
             });
         }
     }
-    let done = sqlx::query(
-        "INSERT INTO store_snapshots (hash, file_count) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
-    )
-    .bind(name.to_hex())
-    .bind(files.len() as i64)
-    .execute(&mut *conn)
-    .await?;
+    let done =
+        sqlx::query("INSERT INTO store_snapshots (hash, file_count) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING")
+            .bind(name.to_hex())
+            .bind(files.len() as i64)
+            .execute(&mut *conn)
+            .await?;
     if done.rows_affected() == 0 {
         return Ok(false);
     }
