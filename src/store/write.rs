@@ -135,7 +135,11 @@ pub async fn put_reader<R: Read + Send + 'static>(
     // On a database error the receiver goes first, so the writer's next send
     // fails and the thread ends instead of blocking on a full channel.
     drop(rx);
-    let file = chunking.await.expect("the chunking thread does not panic");
+    let file = chunking.await.unwrap_or_else(|e| {
+        Err(StoreError::Source(std::io::Error::other(format!(
+            "the chunking thread failed: {e}"
+        ))))
+    });
     let stats = written?;
     let file = file?;
     put_file(conn, &file).await?;
