@@ -241,21 +241,23 @@ pub fn sqlite_path(url: &str) -> Option<&str> {
 
 /// The schema's migrations, in the binary. One list per database, since the
 /// DDL differs; see `migrations/README.md`.
-const SQLITE_MIGRATIONS: [(i64, &str, &str); 2] = [
+const SQLITE_MIGRATIONS: [(i64, &str, &str); 3] = [
     (1, "ledger", include_str!("../migrations/sqlite/0001_ledger.sql")),
     (
         2,
         "append only",
         include_str!("../migrations/sqlite/0002_append_only.sql"),
     ),
+    (3, "store", include_str!("../migrations/sqlite/0003_store.sql")),
 ];
-const POSTGRES_MIGRATIONS: [(i64, &str, &str); 2] = [
+const POSTGRES_MIGRATIONS: [(i64, &str, &str); 3] = [
     (1, "ledger", include_str!("../migrations/postgres/0001_ledger.sql")),
     (
         2,
         "append only",
         include_str!("../migrations/postgres/0002_append_only.sql"),
     ),
+    (3, "store", include_str!("../migrations/postgres/0003_store.sql")),
 ];
 
 /// sqlx's migrator over one database's migrations. Built from the embedded
@@ -371,6 +373,9 @@ impl Ledger {
                 for grant in [
                     format!("GRANT SELECT, INSERT ON ledger TO {role}"),
                     format!("GRANT SELECT ON ledger_database TO {role}"),
+                    // The store only grows, like the ledger: rows are added
+                    // beside the entries that need them, never changed.
+                    format!("GRANT SELECT, INSERT ON store_chunks, store_files, store_snapshots, store_snapshot_files TO {role}"),
                 ] {
                     sqlx::query(&grant).execute(&mut *owner).await?;
                 }

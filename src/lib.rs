@@ -24,5 +24,6 @@ pub mod results;
 pub mod schedule;
 pub mod scheduled;
 pub mod service;
+pub mod store;
 pub mod substitution;
 pub mod verify;
