@@ -18,7 +18,7 @@ use std::path::Path;
 
 use crate::bundle::{self, Contents, HistorySource, LedgerRef, Manifest, MergeRecordError, Stored};
 use crate::draw::{draw_merged, draw_new, result_hash, DrawError, Outcome};
-use crate::history::{History, HistoryError, Swap};
+use crate::history::{History, HistoryError};
 use crate::merge::{MergeError, Merged};
 use crate::plan::Plan;
 use crate::pools::Pools;
@@ -160,7 +160,10 @@ impl<'a> DrawInputs<'a> {
 pub fn history_of(plan: &Plan, earlier: &[EarlierBundle]) -> Result<(History, Vec<HistorySource>), PipelineError> {
     let draws = earlier
         .iter()
-        .map(|e| e.bundle.earlier_draw(swaps(&e.substitutions)))
+        .map(|e| {
+            e.bundle
+                .earlier_draw(e.substitutions.iter().map(substitution::Entry::swap).collect())
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let history = History::for_plan(plan, &draws)?;
     Ok((
@@ -187,19 +190,6 @@ pub fn merged_of(plan: &Plan, bundles: &[Stored]) -> Result<(Merged, Vec<History
         .filter_map(|id| given.iter().find(|s| s.plan_id == *id).cloned())
         .collect();
     Ok((merged, sources))
-}
-
-/// The substitutions of a list as the history rule takes them.
-fn swaps(entries: &[substitution::Entry]) -> Vec<Swap> {
-    entries
-        .iter()
-        .map(|e| Swap {
-            seq: e.seq,
-            code: e.credit_code,
-            out: e.out.clone(),
-            incoming: e.incoming.clone(),
-        })
-        .collect()
 }
 
 /// Why a drawn bundle could not be re-drawn as it records.

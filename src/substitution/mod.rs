@@ -92,6 +92,17 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The substitution as the rule that brings drawn teams up to date
+    /// takes it ([`crate::history::apply_substitutions`]).
+    pub fn swap(&self) -> crate::history::Swap {
+        crate::history::Swap {
+            seq: self.seq,
+            code: self.credit_code,
+            out: self.out.clone(),
+            incoming: self.incoming.clone(),
+        }
+    }
+
     /// The entry as the public may see it.
     pub fn public(&self) -> Entry {
         Entry {
