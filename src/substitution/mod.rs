@@ -22,42 +22,7 @@ use crate::random::Stream;
 use crate::seed::Seed;
 use crate::snapshot::Hash32;
 
-pub const FORMAT: &str = "shuangsui-substitutions/1";
-pub const FILE: &str = "substitutions.json";
-
-/// Why an officer leaves a visit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    /// 请假: sick leave, other leave.
-    Leave,
-    /// 调离: moved to another post.
-    Transfer,
-    /// 新申报回避: a conflict with the target declared only now.
-    Conflict,
-    Other,
-}
-
-impl Reason {
-    pub fn parse(text: &str) -> Option<Reason> {
-        match text {
-            "leave" => Some(Reason::Leave),
-            "transfer" => Some(Reason::Transfer),
-            "conflict" => Some(Reason::Conflict),
-            "other" => Some(Reason::Other),
-            _ => None,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Reason::Leave => "请假",
-            Reason::Transfer => "调离",
-            Reason::Conflict => "新申报回避",
-            Reason::Other => "其他",
-        }
-    }
-}
+pub use crate::bundle::format::{Entry, Log, Reason, SUBSTITUTIONS_FILE as FILE, SUBSTITUTIONS_FORMAT as FORMAT};
 
 /// What an operator asks: take `out` off the visit to `credit_code`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,72 +37,6 @@ pub struct Request {
     /// Confidential: the declared relation, for `conflict`.
     #[serde(default)]
     pub relation: String,
-}
-
-/// One substitution as the list records it (spec §12).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Entry {
-    pub seq: u32,
-    pub credit_code: CreditCode,
-    pub out: CertNo,
-    #[serde(rename = "in")]
-    pub incoming: CertNo,
-    pub reason: Reason,
-    pub decided_at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relation: Option<String>,
-}
-
-impl Entry {
-    /// The substitution as the rule that brings drawn teams up to date
-    /// takes it ([`crate::history::apply_substitutions`]).
-    pub fn swap(&self) -> crate::history::Swap {
-        crate::history::Swap {
-            seq: self.seq,
-            code: self.credit_code,
-            out: self.out.clone(),
-            incoming: self.incoming.clone(),
-        }
-    }
-
-    /// The entry as the public may see it.
-    pub fn public(&self) -> Entry {
-        Entry {
-            note: None,
-            relation: None,
-            ..self.clone()
-        }
-    }
-}
-
-/// `substitutions.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Log {
-    pub format: String,
-    pub plan_id: String,
-    pub draw_result_sha256: Hash32,
-    pub substitutions: Vec<Entry>,
-    /// The §7 result hash over the teams after the last substitution.
-    pub result_sha256: Hash32,
-}
-
-impl Log {
-    pub fn public(&self) -> Log {
-        Log {
-            substitutions: self.substitutions.iter().map(Entry::public).collect(),
-            ..self.clone()
-        }
-    }
-
-    pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).expect("substitution logs serialise");
-        text.push('\n');
-        text
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -424,16 +323,10 @@ pub fn read(dir: &Path) -> Result<Option<Log>, FileError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(FileError::Io { path, source }),
     };
-    let log: Log = serde_json::from_str(&text).map_err(|e| FileError::Invalid {
-        path: path.clone(),
+    let log = crate::bundle::format::read_substitutions(&text).map_err(|e| FileError::Invalid {
+        path,
         message: e.to_string(),
     })?;
-    if log.format != FORMAT {
-        return Err(FileError::Invalid {
-            path,
-            message: format!("format {:?} is not {FORMAT:?}", log.format),
-        });
-    }
     Ok(Some(log))
 }
 
