@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
-use crate::bundle::{self, write_assignments, BundleError, Manifest, Visibility};
-use crate::draw::{draw_merged, Outcome, Published, ALGORITHM_VERSION};
+use crate::bundle::{self, BundleError, Manifest, Visibility};
+use crate::draw::{Outcome, ALGORITHM_VERSION};
+use crate::pipeline::DrawInputs;
 use crate::pools::{load_path, LoadOptions, Pools, Problems};
 use crate::seed::{Seed, SeedSource, SeedSpec};
 use crate::snapshot::bytes_hash;
@@ -170,39 +171,63 @@ fn redo_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> Re
     }
     report.pass(format!("pool snapshot {} matches", m.snapshot_combined));
 
-    let merged = match stored.merged() {
-        Ok(merged) => merged,
+    let inputs = match DrawInputs::of_bundle(stored) {
+        Ok(inputs) => inputs,
         Err(difference) => return Err(report.differ(format!("{copy}{difference}"))),
     };
     if let Some(hash) = m.merge_sha256 {
         report.pass(format!("{copy}merge.csv matches merge_sha256 {hash}"));
     }
 
-    let outcome = match draw_merged(pools, &stored.plan, &stored.history, &merged, &seed.seed) {
+    // The bundle made again from its own inputs, by the code that made it.
+    let outcome = match inputs.redraw(pools, &seed.seed) {
         Ok(outcome) => outcome,
         Err(e) => return Err(report.differ(format!("redrawing fails on these inputs: {e}"))),
     };
-    let published = Published::new(pools, &outcome);
-    let expected = write_assignments(pools, &stored.plan, &outcome, &published, m.visibility);
-    if let Some(line) = first_different_line(&stored.assignments, &expected) {
+    let (confidential, public) = inputs.contents(pools, &seed, &outcome, m.ledger.clone(), &m.created_at);
+    let produced = match m.visibility {
+        Visibility::Confidential => confidential,
+        Visibility::Public => public,
+    };
+    let made = |name: &str| {
+        produced
+            .manifest
+            .files
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.sha256)
+    };
+    let expected = produced
+        .files
+        .iter()
+        .find(|(name, _)| name == "assignments.csv")
+        .map_or("", |(_, text)| text.as_str());
+    if let Some(line) = first_different_line(&stored.assignments, expected) {
         return Err(report.differ(format!("{copy}assignments.csv {line}")));
     }
     // An edited row was named above; this catches an edited manifest instead.
-    if recorded("assignments.csv") != Some(bytes_hash(expected.as_bytes())) {
+    if recorded("assignments.csv") != made("assignments.csv") {
         return Err(report.differ(format!(
             "{copy}manifest.json: the SHA-256 of assignments.csv differs from the redraw"
         )));
     }
-    if recorded("history.csv") != Some(bytes_hash(bundle::format::history_csv(&stored.history).as_bytes())) {
+    if recorded("history.csv") != made("history.csv") {
         return Err(report.differ(format!(
             "{copy}manifest.json: the SHA-256 of history.csv differs from the bundle's history"
         )));
     }
-    if published.selection_sha256 != m.selection_sha256 {
+    let redrawn = &produced.manifest;
+    if redrawn.selection_sha256 != m.selection_sha256 {
         return Err(report.differ(format!("{copy}manifest.json: selection_sha256 differs from the redraw")));
     }
-    if published.result_sha256 != m.result_sha256 {
+    if redrawn.result_sha256 != m.result_sha256 {
         return Err(report.differ(format!("{copy}manifest.json: result_sha256 differs from the redraw")));
+    }
+    if redrawn.counts != m.counts {
+        return Err(report.differ(format!("{copy}manifest.json: counts differ from the redraw")));
+    }
+    if redrawn.strata != m.strata {
+        return Err(report.differ(format!("{copy}manifest.json: strata differ from the redraw")));
     }
     report.pass(format!(
         "{copy}assignments.csv: all {} visits reproduced; result {}",

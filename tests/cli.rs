@@ -745,3 +745,48 @@ fn the_cli_writes_a_bundles_creation_time_in_shanghai_time_in_whole_seconds() {
         assert!(before <= instant && instant <= after, "{at}");
     }
 }
+
+/// Verification makes the bundle again with the code that made it, so
+/// every figure of the manifest is checked, not only the hashes: counts and
+/// per-class strata edited in a manifest (which no file hash covers) are
+/// caught, by the independent verifier too.
+#[test]
+fn edited_counts_or_strata_in_a_manifest_are_caught() {
+    let d = draw_bundle(23);
+    let edits: [(&str, fn(&mut serde_json::Value), &str); 3] = [
+        (
+            "manifest.json",
+            |m| m["counts"]["visits"] = (m["counts"]["visits"].as_u64().unwrap() + 1).into(),
+            "manifest.json: counts differ from the redraw",
+        ),
+        (
+            "manifest.json",
+            |m| m["strata"][0]["eligible"] = (m["strata"][0]["eligible"].as_u64().unwrap() + 1).into(),
+            "manifest.json: strata differ from the redraw",
+        ),
+        (
+            "public/manifest.json",
+            |m| m["counts"]["item_checks"] = (m["counts"]["item_checks"].as_u64().unwrap() + 1).into(),
+            "public/manifest.json: counts differ from the redraw",
+        ),
+    ];
+    for (k, (file, edit, expected)) in edits.into_iter().enumerate() {
+        let copy = d.bundle.parent().unwrap().join(format!("edited-{k}"));
+        copy_tree(&d.bundle, &copy);
+        let path = copy.join(file);
+        let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        edit(&mut manifest);
+        std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap() + "\n").unwrap();
+        let checked = if file.starts_with("public/") {
+            copy.join("public")
+        } else {
+            copy.clone()
+        };
+        let output = verify(&checked, &d.pool);
+        assert_eq!(output.status.code(), Some(1), "{file}: {}", text(&output));
+        assert!(text(&output).contains(expected), "{}", text(&output));
+        if let Some(output) = verify_py(&checked, &d.pool) {
+            assert_eq!(output.status.code(), Some(1), "verify.py, {file}: {}", text(&output));
+        }
+    }
+}
