@@ -71,6 +71,18 @@ pub(super) fn columns_of(kind: &str) -> &'static [Column] {
 /// Loads and validates the pool folder `dir`. On any problem, returns all of
 /// them (up to [`Problems::CAP`]) and no pools.
 pub fn load(dir: &Path, options: LoadOptions) -> Result<Pools, Problems> {
+    load_folder(dir, options, true)
+}
+
+/// Loads a pool folder that holds no `conflicts.csv`, the confidential
+/// recusal list, as one given to the public for partial verification
+/// (`docs/VERIFY.md`): the pools have no conflicts, and their conflicts
+/// snapshot is that of an empty list, not of the list the draw used.
+pub fn load_without_conflicts(dir: &Path, options: LoadOptions) -> Result<Pools, Problems> {
+    load_folder(dir, options, false)
+}
+
+fn load_folder(dir: &Path, options: LoadOptions, conflicts: bool) -> Result<Pools, Problems> {
     // The target directory is nearly all of the work; it spreads itself over
     // the cores while the four small files are read beside it.
     let mut problems = Problems::default();
@@ -81,6 +93,7 @@ pub fn load(dir: &Path, options: LoadOptions) -> Result<Pools, Problems> {
             let mut folder = CsvFolder {
                 dir,
                 encoding: options.encoding,
+                conflicts,
             };
             load_small(&mut folder, &sources)
         },
@@ -202,6 +215,8 @@ pub(super) trait Rows {
 struct CsvFolder<'a> {
     dir: &'a Path,
     encoding: Encoding,
+    /// Whether `conflicts.csv` is read (or, when `false`, taken as empty).
+    conflicts: bool,
 }
 
 impl Rows for CsvFolder<'_> {
@@ -212,6 +227,9 @@ impl Rows for CsvFolder<'_> {
         problems: &mut Problems,
         each: &mut dyn FnMut(&Row<'_>, &Header, &mut Problems),
     ) {
+        if kind == "conflicts" && !self.conflicts {
+            return;
+        }
         let name = format!("{kind}.csv");
         let Some(text) = read_text(self.dir, &name, self.encoding, problems) else {
             return;

@@ -56,6 +56,14 @@ pub enum SubstitutionError {
         code: String,
         reasons: RuledOut,
     },
+    /// A partial verification's replay (without the recusal list): the
+    /// substitute the list names is barred by a rule that does not need it.
+    #[error("substitute {incoming} may not inspect {code}: {why} (§12 step 2 without the recusal list)")]
+    Barred {
+        incoming: String,
+        code: String,
+        why: &'static str,
+    },
     /// The plan does not fit the pools: the outcome cannot be of a draw of
     /// this plan on them.
     #[error("the draw's rules: {0}")]
@@ -182,6 +190,21 @@ impl<'a> Roster<'a> {
     /// Makes substitution number `count() + 1` and returns the substitute's
     /// inspector index. A refused substitution changes nothing.
     pub fn substitute(&mut self, code: &CreditCode, out: &CertNo, reason: Reason) -> Result<u32, SubstitutionError> {
+        self.substitute_as(code, out, reason, None)
+    }
+
+    /// Makes substitution number `count() + 1` with the substitute `listed`
+    /// names instead of drawing one (`None`: draws it). A listed substitute
+    /// must pass every bar of step 2 a draw would hold it to; what the
+    /// roster's pools lack, it cannot be held to (a partial verification's
+    /// pools have no recusal list).
+    fn substitute_as(
+        &mut self,
+        code: &CreditCode,
+        out: &CertNo,
+        reason: Reason,
+        listed: Option<&CertNo>,
+    ) -> Result<u32, SubstitutionError> {
         let &v = self
             .visit_of
             .get(code)
@@ -253,12 +276,36 @@ impl<'a> Roster<'a> {
                 best = Some((key, officer.index));
             }
         }
-        let Some((_, incoming)) = best else {
-            return Err(SubstitutionError::NoCandidate {
-                out: out.to_string(),
-                code: code.to_string(),
-                reasons: ruled,
-            });
+        let incoming = match listed {
+            None => match best {
+                Some((_, incoming)) => incoming,
+                None => {
+                    return Err(SubstitutionError::NoCandidate {
+                        out: out.to_string(),
+                        code: code.to_string(),
+                        reasons: ruled,
+                    })
+                }
+            },
+            Some(cert) => {
+                let barred = |why| SubstitutionError::Barred {
+                    incoming: cert.to_string(),
+                    code: code.to_string(),
+                    why,
+                };
+                let index = self
+                    .pools
+                    .inspector_index(cert)
+                    .ok_or(barred("not in inspectors.csv"))? as u32;
+                let bar = match (need, rules.officer(index)) {
+                    (Some(need), Some(officer)) => bars.bar(officer, need, Some(self.loads[index as usize])),
+                    _ => Some(Bar::OtherDepartment),
+                };
+                if let Some(bar) = bar {
+                    return Err(barred(bar.describe()));
+                }
+                index
+            }
         };
         self.loads[leaving as usize] -= 1;
         self.loads[incoming as usize] += 1;
@@ -276,6 +323,17 @@ impl<'a> Roster<'a> {
 
     /// Replays a recorded list, checking each entry's number and substitute.
     pub fn replay(&mut self, entries: &[Entry]) -> Result<(), ReplayError> {
+        self.replay_as(entries, false)
+    }
+
+    /// Replays a recorded list without drawing the substitutes: each must
+    /// only pass the rules of step 2. For a partial verification, whose
+    /// pools lack the recusal list the draw of a substitute depends on.
+    pub fn replay_listed(&mut self, entries: &[Entry]) -> Result<(), ReplayError> {
+        self.replay_as(entries, true)
+    }
+
+    fn replay_as(&mut self, entries: &[Entry], listed: bool) -> Result<(), ReplayError> {
         for entry in entries {
             let seq = self.done + 1;
             if entry.seq != seq {
@@ -285,7 +343,12 @@ impl<'a> Roster<'a> {
                 });
             }
             let incoming = self
-                .substitute(&entry.credit_code, &entry.out, entry.reason)
+                .substitute_as(
+                    &entry.credit_code,
+                    &entry.out,
+                    entry.reason,
+                    listed.then_some(&entry.incoming),
+                )
                 .map_err(|source| ReplayError::Refused { seq, source })?;
             let replayed = &self.pools.inspectors[incoming as usize].cert;
             if *replayed != entry.incoming {
