@@ -760,7 +760,8 @@ fn the_cli_writes_a_bundles_creation_time_in_shanghai_time_in_whole_seconds() {
 #[test]
 fn edited_counts_or_strata_in_a_manifest_are_caught() {
     let d = draw_bundle(23);
-    let edits: [(&str, fn(&mut serde_json::Value), &str); 3] = [
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit, &str); 3] = [
         (
             "manifest.json",
             |m| m["counts"]["visits"] = (m["counts"]["visits"].as_u64().unwrap() + 1).into(),
