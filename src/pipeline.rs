@@ -18,7 +18,7 @@ use std::path::Path;
 
 use crate::bundle::{self, Contents, HistorySource, LedgerRef, Manifest, MergeRecordError, Stored};
 use crate::draw::{draw_merged, draw_new, result_hash, DrawError, Outcome};
-use crate::history::{History, HistoryError, Swap};
+use crate::history::{History, HistoryError};
 use crate::merge::{MergeError, Merged};
 use crate::plan::Plan;
 use crate::pools::Pools;
@@ -114,6 +114,20 @@ impl<'a> DrawInputs<'a> {
         })
     }
 
+    /// The inputs a drawn bundle records: its plan, its frozen history and
+    /// the bundles that history came from, and its merge inputs (spec §14),
+    /// checked against its manifest ([`Stored::merged`]).
+    pub fn of_bundle(stored: &'a Stored) -> Result<Self, MergeRecordError> {
+        let m = &stored.manifest;
+        Ok(DrawInputs {
+            plan: &stored.plan,
+            history: stored.history.clone(),
+            history_sources: m.history_sources.clone(),
+            merged: stored.merged()?,
+            merge_sources: m.merge_sources.clone().unwrap_or_default(),
+        })
+    }
+
     /// Draws a new bundle (its filters must match targets and it must draw
     /// a visit) and builds both copies. A service draw passes where it sits
     /// in the ledger; its bundle is then named by the task, a shell draw's
@@ -128,30 +142,54 @@ impl<'a> DrawInputs<'a> {
     ) -> Result<Drawn, DrawError> {
         let plan = self.plan;
         let outcome = draw_new(pools, plan, &self.history, &self.merged, &seed.seed)?;
-        let merge = plan.merge_with.as_ref().map(|_| bundle::MergeInputs {
-            merged: &self.merged,
-            sources: &self.merge_sources,
-        });
-        let (mut confidential, mut public) = bundle::merged_contents(
-            pools,
-            plan,
-            &self.history,
-            &self.history_sources,
-            merge,
-            seed,
-            &outcome,
-            created_at,
-        );
         let name = bundle::bundle_name(ledger.as_ref().map_or(&plan.id, |l| &l.task_id), &seed.seed);
-        for contents in [&mut confidential, &mut public] {
-            contents.manifest.ledger = ledger.clone();
-        }
+        let (confidential, public) = self.contents(pools, seed, &outcome, ledger, created_at);
         Ok(Drawn {
             name,
             outcome,
             confidential,
             public,
         })
+    }
+
+    /// Redoes the draw of these inputs, as verification and substitution
+    /// do: [`draw_merged`], without the checks only a new draw must pass
+    /// (`draw_new`), so an old draw keeps redrawing whatever it drew.
+    pub fn redraw(&self, pools: &Pools, seed: &Seed) -> Result<Outcome, DrawError> {
+        draw_merged(pools, self.plan, &self.history, &self.merged, seed)
+    }
+
+    /// The two copies of the bundle of `outcome`, drawn from these inputs
+    /// with `seed`: the one way a bundle's contents are made. A new draw
+    /// writes them; `verify` makes them again from the bundle's own inputs
+    /// and compares, so what a bundle holds and what verification expects
+    /// cannot drift apart.
+    pub fn contents(
+        &self,
+        pools: &Pools,
+        seed: &SeedSpec,
+        outcome: &Outcome,
+        ledger: Option<LedgerRef>,
+        created_at: &str,
+    ) -> (Contents, Contents) {
+        let merge = self.plan.merge_with.as_ref().map(|_| bundle::MergeInputs {
+            merged: &self.merged,
+            sources: &self.merge_sources,
+        });
+        let (mut confidential, mut public) = bundle::merged_contents(
+            pools,
+            self.plan,
+            &self.history,
+            &self.history_sources,
+            merge,
+            seed,
+            outcome,
+            created_at,
+        );
+        for contents in [&mut confidential, &mut public] {
+            contents.manifest.ledger = ledger.clone();
+        }
+        (confidential, public)
     }
 }
 
@@ -160,7 +198,10 @@ impl<'a> DrawInputs<'a> {
 pub fn history_of(plan: &Plan, earlier: &[EarlierBundle]) -> Result<(History, Vec<HistorySource>), PipelineError> {
     let draws = earlier
         .iter()
-        .map(|e| e.bundle.earlier_draw(swaps(&e.substitutions)))
+        .map(|e| {
+            e.bundle
+                .earlier_draw(e.substitutions.iter().map(substitution::Entry::swap).collect())
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let history = History::for_plan(plan, &draws)?;
     Ok((
@@ -187,19 +228,6 @@ pub fn merged_of(plan: &Plan, bundles: &[Stored]) -> Result<(Merged, Vec<History
         .filter_map(|id| given.iter().find(|s| s.plan_id == *id).cloned())
         .collect();
     Ok((merged, sources))
-}
-
-/// The substitutions of a list as the history rule takes them.
-fn swaps(entries: &[substitution::Entry]) -> Vec<Swap> {
-    entries
-        .iter()
-        .map(|e| Swap {
-            seq: e.seq,
-            code: e.credit_code,
-            out: e.out.clone(),
-            incoming: e.incoming.clone(),
-        })
-        .collect()
 }
 
 /// Why a drawn bundle could not be re-drawn as it records.
@@ -268,10 +296,11 @@ pub fn redraw_checked(stored: &Stored, pools: &Pools) -> Result<Redrawn, RedrawE
         return Err(RedrawError::OtherSnapshot);
     }
     let seed = Seed::parse_hex(&manifest.seed.hex).map_err(|e| RedrawError::Seed(e.to_string()))?;
-    let merged = stored.merged()?;
-    let outcome = draw_merged(pools, &stored.plan, &stored.history, &merged, &seed)?;
+    let inputs = DrawInputs::of_bundle(stored)?;
+    let outcome = inputs.redraw(pools, &seed)?;
     if result_hash(pools, &outcome) != manifest.result_sha256 {
         return Err(RedrawError::Differs);
     }
+    let merged = inputs.merged;
     Ok(Redrawn { seed, merged, outcome })
 }

@@ -566,6 +566,9 @@ fn a_joint_bundle_verifies_with_both_verifiers_and_names_the_departments() {
     let bundle = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
     assert_verified_by_both(&bundle, &pool);
     assert_verified_by_both(&bundle.join("public"), &pool);
+    // Without the recusal list: each department's block held to its rules.
+    let partial = pool_without_conflicts(&pool, &root.path().join("pool-without-conflicts"));
+    assert_partially_verified_by_both(&bundle, &partial);
     let (initiator, _) = busiest_items(&pools, 1);
     for row in rows(&bundle) {
         let departments: Vec<&str> = row["检查部门"].split(';').collect();
@@ -635,6 +638,9 @@ fn a_merged_visit_joins_the_earlier_one_by_the_rule_and_verifies() {
     assert!(bundle.join("merge.csv").is_file() && bundle.join("public/merge.csv").is_file());
     assert_verified_by_both(&bundle, &setup.pool);
     assert_verified_by_both(&bundle.join("public"), &setup.pool);
+    // Without the recusal list: served visits and own teams held to §14.
+    let partial = pool_without_conflicts(&setup.pool, &setup.root.path().join("pool-without-conflicts"));
+    assert_partially_verified_by_both(&bundle, &partial);
 
     let earlier: std::collections::HashMap<String, String> = rows(&setup.earlier)
         .into_iter()
@@ -671,6 +677,7 @@ fn a_merged_visit_joins_the_earlier_one_by_the_rule_and_verifies() {
     assert!(output.status.success(), "{}", text(&output));
     let threes = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
     assert_verified_by_both(&threes, &setup.pool);
+    assert_partially_verified_by_both(&threes, &partial);
     let (served, own) = count(&threes);
     assert!(served == 0 && own > 0, "{served} served, {own} own");
 
@@ -744,4 +751,266 @@ fn the_cli_writes_a_bundles_creation_time_in_shanghai_time_in_whole_seconds() {
         let instant = chrono::DateTime::parse_from_rfc3339(at).unwrap();
         assert!(before <= instant && instant <= after, "{at}");
     }
+}
+
+/// Verification makes the bundle again with the code that made it, so
+/// every figure of the manifest is checked, not only the hashes: counts and
+/// per-class strata edited in a manifest (which no file hash covers) are
+/// caught, by the independent verifier too.
+#[test]
+fn edited_counts_or_strata_in_a_manifest_are_caught() {
+    let d = draw_bundle(23);
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit, &str); 3] = [
+        (
+            "manifest.json",
+            |m| m["counts"]["visits"] = (m["counts"]["visits"].as_u64().unwrap() + 1).into(),
+            "manifest.json: counts differ from the redraw",
+        ),
+        (
+            "manifest.json",
+            |m| m["strata"][0]["eligible"] = (m["strata"][0]["eligible"].as_u64().unwrap() + 1).into(),
+            "manifest.json: strata differ from the redraw",
+        ),
+        (
+            "public/manifest.json",
+            |m| m["counts"]["item_checks"] = (m["counts"]["item_checks"].as_u64().unwrap() + 1).into(),
+            "public/manifest.json: counts differ from the redraw",
+        ),
+    ];
+    for (k, (file, edit, expected)) in edits.into_iter().enumerate() {
+        let copy = d.bundle.parent().unwrap().join(format!("edited-{k}"));
+        copy_tree(&d.bundle, &copy);
+        let path = copy.join(file);
+        let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        edit(&mut manifest);
+        std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap() + "\n").unwrap();
+        let checked = if file.starts_with("public/") {
+            copy.join("public")
+        } else {
+            copy.clone()
+        };
+        let output = verify(&checked, &d.pool);
+        assert_eq!(output.status.code(), Some(1), "{file}: {}", text(&output));
+        assert!(text(&output).contains(expected), "{}", text(&output));
+        if let Some(output) = verify_py(&checked, &d.pool) {
+            assert_eq!(output.status.code(), Some(1), "verify.py, {file}: {}", text(&output));
+        }
+    }
+}
+
+/// A copy of the `.csv` files of `pool` without `conflicts.csv`: the pools
+/// as one without the confidential recusal list holds them.
+fn pool_without_conflicts(pool: &Path, to: &Path) -> PathBuf {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(pool).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.ends_with(".csv") && name != "conflicts.csv" {
+            std::fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
+    to.to_owned()
+}
+
+/// Both verifiers say "partially verified" (exit 0) and name what they did
+/// not check.
+fn assert_partially_verified_by_both(bundle: &Path, pool: &Path) {
+    let output = verify(bundle, pool);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let said = text(&output);
+    assert!(
+        said.contains("partially verified: ") && said.contains("NOT checked: ") && said.contains("NOT RE-DRAWN"),
+        "{said}"
+    );
+    assert!(!said.contains("\nverified:"), "{said}");
+    if let Some(output) = verify_py(bundle, pool) {
+        assert_eq!(output.status.code(), Some(0), "verify.py: {}", text(&output));
+        assert!(
+            text(&output).contains("partially verified: "),
+            "verify.py: {}",
+            text(&output)
+        );
+    }
+}
+
+/// Both verifiers say NOT VERIFIED (exit 1); the Rust one names `needle`.
+fn assert_refused_by_both(bundle: &Path, pool: &Path, needle: &str) {
+    let output = verify(bundle, pool);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("NOT VERIFIED: ") && text(&output).contains(needle),
+        "{}",
+        text(&output)
+    );
+    if let Some(output) = verify_py(bundle, pool) {
+        assert_eq!(output.status.code(), Some(1), "verify.py: {}", text(&output));
+        assert!(text(&output).contains("NOT VERIFIED: "), "verify.py: {}", text(&output));
+    }
+}
+
+/// A public copy whose listed teams are `edit`ed (and its plan by
+/// `plan_edit`), with every hash and count recomputed, so that only a rule
+/// can tell the teams are wrong.
+fn forged_public_copy(
+    bundle: &Path,
+    to: &Path,
+    edit: impl Fn(&mut Vec<Vec<String>>),
+    plan_edit: impl Fn(&mut serde_json::Value),
+) -> PathBuf {
+    use shuangsui::snapshot::{bytes_hash, list_hash, record_hash};
+    copy_tree(&bundle.join("public"), to);
+    let path = to.join("assignments.csv");
+    let csv = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = csv.split_inclusive("\r\n").map(str::to_owned).collect();
+    let split = |line: &str| line.trim_end().split(',').map(str::to_owned).collect::<Vec<_>>();
+    let mut teams: Vec<Vec<String>> = lines[1..]
+        .iter()
+        .map(|l| split(l)[6].split(';').map(str::to_owned).collect())
+        .collect();
+    edit(&mut teams);
+    let mut results = Vec::new();
+    for (line, team) in lines[1..].iter_mut().zip(&teams) {
+        // No field of these rows holds a comma or a quote.
+        let mut fields = split(line);
+        fields[5] = team[0].clone();
+        fields[6] = team.join(";");
+        results.push(record_hash(&[&fields[1], &fields[3], &fields[6]]));
+        *line = fields.join(",") + "\r\n";
+    }
+    let csv = lines.concat();
+    std::fs::write(&path, &csv).unwrap();
+    let manifest_path = to.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(to.join("plan.json")).unwrap()).unwrap();
+    plan_edit(&mut plan);
+    let plan_json = serde_json::to_string_pretty(&plan).unwrap() + "\n";
+    std::fs::write(to.join("plan.json"), &plan_json).unwrap();
+    manifest["plan"]["content"] = plan;
+    manifest["plan"]["sha256"] = bytes_hash(plan_json.as_bytes()).to_string().into();
+    manifest["result_sha256"] = list_hash("shuangsui/v1/result", results.iter()).to_string().into();
+    let officers: std::collections::BTreeSet<&String> = teams.iter().flatten().collect();
+    manifest["counts"]["officers"] = officers.len().into();
+    for file in manifest["files"].as_array_mut().unwrap() {
+        match file["name"].as_str().unwrap() {
+            "assignments.csv" => file["sha256"] = bytes_hash(csv.as_bytes()).to_string().into(),
+            "plan.json" => file["sha256"] = bytes_hash(plan_json.as_bytes()).to_string().into(),
+            _ => {}
+        }
+    }
+    std::fs::write(&manifest_path, serde_json::to_string_pretty(&manifest).unwrap() + "\n").unwrap();
+    to.to_owned()
+}
+
+/// Without the recusal list both verifiers re-draw the targets and hold the
+/// listed teams to every other rule (docs/VERIFY.md): the shipped quarterly
+/// plan on the bundled pools verifies partially, and a team with an officer
+/// of another department, or teams over the workload cap, do not verify,
+/// though every hash has been made to fit.
+#[test]
+fn without_the_recusal_list_a_bundle_verifies_partially_and_only_the_rules_catch_forged_teams() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("bundles");
+    let output = draw_cmd(
+        s(&repo.join("config/plans/quarterly-scjg.toml")),
+        "ceremony:2026-0112-0930-4471-8265-3390",
+        s(&repo.join("data")),
+        s(&out),
+        &[],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let bundle = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+    let pool = pool_without_conflicts(&repo.join("data"), &root.path().join("pool"));
+
+    assert_partially_verified_by_both(&bundle, &pool);
+    // Nothing was forged on the way: the untouched public copy passes too.
+    let untouched = forged_public_copy(&bundle, &root.path().join("untouched"), |_| {}, |_| {});
+    assert_partially_verified_by_both(&untouched, &pool);
+
+    // One member of the first team swapped for an officer of another department.
+    let pools = load_pools(&repo.join("data"));
+    let department = pools
+        .inspectors
+        .iter()
+        .find(|o| o.cert.as_str() == rows(&bundle)[0]["组长"])
+        .unwrap()
+        .department
+        .clone();
+    let stranger = pools
+        .inspectors
+        .iter()
+        .find(|o| o.department != department)
+        .unwrap()
+        .cert
+        .to_string();
+    let forged = forged_public_copy(
+        &bundle,
+        &root.path().join("stranger"),
+        |teams| teams[0][1] = stranger.clone(),
+        |_| {},
+    );
+    assert_refused_by_both(&forged, &pool, &format!("officer {stranger} may not inspect"));
+    assert_refused_by_both(&forged, &pool, "in another department");
+
+    // The plan's cap lowered below the busiest officer's load.
+    let mut loads: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    for row in rows(&bundle) {
+        for cert in row["检查人员"].split(';') {
+            *loads.entry(cert.to_owned()).or_default() += 1;
+        }
+    }
+    let busiest = *loads.values().max().unwrap();
+    assert!(busiest >= 2, "{busiest}");
+    let capped = forged_public_copy(
+        &bundle,
+        &root.path().join("capped"),
+        |_| {},
+        |plan| plan["workload_cap"] = (busiest - 1).into(),
+    );
+    assert_refused_by_both(&capped, &pool, "at the workload cap");
+}
+
+/// Without the recusal list the substitutions are replayed by the rules
+/// alone (each substitute must be one a draw could pick), by both verifiers.
+#[test]
+fn substitutions_replay_in_a_partial_verification() {
+    let d = draw_bundle(27);
+    let first = &rows(&d.bundle)[0];
+    let (code, out) = (first["统一社会信用代码"].clone(), first["组长"].clone());
+    for reason in ["leave", "conflict"] {
+        let current = rows(&d.bundle)
+            .into_iter()
+            .find(|r| r["统一社会信用代码"] == code)
+            .unwrap();
+        let out = if reason == "leave" {
+            out.clone()
+        } else {
+            current["检查人员"].split(';').nth(1).unwrap().to_owned()
+        };
+        let output = shuangsui(&[
+            "substitute",
+            s(&d.bundle),
+            "--target",
+            &code,
+            "--officer",
+            &out,
+            "--reason",
+            reason,
+            "--data",
+            s(&d.pool),
+        ]);
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    assert_verified_by_both(&d.bundle, &d.pool);
+    let partial = pool_without_conflicts(&d.pool, &d.bundle.parent().unwrap().join("pool-without-conflicts"));
+    assert_partially_verified_by_both(&d.bundle, &partial);
+    let said = text(&verify(&d.bundle, &partial));
+    assert!(
+        said.contains("substitutions.json: all 2 substitutes obey every rule that does not need conflicts.csv"),
+        "{said}"
+    );
+    assert!(said.contains("substitutes NOT RE-DRAWN"), "{said}");
 }

@@ -76,7 +76,10 @@ pub async fn audit(desk: &Desk) -> Result<AuditReport, LedgerError> {
             Ok(Ok(report)) => problems.push(format!(
                 "draw {}: {}",
                 record.task_id,
-                report.difference.unwrap_or_default()
+                report.difference.unwrap_or_else(|| format!(
+                    "its frozen pools verify it only partially: NOT checked: {}",
+                    report.not_checked.join("; ")
+                ))
             )),
             Ok(Err(e)) => problems.push(format!("draw {}: {e}", record.task_id)),
             Err(e) => problems.push(format!("draw {}: verification panicked: {e}", record.task_id)),

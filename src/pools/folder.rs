@@ -4,12 +4,18 @@
 use std::fs::File;
 use std::path::Path;
 
-use super::{load_csv, CsvSource, LoadOptions, Pools, Problems};
+use super::{load_csv, load_csv_without_conflicts, CsvSource, LoadOptions, Pools, Problems};
 
 /// Loads and validates the pool folder `dir`. On any problem, returns all of
 /// them (up to [`Problems::CAP`]) and no pools.
 pub fn load(dir: &Path, options: LoadOptions) -> Result<Pools, Problems> {
     load_csv(&Folder(dir), options)
+}
+
+/// Loads a pool folder that holds no `conflicts.csv` (the confidential
+/// recusal list), as one given to the public for partial verification.
+pub fn load_without_conflicts(dir: &Path, options: LoadOptions) -> Result<Pools, Problems> {
+    load_csv_without_conflicts(&Folder(dir), options)
 }
 
 /// Loads either kind of pool: a path ending in `.xlsx` is one workbook,

@@ -8,21 +8,16 @@
 //! [`CurrentList`], so the views cannot disagree, and each can still show
 //! the team as drawn beside the current one.
 
-use std::collections::HashMap;
 use std::io;
 
 use super::publications::{PublicRow, PublishedDraw};
+use crate::history::{apply_substitutions, Staffed};
+use crate::ids::CertNo;
 use crate::substitution::{self, Log};
 
-/// Why a substitution list does not apply to a drawn list: it is not this
-/// draw's.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NotThisList {
-    #[error("substitution {seq}: {code} is not on the drawn list")]
-    NotDrawn { seq: u32, code: String },
-    #[error("substitution {seq}: {out} is not on the current team for {code}")]
-    NotOnTeam { seq: u32, out: String, code: String },
-}
+/// Why a substitution list does not apply to a drawn list: the one error
+/// the history of later draws gives for the same list.
+pub use crate::history::NotThisDraw as NotThisList;
 
 /// One substitution as it bears on one visit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +73,22 @@ impl CurrentRow {
     }
 }
 
+impl Staffed for CurrentRow {
+    fn code(&self) -> &str {
+        &self.drawn.credit_code
+    }
+
+    fn replace(&mut self, out: &CertNo, incoming: &CertNo) -> bool {
+        match self.team.iter_mut().find(|c| c.as_str() == out.as_str()) {
+            Some(place) => {
+                *place = incoming.to_string();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// The list of a published draw with its current teams.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CurrentList {
@@ -96,31 +107,10 @@ impl CurrentList {
     pub fn new(rows: Vec<PublicRow>, log: Option<Log>) -> Result<Self, NotThisList> {
         let mut rows: Vec<CurrentRow> = rows.into_iter().map(CurrentRow::as_drawn).collect();
         if let Some(log) = &log {
-            let at: HashMap<String, usize> = rows
-                .iter()
-                .enumerate()
-                .map(|(k, r)| (r.drawn.credit_code.clone(), k))
-                .collect();
-            for entry in &log.substitutions {
-                let code = entry.credit_code.as_str();
-                let row = at
-                    .get(code)
-                    .map(|&k| &mut rows[k])
-                    .ok_or_else(|| NotThisList::NotDrawn {
-                        seq: entry.seq,
-                        code: code.to_owned(),
-                    })?;
-                let place = row
-                    .team
-                    .iter_mut()
-                    .find(|c| c.as_str() == entry.out.as_str())
-                    .ok_or_else(|| NotThisList::NotOnTeam {
-                        seq: entry.seq,
-                        out: entry.out.to_string(),
-                        code: code.to_owned(),
-                    })?;
-                *place = entry.incoming.to_string();
-                row.changes.push(Change {
+            let swaps: Vec<_> = log.substitutions.iter().map(substitution::Entry::swap).collect();
+            let changed = apply_substitutions(&mut rows, &swaps)?;
+            for (&k, entry) in changed.iter().zip(&log.substitutions) {
+                rows[k].changes.push(Change {
                     seq: entry.seq,
                     out: entry.out.to_string(),
                     incoming: entry.incoming.to_string(),
@@ -253,5 +243,51 @@ mod tests {
         // An officer already taken off is no longer on the team.
         let twice = vec![entry(1, A, "C1", "C9"), entry(2, A, "C1", "C8")];
         assert!(CurrentList::new(rows(), Some(log(twice))).is_err());
+    }
+
+    /// The public views and the history of later draws bring teams up to
+    /// date in one place: a list one refuses, the other refuses with the
+    /// same error, and a list one accepts gives both the same teams.
+    #[test]
+    fn the_views_and_the_history_refuse_the_same_lists() {
+        use crate::history::{EarlierDraw, History};
+        let plan = crate::plan::Plan::parse_toml(
+            "id = \"P-B\"\nname = \"计划\"\ndepartment = \"局\"\ninspection_date = \"2026-06-01\"\n\
+             items = [\"SCJG-001\"]\n[selection]\ncount = 1\n[teams]\nsize = 2\nworkload_cap = 4\n",
+            "p.toml",
+        )
+        .unwrap();
+        let mut drawn = vec![row(A, &["C1", "C2"]), row(B, &["C3", "C4"])];
+        for r in &mut drawn {
+            r.items = vec!["SCJG-001".into()];
+        }
+        let history = |entries: &[Entry]| {
+            let draw = EarlierDraw {
+                origin: "earlier".into(),
+                plan_id: "P".into(),
+                date: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+                visits: drawn.iter().map(|r| r.visit().unwrap()).collect(),
+                substitutions: entries.iter().map(Entry::swap).collect(),
+            };
+            History::for_plan(&plan, &[draw])
+        };
+        let bad_lists = [
+            vec![entry(1, "91350100M000100Y43", "C1", "C9")],
+            vec![entry(1, A, "C5", "C9")],
+            vec![entry(1, A, "C1", "C9"), entry(2, A, "C1", "C8")],
+        ];
+        for entries in bad_lists {
+            let views = CurrentList::new(drawn.clone(), Some(log(entries.clone()))).unwrap_err();
+            let earlier = history(&entries).unwrap_err();
+            assert_eq!(earlier.error, views, "{entries:?}");
+            assert_eq!(earlier.to_string(), format!("earlier: {views}"));
+        }
+        let good = vec![entry(1, A, "C1", "C9"), entry(2, B, "C4", "C7")];
+        let list = CurrentList::new(drawn.clone(), Some(log(good.clone()))).unwrap();
+        let teams = history(&good).unwrap();
+        for (row, inspection) in list.rows.iter().zip(&teams.inspections) {
+            let officers: Vec<&str> = inspection.officers.iter().map(CertNo::as_str).collect();
+            assert_eq!(row.team, officers);
+        }
     }
 }

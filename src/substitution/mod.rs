@@ -22,42 +22,7 @@ use crate::random::Stream;
 use crate::seed::Seed;
 use crate::snapshot::Hash32;
 
-pub const FORMAT: &str = "shuangsui-substitutions/1";
-pub const FILE: &str = "substitutions.json";
-
-/// Why an officer leaves a visit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    /// 请假: sick leave, other leave.
-    Leave,
-    /// 调离: moved to another post.
-    Transfer,
-    /// 新申报回避: a conflict with the target declared only now.
-    Conflict,
-    Other,
-}
-
-impl Reason {
-    pub fn parse(text: &str) -> Option<Reason> {
-        match text {
-            "leave" => Some(Reason::Leave),
-            "transfer" => Some(Reason::Transfer),
-            "conflict" => Some(Reason::Conflict),
-            "other" => Some(Reason::Other),
-            _ => None,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Reason::Leave => "请假",
-            Reason::Transfer => "调离",
-            Reason::Conflict => "新申报回避",
-            Reason::Other => "其他",
-        }
-    }
-}
+pub use crate::bundle::format::{Entry, Log, Reason, SUBSTITUTIONS_FILE as FILE, SUBSTITUTIONS_FORMAT as FORMAT};
 
 /// What an operator asks: take `out` off the visit to `credit_code`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,61 +37,6 @@ pub struct Request {
     /// Confidential: the declared relation, for `conflict`.
     #[serde(default)]
     pub relation: String,
-}
-
-/// One substitution as the list records it (spec §12).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Entry {
-    pub seq: u32,
-    pub credit_code: CreditCode,
-    pub out: CertNo,
-    #[serde(rename = "in")]
-    pub incoming: CertNo,
-    pub reason: Reason,
-    pub decided_at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relation: Option<String>,
-}
-
-impl Entry {
-    /// The entry as the public may see it.
-    pub fn public(&self) -> Entry {
-        Entry {
-            note: None,
-            relation: None,
-            ..self.clone()
-        }
-    }
-}
-
-/// `substitutions.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Log {
-    pub format: String,
-    pub plan_id: String,
-    pub draw_result_sha256: Hash32,
-    pub substitutions: Vec<Entry>,
-    /// The §7 result hash over the teams after the last substitution.
-    pub result_sha256: Hash32,
-}
-
-impl Log {
-    pub fn public(&self) -> Log {
-        Log {
-            substitutions: self.substitutions.iter().map(Entry::public).collect(),
-            ..self.clone()
-        }
-    }
-
-    pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).expect("substitution logs serialise");
-        text.push('\n');
-        text
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,6 +55,14 @@ pub enum SubstitutionError {
         out: String,
         code: String,
         reasons: RuledOut,
+    },
+    /// A partial verification's replay (without the recusal list): the
+    /// substitute the list names is barred by a rule that does not need it.
+    #[error("substitute {incoming} may not inspect {code}: {why} (§12 step 2 without the recusal list)")]
+    Barred {
+        incoming: String,
+        code: String,
+        why: &'static str,
     },
     /// The plan does not fit the pools: the outcome cannot be of a draw of
     /// this plan on them.
@@ -272,6 +190,21 @@ impl<'a> Roster<'a> {
     /// Makes substitution number `count() + 1` and returns the substitute's
     /// inspector index. A refused substitution changes nothing.
     pub fn substitute(&mut self, code: &CreditCode, out: &CertNo, reason: Reason) -> Result<u32, SubstitutionError> {
+        self.substitute_as(code, out, reason, None)
+    }
+
+    /// Makes substitution number `count() + 1` with the substitute `listed`
+    /// names instead of drawing one (`None`: draws it). A listed substitute
+    /// must pass every bar of step 2 a draw would hold it to; what the
+    /// roster's pools lack, it cannot be held to (a partial verification's
+    /// pools have no recusal list).
+    fn substitute_as(
+        &mut self,
+        code: &CreditCode,
+        out: &CertNo,
+        reason: Reason,
+        listed: Option<&CertNo>,
+    ) -> Result<u32, SubstitutionError> {
         let &v = self
             .visit_of
             .get(code)
@@ -343,12 +276,36 @@ impl<'a> Roster<'a> {
                 best = Some((key, officer.index));
             }
         }
-        let Some((_, incoming)) = best else {
-            return Err(SubstitutionError::NoCandidate {
-                out: out.to_string(),
-                code: code.to_string(),
-                reasons: ruled,
-            });
+        let incoming = match listed {
+            None => match best {
+                Some((_, incoming)) => incoming,
+                None => {
+                    return Err(SubstitutionError::NoCandidate {
+                        out: out.to_string(),
+                        code: code.to_string(),
+                        reasons: ruled,
+                    })
+                }
+            },
+            Some(cert) => {
+                let barred = |why| SubstitutionError::Barred {
+                    incoming: cert.to_string(),
+                    code: code.to_string(),
+                    why,
+                };
+                let index = self
+                    .pools
+                    .inspector_index(cert)
+                    .ok_or(barred("not in inspectors.csv"))? as u32;
+                let bar = match (need, rules.officer(index)) {
+                    (Some(need), Some(officer)) => bars.bar(officer, need, Some(self.loads[index as usize])),
+                    _ => Some(Bar::OtherDepartment),
+                };
+                if let Some(bar) = bar {
+                    return Err(barred(bar.describe()));
+                }
+                index
+            }
         };
         self.loads[leaving as usize] -= 1;
         self.loads[incoming as usize] += 1;
@@ -366,6 +323,17 @@ impl<'a> Roster<'a> {
 
     /// Replays a recorded list, checking each entry's number and substitute.
     pub fn replay(&mut self, entries: &[Entry]) -> Result<(), ReplayError> {
+        self.replay_as(entries, false)
+    }
+
+    /// Replays a recorded list without drawing the substitutes: each must
+    /// only pass the rules of step 2. For a partial verification, whose
+    /// pools lack the recusal list the draw of a substitute depends on.
+    pub fn replay_listed(&mut self, entries: &[Entry]) -> Result<(), ReplayError> {
+        self.replay_as(entries, true)
+    }
+
+    fn replay_as(&mut self, entries: &[Entry], listed: bool) -> Result<(), ReplayError> {
         for entry in entries {
             let seq = self.done + 1;
             if entry.seq != seq {
@@ -375,7 +343,12 @@ impl<'a> Roster<'a> {
                 });
             }
             let incoming = self
-                .substitute(&entry.credit_code, &entry.out, entry.reason)
+                .substitute_as(
+                    &entry.credit_code,
+                    &entry.out,
+                    entry.reason,
+                    listed.then_some(&entry.incoming),
+                )
                 .map_err(|source| ReplayError::Refused { seq, source })?;
             let replayed = &self.pools.inspectors[incoming as usize].cert;
             if *replayed != entry.incoming {
@@ -413,16 +386,10 @@ pub fn read(dir: &Path) -> Result<Option<Log>, FileError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(FileError::Io { path, source }),
     };
-    let log: Log = serde_json::from_str(&text).map_err(|e| FileError::Invalid {
-        path: path.clone(),
+    let log = crate::bundle::format::read_substitutions(&text).map_err(|e| FileError::Invalid {
+        path,
         message: e.to_string(),
     })?;
-    if log.format != FORMAT {
-        return Err(FileError::Invalid {
-            path,
-            message: format!("format {:?} is not {FORMAT:?}", log.format),
-        });
-    }
     Ok(Some(log))
 }
 

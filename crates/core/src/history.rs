@@ -69,19 +69,83 @@ pub struct EarlierDraw {
     pub substitutions: Vec<Swap>,
 }
 
-/// Why an earlier draw's substitutions do not fit its visits: the list is
-/// not that draw's.
+/// Why a substitution list does not apply to a drawn list: it is not that
+/// draw's. The one error of [`apply_substitutions`], for every caller: the
+/// public views of a draw, the history of later draws.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HistoryError {
-    #[error("{origin}: substitution {seq}: {code} was not drawn")]
-    NotDrawn { origin: String, seq: u32, code: CreditCode },
-    #[error("{origin}: substitution {seq}: {out} is not on the team for {code}")]
-    NotOnTeam {
-        origin: String,
-        seq: u32,
-        out: CertNo,
-        code: CreditCode,
-    },
+pub enum NotThisDraw {
+    #[error("substitution {seq}: {code} is not on the drawn list")]
+    NotDrawn { seq: u32, code: CreditCode },
+    #[error("substitution {seq}: {out} is not on the current team for {code}")]
+    NotOnTeam { seq: u32, out: CertNo, code: CreditCode },
+}
+
+/// Why an earlier draw's substitutions do not fit its visits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {error}")]
+pub struct HistoryError {
+    /// The earlier draw, as [`EarlierDraw::origin`] names it.
+    pub origin: String,
+    pub error: NotThisDraw,
+}
+
+/// A drawn visit as some list holds it, which substitutions change: its
+/// target, and its current team in order.
+pub trait Staffed {
+    /// The visited target's credit code.
+    fn code(&self) -> &str;
+    /// Puts `incoming` in the place of `out` on the current team, so a
+    /// substitute for the leader leads and a joint team keeps its
+    /// department blocks (spec §12, §13); `false` when `out` is not on it.
+    fn replace(&mut self, out: &CertNo, incoming: &CertNo) -> bool;
+}
+
+impl Staffed for DrawnVisit {
+    fn code(&self) -> &str {
+        self.code.as_str()
+    }
+
+    fn replace(&mut self, out: &CertNo, incoming: &CertNo) -> bool {
+        match self.team.iter_mut().find(|c| *c == out) {
+            Some(place) => {
+                *place = incoming.clone();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The current teams of a drawn list after these substitutions (spec §12):
+/// each swap, in list order, puts its substitute in the place of the
+/// officer taken off. Returns, per swap, the position in `visits` of the
+/// visit it changed. A swap naming a business not on the list, or an
+/// officer not on its current team (one already taken off included), means
+/// the list is not this draw's: an error naming the swap, never a silently
+/// different team. Every caller that brings drawn teams up to date does it
+/// here, so none can accept a list another refuses.
+pub fn apply_substitutions<V: Staffed>(visits: &mut [V], swaps: &[Swap]) -> Result<Vec<usize>, NotThisDraw> {
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::with_capacity(visits.len());
+    for (k, visit) in visits.iter().enumerate() {
+        at.entry(visit.code().to_owned()).or_insert(k);
+    }
+    swaps
+        .iter()
+        .map(|swap| {
+            let &k = at.get(swap.code.as_str()).ok_or(NotThisDraw::NotDrawn {
+                seq: swap.seq,
+                code: swap.code,
+            })?;
+            if !visits[k].replace(&swap.out, &swap.incoming) {
+                return Err(NotThisDraw::NotOnTeam {
+                    seq: swap.seq,
+                    out: swap.out.clone(),
+                    code: swap.code,
+                });
+            }
+            Ok(k)
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -131,27 +195,10 @@ impl History {
                 continue;
             }
             let mut visits = draw.visits.clone();
-            for swap in &draw.substitutions {
-                let visit = visits
-                    .iter_mut()
-                    .find(|v| v.code == swap.code)
-                    .ok_or_else(|| HistoryError::NotDrawn {
-                        origin: draw.origin.clone(),
-                        seq: swap.seq,
-                        code: swap.code,
-                    })?;
-                let place = visit
-                    .team
-                    .iter_mut()
-                    .find(|c| **c == swap.out)
-                    .ok_or_else(|| HistoryError::NotOnTeam {
-                        origin: draw.origin.clone(),
-                        seq: swap.seq,
-                        out: swap.out.clone(),
-                        code: swap.code,
-                    })?;
-                *place = swap.incoming.clone();
-            }
+            apply_substitutions(&mut visits, &draw.substitutions).map_err(|error| HistoryError {
+                origin: draw.origin.clone(),
+                error,
+            })?;
             for DrawnVisit { code, items, team } in visits {
                 inspections.extend(items.into_iter().map(|item| Inspection {
                     code,
@@ -232,7 +279,10 @@ mod tests {
         wrong.substitutions[0].out = cert("X9");
         assert!(matches!(
             History::for_plan(&plan_date, &[wrong]),
-            Err(HistoryError::NotOnTeam { seq: 1, .. })
+            Err(HistoryError {
+                error: NotThisDraw::NotOnTeam { seq: 1, .. },
+                ..
+            })
         ));
     }
 }

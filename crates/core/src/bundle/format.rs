@@ -1,15 +1,15 @@
 //! The files of a bundle as text: `manifest.json`, `assignments.csv`,
-//! `history.csv` and `merge.csv` are written and read here and nowhere else
-//! (spec §7, §8, §14); `substitutions.json` is the substitution module's. Readers go by the header's column names, never by position, and
-//! hand the rest of the program typed rows; the history and merge rules take
-//! those rows and never see a file.
+//! `history.csv`, `merge.csv` and `substitutions.json` are written and read
+//! here and nowhere else (spec §7, §8, §12, §14). Readers go by the header's
+//! column names, never by position, and hand the rest of the program typed
+//! rows; the history and merge rules take those rows and never see a file.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::draw::StratumCount;
 use crate::draw::{Outcome, Published};
-use crate::history::{DrawnVisit, History, Inspection, HISTORY_HEADER, HISTORY_TAG};
+use crate::history::{DrawnVisit, History, Inspection, Swap, HISTORY_HEADER, HISTORY_TAG};
 use crate::ids::{CertNo, CreditCode, ItemCode};
 use crate::merge::{EarlierVisit, Merged, MERGE_HEADER, MERGE_TAG};
 use crate::plan::Plan;
@@ -151,6 +151,8 @@ pub enum FormatError {
     Json(String),
     #[error("format {0:?} is not {FORMAT:?}")]
     Format(String),
+    #[error("format {0:?} is not {SUBSTITUTIONS_FORMAT:?}")]
+    SubstitutionsFormat(String),
 }
 
 fn row(line: usize, message: impl std::fmt::Display) -> FormatError {
@@ -447,6 +449,124 @@ pub fn read_merge(plans: Vec<String>, text: &str) -> Result<Merged, FormatError>
     Ok(Merged::new(plans, visits))
 }
 
+/// The `format` of `substitutions.json` (spec §12).
+pub const SUBSTITUTIONS_FORMAT: &str = "shuangsui-substitutions/1";
+/// The substitution list's file, in a bundle and in its public copy.
+pub const SUBSTITUTIONS_FILE: &str = "substitutions.json";
+
+/// Why an officer leaves a visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// 请假: sick leave, other leave.
+    Leave,
+    /// 调离: moved to another post.
+    Transfer,
+    /// 新申报回避: a conflict with the target declared only now.
+    Conflict,
+    Other,
+}
+
+impl Reason {
+    pub fn parse(text: &str) -> Option<Reason> {
+        match text {
+            "leave" => Some(Reason::Leave),
+            "transfer" => Some(Reason::Transfer),
+            "conflict" => Some(Reason::Conflict),
+            "other" => Some(Reason::Other),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::Leave => "请假",
+            Reason::Transfer => "调离",
+            Reason::Conflict => "新申报回避",
+            Reason::Other => "其他",
+        }
+    }
+}
+
+/// One substitution as the list records it (spec §12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub seq: u32,
+    pub credit_code: CreditCode,
+    pub out: CertNo,
+    #[serde(rename = "in")]
+    pub incoming: CertNo,
+    pub reason: Reason,
+    pub decided_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relation: Option<String>,
+}
+
+impl Entry {
+    /// The substitution as the rule that brings drawn teams up to date
+    /// takes it ([`crate::history::apply_substitutions`]).
+    pub fn swap(&self) -> Swap {
+        Swap {
+            seq: self.seq,
+            code: self.credit_code,
+            out: self.out.clone(),
+            incoming: self.incoming.clone(),
+        }
+    }
+
+    /// The entry as the public may see it.
+    pub fn public(&self) -> Entry {
+        Entry {
+            note: None,
+            relation: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// `substitutions.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    pub format: String,
+    pub plan_id: String,
+    pub draw_result_sha256: Hash32,
+    pub substitutions: Vec<Entry>,
+    /// The §7 result hash over the teams after the last substitution.
+    pub result_sha256: Hash32,
+}
+
+impl Log {
+    /// The list as the public copy holds it: every entry without its
+    /// confidential `note` and `relation`.
+    pub fn public(&self) -> Log {
+        Log {
+            substitutions: self.substitutions.iter().map(Entry::public).collect(),
+            ..self.clone()
+        }
+    }
+
+    /// `substitutions.json` as text: pretty JSON, fields in the order of
+    /// the spec, and a final newline.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("substitution logs serialise");
+        text.push('\n');
+        text
+    }
+}
+
+/// Reads `substitutions.json`: a list of the format this program knows.
+pub fn read_substitutions(text: &str) -> Result<Log, FormatError> {
+    let log: Log = serde_json::from_str(text).map_err(|e| FormatError::Json(e.to_string()))?;
+    if log.format != SUBSTITUTIONS_FORMAT {
+        return Err(FormatError::SubstitutionsFormat(log.format));
+    }
+    Ok(log)
+}
+
 fn check_header<R: std::io::Read>(reader: &mut csv::Reader<R>, expected: &[&str]) -> Result<(), FormatError> {
     let header = reader.headers().map_err(|e| FormatError::Csv(e.to_string()))?;
     if header.iter().ne(expected.iter().copied()) {
@@ -531,5 +651,32 @@ mod tests {
         let plans = vec!["P-1".to_owned(), "P-0".to_owned()];
         let one = Merged::new(plans.clone(), vec![a, b]);
         assert_eq!(read_merge(plans, &merge_csv(&one)).unwrap(), one);
+    }
+
+    /// `substitutions.json` is read and written here: the same bytes come
+    /// back, the public copy drops exactly the confidential fields, and a
+    /// list of another format is refused.
+    #[test]
+    fn substitutions_json_round_trips_and_its_public_copy_keeps_no_notes() {
+        let text = "{\n  \"format\": \"shuangsui-substitutions/1\",\n  \"plan_id\": \"P-1\",\n  \
+            \"draw_result_sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\",\n  \
+            \"substitutions\": [\n    {\n      \"seq\": 1,\n      \"credit_code\": \"91350100M000100Y43\",\n      \
+            \"out\": \"X1\",\n      \"in\": \"X2\",\n      \"reason\": \"conflict\",\n      \
+            \"decided_at\": \"2026-03-01T10:00:00+08:00\",\n      \"note\": \"亲属\",\n      \"relation\": \"配偶\"\n    }\n  ],\n  \
+            \"result_sha256\": \"1111111111111111111111111111111111111111111111111111111111111111\"\n}\n";
+        let log = read_substitutions(text).unwrap();
+        assert_eq!(log.to_json(), text, "the bytes written are the bytes read");
+        assert_eq!(log.substitutions[0].reason, Reason::Conflict);
+        assert_eq!(log.substitutions[0].swap().incoming.as_str(), "X2");
+        let public = log.public().to_json();
+        assert!(!public.contains("note") && !public.contains("relation") && !public.contains("亲属"));
+        assert_eq!(read_substitutions(&public).unwrap(), log.public());
+        let other = text.replace("shuangsui-substitutions/1", "shuangsui-substitutions/2");
+        assert!(matches!(
+            read_substitutions(&other),
+            Err(FormatError::SubstitutionsFormat(f)) if f == "shuangsui-substitutions/2"
+        ));
+        let unknown = text.replace("\"seq\": 1,", "\"seq\": 1, \"extra\": 0,");
+        assert!(matches!(read_substitutions(&unknown), Err(FormatError::Json(_))));
     }
 }

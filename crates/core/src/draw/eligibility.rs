@@ -114,6 +114,11 @@ impl Bar {
         &Bar::ALL[Bar::NotQualified as usize + 1..Bar::AtWorkloadCap as usize]
     }
 
+    /// The rule in a few words, as a refused substitution names it.
+    pub fn describe(self) -> &'static str {
+        self.words().refusal
+    }
+
     fn words(self) -> Words {
         let (key, refusal, shortage) = match self {
             Bar::OtherDepartment => ("other_department", "in another department", Shown::Never),
@@ -404,6 +409,14 @@ impl<'a> Rules<'a> {
     pub fn officer(&self, index: u32) -> Option<&Officer> {
         let at = *self.officer_at.get(index as usize)?;
         self.officers.get(at as usize)
+    }
+
+    /// These rules without the declared recusal list (§6 rule 4, and the
+    /// conflicts of §12): the rules whoever holds the pools but not the
+    /// confidential `conflicts.csv` can check a listed team against.
+    pub fn without_declared(mut self) -> Self {
+        self.declared.clear();
+        self
     }
 
     /// Records a conflict declared after the draw (§12 step 1).

@@ -7,6 +7,7 @@
 //! [`crate::random::Stream`].
 
 pub mod eligibility;
+mod listed;
 mod scope;
 mod teams;
 
@@ -25,6 +26,7 @@ use crate::seed::Seed;
 use crate::snapshot::{list_hash, record_hash, Hash32};
 
 pub use eligibility::{Bar, RuledOut};
+pub use listed::{check_listed_teams, ListedTeamError};
 pub use scope::{check_new_plan, draw_new};
 pub use teams::Shortage;
 
@@ -164,6 +166,34 @@ pub fn draw_merged(
         })
         .collect();
     teams::assign(pools, plan, history, merged, seed, &mut visits)?;
+    Ok(Outcome { visits, strata })
+}
+
+/// The targets of a draw without its teams: what [`draw_merged`] draws
+/// before any officer is assigned (spec §5, §13.1), with each visit that
+/// joins an earlier plan's visit marked (§14) — none of it depends on the
+/// recusal list. Whoever holds the pools but not `conflicts.csv` can redo
+/// this much of a draw, and check the listed teams against the rules that
+/// do not need it ([`check_listed_teams`]). Every team is empty.
+pub fn draw_selection(
+    pools: &Pools,
+    plan: &Plan,
+    history: &History,
+    merged: &Merged,
+    seed: &Seed,
+) -> Result<Outcome, DrawError> {
+    check_merged(plan, merged)?;
+    let (chosen, strata) = draw_plan_targets(pools, plan, history, seed)?;
+    let earlier = eligibility::earlier_teams(pools, plan, merged);
+    let visits = chosen
+        .into_iter()
+        .map(|(target, items)| Visit {
+            merged: earlier.get(&pools.targets[target as usize].code).map(|&(rank, _)| rank),
+            target,
+            items,
+            team: Vec::new(),
+        })
+        .collect();
     Ok(Outcome { visits, strata })
 }
 

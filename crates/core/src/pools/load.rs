@@ -49,6 +49,18 @@ pub trait CsvSource: Sync {
 /// Loads and validates the pool folder whose files `source` gives. On any
 /// problem, returns all of them (up to [`Problems::CAP`]) and no pools.
 pub fn load_csv(source: &impl CsvSource, options: LoadOptions) -> Result<Pools, Problems> {
+    load_csv_files(source, options, true)
+}
+
+/// Loads a pool folder that holds no `conflicts.csv`, the confidential
+/// recusal list, as one given to the public for partial verification
+/// (`docs/VERIFY.md`): the pools have no conflicts, and their conflicts
+/// snapshot is that of an empty list, not of the list the draw used.
+pub fn load_csv_without_conflicts(source: &impl CsvSource, options: LoadOptions) -> Result<Pools, Problems> {
+    load_csv_files(source, options, false)
+}
+
+fn load_csv_files(source: &impl CsvSource, options: LoadOptions, conflicts: bool) -> Result<Pools, Problems> {
     // The target directory is nearly all of the work; it spreads itself over
     // the cores while the four small files are read beside it.
     let mut problems = Problems::default();
@@ -74,6 +86,7 @@ pub fn load_csv(source: &impl CsvSource, options: LoadOptions) -> Result<Pools, 
             let mut folder = CsvFolder {
                 source,
                 encoding: options.encoding,
+                conflicts,
             };
             load_small(&mut folder, &sources)
         },
@@ -180,6 +193,8 @@ pub trait Rows {
 struct CsvFolder<'a, S> {
     source: &'a S,
     encoding: Encoding,
+    /// Whether `conflicts.csv` is read (or, when `false`, taken as empty).
+    conflicts: bool,
 }
 
 impl<S: CsvSource> Rows for CsvFolder<'_, S> {
@@ -190,6 +205,9 @@ impl<S: CsvSource> Rows for CsvFolder<'_, S> {
         problems: &mut Problems,
         each: &mut dyn FnMut(&Row<'_>, &Header, &mut Problems),
     ) {
+        if kind == "conflicts" && !self.conflicts {
+            return;
+        }
         let name = format!("{kind}.csv");
         let Some(text) = self.read_text(&name, problems) else {
             return;

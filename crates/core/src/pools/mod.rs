@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::ids::{CertNo, CreditCode, ItemCode};
 use crate::snapshot::{list_hash, Hash32};
 
-pub use load::{load_csv, CsvSource, LoadOptions};
+pub use load::{load_csv, load_csv_without_conflicts, CsvSource, LoadOptions};
 pub use table::{DecodeError, Encoding, Problem, Problems, UnknownEncoding};
 
 /// Credit-risk class (信用风险分类). Confidential: used for ratios, never published.
