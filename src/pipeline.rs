@@ -128,7 +128,7 @@ impl<'a> DrawInputs<'a> {
     ) -> Result<Drawn, DrawError> {
         let plan = self.plan;
         let outcome = draw_new(pools, plan, &self.history, &self.merged, &seed.seed)?;
-        let merge = plan.merge_with.as_ref().map(|_| bundle::MergeInputs {
+        let merge = plan.merge_with().as_ref().map(|_| bundle::MergeInputs {
             merged: &self.merged,
             sources: &self.merge_sources,
         });
@@ -142,7 +142,7 @@ impl<'a> DrawInputs<'a> {
             &outcome,
             created_at,
         );
-        let name = bundle::bundle_name(ledger.as_ref().map_or(&plan.id, |l| &l.task_id), &seed.seed);
+        let name = bundle::bundle_name(ledger.as_ref().map_or(plan.id(), |l| &l.task_id), &seed.seed);
         for contents in [&mut confidential, &mut public] {
             contents.manifest.ledger = ledger.clone();
         }

@@ -137,7 +137,7 @@ fn redo_bundle(stored: &bundle::Stored, pools: &Pools, mut report: Report) -> Re
         )));
     }
     if bytes_hash(stored.plan_json.as_bytes()) != m.plan.sha256
-        || stored.plan.id != m.plan.id
+        || stored.plan.id() != m.plan.id
         || stored.plan != m.plan.content
     {
         return Err(report.differ(format!("{copy}plan.json is not the plan named in manifest.json")));

@@ -468,6 +468,47 @@ async fn scheduled_steps_run_once_on_the_desk_across_a_restart() {
     assert_eq!(announcement["occurrence"], "quarterly@2026-04-01T01:00:00Z");
 }
 
+/// A scheduled plan's dated id is a plan number like any other: a job whose
+/// plan id leaves no room for the date is refused at its step, and nothing
+/// is announced under an id no bundle reader would accept.
+#[tokio::test]
+async fn a_scheduled_plan_too_long_to_date_is_refused_at_its_step() {
+    use shuangsui::schedule::{Action, Executor, Occurrence, Schedule};
+    use shuangsui::scheduled::DeskExecutor;
+
+    let app = TestApp::spawn().await;
+    let plans = &app.config.plans_dir;
+    // 30 characters: a valid plan id, 39 once dated (at most 32 are allowed).
+    let long = "PZ-SCJG-2026-QUARTERLY-LONG-ID";
+    let text = std::fs::read_to_string(plans.join("test-plan.toml")).unwrap();
+    std::fs::write(
+        plans.join("long.toml"),
+        text.replace("id = \"TEST-1\"", &format!("id = \"{long}\"")),
+    )
+    .unwrap();
+    let schedule_path = plans.parent().unwrap().join("schedule.toml");
+    std::fs::write(
+        &schedule_path,
+        "[[job]]\nname = \"long\"\ncron = \"0 9 1 1,4,7,10 *\"\nplan = \"plans/long.toml\"\n\
+         seed = \"commit\"\nannounce_ahead = \"7d\"\n",
+    )
+    .unwrap();
+    let schedule = Schedule::load(&schedule_path).unwrap();
+    let job = schedule.job("long").unwrap();
+    let april = chrono::DateTime::parse_from_rfc3339("2026-04-01T01:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let executor = DeskExecutor::new(app.state.desk.clone());
+    let err = executor
+        .run(job, &Occurrence::new("long", april), Action::Announce)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("dated for its occurrence") && err.contains("id"), "{err}");
+    let (_, announcements) = app.get("/api/v1/announcements").await;
+    assert_eq!(announcements.as_array().unwrap().len(), 0, "{announcements}");
+}
+
 async fn get_raw(app: &TestApp, uri: &str) -> (StatusCode, String, String) {
     let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
     let response = app.router().oneshot(request).await.unwrap();

@@ -175,7 +175,7 @@ impl Desk {
             return Ok(None);
         };
         let plan_id = match self.announcement(task_id).await? {
-            Some((announcement, _)) => announcement.plan.id,
+            Some((announcement, _)) => announcement.plan.id().to_owned(),
             None => return Err(TaskError::UnknownTask(task_id.to_owned())),
         };
         let mut substitutions = Vec::new();

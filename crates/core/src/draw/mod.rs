@@ -184,10 +184,10 @@ fn draw_plan_targets(
             return Err(DrawError::UnknownDepartment(department.to_owned()));
         }
     }
-    if let Some(joint) = &plan.joint {
+    if let Some(joint) = plan.joint() {
         // plan.json may come from anywhere: hold it to the rules of §13.
         let sorted = joint.participants.windows(2).all(|w| w[0] < w[1]);
-        if joint.participants.is_empty() || !sorted || joint.participants.contains(&plan.department) {
+        if joint.participants.is_empty() || !sorted || joint.participants.iter().any(|d| d == plan.department()) {
             return Err(DrawError::Joint(
                 "participants must be a non-empty, sorted list of distinct departments other than the initiating one"
                     .into(),
@@ -195,7 +195,7 @@ fn draw_plan_targets(
         }
     }
     let items = plan_items(pools, plan)?;
-    if plan.joint.is_some() {
+    if plan.joint().is_some() {
         draw_joint_targets(pools, plan, history, seed, &items)
     } else {
         draw_targets(pools, plan, history, seed, &items)
@@ -205,7 +205,7 @@ fn draw_plan_targets(
 /// The earlier visits must be exactly those of the plans named in
 /// `merge_with`, all of this plan's inspection date (spec §14).
 fn check_merged(plan: &Plan, merged: &Merged) -> Result<(), DrawError> {
-    let named = plan.merge_with.as_deref().unwrap_or_default();
+    let named = plan.merge_with().unwrap_or_default();
     if merged.plans != named {
         return Err(DrawError::Merge(format!(
             "the plan names [{}] in merge_with, the earlier visits given are of [{}]",
@@ -220,10 +220,12 @@ fn check_merged(plan: &Plan, merged: &Merged) -> Result<(), DrawError> {
                 visit.plan_id
             )));
         }
-        if visit.date != plan.inspection_date {
+        if visit.date != plan.inspection_date() {
             return Err(DrawError::Merge(format!(
                 "plan {} inspects on {}, this plan on {}: only plans of one inspection date merge",
-                visit.plan_id, visit.date, plan.inspection_date
+                visit.plan_id,
+                visit.date,
+                plan.inspection_date()
             )));
         }
     }
@@ -232,7 +234,7 @@ fn check_merged(plan: &Plan, merged: &Merged) -> Result<(), DrawError> {
 
 /// The plan's items as indices into `Pools::items`, ascending.
 fn plan_items(pools: &Pools, plan: &Plan) -> Result<Vec<u32>, DrawError> {
-    plan.items
+    plan.items()
         .iter()
         .map(|code| {
             let index = pools
@@ -282,9 +284,9 @@ struct PlanFilters {
 impl PlanFilters {
     fn of(pools: &Pools, plan: &Plan) -> Self {
         PlanFilters {
-            entity_types: label_filter(&pools.entity_types, &plan.targets.entity_types),
-            industries: label_filter(&pools.industries, &plan.targets.industries),
-            townships: label_filter(&pools.townships, &plan.targets.townships),
+            entity_types: label_filter(&pools.entity_types, &plan.targets().entity_types),
+            industries: label_filter(&pools.industries, &plan.targets().industries),
+            townships: label_filter(&pools.townships, &plan.targets().townships),
         }
     }
 }
@@ -370,7 +372,7 @@ fn draw_item(
             drawn: k as u32,
         });
     };
-    match &plan.quota {
+    match plan.quota() {
         Quota::Count(count) => {
             let mut all: Vec<u32> = by_class.concat();
             all.sort_unstable(); // credit-code order across classes
@@ -471,7 +473,7 @@ fn draw_joint_targets(
             drawn: k as u32,
         });
     };
-    match &plan.quota {
+    match plan.quota() {
         Quota::Count(count) => {
             let mut all: Vec<u32> = by_class.concat();
             all.sort_unstable();
@@ -519,14 +521,14 @@ pub const JOINT_STRATUM_ITEM: &str = "*";
 /// an inspection dated d excludes the pair when d + N days > inspection date.
 fn recently_inspected(pools: &Pools, plan: &Plan, history: &History) -> HashMap<u32, HashSet<u32>> {
     let mut excluded: HashMap<u32, HashSet<u32>> = HashMap::new();
-    let days = plan.exclude_inspected_within_days;
+    let days = plan.exclude_inspected_within_days();
     if days == 0 {
         return excluded;
     }
     for inspection in &history.inspections {
         // A window that reaches past the calendar's end covers the date.
         let window_end = inspection.date.checked_add_days(chrono::Days::new(days as u64));
-        if window_end.is_some_and(|end| end <= plan.inspection_date) {
+        if window_end.is_some_and(|end| end <= plan.inspection_date()) {
             continue;
         }
         let target = pools.target_index(&inspection.code);

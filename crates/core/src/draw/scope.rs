@@ -50,9 +50,13 @@ pub fn draw_new(
 /// Every value of the plan's target filters must be a value of its column.
 fn check_filters(pools: &Pools, plan: &Plan) -> Result<(), DrawError> {
     let filters = [
-        ("targets.townships", &plan.targets.townships, &pools.townships),
-        ("targets.entity_types", &plan.targets.entity_types, &pools.entity_types),
-        ("targets.industries", &plan.targets.industries, &pools.industries),
+        ("targets.townships", &plan.targets().townships, &pools.townships),
+        (
+            "targets.entity_types",
+            &plan.targets().entity_types,
+            &pools.entity_types,
+        ),
+        ("targets.industries", &plan.targets().industries, &pools.industries),
     ];
     for (field, values, labels) in filters {
         if let Some(value) = values.iter().find(|v| labels.get(v).is_none()) {
