@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use proptest::prelude::*;
 use shuangsui::bundle::{assignments_csv, Visibility};
-use shuangsui::draw::{draw, result_hash, Bar, DrawError, Outcome};
+use shuangsui::draw::{draw, result_hash, Bar, DrawError, MergeFault, Outcome};
 use shuangsui::history::{History, Inspection};
 use shuangsui::plan::Plan;
 use shuangsui::pools::{Pools, RiskClass};
@@ -724,10 +724,18 @@ fn a_merging_plan_is_not_drawn_without_its_earlier_visits() {
     let text = plan_toml(&pools, 1, "[selection]\ncount = 5")
         .replace("id = \"TEST-1\"", "id = \"TEST-2\"\nmerge_with = [\"TEST-1\"]");
     let merging = Plan::parse_toml(&text, "m.toml").unwrap();
-    assert!(matches!(
-        draw(&pools, &merging, &History::default(), &seed(36)),
-        Err(DrawError::Merge(_))
-    ));
+    let err = draw(&pools, &merging, &History::default(), &seed(36)).unwrap_err();
+    assert_eq!(
+        err,
+        DrawError::Merge(MergeFault::Plans {
+            named: vec!["TEST-1".into()],
+            given: vec![],
+        })
+    );
+    assert_eq!(
+        err.to_string(),
+        "merging with earlier plans: the plan names [TEST-1] in merge_with, the earlier visits given are of []"
+    );
     let itself = text.replace("[\"TEST-1\"]", "[\"TEST-2\"]");
     assert!(Plan::parse_toml(&itself, "m.toml").is_err());
 }

@@ -90,7 +90,7 @@ impl Desk {
             }
             let (log, entry) =
                 substitute_checked(&stored, &pools, log, &request, &decided_at).map_err(|e| match e {
-                    SubstituteError::Refused(e) => TaskError::SubstitutionRefused(e.to_string()),
+                    SubstituteError::Refused(e) => TaskError::SubstitutionRefused(e),
                     SubstituteError::Redraw(RedrawError::Draw(e)) => TaskError::Draw(e),
                     SubstituteError::Redraw(e) => TaskError::Invalid(format!("bundle {}: {e}", record.bundle)),
                 })?;

@@ -13,6 +13,7 @@ mod teams;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -81,9 +82,9 @@ pub enum DrawError {
     #[error("the joint plan asks for {count} targets but only {eligible} are eligible for any of its items")]
     JointCountTooLarge { count: u32, eligible: u32 },
     #[error("joint plan: {0}")]
-    Joint(String),
+    Joint(JointFault),
     #[error("merging with earlier plans: {0}")]
-    Merge(String),
+    Merge(MergeFault),
     #[error("a plan may hold at most 64 distinct enforcement fields, this one has {0}")]
     TooManyFields(usize),
     #[error("{}", shortage_report(.0))]
@@ -102,7 +103,43 @@ pub enum DrawError {
     },
     /// A new plan that would draw no visit at all.
     #[error("the plan draws no visit: {0}")]
-    NoVisits(String),
+    NoVisits(NoVisits),
+}
+
+/// Why a joint plan cannot be drawn (spec §13). Plans are checked when they
+/// are built, so the draw meets these only if that check ever falls short.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JointFault {
+    #[error("participants must be a non-empty, sorted list of distinct departments other than the initiating one")]
+    Participants,
+    #[error("it draws once over the union of its items, so it needs ratios or count, not the items' own ratios")]
+    ItemRatios,
+}
+
+/// Why the earlier visits given do not fit the plan's `merge_with` (spec §14).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeFault {
+    #[error("the plan names [{}] in merge_with, the earlier visits given are of [{}]", .named.join(", "), .given.join(", "))]
+    Plans { named: Vec<String>, given: Vec<String> },
+    #[error("a visit of plan {plan} is given, which merge_with does not name")]
+    Unnamed { plan: String },
+    #[error("plan {plan} inspects on {date}, this plan on {ours}: only plans of one inspection date merge")]
+    OtherDate {
+        plan: String,
+        date: NaiveDate,
+        ours: NaiveDate,
+    },
+}
+
+/// Why a new plan would draw no visit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoVisits {
+    #[error(
+        "no target is eligible for any of its items (check the target filters, the items' own scope and the exclusion window)"
+    )]
+    NoneEligible,
+    #[error("every quota is 0 ({eligible} eligible targets over all items and classes): raise the ratios")]
+    ZeroQuotas { eligible: u64 },
 }
 
 fn unmatched_report(field: &str, value: &str, file: &str, closest: &[String]) -> String {
@@ -188,10 +225,7 @@ fn draw_plan_targets(
         // plan.json may come from anywhere: hold it to the rules of §13.
         let sorted = joint.participants.windows(2).all(|w| w[0] < w[1]);
         if joint.participants.is_empty() || !sorted || joint.participants.iter().any(|d| d == plan.department()) {
-            return Err(DrawError::Joint(
-                "participants must be a non-empty, sorted list of distinct departments other than the initiating one"
-                    .into(),
-            ));
+            return Err(DrawError::Joint(JointFault::Participants));
         }
     }
     let items = plan_items(pools, plan)?;
@@ -207,26 +241,23 @@ fn draw_plan_targets(
 fn check_merged(plan: &Plan, merged: &Merged) -> Result<(), DrawError> {
     let named = plan.merge_with().unwrap_or_default();
     if merged.plans != named {
-        return Err(DrawError::Merge(format!(
-            "the plan names [{}] in merge_with, the earlier visits given are of [{}]",
-            named.join(", "),
-            merged.plans.join(", ")
-        )));
+        return Err(DrawError::Merge(MergeFault::Plans {
+            named: named.to_vec(),
+            given: merged.plans.clone(),
+        }));
     }
     for visit in &merged.visits {
         if !named.contains(&visit.plan_id) {
-            return Err(DrawError::Merge(format!(
-                "a visit of plan {} is given, which merge_with does not name",
-                visit.plan_id
-            )));
+            return Err(DrawError::Merge(MergeFault::Unnamed {
+                plan: visit.plan_id.clone(),
+            }));
         }
         if visit.date != plan.inspection_date() {
-            return Err(DrawError::Merge(format!(
-                "plan {} inspects on {}, this plan on {}: only plans of one inspection date merge",
-                visit.plan_id,
-                visit.date,
-                plan.inspection_date()
-            )));
+            return Err(DrawError::Merge(MergeFault::OtherDate {
+                plan: visit.plan_id.clone(),
+                date: visit.date,
+                ours: plan.inspection_date(),
+            }));
         }
     }
     Ok(())
@@ -495,12 +526,7 @@ fn draw_joint_targets(
             }
         }
         // Refused when the plan is read: no one item's ratios govern the union.
-        Quota::ItemRatios => {
-            return Err(DrawError::Joint(
-                "it draws once over the union of its items, so it needs ratios or count, not the items' own ratios"
-                    .into(),
-            ))
-        }
+        Quota::ItemRatios => return Err(DrawError::Joint(JointFault::ItemRatios)),
     }
     drawn.sort_unstable();
     let chosen = drawn
