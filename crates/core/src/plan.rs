@@ -1,6 +1,10 @@
 //! Plans (抽查计划): what to draw, from which scope, at what ratios, and how
 //! teams are formed. A plan is written as TOML in `config/plans/` and carried
 //! into every bundle as canonical JSON (`docs/ALGORITHM.md` §4).
+//!
+//! A [`Plan`] in memory has always passed the checks of §4, §13 and §14,
+//! whichever form it was read from or built in, so the draw and everything
+//! after it never meets a plan that breaks them.
 
 use std::collections::BTreeMap;
 
