@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::ItemCode;
+use crate::ids::{ItemCode, PlanId};
 use crate::pools::{Ratio, RiskClass};
 
 #[derive(Debug, thiserror::Error)]
@@ -249,24 +249,6 @@ fn ascending<T: Ord>(list: &[T]) -> bool {
     list.windows(2).all(|w| w[0] < w[1])
 }
 
-/// Whether `id` has the form of a plan number (spec §4), as written.
-fn plan_id(id: &str) -> Result<(), PlanIdError> {
-    ItemCode::parse(id)?;
-    if id.trim() != id {
-        return Err(PlanIdError::Spaces(id.to_owned()));
-    }
-    Ok(())
-}
-
-/// Why a text is not a plan number.
-#[derive(Debug, thiserror::Error)]
-enum PlanIdError {
-    #[error(transparent)]
-    Form(#[from] crate::ids::IdError),
-    #[error("{0:?} has white space around it")]
-    Spaces(String),
-}
-
 /// Why a `selection.ratios` table is refused.
 #[derive(Debug, thiserror::Error)]
 enum RatioError {
@@ -385,7 +367,7 @@ impl Plan {
     /// and every reader goes through that, so no plan that breaks them is
     /// ever built.
     fn validate(&self) -> Result<(), PlanFault> {
-        plan_id(&self.id).map_err(|e| fault("id", "id", e.to_string()))?;
+        PlanId::parse(&self.id).map_err(|e| fault("id", "id", e.to_string()))?;
         for (json, value) in [("name", &self.name), ("department", &self.department)] {
             if value.trim().is_empty() {
                 return Err(fault(json, json, "must not be empty"));
@@ -481,7 +463,7 @@ impl Plan {
                 ));
             }
             for (n, id) in ids.iter().enumerate() {
-                plan_id(id).map_err(|e| fault("merge_with", "merge_with", e.to_string()))?;
+                PlanId::parse(id).map_err(|e| fault("merge_with", "merge_with", e.to_string()))?;
                 if *id == self.id {
                     return Err(fault("merge_with", "merge_with", "a plan cannot merge with itself"));
                 }
