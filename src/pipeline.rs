@@ -142,7 +142,7 @@ impl<'a> DrawInputs<'a> {
     ) -> Result<Drawn, DrawError> {
         let plan = self.plan;
         let outcome = draw_new(pools, plan, &self.history, &self.merged, &seed.seed)?;
-        let name = bundle::bundle_name(ledger.as_ref().map_or(&plan.id, |l| &l.task_id), &seed.seed);
+        let name = bundle::bundle_name(ledger.as_ref().map_or(plan.id(), |l| &l.task_id), &seed.seed);
         let (confidential, public) = self.contents(pools, seed, &outcome, ledger, created_at);
         Ok(Drawn {
             name,
@@ -172,7 +172,7 @@ impl<'a> DrawInputs<'a> {
         ledger: Option<LedgerRef>,
         created_at: &str,
     ) -> (Contents, Contents) {
-        let merge = self.plan.merge_with.as_ref().map(|_| bundle::MergeInputs {
+        let merge = self.plan.merge_with().as_ref().map(|_| bundle::MergeInputs {
             merged: &self.merged,
             sources: &self.merge_sources,
         });

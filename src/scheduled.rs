@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::desk::{Desk, MethodRequest, SeedMaterial, TaskError};
 use crate::ledger::{Appended, Key, Kind, LedgerError, Payload};
-use crate::plan::{Plan, PlanError, PlanFile};
+use crate::plan::{Plan, PlanError, PlanFault, PlanFile};
 use crate::schedule::{Action, BoxFuture, Executor, Job, Occurrence, Outcome, SeedMethod, StepError};
 
 /// Why a step of an occurrence failed; the scheduler logs it and retries.
@@ -27,6 +27,12 @@ pub enum ScheduledError {
     Task(#[from] TaskError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error("plan {path}, dated for its occurrence: {fault}")]
+    Dated {
+        path: String,
+        #[source]
+        fault: PlanFault,
+    },
     #[error("task {0} waits for its beacon round: post it to /api/v1/draws")]
     AwaitingBeacon(String),
     /// Names the step, as the log line needs: `draw JOB@TIME: …`.
@@ -62,16 +68,22 @@ impl DeskExecutor {
 
     /// The plan of one occurrence: the job's plan, dated and named for it.
     fn plan(job: &Job, occurrence: &Occurrence) -> Result<Plan, ScheduledError> {
-        let mut plan = Plan::load(job.plan())?;
+        let mut plan = Plan::load(job.plan())?.into_parts();
         let local = occurrence.at.with_timezone(&job.timezone()).date_naive();
         plan.id = format!("{}-{}", plan.id, local.format("%Y%m%d"));
         plan.inspection_date = local;
-        Ok(plan)
+        // The dated id is held to the plan rules like any other: one too
+        // long for a plan number must not reach a bundle it could not be
+        // read back from.
+        Plan::new(plan).map_err(|fault| ScheduledError::Dated {
+            path: job.plan().display().to_string(),
+            fault,
+        })
     }
 
     async fn announce(&self, job: &Job, occurrence: &Occurrence) -> Result<Outcome, ScheduledError> {
         let plan = Self::plan(job, occurrence)?;
-        if self.desk.announcement(&plan.id).await?.is_some() {
+        if self.desk.announcement(plan.id()).await?.is_some() {
             return Ok(Outcome::AlreadyDone);
         }
         let at = occurrence.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -87,7 +99,7 @@ impl DeskExecutor {
     }
 
     async fn draw(&self, job: &Job, occurrence: &Occurrence) -> Result<Outcome, ScheduledError> {
-        let task = Self::plan(job, occurrence)?.id;
+        let task = Self::plan(job, occurrence)?.id().to_owned();
         if self.desk.ledger.get(&Key::Draw(&task)).await?.is_some() {
             return Ok(Outcome::AlreadyDone);
         }
@@ -106,7 +118,7 @@ impl DeskExecutor {
     }
 
     async fn skip(&self, job: &Job, occurrence: &Occurrence) -> Result<Outcome, ScheduledError> {
-        let task = Self::plan(job, occurrence)?.id;
+        let task = Self::plan(job, occurrence)?.id().to_owned();
         let payload = Skipped {
             occurrence: occurrence.key.clone(),
             reason: "missed while the service was down".into(),

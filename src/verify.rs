@@ -201,7 +201,7 @@ fn redo_bundle(
         )));
     }
     if bytes_hash(stored.plan_json.as_bytes()) != m.plan.sha256
-        || stored.plan.id != m.plan.id
+        || stored.plan.id() != m.plan.id
         || stored.plan != m.plan.content
     {
         return Err(report.differ(format!("{copy}plan.json is not the plan named in manifest.json")));
@@ -341,8 +341,8 @@ fn redo_bundle(
     }
     let plan = &stored.plan;
     let recusals: String = [
-        ("same-township recusal, ", plan.recusal.same_township),
-        ("previous-inspector recusal, ", plan.recusal.previous_inspector),
+        ("same-township recusal, ", plan.recusal().same_township),
+        ("previous-inspector recusal, ", plan.recusal().previous_inspector),
     ]
     .iter()
     .filter(|(_, on)| *on)
@@ -351,7 +351,8 @@ fn redo_bundle(
     report.pass(format!(
         "{copy}teams obey every rule that does not need conflicts.csv: size {}, department, certificate, \
          qualification, {recusals}workload cap {}",
-        plan.team_size, plan.workload_cap
+        plan.team_size(),
+        plan.workload_cap()
     ));
     report.skip(
         "teams (officer assignment) NOT RE-DRAWN: the draw depends on the confidential recusal list \

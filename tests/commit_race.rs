@@ -41,7 +41,7 @@ async fn fifty_simultaneous_commit_announcements_leave_a_drawable_task() {
     );
 
     let (record, _) = desks[1]
-        .draw(&plan.id, SeedMaterial::Reveal { beacon_signature: None })
+        .draw(plan.id(), SeedMaterial::Reveal { beacon_signature: None })
         .await
         .unwrap_or_else(|e| panic!("the reveal draw fails: {e}"));
     let bundle = app.bundle(&record.bundle);

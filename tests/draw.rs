@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use proptest::prelude::*;
 use shuangsui::bundle::{assignments_csv, Visibility};
-use shuangsui::draw::{draw, result_hash, Bar, DrawError, Outcome};
+use shuangsui::draw::{draw, result_hash, Bar, DrawError, MergeFault, Outcome};
 use shuangsui::history::{History, Inspection};
 use shuangsui::plan::Plan;
 use shuangsui::pools::{Pools, RiskClass};
@@ -34,7 +34,7 @@ fn assert_rules_hold(pools: &Pools, plan: &Plan, outcome: &Outcome) {
         );
         assert_eq!(
             visit.team.len(),
-            plan.team_size as usize,
+            plan.team_size() as usize,
             "short team for {}",
             target.code
         );
@@ -47,15 +47,15 @@ fn assert_rules_hold(pools: &Pools, plan: &Plan, outcome: &Outcome) {
         );
         for &i in &visit.items {
             let item = &pools.items[i as usize];
-            assert!(plan.items.contains(&item.code));
+            assert!(plan.items().contains(&item.code));
             let entity = pools.entity_types.name(target.entity_type);
             assert!(item.entity_types.is_empty() || item.entity_types.iter().any(|e| e == entity));
         }
         for &o in &visit.team {
             let officer = &pools.inspectors[o as usize];
-            assert_eq!(officer.department, plan.department);
+            assert_eq!(officer.department, plan.department());
             assert!(
-                officer.valid_until >= plan.inspection_date,
+                officer.valid_until >= plan.inspection_date(),
                 "expired certificate {}",
                 officer.cert
             );
@@ -73,7 +73,7 @@ fn assert_rules_hold(pools: &Pools, plan: &Plan, outcome: &Outcome) {
                 officer.cert,
                 target.code
             );
-            if plan.recusal.same_township {
+            if plan.recusal().same_township {
                 assert_ne!(
                     &officer.township,
                     pools.townships.name(target.township),
@@ -83,7 +83,10 @@ fn assert_rules_hold(pools: &Pools, plan: &Plan, outcome: &Outcome) {
             *loads.entry(o).or_default() += 1;
         }
     }
-    assert!(loads.values().all(|&l| l <= plan.workload_cap), "workload cap exceeded");
+    assert!(
+        loads.values().all(|&l| l <= plan.workload_cap()),
+        "workload cap exceeded"
+    );
 }
 
 #[test]
@@ -180,7 +183,7 @@ fn a_recently_inspected_target_is_excluded_for_that_item_only() {
     let inspection = |days_before: u64| Inspection {
         code: target.code,
         item: first_item.clone(),
-        date: plan.inspection_date - chrono::Days::new(days_before),
+        date: plan.inspection_date() - chrono::Days::new(days_before),
         officers: vec![],
     };
     let recent = draw(&pools, &plan, &History::new(vec![inspection(89)]), &seed(6)).unwrap();
@@ -214,7 +217,7 @@ fn the_previous_inspector_is_rotated_off() {
             .map(|v| Inspection {
                 code: pools.targets[v.target as usize].code,
                 item: pools.items[v.items[0] as usize].code.clone(),
-                date: plan.inspection_date - chrono::Days::new(400),
+                date: plan.inspection_date() - chrono::Days::new(400),
                 officers: v
                     .team
                     .iter()
@@ -252,7 +255,7 @@ fn an_infeasible_plan_names_every_short_target_and_why() {
     match draw(&pools, &plan, &History::default(), &seed(8)) {
         Err(DrawError::Shortages(shortages)) => {
             assert!(!shortages.is_empty());
-            assert!(shortages.iter().all(|s| s.available < plan.team_size));
+            assert!(shortages.iter().all(|s| s.available < plan.team_size()));
             // Reasons are itemised for the first shortages; each of those
             // must name the caps, since without caps the plan is feasible.
             let itemised: Vec<_> = shortages.iter().filter_map(|s| s.reasons.as_ref()).collect();
@@ -324,9 +327,9 @@ fn a_shortage_counts_every_officer_of_the_department_once() {
             .collect();
         let mut expected: BTreeMap<Bar, u32> = BTreeMap::new();
         let mut in_department = 0;
-        for officer in pools.inspectors.iter().filter(|o| o.department == plan.department) {
+        for officer in pools.inspectors.iter().filter(|o| o.department == plan.department()) {
             in_department += 1;
-            let bar = if officer.valid_until < plan.inspection_date {
+            let bar = if officer.valid_until < plan.inspection_date() {
                 Bar::CertificateExpired
             } else if !fields.iter().all(|f| officer.areas.iter().any(|a| a == f)) {
                 Bar::NotQualified
@@ -439,7 +442,7 @@ proptest! {
             }
             // A tight cap may make a plan infeasible; it must then say so for
             // real shortages, never hand out a short team.
-            Err(DrawError::Shortages(shortages)) => prop_assert!(shortages.iter().all(|s| s.available < plan.team_size)),
+            Err(DrawError::Shortages(shortages)) => prop_assert!(shortages.iter().all(|s| s.available < plan.team_size())),
             Err(other) => prop_assert!(false, "unexpected error {}", other),
         }
     }
@@ -464,9 +467,9 @@ fn work_is_spread_evenly_when_nothing_else_constrains_it() {
     let qualified: Vec<u32> = (0..pools.inspectors.len() as u32)
         .filter(|&o| {
             let officer = &pools.inspectors[o as usize];
-            officer.department == plan.department
+            officer.department == plan.department()
                 && officer.areas.contains(field)
-                && officer.valid_until >= plan.inspection_date
+                && officer.valid_until >= plan.inspection_date()
         })
         .collect();
     let mut loads: BTreeMap<u32, u32> = qualified.iter().map(|&o| (o, 0)).collect();
@@ -494,7 +497,7 @@ fn work_is_spread_evenly_when_nothing_else_constrains_it() {
 /// conflicted or from the target's township, no one over the cap.
 fn assert_joint_rules_hold(pools: &Pools, plan: &Plan, outcome: &Outcome) {
     let departments: Vec<&str> = plan.departments().collect();
-    let size = plan.team_size as usize;
+    let size = plan.team_size() as usize;
     let conflicts: HashSet<(&str, &str)> = pools
         .conflicts
         .iter()
@@ -525,7 +528,11 @@ fn assert_joint_rules_hold(pools: &Pools, plan: &Plan, outcome: &Outcome) {
                     "{} in the wrong sub-team",
                     officer.cert
                 );
-                assert!(officer.valid_until >= plan.inspection_date, "expired {}", officer.cert);
+                assert!(
+                    officer.valid_until >= plan.inspection_date(),
+                    "expired {}",
+                    officer.cert
+                );
                 for &i in &visit.items {
                     let item = &pools.items[i as usize];
                     if item.department == *department {
@@ -538,7 +545,7 @@ fn assert_joint_rules_hold(pools: &Pools, plan: &Plan, outcome: &Outcome) {
                     }
                 }
                 assert!(!conflicts.contains(&(officer.cert.as_str(), target.code.as_str())));
-                if plan.recusal.same_township {
+                if plan.recusal().same_township {
                     assert_ne!(&officer.township, pools.townships.name(target.township));
                 }
                 *loads.entry(o).or_default() += 1;
@@ -546,14 +553,18 @@ fn assert_joint_rules_hold(pools: &Pools, plan: &Plan, outcome: &Outcome) {
         }
         let leader = &pools.inspectors[visit.team[0] as usize];
         assert_eq!(
-            leader.department, plan.department,
+            leader.department,
+            plan.department(),
             "the leader must be of the initiator"
         );
         for &i in &visit.items {
-            assert!(plan.items.contains(&pools.items[i as usize].code));
+            assert!(plan.items().contains(&pools.items[i as usize].code));
         }
     }
-    assert!(loads.values().all(|&l| l <= plan.workload_cap), "workload cap exceeded");
+    assert!(
+        loads.values().all(|&l| l <= plan.workload_cap()),
+        "workload cap exceeded"
+    );
 }
 
 fn joint_plan(pools: &Pools, extra: &str) -> Plan {
@@ -567,7 +578,7 @@ fn a_joint_plan_draws_each_department_from_its_own_officers() {
     let plan = joint_plan(&pools, "[selection]\nratios = { A = 3, B = 3, C = 10, D = 30 }");
     let outcome = draw_ok(&pools, &plan, &seed(31));
     assert_joint_rules_hold(&pools, &plan, &outcome);
-    let participant = &plan.joint.as_ref().unwrap().participants[0];
+    let participant = &plan.joint().unwrap().participants[0];
     let joint_visits = outcome
         .visits
         .iter()
@@ -622,7 +633,7 @@ fn a_joint_shortage_names_the_short_department() {
             let departments: Vec<&str> = plan.departments().collect();
             assert!(shortages
                 .iter()
-                .all(|s| s.available < plan.team_size && departments.contains(&s.department.as_deref().unwrap())));
+                .all(|s| s.available < plan.team_size() && departments.contains(&s.department.as_deref().unwrap())));
             let message = DrawError::Shortages(shortages).to_string();
             assert!(departments.iter().any(|d| message.contains(d)), "{message}");
         }
@@ -641,7 +652,7 @@ fn joint_plans_are_refused_when_malformed() {
     };
     // No single item's ratios can govern a draw over the union of items.
     refused(good.replace("[selection]\ncount = 5", ""), "ratios or count");
-    let initiator = plan(&pools, 1, "").department;
+    let initiator = plan(&pools, 1, "").department().to_owned();
     refused(
         good.replace("joint = [\"", &format!("joint = [\"{initiator}\", \"")),
         "initiates",
@@ -700,7 +711,7 @@ proptest! {
             }
             Err(DrawError::Shortages(shortages)) => prop_assert!(shortages
                 .iter()
-                .all(|s| s.available < plan.team_size && s.department.is_some())),
+                .all(|s| s.available < plan.team_size() && s.department.is_some())),
             Err(other) => prop_assert!(false, "unexpected error {}", other),
         }
     }
@@ -713,10 +724,18 @@ fn a_merging_plan_is_not_drawn_without_its_earlier_visits() {
     let text = plan_toml(&pools, 1, "[selection]\ncount = 5")
         .replace("id = \"TEST-1\"", "id = \"TEST-2\"\nmerge_with = [\"TEST-1\"]");
     let merging = Plan::parse_toml(&text, "m.toml").unwrap();
-    assert!(matches!(
-        draw(&pools, &merging, &History::default(), &seed(36)),
-        Err(DrawError::Merge(_))
-    ));
+    let err = draw(&pools, &merging, &History::default(), &seed(36)).unwrap_err();
+    assert_eq!(
+        err,
+        DrawError::Merge(MergeFault::Plans {
+            named: vec!["TEST-1".into()],
+            given: vec![],
+        })
+    );
+    assert_eq!(
+        err.to_string(),
+        "merging with earlier plans: the plan names [TEST-1] in merge_with, the earlier visits given are of []"
+    );
     let itself = text.replace("[\"TEST-1\"]", "[\"TEST-2\"]");
     assert!(Plan::parse_toml(&itself, "m.toml").is_err());
 }

@@ -11,7 +11,7 @@ use std::process::Command;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
-use shuangsui::draw::{check_new_plan, draw, draw_new, DrawError};
+use shuangsui::draw::{check_new_plan, draw, draw_new, DrawError, NoVisits};
 use shuangsui::history::History;
 use shuangsui::merge::Merged;
 use shuangsui::pools::Pools;
@@ -82,7 +82,17 @@ fn the_library_refuses_an_unmatched_filter_and_an_empty_draw_but_replays_them() 
 
     let plan = common::plan(&pools, 2, NO_QUOTA);
     let err = check_new_plan(&pools, &plan, &none).unwrap_err();
-    assert!(matches!(err, DrawError::NoVisits(_)), "{err}");
+    // The reason is data, not text: every quota is 0 over eligible targets.
+    let DrawError::NoVisits(NoVisits::ZeroQuotas { eligible }) = err else {
+        panic!("{err}")
+    };
+    assert!(eligible > 0);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the plan draws no visit: every quota is 0 ({eligible} eligible targets over all items and classes): raise the ratios"
+        )
+    );
     assert!(matches!(
         draw_new(&pools, &plan, &none, &Merged::default(), &seed),
         Err(DrawError::NoVisits(_))

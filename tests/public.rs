@@ -134,7 +134,7 @@ fn every_page_and_export_on_real_bundles() {
         task_id: "T-2026-001".into(),
         plan_id: "TEST-1".into(),
         plan_name: "测试计划".into(),
-        department: ceremony.manifest.plan.content.department.clone(),
+        department: ceremony.manifest.plan.content.department().to_owned(),
         inspection_date: "2026-03-02".into(),
         seed_method: "公开摇号：2026-01-05 10:00 现场录入".into(),
         announced_at: "2026-01-01 09:00".into(),

@@ -2,17 +2,19 @@
 //! real port): every endpoint, the token, announce → draw, a draw asked for
 //! twice, a redraw, a restart, and a tampered ledger.
 
+#[path = "common/app.rs"]
+mod app;
 mod common;
 
 use std::path::PathBuf;
 
+use app::{TestApp, TOKEN};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
 use serde_json::{json, Value};
 use shuangsui::clock::{Clock, FixedClock, SystemClock, Zone};
-use shuangsui::service::config::{Config, Token};
-use shuangsui::service::{app, AppState, ServeError};
+use shuangsui::service::config::Config;
+use shuangsui::service::{AppState, ServeError};
 use tower::ServiceExt;
 
 /// The service on `config`, on the wall clock.
@@ -20,27 +22,11 @@ async fn state(config: &Config) -> Result<AppState, ServeError> {
     shuangsui::service::state(config, std::sync::Arc::new(SystemClock)).await
 }
 
-const TOKEN: &str = "operator-token-for-tests";
-
-struct TestApp {
-    _root: tempfile::TempDir,
-    config: Config,
-    state: AppState,
-    clock: std::sync::Arc<dyn Clock>,
-}
-
+/// The service tests' app: the common one on the small pool of seed 31,
+/// with `test-plan` (two items, no filters) in its plans folder.
 impl TestApp {
-    async fn spawn() -> TestApp {
-        // A calendar of this year and the next, so deadlines never run off
-        // the table whatever day the tests run (the official tables are
-        // tested in tests/calendar.rs).
-        let this_year = chrono::Datelike::year(&chrono::Utc::now());
-        Self::spawn_with_holidays(|holidays| {
-            for year in [this_year - 1, this_year, this_year + 1] {
-                std::fs::write(holidays.join(format!("{year}.toml")), test_table(year)).unwrap();
-            }
-        })
-        .await
+    async fn spawn_service() -> TestApp {
+        Self::spawn_with_holidays(app::test_tables).await
     }
 
     /// With the holiday tables `fill` writes into the (empty) folder.
@@ -51,78 +37,26 @@ impl TestApp {
     /// With holiday tables, and the configuration changed by `adjust` before
     /// the first start.
     async fn spawn_custom(fill: impl FnOnce(&std::path::Path), adjust: impl FnOnce(&mut Config)) -> TestApp {
-        Self::spawn_on(std::sync::Arc::new(SystemClock), fill, adjust).await
+        Self::spawn_service_on(std::sync::Arc::new(SystemClock), fill, adjust).await
     }
 
     /// On `clock`, with holiday tables and the configuration changed by
     /// `adjust`.
-    async fn spawn_on(
+    async fn spawn_service_on(
         clock: std::sync::Arc<dyn Clock>,
         fill: impl FnOnce(&std::path::Path),
         adjust: impl FnOnce(&mut Config),
     ) -> TestApp {
-        let root = tempfile::tempdir().unwrap();
-        let pools = common::small_pool(root.path(), 31);
-        let plans = root.path().join("plans");
-        std::fs::create_dir_all(&plans).unwrap();
-        let loaded = common::load_pools(&pools);
-        std::fs::write(plans.join("test-plan.toml"), common::plan_toml(&loaded, 2, "")).unwrap();
-        let holidays = root.path().join("holidays");
-        std::fs::create_dir_all(&holidays).unwrap();
-        fill(&holidays);
-        let mut config = Config::at(root.path().join("state"), pools, plans, holidays);
-        config.token = Token::new(TOKEN.into());
-        adjust(&mut config);
-        let state = shuangsui::service::state(&config, clock.clone()).await.unwrap();
-        TestApp {
-            _root: root,
-            config,
-            state,
-            clock,
-        }
-    }
-
-    fn holidays(&self) -> PathBuf {
-        self.config.holidays_dir.clone()
-    }
-
-    /// The same data folder opened again, as after a restart.
-    async fn restart(&mut self) {
-        self.state = shuangsui::service::state(&self.config, self.clock.clone())
-            .await
+        TestApp::spawn_on(31, clock, fill, |config| {
+            let loaded = common::load_pools(&config.pools_dir);
+            std::fs::write(
+                config.plans_dir.join("test-plan.toml"),
+                common::plan_toml(&loaded, 2, ""),
+            )
             .unwrap();
-    }
-
-    fn router(&self) -> Router {
-        app(self.state.clone())
-    }
-
-    async fn call(&self, method: &str, uri: &str, body: Option<Value>, token: Option<&str>) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let request = match body {
-            Some(body) => request
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_string())),
-            None => request.body(Body::empty()),
-        }
-        .unwrap();
-        let response = self.router().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 16 << 20).await.unwrap();
-        let value =
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, value)
-    }
-
-    async fn get(&self, uri: &str) -> (StatusCode, Value) {
-        self.call("GET", uri, None, None).await
-    }
-
-    async fn operator(&self, uri: &str, body: Value) -> (StatusCode, Value) {
-        self.call("POST", uri, Some(body), Some(TOKEN)).await
+            adjust(config)
+        })
+        .await
     }
 
     async fn announce_commit(&self) -> Value {
@@ -135,15 +69,11 @@ impl TestApp {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
     }
-
-    fn publications(&self) -> PathBuf {
-        self.config.data_dir.join("publications")
-    }
 }
 
 #[tokio::test]
 async fn operator_endpoints_refuse_without_the_token() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let body = json!({"plan": "test-plan", "seed_method": {"kind": "commit"}});
     for token in [None, Some("wrong-token-wrong-token")] {
         let (status, reply) = app
@@ -162,7 +92,7 @@ async fn operator_endpoints_refuse_without_the_token() {
 
 #[tokio::test]
 async fn announce_then_draw_once_and_verify() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let announced = app.announce_commit().await;
     let task = announced["task_id"].as_str().unwrap().to_owned();
     assert_eq!(announced["seed_method"]["kind"], "commit");
@@ -199,7 +129,7 @@ async fn announce_then_draw_once_and_verify() {
 
 #[tokio::test]
 async fn seed_material_must_fit_the_announcement() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let past = json!({"plan": "test-plan", "seed_method": {"kind": "ceremony", "at": "2020-01-01T10:00:00+08:00"}});
     let (status, reply) = app.operator("/api/v1/announcements", past).await;
     assert_eq!(
@@ -234,7 +164,7 @@ async fn seed_material_must_fit_the_announcement() {
 
 #[tokio::test]
 async fn a_redraw_is_a_new_linked_task_and_both_stay_public() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
     app.operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
         .await;
@@ -266,7 +196,7 @@ async fn a_redraw_is_a_new_linked_task_and_both_stay_public() {
 
 #[tokio::test]
 async fn a_restart_keeps_every_draw_and_never_redraws() {
-    let mut app = TestApp::spawn().await;
+    let mut app = TestApp::spawn_service().await;
     let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
     let (_, first) = app
         .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
@@ -283,7 +213,7 @@ async fn a_restart_keeps_every_draw_and_never_redraws() {
 
 #[tokio::test]
 async fn a_tampered_ledger_row_is_detected() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
     app.operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
         .await;
@@ -307,7 +237,7 @@ async fn a_tampered_ledger_row_is_detected() {
 
 #[tokio::test]
 async fn read_endpoints_and_errors_speak_json() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let (status, pools) = app.get("/api/v1/pools").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(pools["counts"]["targets"], 1500);
@@ -346,7 +276,7 @@ async fn read_endpoints_and_errors_speak_json() {
 
 #[tokio::test]
 async fn an_unannounced_draw_is_marked_as_such() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let (status, record) = app.operator("/api/v1/adhoc-draws", json!({"plan": "test-plan"})).await;
     assert_eq!(status, StatusCode::CREATED, "{record}");
     let bundle = app.publications().join(record["bundle"].as_str().unwrap());
@@ -358,7 +288,7 @@ async fn an_unannounced_draw_is_marked_as_such() {
 
 #[tokio::test]
 async fn the_openapi_document_names_every_route() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let (status, doc) = app.get("/api/v1/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -389,7 +319,7 @@ async fn the_openapi_document_names_every_route() {
 
 #[tokio::test]
 async fn serves_over_a_real_port() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = app.router();
@@ -416,7 +346,7 @@ async fn scheduled_steps_run_once_on_the_desk_across_a_restart() {
     use shuangsui::schedule::{Action, Executor, Occurrence, Outcome, Schedule};
     use shuangsui::scheduled::DeskExecutor;
 
-    let mut app = TestApp::spawn().await;
+    let mut app = TestApp::spawn_service().await;
     let schedule_path = app.config.plans_dir.parent().unwrap().join("schedule.toml");
     let job_toml = "[[job]]\nname = \"quarterly\"\ncron = \"0 9 1 1,4,7,10 *\"\nplan = \"plans/test-plan.toml\"\n\
                     seed = \"commit\"\nannounce_ahead = \"7d\"\n";
@@ -472,6 +402,47 @@ async fn scheduled_steps_run_once_on_the_desk_across_a_restart() {
     assert_eq!(announcement["occurrence"], "quarterly@2026-04-01T01:00:00Z");
 }
 
+/// A scheduled plan's dated id is a plan number like any other: a job whose
+/// plan id leaves no room for the date is refused at its step, and nothing
+/// is announced under an id no bundle reader would accept.
+#[tokio::test]
+async fn a_scheduled_plan_too_long_to_date_is_refused_at_its_step() {
+    use shuangsui::schedule::{Action, Executor, Occurrence, Schedule};
+    use shuangsui::scheduled::DeskExecutor;
+
+    let app = TestApp::spawn_service().await;
+    let plans = &app.config.plans_dir;
+    // 30 characters: a valid plan id, 39 once dated (at most 32 are allowed).
+    let long = "PZ-SCJG-2026-QUARTERLY-LONG-ID";
+    let text = std::fs::read_to_string(plans.join("test-plan.toml")).unwrap();
+    std::fs::write(
+        plans.join("long.toml"),
+        text.replace("id = \"TEST-1\"", &format!("id = \"{long}\"")),
+    )
+    .unwrap();
+    let schedule_path = plans.parent().unwrap().join("schedule.toml");
+    std::fs::write(
+        &schedule_path,
+        "[[job]]\nname = \"long\"\ncron = \"0 9 1 1,4,7,10 *\"\nplan = \"plans/long.toml\"\n\
+         seed = \"commit\"\nannounce_ahead = \"7d\"\n",
+    )
+    .unwrap();
+    let schedule = Schedule::load(&schedule_path).unwrap();
+    let job = schedule.job("long").unwrap();
+    let april = chrono::DateTime::parse_from_rfc3339("2026-04-01T01:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let executor = DeskExecutor::new(app.state.desk.clone());
+    let err = executor
+        .run(job, &Occurrence::new("long", april), Action::Announce)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("dated for its occurrence") && err.contains("id"), "{err}");
+    let (_, announcements) = app.get("/api/v1/announcements").await;
+    assert_eq!(announcements.as_array().unwrap().len(), 0, "{announcements}");
+}
+
 async fn get_raw(app: &TestApp, uri: &str) -> (StatusCode, String, String) {
     let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
     let response = app.router().oneshot(request).await.unwrap();
@@ -487,7 +458,7 @@ async fn get_raw(app: &TestApp, uri: &str) -> (StatusCode, String, String) {
 
 #[tokio::test]
 async fn public_pages_show_draws_and_find_a_drawn_business() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
     let (_, record) = app
         .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
@@ -551,7 +522,7 @@ fn urlencode(text: &str) -> String {
 
 #[tokio::test]
 async fn every_documented_read_is_routed() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let (_, doc) = app.get("/api/v1/openapi.json").await;
     for (path, operations) in doc["paths"].as_object().unwrap() {
         if operations.get("get").is_none() {
@@ -568,7 +539,7 @@ async fn every_documented_read_is_routed() {
 
 #[tokio::test]
 async fn two_instances_sharing_a_database_draw_a_task_once() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
     let other = state(&app.config).await.unwrap();
     let draw = |desk: std::sync::Arc<shuangsui::desk::Desk>, task: String| async move {
@@ -596,7 +567,7 @@ async fn two_instances_sharing_a_database_draw_a_task_once() {
 
 #[tokio::test]
 async fn past_draws_verify_after_the_pools_change_and_staged_leftovers_vanish() {
-    let mut app = TestApp::spawn().await;
+    let mut app = TestApp::spawn_service().await;
     let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
     app.operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
         .await;
@@ -617,7 +588,7 @@ async fn past_draws_verify_after_the_pools_change_and_staged_leftovers_vanish() 
 
 #[tokio::test]
 async fn results_are_recorded_once_published_in_a_notice_and_tracked_until_then() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
     app.operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
         .await;
@@ -701,10 +672,6 @@ async fn results_are_recorded_once_published_in_a_notice_and_tracked_until_then(
 }
 
 /// A one-holiday table for `year`, enough to count it as official.
-fn test_table(year: i32) -> String {
-    format!("year = {year}\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\ndays = [\"{year}-01-01\"]\n")
-}
-
 #[tokio::test]
 async fn a_deadline_past_the_official_tables_is_recorded_provisional_until_the_table_is_added() {
     // The official tables end before today's deadline does (as the shipped
@@ -714,7 +681,7 @@ async fn a_deadline_past_the_official_tables_is_recorded_provisional_until_the_t
     // The tables are the shipped ones, up to the year before today.
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/holidays");
     let table = move |year: i32| {
-        std::fs::read_to_string(shipped.join(format!("{year}.toml"))).unwrap_or_else(|_| test_table(year))
+        std::fs::read_to_string(shipped.join(format!("{year}.toml"))).unwrap_or_else(|_| app::test_table(year))
     };
     let this_year =
         chrono::Datelike::year(&shuangsui::clock::OfficeClock::system(shuangsui::clock::Zone::SHANGHAI).today());
@@ -751,7 +718,7 @@ async fn a_deadline_past_the_official_tables_is_recorded_provisional_until_the_t
 
 #[tokio::test]
 async fn a_substitute_is_drawn_recorded_published_and_verified() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
     let (_, drawn) = app
         .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
@@ -823,7 +790,7 @@ async fn a_substitute_is_drawn_recorded_published_and_verified() {
 fn three_years(holidays: &std::path::Path) {
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
     for year in [this_year - 1, this_year, this_year + 1] {
-        std::fs::write(holidays.join(format!("{year}.toml")), test_table(year)).unwrap();
+        std::fs::write(holidays.join(format!("{year}.toml")), app::test_table(year)).unwrap();
     }
 }
 
@@ -916,7 +883,7 @@ fn seeding_refuses_an_incomplete_sample_and_leaves_nothing() {
 
 #[tokio::test]
 async fn the_data_folder_records_its_database_and_refuses_another() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let marker = app.config.data_dir.join("database.toml");
     let text = std::fs::read_to_string(&marker).unwrap();
     assert!(text.contains("kind = \"sqlite\""), "{text}");
@@ -957,7 +924,7 @@ fn a_postgres_identity_leaves_out_the_password() {
 
 #[tokio::test]
 async fn ledger_verify_from_the_command_line_checks_a_service_data_folder() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
     app.operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
         .await;
@@ -1004,7 +971,7 @@ fn strings(value: &Value) -> Vec<String> {
 /// drawn beside it; the cached search index does not hold on to the old one.
 #[tokio::test]
 async fn after_a_substitution_every_view_shows_the_current_team() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
     let (_, drawn) = app
         .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
@@ -1192,7 +1159,7 @@ async fn after_a_substitution_every_view_shows_the_current_team() {
 
 #[tokio::test]
 async fn a_dropped_substitution_is_caught_against_the_ledger() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
     let (_, drawn) = app
         .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
@@ -1239,7 +1206,7 @@ async fn drawn_bundle(app: &TestApp, task: &str) -> String {
 
 #[tokio::test]
 async fn an_excel_workbook_serves_as_the_live_pools() {
-    let mut app = TestApp::spawn().await;
+    let mut app = TestApp::spawn_service().await;
     let workbook = app.config.data_dir.parent().unwrap().join("pools.xlsx");
     shuangsui::pools::write_workbook(&app.config.pools_dir, &workbook, shuangsui::pools::Encoding::Utf8).unwrap();
     let csv_snapshot = app.get("/api/v1/pools").await.1["snapshot_combined"].clone();
@@ -1270,7 +1237,7 @@ async fn an_excel_workbook_serves_as_the_live_pools() {
 
 #[tokio::test]
 async fn a_joint_plan_is_announced_drawn_verified_and_shown_by_department() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_service().await;
     let loaded = common::load_pools(&app.config.pools_dir);
     let joint = common::joint_plan_toml(&loaded, 2, 2, "[selection]\nratios = { A = 3, B = 3, C = 10, D = 30 }");
     std::fs::write(app.config.plans_dir.join("joint-plan.toml"), joint).unwrap();
@@ -1389,9 +1356,9 @@ fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
 
 /// A service on a clock that moves only when told, with the 2026 table.
 async fn spawn_at(clock: &std::sync::Arc<FixedClock>, zone: Zone) -> TestApp {
-    TestApp::spawn_on(
+    TestApp::spawn_service_on(
         clock.clone(),
-        |holidays| std::fs::write(holidays.join("2026.toml"), test_table(2026)).unwrap(),
+        |holidays| std::fs::write(holidays.join("2026.toml"), app::test_table(2026)).unwrap(),
         |config| config.time_zone = zone,
     )
     .await

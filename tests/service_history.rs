@@ -125,8 +125,9 @@ async fn a_later_draw_excludes_the_earlier_targets_and_rotates_its_officers() {
     // The rule is what keeps them apart: the same draw without it puts one
     // of A's officers back on one of the shared targets.
     let history = bundle_history(&b_dir);
-    let mut no_rotation = plan_b.clone();
+    let mut no_rotation = plan_b.clone().into_parts();
     no_rotation.recusal.previous_inspector = false;
+    let no_rotation = shuangsui::plan::Plan::new(no_rotation).unwrap();
     let without = shuangsui::draw::draw(&pools, &no_rotation, &history, &seed).unwrap();
     let repeats = without.visits.iter().any(|v| {
         let code = pools.targets[v.target as usize].code.to_string();
@@ -320,7 +321,7 @@ async fn a_refused_substitution_counts_the_same_at_the_service_and_in_the_shell(
         pools
             .inspectors
             .iter()
-            .any(|o| o.cert.as_str() == cert && o.valid_until >= plan_b.inspection_date)
+            .any(|o| o.cert.as_str() == cert && o.valid_until >= plan_b.inspection_date())
     };
     let (code, team) = visits(&b_dir)
         .into_iter()

@@ -129,7 +129,7 @@ proptest! {
         for (visit, before) in roster.outcome().visits.iter().zip(&departments_before) {
             let after: Vec<&String> = visit.team.iter().map(|&o| &pools.inspectors[o as usize].department).collect();
             prop_assert_eq!(after.iter().map(|d| d.as_str()).collect::<Vec<_>>(), before.iter().map(String::as_str).collect::<Vec<_>>());
-            prop_assert_eq!(after[0], &plan.department);
+            prop_assert_eq!(after[0], &plan.department());
         }
     }
 }
@@ -148,7 +148,7 @@ fn check_teams(
         let target = &pools.targets[visit.target as usize];
         prop_assert_eq!(
             visit.team.len(),
-            plan.team_size as usize,
+            plan.team_size() as usize,
             "short team at {}",
             target.code
         );
@@ -156,8 +156,8 @@ fn check_teams(
         for &o in &visit.team {
             *loads.entry(o).or_default() += 1;
             let officer = &pools.inspectors[o as usize];
-            prop_assert_eq!(&officer.department, &plan.department);
-            prop_assert!(officer.valid_until >= plan.inspection_date);
+            prop_assert_eq!(&officer.department, &plan.department());
+            prop_assert!(officer.valid_until >= plan.inspection_date());
             for &i in &visit.items {
                 prop_assert!(officer.areas.contains(&pools.items[i as usize].field));
             }
@@ -171,7 +171,7 @@ fn check_teams(
             prop_assert!(!taken_off.get(&visit.target).is_some_and(|s| s.contains(&o)));
         }
     }
-    prop_assert!(loads.values().all(|&n| n <= plan.workload_cap));
+    prop_assert!(loads.values().all(|&n| n <= plan.workload_cap()));
     Ok(())
 }
 
@@ -350,7 +350,7 @@ proptest! {
                 .map(|v| Inspection {
                     code: pools.targets[v.target as usize].code,
                     item: pools.items[v.items[0] as usize].code.clone(),
-                    date: plan.inspection_date - chrono::Days::new(400),
+                    date: plan.inspection_date() - chrono::Days::new(400),
                     officers: v.team.iter().map(|&o| pools.inspectors[o as usize].cert.clone()).collect(),
                 })
                 .collect(),
@@ -399,7 +399,7 @@ proptest! {
                         in_department += 1;
                         let o = o as u32;
                         let pair = (officer.cert.to_string(), target.code.to_string());
-                        let bar = if officer.valid_until < plan.inspection_date {
+                        let bar = if officer.valid_until < plan.inspection_date() {
                             Bar::CertificateExpired
                         } else if !visit.items.iter().all(|&i| officer.areas.contains(&pools.items[i as usize].field)) {
                             Bar::NotQualified

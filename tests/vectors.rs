@@ -64,7 +64,7 @@ fn draw_vectors() {
             "result_sha256": result_hash(&pools, &outcome),
             "visits": outcome.visits.len(),
         });
-        if plan.merge_with.is_some() {
+        if plan.merge_with().is_some() {
             expected["merge_sha256"] = json!(merged.hash());
         }
         pin(
@@ -175,7 +175,7 @@ fn substitution_vector() {
     );
     let log = Log {
         format: FORMAT.into(),
-        plan_id: plan.id.clone(),
+        plan_id: plan.id().to_owned().to_owned(),
         draw_result_sha256: draw_result,
         substitutions: entries,
         result_sha256: roster.result_sha256(),
@@ -216,9 +216,13 @@ fn drawn_case(name: &str) -> (PathBuf, shuangsui::pools::Pools, Plan, History, M
     let plan = Plan::load(&case.join("plan.toml")).unwrap();
     let history = read_history(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
     let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
-    let merged = match &plan.merge_with {
+    let merged = match plan.merge_with() {
         None => Merged::default(),
-        Some(named) => read_merge(named.clone(), &std::fs::read_to_string(case.join("merge.csv")).unwrap()).unwrap(),
+        Some(named) => read_merge(
+            named.to_vec(),
+            &std::fs::read_to_string(case.join("merge.csv")).unwrap(),
+        )
+        .unwrap(),
     };
     (case, pools, plan, history, merged, seed)
 }
@@ -262,7 +266,8 @@ fn substitution_vectors_for_joint_and_merged_plans() {
             );
             let leader = &pools.inspectors[pools.inspector_index(&leader).unwrap()];
             assert_eq!(
-                leader.department, plan.department,
+                leader.department,
+                plan.department(),
                 "the leader stays with the initiating department"
             );
         } else {
@@ -288,7 +293,7 @@ fn substitution_vectors_for_joint_and_merged_plans() {
         }
         let log = Log {
             format: FORMAT.into(),
-            plan_id: plan.id.clone(),
+            plan_id: plan.id().to_owned().to_owned(),
             draw_result_sha256: draw_result,
             substitutions: entries,
             result_sha256: roster.result_sha256(),

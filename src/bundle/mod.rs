@@ -93,8 +93,8 @@ pub fn merged_contents(
         algorithm_version: ALGORITHM_VERSION,
         visibility: Visibility::Confidential,
         plan: PlanRef {
-            id: plan.id.clone(),
-            name: plan.name.clone(),
+            id: plan.id().to_owned(),
+            name: plan.name().to_owned(),
             sha256: bytes_hash(plan_json.as_bytes()),
             content: plan.clone(),
         },
@@ -322,7 +322,7 @@ impl Stored {
         Ok(EarlierDraw {
             origin: self.dir.display().to_string(),
             plan_id: self.manifest.plan.id.clone(),
-            date: self.plan.inspection_date,
+            date: self.plan.inspection_date(),
             visits: self.visits()?,
             substitutions,
         })
@@ -334,7 +334,7 @@ impl Stored {
     /// not merge must carry none of these; for it the result is empty.
     pub fn merged(&self) -> Result<Merged, MergeRecordError> {
         let m = &self.manifest;
-        let Some(named) = &self.plan.merge_with else {
+        let Some(named) = self.plan.merge_with() else {
             if self.merge_csv.is_some() || m.merge_sources.is_some() || m.merge_sha256.is_some() {
                 return Err(MergeRecordError::Unexpected);
             }

@@ -168,7 +168,7 @@ impl Desk {
     ) -> Result<(Announcement, Entry), TaskError> {
         let merge_sources = self.merge_sources(&plan).await?;
         let task_id = match &redraw {
-            None => plan.id.clone(),
+            None => plan.id().to_owned(),
             Some(r) => self.redraw_id(&r.of).await?,
         };
         if let Some(existing) = self.announcement(&task_id).await? {
@@ -295,7 +295,7 @@ impl Desk {
                 None => 0,
             };
             sources.push(HistoryDraw {
-                plan_id: announced.plan.id,
+                plan_id: announced.plan.id().to_owned(),
                 task_id: record.task_id,
                 bundle: record.bundle,
                 result_sha256: record.result_sha256,
@@ -352,7 +352,7 @@ impl Desk {
     /// latest draw of that plan (a redraw replaces the draw it redoes). The
     /// plan must be drawable with them now, or it is refused at once.
     pub(super) async fn merge_sources(&self, plan: &Plan) -> Result<Vec<MergeSource>, TaskError> {
-        let Some(named) = &plan.merge_with else {
+        let Some(named) = plan.merge_with() else {
             return Ok(Vec::new());
         };
         let records = self.draw_records().await?;
@@ -361,7 +361,7 @@ impl Desk {
             let mut latest = None;
             for (record, _) in &records {
                 if let Some((announced, _)) = self.announcement(&record.task_id).await? {
-                    if announced.plan.id == *id {
+                    if announced.plan.id() == *id {
                         latest = Some(record);
                     }
                 }
@@ -369,7 +369,7 @@ impl Desk {
             let record = latest.ok_or_else(|| {
                 TaskError::Invalid(format!(
                     "plan {} merges with {id}, which has not been drawn here: draw {id} first",
-                    plan.id
+                    plan.id()
                 ))
             })?;
             sources.push(MergeSource {

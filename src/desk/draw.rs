@@ -84,7 +84,7 @@ impl Desk {
         let merge_sources = self.merge_sources(&plan).await?;
         let _one_at_a_time = self.drawing.lock().await;
         let (pools, _) = self.freeze_pools().await?;
-        let task_id = format!("{}@adhoc-{}", plan.id, &Seed::random().to_hex()[..8]);
+        let task_id = format!("{}@adhoc-{}", plan.id(), &Seed::random().to_hex()[..8]);
         let (history_sources, history) = self.fixed_history(&task_id, &plan, &merge_sources).await?;
         let (pools, plan, history) = checked(pools, plan, history).await?;
         let mut announcement = Announcement::new(
@@ -260,7 +260,7 @@ impl Desk {
     /// The bundles an announced task merges with, from the draws its
     /// announcement fixed; none for a plan that merges with none.
     fn merge_inputs(&self, announcement: &Announcement) -> Result<Vec<bundle::Stored>, TaskError> {
-        if announcement.plan.merge_with.is_none() {
+        if announcement.plan.merge_with().is_none() {
             return Ok(Vec::new());
         }
         self.merge_bundles(&announcement.merge_sources)

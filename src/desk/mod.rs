@@ -56,7 +56,7 @@ pub enum TaskError {
     #[error("task {0} was recorded as skipped (its scheduled time passed while the service was down); announce a redraw to draw it")]
     Skipped(String),
     #[error("substitution refused: {0}")]
-    SubstitutionRefused(String),
+    SubstitutionRefused(#[source] crate::substitution::ExtendError),
     #[error("{0}")]
     Raced(String),
     #[error("the seed material does not fit the announcement: {0}")]

@@ -90,7 +90,7 @@ impl Desk {
             }
             let (log, entry) =
                 substitute_checked(&stored, &pools, log, &request, &decided_at).map_err(|e| match e {
-                    SubstituteError::Refused(e) => TaskError::SubstitutionRefused(e.to_string()),
+                    SubstituteError::Refused(e) => TaskError::SubstitutionRefused(e),
                     SubstituteError::Redraw(RedrawError::Draw(e)) => TaskError::Draw(e),
                     SubstituteError::Redraw(e) => TaskError::Invalid(format!("bundle {}: {e}", record.bundle)),
                 })?;
@@ -175,7 +175,7 @@ impl Desk {
             return Ok(None);
         };
         let plan_id = match self.announcement(task_id).await? {
-            Some((announcement, _)) => announcement.plan.id,
+            Some((announcement, _)) => announcement.plan.id().to_owned(),
             None => return Err(TaskError::UnknownTask(task_id.to_owned())),
         };
         let mut substitutions = Vec::new();

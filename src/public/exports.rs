@@ -74,10 +74,10 @@ fn list_columns(draw: &PublishedDraw) -> Vec<(&'static str, Cell, f64)> {
         (PUBLIC_HEADER[5], Cell::Code, 17.0),
         (PUBLIC_HEADER[6], Cell::Code, 34.0),
     ];
-    if plan.joint.is_some() {
+    if plan.joint().is_some() {
         columns.push((DEPARTMENTS_HEADER, Cell::Plain, 24.0));
     }
-    if plan.merge_with.is_some() {
+    if plan.merge_with().is_some() {
         columns.push((MERGED_HEADER, Cell::Code, 24.0));
     }
     columns.push((DRAWN_TEAM_HEADER, Cell::Code, 34.0));
@@ -98,10 +98,10 @@ fn list_cells(draw: &PublishedDraw, row: &CurrentRow) -> Vec<String> {
         row.leader().to_owned(),
         row.team.join(";"),
     ];
-    if plan.joint.is_some() {
+    if plan.joint().is_some() {
         cells.push(drawn.departments.join(";"));
     }
-    if plan.merge_with.is_some() {
+    if plan.merge_with().is_some() {
         cells.push(drawn.merged_with.clone().unwrap_or_default());
     }
     cells.push(drawn.team.join(";"));
@@ -145,7 +145,7 @@ pub fn assignments_xlsx(draw: &PublishedDraw, list: &CurrentList) -> Result<Vec<
     // The creation time is the draw's, so the same list gives the same file.
     let mut properties = DocProperties::new()
         .set_title(format!("{} {}", m.plan.id, m.plan.name))
-        .set_author(m.plan.content.department.clone());
+        .set_author(m.plan.content.department());
     if let Some(at) = chrono::DateTime::parse_from_rfc3339(&m.created_at)
         .ok()
         .and_then(|at| ExcelDateTime::from_timestamp(at.timestamp()).ok())
@@ -172,7 +172,11 @@ pub fn assignments_xlsx(draw: &PublishedDraw, list: &CurrentList) -> Result<Vec<
         0,
         format!(
             "{} {}（检查日期 {}，结果哈希 {}；当前名单，{} 户有人员调整）",
-            m.plan.id, m.plan.name, m.plan.content.inspection_date, m.result_sha256, substituted
+            m.plan.id,
+            m.plan.name,
+            m.plan.content.inspection_date(),
+            m.result_sha256,
+            substituted
         ),
         &title,
     )?;
@@ -390,11 +394,12 @@ mod tests {
     #[test]
     fn a_joint_merging_list_keeps_its_extra_columns() {
         let mut draw = draw_named("D_000000000002", "2026-03-01T10:00:00+08:00");
-        let plan = &mut draw.manifest.plan.content;
+        let mut plan = draw.manifest.plan.content.clone().into_parts();
         plan.joint = Some(crate::plan::Joint {
             participants: vec!["卫生局".into()],
         });
         plan.merge_with = Some(vec!["EARLIER-1".into()]);
+        draw.manifest.plan.content = crate::plan::Plan::new(plan).unwrap();
         let rows = vec![PublicRow {
             number: 1,
             credit_code: "000000000000000001".into(),

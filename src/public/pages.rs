@@ -367,12 +367,12 @@ pub fn index_page(draws: &[PublishedDraw], announcements: &[AnnouncementView], l
             );
         }
         out.push_str("<dl class=\"facts\">");
-        fact(&mut out, "实施部门", "Department", Esc(&m.plan.content.department));
+        fact(&mut out, "实施部门", "Department", Esc(m.plan.content.department()));
         fact(
             &mut out,
             "检查日期",
             "Inspection date",
-            m.plan.content.inspection_date.format("%Y-%m-%d"),
+            m.plan.content.inspection_date().format("%Y-%m-%d"),
         );
         fact(
             &mut out,
@@ -488,12 +488,12 @@ fn render_draw(
         format_args!("<code>{}</code>", Esc(&m.plan.id)),
     );
     fact(&mut out, "计划名称", "Plan", Esc(&m.plan.name));
-    fact(&mut out, "实施部门", "Department", Esc(&plan.department));
+    fact(&mut out, "实施部门", "Department", Esc(plan.department()));
     fact(
         &mut out,
         "检查日期",
         "Inspection date",
-        plan.inspection_date.format("%Y-%m-%d"),
+        plan.inspection_date().format("%Y-%m-%d"),
     );
     fact(
         &mut out,
@@ -510,26 +510,26 @@ fn render_draw(
         "Teams",
         format_args!(
             "每组 {size} 人，每人最多 {cap} 户 <span class=\"en\">{size} officers per team, at most {cap} visits each</span>",
-            size = plan.team_size,
-            cap = plan.workload_cap,
+            size = plan.team_size(),
+            cap = plan.workload_cap(),
         ),
     );
     let mut recusal = String::from("申报的回避关系 <span class=\"en\">declared conflicts</span>");
-    if plan.recusal.same_township {
+    if plan.recusal().same_township {
         recusal.push_str("；同乡镇回避 <span class=\"en\">same township</span>");
     }
-    if plan.recusal.previous_inspector {
+    if plan.recusal().previous_inspector {
         recusal.push_str("；上次检查人回避 <span class=\"en\">previous inspector</span>");
     }
     fact(&mut out, "回避规则", "Recusal", recusal);
-    if plan.exclude_inspected_within_days > 0 {
+    if plan.exclude_inspected_within_days() > 0 {
         fact(
             &mut out,
             "不重复检查",
             "No repeat",
             format_args!(
                 "{days} 天内已就同一事项检查过的不再抽取 <span class=\"en\">businesses checked for the same item within {days} days are not drawn</span>",
-                days = plan.exclude_inspected_within_days,
+                days = plan.exclude_inspected_within_days(),
             ),
         );
     }
@@ -656,7 +656,7 @@ fn render_draw(
         }
     }
     out.push_str("<h2>抽查事项 <span class=\"en\">Items</span></h2>\n<ul>");
-    for code in &plan.items {
+    for code in plan.items() {
         let (name, count) = per_item.get(code.as_str()).copied().unwrap_or(("", 0));
         w!(
             out,
@@ -1215,10 +1215,12 @@ mod tests {
     #[test]
     fn item_counts_and_names_are_of_the_whole_draw_on_every_page() {
         let mut draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
-        draw.manifest.plan.content.items = ["ITEM-A", "ITEM-B", "ITEM-C"]
+        let mut plan = draw.manifest.plan.content.clone().into_parts();
+        plan.items = ["ITEM-A", "ITEM-B", "ITEM-C"]
             .iter()
             .map(|c| crate::ids::ItemCode::parse(c).unwrap())
             .collect();
+        draw.manifest.plan.content = crate::plan::Plan::new(plan).unwrap();
         // 250 rows of A, then 100 of B (rows 251–350: 50 on page 1, 50 on
         // page 2), then 10 of C, all on page 2.
         let mut rows = rows_of_item(1, 250, "ITEM-A", "甲事项");

@@ -135,7 +135,7 @@ impl SearchIndex {
                     name: d.name.clone(),
                     plan_id: d.manifest.plan.id.clone(),
                     plan_name: d.manifest.plan.name.clone(),
-                    inspection_date: d.manifest.plan.content.inspection_date.to_string(),
+                    inspection_date: d.manifest.plan.content.inspection_date().to_string(),
                 })
                 .collect(),
             rows: Vec::with_capacity(total),

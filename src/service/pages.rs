@@ -106,10 +106,10 @@ fn method_text(method: &SeedMethod) -> String {
 fn announcement_view(announcement: &Announcement, announced_at: String, drawn: Option<String>) -> AnnouncementView {
     AnnouncementView {
         task_id: announcement.task_id.clone(),
-        plan_id: announcement.plan.id.clone(),
-        plan_name: announcement.plan.name.clone(),
-        department: announcement.plan.department.clone(),
-        inspection_date: announcement.plan.inspection_date.to_string(),
+        plan_id: announcement.plan.id().to_owned(),
+        plan_name: announcement.plan.name().to_owned(),
+        department: announcement.plan.department().to_owned(),
+        inspection_date: announcement.plan.inspection_date().to_string(),
         seed_method: if announcement.unannounced {
             "未事先公告的临时抽取 / ad hoc, not announced in advance".into()
         } else {

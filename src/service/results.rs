@@ -97,7 +97,7 @@ async fn published_views(state: &AppState) -> Result<Vec<ResultView>, ApiError> 
                 .desk
                 .announcement(&task)
                 .await?
-                .map(|(a, _)| a.plan.department)
+                .map(|(a, _)| a.plan.department().to_owned())
                 .unwrap_or_default();
             authorities.insert(task.clone(), authority);
         }

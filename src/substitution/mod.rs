@@ -220,7 +220,7 @@ impl<'a> Roster<'a> {
             .map_or((&[][..], false), |(t, s)| (t.as_slice(), *s));
         if served {
             let rank = self.outcome.visits[v].merged.unwrap_or_default() as usize;
-            let named = self.plan.merge_with.as_deref().unwrap_or_default();
+            let named = self.plan.merge_with().unwrap_or_default();
             return Err(SubstitutionError::MergedVisit {
                 code: code.to_string(),
                 plan: named.get(rank).cloned().unwrap_or_default(),

@@ -1,5 +1,5 @@
 //! A service on a fresh data folder, driven through its router without a
-//! socket, for the test files that need one besides tests/service.rs.
+//! socket: the one test app of every test file that needs a service.
 
 #![allow(dead_code)]
 
@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use serde_json::Value;
-use shuangsui::clock::SystemClock;
+use shuangsui::clock::{Clock, SystemClock};
 use shuangsui::pools::Pools;
 use shuangsui::service::config::{Config, Token};
 use shuangsui::service::{app, state, AppState};
@@ -22,6 +22,22 @@ pub struct TestApp {
     pub root: tempfile::TempDir,
     pub config: Config,
     pub state: AppState,
+    pub clock: std::sync::Arc<dyn Clock>,
+}
+
+/// A holiday table for `year` with one holiday, 元旦 (the official tables
+/// are tested in tests/calendar.rs).
+pub fn test_table(year: i32) -> String {
+    format!("year = {year}\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\ndays = [\"{year}-01-01\"]\n")
+}
+
+/// Test tables for last year, this year and the next, so deadlines never
+/// run off the table whatever day the tests run.
+pub fn test_tables(holidays: &Path) {
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    for year in [this_year - 1, this_year, this_year + 1] {
+        std::fs::write(holidays.join(format!("{year}.toml")), test_table(year)).unwrap();
+    }
 }
 
 impl TestApp {
@@ -33,23 +49,44 @@ impl TestApp {
     /// The same, with the configuration changed by `adjust` before the first
     /// start (e.g. another database).
     pub async fn spawn_with(pool_seed: u64, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_on(pool_seed, std::sync::Arc::new(SystemClock), test_tables, adjust).await
+    }
+
+    /// A service on the small pool of `pool_seed` and on `clock`, with the
+    /// holiday tables `fill` writes into the (empty) folder and the
+    /// configuration changed by `adjust` before the first start.
+    pub async fn spawn_on(
+        pool_seed: u64,
+        clock: std::sync::Arc<dyn Clock>,
+        fill: impl FnOnce(&Path),
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let root = tempfile::tempdir().unwrap();
         let pools = super::common::small_pool(root.path(), pool_seed);
         let plans_dir = root.path().join("plans");
         std::fs::create_dir_all(&plans_dir).unwrap();
         let holidays = root.path().join("holidays");
         std::fs::create_dir_all(&holidays).unwrap();
-        let this_year = chrono::Datelike::year(&chrono::Utc::now());
-        for year in [this_year - 1, this_year, this_year + 1] {
-            let table =
-                format!("year = {year}\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\ndays = [\"{year}-01-01\"]\n");
-            std::fs::write(holidays.join(format!("{year}.toml")), table).unwrap();
-        }
+        fill(&holidays);
         let mut config = Config::at(root.path().join("state"), pools, plans_dir, holidays);
         config.token = Token::new(TOKEN.into());
         adjust(&mut config);
-        let state = state(&config, std::sync::Arc::new(SystemClock)).await.unwrap();
-        TestApp { root, config, state }
+        let state = state(&config, clock.clone()).await.unwrap();
+        TestApp {
+            root,
+            config,
+            state,
+            clock,
+        }
+    }
+
+    /// The same data folder opened again, as after a restart.
+    pub async fn restart(&mut self) {
+        self.state = state(&self.config, self.clock.clone()).await.unwrap();
+    }
+
+    pub fn holidays(&self) -> PathBuf {
+        self.config.holidays_dir.clone()
     }
 
     /// Adds `NAME.toml` to the plans folder and returns the plan.

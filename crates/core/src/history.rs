@@ -191,7 +191,7 @@ impl History {
     pub fn for_plan(plan: &Plan, earlier: &[EarlierDraw]) -> Result<Self, HistoryError> {
         let mut inspections = Vec::new();
         for draw in earlier {
-            if draw.date > plan.inspection_date {
+            if draw.date > plan.inspection_date() {
                 continue;
             }
             let mut visits = draw.visits.clone();

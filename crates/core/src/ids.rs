@@ -21,6 +21,8 @@ pub enum IdError {
     CreditCodeChar(char),
     #[error("统一社会信用代码 check character is {found:?}, expected {expected:?}")]
     CreditCodeCheck { found: char, expected: char },
+    #[error("{0:?} has white space around it")]
+    Padded(String),
     #[error("{kind} must be 1 to 32 characters of A-Z, a-z, 0-9, '-', '_' or '.', got {value:?}")]
     Code { kind: &'static str, value: String },
 }
@@ -204,6 +206,53 @@ short_code!(
     "事项编号 (item code)"
 );
 
+/// A plan number (spec §4), which is also the task id of the plan's draw and
+/// the name a bundle, a ledger key and a URL are built from. It has the
+/// form of an item code, written exactly: white space around it is refused
+/// rather than trimmed, so the id checked is the id used.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PlanId(ItemCode);
+
+impl PlanId {
+    pub fn parse(text: &str) -> Result<Self, IdError> {
+        let code = ItemCode::parse(text)?;
+        if code.as_str() != text {
+            return Err(IdError::Padded(text.to_owned()));
+        }
+        Ok(PlanId(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Display for PlanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for PlanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PlanId({})", self.as_str())
+    }
+}
+
+impl PartialEq<str> for PlanId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<String> for PlanId {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+serde_as_text!(PlanId);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +305,16 @@ mod tests {
         assert_eq!(CertNo::parse(" GZ-001 ").unwrap().as_str(), "GZ-001");
         assert!(ItemCode::parse("A B").is_err());
         assert!(ItemCode::parse("").is_err());
+    }
+
+    #[test]
+    fn plan_ids_are_item_codes_written_exactly() {
+        for id in ["PZ-SCJG-2026Q1", "TEST-1", "a_b.c", &"X".repeat(32)] {
+            assert_eq!(PlanId::parse(id).unwrap().as_str(), id);
+        }
+        assert_eq!(PlanId::parse(" P-1"), Err(IdError::Padded(" P-1".into())));
+        for bad in ["", "P 1", "计划-1", &"X".repeat(33), "P/1", "P~2"] {
+            assert!(PlanId::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

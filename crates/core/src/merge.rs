@@ -77,13 +77,13 @@ impl Merged {
     /// same inspection date (the period, spec §14). Their teams are taken
     /// as drawn.
     pub fn from_draws(plan: &Plan, draws: &[EarlierDraw]) -> Result<Self, MergeError> {
-        let named = plan.merge_with.as_deref().unwrap_or_default();
+        let named = plan.merge_with().unwrap_or_default();
         if named.is_empty() {
             return match draws.first() {
                 None => Ok(Merged::default()),
                 Some(d) => Err(MergeError::NothingNamed {
                     origin: d.origin.clone(),
-                    plan: plan.id.clone(),
+                    plan: plan.id().to_owned(),
                 }),
             };
         }
@@ -93,7 +93,7 @@ impl Merged {
             let at = named.iter().position(|n| n == id).ok_or_else(|| MergeError::NotNamed {
                 origin: draw.origin.clone(),
                 other: id.clone(),
-                plan: plan.id.clone(),
+                plan: plan.id().to_owned(),
                 named: named.join(", "),
             })?;
             if by_plan[at].is_some() {
@@ -102,20 +102,20 @@ impl Merged {
                     other: id.clone(),
                 });
             }
-            if draw.date != plan.inspection_date {
+            if draw.date != plan.inspection_date() {
                 return Err(MergeError::OtherPeriod {
                     origin: draw.origin.clone(),
                     other: id.clone(),
                     other_date: draw.date,
-                    plan: plan.id.clone(),
-                    date: plan.inspection_date,
+                    plan: plan.id().to_owned(),
+                    date: plan.inspection_date(),
                 });
             }
             by_plan[at] = Some(draw);
         }
         if let Some(missing) = named.iter().zip(&by_plan).find(|(_, d)| d.is_none()) {
             return Err(MergeError::Missing {
-                plan: plan.id.clone(),
+                plan: plan.id().to_owned(),
                 other: missing.0.clone(),
             });
         }

@@ -1,13 +1,17 @@
 //! Plans (抽查计划): what to draw, from which scope, at what ratios, and how
 //! teams are formed. A plan is written as TOML in `config/plans/` and carried
 //! into every bundle as canonical JSON (`docs/ALGORITHM.md` §4).
+//!
+//! A [`Plan`] in memory has always passed the checks of §4, §13 and §14,
+//! whichever form it was read from or built in, so the draw and everything
+//! after it never meets a plan that breaks them.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::ItemCode;
+use crate::ids::{ItemCode, PlanId};
 use crate::pools::{Ratio, RiskClass};
 
 #[derive(Debug, thiserror::Error)]
@@ -140,42 +144,39 @@ pub struct Joint {
 /// keys are refused, so a plan using an extension this build does not
 /// implement can never be drawn or verified as if it were a plain plan.
 ///
-/// Read from TOML or from JSON, a plan passes [`Plan::validate`]: a
-/// `plan.json` comes from whoever wrote the bundle, and a team size of 0 in
-/// it must be an input error, not a crash in the middle of a redraw.
+/// Its fields are private and every way to build one — TOML, `plan.json`,
+/// [`Plan::new`] from [`PlanParts`] — passes the same checks, so no plan in
+/// memory breaks its rules: a `plan.json` comes from whoever wrote the
+/// bundle, and a team size of 0 in it must be an input error, not a crash in
+/// the middle of a redraw. To change a plan, take it apart with
+/// [`Plan::into_parts`] and build it again:
+///
+/// ```
+/// # use shuangsui_core::plan::Plan;
+/// # let toml = "id = \"P-1\"\nname = \"n\"\ndepartment = \"d\"\ninspection_date = \"2026-03-02\"\n\
+/// #             items = [\"A-1\"]\n[teams]\nsize = 2\nworkload_cap = 5\n";
+/// let plan = Plan::parse_toml(toml, "p.toml").unwrap();
+/// let mut parts = plan.into_parts();
+/// parts.team_size = 0;
+/// assert!(Plan::new(parts).is_err());
+/// ```
+///
+/// A plan cannot be changed in place:
+///
+/// ```compile_fail,E0616
+/// # use shuangsui_core::plan::Plan;
+/// fn shrink(plan: &mut Plan) {
+///     plan.team_size = 0;
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "PlanJson")]
+#[serde(try_from = "PlanParts")]
 pub struct Plan {
-    pub id: String,
-    pub name: String,
-    pub department: String,
-    pub inspection_date: NaiveDate,
-    /// Item codes, sorted and unique.
-    pub items: Vec<ItemCode>,
-    pub targets: TargetFilter,
-    pub quota: Quota,
-    pub exclude_inspected_within_days: u32,
-    pub team_size: u32,
-    pub workload_cap: u32,
-    pub recusal: Recusal,
-    /// Set only for joint plans, so a plain plan's JSON (and every hash
-    /// over it) is what it was before joint plans existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub joint: Option<Joint>,
-    /// Plan ids, in the order given: the first whose visit a target is
-    /// joins it (spec §14). Set only for plans that merge.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_with: Option<Vec<String>>,
-}
-
-/// `plan.json` as written, before it is checked.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PlanJson {
     id: String,
     name: String,
     department: String,
     inspection_date: NaiveDate,
+    /// Item codes, sorted and unique.
     items: Vec<ItemCode>,
     targets: TargetFilter,
     quota: Quota,
@@ -183,33 +184,43 @@ struct PlanJson {
     team_size: u32,
     workload_cap: u32,
     recusal: Recusal,
-    #[serde(default)]
+    /// Set only for joint plans, so a plain plan's JSON (and every hash
+    /// over it) is what it was before joint plans existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     joint: Option<Joint>,
-    #[serde(default)]
+    /// Plan ids, in the order given: the first whose visit a target is
+    /// joins it (spec §14). Set only for plans that merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     merge_with: Option<Vec<String>>,
 }
 
-impl TryFrom<PlanJson> for Plan {
+/// A plan's fields before they are checked: `plan.json` as written, and
+/// what [`Plan::new`] takes. The fields mean what [`Plan`]'s accessors say.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanParts {
+    pub id: String,
+    pub name: String,
+    pub department: String,
+    pub inspection_date: NaiveDate,
+    pub items: Vec<ItemCode>,
+    pub targets: TargetFilter,
+    pub quota: Quota,
+    pub exclude_inspected_within_days: u32,
+    pub team_size: u32,
+    pub workload_cap: u32,
+    pub recusal: Recusal,
+    #[serde(default)]
+    pub joint: Option<Joint>,
+    #[serde(default)]
+    pub merge_with: Option<Vec<String>>,
+}
+
+impl TryFrom<PlanParts> for Plan {
     type Error = PlanFault;
 
-    fn try_from(raw: PlanJson) -> Result<Plan, PlanFault> {
-        let plan = Plan {
-            id: raw.id,
-            name: raw.name,
-            department: raw.department,
-            inspection_date: raw.inspection_date,
-            items: raw.items,
-            targets: raw.targets,
-            quota: raw.quota,
-            exclude_inspected_within_days: raw.exclude_inspected_within_days,
-            team_size: raw.team_size,
-            workload_cap: raw.workload_cap,
-            recusal: raw.recusal,
-            joint: raw.joint,
-            merge_with: raw.merge_with,
-        };
-        plan.validate()?;
-        Ok(plan)
+    fn try_from(parts: PlanParts) -> Result<Plan, PlanFault> {
+        Plan::new(parts)
     }
 }
 
@@ -238,24 +249,6 @@ fn ascending<T: Ord>(list: &[T]) -> bool {
     list.windows(2).all(|w| w[0] < w[1])
 }
 
-/// Whether `id` has the form of a plan number (spec §4), as written.
-fn plan_id(id: &str) -> Result<(), PlanIdError> {
-    ItemCode::parse(id)?;
-    if id.trim() != id {
-        return Err(PlanIdError::Spaces(id.to_owned()));
-    }
-    Ok(())
-}
-
-/// Why a text is not a plan number.
-#[derive(Debug, thiserror::Error)]
-enum PlanIdError {
-    #[error(transparent)]
-    Form(#[from] crate::ids::IdError),
-    #[error("{0:?} has white space around it")]
-    Spaces(String),
-}
-
 /// Why a `selection.ratios` table is refused.
 #[derive(Debug, thiserror::Error)]
 enum RatioError {
@@ -268,11 +261,113 @@ enum RatioError {
 }
 
 impl Plan {
+    /// Builds a plan from its parts, as they are: nothing is sorted or
+    /// trimmed here (the TOML reader does that), so parts that are not
+    /// already in canonical form are refused.
+    pub fn new(parts: PlanParts) -> Result<Plan, PlanFault> {
+        let plan = Plan {
+            id: parts.id,
+            name: parts.name,
+            department: parts.department,
+            inspection_date: parts.inspection_date,
+            items: parts.items,
+            targets: parts.targets,
+            quota: parts.quota,
+            exclude_inspected_within_days: parts.exclude_inspected_within_days,
+            team_size: parts.team_size,
+            workload_cap: parts.workload_cap,
+            recusal: parts.recusal,
+            joint: parts.joint,
+            merge_with: parts.merge_with,
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// The plan taken apart, to be changed and built again with [`Plan::new`].
+    pub fn into_parts(self) -> PlanParts {
+        PlanParts {
+            id: self.id,
+            name: self.name,
+            department: self.department,
+            inspection_date: self.inspection_date,
+            items: self.items,
+            targets: self.targets,
+            quota: self.quota,
+            exclude_inspected_within_days: self.exclude_inspected_within_days,
+            team_size: self.team_size,
+            workload_cap: self.workload_cap,
+            recusal: self.recusal,
+            joint: self.joint,
+            merge_with: self.merge_with,
+        }
+    }
+
+    /// The plan number (spec §4): the task id of its draw.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The initiating department; its officers come first in every team.
+    pub fn department(&self) -> &str {
+        &self.department
+    }
+
+    pub fn inspection_date(&self) -> NaiveDate {
+        self.inspection_date
+    }
+
+    /// Item codes, sorted and unique.
+    pub fn items(&self) -> &[ItemCode] {
+        &self.items
+    }
+
+    pub fn targets(&self) -> &TargetFilter {
+        &self.targets
+    }
+
+    pub fn quota(&self) -> &Quota {
+        &self.quota
+    }
+
+    pub fn exclude_inspected_within_days(&self) -> u32 {
+        self.exclude_inspected_within_days
+    }
+
+    /// Officers per team, at least 2.
+    pub fn team_size(&self) -> u32 {
+        self.team_size
+    }
+
+    /// Visits an officer may be given in one draw, at least 1.
+    pub fn workload_cap(&self) -> u32 {
+        self.workload_cap
+    }
+
+    pub fn recusal(&self) -> Recusal {
+        self.recusal
+    }
+
+    /// The participating departments of a joint plan (spec §13).
+    pub fn joint(&self) -> Option<&Joint> {
+        self.joint.as_ref()
+    }
+
+    /// The earlier plans whose visits this one joins, in the order given (spec §14).
+    pub fn merge_with(&self) -> Option<&[String]> {
+        self.merge_with.as_deref()
+    }
+
     /// Checks the rules of spec §4, §13 and §14 that a plan obeys on its own
-    /// (those that need the pools are the draw's). Both readers call it, so
-    /// no plan that breaks them is ever built from input.
-    pub fn validate(&self) -> Result<(), PlanFault> {
-        plan_id(&self.id).map_err(|e| fault("id", "id", e.to_string()))?;
+    /// (those that need the pools are the draw's). [`Plan::new`] calls it,
+    /// and every reader goes through that, so no plan that breaks them is
+    /// ever built.
+    fn validate(&self) -> Result<(), PlanFault> {
+        PlanId::parse(&self.id).map_err(|e| fault("id", "id", e.to_string()))?;
         for (json, value) in [("name", &self.name), ("department", &self.department)] {
             if value.trim().is_empty() {
                 return Err(fault(json, json, "must not be empty"));
@@ -368,7 +463,7 @@ impl Plan {
                 ));
             }
             for (n, id) in ids.iter().enumerate() {
-                plan_id(id).map_err(|e| fault("merge_with", "merge_with", e.to_string()))?;
+                PlanId::parse(id).map_err(|e| fault("merge_with", "merge_with", e.to_string()))?;
                 if *id == self.id {
                     return Err(fault("merge_with", "merge_with", "a plan cannot merge with itself"));
                 }
@@ -426,7 +521,7 @@ impl Plan {
             list.sort();
             list.dedup();
         }
-        let plan = Plan {
+        let parts = PlanParts {
             id: raw.id.trim().to_owned(),
             name: raw.name.trim().to_owned(),
             department: raw.department.trim().to_owned(),
@@ -445,7 +540,7 @@ impl Plan {
             joint,
             merge_with,
         };
-        plan.validate().map_err(|fault| invalid(fault.toml, fault.message))?;
+        let plan = Plan::new(parts).map_err(|fault| invalid(fault.toml, fault.message))?;
         Ok(plan)
     }
 

@@ -182,10 +182,10 @@ pub const MERGED_HEADER: &str = "合并至";
 /// The header of `assignments.csv` for a plan (spec §8, §13, §14).
 pub fn assignments_header(plan: &Plan, visibility: Visibility) -> Vec<&'static str> {
     let mut header = PUBLIC_HEADER.to_vec();
-    if plan.joint.is_some() {
+    if plan.joint().is_some() {
         header.push(DEPARTMENTS_HEADER);
     }
-    if plan.merge_with.is_some() {
+    if plan.merge_with().is_some() {
         header.push(MERGED_HEADER);
     }
     if visibility == Visibility::Confidential {
@@ -247,11 +247,11 @@ pub fn write_assignments(
         ];
         let mut extra = [""; 3];
         let mut width = 0;
-        if plan.joint.is_some() {
+        if plan.joint().is_some() {
             departments.clear();
             // Each department of the visit supplies team_size consecutive
             // members, so naming them in order assigns every officer.
-            for (k, chunk) in visit.team.chunks((plan.team_size as usize).max(1)).enumerate() {
+            for (k, chunk) in visit.team.chunks((plan.team_size() as usize).max(1)).enumerate() {
                 if k > 0 {
                     departments.push(';');
                 }
@@ -260,7 +260,7 @@ pub fn write_assignments(
             extra[width] = &departments;
             width += 1;
         }
-        if let Some(named) = &plan.merge_with {
+        if let Some(named) = plan.merge_with() {
             extra[width] = visit.merged.map_or("", |m| named[m as usize].as_str());
             width += 1;
         }

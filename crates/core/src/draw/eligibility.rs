@@ -305,7 +305,7 @@ impl<'a> Rules<'a> {
         // internal.
         let mut field_bits: HashMap<&str, u64> = HashMap::new();
         let mut item_needs = HashMap::new();
-        for code in &plan.items {
+        for code in plan.items() {
             let index = pools
                 .items
                 .binary_search_by(|i| i.code.cmp(code))
@@ -338,7 +338,7 @@ impl<'a> Rules<'a> {
             .map(|(index, o, department)| Officer {
                 index: index as u32,
                 department,
-                valid: o.valid_until >= plan.inspection_date,
+                valid: o.valid_until >= plan.inspection_date(),
                 fields: o
                     .areas
                     .iter()
@@ -365,7 +365,7 @@ impl<'a> Rules<'a> {
                 }
             }
         }
-        let previous = if plan.recusal.previous_inspector {
+        let previous = if plan.recusal().previous_inspector {
             latest_teams(pools, history, &drawn)
         } else {
             HashMap::new()
@@ -427,7 +427,7 @@ impl<'a> Rules<'a> {
     /// Whether `officer` passes the bars that depend on the officer alone,
     /// for `need`.
     pub fn serves(&self, officer: &Officer, need: Need) -> bool {
-        let any = VisitRules::any_visit(self.plan.workload_cap);
+        let any = VisitRules::any_visit(self.plan.workload_cap());
         Bar::officer_bars()
             .iter()
             .all(|&bar| !any.applies(bar, officer, need, None))
@@ -437,7 +437,7 @@ impl<'a> Rules<'a> {
     /// when the same-township rule applies (§6 rule 5), otherwise one group
     /// for all. See [`VisitRules::barred_group`].
     pub fn partition(&self, officer: &Officer) -> Option<Label> {
-        officer.township.filter(|_| self.plan.recusal.same_township)
+        officer.township.filter(|_| self.plan.recusal().same_township)
     }
 
     /// The rules of one drawn visit, before a merged visit's earlier team or
@@ -462,14 +462,14 @@ impl<'a> Rules<'a> {
             needs,
             township: self
                 .plan
-                .recusal
+                .recusal()
                 .same_township
                 .then(|| self.pools.targets[visit.target as usize].township),
             declared: Cow::Borrowed(self.declared.get(&visit.target).map_or(NONE, Vec::as_slice)),
             previous: self.previous.get(&visit.target).map_or(NONE, Vec::as_slice),
             team: Vec::new(),
             earlier: Vec::new(),
-            cap: self.plan.workload_cap,
+            cap: self.plan.workload_cap(),
         }
     }
 }
@@ -569,7 +569,7 @@ impl VisitRules<'_> {
 /// can serve nothing here). Visits of plans `merge_with` does not name are
 /// ignored (the draw refuses them before).
 pub fn earlier_teams(pools: &Pools, plan: &Plan, merged: &Merged) -> HashMap<CreditCode, (u32, Vec<Option<u32>>)> {
-    let named = plan.merge_with.as_deref().unwrap_or_default();
+    let named = plan.merge_with().unwrap_or_default();
     let mut earlier: HashMap<CreditCode, (u32, Vec<Option<u32>>)> = HashMap::new();
     for visit in &merged.visits {
         let Some(rank) = named.iter().position(|n| *n == visit.plan_id) else {

@@ -64,7 +64,7 @@ pub fn check_listed_teams(
         .map_err(ListedTeamError::Rules)?
         .without_declared();
     let earlier = earlier_teams(pools, plan, merged);
-    let size = plan.team_size as usize;
+    let size = plan.team_size() as usize;
     let mut loads = vec![0u32; pools.inspectors.len()];
     for visit in &listed.visits {
         let code = pools.targets[visit.target as usize].code;
@@ -82,7 +82,7 @@ pub fn check_listed_teams(
             return Err(ListedTeamError::Shape {
                 code,
                 team: certs.join(";"),
-                size: plan.team_size,
+                size: plan.team_size(),
                 departments: departments.join("、"),
             });
         }

@@ -14,6 +14,7 @@ mod teams;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -83,9 +84,9 @@ pub enum DrawError {
     #[error("the joint plan asks for {count} targets but only {eligible} are eligible for any of its items")]
     JointCountTooLarge { count: u32, eligible: u32 },
     #[error("joint plan: {0}")]
-    Joint(String),
+    Joint(JointFault),
     #[error("merging with earlier plans: {0}")]
-    Merge(String),
+    Merge(MergeFault),
     #[error("a plan may hold at most 64 distinct enforcement fields, this one has {0}")]
     TooManyFields(usize),
     #[error("{}", shortage_report(.0))]
@@ -104,7 +105,43 @@ pub enum DrawError {
     },
     /// A new plan that would draw no visit at all.
     #[error("the plan draws no visit: {0}")]
-    NoVisits(String),
+    NoVisits(NoVisits),
+}
+
+/// Why a joint plan cannot be drawn (spec §13). Plans are checked when they
+/// are built, so the draw meets these only if that check ever falls short.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JointFault {
+    #[error("participants must be a non-empty, sorted list of distinct departments other than the initiating one")]
+    Participants,
+    #[error("it draws once over the union of its items, so it needs ratios or count, not the items' own ratios")]
+    ItemRatios,
+}
+
+/// Why the earlier visits given do not fit the plan's `merge_with` (spec §14).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeFault {
+    #[error("the plan names [{}] in merge_with, the earlier visits given are of [{}]", .named.join(", "), .given.join(", "))]
+    Plans { named: Vec<String>, given: Vec<String> },
+    #[error("a visit of plan {plan} is given, which merge_with does not name")]
+    Unnamed { plan: String },
+    #[error("plan {plan} inspects on {date}, this plan on {ours}: only plans of one inspection date merge")]
+    OtherDate {
+        plan: String,
+        date: NaiveDate,
+        ours: NaiveDate,
+    },
+}
+
+/// Why a new plan would draw no visit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoVisits {
+    #[error(
+        "no target is eligible for any of its items (check the target filters, the items' own scope and the exclusion window)"
+    )]
+    NoneEligible,
+    #[error("every quota is 0 ({eligible} eligible targets over all items and classes): raise the ratios")]
+    ZeroQuotas { eligible: u64 },
 }
 
 fn unmatched_report(field: &str, value: &str, file: &str, closest: &[String]) -> String {
@@ -214,18 +251,15 @@ fn draw_plan_targets(
             return Err(DrawError::UnknownDepartment(department.to_owned()));
         }
     }
-    if let Some(joint) = &plan.joint {
+    if let Some(joint) = plan.joint() {
         // plan.json may come from anywhere: hold it to the rules of §13.
         let sorted = joint.participants.windows(2).all(|w| w[0] < w[1]);
-        if joint.participants.is_empty() || !sorted || joint.participants.contains(&plan.department) {
-            return Err(DrawError::Joint(
-                "participants must be a non-empty, sorted list of distinct departments other than the initiating one"
-                    .into(),
-            ));
+        if joint.participants.is_empty() || !sorted || joint.participants.iter().any(|d| d == plan.department()) {
+            return Err(DrawError::Joint(JointFault::Participants));
         }
     }
     let items = plan_items(pools, plan)?;
-    if plan.joint.is_some() {
+    if plan.joint().is_some() {
         draw_joint_targets(pools, plan, history, seed, &items)
     } else {
         draw_targets(pools, plan, history, seed, &items)
@@ -235,26 +269,25 @@ fn draw_plan_targets(
 /// The earlier visits must be exactly those of the plans named in
 /// `merge_with`, all of this plan's inspection date (spec §14).
 fn check_merged(plan: &Plan, merged: &Merged) -> Result<(), DrawError> {
-    let named = plan.merge_with.as_deref().unwrap_or_default();
+    let named = plan.merge_with().unwrap_or_default();
     if merged.plans != named {
-        return Err(DrawError::Merge(format!(
-            "the plan names [{}] in merge_with, the earlier visits given are of [{}]",
-            named.join(", "),
-            merged.plans.join(", ")
-        )));
+        return Err(DrawError::Merge(MergeFault::Plans {
+            named: named.to_vec(),
+            given: merged.plans.clone(),
+        }));
     }
     for visit in &merged.visits {
         if !named.contains(&visit.plan_id) {
-            return Err(DrawError::Merge(format!(
-                "a visit of plan {} is given, which merge_with does not name",
-                visit.plan_id
-            )));
+            return Err(DrawError::Merge(MergeFault::Unnamed {
+                plan: visit.plan_id.clone(),
+            }));
         }
-        if visit.date != plan.inspection_date {
-            return Err(DrawError::Merge(format!(
-                "plan {} inspects on {}, this plan on {}: only plans of one inspection date merge",
-                visit.plan_id, visit.date, plan.inspection_date
-            )));
+        if visit.date != plan.inspection_date() {
+            return Err(DrawError::Merge(MergeFault::OtherDate {
+                plan: visit.plan_id.clone(),
+                date: visit.date,
+                ours: plan.inspection_date(),
+            }));
         }
     }
     Ok(())
@@ -262,7 +295,7 @@ fn check_merged(plan: &Plan, merged: &Merged) -> Result<(), DrawError> {
 
 /// The plan's items as indices into `Pools::items`, ascending.
 fn plan_items(pools: &Pools, plan: &Plan) -> Result<Vec<u32>, DrawError> {
-    plan.items
+    plan.items()
         .iter()
         .map(|code| {
             let index = pools
@@ -312,9 +345,9 @@ struct PlanFilters {
 impl PlanFilters {
     fn of(pools: &Pools, plan: &Plan) -> Self {
         PlanFilters {
-            entity_types: label_filter(&pools.entity_types, &plan.targets.entity_types),
-            industries: label_filter(&pools.industries, &plan.targets.industries),
-            townships: label_filter(&pools.townships, &plan.targets.townships),
+            entity_types: label_filter(&pools.entity_types, &plan.targets().entity_types),
+            industries: label_filter(&pools.industries, &plan.targets().industries),
+            townships: label_filter(&pools.townships, &plan.targets().townships),
         }
     }
 
@@ -453,7 +486,7 @@ fn draw_item(
             drawn: k as u32,
         });
     };
-    match &plan.quota {
+    match plan.quota() {
         Quota::Count(count) => {
             let mut all: Vec<u32> = by_class.concat();
             all.sort_unstable(); // credit-code order across classes
@@ -551,7 +584,7 @@ fn draw_joint_targets(
             drawn: k as u32,
         });
     };
-    match &plan.quota {
+    match plan.quota() {
         Quota::Count(count) => {
             let mut all: Vec<u32> = by_class.concat();
             all.sort_unstable();
@@ -573,12 +606,7 @@ fn draw_joint_targets(
             }
         }
         // Refused when the plan is read: no one item's ratios govern the union.
-        Quota::ItemRatios => {
-            return Err(DrawError::Joint(
-                "it draws once over the union of its items, so it needs ratios or count, not the items' own ratios"
-                    .into(),
-            ))
-        }
+        Quota::ItemRatios => return Err(DrawError::Joint(JointFault::ItemRatios)),
     }
     drawn.sort_unstable();
     let chosen = drawn
@@ -599,14 +627,14 @@ pub const JOINT_STRATUM_ITEM: &str = "*";
 /// an inspection dated d excludes the pair when d + N days > inspection date.
 fn recently_inspected(pools: &Pools, plan: &Plan, history: &History) -> HashMap<u32, HashSet<u32>> {
     let mut excluded: HashMap<u32, HashSet<u32>> = HashMap::new();
-    let days = plan.exclude_inspected_within_days;
+    let days = plan.exclude_inspected_within_days();
     if days == 0 {
         return excluded;
     }
     for inspection in &history.inspections {
         // A window that reaches past the calendar's end covers the date.
         let window_end = inspection.date.checked_add_days(chrono::Days::new(days as u64));
-        if window_end.is_some_and(|end| end <= plan.inspection_date) {
+        if window_end.is_some_and(|end| end <= plan.inspection_date()) {
             continue;
         }
         let target = pools.target_index(&inspection.code);

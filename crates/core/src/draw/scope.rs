@@ -7,7 +7,7 @@
 //! service's announcement and draw), not to the draw function: `verify`
 //! redoes old draws, which must keep verifying whatever they drew.
 
-use super::{draw_merged, draw_plan_targets, DrawError, Outcome, StratumCount};
+use super::{draw_merged, draw_plan_targets, DrawError, NoVisits, Outcome, StratumCount};
 use crate::history::History;
 use crate::merge::Merged;
 use crate::plan::Plan;
@@ -50,9 +50,13 @@ pub fn draw_new(
 /// Every value of the plan's target filters must be a value of its column.
 fn check_filters(pools: &Pools, plan: &Plan) -> Result<(), DrawError> {
     let filters = [
-        ("targets.townships", &plan.targets.townships, &pools.townships),
-        ("targets.entity_types", &plan.targets.entity_types, &pools.entity_types),
-        ("targets.industries", &plan.targets.industries, &pools.industries),
+        ("targets.townships", &plan.targets().townships, &pools.townships),
+        (
+            "targets.entity_types",
+            &plan.targets().entity_types,
+            &pools.entity_types,
+        ),
+        ("targets.industries", &plan.targets().industries, &pools.industries),
     ];
     for (field, values, labels) in filters {
         if let Some(value) = values.iter().find(|v| labels.get(v).is_none()) {
@@ -83,12 +87,12 @@ fn closest(labels: &Labels, value: &str) -> Vec<String> {
 }
 
 /// Why no stratum drew anything.
-fn why_none(strata: &[StratumCount]) -> String {
+fn why_none(strata: &[StratumCount]) -> NoVisits {
     let eligible: u64 = strata.iter().map(|s| s.eligible as u64).sum();
     if eligible == 0 {
-        "no target is eligible for any of its items (check the target filters, the items' own scope and the exclusion window)".into()
+        NoVisits::NoneEligible
     } else {
-        format!("every quota is 0 ({eligible} eligible targets over all items and classes): raise the ratios")
+        NoVisits::ZeroQuotas { eligible }
     }
 }
 

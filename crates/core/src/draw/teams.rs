@@ -65,7 +65,7 @@ impl fmt::Display for Shortage {
 /// Whether an earlier team may do this visit too (spec §14): laid out as
 /// this visit's sub-teams would be, every member eligible for them.
 fn may_serve(rules: &Rules<'_>, bars: &VisitRules<'_>, team: &[Option<u32>]) -> bool {
-    let size = rules.plan().team_size as usize;
+    let size = rules.plan().team_size() as usize;
     team.len() == size * bars.needs.len()
         && bars.needs.iter().zip(team.chunks(size)).all(|(&need, members)| {
             members.iter().all(|&o| {
@@ -104,10 +104,10 @@ fn shortage(
             .map(|&i| pools.items[i as usize].code.to_string())
             .collect(),
         department: plan
-            .joint
+            .joint()
             .as_ref()
             .map(|_| rules.department_name(need.department).to_owned()),
-        needed: plan.team_size,
+        needed: plan.team_size(),
         available: available as u32,
         reasons,
     }
@@ -380,8 +380,8 @@ pub(super) fn assign(
     Stream::derive(seed, &[b"visits"]).pick(&mut order, n);
     order.sort_by_key(|&v| eligible[v as usize]);
 
-    let cap = plan.workload_cap;
-    let size = plan.team_size as usize;
+    let cap = plan.workload_cap();
+    let size = plan.team_size() as usize;
     let mut shortages = Vec::new();
     for &v in order.iter().filter(|&&v| !served[v as usize]) {
         let bar = &bars[v as usize];
