@@ -536,7 +536,12 @@ impl<'a> Table<'a> {
                 false => (Fields(FieldsOf::Checked(&checked)), checked.position()),
             };
             let line = position.map_or(line, &mut line_of);
-            if first || (any_bom && record.bytes().is_some_and(|bytes| memchr::memmem::find(bytes, BOM).is_some())) {
+            if first
+                || (any_bom
+                    && record
+                        .bytes()
+                        .is_some_and(|bytes| memchr::memmem::find(bytes, BOM).is_some()))
+            {
                 self.problem(problems, line, None, STRAY_BOM.into());
                 continue;
             }
@@ -752,7 +757,11 @@ mod tests {
             Just(b"\xff".to_vec()),
             Just(b"\xe7\x9b".to_vec()),
         ];
-        let token = if plain { common.boxed() } else { prop_oneof![20 => common, 1 => rare].boxed() };
+        let token = if plain {
+            common.boxed()
+        } else {
+            prop_oneof![20 => common, 1 => rare].boxed()
+        };
         proptest::collection::vec(token, 0..40).prop_map(|tokens| tokens.concat())
     }
 
