@@ -380,6 +380,30 @@ mod tests {
     }
 
     #[test]
+    fn seen_through_the_ledger_only_recorded_bundles_are_read() {
+        let root = tempfile::tempdir().unwrap();
+        // Neither folder holds a bundle: unrecorded, one is simply not
+        // there; recorded, it is a bundle that fails its check.
+        for name in ["recorded_1", "copied_1"] {
+            fs::create_dir_all(root.path().join(name).join(PUBLIC_DIR)).unwrap();
+            fs::write(root.path().join(name).join(PUBLIC_DIR).join("manifest.json"), "{}").unwrap();
+        }
+        let all = Publications::open(root.path());
+        assert!(all.list_checked().unwrap().1.is_empty(), "without a record nothing is broken");
+        let seen = all.only(["recorded_1".to_owned(), "gone_1".to_owned()]);
+        assert!(seen.get("copied_1").unwrap().is_none(), "an unrecorded folder is never opened");
+        let error = seen.get("recorded_1").unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        let (draws, broken) = seen.list_checked().unwrap();
+        assert!(draws.is_empty());
+        let names: Vec<&str> = broken.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["gone_1", "recorded_1"]);
+        assert!(broken[0].problem.contains("missing"), "{:?}", broken[0]);
+        let stamped: Vec<String> = seen.fingerprint().unwrap().0.into_iter().map(|s| s.0).collect();
+        assert_eq!(stamped, ["gone_1", "recorded_1"], "the copy does not key the index");
+    }
+
+    #[test]
     fn get_refuses_traversal_and_list_skips_non_bundles() {
         let root = tempfile::tempdir().unwrap();
         // A confidential manifest one level up must never be reachable.
