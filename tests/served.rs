@@ -140,7 +140,12 @@ async fn a_folder_copied_into_publications_is_not_served_and_verify_names_it() {
     assert!(home.contains(&bundles[0]));
     let (status, hits) = app.get(&format!("/api/v1/search?q={code}")).await;
     assert_eq!(status, StatusCode::OK);
-    let draws: Vec<&str> = hits.as_array().unwrap().iter().map(|h| h["draw"].as_str().unwrap()).collect();
+    let draws: Vec<&str> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["draw"].as_str().unwrap())
+        .collect();
     assert_eq!(draws, [bundles[0].as_str()], "the search finds the copy too");
     let (_, page) = text(&app, &format!("/search?q={code}")).await;
     assert!(!page.contains(copy));
@@ -301,7 +306,10 @@ async fn one_corrupt_bundle_never_takes_a_page_down_for_the_other_draws() {
     let (status, hits) = app.get(&format!("/api/v1/search?q={code}")).await;
     assert_eq!(status, StatusCode::OK, "{hits}");
     assert!(
-        hits.as_array().unwrap().iter().any(|h| h["draw"] == good.as_str() && h["credit_code"] == code.as_str()),
+        hits.as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["draw"] == good.as_str() && h["credit_code"] == code.as_str()),
         "{hits}"
     );
     let (status, page) = text(&app, &format!("/search?q={code}")).await;
@@ -325,7 +333,10 @@ async fn one_corrupt_bundle_never_takes_a_page_down_for_the_other_draws() {
         let (status, page) = text(&app, &format!("/draws/{bundle}")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{bundle}: {page}");
         assert!(page.contains("未通过校验") && page.contains(bundle.as_str()), "{page}");
-        assert!(!page.contains(&app.config.data_dir.display().to_string()), "no server paths: {page}");
+        assert!(
+            !page.contains(&app.config.data_dir.display().to_string()),
+            "no server paths: {page}"
+        );
         let (status, body) = app.get(&format!("/api/v1/draws/TEST-{}/assignments", k + 1)).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
         assert_eq!(body["error"], "bundle_fails_check", "{body}");

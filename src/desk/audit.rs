@@ -189,12 +189,7 @@ async fn chain_hashes(desk: &Desk) -> Result<BTreeMap<u64, Hash32>, LedgerError>
 /// The ledger head a bundle's manifest records (the head just before its
 /// draw) must be an entry of the chain, with that hash at that seq, before
 /// the draw's own entry, and the head the draw entry itself records.
-fn head_in_chain(
-    record: &DrawRecord,
-    entry: &Entry,
-    manifest: &[u8],
-    chain: &BTreeMap<u64, Hash32>,
-) -> Option<String> {
+fn head_in_chain(record: &DrawRecord, entry: &Entry, manifest: &[u8], chain: &BTreeMap<u64, Hash32>) -> Option<String> {
     let manifest = match std::str::from_utf8(manifest)
         .map_err(|e| e.to_string())
         .and_then(|text| read_manifest(text).map_err(|e| e.to_string()))
@@ -210,11 +205,19 @@ fn head_in_chain(
     }
     let named = format!("ledger head {} ({})", head.head_seq, head.head_hash);
     if head.head_seq >= entry.seq {
-        return Some(format!("names {named}, which is not before its draw's entry {}", entry.seq));
+        return Some(format!(
+            "names {named}, which is not before its draw's entry {}",
+            entry.seq
+        ));
     }
     match chain.get(&head.head_seq) {
         Some(hash) if *hash == head.head_hash => {}
-        Some(hash) => return Some(format!("names {named}, but entry {} of the chain is {hash}", head.head_seq)),
+        Some(hash) => {
+            return Some(format!(
+                "names {named}, but entry {} of the chain is {hash}",
+                head.head_seq
+            ))
+        }
         None => return Some(format!("names {named}, which is not in the chain")),
     }
     let before = &record.ledger_head_before;

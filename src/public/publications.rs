@@ -389,9 +389,15 @@ mod tests {
             fs::write(root.path().join(name).join(PUBLIC_DIR).join("manifest.json"), "{}").unwrap();
         }
         let all = Publications::open(root.path());
-        assert!(all.list_checked().unwrap().1.is_empty(), "without a record nothing is broken");
+        assert!(
+            all.list_checked().unwrap().1.is_empty(),
+            "without a record nothing is broken"
+        );
         let seen = all.only(["recorded_1".to_owned(), "gone_1".to_owned()]);
-        assert!(seen.get("copied_1").unwrap().is_none(), "an unrecorded folder is never opened");
+        assert!(
+            seen.get("copied_1").unwrap().is_none(),
+            "an unrecorded folder is never opened"
+        );
         let error = seen.get("recorded_1").unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
         let (draws, broken) = seen.list_checked().unwrap();
