@@ -134,36 +134,56 @@ impl Desk {
     /// Writes a task's published results into its bundle's public copy as
     /// `results.csv` (spec §8), from the ledger, so the bundle a reader
     /// downloads holds the results with the draw.
-    async fn write_results_file(&self, task_id: &str, calendar: &WorkCalendar) -> Result<(), TaskError> {
+    async fn write_results_file(&self, task_id: &str, _calendar: &WorkCalendar) -> Result<(), TaskError> {
         let (record, _) = self
             .draw_record(task_id)
             .await?
             .ok_or_else(|| TaskError::UnknownTask(task_id.to_owned()))?;
         let public = self.publications_dir.join(&record.bundle).join("public");
-        let io = |source| TaskError::Io {
+        if let Some(bytes) = self.results_notice_file(task_id, &record.bundle).await? {
+            crate::bundle::replace_file(&public.join(RESULTS_FILE), &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// The bytes `public/results.csv` of a task's bundle must hold: every
+    /// result of the task a results notice has published, as the ledger
+    /// records them, by credit code; `None` when no notice of the task has
+    /// been published (then the file must not exist). The audit compares the
+    /// served file with these bytes, so an edited notice shows.
+    pub async fn results_notice_file(&self, task_id: &str, bundle: &str) -> Result<Option<Vec<u8>>, TaskError> {
+        let notices = self.ledger.all::<Notice>().await?;
+        if !notices.iter().any(|(n, _)| n.task_id == task_id) {
+            return Ok(None);
+        }
+        // A result is published by the first notice that names it; the
+        // notice's day is the day of its entry.
+        let mut published_on: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
+        for (notice, entry) in &notices {
+            for &seq in &notice.results {
+                published_on
+                    .entry(seq)
+                    .or_insert_with(|| entry.recorded_at.chars().take(10).collect());
+            }
+        }
+        let mut published: Vec<(InspectionResult, Entry)> = self
+            .ledger
+            .all::<InspectionResult>()
+            .await?
+            .into_iter()
+            .filter(|(r, e)| r.task_id == task_id && published_on.contains_key(&e.seq))
+            .collect();
+        published.sort_by(|a, b| a.0.credit_code.cmp(&b.0.credit_code));
+        let public = self.publications_dir.join(bundle).join("public");
+        let rows = std::fs::read(public.join("assignments.csv")).map_err(|source| TaskError::Io {
             path: public.clone(),
             source,
-        };
-        let rows = std::fs::read(public.join("assignments.csv")).map_err(io)?;
+        })?;
         let names: std::collections::HashMap<String, String> = crate::public::publications::parse_rows(&rows)
             .map_err(|e| TaskError::Invalid(e.to_string()))?
             .into_iter()
             .map(|r| (r.credit_code, r.name))
             .collect();
-        let notices: std::collections::HashMap<u64, String> = self
-            .ledger
-            .of_kind(Kind::ResultsPublished)
-            .await?
-            .iter()
-            .map(|e| (e.seq, e.recorded_at.chars().take(10).collect()))
-            .collect();
-        let mut published: Vec<Recorded> = self
-            .results(calendar)
-            .await?
-            .into_iter()
-            .filter(|r| r.result.task_id == task_id && r.published_in.is_some())
-            .collect();
-        published.sort_by(|a, b| a.result.credit_code.cmp(&b.result.credit_code));
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(b"\xEF\xBB\xBF".to_vec());
@@ -178,27 +198,24 @@ impl Desk {
         ];
         let in_memory = |e: csv::Error| TaskError::Invalid(e.to_string());
         writer.write_record(header).map_err(in_memory)?;
-        for r in &published {
-            let labels: Vec<&str> = r.result.codes.iter().filter_map(|c| label(c)).collect();
-            let notice = r
-                .published_in
-                .and_then(|seq| notices.get(&seq))
-                .cloned()
-                .unwrap_or_default();
+        for (result, entry) in &published {
+            let labels: Vec<&str> = result.codes.iter().filter_map(|c| label(c)).collect();
             writer
                 .write_record([
-                    r.result.credit_code.as_str(),
-                    names.get(&r.result.credit_code).map_or("", String::as_str),
-                    &r.result.codes.join(";"),
+                    result.credit_code.as_str(),
+                    names.get(&result.credit_code).map_or("", String::as_str),
+                    &result.codes.join(";"),
                     &labels.join("；"),
-                    &r.result.inspection_date.to_string(),
-                    &notice,
-                    &r.seq.to_string(),
+                    &result.inspection_date.to_string(),
+                    &published_on[&entry.seq],
+                    &entry.seq.to_string(),
                 ])
                 .map_err(in_memory)?;
         }
         let bytes = writer.into_inner().map_err(|e| TaskError::Invalid(e.to_string()))?;
-        crate::bundle::replace_file(&public.join("results.csv"), &bytes)?;
-        Ok(())
+        Ok(Some(bytes))
     }
 }
+
+/// The results notice's file in a bundle's public copy.
+pub const RESULTS_FILE: &str = "results.csv";

@@ -23,7 +23,7 @@ pub use exports::{assignments_xlsx, bundle_zip, current_csv, ExportError};
 pub use pages::{
     draw_page, escape, index_page, not_found_page, search_page, verify_page, AnnouncementView, LedgerHead,
 };
-pub use publications::{Fingerprint, PublicRow, Publications, PublishedDraw};
+pub use publications::{Broken, Fingerprint, PublicRow, Publications, PublishedDraw};
 pub use search::{Hit, SearchIndex, SEARCH_LIMIT};
 
 /// Hand-made published draws for the unit tests.

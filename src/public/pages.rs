@@ -996,6 +996,26 @@ pub fn not_found_page(what: &str) -> String {
     out
 }
 
+/// The page of a recorded draw whose published files fail their check (a
+/// manifest, list or substitution list that does not read or does not
+/// match its hash). Only this draw's pages say so; every other draw is
+/// served as usual. What exactly is wrong goes to the log, not the page:
+/// it names paths on the server.
+pub fn broken_draw_page(name: &str) -> String {
+    let mut out = String::with_capacity(6 * 1024);
+    open_page(&mut out, "文件未通过校验", "Files fail their check");
+    w!(
+        out,
+        "<p>抽查任务 <code>{name}</code> 的公开文件未通过校验，暂时无法显示。其他抽查任务不受影响。\
+         <span class=\"en\">The published files of draw {name} fail their check, so it cannot be shown. \
+         Other draws are not affected.</span></p>\n\
+         <p><a href=\"/\">返回首页 <span class=\"en\">back to the home page</span></a></p>\n",
+        name = Esc(name),
+    );
+    close_page(&mut out, None);
+    out
+}
+
 /// One published inspection result, as the results notice shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultView {

@@ -6,9 +6,11 @@
 //! the `public/` copy, so nothing confidential can reach a public page through
 //! it, and it refuses a `public/` copy that looks confidential.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::bundle::{Manifest, Visibility};
 use crate::snapshot::bytes_hash;
@@ -22,10 +24,24 @@ use crate::bundle::format::{read_assignments, read_manifest, FormatError};
 /// refused rather than shown.
 pub use crate::bundle::PUBLIC_HEADER;
 
-/// A folder of bundles, as written by `shuangsui draw --out DIR`.
+/// A folder of bundles, as written by `shuangsui draw --out DIR`, or the
+/// service's `publications/` seen through its ledger ([`Publications::only`]).
 #[derive(Debug, Clone)]
 pub struct Publications {
     dir: PathBuf,
+    /// The bundles the ledger records, when reading the service's folder: a
+    /// folder not named here is never opened, so a bundle copied into the
+    /// folder by hand is not published as if it had been drawn.
+    only: Option<Arc<BTreeSet<String>>>,
+}
+
+/// A recorded bundle whose public copy cannot be shown: its manifest is
+/// missing or not a public manifest, or its files fail their check. Named,
+/// so that one bad bundle is reported on its own page and nowhere else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub name: String,
+    pub problem: String,
 }
 
 /// One published draw: a bundle folder and its public manifest.
@@ -51,7 +67,40 @@ impl Publications {
     /// Does not touch the disk: the folder is read on every [`list`](Self::list)
     /// and [`get`](Self::get), so new bundles show up without a restart.
     pub fn open(dir: &Path) -> Self {
-        Publications { dir: dir.to_owned() }
+        Publications {
+            dir: dir.to_owned(),
+            only: None,
+        }
+    }
+
+    /// The same folder, reading only the bundles named: the ones the ledger
+    /// records a draw of. [`list`](Self::list), [`get`](Self::get) and
+    /// [`fingerprint`](Self::fingerprint) then see nothing else, and a named
+    /// bundle whose public manifest cannot be read is [`Broken`], not
+    /// silently absent.
+    pub fn only(&self, recorded: impl IntoIterator<Item = String>) -> Self {
+        Publications {
+            dir: self.dir.clone(),
+            only: Some(Arc::new(recorded.into_iter().collect())),
+        }
+    }
+
+    /// The folder names to read: the recorded ones, or every folder.
+    fn names(&self) -> io::Result<Vec<String>> {
+        if let Some(only) = &self.only {
+            return Ok(only.iter().filter(|n| valid_name(n)).cloned().collect());
+        }
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if valid_name(&name) && entry.file_type()?.is_dir() {
+                names.push(name);
+            }
+        }
+        Ok(names)
     }
 
     pub fn dir(&self) -> &Path {
@@ -63,17 +112,25 @@ impl Publications {
     /// Bundles being written (names starting with '.') and folders that are
     /// not bundles are skipped; an unreadable folder is an error.
     pub fn list(&self) -> io::Result<Vec<PublishedDraw>> {
+        Ok(self.list_checked()?.0)
+    }
+
+    /// [`list`](Self::list), and besides it the recorded bundles that cannot
+    /// be shown (see [`only`](Self::only)): one bad bundle leaves the others
+    /// listed. Without a record every folder is only a candidate, and one
+    /// that is not a public bundle is skipped as before.
+    pub fn list_checked(&self) -> io::Result<(Vec<PublishedDraw>, Vec<Broken>)> {
         let mut draws = Vec::new();
-        for entry in fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if !valid_name(&name) || !entry.file_type()?.is_dir() {
-                continue;
-            }
-            if let Some(draw) = read_draw(&self.dir, name)? {
-                draws.push(draw);
+        let mut broken = Vec::new();
+        for name in self.names()? {
+            match self.read_named(name.clone()) {
+                Ok(Some(draw)) => draws.push(draw),
+                Ok(None) => {}
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => broken.push(Broken {
+                    name,
+                    problem: e.to_string(),
+                }),
+                Err(e) => return Err(e),
             }
         }
         // RFC 3339 texts from different offsets do not sort as text; compare
@@ -86,21 +143,41 @@ impl Publications {
                 d.name.clone(),
             )
         });
-        Ok(draws)
+        Ok((draws, broken))
+    }
+
+    /// Reads one folder: for a recorded bundle a missing or invalid public
+    /// manifest is an [`io::ErrorKind::InvalidData`] error, for a mere
+    /// folder it is not a bundle (`None`).
+    fn read_named(&self, name: String) -> io::Result<Option<PublishedDraw>> {
+        let recorded = self.only.is_some();
+        match fs::metadata(self.dir.join(&name)) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) if recorded => return Err(invalid(&self.dir.join(&name), "is not a bundle folder")),
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && recorded => {
+                return Err(invalid(&self.dir.join(&name), "the recorded bundle is missing"))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        match read_draw(&self.dir, name) {
+            Ok(draw) => Ok(Some(draw)),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData && !recorded => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The bundle named `name`, or `None` when there is none or the name is
     /// not a plain folder name (path separators, `..`, a leading '.').
+    /// Seen through the ledger ([`only`](Self::only)), a folder it does not
+    /// record is `None` too, and a recorded bundle that cannot be shown is an
+    /// [`io::ErrorKind::InvalidData`] error naming what is wrong.
     pub fn get(&self, name: &str) -> io::Result<Option<PublishedDraw>> {
-        if !valid_name(name) {
+        if !valid_name(name) || self.only.as_ref().is_some_and(|only| !only.contains(name)) {
             return Ok(None);
         }
-        match fs::metadata(self.dir.join(name)) {
-            Ok(meta) if meta.is_dir() => read_draw(&self.dir, name.to_owned()),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.read_named(name.to_owned())
     }
 }
 
@@ -126,15 +203,8 @@ impl Publications {
             }
         };
         let mut stamps = Vec::new();
-        for entry in fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if !valid_name(&name) {
-                continue;
-            }
-            let public = entry.path().join(PUBLIC_DIR);
+        for name in self.names()? {
+            let public = self.dir.join(&name).join(PUBLIC_DIR);
             let manifest = stamp(public.join("manifest.json"))?;
             let substitutions = stamp(public.join(crate::substitution::FILE))?;
             stamps.push((name, manifest, substitutions));
@@ -151,29 +221,31 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && !name.starts_with('.') && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
 }
 
-/// Reads `dir/name/public/manifest.json`; `None` when it is missing or is not
-/// a public manifest of the bundle format we know.
-fn read_draw(dir: &Path, name: String) -> io::Result<Option<PublishedDraw>> {
+/// Reads `dir/name/public/manifest.json`; an [`io::ErrorKind::InvalidData`]
+/// error when it is missing or is not a public manifest of the bundle
+/// format we know.
+fn read_draw(dir: &Path, name: String) -> io::Result<PublishedDraw> {
     let bundle_dir = dir.join(&name);
-    let text = match fs::read_to_string(bundle_dir.join(PUBLIC_DIR).join("manifest.json")) {
+    let path = bundle_dir.join(PUBLIC_DIR).join("manifest.json");
+    let text = match fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::InvalidData) => return Ok(None),
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::InvalidData) => {
+            return Err(invalid(&path, e))
+        }
         Err(e) => return Err(e),
     };
-    let Ok(manifest) = read_manifest(&text) else {
-        return Ok(None);
-    };
+    let manifest = read_manifest(&text).map_err(|e| invalid(&path, e))?;
     // A public copy says so and carries no per-class counts; anything else in
     // public/ is a mistake we must not publish.
     if manifest.visibility != Visibility::Public || manifest.strata.is_some() {
-        return Ok(None);
+        return Err(invalid(&path, "is not a public manifest"));
     }
-    Ok(Some(PublishedDraw {
+    Ok(PublishedDraw {
         name,
         dir: bundle_dir,
         manifest,
         unannounced: false,
-    }))
+    })
 }
 
 fn invalid(path: &Path, message: impl std::fmt::Display) -> io::Error {
@@ -199,15 +271,27 @@ impl PublishedDraw {
     /// manifest records (so a page never shows rows other than those the
     /// published hash commits to) and have exactly the public header.
     pub fn rows(&self) -> io::Result<Vec<PublicRow>> {
+        let bytes = self.drawn_bytes()?;
         let path = self.public_dir().join("assignments.csv");
-        let bytes = fs::read(&path)?;
+        parse_rows(&bytes).map_err(|message| invalid(&path, message))
+    }
+
+    /// The bytes of `public/assignments.csv`, the list as drawn, once they
+    /// match the SHA-256 the manifest records; a missing or different file
+    /// is an [`io::ErrorKind::InvalidData`] error.
+    pub fn drawn_bytes(&self) -> io::Result<Vec<u8>> {
+        let path = self.public_dir().join("assignments.csv");
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(invalid(&path, e)),
+            Err(e) => return Err(e),
+        };
         let recorded = self.manifest.files.iter().find(|f| f.name == "assignments.csv");
         match recorded {
-            Some(file) if file.sha256 == bytes_hash(&bytes) => {}
-            Some(_) => return Err(invalid(&path, "does not match the SHA-256 in public/manifest.json")),
-            None => return Err(invalid(&path, "public/manifest.json records no hash for it")),
+            Some(file) if file.sha256 == bytes_hash(&bytes) => Ok(bytes),
+            Some(_) => Err(invalid(&path, "does not match the SHA-256 in public/manifest.json")),
+            None => Err(invalid(&path, "public/manifest.json records no hash for it")),
         }
-        parse_rows(&bytes).map_err(|message| invalid(&path, message))
     }
 }
 
@@ -293,6 +377,36 @@ mod tests {
         assert_ne!(drawn, one);
         fs::write(public.join("substitutions.json"), "[1, 2]").unwrap();
         assert_ne!(one, publications.fingerprint().unwrap());
+    }
+
+    #[test]
+    fn seen_through_the_ledger_only_recorded_bundles_are_read() {
+        let root = tempfile::tempdir().unwrap();
+        // Neither folder holds a bundle: unrecorded, one is simply not
+        // there; recorded, it is a bundle that fails its check.
+        for name in ["recorded_1", "copied_1"] {
+            fs::create_dir_all(root.path().join(name).join(PUBLIC_DIR)).unwrap();
+            fs::write(root.path().join(name).join(PUBLIC_DIR).join("manifest.json"), "{}").unwrap();
+        }
+        let all = Publications::open(root.path());
+        assert!(
+            all.list_checked().unwrap().1.is_empty(),
+            "without a record nothing is broken"
+        );
+        let seen = all.only(["recorded_1".to_owned(), "gone_1".to_owned()]);
+        assert!(
+            seen.get("copied_1").unwrap().is_none(),
+            "an unrecorded folder is never opened"
+        );
+        let error = seen.get("recorded_1").unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        let (draws, broken) = seen.list_checked().unwrap();
+        assert!(draws.is_empty());
+        let names: Vec<&str> = broken.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["gone_1", "recorded_1"]);
+        assert!(broken[0].problem.contains("missing"), "{:?}", broken[0]);
+        let stamped: Vec<String> = seen.fingerprint().unwrap().0.into_iter().map(|s| s.0).collect();
+        assert_eq!(stamped, ["gone_1", "recorded_1"], "the copy does not key the index");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use std::io;
 
 use super::current::{CurrentList, CurrentRow};
-use super::publications::PublishedDraw;
+use super::publications::{Broken, PublishedDraw};
 
 /// The limit the service should pass to [`SearchIndex::search`]; the search
 /// page says "only the first N are shown" when it gets this many hits.
@@ -122,6 +122,28 @@ impl SearchIndex {
             })
             .collect::<io::Result<Vec<_>>>()?;
         Ok(Self::from_lists(draws, lists))
+    }
+
+    /// Like [`build`](Self::build), but a draw whose list cannot be read is
+    /// left out of the index and returned beside it, so that one corrupt
+    /// bundle does not take the search down for every other draw.
+    pub fn build_skipping(draws: &[PublishedDraw]) -> (Self, Vec<Broken>) {
+        let mut good = Vec::new();
+        let mut lists = Vec::new();
+        let mut broken = Vec::new();
+        for draw in draws {
+            match draw.current() {
+                Ok(list) => {
+                    good.push(draw.clone());
+                    lists.push(list);
+                }
+                Err(e) => broken.push(Broken {
+                    name: draw.name.clone(),
+                    problem: e.to_string(),
+                }),
+            }
+        }
+        (Self::from_lists(&good, lists), broken)
     }
 
     /// Indexes lists already read: `lists[i]` is the list of `draws[i]`.

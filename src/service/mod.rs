@@ -50,6 +50,9 @@ pub struct AppState {
     pub calendar: Arc<WorkCalendar>,
     /// The ledger's signed checkpoints and its Merkle tree.
     pub checkpoints: Arc<Checkpoints>,
+    /// The published bundles found failing their check, with the problem
+    /// last logged for each, so each is logged once and not per request.
+    pub broken: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
 }
 
 /// The search index with the state of the published files it was built from.
@@ -204,6 +207,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
         search: Arc::new(RwLock::new(None)),
         calendar: Arc::new(calendar),
         checkpoints: Arc::new(Checkpoints::new(signer)),
+        broken: Default::default(),
     })
 }
 

@@ -18,7 +18,7 @@ use super::AppState;
 use crate::desk::{Announcement, SeedMethod};
 use crate::public::current::CurrentList;
 use crate::public::pages::{self, AnnouncementView, CheckpointLine, LedgerHead};
-use crate::public::publications::PublishedDraw;
+use crate::public::publications::{Broken, Publications, PublishedDraw};
 use crate::public::search::{Hit, SearchIndex, SEARCH_LIMIT};
 
 fn page(html: String) -> Response {
@@ -47,12 +47,100 @@ pub(super) async fn head(state: &AppState) -> Result<LedgerHead, ApiError> {
     })
 }
 
+/// The publications folder seen through the ledger: only the bundles a
+/// `draw_made` entry records are read, so a folder copied in by hand is
+/// never served as a draw.
+async fn recorded(state: &AppState) -> Result<Publications, ApiError> {
+    let records = state.desk.draw_records().await?;
+    Ok(state.publications.only(records.into_iter().map(|(r, _)| r.bundle)))
+}
+
+/// Logs each bundle that fails its check once per problem, not on every
+/// request that meets it: its own pages say so to the public meanwhile.
+pub(super) fn report_broken(state: &AppState, broken: &[Broken]) {
+    let mut reported = state.broken.lock().unwrap_or_else(|e| e.into_inner());
+    for b in broken {
+        if reported.get(&b.name) != Some(&b.problem) {
+            tracing::error!(
+                draw = %b.name,
+                problem = %b.problem,
+                "a published bundle fails its check: its pages say so, every other draw is served"
+            );
+            reported.insert(b.name.clone(), b.problem.clone());
+        }
+    }
+}
+
+/// Why one draw cannot be served: it fails its check (its own error, never
+/// the other draws'), or the service itself failed.
+enum Fault {
+    Broken(Broken),
+    Api(ApiError),
+}
+
+impl From<ApiError> for Fault {
+    fn from(e: ApiError) -> Self {
+        Fault::Api(e)
+    }
+}
+
+impl Fault {
+    /// A bundle that fails its check is an [`std::io::ErrorKind::InvalidData`]
+    /// error of [`Publications`] or [`PublishedDraw`].
+    fn of(name: &str, error: std::io::Error) -> Fault {
+        if error.kind() == std::io::ErrorKind::InvalidData {
+            Fault::Broken(Broken {
+                name: name.to_owned(),
+                problem: error.to_string(),
+            })
+        } else {
+            Fault::Api(ApiError::internal(error))
+        }
+    }
+
+    /// For a public page: the draw's own error page.
+    fn page(self, state: &AppState) -> Response {
+        match self {
+            Fault::Broken(broken) => {
+                report_broken(state, std::slice::from_ref(&broken));
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Html(pages::broken_draw_page(&broken.name)),
+                )
+                    .into_response()
+            }
+            Fault::Api(e) => e.into_response(),
+        }
+    }
+
+    /// For the API: an error that names the draw.
+    fn api(self, state: &AppState) -> ApiError {
+        match self {
+            Fault::Broken(broken) => {
+                report_broken(state, std::slice::from_ref(&broken));
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "bundle_fails_check",
+                    format!(
+                        "the published files of draw {} fail their check; other draws are not affected",
+                        broken.name
+                    ),
+                )
+            }
+            Fault::Api(e) => e,
+        }
+    }
+}
+
+/// The recorded draws that can be shown; the others are logged.
 async fn published(state: &AppState) -> Result<Vec<PublishedDraw>, ApiError> {
-    let publications = state.publications.clone();
-    tokio::task::spawn_blocking(move || publications.list())
+    let publications = recorded(state).await?;
+    let (draws, broken) = tokio::task::spawn_blocking(move || publications.list_checked())
         .await
         .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
+        .map_err(ApiError::internal)?;
+    report_broken(state, &broken);
+    Ok(draws)
 }
 
 /// The search index, rebuilt only when the published files have changed.
@@ -61,9 +149,10 @@ async fn published(state: &AppState) -> Result<Vec<PublishedDraw>, ApiError> {
 /// is recorded in the ledger before its files are written, so an index built
 /// in between would otherwise be kept with the old teams. The fingerprint is
 /// taken before the files are read, so an index can only be fresher than its
-/// key, and the next search then rebuilds it.
+/// key, and the next search then rebuilds it. A draw whose files fail their
+/// check is left out of the index (and logged); the others are searched.
 async fn index(state: &AppState) -> Result<Arc<SearchIndex>, ApiError> {
-    let publications = state.publications.clone();
+    let publications = recorded(state).await?;
     let fingerprint = tokio::task::spawn_blocking(move || publications.fingerprint())
         .await
         .map_err(ApiError::internal)?
@@ -74,10 +163,10 @@ async fn index(state: &AppState) -> Result<Arc<SearchIndex>, ApiError> {
         }
     }
     let draws = published(state).await?;
-    let built = tokio::task::spawn_blocking(move || SearchIndex::build(&draws))
+    let (built, broken) = tokio::task::spawn_blocking(move || SearchIndex::build_skipping(&draws))
         .await
-        .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
+    report_broken(state, &broken);
     let built = Arc::new(built);
     *state.search.write().await = Some((fingerprint, built.clone()));
     Ok(built)
@@ -141,22 +230,24 @@ pub async fn home(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(page(pages::index_page(&draws, &announcements, &head(&state).await?)))
 }
 
-async fn one_draw(state: &AppState, name: &str) -> Result<Option<PublishedDraw>, ApiError> {
-    let publications = state.publications.clone();
-    let name = name.to_owned();
-    tokio::task::spawn_blocking(move || publications.get(&name))
+/// A recorded draw by its bundle name; `None` for a name the ledger does
+/// not record.
+async fn one_draw(state: &AppState, name: &str) -> Result<Option<PublishedDraw>, Fault> {
+    let publications = recorded(state).await?;
+    let wanted = name.to_owned();
+    tokio::task::spawn_blocking(move || publications.get(&wanted))
         .await
         .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
+        .map_err(|e| Fault::of(name, e))
 }
 
 /// The draw's list with the teams as they stand now.
-async fn current_of(draw: &PublishedDraw) -> Result<CurrentList, ApiError> {
-    let draw = draw.clone();
-    tokio::task::spawn_blocking(move || draw.current())
+async fn current_of(draw: &PublishedDraw) -> Result<CurrentList, Fault> {
+    let shown = draw.clone();
+    tokio::task::spawn_blocking(move || shown.current())
         .await
         .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
+        .map_err(|e| Fault::of(&draw.name, e))
 }
 
 #[derive(Deserialize)]
@@ -170,10 +261,15 @@ pub async fn draw_page(
     UrlPath(name): UrlPath<String>,
     Query(query): Query<DrawPageQuery>,
 ) -> Result<Response, ApiError> {
-    let Some(draw) = one_draw(&state, &name).await? else {
-        return Ok(missing(&format!("抽查任务 {name}")));
+    let draw = match one_draw(&state, &name).await {
+        Ok(Some(draw)) => draw,
+        Ok(None) => return Ok(missing(&format!("抽查任务 {name}"))),
+        Err(fault) => return Ok(fault.page(&state)),
     };
-    let list = current_of(&draw).await?;
+    let list = match current_of(&draw).await {
+        Ok(list) => list,
+        Err(fault) => return Ok(fault.page(&state)),
+    };
     Ok(page(pages::draw_page_paged(
         &draw,
         &list,
@@ -186,8 +282,10 @@ pub async fn download(
     State(state): State<AppState>,
     UrlPath((name, file)): UrlPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let Some(draw) = one_draw(&state, &name).await? else {
-        return Ok(missing(&format!("抽查任务 {name}")));
+    let draw = match one_draw(&state, &name).await {
+        Ok(Some(draw)) => draw,
+        Ok(None) => return Ok(missing(&format!("抽查任务 {name}"))),
+        Err(fault) => return Ok(fault.page(&state)),
     };
     let attachment = |kind: &'static str, bytes: Vec<u8>, filename: String| {
         let disposition = format!("attachment; filename=\"{filename}\"");
@@ -204,7 +302,10 @@ pub async fn download(
         // The current list: the teams after any substitutions, beside the
         // teams as drawn. Named so, because it is not the hashed record.
         "assignments.csv" => {
-            let list = current_of(&draw).await?;
+            let list = match current_of(&draw).await {
+                Ok(list) => list,
+                Err(fault) => return Ok(fault.page(&state)),
+            };
             let bytes = crate::public::exports::current_csv(&draw, &list);
             Ok(attachment(
                 "text/csv; charset=utf-8",
@@ -213,7 +314,10 @@ pub async fn download(
             ))
         }
         "assignments.xlsx" => {
-            let list = current_of(&draw).await?;
+            let list = match current_of(&draw).await {
+                Ok(list) => list,
+                Err(fault) => return Ok(fault.page(&state)),
+            };
             let bytes = crate::public::exports::assignments_xlsx(&draw, &list).map_err(ApiError::internal)?;
             let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
             Ok(attachment(kind, bytes, format!("{name}-current.xlsx")))
@@ -221,8 +325,14 @@ pub async fn download(
         // The list as drawn: the bundle's own public assignments.csv, byte
         // for byte, so its SHA-256 is the one the manifest records.
         "drawn.csv" => {
-            let path = draw.public_dir().join("assignments.csv");
-            let bytes = tokio::fs::read(&path).await.map_err(ApiError::internal)?;
+            let checked = draw.clone();
+            let bytes = match tokio::task::spawn_blocking(move || checked.drawn_bytes())
+                .await
+                .map_err(ApiError::internal)?
+            {
+                Ok(bytes) => bytes,
+                Err(e) => return Ok(Fault::of(&draw.name, e).page(&state)),
+            };
             Ok(attachment(
                 "text/csv; charset=utf-8",
                 bytes,
@@ -370,9 +480,10 @@ pub async fn assignments_api(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task {task_id} has not been drawn")))?;
     let draw = one_draw(&state, &record.bundle)
-        .await?
+        .await
+        .map_err(|fault| fault.api(&state))?
         .ok_or_else(|| ApiError::internal("a recorded bundle is missing"))?;
-    let list = current_of(&draw).await?;
+    let list = current_of(&draw).await.map_err(|fault| fault.api(&state))?;
     let per_page = paging.per_page.clamp(1, 1000);
     let page = paging.page.max(1);
     let total = list.len();

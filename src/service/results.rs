@@ -83,9 +83,22 @@ async fn published_views(state: &AppState) -> Result<Vec<ResultView>, ApiError> 
         let task = recorded.result.task_id.clone();
         if !names.contains_key(&task) {
             let rows = match state.desk.draw_record(&task).await? {
-                Some((record, _)) => match state.publications.get(&record.bundle).map_err(ApiError::internal)? {
-                    Some(draw) => draw.rows().map_err(ApiError::internal)?,
-                    None => Vec::new(),
+                // A bundle that fails its check only loses its names here
+                // (and is logged): the notice of every task stays up.
+                Some((record, _)) => match state.publications.get(&record.bundle).and_then(|d| match d {
+                    Some(draw) => draw.rows(),
+                    None => Ok(Vec::new()),
+                }) {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        let problem = e.to_string();
+                        let broken = crate::public::Broken {
+                            name: record.bundle.clone(),
+                            problem,
+                        };
+                        super::pages::report_broken(state, std::slice::from_ref(&broken));
+                        Vec::new()
+                    }
                 },
                 None => Vec::new(),
             };
