@@ -255,3 +255,33 @@ async fn a_holder_whose_step_stalls_gives_the_lease_up(db: TestDb) {
     hung_task.abort();
     healthy_task.abort();
 }
+
+/// PostgreSQL: a holder frozen whole (its process stopped, its host gone
+/// without closing the socket) stops checking its lease, and the server
+/// ends its silent session after three poll intervals, freeing the lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_holder_loses_the_postgres_lock_to_the_session_timeout() {
+    let Some(db) = TestDb::new(postgres::Backend::Postgres).await else {
+        return;
+    };
+    let poll = Duration::from_millis(500);
+    let mut frozen = Lease::for_database(&db.url);
+    let mut other = Lease::for_database(&db.url);
+    assert!(frozen.try_take(poll).await.unwrap());
+    assert!(!other.try_take(poll).await.unwrap(), "held");
+    frozen.check(poll).await.unwrap();
+    // `frozen` says nothing from now on, as if its process were stopped.
+    let silent = Instant::now();
+    wait_for(
+        "the frozen holder's session ends",
+        Duration::from_secs(10),
+        async || other.try_take(poll).await.unwrap(),
+    )
+    .await;
+    assert!(
+        silent.elapsed() >= poll * 3 - Duration::from_millis(100),
+        "not freed before the timeout: {:?}",
+        silent.elapsed()
+    );
+    assert!(frozen.check(poll).await.is_err(), "the frozen holder finds it lost the lease");
+}
