@@ -234,13 +234,15 @@ impl FileLease {
             .write(true)
             .open(&self.path)
             .map_err(error)?;
-        match file.try_lock() {
+        // flock, not fcntl: its lock belongs to this open file, so two
+        // instances in one process exclude each other as two processes do.
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {
                 self.file = Some(file);
                 Ok(true)
             }
-            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
-            Err(std::fs::TryLockError::Error(source)) => Err(error(source)),
+            Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+            Err(errno) => Err(error(errno.into())),
         }
     }
 }

@@ -114,9 +114,11 @@ async fn one_instance_schedules_and_another_takes_over_when_it_dies(db: TestDb) 
     let two = app.other_instance().await;
     let never = || std::future::pending::<()>();
     let one_task = spawn_scheduler(&app.config, &one, never()).unwrap().unwrap();
-    wait_for("the first instance takes the lease", Duration::from_secs(10), async || {
-        one.scheduler.is_holder()
-    })
+    wait_for(
+        "the first instance takes the lease",
+        Duration::from_secs(10),
+        async || one.scheduler.is_holder(),
+    )
     .await;
     let two_task = spawn_scheduler(&app.config, &two, never()).unwrap().unwrap();
     wait_for("the second instance stands by", Duration::from_secs(10), async || {
@@ -155,7 +157,10 @@ async fn one_instance_schedules_and_another_takes_over_when_it_dies(db: TestDb) 
         died.elapsed()
     );
     assert_eq!(status_of(&two).await["role"], "holder");
-    assert!(Utc::now() < second, "the takeover came before the second occurrence was due");
+    assert!(
+        Utc::now() < second,
+        "the takeover came before the second occurrence was due"
+    );
 
     // The next occurrence: run by the new holder, and the first is not
     // done again.
@@ -166,7 +171,10 @@ async fn one_instance_schedules_and_another_takes_over_when_it_dies(db: TestDb) 
     .await;
     let report = two.scheduler.report();
     assert_eq!(report.terms, 1);
-    assert_eq!(report.ran, 2, "the new holder announced and drew the next occurrence: {report:?}");
+    assert_eq!(
+        report.ran, 2,
+        "the new holder announced and drew the next occurrence: {report:?}"
+    );
     for key in [
         format!("announce:{first_task}"),
         drawn,
@@ -225,11 +233,16 @@ async fn a_holder_whose_step_stalls_gives_the_lease_up(db: TestDb) {
             std::future::pending(),
         ))
     };
-    let (hung, healthy) = (Arc::new(SchedulerStatus::default()), Arc::new(SchedulerStatus::default()));
+    let (hung, healthy) = (
+        Arc::new(SchedulerStatus::default()),
+        Arc::new(SchedulerStatus::default()),
+    );
     let hung_task = start(Arc::new(Stuck), hung.clone());
-    wait_for("the hung instance takes the lease", Duration::from_secs(10), async || {
-        hung.is_holder()
-    })
+    wait_for(
+        "the hung instance takes the lease",
+        Duration::from_secs(10),
+        async || hung.is_holder(),
+    )
     .await;
     let counting = Arc::new(Counting::default());
     let healthy_task = start(counting.clone(), healthy.clone());
@@ -283,5 +296,8 @@ async fn a_frozen_holder_loses_the_postgres_lock_to_the_session_timeout() {
         "not freed before the timeout: {:?}",
         silent.elapsed()
     );
-    assert!(frozen.check(poll).await.is_err(), "the frozen holder finds it lost the lease");
+    assert!(
+        frozen.check(poll).await.is_err(),
+        "the frozen holder finds it lost the lease"
+    );
 }

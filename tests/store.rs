@@ -18,7 +18,7 @@ use shuangsui::snapshot::{bytes_hash, Hash32};
 use shuangsui::store::{self, StoreError, MAX_CHUNK};
 
 // The harness also serves tests (and a macro) this file does not use.
-#[allow(dead_code, unused_macros, unused_imports)]
+#[allow(unused_macros, unused_imports)]
 #[path = "common/postgres.rs"]
 mod postgres;
 

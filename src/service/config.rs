@@ -394,7 +394,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("shuangsui.toml");
         let base = "listen = \"127.0.0.1:8080\"\ndata_dir = \"var\"\nplans_dir = \"p\"\n";
-        std::fs::write(&path, format!("{base}scheduler_poll_seconds = 2\nscheduler_stall_seconds = 30\n")).unwrap();
+        std::fs::write(
+            &path,
+            format!("{base}scheduler_poll_seconds = 2\nscheduler_stall_seconds = 30\n"),
+        )
+        .unwrap();
         let times = Config::load(&path, |_| None).unwrap().scheduler_lease;
         assert_eq!(times.poll, std::time::Duration::from_secs(2));
         assert_eq!(times.stall, std::time::Duration::from_secs(30));
