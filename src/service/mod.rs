@@ -294,7 +294,10 @@ pub fn spawn_scheduler(
         return Ok(None);
     };
     let schedule = Schedule::load_in(path, config.time_zone)?;
-    tracing::info!(jobs = schedule.jobs().len(), "scheduler started");
+    tracing::info!(
+        jobs = schedule.jobs().len(),
+        "schedule loaded; asking for the scheduler lease"
+    );
     let executor = Arc::new(DeskExecutor::new(state.desk.clone()));
     Ok(Some(tokio::spawn(run_leased(
         Lease::for_database(&config.database_url),
