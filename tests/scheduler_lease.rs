@@ -129,7 +129,9 @@ async fn one_instance_schedules_and_another_takes_over_when_it_dies(db: TestDb) 
     // The first occurrence: announced and drawn by the holder alone.
     let drawn = format!("draw:{first_task}");
     wait_for("the first occurrence is drawn", Duration::from_secs(60), async || {
-        entries_with(&one, &drawn).await == 1
+        // The draw's entry is in the ledger before the desk has published
+        // it and handed back: the step counts once it has.
+        entries_with(&one, &drawn).await == 1 && one.scheduler.report().ran == 2
     })
     .await;
     let (holder, standby) = (one.scheduler.report(), two.scheduler.report());
@@ -166,7 +168,7 @@ async fn one_instance_schedules_and_another_takes_over_when_it_dies(db: TestDb) 
     // done again.
     let drawn_next = format!("draw:{second_task}");
     wait_for("the next occurrence is drawn", Duration::from_secs(60), async || {
-        entries_with(&two, &drawn_next).await == 1
+        entries_with(&two, &drawn_next).await == 1 && two.scheduler.report().ran == 2
     })
     .await;
     let report = two.scheduler.report();
