@@ -15,6 +15,7 @@ pub mod clock;
 pub mod commands;
 pub mod desk;
 pub mod generate;
+pub mod lease;
 pub mod ledger;
 pub mod pipeline;
 pub mod plan;

@@ -30,6 +30,10 @@
 //! restarted runner, or by another instance sharing the database — finds the
 //! row taken and returns [`Outcome::AlreadyDone`].
 //!
+//! That a second instance *could* claim a step is what keeps it once; that it
+//! does not even try is the scheduler lease's work ([`crate::lease`]): the
+//! service runs this scheduler only in the instance holding it.
+//!
 //! So the runner may offer a step more than once (it does after every
 //! restart) and the step still happens once. What the runner must never do
 //! is *miss* one. It takes each job's steps strictly in time order and does

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::clock::Zone;
+use crate::lease::LeaseTimes;
 
 /// The default live pools folder, inside the data folder.
 pub const DEFAULT_POOLS: &str = "pools";
@@ -48,6 +49,10 @@ struct ConfigFile {
     ledger_origin: Option<String>,
     #[serde(default)]
     checkpoint_key_file: Option<PathBuf>,
+    #[serde(default)]
+    scheduler_poll_seconds: Option<u64>,
+    #[serde(default)]
+    scheduler_stall_seconds: Option<u64>,
 }
 
 fn default_sample_pools() -> PathBuf {
@@ -119,6 +124,11 @@ pub struct Config {
     /// The checkpoint signing key (`checkpoint_key_file`,
     /// `SHUANGSUI_CHECKPOINT_KEY_FILE`); `None`: `DATA_DIR/checkpoint.key`.
     pub checkpoint_key_file: Option<PathBuf>,
+    /// The scheduler lease (`scheduler_poll_seconds`, default 10;
+    /// `scheduler_stall_seconds`, default 600): how often a standby
+    /// instance asks for it, and how long a step may run before its holder
+    /// gives it up. See [`crate::lease`].
+    pub scheduler_lease: LeaseTimes,
 }
 
 /// The SQLite ledger a data folder holds unless a database is named.
@@ -152,6 +162,7 @@ impl Config {
             token: None,
             ledger_origin: None,
             checkpoint_key_file: None,
+            scheduler_lease: LeaseTimes::default(),
         }
     }
 
@@ -216,6 +227,16 @@ impl Config {
         let checkpoint_key_file = env("SHUANGSUI_CHECKPOINT_KEY_FILE")
             .map(PathBuf::from)
             .or(file.checkpoint_key_file);
+        let defaults = LeaseTimes::default();
+        let seconds = |name: &str, value: Option<u64>, default: std::time::Duration| match value {
+            None => Ok(default),
+            Some(0) => Err(invalid(format!("{name}: must be at least 1"))),
+            Some(n) => Ok(std::time::Duration::from_secs(n)),
+        };
+        let scheduler_lease = LeaseTimes {
+            poll: seconds("scheduler_poll_seconds", file.scheduler_poll_seconds, defaults.poll)?,
+            stall: seconds("scheduler_stall_seconds", file.scheduler_stall_seconds, defaults.stall)?,
+        };
         Ok(Config {
             listen,
             data_dir,
@@ -230,6 +251,7 @@ impl Config {
             token,
             ledger_origin: file.ledger_origin,
             checkpoint_key_file,
+            scheduler_lease,
         })
     }
 
@@ -363,5 +385,25 @@ mod tests {
         assert_eq!(config.time_zone, Zone::SHANGHAI);
         assert!(config.token.is_none() && config.schedule.is_none() && config.sample_pools.is_none());
         assert_eq!(config.listen.port(), 0);
+        // A dead scheduler is replaced well within a minute.
+        assert!(config.scheduler_lease.poll <= std::time::Duration::from_secs(15));
+    }
+
+    #[test]
+    fn the_scheduler_lease_times_come_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shuangsui.toml");
+        let base = "listen = \"127.0.0.1:8080\"\ndata_dir = \"var\"\nplans_dir = \"p\"\n";
+        std::fs::write(
+            &path,
+            format!("{base}scheduler_poll_seconds = 2\nscheduler_stall_seconds = 30\n"),
+        )
+        .unwrap();
+        let times = Config::load(&path, |_| None).unwrap().scheduler_lease;
+        assert_eq!(times.poll, std::time::Duration::from_secs(2));
+        assert_eq!(times.stall, std::time::Duration::from_secs(30));
+        std::fs::write(&path, format!("{base}scheduler_poll_seconds = 0\n")).unwrap();
+        let err = Config::load(&path, |_| None).unwrap_err().to_string();
+        assert!(err.contains("scheduler_poll_seconds"), "{err}");
     }
 }

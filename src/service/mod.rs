@@ -31,10 +31,11 @@ use crate::calendar::WorkCalendar;
 use crate::clock::{Clock, OfficeClock};
 use crate::desk::checkpoint::{open_or_create_key, Checkpoints, KeyError};
 use crate::desk::Desk;
+use crate::lease::{run_leased, Lease, SchedulerStatus};
 use crate::ledger::Ledger;
 use crate::public::publications::{Fingerprint, Publications};
 use crate::public::search::SearchIndex;
-use crate::schedule::{run_scheduler, Schedule};
+use crate::schedule::Schedule;
 use crate::scheduled::DeskExecutor;
 use tokio::sync::RwLock;
 
@@ -53,6 +54,8 @@ pub struct AppState {
     /// The published bundles found failing their check, with the problem
     /// last logged for each, so each is logged once and not per request.
     pub broken: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
+    /// Whether this instance holds the scheduler lease ([`crate::lease`]).
+    pub scheduler: Arc<SchedulerStatus>,
 }
 
 /// The search index with the state of the published files it was built from.
@@ -122,12 +125,19 @@ pub fn app(state: AppState) -> Router {
         .route("/draws/{name}", get(pages::draw_page))
         .route("/draws/{name}/{file}", get(pages::download))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz/scheduler", get(scheduler_status))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
         .with_state(state)
+}
+
+/// Whether this instance runs the scheduler, for operators and their
+/// monitoring: `{"role": "holder"|"standby"|"off", …}`.
+async fn scheduler_status(State(state): State<AppState>) -> impl IntoResponse {
+    axum::Json(state.scheduler.report())
 }
 
 /// The OpenAPI document, pinned by a snapshot test.
@@ -208,6 +218,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
         calendar: Arc::new(calendar),
         checkpoints: Arc::new(Checkpoints::new(signer)),
         broken: Default::default(),
+        scheduler: Arc::new(SchedulerStatus::default()),
     })
 }
 
@@ -260,20 +271,7 @@ pub async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), ServeErr
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let scheduler = match &config.schedule {
-        Some(path) if path.exists() => {
-            let schedule = Schedule::load_in(path, config.time_zone)?;
-            tracing::info!(jobs = schedule.jobs().len(), "scheduler started");
-            let executor = Arc::new(DeskExecutor::new(state.desk.clone()));
-            Some(tokio::spawn(run_scheduler(
-                schedule,
-                executor,
-                state.desk.time.clock(),
-                until_stopped(stopped.clone()),
-            )))
-        }
-        _ => None,
-    };
+    let scheduler = spawn_scheduler(&config, &state, until_stopped(stopped.clone()))?;
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(until_stopped(stopped));
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -285,6 +283,35 @@ pub async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), ServeErr
         let _ = scheduler.await;
     }
     Ok(())
+}
+
+/// Starts the configured schedule, if any, under the scheduler lease: this
+/// instance runs it only while it holds the lease, and stands by otherwise
+/// (see [`crate::lease`]; `state.scheduler` says which). Runs until
+/// `shutdown` completes; a step under way then finishes first.
+pub fn spawn_scheduler(
+    config: &Config,
+    state: &AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Option<tokio::task::JoinHandle<()>>, ServeError> {
+    let Some(path) = config.schedule.as_ref().filter(|p| p.exists()) else {
+        return Ok(None);
+    };
+    let schedule = Schedule::load_in(path, config.time_zone)?;
+    tracing::info!(
+        jobs = schedule.jobs().len(),
+        "schedule loaded; asking for the scheduler lease"
+    );
+    let executor = Arc::new(DeskExecutor::new(state.desk.clone()));
+    Ok(Some(tokio::spawn(run_leased(
+        Lease::for_database(&config.database_url),
+        schedule,
+        executor,
+        state.desk.time.clock(),
+        config.scheduler_lease,
+        state.scheduler.clone(),
+        shutdown,
+    ))))
 }
 
 async fn shutdown_signal() {
