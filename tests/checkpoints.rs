@@ -76,28 +76,11 @@ async fn size(app: &TestApp) -> u64 {
     app.state.desk.ledger.head().await.unwrap().seq
 }
 
-/// Runs `shuangsui ledger ARGS --data-dir DIR`; the exit code and all output.
-fn ledger_cli(app: &TestApp, args: &[&str]) -> (Option<i32>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_shuangsui"))
-        .arg("ledger")
-        .args(args)
-        .arg("--data-dir")
-        .arg(&app.config.data_dir)
-        .env_remove("SHUANGSUI_DATABASE_URL")
-        .env_remove("SHUANGSUI_DATA_DIR")
-        .env_remove("SHUANGSUI_CHECKPOINT_KEY_FILE")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-    (output.status.code(), text)
-}
-
 fn verify_with(app: &TestApp, checkpoint: &Path, key: Option<&str>) -> (Option<i32>, String) {
     let path = checkpoint.to_str().unwrap();
     match key {
-        Some(key) => ledger_cli(app, &["verify", "--checkpoint", path, "--key", key]),
-        None => ledger_cli(app, &["verify", "--checkpoint", path]),
+        Some(key) => app.ledger_cli(&["verify", "--checkpoint", path, "--key", key]),
+        None => app.ledger_cli(&["verify", "--checkpoint", path]),
     }
 }
 
@@ -199,7 +182,7 @@ async fn deleting_the_last_entries_passes_the_chain_and_fails_the_checkpoint() {
     // An attacker with the database drops the guard and deletes the last two.
     raw(&app, "DROP TRIGGER ledger_no_delete").await;
     raw(&app, &format!("DELETE FROM ledger WHERE seq > {}", saved.size - 2)).await;
-    let (code, text) = ledger_cli(&app, &["verify"]);
+    let (code, text) = app.ledger_cli(&["verify"]);
     assert_eq!(code, Some(0), "the chain alone does not notice: {text}");
     assert!(text.contains("ledger verified"), "{text}");
     let (code, text) = verify_with(&app, &path, None);
@@ -229,10 +212,10 @@ async fn rewriting_an_entry_and_rechaining_passes_the_chain_and_fails_the_checkp
         &format!("UPDATE ledger SET recorded_at = '2020-01-01T00:00:00+08:00' WHERE seq = {victim}"),
     )
     .await;
-    let (code, text) = ledger_cli(&app, &["verify"]);
+    let (code, text) = app.ledger_cli(&["verify"]);
     assert_eq!(code, Some(1), "an edit alone breaks the chain: {text}");
     rechain(&app, victim).await;
-    let (code, text) = ledger_cli(&app, &["verify"]);
+    let (code, text) = app.ledger_cli(&["verify"]);
     assert_eq!(code, Some(0), "re-chained, the chain holds: {text}");
 
     let (code, text) = verify_with(&app, &path, None);
@@ -268,7 +251,7 @@ async fn truncating_and_appending_other_entries_fails_the_checkpoint() {
     announce(&app, 4).await;
     announce(&app, 5).await;
     assert!(size(&app).await >= saved.size);
-    let (code, text) = ledger_cli(&app, &["verify"]);
+    let (code, text) = app.ledger_cli(&["verify"]);
     assert_eq!(code, Some(0), "the chain alone does not notice: {text}");
     let (code, text) = verify_with(&app, &path, None);
     assert_eq!(code, Some(1), "{text}");
@@ -290,7 +273,7 @@ async fn an_honest_ledger_that_grew_extends_its_checkpoint_and_forged_or_foreign
     let (path, note) = save_checkpoint(&app, "saved.checkpoint").await;
     let saved = Checkpoint::open(&note, &verifier_of(&app)).unwrap();
     // The command line signs the same checkpoint (Ed25519 is deterministic).
-    let (code, printed) = ledger_cli(&app, &["checkpoint"]);
+    let (code, printed) = app.ledger_cli(&["checkpoint"]);
     assert_eq!(code, Some(0), "{printed}");
     assert_eq!(printed, note);
 

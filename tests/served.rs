@@ -11,7 +11,6 @@ mod app;
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use app::TestApp;
 use axum::http::StatusCode;
@@ -52,21 +51,6 @@ async fn announce(app: &TestApp, pools: &shuangsui::pools::Pools, k: u32) -> Str
     body["task_id"].as_str().unwrap().to_owned()
 }
 
-/// `shuangsui ledger verify --data-dir DIR`: the exit code and all output.
-fn verify_cli(app: &TestApp) -> (Option<i32>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_shuangsui"))
-        .args(["ledger", "verify", "--data-dir"])
-        .arg(&app.config.data_dir)
-        .env_remove("SHUANGSUI_DATABASE_URL")
-        .env_remove("SHUANGSUI_DATA_DIR")
-        .env_remove("SHUANGSUI_CHECKPOINT_KEY_FILE")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-    (output.status.code(), text)
-}
-
 /// `POST /api/v1/ledger/verify`: its problems.
 async fn verify_api(app: &TestApp) -> Vec<String> {
     let (status, report) = app.operator("/api/v1/ledger/verify", json!({})).await;
@@ -87,7 +71,7 @@ async fn both_name(app: &TestApp, needles: &[&str]) {
         problems.iter().any(|p| needles.iter().all(|n| p.contains(n))),
         "no problem names {needles:?}: {problems:#?}"
     );
-    let (code, text) = verify_cli(app);
+    let (code, text) = app.ledger_cli(&["verify"]);
     assert_ne!(code, Some(0), "{text}");
     assert!(
         text.lines().any(|l| needles.iter().all(|n| l.contains(n))),
@@ -178,7 +162,7 @@ async fn an_edited_results_notice_is_named() {
         .await;
     assert!(status.is_success(), "{body}");
     let notice = app.bundle(&bundles[0]).join("public/results.csv");
-    let (code_now, text_now) = verify_cli(&app);
+    let (code_now, text_now) = app.ledger_cli(&["verify"]);
     assert_eq!(code_now, Some(0), "the notice as written verifies:\n{text_now}");
 
     let original = std::fs::read_to_string(&notice).unwrap();
@@ -215,7 +199,7 @@ async fn a_swapped_substitute_is_named() {
         .find(|c| *c != incoming && !row["team"].as_array().unwrap().iter().any(|t| t == c))
         .unwrap()
         .to_owned();
-    let (code_now, text_now) = verify_cli(&app);
+    let (code_now, text_now) = app.ledger_cli(&["verify"]);
     assert_eq!(code_now, Some(0), "{text_now}");
 
     let file = app.bundle(&bundles[0]).join("public/substitutions.json");

@@ -41,6 +41,25 @@ pub fn test_tables(holidays: &Path) {
 }
 
 impl TestApp {
+    /// `shuangsui ledger ARGS --data-dir DIR` on this service's data folder,
+    /// as an auditor runs it beside the service, with nothing taken from the
+    /// environment: the exit code and all it printed.
+    pub fn ledger_cli(&self, args: &[&str]) -> (Option<i32>, String) {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_shuangsui"))
+            .arg("ledger")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.config.data_dir)
+            .env_remove("SHUANGSUI_DATABASE_URL")
+            .env_remove("SHUANGSUI_DATA_DIR")
+            .env_remove("SHUANGSUI_CHECKPOINT_KEY_FILE")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+        (output.status.code(), text)
+    }
+
     /// A service on the small pool of `pool_seed`, with no plans yet.
     pub async fn spawn(pool_seed: u64) -> TestApp {
         Self::spawn_with(pool_seed, |_| {}).await
