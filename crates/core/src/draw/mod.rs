@@ -191,19 +191,11 @@ pub fn draw_merged(
     merged: &Merged,
     seed: &Seed,
 ) -> Result<Outcome, DrawError> {
-    check_merged(plan, merged)?;
-    let (chosen, strata) = draw_plan_targets(pools, plan, history, seed)?;
-    let mut visits: Vec<Visit> = chosen
-        .into_iter()
-        .map(|(target, items)| Visit {
-            target,
-            items,
-            team: Vec::new(),
-            merged: None,
-        })
-        .collect();
-    teams::assign(pools, plan, history, merged, seed, &mut visits)?;
-    Ok(Outcome { visits, strata })
+    // The targets first, exactly as a partial verification redoes them;
+    // then the teams.
+    let mut outcome = draw_selection(pools, plan, history, merged, seed)?;
+    teams::assign(pools, plan, history, merged, seed, &mut outcome.visits)?;
+    Ok(outcome)
 }
 
 /// The targets of a draw without its teams: what [`draw_merged`] draws
