@@ -33,6 +33,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Connection, Row};
 
+pub use crate::records::Attached;
 use crate::snapshot::Hash32;
 
 const ENTRY_DOMAIN: &[u8] = b"shuangsui/v1/ledger";
@@ -51,6 +52,9 @@ pub enum LedgerError {
     TwoDatabases { owner: String, service: String },
     #[error("ledger entry {seq}: {message}")]
     Corrupt { seq: u64, message: String },
+    /// What an entry names in the store could not be written or read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// Opening an existing ledger found no database file.
     #[error("no ledger database at {path}: not the service's data folder, or the service never started there")]
     Missing { path: String },
@@ -241,7 +245,7 @@ pub fn sqlite_path(url: &str) -> Option<&str> {
 
 /// The schema's migrations, in the binary. One list per database, since the
 /// DDL differs; see `migrations/README.md`.
-const SQLITE_MIGRATIONS: [(i64, &str, &str); 3] = [
+const SQLITE_MIGRATIONS: [(i64, &str, &str); 4] = [
     (1, "ledger", include_str!("../migrations/sqlite/0001_ledger.sql")),
     (
         2,
@@ -249,8 +253,9 @@ const SQLITE_MIGRATIONS: [(i64, &str, &str); 3] = [
         include_str!("../migrations/sqlite/0002_append_only.sql"),
     ),
     (3, "store", include_str!("../migrations/sqlite/0003_store.sql")),
+    (4, "records", include_str!("../migrations/sqlite/0004_records.sql")),
 ];
-const POSTGRES_MIGRATIONS: [(i64, &str, &str); 3] = [
+const POSTGRES_MIGRATIONS: [(i64, &str, &str); 4] = [
     (1, "ledger", include_str!("../migrations/postgres/0001_ledger.sql")),
     (
         2,
@@ -258,6 +263,7 @@ const POSTGRES_MIGRATIONS: [(i64, &str, &str); 3] = [
         include_str!("../migrations/postgres/0002_append_only.sql"),
     ),
     (3, "store", include_str!("../migrations/postgres/0003_store.sql")),
+    (4, "records", include_str!("../migrations/postgres/0004_records.sql")),
 ];
 
 /// sqlx's migrator over one database's migrations. Built from the embedded
@@ -293,6 +299,28 @@ pub fn migrator(sqlite: bool) -> Migrator {
 /// the head: on a shared database another writer appended first, and the
 /// append is retried like a taken seq.
 const CONFLICT: &str = "ledger conflict";
+
+async fn head_on(conn: &mut AnyConnection) -> Result<Head, LedgerError> {
+    let row = sqlx::query("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        None => Ok(Head::GENESIS),
+        Some(row) => {
+            let seq = row.try_get::<i64, _>(0)? as u64;
+            let hash = parse_hash(seq, &row.try_get::<String, _>(1)?)?;
+            Ok(Head { seq, hash })
+        }
+    }
+}
+
+async fn by_key_on(conn: &mut AnyConnection, key: &str) -> Result<Option<Entry>, LedgerError> {
+    let row = sqlx::query(&format!("{SELECT} WHERE entry_key = $1"))
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| entry_from_row(&r)).transpose()
+}
 
 fn lost_race(e: &sqlx::Error) -> bool {
     match e {
@@ -376,6 +404,8 @@ impl Ledger {
                     // The store only grows, like the ledger: rows are added
                     // beside the entries that need them, never changed.
                     format!("GRANT SELECT, INSERT ON store_chunks, store_files, store_snapshots, store_snapshot_files TO {role}"),
+                    // What the entries make true, added in their transactions.
+                    format!("GRANT SELECT, INSERT ON bundle_files, private_files TO {role}"),
                 ] {
                     sqlx::query(&grant).execute(&mut *owner).await?;
                 }
@@ -464,11 +494,39 @@ impl Ledger {
         payload: &str,
         recorded_at: &str,
     ) -> Result<Appended, LedgerError> {
+        self.append_with(kind, key, payload, recorded_at, &[]).await
+    }
+
+    /// Appends an entry and records what it makes true ([`Attached`]) in
+    /// the same transaction: both commit, or neither. The files attached
+    /// must already be in the store (their content is named by its hash, so
+    /// storing it first leaves nothing wrong behind if the entry is never
+    /// written). When the key is taken, nothing is attached and the existing
+    /// entry is returned.
+    pub async fn append_with(
+        &self,
+        kind: Kind,
+        key: &str,
+        payload: &str,
+        recorded_at: &str,
+        attached: &[Attached],
+    ) -> Result<Appended, LedgerError> {
         for _ in 0..16 {
-            if let Some(existing) = self.by_key(key).await? {
+            // Every read and write on the transaction's connection: on SQLite
+            // it is the pool's only one. SQLite's transaction takes the write
+            // lock at once: a deferred one that read the head would fail with
+            // "database is locked", not wait, when another process's
+            // transaction wrote first.
+            let mut tx = if self.sqlite {
+                self.pool.begin_with("BEGIN IMMEDIATE").await?
+            } else {
+                self.pool.begin().await?
+            };
+            if let Some(existing) = by_key_on(&mut tx, key).await? {
+                tx.rollback().await?;
                 return Ok(Appended::Existing(existing));
             }
-            let head = self.head().await?;
+            let head = head_on(&mut tx).await?;
             let seq = head.seq + 1;
             let hash = Entry::compute_hash(seq, kind, key, payload, recorded_at, &head.hash);
             let inserted = sqlx::query(
@@ -482,30 +540,50 @@ impl Ledger {
             .bind(recorded_at)
             .bind(head.hash.to_hex())
             .bind(hash.to_hex())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await;
             match inserted {
-                Ok(_) => {
-                    let entry = Entry {
-                        seq,
-                        kind,
-                        key: key.to_owned(),
-                        payload: payload.to_owned(),
-                        recorded_at: recorded_at.to_owned(),
-                        prev_hash: head.hash,
-                        hash,
-                    };
-                    return Ok(Appended::New(entry));
-                }
+                Ok(_) => {}
                 // Another writer took this seq or this key: look again.
+                Err(e) if lost_race(&e) => {
+                    tx.rollback().await?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            crate::records::insert(&mut tx, seq, attached).await?;
+            match tx.commit().await {
+                Ok(()) => {}
                 Err(e) if lost_race(&e) => continue,
                 Err(e) => return Err(e.into()),
             }
+            return Ok(Appended::New(Entry {
+                seq,
+                kind,
+                key: key.to_owned(),
+                payload: payload.to_owned(),
+                recorded_at: recorded_at.to_owned(),
+                prev_hash: head.hash,
+                hash,
+            }));
         }
         Err(LedgerError::Corrupt {
             seq: 0,
             message: "could not append after 16 contended attempts".into(),
         })
+    }
+
+    /// [`Ledger::append_with`] for a typed payload under its key.
+    pub async fn append_typed_with<P: Payload>(
+        &self,
+        key: &Key<'_>,
+        payload: &P,
+        recorded_at: &str,
+        attached: &[Attached],
+    ) -> Result<Appended, LedgerError> {
+        let text = serde_json::to_string(payload).expect("ledger payloads serialise");
+        self.append_with(P::KIND, &key.to_string(), &text, recorded_at, attached)
+            .await
     }
 
     /// Appends a typed payload under its key: the one way the service
@@ -533,25 +611,11 @@ impl Ledger {
     }
 
     pub async fn head(&self) -> Result<Head, LedgerError> {
-        let row = sqlx::query("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            None => Ok(Head::GENESIS),
-            Some(row) => {
-                let seq = row.try_get::<i64, _>(0)? as u64;
-                let hash = parse_hash(seq, &row.try_get::<String, _>(1)?)?;
-                Ok(Head { seq, hash })
-            }
-        }
+        head_on(&mut *self.pool.acquire().await?).await
     }
 
     pub async fn by_key(&self, key: &str) -> Result<Option<Entry>, LedgerError> {
-        let row = sqlx::query(&format!("{SELECT} WHERE entry_key = $1"))
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| entry_from_row(&r)).transpose()
+        by_key_on(&mut *self.pool.acquire().await?, key).await
     }
 
     /// Entries from `after` (exclusive), oldest first, at most `limit`.

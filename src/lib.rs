@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod pools;
 pub mod public;
+pub mod records;
 pub mod results;
 pub mod schedule;
 pub mod scheduled;
