@@ -157,6 +157,10 @@ async fn deleting_snapshots_and_secrets_changes_nothing(db: TestDb) {
     let (code, text) = ledger_verify(&app);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("draws checked: 1"), "{text}");
+    assert!(
+        !snapshots(&app).exists(),
+        "the check writes nothing into the data folder"
+    );
 }
 
 async fn a_second_data_folder_draws_what_the_first_announced(db: TestDb) {

@@ -56,6 +56,26 @@ impl Frozen {
     }
 }
 
+/// Where a desk that must not write its data folder (`ledger verify`)
+/// rebuilds the snapshots it checks: a folder of its own under the system's
+/// temporary directory, made on first use and removed with the desk.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub(super) fn new() -> Scratch {
+        let name = format!("shuangsui-snapshots-{}", &Seed::random().to_hex()[..16]);
+        Scratch(std::env::temp_dir().join(name))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Nothing there unless a snapshot was rebuilt; a failure leaves only
+        // a temporary folder behind.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The name a commit–reveal secret is kept under, among the private files.
 pub(super) fn secret_name(commitment: &str) -> String {
     format!("commit-{commitment}.hex")
@@ -314,11 +334,21 @@ impl Desk {
                 "the pool snapshot {combined} is not in the database"
             )));
         };
-        let (checked, expected) = (dir.clone(), files.clone());
-        if !blocking(move || cache_matches(&checked, &expected)).await? {
-            self.rebuild(combined, &files).await?;
+        // A desk that must not write its data folder (`ledger verify`)
+        // uses a copy there if it is sound, else one of its own elsewhere.
+        let mut candidates = vec![self.snapshots_dir.clone()];
+        if let Some(scratch) = &self.scratch {
+            candidates.push(scratch.0.clone());
         }
-        Ok(pools_in(&dir))
+        for parent in &candidates {
+            let (checked, expected) = (parent.join(combined.to_hex()), files.clone());
+            if blocking(move || cache_matches(&checked, &expected)).await? {
+                return Ok(pools_in(&parent.join(combined.to_hex())));
+            }
+        }
+        let parent = candidates.pop().expect("one at least");
+        self.rebuild(combined, &files, &parent).await?;
+        Ok(pools_in(&parent.join(combined.to_hex())))
     }
 
     /// The pools a task was announced on, loaded from its snapshot and
@@ -342,8 +372,13 @@ impl Desk {
 
     /// Writes the snapshot's files from the store into a folder of its own,
     /// then swaps it in, so a reader sees the old copy or the new one.
-    async fn rebuild(&self, combined: &Hash32, files: &BTreeMap<String, Hash32>) -> Result<(), TaskError> {
-        let parent = self.snapshots_dir.clone();
+    async fn rebuild(
+        &self,
+        combined: &Hash32,
+        files: &BTreeMap<String, Hash32>,
+        parent: &Path,
+    ) -> Result<(), TaskError> {
+        let parent = parent.to_owned();
         let temp = parent.join(format!(".{combined}.tmp-{}", &Seed::random().to_hex()[..16]));
         let made = temp.clone();
         blocking(move || {
@@ -363,7 +398,7 @@ impl Desk {
                 return Err(e);
             }
         }
-        let (dir, combined) = (self.snapshot_dir(combined), *combined);
+        let (dir, combined) = (parent.join(combined.to_hex()), *combined);
         blocking(move || {
             sync_dir(&temp)?;
             if dir.exists() {
@@ -439,7 +474,14 @@ impl Desk {
                 store::snapshot_files(&mut conn, &combined).await?
             };
             let dir = self.snapshot_dir(&combined);
-            if stored.is_some() || !dir.is_dir() {
+            if stored.is_some() {
+                continue;
+            }
+            if !dir.is_dir() {
+                tracing::warn!(
+                    "the pool snapshot {combined} is neither in the database nor in {}",
+                    dir.display()
+                );
                 continue;
             }
             let frozen = match self.store_pools(pools_in(&dir)).await {

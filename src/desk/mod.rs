@@ -110,11 +110,15 @@ pub struct Desk {
     pub(crate) before_draw: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
     /// Every time the desk records or checks, in the office's time zone.
     pub time: OfficeClock,
+    /// Set for a desk opened only to check ([`Desk::open_existing`]): where
+    /// it rebuilds snapshots instead of in the data folder.
+    pub(crate) scratch: Option<frozen::Scratch>,
 }
 
 impl Desk {
     pub fn new(ledger: Ledger, pools_dir: PathBuf, state_dir: &Path, time: OfficeClock) -> Result<Desk, TaskError> {
-        let desk = Desk::open_existing(ledger, pools_dir, state_dir, time);
+        let mut desk = Desk::open_existing(ledger, pools_dir, state_dir, time);
+        desk.scratch = None;
         for dir in [&desk.snapshots_dir, &desk.publications_dir, &desk.secrets_dir] {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
@@ -171,6 +175,7 @@ impl Desk {
             #[cfg(test)]
             before_draw: std::sync::Mutex::new(None),
             time,
+            scratch: Some(frozen::Scratch::new()),
         }
     }
 }
