@@ -33,6 +33,7 @@ on_both_databases!(
     content_stored_without_its_entry_is_no_announcement,
     a_data_folder_from_before_is_imported_on_start,
     a_one_line_change_adds_only_a_few_chunks,
+    a_workbook_is_stored_as_read_and_drawn_from_the_database,
 );
 
 async fn spawn(db: &TestDb, seed: u64) -> TestApp {
@@ -245,9 +246,7 @@ async fn a_hand_edited_chunk_fails_the_draw_and_never_changes_it(db: TestDb) {
     );
     assert!(desk.draw_record(&task).await.unwrap().is_none(), "nothing is drawn");
     assert!(
-        files_in(&snapshots(&app))
-            .iter()
-            .all(|n| n.starts_with('.') && !n.contains("tmp")),
+        files_in(&snapshots(&app)).is_empty(),
         "no partial cache is left: {:?}",
         files_in(&snapshots(&app))
     );
@@ -466,4 +465,34 @@ async fn a_one_line_change_adds_only_a_few_chunks(db: TestDb) {
         (added as f64) <= 0.02 * size,
         "{added} bytes added for a one-line change to {size} bytes"
     );
+}
+
+async fn a_workbook_is_stored_as_read_and_drawn_from_the_database(db: TestDb) {
+    let mut app = spawn(&db, 31).await;
+    app.add_plan("p", &common::plan_toml(&app.pools(), 2, ""));
+    let workbook = app.root.path().join("pools.xlsx");
+    shuangsui::pools::write_workbook(app.pools_dir(), &workbook, shuangsui::pools::Encoding::Utf8).unwrap();
+    app.config.pools_dir = workbook.clone();
+    app.restart().await;
+    let (task, _) = announce(&app, "p").await;
+    let desk = &app.state.desk;
+    let (announced, _) = desk.announcement(&task).await.unwrap().unwrap();
+    let mut conn = desk.ledger.raw_pool().acquire().await.unwrap();
+    let files = store::snapshot_files(&mut conn, &announced.snapshot_combined)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    let bytes = std::fs::read(&workbook).unwrap();
+    assert_eq!(
+        files.into_iter().collect::<Vec<_>>(),
+        vec![("pools.xlsx".to_owned(), shuangsui::snapshot::bytes_hash(&bytes))],
+        "the workbook is one file, its bytes as read"
+    );
+    remove(&snapshots(&app));
+    let (status, drawn) = draw(&app, &task).await;
+    assert_eq!(status, StatusCode::OK, "{drawn}");
+    verified(&app.bundle(drawn["bundle"].as_str().unwrap()), &workbook);
+    let cached = snapshots(&app).join(announced.snapshot_combined.to_hex());
+    assert_eq!(files_in(&cached), vec!["pools.xlsx".to_owned()]);
 }

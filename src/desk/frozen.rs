@@ -386,21 +386,32 @@ impl Desk {
             Ok(())
         })
         .await?;
-        for (name, file) in files {
-            let reader = store::FilePieces::open(self.ledger.pool().clone(), file)
-                .await?
-                .into_blocking_reader();
-            let path = temp.join(name);
-            let written = blocking(move || copy_into(reader, &path)).await;
-            if let Err(e) = written {
-                let temp = temp.clone();
-                blocking(move || std::fs::remove_dir_all(&temp).map_err(io(&temp))).await?;
-                return Err(e);
+        let written: Result<(), TaskError> = async {
+            for (name, file) in files {
+                let reader = store::FilePieces::open(self.ledger.pool().clone(), file)
+                    .await?
+                    .into_blocking_reader();
+                let path = temp.join(name);
+                blocking(move || copy_into(reader, &path)).await?;
             }
+            Ok(())
         }
-        let (dir, combined) = (parent.join(combined.to_hex()), *combined);
+        .await;
+        if let Err(e) = written {
+            // A failed rebuild leaves nothing half-written to be mistaken
+            // for a copy.
+            let temp = temp.clone();
+            blocking(move || std::fs::remove_dir_all(&temp).map_err(io(&temp))).await?;
+            return Err(e);
+        }
+        let (dir, combined, files) = (parent.join(combined.to_hex()), *combined, files.clone());
         blocking(move || {
             sync_dir(&temp)?;
+            // Rebuilt by another request meanwhile: that copy stays, so a
+            // loader about to open it is not left without it.
+            if cache_matches(&dir, &files)? {
+                return std::fs::remove_dir_all(&temp).map_err(io(&temp));
+            }
             if dir.exists() {
                 // Moved aside rather than removed in place, so a loader that
                 // has it open keeps reading whole files.
