@@ -696,6 +696,12 @@ impl Ledger {
         }
     }
 
+    /// The database the ledger lives in, for what is written beside it:
+    /// the content store and the rows entries attach ([`crate::records`]).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// For tests and drills only: the raw pool, to play an attacker who
     /// edits the database behind the service's back.
     #[doc(hidden)]

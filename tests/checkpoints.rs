@@ -109,6 +109,23 @@ async fn raw(app: &TestApp, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// What an attacker with the database does to delete the entries after
+/// `seq`: drop the guards, then the rows those entries attach (a secret, a
+/// bundle's files), which name them, then the entries.
+async fn delete_after(app: &TestApp, seq: u64) {
+    for table in ["private_files", "bundle_files", "ledger"] {
+        raw(app, &format!("DROP TRIGGER {table}_no_delete")).await;
+        raw(
+            app,
+            &format!(
+                "DELETE FROM {table} WHERE {} > {seq}",
+                if table == "ledger" { "seq" } else { "entry_seq" }
+            ),
+        )
+        .await;
+    }
+}
+
 /// What an attacker with the database does after editing entries from
 /// `from` on: recompute every hash after them so the chain holds again.
 async fn rechain(app: &TestApp, from: u64) {
@@ -179,9 +196,8 @@ async fn deleting_the_last_entries_passes_the_chain_and_fails_the_checkpoint() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("checkpoint verified"), "{text}");
 
-    // An attacker with the database drops the guard and deletes the last two.
-    raw(&app, "DROP TRIGGER ledger_no_delete").await;
-    raw(&app, &format!("DELETE FROM ledger WHERE seq > {}", saved.size - 2)).await;
+    // An attacker with the database drops the guards and deletes the last two.
+    delete_after(&app, saved.size - 2).await;
     let (code, text) = app.ledger_cli(&["verify"]);
     assert_eq!(code, Some(0), "the chain alone does not notice: {text}");
     assert!(text.contains("ledger verified"), "{text}");
@@ -245,8 +261,7 @@ async fn truncating_and_appending_other_entries_fails_the_checkpoint() {
     let app = service().await;
     let (path, note) = save_checkpoint(&app, "saved.checkpoint").await;
     let saved = Checkpoint::open(&note, &verifier_of(&app)).unwrap();
-    raw(&app, "DROP TRIGGER ledger_no_delete").await;
-    raw(&app, &format!("DELETE FROM ledger WHERE seq > {}", saved.size - 2)).await;
+    delete_after(&app, saved.size - 2).await;
     // Other announcements where the deleted ones were, and one more.
     announce(&app, 4).await;
     announce(&app, 5).await;
@@ -448,8 +463,7 @@ async fn the_independent_python_checker_agrees() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("invalid signature"), "{text}");
 
-    raw(&app, "DROP TRIGGER ledger_no_delete").await;
-    raw(&app, &format!("DELETE FROM ledger WHERE seq > {}", saved.size - 2)).await;
+    delete_after(&app, saved.size - 2).await;
     let (code, text) = python_check(&app, &path, key.trim()).await.unwrap();
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("the ledger was truncated"), "{text}");

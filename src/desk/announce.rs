@@ -7,11 +7,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{blocking, chain_of, inputs_error, io, parse_time, sync_dir, Desk, TaskError};
+use super::{blocking, chain_of, inputs_error, parse_time, Desk, TaskError};
 use crate::bundle;
 use crate::draw::check_new_plan;
 use crate::history::History;
-use crate::ledger::{Appended, Entry, Key, Kind, Payload};
+use crate::ledger::{Entry, Key, Kind, Payload};
 use crate::pipeline::{self, EarlierBundle};
 use crate::plan::Plan;
 use crate::pools::{Pools, SnapshotHashes};
@@ -179,15 +179,23 @@ impl Desk {
             };
         }
         let (history_sources, history) = self.fixed_history(&task_id, &plan, &merge_sources).await?;
-        let (pools, _) = self.freeze_pools().await?;
+        let frozen = self.freeze_pools().await?;
+        let snapshot = frozen.attached();
         // Refused now, while nothing is recorded: a task that cannot be drawn
         // is never announced.
-        let (pools, plan, history) = checked(pools, plan, history).await?;
+        let (pools, plan, history) = checked(frozen.pools, plan, history).await?;
         let combined = pools.snapshot.combined();
         self.ledger
-            .append_typed(&Key::Snapshot(&combined), &pools.snapshot, &self.time.stamp())
+            .append_typed_with(
+                &Key::Snapshot(&combined),
+                &pools.snapshot,
+                &self.time.stamp(),
+                std::slice::from_ref(&snapshot),
+            )
             .await?;
-        let mut our_secret = None;
+        // The announcement registers its snapshot too: whichever entry
+        // registered it first, the task's pools are on record with it.
+        let mut attached = vec![snapshot];
         let seed_method = match method {
             MethodRequest::Ceremony { at } => {
                 future_time(&at, self.time.now())?;
@@ -206,16 +214,9 @@ impl Desk {
                 let beacon = beacon_at.as_deref().map(|at| future_round(at, now)).transpose()?;
                 let secret = Seed::random();
                 let commitment = commitment(&secret);
-                // On disk before the ledger can hold its commitment, so a
-                // crash after the append cannot lose it.
-                let path = self.secret_path(&commitment);
-                let (file, dir) = (path.clone(), self.secrets_dir.clone());
-                blocking(move || {
-                    crate::bundle::write_private(&file, secret.to_hex().as_bytes())?;
-                    sync_dir(&dir)
-                })
-                .await?;
-                our_secret = Some(path);
+                // Stored now, named by the announcement's own transaction: a
+                // crash before it leaves an unnamed secret that nothing reveals.
+                attached.push(self.store_secret(&secret).await?);
                 SeedMethod::Commit { commitment, beacon }
             }
         };
@@ -223,15 +224,12 @@ impl Desk {
         announcement.merge_sources = merge_sources;
         announcement.history_sources = history_sources;
         announcement.history_sha256 = Some(history.hash());
+        // Another request may have announced the task first: then nothing
+        // is attached, and the secret on record is the one it committed to.
         let appended = self
             .ledger
-            .append_typed(&Key::Announce(&task_id), &announcement, &self.time.stamp())
+            .append_typed_with(&Key::Announce(&task_id), &announcement, &self.time.stamp(), &attached)
             .await?;
-        if let (Appended::Existing(_), Some(path)) = (&appended, &our_secret) {
-            // Another request announced the task first: its commitment is
-            // the one on record, and ours can never be revealed.
-            std::fs::remove_file(path).map_err(io(path))?;
-        }
         let entry = appended.entry().clone();
         Ok((entry.typed()?, entry))
     }

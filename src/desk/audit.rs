@@ -90,7 +90,13 @@ pub async fn audit(desk: &Desk) -> Result<AuditReport, LedgerError> {
                 .map(|problem| format!("draw {}: {problem}", record.task_id)),
         );
         let snapshot = match desk.announcement(&record.task_id).await {
-            Ok(Some((announcement, _))) => desk.snapshot_pools(&announcement.snapshot_combined),
+            Ok(Some((announcement, _))) => match desk.snapshot_pools(&announcement.snapshot_combined).await {
+                Ok(path) => path,
+                Err(e) => {
+                    problems.push(format!("draw {}: its frozen pools: {e}", record.task_id));
+                    continue;
+                }
+            },
             _ => {
                 problems.push(format!("draw {}: its announcement is missing", record.task_id));
                 continue;

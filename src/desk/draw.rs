@@ -12,7 +12,6 @@ use crate::bundle;
 use crate::ledger::{Appended, Entry, Head, Key, Kind, Payload};
 use crate::pipeline::{self, DrawInputs, EarlierBundle};
 use crate::plan::Plan;
-use crate::pools::{load_path, LoadOptions};
 use crate::seed::{commitment, Seed, SeedSpec};
 use crate::snapshot::{bytes_hash, Hash32};
 
@@ -74,7 +73,7 @@ impl Desk {
             .announcement(task_id)
             .await?
             .ok_or_else(|| TaskError::UnknownTask(task_id.into()))?;
-        let seed = self.seed_for(&announcement, material)?;
+        let seed = self.seed_for(&announcement, material).await?;
         self.draw_with(&announcement, &seed).await
     }
 
@@ -83,7 +82,9 @@ impl Desk {
     pub async fn draw_unannounced(&self, plan: Plan) -> Result<(DrawRecord, Entry), TaskError> {
         let merge_sources = self.merge_sources(&plan).await?;
         let _one_at_a_time = self.drawing.lock().await;
-        let (pools, _) = self.freeze_pools().await?;
+        let frozen = self.freeze_pools().await?;
+        let snapshot = frozen.attached();
+        let pools = frozen.pools;
         let task_id = format!("{}@adhoc-{}", plan.id(), &Seed::random().to_hex()[..8]);
         let (history_sources, history) = self.fixed_history(&task_id, &plan, &merge_sources).await?;
         let (pools, plan, history) = checked(pools, plan, history).await?;
@@ -100,13 +101,13 @@ impl Desk {
         announcement.history_sources = history_sources;
         announcement.history_sha256 = Some(history.hash());
         self.ledger
-            .append_typed(&Key::Announce(&task_id), &announcement, &self.time.stamp())
+            .append_typed_with(&Key::Announce(&task_id), &announcement, &self.time.stamp(), &[snapshot])
             .await?;
         let seed = SeedSpec::parse("random").expect("random is a seed form");
         self.draw_with(&announcement, &seed).await
     }
 
-    fn seed_for(&self, announcement: &Announcement, material: SeedMaterial) -> Result<SeedSpec, TaskError> {
+    async fn seed_for(&self, announcement: &Announcement, material: SeedMaterial) -> Result<SeedSpec, TaskError> {
         let wrong = TaskError::WrongSeedMaterial;
         match (&announcement.seed_method, material) {
             (SeedMethod::Ceremony { at }, SeedMaterial::Ceremony { digits }) => {
@@ -129,11 +130,7 @@ impl Desk {
                 },
                 SeedMaterial::Reveal { beacon_signature },
             ) => {
-                let mut path = self.secret_path(published);
-                if !path.exists() {
-                    path = self.legacy_secret_path(&announcement.task_id);
-                }
-                let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+                let text = self.stored_secret(published, &announcement.task_id).await?;
                 let secret = Seed::parse_hex(&text).map_err(|e| wrong(e.to_string()))?;
                 if commitment(&secret) != *published {
                     return Err(wrong("the stored secret does not match the commitment".into()));
@@ -158,8 +155,7 @@ impl Desk {
     /// then publishes: a crash before the record leaves nothing; after it,
     /// the staged bundle is renamed into place.
     async fn draw_with(&self, announcement: &Announcement, seed: &SeedSpec) -> Result<(DrawRecord, Entry), TaskError> {
-        let snapshot = self.snapshot_pools(&announcement.snapshot_combined);
-        let pools = blocking(move || load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)).await?;
+        let pools = self.frozen_pools(&announcement.snapshot_combined).await?;
         let earlier = self.announced_history(announcement).await?;
         let to_merge = self.merge_inputs(announcement)?;
         let head_before = self.ledger.head().await?;

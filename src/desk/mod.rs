@@ -3,7 +3,8 @@
 //! its inspection results recorded and published; each of those steps is
 //! one ledger entry, claimed by its unique key (see [`crate::ledger::Key`]),
 //! and the files the desk keeps — frozen pool snapshots, commit–reveal
-//! secrets, published bundles — are what those entries point to.
+//! secrets, published bundles — are what those entries point to. Snapshots
+//! and secrets are kept in the database with their entry ([`frozen`]).
 //!
 //! One file per step: [`announce`] (freezing the inputs and the earlier draws
 //! a task takes in), [`draw`] (the seed becomes the draw, through
@@ -27,14 +28,14 @@ use crate::clock::OfficeClock;
 use crate::draw::DrawError;
 use crate::ledger::{Kind, Ledger, LedgerError, Payload};
 use crate::pipeline::PipelineError;
-use crate::pools::{is_workbook, load_path, LoadOptions, Pools, Problems, SnapshotHashes, FILES};
-use crate::seed::Seed;
+use crate::pools::{Problems, SnapshotHashes};
 use crate::snapshot::Hash32;
 
 pub mod announce;
 pub mod audit;
 pub mod checkpoint;
 pub mod draw;
+pub mod frozen;
 pub mod results;
 pub mod substitute;
 
@@ -71,6 +72,8 @@ pub enum TaskError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Bundle(#[from] bundle::BundleError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -87,11 +90,14 @@ pub struct Desk {
     pub ledger: Ledger,
     /// The live pool folder operators maintain.
     pub pools_dir: PathBuf,
-    /// Content-addressed copies of every pool folder a task was announced on.
+    /// A cache of the pool snapshots the database holds, one folder per
+    /// snapshot, checked and rebuilt on use (see [`frozen`]).
     pub snapshots_dir: PathBuf,
     /// Published bundles.
     pub publications_dir: PathBuf,
-    /// Commit-reveal secrets until they are revealed; never published early.
+    /// Confidential files kept beside the database: substitution notes, and
+    /// commit–reveal secrets of data folders made before the database kept
+    /// them (imported at start, see [`Desk::import_legacy`]).
     pub secrets_dir: PathBuf,
     /// One draw or substitution at a time in this process; the ledger's
     /// unique keys guard against other processes. Held across the await of
@@ -104,11 +110,15 @@ pub struct Desk {
     pub(crate) before_draw: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
     /// Every time the desk records or checks, in the office's time zone.
     pub time: OfficeClock,
+    /// Set for a desk opened only to check ([`Desk::open_existing`]): where
+    /// it rebuilds snapshots instead of in the data folder.
+    pub(crate) scratch: Option<frozen::Scratch>,
 }
 
 impl Desk {
     pub fn new(ledger: Ledger, pools_dir: PathBuf, state_dir: &Path, time: OfficeClock) -> Result<Desk, TaskError> {
-        let desk = Desk::open_existing(ledger, pools_dir, state_dir, time);
+        let mut desk = Desk::open_existing(ledger, pools_dir, state_dir, time);
+        desk.scratch = None;
         for dir in [&desk.snapshots_dir, &desk.publications_dir, &desk.secrets_dir] {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
@@ -126,31 +136,14 @@ impl Desk {
         Ok(())
     }
 
-    /// Freezes the live pools (see [`freeze`]) on a blocking thread.
-    pub async fn freeze_pools(&self) -> Result<(Pools, PathBuf), TaskError> {
-        let (pools_dir, snapshots_dir) = (self.pools_dir.clone(), self.snapshots_dir.clone());
-        blocking(move || freeze(&pools_dir, &snapshots_dir)).await
-    }
-
-    /// The stored pool folder a task was announced on.
+    /// The cached copy of a stored pool folder a task was announced on
+    /// (see [`frozen`]).
     pub fn snapshot_dir(&self, combined: &Hash32) -> PathBuf {
         self.snapshots_dir.join(combined.to_hex())
     }
 
-    /// What to load for a stored snapshot: its folder, or the workbook in it.
-    pub fn snapshot_pools(&self, combined: &Hash32) -> PathBuf {
-        let dir = self.snapshot_dir(combined);
-        let workbook = dir.join(SNAPSHOT_WORKBOOK);
-        if workbook.is_file() {
-            workbook
-        } else {
-            dir
-        }
-    }
-
-    /// A commit–reveal secret is stored under its commitment: simultaneous
-    /// announcements of one task each keep their own, and the reveal finds
-    /// the one whose commitment the ledger holds.
+    /// Where a commit–reveal secret was kept, under its commitment, before
+    /// secrets were kept in the database: read only to import it.
     fn secret_path(&self, commitment: &str) -> PathBuf {
         self.secrets_dir.join(format!("commit-{commitment}.hex"))
     }
@@ -182,42 +175,9 @@ impl Desk {
             #[cfg(test)]
             before_draw: std::sync::Mutex::new(None),
             time,
+            scratch: Some(frozen::Scratch::new()),
         }
     }
-}
-
-/// Copies the live pools into the content-addressed store (once per
-/// content) and returns them loaded. The live pools are a folder of the
-/// five CSV files or one `.xlsx` workbook; the copy keeps that form.
-fn freeze(pools_dir: &Path, snapshots_dir: &Path) -> Result<(Pools, PathBuf), TaskError> {
-    let pools = load_path(pools_dir, LoadOptions::default()).map_err(TaskError::Pools)?;
-    let dir = snapshots_dir.join(pools.snapshot.combined().to_hex());
-    if !dir.exists() {
-        // A name of its own per attempt: requests of this process and of
-        // other instances may be freezing the same pools at this moment.
-        let temp = snapshots_dir.join(format!(
-            ".{}.tmp-{}",
-            pools.snapshot.combined(),
-            &Seed::random().to_hex()[..16]
-        ));
-        std::fs::create_dir_all(&temp).map_err(io(&temp))?;
-        if is_workbook(pools_dir) {
-            std::fs::copy(pools_dir, temp.join(SNAPSHOT_WORKBOOK)).map_err(io(pools_dir))?;
-        } else {
-            for (_, name) in FILES {
-                let from = pools_dir.join(name);
-                std::fs::copy(&from, temp.join(name)).map_err(io(&from))?;
-            }
-        }
-        if let Err(e) = std::fs::rename(&temp, &dir) {
-            std::fs::remove_dir_all(&temp).map_err(io(&temp))?;
-            // The same content frozen by another request meanwhile.
-            if !dir.is_dir() {
-                return Err(io(&dir)(e));
-            }
-        }
-    }
-    Ok((pools, dir))
 }
 
 /// Runs CPU- or disk-bound work on tokio's blocking threads, so the runtime's

@@ -69,7 +69,7 @@ impl Desk {
             .await?
             .ok_or_else(|| TaskError::UnknownTask(task_id.to_owned()))?;
         let bundle_dir = self.publications_dir.join(&record.bundle);
-        let snapshot = self.snapshot_pools(&announcement.snapshot_combined);
+        let snapshot = self.snapshot_pools(&announcement.snapshot_combined).await?;
         let log = self.substitution_log(task_id).await?;
         let decided_at = self.time.stamp();
         let notes_dir = self.secrets_dir.join("notes");

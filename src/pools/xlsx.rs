@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Cursor, Read, Seek};
 use std::path::Path;
 
 use calamine::{open_workbook, DataRef, ExcelDateTime, Reader, Xlsx};
@@ -43,15 +43,31 @@ pub(super) fn load(path: &Path) -> Result<Pools, Problems> {
     let label = path
         .file_name()
         .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let opened: Result<Xlsx<BufReader<File>>, _> = open_workbook(path);
+    load_opened(label, opened.map_err(|e| (path.display().to_string(), e)))
+}
+
+/// Loads and validates a workbook already read into memory, named `label`
+/// in problems: the bytes parsed are then the very bytes a caller hashed
+/// and stored, with no second read of a file that may have changed.
+pub fn load_workbook_bytes(label: &str, bytes: Vec<u8>) -> Result<Pools, Problems> {
+    let opened = Xlsx::new(Cursor::new(bytes));
+    load_opened(label.to_owned(), opened.map_err(|e| (label.to_owned(), e)))
+}
+
+fn load_opened<RS: Read + Seek>(
+    label: String,
+    opened: Result<Xlsx<RS>, (String, calamine::XlsxError)>,
+) -> Result<Pools, Problems> {
     let mut problems = Problems::default();
-    let xlsx: Xlsx<BufReader<File>> = match open_workbook(path) {
+    let xlsx = match opened {
         Ok(xlsx) => xlsx,
-        Err(e) => {
+        Err((place, e)) => {
             problems.push(Problem {
                 file: label,
                 line: 0,
                 field: None,
-                message: format!("cannot read {} as an .xlsx workbook: {e}", path.display()),
+                message: format!("cannot read {place} as an .xlsx workbook: {e}"),
             });
             return Err(problems);
         }
@@ -100,14 +116,14 @@ fn find_sheet(names: &[String], english: &str, chinese: &str, label: &str, probl
 }
 
 /// An open workbook with the sheet found for each input, if any.
-struct Workbook {
-    xlsx: Xlsx<BufReader<File>>,
+struct Workbook<RS> {
+    xlsx: Xlsx<RS>,
     sheets: [Option<String>; 5],
     /// Each input's name in problems, `book.xlsx[sheet]`.
     files: [String; 5],
 }
 
-impl Rows for Workbook {
+impl<RS: Read + Seek> Rows for Workbook<RS> {
     fn each_row(
         &mut self,
         kind: &str,
@@ -122,7 +138,7 @@ impl Rows for Workbook {
     }
 }
 
-impl Workbook {
+impl<RS: Read + Seek> Workbook<RS> {
     /// Reads the target directory: rows are gathered in batches and each batch
     /// is parsed on all cores.
     fn targets(&mut self, problems: &mut Problems) -> TargetDirectory {

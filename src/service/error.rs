@@ -98,7 +98,7 @@ impl From<TaskError> for ApiError {
             }
             E::Draw(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "draw_infeasible", error.to_string()),
             E::Pools(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_pools", error.to_string()),
-            E::Ledger(_) | E::Bundle(_) | E::Io { .. } => Self::internal(error),
+            E::Ledger(_) | E::Bundle(_) | E::Store(_) | E::Io { .. } => Self::internal(error),
         }
     }
 }

@@ -207,6 +207,9 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
     )?;
     let time = OfficeClock::new(clock, config.time_zone);
     let desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir, time)?;
+    // Snapshots and secrets a data folder kept on disk before the database
+    // held them; checked against the entries that name them.
+    desk.import_legacy().await?;
     let publications = Publications::open(&desk.publications_dir);
     let calendar = WorkCalendar::load_dir(&config.holidays_dir)?;
     Ok(AppState {
