@@ -1409,10 +1409,10 @@
   /** Verifies one copy (confidential or public) of a bundle; raises a
    * Difference on the first difference. `draws` caches the redraw, which a
    * confidential bundle and its public copy share. */
-  async function verifyCopy(files, label, pool, draws, report) {
+  async function verifyCopy(files, label, pool, draws, report, name) {
     const manifest = readManifest(files, label);
     const confidential = manifest.visibility === 'confidential';
-    report.say(`${manifest.visibility} bundle ${label || '.'}`);
+    report.say(`${manifest.visibility} bundle ${name}${label ? '/' + label.slice(0, -1) : ''}`);
 
     const planRaw = need(files, 'plan.json', label);
     const planSha = await hexHash(planRaw);
@@ -1642,10 +1642,10 @@
     try {
       const pool = await loadPool(poolFiles || {}, encoding, !noConflicts);
       const draws = new Map();
-      const manifest = await verifyCopy(bundle, '', pool, draws, report);
+      const manifest = await verifyCopy(bundle, '', pool, draws, report, name);
       if (manifest.visibility === 'confidential') {
         if (!publicCopy) throw new InputError(`${name} has no public/ copy`);
-        const pub = await verifyCopy(publicCopy, 'public/', pool, draws, report);
+        const pub = await verifyCopy(publicCopy, 'public/', pool, draws, report, name);
         // The public copy publishes the same draw: every manifest key is
         // equal except visibility, strata and the assignments.csv hash.
         for (const k of Object.keys(manifest)) {
