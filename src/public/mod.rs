@@ -10,8 +10,10 @@
 //!   substitutions: the one list every view below reads its teams from;
 //! - [`search`]: "was this business drawn?" over every published draw;
 //! - [`pages`]: the HTML pages;
-//! - [`exports`]: the Excel list and the zip of the public bundle.
+//! - [`exports`]: the Excel list and the zip of the public bundle;
+//! - [`assets`]: the verifiers, specification and golden vectors served as static files.
 
+pub mod assets;
 pub mod current;
 pub mod exports;
 pub mod pages;

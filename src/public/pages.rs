@@ -151,6 +151,13 @@ td code{word-break:normal;white-space:nowrap}\
 td.name{min-width:9em}\
 td.items{min-width:14em}\
 ul.downloads{padding-left:1.2rem}\
+#browser-verify button{font-size:1rem;padding:.5rem 1rem;border:0;border-radius:4px;background:#9b1c1c;color:#fff}\
+#browser-verify button:disabled{background:#999}\
+#browser-verify ol{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8em;overflow-wrap:anywhere;padding-left:1.5rem}\
+#browser-verify li.skip{color:#8a5a00}\
+.verdict{font-weight:bold;overflow-wrap:anywhere}\
+.verdict.pass{color:#1a6b2f}\
+.verdict.fail{color:#b00020}\
 ";
 
 /// Opens a page: head, style, site header with navigation, `<main>`, `<h1>`.
@@ -179,9 +186,29 @@ fn close_page(out: &mut String, ledger_head: Option<&LedgerHead>) {
     }
     out.push_str(
         "抽查结果可由任何人按公开的算法独立复核。<span class=\"en\">Anyone can re-check every draw \
-         with the published algorithm.</span> <a href=\"/verify\">如何核验 <span class=\"en\">How to verify</span></a>\
-         </footer>\n</body>\n</html>\n",
+         with the published algorithm.</span> <a href=\"/verify\">如何核验 <span class=\"en\">How to verify</span></a>",
     );
+    verifier_links(out, " · ");
+    out.push_str("</footer>\n</body>\n</html>\n");
+}
+
+/// Downloads of the independent verifier, the specification it follows and
+/// the golden vectors, carried in the binary (`crate::public::assets`).
+fn verifier_links(out: &mut String, separator: &str) {
+    use super::assets::{ALGORITHM_MD, VECTORS_ZIP, VERIFY_PY};
+    for (k, (href, zh, en)) in [
+        (VERIFY_PY, "核验程序 verify.py", "independent verifier (Python)"),
+        (ALGORITHM_MD, "算法规范 ALGORITHM.md", "specification"),
+        (VECTORS_ZIP, "标准测试向量", "golden vectors (zip)"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if k > 0 {
+            out.push_str(separator);
+        }
+        w!(out, "<a href=\"{href}\">{zh} <span class=\"en\">{en}</span></a>");
+    }
 }
 
 fn ledger_line(out: &mut String, head: &LedgerHead) {
@@ -641,7 +668,9 @@ fn render_draw(
             "<li><a href=\"/draws/{name_url}/results.csv\">检查结果 CSV <span class=\"en\">results, CSV</span></a></li>"
         );
     }
-    out.push_str("</ul>\n");
+    out.push_str("<li>");
+    verifier_links(&mut out, "</li><li>");
+    out.push_str("</li></ul>\n");
 
     // Items with the number of businesses drawn for each, in plan order: over
     // the whole draw, not the page of the table shown.
@@ -760,8 +789,38 @@ fn render_draw(
         name = Esc(&draw.name),
         result = m.result_sha256,
     );
+    browser_verify(&mut out, &draw.name, &name_url);
     close_page(&mut out, Some(ledger_head));
     out
+}
+
+/// The "verify in the browser" box: `static/verify/page.js` fetches this
+/// draw's public copy from the site and runs the JavaScript verifier on it
+/// and on the pool files picked, which are read in the browser only.
+fn browser_verify(out: &mut String, name: &str, name_url: &str) {
+    use super::assets::{PAGE_JS, VERIFY_JS};
+    w!(
+        out,
+        "<h2>在浏览器中核验 <span class=\"en\">Verify in the browser</span></h2>\n\
+         <div id=\"browser-verify\" class=\"card\" data-draw=\"/draws/{name_url}\" data-name=\"{name}\">\n\
+         <p>核验程序 <a href=\"{VERIFY_JS}\"><code>shuangsui-verify.js</code></a> 依据公开的算法规范独立编写，在您的浏览器中运行：\
+         它从本站读取本次抽取的公开版审计包；您选择的名录库文件只在本机读取，不会上传。\
+         不选文件时只核验公开版本身（部分核验）；选择抽查所用的全部名录库文件（部门内部的完整 <code>targets.csv</code> \
+         和回避名单 <code>conflicts.csv</code>）时，重新抽取并逐行核对全部结果。\
+         <span class=\"en\">The verifier, written independently from the published specification, runs in your browser: \
+         it reads this draw's public bundle from this site; the pool files you pick are read on your computer and never \
+         uploaded. Without files it checks what the public copy allows (a partial verification); with all the pool files \
+         the draw used, it redraws and compares everything.</span></p>\n\
+         <p><label>名录库文件 <span class=\"en\">pool files, optional</span> \
+         <input type=\"file\" multiple accept=\".csv,text/csv\"></label> \
+         <label>编码 <span class=\"en\">encoding</span> <select>\
+         <option value=\"detect\">自动 auto</option><option value=\"utf-8\">UTF-8</option>\
+         <option value=\"gbk\">GBK / GB18030</option></select></label></p>\n\
+         <p><button type=\"button\">在浏览器中核验 <span class=\"en\">Verify in the browser</span></button></p>\n\
+         <ol></ol>\n<p class=\"verdict\" aria-live=\"polite\"></p>\n</div>\n\
+         <script src=\"{VERIFY_JS}\"></script>\n<script src=\"{PAGE_JS}\"></script>\n",
+        name = Esc(name),
+    );
 }
 
 /// The substitutions made after the draw (spec §12) as a table.
@@ -1114,13 +1173,19 @@ mod tests {
         }
     }
 
-    /// No external requests: no absolute URLs, scripts or remote styles.
+    /// No external requests: no absolute URLs, remote styles or scripts but
+    /// the site's own verifier.
     fn self_contained(html: &str) {
         for needle in [
-            "http://", "https://", "//cdn", "<script", "<link", "@import", "url(", "<img", "<iframe",
+            "http://", "https://", "//cdn", "<link", "@import", "url(", "<img", "<iframe",
         ] {
             assert!(!html.contains(needle), "page holds {needle:?}");
         }
+        assert_eq!(
+            html.matches("<script").count(),
+            html.matches("<script src=\"/static/verify/").count(),
+            "a script other than the site's verifier"
+        );
         assert!(html.contains("<meta name=\"viewport\""));
         assert_eq!(html.matches("<style>").count(), 1);
     }
@@ -1218,6 +1283,29 @@ mod tests {
         assert!(page.contains("python3 tools/verify.py D_000000000001 --data"));
         assert!(!page.contains("未事先公告"), "a ceremony draw is announced");
         assert!(page.contains(&"ab".repeat(32)), "ledger head");
+    }
+
+    #[test]
+    fn draw_page_offers_the_browser_verifier_and_its_sources() {
+        let draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
+        let page = draw_page(&draw, &list(vec![row(1, "企业")]), &head());
+        assert!(page.contains("data-draw=\"/draws/D_000000000001\""));
+        assert!(page.contains("在浏览器中核验"));
+        assert!(page.contains("<input type=\"file\" multiple"));
+        for src in [super::super::assets::VERIFY_JS, super::super::assets::PAGE_JS] {
+            assert!(page.contains(&format!("<script src=\"{src}\"></script>")), "{src}");
+        }
+        // On the page's downloads and again in the footer.
+        for href in [
+            "/static/verify.py",
+            "/static/ALGORITHM.md",
+            "/static/golden-vectors.zip",
+        ] {
+            assert_eq!(page.matches(&format!("href=\"{href}\"")).count(), 2, "{href}");
+        }
+        let footer = &page[page.find("<footer>").unwrap()..];
+        assert!(footer.contains("/static/verify.py"));
+        self_contained(&page);
     }
 
     /// Rows numbered `from..=to`, each with one item; codes distinct.

@@ -124,6 +124,7 @@ pub fn app(state: AppState) -> Router {
         .route("/results.xlsx", get(results::xlsx))
         .route("/draws/{name}", get(pages::draw_page))
         .route("/draws/{name}/{file}", get(pages::download))
+        .route("/static/{*path}", get(pages::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/healthz/scheduler", get(scheduler_status))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

@@ -339,8 +339,10 @@ pub async fn download(
                 format!("{name}-assignments.csv"),
             ))
         }
-        // Added to the public copy after the draw; absent until then.
-        "substitutions.json" | "results.csv" => {
+        // Added to the public copy after the draw; absent until then. The
+        // rest of the public copy too, for the browser verifier, which
+        // checks them itself (merge.csv exists only for plans that merge).
+        "substitutions.json" | "results.csv" | "manifest.json" | "plan.json" | "history.csv" | "merge.csv" => {
             let path = draw.public_dir().join(&file);
             match tokio::fs::read(&path).await {
                 Ok(bytes) => {
@@ -361,6 +363,21 @@ pub async fn download(
         }
         _ => Ok(missing(&file)),
     }
+}
+
+/// The verifiers, specification and golden vectors the binary carries.
+pub async fn asset(UrlPath(path): UrlPath<String>) -> Response {
+    let Some(asset) = crate::public::assets::asset(&path) else {
+        return missing(&path);
+    };
+    let mut response = ([(header::CONTENT_TYPE, asset.content_type)], asset.bytes).into_response();
+    if let Some(name) = asset.download {
+        let disposition = format!("attachment; filename=\"{name}\"");
+        if let Ok(value) = header::HeaderValue::from_str(&disposition) {
+            response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+        }
+    }
+    response
 }
 
 #[derive(Deserialize)]

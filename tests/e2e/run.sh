@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end browser test of the public pages: a member of the public finds a
-# drawn business with the home page's search box, in headless Chromium, and
-# the largest draw page loads fast.
+# drawn business with the home page's search box, in headless Chromium, the
+# largest draw page loads fast, and its "在浏览器中核验" button verifies the
+# draw (the public copy alone, then with the pool files picked).
 #
 #   cargo build --release && tests/e2e/run.sh
 #
@@ -136,7 +137,7 @@ ok "picked $NAME ($CODE) of $TOTAL drawn businesses"
 # --- The browser. Its summary line is relabelled so that only the last line
 # of this script reads `N passed, M failed`. ---
 set +e
-node "$E2E/search.mjs" "$BASE" "$NAME" "$CODE" "$BUNDLE" 2>&1 | tee "$WORK/browser.out" |
+node "$E2E/search.mjs" "$BASE" "$NAME" "$CODE" "$BUNDLE" "$WORK/data/pools" 2>&1 | tee "$WORK/browser.out" |
     sed -E 's/^([0-9]+ passed, [0-9]+ failed)$/browser: \1/'
 browser_rc=${PIPESTATUS[0]}
 set -e

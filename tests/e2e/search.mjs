@@ -1,18 +1,21 @@
 // End-to-end check of the public pages in headless Chromium: a member of the
-// public finds a drawn business with the home page's search box, and the
-// largest draw page loads fast. Run by tests/e2e/run.sh, which starts the
-// service and makes a draw first:
+// public finds a drawn business with the home page's search box, the
+// largest draw page loads fast, and its "在浏览器中核验" button verifies the
+// draw, from the public copy alone and with the pool files of POOL_DIR
+// picked. Run by tests/e2e/run.sh, which starts the service and makes a
+// draw first:
 //
-//   node tests/e2e/search.mjs BASE_URL NAME CODE BUNDLE_NAME
+//   node tests/e2e/search.mjs BASE_URL NAME CODE BUNDLE_NAME POOL_DIR
 //
 // Prints one line per check, then `N passed, M failed`; exits 1 on a failure.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [base, name, code, bundle] = process.argv.slice(2);
-if (!base || !name || !code || !bundle) {
-  console.error('usage: node search.mjs BASE_URL NAME CODE BUNDLE_NAME');
+const [base, name, code, bundle, poolDir] = process.argv.slice(2);
+if (!base || !name || !code || !bundle || !poolDir) {
+  console.error('usage: node search.mjs BASE_URL NAME CODE BUNDLE_NAME POOL_DIR');
   process.exit(2);
 }
 
@@ -27,7 +30,11 @@ const SHOTS = {
   search: '/tmp/shuangsui-e2e-search.png',
   draw: '/tmp/shuangsui-e2e-draw.png',
   phone: '/tmp/shuangsui-e2e-home-phone.png',
+  verify: '/tmp/shuangsui-e2e-verify.png',
 };
+// A full redraw of the quarterly plan on the bundled pool (90,000 targets)
+// in the browser; a few seconds, much longer on a loaded machine.
+const VERIFY_TIMEOUT_MS = 180000;
 
 let passed = 0;
 let failed = 0;
@@ -39,14 +46,16 @@ function check(label, ok, detail = '') {
 
 const startsChinese = (s) => /^\s*[\u3400-\u9fff]/.test(s ?? '');
 
-// Every request any page makes, and any that leave 127.0.0.1.
+// Every request any page makes, and any that leave 127.0.0.1 or send data.
 const requests = [];
+const sent = [];
 const foreign = [];
 const pageErrors = [];
 function watch(page) {
   page.on('request', (req) => {
     const url = req.url();
     requests.push(url);
+    if (req.method() !== 'GET' || req.postData()) sent.push(`${req.method()} ${url}`);
     let local;
     try {
       const u = new URL(url);
@@ -158,6 +167,43 @@ try {
   const drawText = await textOf(page);
   check('draw page lists the business', drawText.includes(code) && drawText.includes(name));
   await page.screenshot({ path: SHOTS.draw });
+
+  // --- Verify in the browser: the public copy alone, then with the pool. ---
+  const verifyIn = async (files) => {
+    await page.goto(`${base}/draws/${encodeURIComponent(bundle)}`, { waitUntil: 'load' });
+    const box = page.locator('#browser-verify');
+    await box.locator('input[type=file]').setInputFiles(files);
+    const before = Date.now();
+    await box.locator('button').click();
+    await page.waitForSelector('#browser-verify .verdict[data-verdict]', { timeout: VERIFY_TIMEOUT_MS });
+    return {
+      verdict: await box.locator('.verdict').getAttribute('data-verdict'),
+      text: await box.locator('.verdict').innerText(),
+      checks: await box.locator('ol li.ok').allInnerTexts(),
+      seconds: ((Date.now() - before) / 1000).toFixed(1),
+    };
+  };
+  const button = page.locator('#browser-verify button');
+  check('draw page has the 在浏览器中核验 button', (await button.count()) === 1 && startsChinese(await button.innerText()));
+  const publicOnly = await verifyIn([]);
+  check(
+    'the button verifies the public copy alone: partially verified',
+    publicOnly.verdict === 'partially verified' && publicOnly.text.startsWith('部分核验通过') &&
+      publicOnly.checks.some((c) => c.includes('result_sha256')),
+    `${publicOnly.verdict} in ${publicOnly.seconds} s, ${publicOnly.checks.length} checks: ${publicOnly.text.slice(0, 200)}`,
+  );
+  const pool = ['departments', 'items', 'inspectors', 'targets', 'conflicts'].map((k) => join(poolDir, `${k}.csv`));
+  check('the pool folder holds the five files', pool.every((f) => existsSync(f)), poolDir);
+  const sentBefore = sent.length;
+  const full = await verifyIn(pool);
+  check(
+    'with the five pool files picked the button verifies everything: verified',
+    full.verdict === 'verified' && full.text.startsWith('核验通过') &&
+      full.checks.some((c) => c.includes('teams re-drawn')),
+    `${full.verdict} in ${full.seconds} s, ${full.checks.length} checks: ${full.text.slice(0, 300)}`,
+  );
+  check('the pool files were read in the browser, never sent', sent.length === sentBefore, sent.slice(0, 3).join(' '));
+  await page.screenshot({ path: SHOTS.verify, fullPage: false });
   await desktop.close();
 
   // --- Phone: the home page must not scroll sideways. ---
