@@ -133,7 +133,10 @@ async fn finished(state: &AppState, id: &str) -> Value {
         if report["state"] != "queued" && report["state"] != "running" {
             return report;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "job {id} did not finish: {report}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "job {id} did not finish: {report}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -145,13 +148,20 @@ async fn a_job_done_within_the_wait_answers_as_before(db: TestDb) {
 
     let drawn = send(state, "POST", "/api/v1/draws", Some(draw_body(&task)), &[]).await;
     assert_eq!(drawn.status, StatusCode::OK, "{}", drawn.body);
-    assert!(drawn.body["bundle"].is_string() && drawn.body["seq"].is_u64(), "{}", drawn.body);
+    assert!(
+        drawn.body["bundle"].is_string() && drawn.body["seq"].is_u64(),
+        "{}",
+        drawn.body
+    );
     let report = job(state, &drawn.job()).await;
     assert_eq!(report["kind"], "draw");
     assert_eq!(report["state"], "succeeded");
     assert_eq!(report["step"], "done");
     assert_eq!(report["status"], 200);
-    assert_eq!(report["outcome"], drawn.body, "the job keeps the answer the request had");
+    assert_eq!(
+        report["outcome"], drawn.body,
+        "the job keeps the answer the request had"
+    );
     assert!(report["started_at"].is_string() && report["finished_at"].is_string());
     assert_eq!(report["instance"], state.jobs.instance());
 
@@ -174,6 +184,13 @@ async fn a_job_done_within_the_wait_answers_as_before(db: TestDb) {
     let missing = send(state, "GET", "/api/v1/jobs/0123", None, &[]).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
+    let (_, doc) = app.get("/api/v1/openapi.json").await;
+    assert!(
+        doc["paths"]["/jobs/{job_id}"]["get"].is_object(),
+        "the job endpoint is documented"
+    );
+    assert!(doc["paths"]["/draws"]["post"]["responses"]["202"].is_object());
+
     // Another instance on the same database answers for this one's jobs.
     let other = app.other_instance().await;
     assert_eq!(job(&other, &drawn.job()).await["outcome"], drawn.body);
@@ -194,7 +211,10 @@ async fn a_job_outlives_its_request(db: TestDb) {
     assert_eq!(accepted.body["job"], id.as_str());
     assert_eq!(accepted.body["status_url"], url.as_str());
     let report = job(state, &id).await;
-    assert_eq!((&report["state"], &report["step"]), (&json!("queued"), &json!("queued")));
+    assert_eq!(
+        (&report["state"], &report["step"]),
+        (&json!("queued"), &json!("queued"))
+    );
     assert_eq!(report["outcome"], Value::Null);
 
     // The same draw asked by a client that gives up (or a request timeout
@@ -228,7 +248,10 @@ async fn a_job_outlives_its_request(db: TestDb) {
     let accepted = send(&app.state, "POST", "/api/v1/draws", Some(draw_body(&task)), &[]).await;
     assert_eq!(accepted.status, StatusCode::ACCEPTED);
     let again = finished(&app.state, &accepted.job()).await;
-    assert_eq!(again["outcome"], report["outcome"], "asking again returns the same draw");
+    assert_eq!(
+        again["outcome"], report["outcome"],
+        "asking again returns the same draw"
+    );
 }
 
 async fn identical_requests_at_once_record_once(db: TestDb) {
@@ -239,7 +262,10 @@ async fn identical_requests_at_once_record_once(db: TestDb) {
         send(state, "POST", "/api/v1/announcements", Some(body.clone()), &[]),
         send(state, "POST", "/api/v1/announcements", Some(body), &[]),
     );
-    let created: Vec<_> = [&a, &b].into_iter().filter(|r| r.status == StatusCode::CREATED).collect();
+    let created: Vec<_> = [&a, &b]
+        .into_iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .collect();
     assert!(!created.is_empty(), "{} / {}", a.body, b.body);
     for reply in [&a, &b] {
         assert!(
@@ -283,7 +309,10 @@ fn die_after_drawing(app: &TestApp, task: &str) -> String {
             assert_eq!(accepted.status, StatusCode::ACCEPTED);
             let start = Instant::now();
             while state.desk.draw_record(&task).await.unwrap().is_none() {
-                assert!(start.elapsed() < Duration::from_secs(60), "the dying instance never drew");
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "the dying instance never drew"
+                );
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             // Dropped here the guard would let the job record its outcome

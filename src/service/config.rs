@@ -424,7 +424,10 @@ mod tests {
         let path = dir.path().join("shuangsui.toml");
         let base = "listen = \"127.0.0.1:8080\"\ndata_dir = \"var\"\nplans_dir = \"p\"\n";
         std::fs::write(&path, base).unwrap();
-        assert_eq!(Config::load(&path, |_| None).unwrap().job_wait, super::super::jobs::DEFAULT_WAIT);
+        assert_eq!(
+            Config::load(&path, |_| None).unwrap().job_wait,
+            super::super::jobs::DEFAULT_WAIT
+        );
         std::fs::write(&path, format!("{base}job_wait_ms = 250\n")).unwrap();
         assert_eq!(
             Config::load(&path, |_| None).unwrap().job_wait,

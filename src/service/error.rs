@@ -66,7 +66,10 @@ impl ApiError {
             error: self.code,
             message: &self.message,
         };
-        (self.status, serde_json::to_string(&body).expect("error bodies serialise"))
+        (
+            self.status,
+            serde_json::to_string(&body).expect("error bodies serialise"),
+        )
     }
 }
 

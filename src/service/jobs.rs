@@ -137,8 +137,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Preference {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let respond_async = parts.headers.get_all("prefer").iter().any(|value| {
             value.to_str().is_ok_and(|v| {
-                v.split(',')
-                    .any(|p| p.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("respond-async"))
+                v.split(',').any(|p| {
+                    p.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .eq_ignore_ascii_case("respond-async")
+                })
             })
         });
         Ok(Preference { respond_async })
