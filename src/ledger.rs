@@ -245,7 +245,7 @@ pub fn sqlite_path(url: &str) -> Option<&str> {
 
 /// The schema's migrations, in the binary. One list per database, since the
 /// DDL differs; see `migrations/README.md`.
-const SQLITE_MIGRATIONS: [(i64, &str, &str); 4] = [
+const SQLITE_MIGRATIONS: [(i64, &str, &str); 5] = [
     (1, "ledger", include_str!("../migrations/sqlite/0001_ledger.sql")),
     (
         2,
@@ -254,8 +254,9 @@ const SQLITE_MIGRATIONS: [(i64, &str, &str); 4] = [
     ),
     (3, "store", include_str!("../migrations/sqlite/0003_store.sql")),
     (4, "records", include_str!("../migrations/sqlite/0004_records.sql")),
+    (5, "jobs", include_str!("../migrations/sqlite/0005_jobs.sql")),
 ];
-const POSTGRES_MIGRATIONS: [(i64, &str, &str); 4] = [
+const POSTGRES_MIGRATIONS: [(i64, &str, &str); 5] = [
     (1, "ledger", include_str!("../migrations/postgres/0001_ledger.sql")),
     (
         2,
@@ -264,6 +265,7 @@ const POSTGRES_MIGRATIONS: [(i64, &str, &str); 4] = [
     ),
     (3, "store", include_str!("../migrations/postgres/0003_store.sql")),
     (4, "records", include_str!("../migrations/postgres/0004_records.sql")),
+    (5, "jobs", include_str!("../migrations/postgres/0005_jobs.sql")),
 ];
 
 /// sqlx's migrator over one database's migrations. Built from the embedded
@@ -406,6 +408,8 @@ impl Ledger {
                     format!("GRANT SELECT, INSERT ON store_chunks, store_files, store_snapshots, store_snapshot_files TO {role}"),
                     // What the entries make true, added in their transactions.
                     format!("GRANT SELECT, INSERT ON bundle_files, private_files TO {role}"),
+                    // Jobs are not history: their rows change as they run.
+                    format!("GRANT SELECT, INSERT, UPDATE ON jobs TO {role}"),
                 ] {
                     sqlx::query(&grant).execute(&mut *owner).await?;
                 }
@@ -697,7 +701,8 @@ impl Ledger {
     }
 
     /// The database the ledger lives in, for what is written beside it:
-    /// the content store and the rows entries attach ([`crate::records`]).
+    /// the content store, the rows entries attach ([`crate::records`]) and
+    /// the jobs of migration 0005, which are not history.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }

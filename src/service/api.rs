@@ -1,15 +1,19 @@
 //! The JSON API under `/api/v1`. Handlers only translate between HTTP and
 //! [`crate::desk::Desk`]; reads are public, writes need the operator token.
+//! The long operations (announce, draw, ad-hoc draw, substitute, verify)
+//! check their request here and then run as jobs ([`super::jobs`]).
 
 use std::path::Path;
 
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::jobs::{JobKind, JobReport, Outcome, Preference};
 use super::{AppState, Operator};
 use crate::desk::{Announcement, DrawRecord, MethodRequest, Redraw, SeedMaterial, Substituted};
 use crate::ledger::{Entry, Head};
@@ -86,9 +90,10 @@ pub struct AnnounceRequest {
 
 pub async fn announce(
     _: Operator,
+    preference: Preference,
     State(state): State<AppState>,
     Json(request): Json<AnnounceRequest>,
-) -> Result<(StatusCode, Json<Recorded<Announcement>>), ApiError> {
+) -> Result<Response, ApiError> {
     let plan = read_plan(&state.plans_dir, request.plan.as_deref(), request.plan_toml.as_deref())?;
     let redraw = match (request.redraw_of, request.reason) {
         (None, None) => None,
@@ -99,8 +104,12 @@ pub async fn announce(
             ))
         }
     };
-    let announced = state.desk.announce(plan, request.seed_method, redraw, None).await?;
-    Ok((StatusCode::CREATED, Json(recorded(announced))))
+    let desk = state.desk.clone();
+    let work = async move {
+        let announced = desk.announce(plan, request.seed_method, redraw, None).await?;
+        Outcome::json(StatusCode::CREATED, &recorded(announced))
+    };
+    state.jobs.answer(JobKind::Announce, preference, work).await
 }
 
 #[derive(Deserialize)]
@@ -112,10 +121,16 @@ pub struct DrawRequest {
 
 pub async fn draw(
     _: Operator,
+    preference: Preference,
     State(state): State<AppState>,
     Json(request): Json<DrawRequest>,
-) -> Result<Json<Recorded<DrawRecord>>, ApiError> {
-    Ok(Json(recorded(state.desk.draw(&request.task_id, request.seed).await?)))
+) -> Result<Response, ApiError> {
+    let desk = state.desk.clone();
+    let work = async move {
+        let drawn = desk.draw(&request.task_id, request.seed).await?;
+        Outcome::json(StatusCode::OK, &recorded(drawn))
+    };
+    state.jobs.answer(JobKind::Draw, preference, work).await
 }
 
 #[derive(Deserialize)]
@@ -129,14 +144,19 @@ pub struct AdhocRequest {
 
 pub async fn draw_unannounced(
     _: Operator,
+    preference: Preference,
     State(state): State<AppState>,
     Json(request): Json<AdhocRequest>,
-) -> Result<(StatusCode, Json<Recorded<DrawRecord>>), ApiError> {
+) -> Result<Response, ApiError> {
     let plan = read_plan(&state.plans_dir, request.plan.as_deref(), request.plan_toml.as_deref())?;
-    Ok((
-        StatusCode::CREATED,
-        Json(recorded(state.desk.draw_unannounced(plan).await?)),
-    ))
+    let desk = state.desk.clone();
+    // In a job, so that a request timing out can no longer leave the task
+    // announced but never drawn.
+    let work = async move {
+        let drawn = desk.draw_unannounced(plan).await?;
+        Outcome::json(StatusCode::CREATED, &recorded(drawn))
+    };
+    state.jobs.answer(JobKind::AdhocDraw, preference, work).await
 }
 
 pub async fn draws(State(state): State<AppState>) -> Result<Json<Vec<Recorded<DrawRecord>>>, ApiError> {
@@ -203,14 +223,22 @@ pub struct VerifyRequest {
 
 pub async fn verify_ledger(
     _: Operator,
+    preference: Preference,
     State(state): State<AppState>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request: VerifyRequest = if body.trim_ascii().is_empty() {
         VerifyRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the request body: {e}")))?
     };
+    let jobs = state.jobs.clone();
+    jobs.answer(JobKind::Verify, preference, verify_work(state, request))
+        .await
+}
+
+/// The ledger's verification, as its job runs it.
+async fn verify_work(state: AppState, request: VerifyRequest) -> Result<Outcome, ApiError> {
     let mut report = crate::desk::audit::audit(&state.desk)
         .await
         .map_err(ApiError::internal)?;
@@ -235,7 +263,7 @@ pub async fn verify_ledger(
     if let Some(checkpoint) = checkpoint {
         value["checkpoint"] = checkpoint;
     }
-    Ok(Json(value))
+    Outcome::json(StatusCode::OK, &value)
 }
 
 /// A plan by name from the plans folder, or from TOML text.
@@ -262,14 +290,34 @@ fn read_plan(dir: &Path, name: Option<&str>, toml: Option<&str>) -> Result<Plan,
 /// Draws a substitute for an officer who cannot go (spec §12).
 pub async fn substitute(
     _: Operator,
+    preference: Preference,
     State(state): State<AppState>,
     UrlPath(task_id): UrlPath<String>,
     Json(request): Json<Request>,
-) -> Result<(StatusCode, Json<Substituted>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(state.desk.substitute(&task_id, request).await?),
-    ))
+) -> Result<Response, ApiError> {
+    let desk = state.desk.clone();
+    let work = async move {
+        let substituted: Substituted = desk.substitute(&task_id, request).await?;
+        Outcome::json(StatusCode::CREATED, &substituted)
+    };
+    state.jobs.answer(JobKind::Substitute, preference, work).await
+}
+
+/// A job's state and, once it is done, the answer its request would have
+/// had. Operator-only, like the operations: an outcome may name a task
+/// before its announcement is public.
+pub async fn job(
+    _: Operator,
+    State(state): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<JobReport>, ApiError> {
+    state
+        .jobs
+        .report(&id)
+        .await
+        .map_err(ApiError::internal)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
 }
 
 /// A task's substitutions as published: without the confidential notes.

@@ -53,6 +53,8 @@ struct ConfigFile {
     scheduler_poll_seconds: Option<u64>,
     #[serde(default)]
     scheduler_stall_seconds: Option<u64>,
+    #[serde(default)]
+    job_wait_ms: Option<u64>,
 }
 
 fn default_sample_pools() -> PathBuf {
@@ -129,6 +131,10 @@ pub struct Config {
     /// instance asks for it, and how long a step may run before its holder
     /// gives it up. See [`crate::lease`].
     pub scheduler_lease: LeaseTimes,
+    /// How long an operator request waits for its job (`job_wait_ms`,
+    /// default 2000) before answering 202 with the job's address; 0 always
+    /// answers 202. See [`super::jobs`].
+    pub job_wait: std::time::Duration,
 }
 
 /// The SQLite ledger a data folder holds unless a database is named.
@@ -163,6 +169,7 @@ impl Config {
             ledger_origin: None,
             checkpoint_key_file: None,
             scheduler_lease: LeaseTimes::default(),
+            job_wait: super::jobs::DEFAULT_WAIT,
         }
     }
 
@@ -237,6 +244,9 @@ impl Config {
             poll: seconds("scheduler_poll_seconds", file.scheduler_poll_seconds, defaults.poll)?,
             stall: seconds("scheduler_stall_seconds", file.scheduler_stall_seconds, defaults.stall)?,
         };
+        let job_wait = file
+            .job_wait_ms
+            .map_or(super::jobs::DEFAULT_WAIT, std::time::Duration::from_millis);
         Ok(Config {
             listen,
             data_dir,
@@ -252,6 +262,7 @@ impl Config {
             ledger_origin: file.ledger_origin,
             checkpoint_key_file,
             scheduler_lease,
+            job_wait,
         })
     }
 
@@ -402,6 +413,26 @@ mod tests {
         let times = Config::load(&path, |_| None).unwrap().scheduler_lease;
         assert_eq!(times.poll, std::time::Duration::from_secs(2));
         assert_eq!(times.stall, std::time::Duration::from_secs(30));
+        std::fs::write(&path, format!("{base}scheduler_poll_seconds = 0\n")).unwrap();
+        let err = Config::load(&path, |_| None).unwrap_err().to_string();
+        assert!(err.contains("scheduler_poll_seconds"), "{err}");
+    }
+
+    #[test]
+    fn the_job_wait_comes_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shuangsui.toml");
+        let base = "listen = \"127.0.0.1:8080\"\ndata_dir = \"var\"\nplans_dir = \"p\"\n";
+        std::fs::write(&path, base).unwrap();
+        assert_eq!(
+            Config::load(&path, |_| None).unwrap().job_wait,
+            super::super::jobs::DEFAULT_WAIT
+        );
+        std::fs::write(&path, format!("{base}job_wait_ms = 250\n")).unwrap();
+        assert_eq!(
+            Config::load(&path, |_| None).unwrap().job_wait,
+            std::time::Duration::from_millis(250)
+        );
         std::fs::write(&path, format!("{base}scheduler_poll_seconds = 0\n")).unwrap();
         let err = Config::load(&path, |_| None).unwrap_err().to_string();
         assert!(err.contains("scheduler_poll_seconds"), "{err}");

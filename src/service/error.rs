@@ -58,6 +58,21 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The status and the JSON body the client is sent: what a job keeps
+    /// as its outcome ([`super::jobs`]).
+    pub fn into_parts(self) -> (StatusCode, String) {
+        let body = Body {
+            error: self.code,
+            message: &self.message,
+        };
+        (
+            self.status,
+            serde_json::to_string(&body).expect("error bodies serialise"),
+        )
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (

@@ -8,6 +8,7 @@ pub mod checkpoints;
 pub mod config;
 pub mod data_dir;
 pub mod error;
+pub mod jobs;
 pub mod pages;
 pub mod results;
 
@@ -27,6 +28,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use self::config::{Config, Token};
 use self::error::ApiError;
+use self::jobs::Jobs;
 use crate::calendar::WorkCalendar;
 use crate::clock::{Clock, OfficeClock};
 use crate::desk::checkpoint::{open_or_create_key, Checkpoints, KeyError};
@@ -56,6 +58,8 @@ pub struct AppState {
     pub broken: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
     /// Whether this instance holds the scheduler lease ([`crate::lease`]).
     pub scheduler: Arc<SchedulerStatus>,
+    /// The operator's long operations, run detached from their requests.
+    pub jobs: Arc<Jobs>,
 }
 
 /// The search index with the state of the published files it was built from.
@@ -86,7 +90,8 @@ impl FromRequestParts<AppState> for Operator {
 
 /// The largest request body accepted: plans are a few kilobytes.
 const BODY_LIMIT: usize = 256 * 1024;
-/// A draw at national scale takes seconds; nothing should take a minute.
+/// Long operations run as jobs ([`jobs`]) and answer within the job wait,
+/// so nothing should take a minute; a request cut off here cancels no job.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn app(state: AppState) -> Router {
@@ -97,6 +102,7 @@ pub fn app(state: AppState) -> Router {
         .route("/draws", get(api::draws).post(api::draw))
         .route("/draws/{task_id}", get(api::draw_detail))
         .route("/adhoc-draws", post(api::draw_unannounced))
+        .route("/jobs/{job_id}", get(api::job))
         .route("/ledger/head", get(api::ledger_head))
         .route("/ledger", get(api::ledger_entries))
         .route("/ledger/verify", post(api::verify_ledger))
@@ -211,6 +217,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
     // Snapshots and secrets a data folder kept on disk before the database
     // held them; checked against the entries that name them.
     desk.import_legacy().await?;
+    let jobs = Jobs::new(desk.ledger.pool().clone(), desk.time.clone(), config.job_wait);
     let publications = Publications::open(&desk.publications_dir);
     let calendar = WorkCalendar::load_dir(&config.holidays_dir)?;
     Ok(AppState {
@@ -223,6 +230,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
         checkpoints: Arc::new(Checkpoints::new(signer)),
         broken: Default::default(),
         scheduler: Arc::new(SchedulerStatus::default()),
+        jobs: Arc::new(jobs),
     })
 }
 
@@ -253,8 +261,8 @@ pub async fn existing_desk(config: &Config, clock: Arc<dyn Clock>) -> Result<Des
 /// start: the State Council's notice usually comes in November.
 pub const CALENDAR_WARNING_DAYS: u64 = 60;
 
-/// Serves until SIGINT or SIGTERM. In-flight requests — a draw among them —
-/// run to completion before the process exits; a draw not yet recorded when
+/// Serves until SIGINT or SIGTERM. In-flight requests and jobs — a draw
+/// among them — run to completion before the process exits; a draw not yet recorded when
 /// the process dies leaves nothing behind (see [`Desk`]). The scheduler
 /// reads the same `clock` as the desk, and jobs that name no time zone run
 /// in the configured one.
@@ -276,12 +284,15 @@ pub async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), ServeErr
         let _ = stopped.wait_for(|stop| *stop).await;
     };
     let scheduler = spawn_scheduler(&config, &state, until_stopped(stopped.clone()))?;
+    let jobs = state.jobs.clone();
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(until_stopped(stopped));
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop.send(true);
     });
     server.await?;
+    // Jobs outlive their requests; the process does not outlive its jobs.
+    jobs.drain().await;
     if let Some(scheduler) = scheduler {
         // A step already under way finishes; then the loop stops.
         let _ = scheduler.await;

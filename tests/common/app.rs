@@ -89,6 +89,10 @@ impl TestApp {
         fill(&holidays);
         let mut config = Config::at(root.path().join("state"), pools, plans_dir, holidays);
         config.token = Token::new(TOKEN.into());
+        // A debug build on a loaded machine may take longer than the
+        // default wait; tests that want a 202 ask for it (`Prefer:
+        // respond-async`) or set their own wait.
+        config.job_wait = std::time::Duration::from_secs(120);
         adjust(&mut config);
         let state = state(&config, clock.clone()).await.unwrap();
         TestApp {
