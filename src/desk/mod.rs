@@ -35,6 +35,7 @@ pub mod announce;
 pub mod audit;
 pub mod checkpoint;
 pub mod draw;
+pub mod publish;
 pub mod results;
 pub mod substitute;
 
@@ -104,6 +105,8 @@ pub struct Desk {
     pub(crate) before_draw: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
     /// Every time the desk records or checks, in the office's time zone.
     pub time: OfficeClock,
+    /// What this process knows of its `publications/` cache ([`publish`]).
+    pub publish: publish::Cache,
 }
 
 impl Desk {
@@ -182,6 +185,7 @@ impl Desk {
             #[cfg(test)]
             before_draw: std::sync::Mutex::new(None),
             time,
+            publish: publish::Cache::default(),
         }
     }
 }

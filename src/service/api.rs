@@ -211,6 +211,8 @@ pub async fn verify_ledger(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the request body: {e}")))?
     };
+    // What other hosts recorded is cached here before the audit compares.
+    state.desk.sync_publications(false).await?;
     let mut report = crate::desk::audit::audit(&state.desk)
         .await
         .map_err(ApiError::internal)?;

@@ -207,6 +207,10 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
     )?;
     let time = OfficeClock::new(clock, config.time_zone);
     let desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir, time)?;
+    // The cache made to match the database: bundles of a data folder made
+    // before the database held them are imported, every cached file is
+    // compared with its record and rebuilt where it differs.
+    desk.sync_publications(true).await?;
     let publications = Publications::open(&desk.publications_dir);
     let calendar = WorkCalendar::load_dir(&config.holidays_dir)?;
     Ok(AppState {
