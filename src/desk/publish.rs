@@ -30,6 +30,9 @@ use crate::results::Notice;
 use crate::snapshot::{bytes_hash, Hash32};
 use crate::store::{self, FileWriter, PreparedChunk, StoredFile};
 
+/// A file's path in its bundle and its bytes.
+type NamedBytes = (String, Vec<u8>);
+
 /// A file rendered, hashed and chunked, ready for the store.
 pub(crate) struct Prepared {
     pub path: String,
@@ -387,7 +390,7 @@ impl Desk {
             .await?
             .map(|(_, e)| e.seq)
             .ok_or_else(|| TaskError::UnknownTask(record.task_id.clone()))?;
-        let mut later: Vec<(u64, Vec<(String, Vec<u8>)>)> = Vec::new();
+        let mut later: Vec<(u64, Vec<NamedBytes>)> = Vec::new();
         let substituted: Vec<u64> = self
             .ledger
             .all::<SubstitutionRecord>()
@@ -415,7 +418,7 @@ impl Desk {
             .into_iter()
             .filter(|(n, _)| n.task_id == record.task_id)
             .map(|(_, e)| e.seq)
-            .last();
+            .max();
         if let Some(last) = noticed {
             // The names of its rows come from the assignments just checked.
             let public_rows = files
