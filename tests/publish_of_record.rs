@@ -33,6 +33,7 @@ on_both_databases!(
     a_crash_before_the_cache_is_served_after_restart_and_by_another_host,
     a_folder_copied_in_by_hand_is_not_served_and_the_audit_says_so,
     a_bundle_of_an_older_data_folder_is_imported_once_it_holds,
+    a_substitution_or_notice_interrupted_is_recorded_whole_or_not_at_all,
 );
 
 /// A service on the test database: on SQLite a file outside its data
@@ -421,4 +422,56 @@ async fn a_bundle_of_an_older_data_folder_is_imported_once_it_holds(db: TestDb) 
             .any(|p| p.contains(&legacy[0]) && p.contains("database")),
         "{problems:#?}"
     );
+}
+
+async fn a_substitution_or_notice_interrupted_is_recorded_whole_or_not_at_all(db: TestDb) {
+    let mut app = host(&db).await;
+    let (task, bundle) = announce_and_draw(&app, "TEST-1").await;
+    let list = format!("public/{}", shuangsui::substitution::FILE);
+    let versions = |app: &TestApp| {
+        let pool = app.state.desk.ledger.raw_pool().clone();
+        let bundle = bundle.clone();
+        async move { records::bundle_files(&pool, &bundle).await.unwrap() }
+    };
+
+    // Stopped before its entry: no substitution, no list, no note.
+    app.state.desk.publish.fail_at(Fault::BeforeEntry);
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
+    let ask = json!({"credit_code": rows["rows"][0]["credit_code"], "out": rows["rows"][0]["team"][0],
+                     "reason": "conflict", "relation": "亲属", "note": "申请回避"});
+    let uri = format!("/api/v1/draws/{task}/substitutions");
+    let (status, body) = app.operator(&uri, ask.clone()).await;
+    assert!(!status.is_success(), "{body}");
+    app.restart().await;
+    assert!(app.state.desk.substitution_log(&task).await.unwrap().is_none());
+    assert!(!versions(&app).await.iter().any(|f| f.path == list));
+    assert!(!app.bundle(&bundle).join(&list).exists());
+
+    // Stopped after its entry, before the cache: served whole after restart.
+    app.state.desk.publish.fail_at(Fault::BeforeCache);
+    let (status, body) = app.operator(&uri, ask).await;
+    assert!(!status.is_success(), "{body}");
+    assert!(!app.bundle(&bundle).join(&list).exists(), "the cache was not written");
+    app.restart().await;
+    assert!(app.bundle(&bundle).join(&list).is_file());
+    let log = app.state.desk.substitution_log(&task).await.unwrap().unwrap();
+    assert_eq!(log.substitutions.len(), 1);
+    assert_eq!(
+        log.substitutions[0].note.as_deref(),
+        Some("申请回避"),
+        "the note came with its entry"
+    );
+
+    // A results notice stopped before its cache is served after restart.
+    let code = rows["rows"][0]["credit_code"].as_str().unwrap();
+    let result = json!({"task_id": task, "credit_code": code, "codes": ["1"], "inspection_date": "2026-03-10"});
+    assert_eq!(app.operator("/api/v1/results", result).await.0, StatusCode::CREATED);
+    app.state.desk.publish.fail_at(Fault::BeforeCache);
+    let (status, body) = app.operator("/api/v1/results/publish", json!({"task_id": task})).await;
+    assert!(!status.is_success(), "{body}");
+    assert!(versions(&app).await.iter().any(|f| f.path == "public/results.csv"));
+    app.restart().await;
+    let notice = std::fs::read_to_string(app.bundle(&bundle).join("public/results.csv")).unwrap();
+    assert!(notice.contains(code), "{notice}");
+    assert_eq!(verify(&app).await, Vec::<String>::new());
 }
