@@ -44,8 +44,7 @@ impl Desk {
             .recorded_file(&record.bundle, "public/assignments.csv")
             .await?
             .ok_or_else(|| invalid(format!("bundle {} records no public/assignments.csv", record.bundle)))?;
-        let rows = crate::public::publications::parse_rows(&rows).map_err(|e| invalid(e.to_string()))?;
-        if !rows.iter().any(|r| r.credit_code == result.credit_code) {
+        if !drawn_in(&rows, &result.credit_code) {
             return Err(invalid(format!(
                 "{} was not drawn in task {}",
                 result.credit_code, result.task_id
@@ -242,3 +241,39 @@ impl Desk {
 
 /// The results notice's file in a bundle's public copy.
 pub const RESULTS_FILE: &str = "results.csv";
+
+/// Whether a business is a row of a public `assignments.csv` (bytes the
+/// store checked against their hash, of a list whose header was checked at
+/// its draw): its credit code is the second column, after the row number,
+/// so a line starting `NUMBER,CODE,` is its row. A scan for that text, not
+/// a parse of the whole list, which a result recorded does not need.
+fn drawn_in(csv: &[u8], credit_code: &str) -> bool {
+    if credit_code.is_empty() || credit_code.contains([',', '"', '\r', '\n']) {
+        return false;
+    }
+    let needle = format!(",{credit_code},");
+    memchr::memmem::find_iter(csv, needle.as_bytes()).any(|at| {
+        let line_start = csv[..at].iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1);
+        let number = &csv[line_start..at];
+        !number.is_empty() && number.iter().all(u8::is_ascii_digit)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drawn_in;
+
+    #[test]
+    fn a_business_is_drawn_when_its_code_is_a_rows_second_column() {
+        let csv = "\u{feff}序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员\r\n\
+            1,9152020001383091EP,某公司,SCJG-130,检查,520281,520281;520282\r\n\
+            2,91520200MA1DN7F3D0,\"某店,91520200000000000X,\",SCJG-130,检查,520283,520283;520284\r\n";
+        assert!(drawn_in(csv.as_bytes(), "9152020001383091EP"));
+        assert!(drawn_in(csv.as_bytes(), "91520200MA1DN7F3D0"));
+        // In a name, not the code column; a part of a code; a header.
+        assert!(!drawn_in(csv.as_bytes(), "91520200000000000X"));
+        assert!(!drawn_in(csv.as_bytes(), "9152020001383091"));
+        assert!(!drawn_in(csv.as_bytes(), "统一社会信用代码"));
+        assert!(!drawn_in(csv.as_bytes(), ""));
+    }
+}
