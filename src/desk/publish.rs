@@ -82,8 +82,8 @@ pub(crate) fn bundle_rows(bundle: &str, files: &[Prepared]) -> Vec<Attached> {
 }
 
 /// A point in the writing of a published file where a test may stop the
-/// work, as a crash there would: nothing after it is done.
-#[cfg(feature = "fault-hooks")]
+/// work, as a crash there would: nothing after it is done (armed only in a
+/// build with the `fault-hooks` feature, which only the tests enable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// The content is in the store; the entry is not yet appended.
@@ -116,13 +116,10 @@ impl Cache {
         *self.fault.lock().expect("the fault's lock") = Some(at);
     }
 
-    fn check(&self, _at: &'static str) -> Result<(), TaskError> {
+    fn check(&self, _at: Fault) -> Result<(), TaskError> {
         #[cfg(feature = "fault-hooks")]
         {
-            let at = match _at {
-                "entry" => Fault::BeforeEntry,
-                _ => Fault::BeforeCache,
-            };
+            let at = _at;
             let mut armed = self.fault.lock().expect("the fault's lock");
             if *armed == Some(at) {
                 *armed = None;
@@ -158,7 +155,7 @@ impl Desk {
             store::put_file(&mut conn, &f.file).await.map_err(LedgerError::from)?;
         }
         drop(conn);
-        self.publish.check("entry")
+        self.publish.check(Fault::BeforeEntry)
     }
 
     /// After the entry: the cache folder, from the bytes in hand where they
@@ -171,7 +168,7 @@ impl Desk {
         seq: u64,
         fresh: Vec<Prepared>,
     ) -> Result<(), TaskError> {
-        self.publish.check("cache")?;
+        self.publish.check(Fault::BeforeCache)?;
         let fresh = fresh.into_iter().map(|f| (f.file.hash, f.bytes)).collect();
         self.sync_bundle(bundle, fresh).await?;
         let mut synced = self.publish.state.lock().await;
@@ -218,7 +215,9 @@ impl Desk {
     /// every file: for a page that found one missing or failing its check.
     pub async fn repair_publications(&self, bundles: &[String]) -> Result<(), TaskError> {
         for bundle in bundles {
-            self.sync_bundle(bundle, BTreeMap::new()).await?;
+            for problem in self.sync_bundle(bundle, BTreeMap::new()).await? {
+                tracing::warn!(%problem, "a cached published file differed from its record; rebuilt");
+            }
         }
         Ok(())
     }
