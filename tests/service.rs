@@ -1189,12 +1189,13 @@ async fn a_dropped_substitution_is_caught_against_the_ledger() {
             .unwrap()
             .verified()
     );
+    // The list served is not the one recorded with the entry.
     let (_, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
     assert!(
         audit["problems"][0]
             .as_str()
             .unwrap()
-            .contains("not the list the ledger records"),
+            .contains("substitutions.json does not match the file its entry records"),
         "{audit}"
     );
 }

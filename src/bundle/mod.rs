@@ -208,21 +208,29 @@ fn write_tree(temp: &Path, confidential: &Contents, public: &Contents) -> Result
     fs::create_dir_all(&public_dir).map_err(io(&public_dir))?;
     // Every file is written and synced on its own; syncs wait on the disk, so
     // they overlap.
-    let mut files: Vec<(PathBuf, &[u8])> = Vec::new();
-    let manifests = [manifest_json(&confidential.manifest), manifest_json(&public.manifest)];
-    for ((dir, contents), manifest) in [(temp, confidential), (public_dir.as_path(), public)]
-        .into_iter()
-        .zip(&manifests)
-    {
-        files.push((dir.join("manifest.json"), manifest.as_bytes()));
+    files(confidential, public)
+        .par_iter()
+        .try_for_each(|(path, bytes)| write_file(&temp.join(path), bytes))
+}
+
+/// The bundle's files as bytes, each with its path relative to the bundle
+/// folder (`manifest.json`, `public/assignments.csv`): exactly what
+/// [`write`] puts on disk, and what the service records in its database.
+pub fn files(confidential: &Contents, public: &Contents) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    for (prefix, contents) in [("", confidential), ("public/", public)] {
+        files.push((
+            format!("{prefix}manifest.json"),
+            manifest_json(&contents.manifest).into_bytes(),
+        ));
         files.extend(
             contents
                 .files
                 .iter()
-                .map(|(name, text)| (dir.join(name), text.as_bytes())),
+                .map(|(name, text)| (format!("{prefix}{name}"), text.as_bytes().to_vec())),
         );
     }
-    files.par_iter().try_for_each(|(path, bytes)| write_file(path, bytes))
+    files
 }
 
 /// Writes a file only the service's own user may read, atomically.

@@ -1,6 +1,10 @@
 //! Auditing the service's record: the ledger chain holds, and every draw it
 //! records is published unchanged and reproduces from its frozen snapshot.
 //!
+//! The bundles checked are the database's record of them; the cache in
+//! `publications/` is compared with that record file by file, and a served
+//! file that differs from it, or that no entry records, is a problem.
+//!
 //! What is served must be what the ledger records, in both directions: each
 //! bundle's manifest names a ledger head that is in the chain before its
 //! draw; every bundle folder in `publications/` is recorded by a `draw_made`
@@ -59,8 +63,36 @@ pub async fn audit(desk: &Desk) -> Result<AuditReport, LedgerError> {
         }
     };
     problems.extend(unrecorded_folders(desk, &records));
+    match desk.cache_problems().await {
+        Ok(found) => problems.extend(found.into_iter().map(|p| p.to_string())),
+        Err(e) => problems.push(format!("cannot compare publications/ with the database: {e}")),
+    }
+    // The record is checked, not the cache: each bundle's recorded files are
+    // written into a scratch folder of this audit (the cache was compared
+    // with them above).
+    let scratch = std::env::temp_dir().join(format!(
+        "shuangsui-audit-{}",
+        &crate::seed::Seed::random().to_hex()[..16]
+    ));
     for (record, entry) in &records {
-        let dir = desk.publications_dir.join(&record.bundle);
+        let dir = scratch.join(&record.bundle);
+        match desk.materialize(&record.bundle, &dir).await {
+            Ok(true) => {}
+            Ok(false) => {
+                problems.push(format!(
+                    "draw {} (entry {}): the database holds no file of bundle {}",
+                    record.task_id, entry.seq, record.bundle
+                ));
+                continue;
+            }
+            Err(e) => {
+                problems.push(format!(
+                    "draw {} (entry {}): bundle {} cannot be read from the database: {e}",
+                    record.task_id, entry.seq, record.bundle
+                ));
+                continue;
+            }
+        }
         let manifest = match std::fs::read(dir.join("manifest.json")) {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -85,7 +117,7 @@ pub async fn audit(desk: &Desk) -> Result<AuditReport, LedgerError> {
             ));
         }
         problems.extend(
-            results_match_ledger(desk, record)
+            results_match_ledger(desk, record, &dir)
                 .await
                 .map(|problem| format!("draw {}: {problem}", record.task_id)),
         );
@@ -121,6 +153,9 @@ pub async fn audit(desk: &Desk) -> Result<AuditReport, LedgerError> {
             Ok(Err(e)) => problems.push(format!("draw {}: {e}", record.task_id)),
             Err(e) => problems.push(format!("draw {}: verification panicked: {e}", record.task_id)),
         }
+    }
+    if scratch.exists() {
+        let _ = std::fs::remove_dir_all(&scratch);
     }
     Ok(AuditReport {
         head,
@@ -267,12 +302,8 @@ fn unrecorded_folders(desk: &Desk, records: &[(DrawRecord, Entry)]) -> Vec<Strin
 /// ledger's `results_published` and `result_recorded` entries make, and be
 /// absent while no notice of the task has been published. The rows that
 /// differ are named by their ledger entry.
-async fn results_match_ledger(desk: &Desk, record: &DrawRecord) -> Option<String> {
-    let path = desk
-        .publications_dir
-        .join(&record.bundle)
-        .join("public")
-        .join(RESULTS_FILE);
+async fn results_match_ledger(desk: &Desk, record: &DrawRecord, dir: &std::path::Path) -> Option<String> {
+    let path = dir.join("public").join(RESULTS_FILE);
     let expected = match desk.results_notice_file(&record.task_id, &record.bundle).await {
         Ok(expected) => expected,
         Err(e) => return Some(format!("cannot make its results notice from the ledger: {e}")),

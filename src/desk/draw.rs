@@ -1,13 +1,15 @@
 //! Drawing an announced task: the seed material offered must fit the
 //! announcement; then the frozen snapshot, the fixed history and the merged
 //! draws go through the one draw pipeline ([`crate::pipeline`]), the bundle
-//! is staged, the draw recorded in the ledger, and the bundle published.
+//! is put in the store, the draw recorded in the ledger with it, and the
+//! bundle's cache folder written.
 //! Asking again returns the same draw.
 
 use serde::{Deserialize, Serialize};
 
 use super::announce::{checked, Announcement, SeedMethod};
-use super::{blocking, inputs_error, io, parse_time, Desk, TaskError};
+use super::publish::{bundle_rows, prepare};
+use super::{blocking, inputs_error, parse_time, Desk, TaskError};
 use crate::bundle;
 use crate::ledger::{Appended, Entry, Head, Key, Kind, Payload};
 use crate::pipeline::{self, DrawInputs, EarlierBundle};
@@ -151,9 +153,10 @@ impl Desk {
         }
     }
 
-    /// Draws on the frozen snapshot, stages the bundle, records the draw,
-    /// then publishes: a crash before the record leaves nothing; after it,
-    /// the staged bundle is renamed into place.
+    /// Draws on the frozen snapshot, puts the bundle's files in the store,
+    /// records the draw with the rows naming them in one transaction, then
+    /// writes the cache folder: a crash before the record leaves nothing
+    /// served; after it, the folder is rebuilt from the database.
     async fn draw_with(&self, announcement: &Announcement, seed: &SeedSpec) -> Result<(DrawRecord, Entry), TaskError> {
         let pools = self.frozen_pools(&announcement.snapshot_combined).await?;
         let earlier = self.announced_history(announcement).await?;
@@ -166,12 +169,6 @@ impl Desk {
             unannounced: announcement.unannounced,
         };
         let stamp = self.time.stamp();
-        // A staging folder of its own per attempt: another instance may be
-        // staging the same task's bundle at this moment.
-        let staging = self
-            .publications_dir
-            .join(".staging")
-            .join(&Seed::random().to_hex()[..16]);
         #[cfg(test)]
         let before_draw = self.before_draw.lock().expect("the hook's lock").take();
         let (plan, fixed, task_id, spec) = (
@@ -180,10 +177,9 @@ impl Desk {
             announcement.task_id.clone(),
             seed.clone(),
         );
-        let staged_in = staging.clone();
-        // The draw and the bundle's writing, with its fsyncs, are the
-        // longest work the service does: on a blocking thread.
-        let (name, staged, result_sha256, manifest_sha256) = blocking(move || {
+        // The draw and the bundle's rendering, hashing and compressing are
+        // the longest work the service does: on a blocking thread.
+        let (name, files, result_sha256, manifest_sha256) = blocking(move || {
             let inputs = DrawInputs::assemble(&plan, &earlier, &to_merge).map_err(inputs_error)?;
             if let Some(fixed) = fixed {
                 if inputs.history.hash() != fixed {
@@ -202,14 +198,13 @@ impl Desk {
                 public,
                 ..
             } = inputs.draw(&pools, &spec, Some(ledger), &stamp)?;
-            let staged = bundle::write(&staged_in, &name, &confidential, &public)?;
-            let manifest_bytes = std::fs::read(staged.join("manifest.json")).map_err(io(&staged))?;
-            Ok((
-                name,
-                staged,
-                confidential.manifest.result_sha256,
-                bytes_hash(&manifest_bytes),
-            ))
+            let files = prepare(bundle::files(&confidential, &public))?;
+            let manifest = files
+                .iter()
+                .find(|f| f.path == "manifest.json")
+                .expect("a bundle has a manifest");
+            let manifest_sha256 = bytes_hash(&manifest.bytes);
+            Ok((name, files, confidential.manifest.result_sha256, manifest_sha256))
         })
         .await?;
         let record = DrawRecord {
@@ -220,25 +215,26 @@ impl Desk {
             manifest_sha256,
             ledger_head_before: head_before,
         };
+        // The bundle's content first, then the entry with the rows naming it
+        // in one transaction: a crash between the two leaves content nothing
+        // names, and no draw.
+        self.store_prepared(&files).await?;
         let appended = self
             .ledger
-            .append_typed(&Key::Draw(&announcement.task_id), &record, &self.time.stamp())
+            .append_typed_with(
+                &Key::Draw(&announcement.task_id),
+                &record,
+                &self.time.stamp(),
+                &bundle_rows(&name, &files),
+            )
             .await?;
         match appended {
             Appended::New(entry) => {
-                let published = self.publications_dir.join(&name);
-                blocking(move || {
-                    std::fs::rename(&staged, &published).map_err(io(&published))?;
-                    std::fs::remove_dir(&staging).map_err(io(&staging))
-                })
-                .await?;
+                self.cache_after_entry(&name, entry.seq, files).await?;
                 Ok((record, entry))
             }
             // Another instance drew it first: ours was never recorded.
-            Appended::Existing(entry) => {
-                blocking(move || std::fs::remove_dir_all(&staging).map_err(io(&staging))).await?;
-                Ok((entry.typed()?, entry))
-            }
+            Appended::Existing(entry) => Ok((entry.typed()?, entry)),
         }
     }
 

@@ -13,7 +13,7 @@
 //! for whatever reads pools from a folder: every use checks it against the
 //! store's file hashes and rebuilds it when it is missing or differs.
 //! `secrets/` holds nothing the reveal needs. Data folders made before the
-//! store kept these are imported at start ([`Desk::import_legacy`]).
+//! store kept these are imported at start ([`Desk::import_legacy_snapshots`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -470,7 +470,7 @@ impl Desk {
     /// whose SHA-256 is an announced commitment, attached to that
     /// announcement. Whatever does not check is left where it is, with a
     /// warning, and never imported.
-    pub async fn import_legacy(&self) -> Result<(), TaskError> {
+    pub async fn import_legacy_snapshots(&self) -> Result<(), TaskError> {
         let mut named = BTreeSet::new();
         for (hashes, _) in self.ledger.all::<crate::pools::SnapshotHashes>().await? {
             named.insert(hashes.combined());

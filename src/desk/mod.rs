@@ -36,6 +36,7 @@ pub mod audit;
 pub mod checkpoint;
 pub mod draw;
 pub mod frozen;
+pub mod publish;
 pub mod results;
 pub mod substitute;
 
@@ -97,7 +98,7 @@ pub struct Desk {
     pub publications_dir: PathBuf,
     /// Confidential files kept beside the database: substitution notes, and
     /// commit–reveal secrets of data folders made before the database kept
-    /// them (imported at start, see [`Desk::import_legacy`]).
+    /// them (imported at start, see [`Desk::import_legacy_snapshots`]).
     pub secrets_dir: PathBuf,
     /// One draw or substitution at a time in this process; the ledger's
     /// unique keys guard against other processes. Held across the await of
@@ -113,6 +114,8 @@ pub struct Desk {
     /// Set for a desk opened only to check ([`Desk::open_existing`]): where
     /// it rebuilds snapshots instead of in the data folder.
     pub(crate) scratch: Option<frozen::Scratch>,
+    /// What this process knows of its `publications/` cache ([`publish`]).
+    pub publish: publish::Cache,
 }
 
 impl Desk {
@@ -176,6 +179,7 @@ impl Desk {
             before_draw: std::sync::Mutex::new(None),
             time,
             scratch: Some(frozen::Scratch::new()),
+            publish: publish::Cache::default(),
         }
     }
 }

@@ -1,13 +1,15 @@
 //! Results at the desk: an operator records each drawn business's outcome
-//! once, and publishes a task's results in one notice, which also writes
-//! them into the task's public bundle (`results.csv`).
+//! once, and publishes a task's results in one notice, which also records
+//! them in the task's public bundle (`results.csv`), in the notice's own
+//! transaction.
 
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 
+use super::publish::{bundle_rows, prepare};
 use crate::calendar::WorkCalendar;
-use crate::desk::{Desk, TaskError};
+use crate::desk::{blocking, Desk, TaskError};
 use crate::ledger::{Appended, Entry, Key, Kind};
 use crate::results::{label, InspectionResult, Notice, Recorded};
 
@@ -38,17 +40,11 @@ impl Desk {
             .draw_record(&result.task_id)
             .await?
             .ok_or_else(|| TaskError::UnknownTask(result.task_id.clone()))?;
-        let rows = std::fs::read(
-            self.publications_dir
-                .join(&record.bundle)
-                .join("public/assignments.csv"),
-        )
-        .map_err(|source| TaskError::Io {
-            path: self.publications_dir.join(&record.bundle),
-            source,
-        })?;
-        let rows = crate::public::publications::parse_rows(&rows).map_err(|e| invalid(e.to_string()))?;
-        if !rows.iter().any(|r| r.credit_code == result.credit_code) {
+        let rows = self
+            .recorded_file(&record.bundle, "public/assignments.csv")
+            .await?
+            .ok_or_else(|| invalid(format!("bundle {} records no public/assignments.csv", record.bundle)))?;
+        if !drawn_in(&rows, &result.credit_code) {
             return Err(invalid(format!(
                 "{} was not drawn in task {}",
                 result.credit_code, result.task_id
@@ -126,24 +122,35 @@ impl Desk {
             results: pending,
         };
         let key = Key::ResultsNotice(task_id, *notice.results.last().expect("not empty"));
-        let entry = self.ledger.append_typed(&key, &notice, &self.time.stamp()).await?;
-        self.write_results_file(task_id, calendar).await?;
-        Ok((notice, entry.entry().seq))
-    }
-
-    /// Writes a task's published results into its bundle's public copy as
-    /// `results.csv` (spec §8), from the ledger, so the bundle a reader
-    /// downloads holds the results with the draw.
-    async fn write_results_file(&self, task_id: &str, _calendar: &WorkCalendar) -> Result<(), TaskError> {
         let (record, _) = self
             .draw_record(task_id)
             .await?
             .ok_or_else(|| TaskError::UnknownTask(task_id.to_owned()))?;
-        let public = self.publications_dir.join(&record.bundle).join("public");
-        if let Some(bytes) = self.results_notice_file(task_id, &record.bundle).await? {
-            crate::bundle::replace_file(&public.join(RESULTS_FILE), &bytes)?;
+        let stamp = self.time.stamp();
+        let rows = self
+            .recorded_file(&record.bundle, "public/assignments.csv")
+            .await?
+            .ok_or_else(|| TaskError::Invalid(format!("bundle {} records no public/assignments.csv", record.bundle)))?;
+        // The notice's file is made before its entry, as the entry will make
+        // it, so the two are written in one transaction.
+        let bytes = self
+            .results_notice_bytes(task_id, &rows, Some((&notice, &stamp)))
+            .await?
+            .expect("a task with a notice has a results file");
+        let path = format!("public/{RESULTS_FILE}");
+        let prepared = blocking(move || prepare(vec![(path, bytes)])).await?;
+        self.store_prepared(&prepared).await?;
+        let entry = self
+            .ledger
+            .append_typed_with(&key, &notice, &stamp, &bundle_rows(&record.bundle, &prepared))
+            .await?;
+        match &entry {
+            Appended::New(new) => self.cache_after_entry(&record.bundle, new.seq, prepared).await?,
+            Appended::Existing(_) => {
+                self.sync_publications(false).await?;
+            }
         }
-        Ok(())
+        Ok((notice, entry.entry().seq))
     }
 
     /// The bytes `public/results.csv` of a task's bundle must hold: every
@@ -152,18 +159,38 @@ impl Desk {
     /// been published (then the file must not exist). The audit compares the
     /// served file with these bytes, so an edited notice shows.
     pub async fn results_notice_file(&self, task_id: &str, bundle: &str) -> Result<Option<Vec<u8>>, TaskError> {
+        let rows = self
+            .recorded_file(bundle, "public/assignments.csv")
+            .await?
+            .ok_or_else(|| TaskError::Invalid(format!("bundle {bundle} records no public/assignments.csv")))?;
+        self.results_notice_bytes(task_id, &rows, None).await
+    }
+
+    /// [`Desk::results_notice_file`] from the public `assignments.csv`
+    /// bytes (for the names), with `pending`, a notice about to be
+    /// recorded at its time, counted as if it were.
+    pub(crate) async fn results_notice_bytes(
+        &self,
+        task_id: &str,
+        rows: &[u8],
+        pending: Option<(&Notice, &str)>,
+    ) -> Result<Option<Vec<u8>>, TaskError> {
         let notices = self.ledger.all::<Notice>().await?;
+        let mut notices: Vec<(Notice, String)> = notices.into_iter().map(|(n, e)| (n, e.recorded_at)).collect();
+        if let Some((notice, at)) = pending {
+            notices.push((notice.clone(), at.to_owned()));
+        }
         if !notices.iter().any(|(n, _)| n.task_id == task_id) {
             return Ok(None);
         }
         // A result is published by the first notice that names it; the
         // notice's day is the day of its entry.
         let mut published_on: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
-        for (notice, entry) in &notices {
+        for (notice, recorded_at) in &notices {
             for &seq in &notice.results {
                 published_on
                     .entry(seq)
-                    .or_insert_with(|| entry.recorded_at.chars().take(10).collect());
+                    .or_insert_with(|| recorded_at.chars().take(10).collect());
             }
         }
         let mut published: Vec<(InspectionResult, Entry)> = self
@@ -174,12 +201,7 @@ impl Desk {
             .filter(|(r, e)| r.task_id == task_id && published_on.contains_key(&e.seq))
             .collect();
         published.sort_by(|a, b| a.0.credit_code.cmp(&b.0.credit_code));
-        let public = self.publications_dir.join(bundle).join("public");
-        let rows = std::fs::read(public.join("assignments.csv")).map_err(|source| TaskError::Io {
-            path: public.clone(),
-            source,
-        })?;
-        let names: std::collections::HashMap<String, String> = crate::public::publications::parse_rows(&rows)
+        let names: std::collections::HashMap<String, String> = crate::public::publications::parse_rows(rows)
             .map_err(|e| TaskError::Invalid(e.to_string()))?
             .into_iter()
             .map(|r| (r.credit_code, r.name))
@@ -219,3 +241,39 @@ impl Desk {
 
 /// The results notice's file in a bundle's public copy.
 pub const RESULTS_FILE: &str = "results.csv";
+
+/// Whether a business is a row of a public `assignments.csv` (bytes the
+/// store checked against their hash, of a list whose header was checked at
+/// its draw): its credit code is the second column, after the row number,
+/// so a line starting `NUMBER,CODE,` is its row. A scan for that text, not
+/// a parse of the whole list, which a result recorded does not need.
+fn drawn_in(csv: &[u8], credit_code: &str) -> bool {
+    if credit_code.is_empty() || credit_code.contains([',', '"', '\r', '\n']) {
+        return false;
+    }
+    let needle = format!(",{credit_code},");
+    memchr::memmem::find_iter(csv, needle.as_bytes()).any(|at| {
+        let line_start = csv[..at].iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1);
+        let number = &csv[line_start..at];
+        !number.is_empty() && number.iter().all(u8::is_ascii_digit)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drawn_in;
+
+    #[test]
+    fn a_business_is_drawn_when_its_code_is_a_rows_second_column() {
+        let csv = "\u{feff}序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员\r\n\
+            1,9152020001383091EP,某公司,SCJG-130,检查,520281,520281;520282\r\n\
+            2,91520200MA1DN7F3D0,\"某店,91520200000000000X,\",SCJG-130,检查,520283,520283;520284\r\n";
+        assert!(drawn_in(csv.as_bytes(), "9152020001383091EP"));
+        assert!(drawn_in(csv.as_bytes(), "91520200MA1DN7F3D0"));
+        // In a name, not the code column; a part of a code; a header.
+        assert!(!drawn_in(csv.as_bytes(), "91520200000000000X"));
+        assert!(!drawn_in(csv.as_bytes(), "9152020001383091"));
+        assert!(!drawn_in(csv.as_bytes(), "统一社会信用代码"));
+        assert!(!drawn_in(csv.as_bytes(), ""));
+    }
+}

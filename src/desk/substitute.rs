@@ -1,17 +1,20 @@
 //! Substitutions at the service: an operator names the officer who cannot
 //! go, the desk draws the substitute on the draw's frozen snapshot, records
-//! it in the ledger, and rewrites the bundle's `substitutions.json` from the
-//! ledger. The ledger is the record; the files are its published form.
+//! it in the ledger together with the bundle's new `substitutions.json` (and
+//! the operator's confidential note), in one transaction. The ledger and the
+//! database are the record; the cache folder is its published form.
 
 use serde::{Deserialize, Serialize};
 
+use super::publish::{bundle_rows, prepare};
 use super::{blocking, Desk, TaskError};
 use crate::bundle;
-use crate::ledger::{Appended, Key, Kind, Payload};
+use crate::ledger::{Appended, Attached, Key, Kind, LedgerError, Payload};
 use crate::pipeline::{substitute_checked, RedrawError, SubstituteError};
 use crate::pools::{declare_conflict, load_path, Declared, LoadOptions};
 use crate::snapshot::{bytes_hash, Hash32};
-use crate::substitution::{Entry, Log, Reason, Request, FORMAT};
+use crate::substitution::{Entry, Log, Reason, Request, FILE, FORMAT};
+use crate::{records, store};
 
 /// The ledger payload of a substitution: the public entry, and the current
 /// result after it.
@@ -39,10 +42,9 @@ pub struct Substituted {
     pub recusal_list: Option<String>,
 }
 
-/// Confidential notes live beside the commit–reveal secrets, named by the
-/// public entry they belong to, so a note written for an entry that never
-/// reached the ledger (another instance was first) is never mistaken for
-/// the recorded one's.
+/// Confidential notes are private files of the database, named by the
+/// public entry they belong to (as they were on disk beside the secrets,
+/// where data folders made before keep them).
 fn note_name(task_id: &str, entry: &Entry) -> String {
     let public = serde_json::to_string(&entry.public()).expect("entries serialise");
     let tag = &bytes_hash(public.as_bytes()).to_hex()[..16];
@@ -68,15 +70,18 @@ impl Desk {
             .announcement(task_id)
             .await?
             .ok_or_else(|| TaskError::UnknownTask(task_id.to_owned()))?;
+        // The bundle as its record holds it: the cache folder brought up to
+        // date first (it may have been drawn on another host, or deleted).
+        self.sync_publications(false).await?;
+        self.repair_publications(std::slice::from_ref(&record.bundle)).await?;
         let bundle_dir = self.publications_dir.join(&record.bundle);
         let snapshot = self.snapshot_pools(&announcement.snapshot_combined).await?;
         let log = self.substitution_log(task_id).await?;
         let decided_at = self.time.stamp();
-        let notes_dir = self.secrets_dir.join("notes");
         let (dir, task, drawn) = (bundle_dir.clone(), task_id.to_owned(), record.clone());
         // Reading the bundle, loading its snapshot and redrawing it are as
         // long as the draw itself: on a blocking thread.
-        let (log, entry) = blocking(move || {
+        let (log, entry, files, note) = blocking(move || {
             let (task_id, record) = (task.as_str(), drawn);
             let stored = bundle::read(&dir)?;
             let pools = load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
@@ -94,22 +99,21 @@ impl Desk {
                     SubstituteError::Redraw(RedrawError::Draw(e)) => TaskError::Draw(e),
                     SubstituteError::Redraw(e) => TaskError::Invalid(format!("bundle {}: {e}", record.bundle)),
                 })?;
-
-            // The note first: a note whose entry never reaches the ledger is
-            // harmless; an entry whose note was lost is not.
-            if entry.note.is_some() || entry.relation.is_some() {
+            let files = prepare(vec![
+                (FILE.to_owned(), log.to_json().into_bytes()),
+                (format!("public/{FILE}"), log.public().to_json().into_bytes()),
+            ])?;
+            let note = if entry.note.is_some() || entry.relation.is_some() {
                 let notes = Notes {
                     note: entry.note.clone(),
                     relation: entry.relation.clone(),
                 };
-                std::fs::create_dir_all(&notes_dir).map_err(|source| TaskError::Io {
-                    path: notes_dir.clone(),
-                    source,
-                })?;
                 let bytes = serde_json::to_vec(&notes).expect("notes serialise");
-                bundle::write_private(&notes_dir.join(note_name(task_id, &entry)), &bytes)?;
-            }
-            Ok((log, entry))
+                prepare(vec![(note_name(task_id, &entry), bytes)])?
+            } else {
+                Vec::new()
+            };
+            Ok((log, entry, files, note))
         })
         .await?;
         let payload = SubstitutionRecord {
@@ -118,9 +122,23 @@ impl Desk {
             entry: entry.public(),
             result_sha256: log.result_sha256,
         };
+        // The lists and the note in the store, then the entry with the rows
+        // naming them: one transaction, so neither is ever lost or orphaned.
+        self.store_prepared(&files).await?;
+        self.store_prepared(&note).await?;
+        let mut attached = bundle_rows(&record.bundle, &files);
+        attached.extend(note.iter().map(|n| Attached::PrivateFile {
+            name: n.path.clone(),
+            file: n.hash(),
+        }));
         let appended = self
             .ledger
-            .append_typed(&Key::Substitute(task_id, entry.seq), &payload, &self.time.stamp())
+            .append_typed_with(
+                &Key::Substitute(task_id, entry.seq),
+                &payload,
+                &self.time.stamp(),
+                &attached,
+            )
             .await?;
         let seq = match appended {
             Appended::New(ledger_entry) => ledger_entry.seq,
@@ -131,10 +149,10 @@ impl Desk {
                 )))
             }
         };
+        self.cache_after_entry(&record.bundle, seq, files).await?;
         let pools_dir = self.pools_dir.clone();
         let conflict = entry.clone();
         let recusal_list = blocking(move || {
-            crate::substitution::write(&bundle_dir, &log)?;
             let entry = conflict;
             Ok((entry.reason == Reason::Conflict).then(|| {
                 match declare_conflict(
@@ -181,8 +199,17 @@ impl Desk {
         let mut substitutions = Vec::new();
         for r in &records {
             let mut entry = r.entry.clone();
-            let path = self.secrets_dir.join("notes").join(note_name(task_id, &entry));
-            if let Ok(bytes) = std::fs::read(&path) {
+            let name = note_name(task_id, &entry);
+            let bytes = match records::private_file(self.ledger.raw_pool(), &name).await? {
+                Some(file) => {
+                    let mut conn = self.ledger.raw_pool().acquire().await.map_err(LedgerError::from)?;
+                    Some(store::read_file(&mut conn, &file).await.map_err(LedgerError::from)?)
+                }
+                // A note kept on disk, by a data folder made before notes
+                // were kept in the database.
+                None => std::fs::read(self.secrets_dir.join("notes").join(&name)).ok(),
+            };
+            if let Some(bytes) = bytes {
                 let notes: Notes = serde_json::from_slice(&bytes).map_err(|e| TaskError::Invalid(e.to_string()))?;
                 entry.note = notes.note;
                 entry.relation = notes.relation;

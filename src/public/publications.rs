@@ -168,6 +168,12 @@ impl Publications {
         }
     }
 
+    /// Whether the ledger records a bundle of this name (seen through
+    /// [`only`](Self::only)); `false` for a folder read without a record.
+    pub fn get_recorded(&self, name: &str) -> bool {
+        valid_name(name) && self.only.as_ref().is_some_and(|only| only.contains(name))
+    }
+
     /// The bundle named `name`, or `None` when there is none or the name is
     /// not a plain folder name (path separators, `..`, a leading '.').
     /// Seen through the ledger ([`only`](Self::only)), a folder it does not

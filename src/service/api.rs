@@ -239,6 +239,8 @@ pub async fn verify_ledger(
 
 /// The ledger's verification, as its job runs it.
 async fn verify_work(state: AppState, request: VerifyRequest) -> Result<Outcome, ApiError> {
+    // What other hosts recorded is cached here before the audit compares.
+    state.desk.sync_publications(false).await?;
     let mut report = crate::desk::audit::audit(&state.desk)
         .await
         .map_err(ApiError::internal)?;

@@ -216,7 +216,11 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
     let desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir, time)?;
     // Snapshots and secrets a data folder kept on disk before the database
     // held them; checked against the entries that name them.
-    desk.import_legacy().await?;
+    desk.import_legacy_snapshots().await?;
+    // The cache made to match the database: bundles of a data folder made
+    // before the database held them are imported, every cached file is
+    // compared with its record and rebuilt where it differs.
+    desk.sync_publications(true).await?;
     let jobs = Jobs::new(desk.ledger.pool().clone(), desk.time.clone(), config.job_wait);
     let publications = Publications::open(&desk.publications_dir);
     let calendar = WorkCalendar::load_dir(&config.holidays_dir)?;

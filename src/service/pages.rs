@@ -50,9 +50,11 @@ pub(super) async fn head(state: &AppState) -> Result<LedgerHead, ApiError> {
 /// The publications folder seen through the ledger: only the bundles a
 /// `draw_made` entry records are read, so a folder copied in by hand is
 /// never served as a draw.
+/// The cache is brought up to date first when the ledger head has moved
+/// (one head query), so what another host recorded is served here at once.
 async fn recorded(state: &AppState) -> Result<Publications, ApiError> {
-    let records = state.desk.draw_records().await?;
-    Ok(state.publications.only(records.into_iter().map(|(r, _)| r.bundle)))
+    let drawn = state.desk.sync_publications(false).await?;
+    Ok(state.publications.only(drawn.iter().cloned()))
 }
 
 /// Logs each bundle that fails its check once per problem, not on every
@@ -133,12 +135,25 @@ impl Fault {
 }
 
 /// The recorded draws that can be shown; the others are logged.
+/// A recorded draw whose cached files are missing (the cache may be deleted
+/// at any moment) is rebuilt from the database and read once more; one whose
+/// files were edited stays refused until the next full sync, and the audit
+/// names it.
 async fn published(state: &AppState) -> Result<Vec<PublishedDraw>, ApiError> {
     let publications = recorded(state).await?;
-    let (draws, broken) = tokio::task::spawn_blocking(move || publications.list_checked())
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let list = |publications: Publications| async move {
+        tokio::task::spawn_blocking(move || publications.list_checked())
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)
+    };
+    let (mut draws, mut broken) = list(publications.clone()).await?;
+    if !broken.is_empty() {
+        for b in &broken {
+            state.desk.ensure_cached(&b.name).await?;
+        }
+        (draws, broken) = list(publications).await?;
+    }
     report_broken(state, &broken);
     Ok(draws)
 }
@@ -234,6 +249,9 @@ pub async fn home(State(state): State<AppState>) -> Result<Response, ApiError> {
 /// not record.
 async fn one_draw(state: &AppState, name: &str) -> Result<Option<PublishedDraw>, Fault> {
     let publications = recorded(state).await?;
+    if publications.get_recorded(name) {
+        state.desk.ensure_cached(name).await.map_err(ApiError::from)?;
+    }
     let wanted = name.to_owned();
     tokio::task::spawn_blocking(move || publications.get(&wanted))
         .await

@@ -75,6 +75,8 @@ pub async fn due(_: Operator, State(state): State<AppState>) -> Result<Json<Vec<
 
 /// The published results with the names and authorities the public sees.
 async fn published_views(state: &AppState) -> Result<Vec<ResultView>, ApiError> {
+    // A notice or a draw recorded by another host is cached here first.
+    state.desk.sync_publications(false).await?;
     let mut names: HashMap<String, HashMap<String, String>> = HashMap::new();
     let mut authorities: HashMap<String, String> = HashMap::new();
     let mut views = Vec::new();
