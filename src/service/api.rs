@@ -174,6 +174,8 @@ pub async fn draw_detail(
         .draw_record(&task_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task {task_id} has not been drawn")))?;
+    // Drawn by an instance that died before caching it, or the cache deleted.
+    state.desk.ensure_cached(&record.bundle).await?;
     let public = crate::bundle::read(&state.desk.publications_dir.join(&record.bundle).join("public"))
         .map_err(ApiError::internal)?;
     Ok(Json(
