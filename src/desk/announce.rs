@@ -15,7 +15,7 @@ use crate::ledger::{Appended, Entry, Key, Kind, Payload};
 use crate::pipeline::{self, EarlierBundle};
 use crate::plan::Plan;
 use crate::pools::{Pools, SnapshotHashes};
-use crate::seed::{commitment, Seed};
+use crate::seed::commitment;
 use crate::snapshot::bytes_hash;
 use crate::snapshot::Hash32;
 
@@ -204,7 +204,7 @@ impl Desk {
             MethodRequest::Commit { beacon_at } => {
                 let now = self.time.now();
                 let beacon = beacon_at.as_deref().map(|at| future_round(at, now)).transpose()?;
-                let secret = Seed::random();
+                let secret = crate::entropy::random_seed();
                 let commitment = commitment(&secret);
                 // On disk before the ledger can hold its commitment, so a
                 // crash after the append cannot lose it.

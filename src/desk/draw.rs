@@ -84,7 +84,7 @@ impl Desk {
         let merge_sources = self.merge_sources(&plan).await?;
         let _one_at_a_time = self.drawing.lock().await;
         let (pools, _) = self.freeze_pools().await?;
-        let task_id = format!("{}@adhoc-{}", plan.id(), &Seed::random().to_hex()[..8]);
+        let task_id = format!("{}@adhoc-{}", plan.id(), &crate::entropy::random_seed().to_hex()[..8]);
         let (history_sources, history) = self.fixed_history(&task_id, &plan, &merge_sources).await?;
         let (pools, plan, history) = checked(pools, plan, history).await?;
         let mut announcement = Announcement::new(
@@ -102,7 +102,7 @@ impl Desk {
         self.ledger
             .append_typed(&Key::Announce(&task_id), &announcement, &self.time.stamp())
             .await?;
-        let seed = SeedSpec::parse("random").expect("random is a seed form");
+        let seed = SeedSpec::random(crate::entropy::os_bytes());
         self.draw_with(&announcement, &seed).await
     }
 
@@ -175,7 +175,7 @@ impl Desk {
         let staging = self
             .publications_dir
             .join(".staging")
-            .join(&Seed::random().to_hex()[..16]);
+            .join(&crate::entropy::random_seed().to_hex()[..16]);
         #[cfg(test)]
         let before_draw = self.before_draw.lock().expect("the hook's lock").take();
         let (plan, fixed, task_id, spec) = (

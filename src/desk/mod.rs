@@ -28,7 +28,6 @@ use crate::draw::DrawError;
 use crate::ledger::{Kind, Ledger, LedgerError, Payload};
 use crate::pipeline::PipelineError;
 use crate::pools::{is_workbook, load_path, LoadOptions, Pools, Problems, SnapshotHashes, FILES};
-use crate::seed::Seed;
 use crate::snapshot::Hash32;
 
 pub mod announce;
@@ -198,7 +197,7 @@ fn freeze(pools_dir: &Path, snapshots_dir: &Path) -> Result<(Pools, PathBuf), Ta
         let temp = snapshots_dir.join(format!(
             ".{}.tmp-{}",
             pools.snapshot.combined(),
-            &Seed::random().to_hex()[..16]
+            &crate::entropy::random_seed().to_hex()[..16]
         ));
         std::fs::create_dir_all(&temp).map_err(io(&temp))?;
         if is_workbook(pools_dir) {
