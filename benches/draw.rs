@@ -11,7 +11,6 @@ use shuangsui::draw::draw;
 use shuangsui::history::History;
 use shuangsui::plan::{Plan, PlanFile};
 use shuangsui::pools::{load, LoadOptions};
-use shuangsui::seed::SeedSpec;
 use shuangsui::substitution::{Reason, Roster};
 
 const SEED: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -23,7 +22,7 @@ fn root() -> &'static Path {
 fn benches(c: &mut Criterion) {
     let data = root().join("data");
     let plan = Plan::load(&root().join("config/plans/quarterly-scjg.toml")).expect("the shipped quarterly plan");
-    let seed = SeedSpec::parse(SEED).unwrap();
+    let seed = shuangsui::entropy::parse_seed(SEED).unwrap();
 
     c.bench_function("load full pool", |b| {
         b.iter(|| load(&data, LoadOptions::default()).unwrap())

@@ -14,6 +14,7 @@ pub mod calendar;
 pub mod clock;
 pub mod commands;
 pub mod desk;
+pub mod entropy;
 pub mod generate;
 pub mod lease;
 pub mod ledger;

@@ -14,7 +14,7 @@ use shuangsui::desk::checkpoint;
 use shuangsui::generate::{generate, GenOptions};
 use shuangsui::ids::{CertNo, CreditCode};
 use shuangsui::pools::{write_templates, write_workbook, Encoding, LoadOptions};
-use shuangsui::seed::{SeedSource, SeedSpec};
+use shuangsui::seed::SeedSource;
 use shuangsui::service::config::Config;
 use shuangsui::substitution::{Reason, Request};
 use shuangsui::tlog::Verifier;
@@ -288,7 +288,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             merge,
             encoding,
         } => {
-            let seed = SeedSpec::parse(&seed).context("--seed")?;
+            let seed = shuangsui::entropy::parse_seed(&seed).context("--seed")?;
             let earlier = commands::Earlier {
                 history: &history,
                 merge: &merge,

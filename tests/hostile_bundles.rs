@@ -14,7 +14,6 @@ use shuangsui::bundle::format::read_history;
 use shuangsui::draw::draw;
 use shuangsui::plan::{Plan, PlanFile};
 use shuangsui::pools::{load, LoadOptions};
-use shuangsui::seed::SeedSpec;
 use shuangsui::snapshot::bytes_hash;
 use shuangsui::verify::verify;
 
@@ -33,7 +32,8 @@ fn pristine() -> &'static Path {
         let pools = load(&pool_dir(), LoadOptions::default()).unwrap();
         let plan = Plan::load(&case.join("plan.toml")).unwrap();
         let history = read_history(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
-        let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
+        let seed =
+            shuangsui::entropy::parse_seed(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
         let outcome = draw(&pools, &plan, &history, &seed.seed).unwrap();
         let (confidential, public) = bundle::contents(
             &pools,

@@ -19,12 +19,11 @@ use shuangsui::public::{
     assignments_xlsx, bundle_zip, current_csv, draw_page, index_page, not_found_page, search_page, verify_page,
     AnnouncementView, CurrentList, LedgerHead, PublicRow, Publications, PublishedDraw, SearchIndex,
 };
-use shuangsui::seed::SeedSpec;
 use shuangsui::substitution::{Reason, Request};
 
 /// Draws `plan` with `seed` on `data` into `out` and returns the bundle path.
 fn draw(data: &Path, plan: &Path, seed: &str, out: &Path) -> PathBuf {
-    let seed = SeedSpec::parse(seed).unwrap();
+    let seed = shuangsui::entropy::parse_seed(seed).unwrap();
     draw_bundle(
         data,
         plan,

@@ -347,7 +347,7 @@ async fn a_data_folder_from_before_is_imported_on_start(db: TestDb) {
     std::fs::write(state.join("secrets").join(format!("commit-{commitment}.hex")), &secret).unwrap();
     std::fs::write(
         state.join("secrets").join(format!("commit-{other_commitment}.hex")),
-        shuangsui::seed::Seed::random().to_hex(),
+        shuangsui::entropy::random_seed().to_hex(),
     )
     .unwrap();
 

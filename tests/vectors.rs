@@ -109,7 +109,7 @@ fn stream_vectors() {
             "pick_5_of_0_to_19": &list[..5],
         }));
     }
-    let ceremony = SeedSpec::parse("ceremony:3141 5926 5358 9793 2384").unwrap();
+    let ceremony = shuangsui::entropy::parse_seed("ceremony:3141 5926 5358 9793 2384").unwrap();
     let doc: Value = json!({
         "seed": seed.to_hex(),
         "note": "words are decimal strings of the little-endian u64s; below runs n in order on one fresh stream; pick on another",
@@ -215,7 +215,7 @@ fn drawn_case(name: &str) -> (PathBuf, shuangsui::pools::Pools, Plan, History, M
     let pools = load(&case.join("pool"), LoadOptions::default()).unwrap_or_else(|p| panic!("{}: {p}", case.display()));
     let plan = Plan::load(&case.join("plan.toml")).unwrap();
     let history = read_history(&std::fs::read_to_string(case.join("history.csv")).unwrap()).unwrap();
-    let seed = SeedSpec::parse(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
+    let seed = shuangsui::entropy::parse_seed(std::fs::read_to_string(case.join("seed.txt")).unwrap().trim()).unwrap();
     let merged = match plan.merge_with() {
         None => Merged::default(),
         Some(named) => read_merge(

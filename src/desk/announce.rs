@@ -15,7 +15,7 @@ use crate::ledger::{Entry, Key, Kind, Payload};
 use crate::pipeline::{self, EarlierBundle};
 use crate::plan::Plan;
 use crate::pools::{Pools, SnapshotHashes};
-use crate::seed::{commitment, Seed};
+use crate::seed::commitment;
 use crate::snapshot::bytes_hash;
 use crate::snapshot::Hash32;
 
@@ -212,7 +212,7 @@ impl Desk {
             MethodRequest::Commit { beacon_at } => {
                 let now = self.time.now();
                 let beacon = beacon_at.as_deref().map(|at| future_round(at, now)).transpose()?;
-                let secret = Seed::random();
+                let secret = crate::entropy::random_seed();
                 let commitment = commitment(&secret);
                 // Stored now, named by the announcement's own transaction: a
                 // crash before it leaves an unnamed secret that nothing reveals.

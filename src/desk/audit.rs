@@ -72,7 +72,7 @@ pub async fn audit(desk: &Desk) -> Result<AuditReport, LedgerError> {
     // with them above).
     let scratch = std::env::temp_dir().join(format!(
         "shuangsui-audit-{}",
-        &crate::seed::Seed::random().to_hex()[..16]
+        &crate::entropy::random_seed().to_hex()[..16]
     ));
     for (record, entry) in &records {
         let dir = scratch.join(&record.bundle);

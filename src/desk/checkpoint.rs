@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use tokio::sync::Mutex;
 
+use crate::entropy;
 use crate::ledger::{Head, Ledger, LedgerError};
-use crate::seed::Seed;
 use crate::snapshot::Hash32;
 pub use crate::tlog::checkpoint::base64;
 use crate::tlog::merkle::{self, leaf_hash, ProofError};
@@ -81,14 +81,14 @@ fn create_key(path: &Path, name: &str) -> Result<(), KeyError> {
         path: path.to_owned(),
         source,
     };
-    let signer = Signer::from_seed(name, Seed::random().as_bytes()).map_err(|source| KeyError::Invalid {
+    let signer = Signer::from_seed(name, &entropy::os_bytes()).map_err(|source| KeyError::Invalid {
         path: path.to_owned(),
         source,
     })?;
     let temp = path.with_file_name(format!(
         ".{}.tmp-{}",
         path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        &Seed::random().to_hex()[..16]
+        &entropy::random_seed().to_hex()[..16]
     ));
     let written = (|| {
         let mut options = std::fs::OpenOptions::new();

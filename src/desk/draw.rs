@@ -87,7 +87,7 @@ impl Desk {
         let frozen = self.freeze_pools().await?;
         let snapshot = frozen.attached();
         let pools = frozen.pools;
-        let task_id = format!("{}@adhoc-{}", plan.id(), &Seed::random().to_hex()[..8]);
+        let task_id = format!("{}@adhoc-{}", plan.id(), &crate::entropy::random_seed().to_hex()[..8]);
         let (history_sources, history) = self.fixed_history(&task_id, &plan, &merge_sources).await?;
         let (pools, plan, history) = checked(pools, plan, history).await?;
         let mut announcement = Announcement::new(
@@ -105,7 +105,7 @@ impl Desk {
         self.ledger
             .append_typed_with(&Key::Announce(&task_id), &announcement, &self.time.stamp(), &[snapshot])
             .await?;
-        let seed = SeedSpec::parse("random").expect("random is a seed form");
+        let seed = SeedSpec::random(crate::entropy::os_bytes());
         self.draw_with(&announcement, &seed).await
     }
 

@@ -63,7 +63,7 @@ pub struct Scratch(PathBuf);
 
 impl Scratch {
     pub(super) fn new() -> Scratch {
-        let name = format!("shuangsui-snapshots-{}", &Seed::random().to_hex()[..16]);
+        let name = format!("shuangsui-snapshots-{}", &crate::entropy::random_seed().to_hex()[..16]);
         Scratch(std::env::temp_dir().join(name))
     }
 }
@@ -379,7 +379,10 @@ impl Desk {
         parent: &Path,
     ) -> Result<(), TaskError> {
         let parent = parent.to_owned();
-        let temp = parent.join(format!(".{combined}.tmp-{}", &Seed::random().to_hex()[..16]));
+        let temp = parent.join(format!(
+            ".{combined}.tmp-{}",
+            &crate::entropy::random_seed().to_hex()[..16]
+        ));
         let made = temp.clone();
         blocking(move || {
             std::fs::create_dir_all(&made).map_err(io(&made))?;
@@ -415,7 +418,10 @@ impl Desk {
             if dir.exists() {
                 // Moved aside rather than removed in place, so a loader that
                 // has it open keeps reading whole files.
-                let old = parent.join(format!(".{combined}.old-{}", &Seed::random().to_hex()[..16]));
+                let old = parent.join(format!(
+                    ".{combined}.old-{}",
+                    &crate::entropy::random_seed().to_hex()[..16]
+                ));
                 if std::fs::rename(&dir, &old).is_ok() {
                     std::fs::remove_dir_all(&old).map_err(io(&old))?;
                 }

@@ -540,7 +540,10 @@ fn rebuild(
 ) -> Result<(), TaskError> {
     std::fs::create_dir_all(root).map_err(io(root))?;
     let dir = root.join(name);
-    let temp = root.join(format!(".{name}.sync-{}", &crate::seed::Seed::random().to_hex()[..16]));
+    let temp = root.join(format!(
+        ".{name}.sync-{}",
+        &crate::entropy::random_seed().to_hex()[..16]
+    ));
     let built = (|| {
         for (path, _) in wanted {
             let target = temp.join(path);

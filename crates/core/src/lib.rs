@@ -18,10 +18,10 @@
 //! `shuangsui` reads the files, runs the service and re-exports these modules
 //! under their old paths.
 //!
-//! Two allowances, both without I/O in the sense above: rayon parallelises
-//! the draw (and parsing) over threads, and [`seed::Seed::random`] asks the
-//! operating system for entropy, for the ad-hoc draws that are marked as not
-//! announced in advance.
+//! One allowance, without I/O in the sense above: rayon parallelises the
+//! draw (and parsing) over threads. The operating system's entropy, which
+//! the ad-hoc draws marked as not announced in advance need, is asked for by
+//! the root crate (`shuangsui::entropy`) and handed in as bytes.
 
 pub mod beacon;
 pub mod bundle;

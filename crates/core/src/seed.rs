@@ -91,16 +91,6 @@ impl Seed {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
-
-    /// A fresh seed from the operating system, for ad-hoc draws.
-    pub fn random() -> Self {
-        use rand_core::{OsRng, TryRngCore};
-        let mut bytes = [0u8; 32];
-        OsRng
-            .try_fill_bytes(&mut bytes)
-            .expect("the operating system's random source failed");
-        Seed(bytes)
-    }
 }
 
 impl fmt::Debug for Seed {
@@ -224,14 +214,13 @@ pub struct SeedSpec {
 
 impl SeedSpec {
     /// Parses a `--seed` argument: 64 hex characters, `ceremony:TEXT`, or
-    /// `random`.
-    pub fn parse(arg: &str) -> Result<Self, SeedError> {
+    /// `random`. The core cannot reach the operating system's entropy, so
+    /// `entropy` supplies the bytes of a `random` seed; it is called for that
+    /// form only.
+    pub fn parse(arg: &str, entropy: impl FnOnce() -> [u8; 32]) -> Result<Self, SeedError> {
         let arg = arg.trim();
         if arg == "random" {
-            return Ok(SeedSpec {
-                seed: Seed::random(),
-                source: SeedSource::Random,
-            });
+            return Ok(SeedSpec::random(entropy()));
         }
         if let Some(text) = arg.strip_prefix("ceremony:") {
             return Self::ceremony(text);
@@ -243,6 +232,15 @@ impl SeedSpec {
             });
         }
         Err(SeedError::Form(arg.chars().take(80).collect()))
+    }
+
+    /// An ad-hoc seed from entropy the caller obtained (nobody can re-derive
+    /// it, hence [`SeedSource::Random`]).
+    pub fn random(entropy: [u8; 32]) -> Self {
+        SeedSpec {
+            seed: Seed(entropy),
+            source: SeedSource::Random,
+        }
     }
 
     pub fn ceremony(text: &str) -> Result<Self, SeedError> {
@@ -360,6 +358,11 @@ fn ceremony_seed(digits: &str) -> Seed {
 mod tests {
     use super::*;
 
+    /// For the forms that must not ask for entropy.
+    fn no_entropy() -> [u8; 32] {
+        panic!("only a random seed asks for entropy")
+    }
+
     #[test]
     fn hex_round_trips_and_lowercases() {
         let text = "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff";
@@ -375,9 +378,9 @@ mod tests {
 
     #[test]
     fn ceremony_forms_of_the_same_digits_give_one_seed() {
-        let a = SeedSpec::parse("ceremony:3141 5926 5358 9793 2384").unwrap();
-        let b = SeedSpec::parse("ceremony:３１４１５９２６５３５８９７９３２３８４").unwrap();
-        let c = SeedSpec::parse("ceremony:31415-92653-58979-32384").unwrap();
+        let a = SeedSpec::parse("ceremony:3141 5926 5358 9793 2384", no_entropy).unwrap();
+        let b = SeedSpec::parse("ceremony:３１４１５９２６５３５８９７９３２３８４", no_entropy).unwrap();
+        let c = SeedSpec::parse("ceremony:31415-92653-58979-32384", no_entropy).unwrap();
         assert_eq!(a.seed, b.seed);
         assert_eq!(a.seed, c.seed);
         assert!(a.consistent().is_ok());
@@ -386,18 +389,18 @@ mod tests {
     #[test]
     fn ceremony_refuses_short_or_odd_text() {
         assert_eq!(
-            SeedSpec::parse("ceremony:123").unwrap_err(),
+            SeedSpec::parse("ceremony:123", no_entropy).unwrap_err(),
             SeedError::CeremonyTooShort(3)
         );
         assert_eq!(
-            SeedSpec::parse("ceremony:1234567890l234567890").unwrap_err(),
+            SeedSpec::parse("ceremony:1234567890l234567890", no_entropy).unwrap_err(),
             SeedError::CeremonyChar('l')
         );
     }
 
     #[test]
     fn a_tampered_ceremony_record_is_caught() {
-        let mut spec = SeedSpec::parse("ceremony:12345678901234567890").unwrap();
+        let mut spec = SeedSpec::parse("ceremony:12345678901234567890", no_entropy).unwrap();
         spec.seed = Seed::from_bytes([0; 32]);
         assert!(spec.consistent().is_err());
     }
@@ -452,7 +455,10 @@ mod tests {
     }
 
     #[test]
-    fn random_seeds_differ() {
-        assert_ne!(Seed::random(), Seed::random());
+    fn a_random_seed_is_the_entropy_given_and_marked_random() {
+        let spec = SeedSpec::parse(" random ", || [7; 32]).unwrap();
+        assert_eq!(spec.seed, Seed::from_bytes([7; 32]));
+        assert_eq!(spec.source, SeedSource::Random);
+        assert!(spec.consistent().is_ok());
     }
 }

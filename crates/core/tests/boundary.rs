@@ -24,10 +24,13 @@ const FORBIDDEN_CRATES: &[&str] = &[
     "calamine",
 ];
 
-/// Text the core's source may not contain: file system, network, process and
-/// environment access, and the names of the crates above.
+/// Text the core's source may not contain: file system, network, process,
+/// environment and operating-system entropy access, and the names of the
+/// crates above.
 const FORBIDDEN_TEXT: &[&str] = &[
     "std::fs",
+    "OsRng",
+    "getrandom",
     "std::net",
     "std::process",
     "std::env",
@@ -140,4 +143,36 @@ fn the_source_names_no_file_system_network_or_runtime() {
         }
     }
     assert!(found.is_empty(), "the core reaches the outside:\n{}", found.join("\n"));
+}
+
+/// The operating system's entropy is the root crate's to ask for: the core's
+/// manifest may not turn on rand_core's `os_rng` (which pulls in getrandom)
+/// nor name getrandom itself. Cargo.lock cannot tell, since the root crate
+/// enables the feature for the whole workspace.
+#[test]
+fn the_manifest_asks_for_no_operating_system_entropy() {
+    let manifest = std::fs::read_to_string(core_dir().join("Cargo.toml")).expect("crates/core/Cargo.toml");
+    let manifest: toml::Table = manifest.parse().expect("Cargo.toml is TOML");
+    let deps = manifest["dependencies"].as_table().expect("a dependency table");
+    assert!(deps.contains_key("rand_core"), "the manifest was read: {deps:?}");
+    assert!(
+        !declared_dependencies().contains("getrandom"),
+        "the core names getrandom"
+    );
+    let features = |name: &str| -> Vec<String> {
+        deps.get(name)
+            .and_then(|d| d.get("features"))
+            .and_then(|f| f.as_array())
+            .map(|f| f.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    for name in ["rand_core", "rand_chacha"] {
+        let named = features(name);
+        assert!(
+            !named
+                .iter()
+                .any(|f| f == "os_rng" || f == "std_rng" || f == "getrandom"),
+            "crates/core/Cargo.toml turns on {named:?} for {name}"
+        );
+    }
 }
