@@ -228,6 +228,30 @@ async fn the_shell_and_the_service_write_the_same_bundle_from_the_same_inputs() 
     assert_same_bundle(&cli_b, &b_dir, "PIPE-B");
 }
 
+/// Empties the `history.csv` the database records for `bundle`, as someone
+/// editing the SQLite file by hand would: its trigger dropped, its row
+/// pointed at other stored bytes.
+async fn forget_recorded_history(app: &TestApp, bundle: &str) {
+    let recorded = std::fs::read_to_string(app.bundle(bundle).join("history.csv")).unwrap();
+    let header = recorded.lines().next().unwrap();
+    assert!(recorded.lines().count() > 1, "the bundle has a history to forget");
+    let mut conn = app.state.desk.ledger.raw_pool().acquire().await.unwrap();
+    let (forged, _) = shuangsui::store::put_bytes(&mut conn, format!("{header}\n").as_bytes())
+        .await
+        .unwrap();
+    sqlx::query("DROP TRIGGER bundle_files_no_update")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let done = sqlx::query("UPDATE bundle_files SET file_hash = $1 WHERE bundle = $2 AND path = 'history.csv'")
+        .bind(forged.hash.to_hex())
+        .bind(bundle)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1);
+}
+
 /// Empties a bundle's `history.csv`: the redraw then takes targets the
 /// history excluded, and no longer gives the recorded result.
 fn forget_history(dir: &Path) {
@@ -264,8 +288,9 @@ async fn a_bundle_that_no_longer_redraws_its_result_takes_no_substitution_at_eit
         std::fs::copy(b_dir.join(&name), to).unwrap();
     }
 
-    // The service.
-    forget_history(&b_dir);
+    // The service: its bundle folders are a cache it repairs from the
+    // database, so the history is forgotten where the draw is recorded.
+    forget_recorded_history(&app, b["bundle"].as_str().unwrap()).await;
     let (status, reply) = app
         .operator(
             &format!("/api/v1/draws/{task_b}/substitutions"),
