@@ -274,23 +274,6 @@ async fn the_service_role_can_only_insert_and_select() {
     }
 }
 
-/// Points a test service at `db`: on PostgreSQL with the two roles, so the
-/// service path runs with only INSERT and SELECT.
-/// On SQLite, the service's default: the ledger file in its data folder.
-async fn adjust_for(db: &TestDb) -> impl FnOnce(&mut shuangsui::service::config::Config) {
-    let roles = if db.is_postgres() {
-        Some(db.two_roles().await)
-    } else {
-        None
-    };
-    move |config| {
-        if let Some((owner, service)) = roles {
-            config.database_url = service;
-            config.migration_database_url = Some(owner);
-        }
-    }
-}
-
 /// `shuangsui ledger verify` of the app's data folder on `database_url`
 /// (`None`: the default, SQLite in the folder).
 fn ledger_verify_on(app: &TestApp, database_url: Option<&str>) -> std::process::Output {
@@ -321,7 +304,7 @@ fn text(output: &std::process::Output) -> String {
 }
 
 async fn the_service_announces_draws_substitutes_records_and_verifies(db: TestDb) {
-    let app = TestApp::spawn_with(31, adjust_for(&db).await).await;
+    let app = TestApp::spawn_with(31, db.for_service().await).await;
     let pools = app.pools();
     app.add_plan("smoke", &common::plan_toml(&pools, 2, ""));
     let (status, announced) = app
@@ -372,7 +355,7 @@ async fn the_service_announces_draws_substitutes_records_and_verifies(db: TestDb
 }
 
 async fn a_data_folder_refuses_a_database_that_is_not_its_own(db: TestDb) {
-    let app = TestApp::spawn_with(31, adjust_for(&db).await).await;
+    let app = TestApp::spawn_with(31, db.for_service().await).await;
     let marker = std::fs::read_to_string(app.config.data_dir.join("database.toml")).unwrap();
     let id = app.state.desk.ledger.database_id().await.unwrap().unwrap();
     assert!(marker.contains(&format!("id = \"{id}\"")), "{marker}");

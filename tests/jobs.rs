@@ -30,19 +30,12 @@ on_both_databases!(
     a_job_whose_instance_died_is_abandoned_and_asking_again_draws_once,
 );
 
-/// The service role's URL on PostgreSQL (the README's two roles), so jobs
-/// work with only the grants the service is given; SQLite in the data folder.
+/// The service on `db` as its own role ([`TestDb::for_service`]), with the
+/// test plan in its plans folder.
 async fn adjust_for(db: &TestDb) -> impl FnOnce(&mut shuangsui::service::config::Config) {
-    let roles = if db.is_postgres() {
-        Some(db.two_roles().await)
-    } else {
-        None
-    };
+    let on_db = db.for_service().await;
     move |config| {
-        if let Some((owner, service)) = roles {
-            config.database_url = service;
-            config.migration_database_url = Some(owner);
-        }
+        on_db(config);
         let pools = common::load_pools(&config.pools_dir);
         std::fs::write(
             config.plans_dir.join("test-plan.toml"),

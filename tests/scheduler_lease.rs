@@ -45,19 +45,12 @@ fn cron_at(at: DateTime<Utc>) -> String {
     )
 }
 
-/// The service role's URL on PostgreSQL (the README's two roles), so the
-/// lease works with only the ledger's grants; SQLite in the data folder.
+/// The service on `db` as its own role ([`TestDb::for_service`]), so the
+/// lease works with only the service's grants, polling every [`POLL`].
 async fn adjust_for(db: &TestDb) -> impl FnOnce(&mut shuangsui::service::config::Config) {
-    let roles = if db.is_postgres() {
-        Some(db.two_roles().await)
-    } else {
-        None
-    };
+    let on_db = db.for_service().await;
     move |config| {
-        if let Some((owner, service)) = roles {
-            config.database_url = service;
-            config.migration_database_url = Some(owner);
-        }
+        on_db(config);
         config.scheduler_lease = LeaseTimes {
             poll: POLL,
             stall: Duration::from_secs(120),

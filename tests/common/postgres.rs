@@ -83,6 +83,24 @@ impl TestDb {
             .expect("the server answered once")
     }
 
+    /// Points a test service at this database: on PostgreSQL as the
+    /// README's two roles, so the service path runs with only the grants
+    /// the service is given; on SQLite the service's default, the ledger
+    /// file in its data folder.
+    pub async fn for_service(&self) -> impl FnOnce(&mut shuangsui::service::config::Config) {
+        let roles = if self.is_postgres() {
+            Some(self.two_roles().await)
+        } else {
+            None
+        };
+        move |config| {
+            if let Some((owner, service)) = roles {
+                config.database_url = service;
+                config.migration_database_url = Some(owner);
+            }
+        }
+    }
+
     /// PostgreSQL only: a new owner role that owns this database, and a new
     /// service role with no privileges at all yet; their URLs, as
     /// (owner, service). The roles are the README's two, made per test.
