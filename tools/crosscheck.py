@@ -265,23 +265,31 @@ def swap_team(data):
     return b"\r\n".join(lines)
 
 
-def tamper_checks(tally, rng, bundle, pool_dir, pool, work):
-    """Copies `bundle` and damages it (or its pool) in several ways."""
+def another_seed(rng):
+    """An edit of manifest.json: a random seed in place of the recorded one."""
     seed_line = b'"hex": "'
 
-    def other_seed(data):
+    def edit(data):
         i = data.index(seed_line) + len(seed_line)
         return data[:i] + ("%064x" % rng.getrandbits(256)).encode() + data[i + 64:]
 
-    def bump_history(data):
-        # One earlier inspection one day later (or an added one).
-        lines = data.split(b"\n")
-        if len(lines) > 2 and lines[1]:
-            cells = lines[1].split(b",")
-            cells[2] = cells[2][:-1] + (b"1" if cells[2][-1:] != b"1" else b"2")
-            lines[1] = b",".join(cells)
-            return b"\n".join(lines)
-        return data + b"91520281MA8N30D4G6,X-1,2020-01-01,A;B\n"
+    return edit
+
+
+def bump_history(data):
+    """An edit of history.csv: one earlier inspection one day later (or an added one)."""
+    lines = data.split(b"\n")
+    if len(lines) > 2 and lines[1]:
+        cells = lines[1].split(b",")
+        cells[2] = cells[2][:-1] + (b"1" if cells[2][-1:] != b"1" else b"2")
+        lines[1] = b",".join(cells)
+        return b"\n".join(lines)
+    return data + b"91520281MA8N30D4G6,X-1,2020-01-01,A;B\n"
+
+
+def tamper_checks(tally, rng, bundle, pool_dir, pool, work):
+    """Copies `bundle` and damages it (or its pool) in several ways."""
+    other_seed = another_seed(rng)
 
     cases = [
         ("edited assignments row (team order)", "assignments.csv", swap_team, False),

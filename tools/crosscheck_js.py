@@ -62,20 +62,7 @@ def expect(tally, verdict, what, bundle, data=None, *flags, contains=None):
 
 def tamper_checks(tally, rng, bundle, pool_dir, pool, work):
     """Copies of `bundle` (or of its pool) damaged in several ways."""
-    seed_line = b'"hex": "'
-
-    def other_seed(data):
-        i = data.index(seed_line) + len(seed_line)
-        return data[:i] + ("%064x" % rng.getrandbits(256)).encode() + data[i + 64:]
-
-    def bump_history(data):
-        lines = data.split(b"\n")
-        if len(lines) > 2 and lines[1]:
-            cells = lines[1].split(b",")
-            cells[2] = cells[2][:-1] + (b"1" if cells[2][-1:] != b"1" else b"2")
-            lines[1] = b",".join(cells)
-            return b"\n".join(lines)
-        return data + b"91520281MA8N30D4G6,X-1,2020-01-01,A;B\n"
+    other_seed, bump_history = xc.another_seed(rng), xc.bump_history
 
     cases = [
         ("edited assignments row (team order)", "assignments.csv", xc.swap_team, ()),
