@@ -415,7 +415,10 @@ impl Desk {
             if cache_matches(&dir, &files)? {
                 return std::fs::remove_dir_all(&temp).map_err(io(&temp));
             }
-            if dir.exists() {
+            // Looked at again: another request may have put a sound copy in
+            // place since the check above, and a loader may be opening it.
+            // Only a copy that does not match its record is moved aside.
+            if dir.exists() && !cache_matches(&dir, &files)? {
                 // Moved aside rather than removed in place, so a loader that
                 // has it open keeps reading whole files.
                 let old = parent.join(format!(
