@@ -34,6 +34,7 @@ on_both_databases!(
     a_folder_copied_in_by_hand_is_not_served_and_the_audit_says_so,
     a_bundle_of_an_older_data_folder_is_imported_once_it_holds,
     a_substitution_or_notice_interrupted_is_recorded_whole_or_not_at_all,
+    scratch_folders_of_an_interrupted_rebuild_are_removed_at_start_unless_live,
 );
 
 /// A service on the test database: on SQLite a file outside its data
@@ -482,4 +483,70 @@ async fn a_substitution_or_notice_interrupted_is_recorded_whole_or_not_at_all(db
     let notice = std::fs::read_to_string(app.bundle(&bundle).join("public/results.csv")).unwrap();
     assert!(notice.contains(code), "{notice}");
     assert_eq!(verify(&app).await, Vec::<String>::new());
+}
+
+/// A scratch folder as a cache rebuild leaves it when its process dies:
+/// named after the folder it rebuilds, holding a copy of it.
+fn scratch(beside: &Path, name: &str) -> std::path::PathBuf {
+    let dir = beside.parent().unwrap().join(name);
+    copy_dir(beside, &dir);
+    dir
+}
+
+async fn scratch_folders_of_an_interrupted_rebuild_are_removed_at_start_unless_live(db: TestDb) {
+    let mut app = host(&db).await;
+    let (task, bundle) = announce_and_draw(&app, "TEST-1").await;
+    let (announced, _) = app.state.desk.announcement(&task).await.unwrap().unwrap();
+    let snapshot = announced.snapshot_combined.to_hex();
+    let snapshot_dir = app.config.data_dir.join("snapshots").join(&snapshot);
+    assert!(snapshot_dir.is_dir());
+    // The process ids of a process that has ended and of one still running.
+    let mut ended = std::process::Command::new("true").spawn().unwrap();
+    let ended_pid = ended.id();
+    ended.wait().unwrap();
+    let mut running = std::process::Command::new("sleep").arg("600").spawn().unwrap();
+    let running_pid = running.id();
+
+    let bundle_dir = app.bundle(&bundle);
+    let dead_sync = scratch(&bundle_dir, &format!(".{bundle}.sync-{ended_pid}-0123456789abcdef"));
+    let dead_tmp = scratch(&snapshot_dir, &format!(".{snapshot}.tmp-{ended_pid}-0123456789abcdef"));
+    let dead_old = scratch(&snapshot_dir, &format!(".{snapshot}.old-{ended_pid}-fedcba9876543210"));
+    let live_sync = scratch(&bundle_dir, &format!(".{bundle}.sync-{running_pid}-0123456789abcdef"));
+    // Named as before process ids were: only their age tells.
+    let stale = scratch(&bundle_dir, &format!(".{bundle}.sync-00112233aabbccdd"));
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::open(&stale).unwrap().set_modified(hour_ago).unwrap();
+    let recent = scratch(&bundle_dir, &format!(".{bundle}.sync-ffeeddccbbaa9988"));
+    // Not a scratch folder of the service's, whatever its age.
+    let other = scratch(&bundle_dir, &format!(".{bundle}.keep-{ended_pid}-0123456789abcdef"));
+
+    // Never served, never listed, never a problem of the audit.
+    let (_, draws) = app.get("/api/v1/draws").await;
+    assert_eq!(draws.as_array().map(Vec::len), Some(1), "{draws}");
+    for name in [&dead_sync, &live_sync, &stale] {
+        let name = name.file_name().unwrap().to_str().unwrap();
+        assert_eq!(bytes(&app, &format!("/draws/{name}")).await.0, StatusCode::NOT_FOUND);
+    }
+    let (_, home) = bytes(&app, "/").await;
+    assert!(!String::from_utf8_lossy(&home).contains(".sync-"));
+    assert_eq!(verify(&app).await, Vec::<String>::new());
+
+    app.restart().await;
+    for gone in [&dead_sync, &dead_tmp, &dead_old, &stale] {
+        assert!(!gone.exists(), "{} is removed", gone.display());
+    }
+    for kept in [&live_sync, &recent, &other] {
+        assert!(kept.exists(), "{} is kept", kept.display());
+    }
+    assert!(bundle_dir.join("manifest.json").is_file() && snapshot_dir.is_dir());
+    assert_eq!(bytes(&app, &format!("/draws/{bundle}")).await.0, StatusCode::OK);
+    assert_eq!(verify(&app).await, Vec::<String>::new());
+    let (code, text) = verify_cli(&app);
+    assert_eq!(code, Some(0), "{text}");
+
+    // Once its process has ended, the next start removes it too.
+    running.kill().unwrap();
+    running.wait().unwrap();
+    app.restart().await;
+    assert!(!live_sync.exists());
 }

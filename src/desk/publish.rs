@@ -540,10 +540,7 @@ fn rebuild(
 ) -> Result<(), TaskError> {
     std::fs::create_dir_all(root).map_err(io(root))?;
     let dir = root.join(name);
-    let temp = root.join(format!(
-        ".{name}.sync-{}",
-        &crate::entropy::random_seed().to_hex()[..16]
-    ));
+    let temp = root.join(super::scratch_name(name, "sync"));
     let built = (|| {
         for (path, _) in wanted {
             let target = temp.join(path);
