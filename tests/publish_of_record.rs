@@ -34,6 +34,7 @@ on_both_databases!(
     a_folder_copied_in_by_hand_is_not_served_and_the_audit_says_so,
     a_bundle_of_an_older_data_folder_is_imported_once_it_holds,
     a_substitution_or_notice_interrupted_is_recorded_whole_or_not_at_all,
+    a_hand_edited_cache_file_is_repaired_by_the_request_that_finds_it,
     scratch_folders_of_an_interrupted_rebuild_are_removed_at_start_unless_live,
 );
 
@@ -482,6 +483,67 @@ async fn a_substitution_or_notice_interrupted_is_recorded_whole_or_not_at_all(db
     app.restart().await;
     let notice = std::fs::read_to_string(app.bundle(&bundle).join("public/results.csv")).unwrap();
     assert!(notice.contains(code), "{notice}");
+    assert_eq!(verify(&app).await, Vec::<String>::new());
+}
+
+async fn a_hand_edited_cache_file_is_repaired_by_the_request_that_finds_it(db: TestDb) {
+    let app = host(&db).await;
+    let (task, bundle) = announce_and_draw(&app, "TEST-1").await;
+    substitute(&app, &task).await;
+    let before = served(&app, &task, &bundle).await;
+    let desk = &app.state.desk;
+    let recorded = |path: &'static str| {
+        let bundle = bundle.clone();
+        async move { desk.recorded_file(&bundle, path).await.unwrap().unwrap() }
+    };
+
+    // Each file the page reads, and the confidential copy it does not: the
+    // page finds the edit, rebuilds the folder from the record and serves it.
+    for path in [
+        "public/assignments.csv",
+        "public/manifest.json",
+        "public/substitutions.json",
+        "manifest.json",
+    ] {
+        let cached = app.bundle(&bundle).join(path);
+        let original = recorded(path).await;
+        assert_eq!(std::fs::read(&cached).unwrap(), original, "{path} starts as recorded");
+        let mut edited = original.clone();
+        edited.truncate(edited.len() / 2);
+        std::fs::write(&cached, &edited).unwrap();
+        let (status, page) = bytes(&app, &format!("/draws/{bundle}")).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&page));
+        assert_eq!(std::fs::read(&cached).unwrap(), original, "{path} is repaired");
+    }
+
+    // A download hands out the recorded bytes, not the edited ones.
+    for (path, download) in [
+        ("public/assignments.csv", "drawn.csv"),
+        ("public/substitutions.json", "substitutions.json"),
+        ("public/manifest.json", "manifest.json"),
+    ] {
+        std::fs::write(app.bundle(&bundle).join(path), b"forged").unwrap();
+        let (status, body) = bytes(&app, &format!("/draws/{bundle}/{download}")).await;
+        assert_eq!(status, StatusCode::OK, "{download}");
+        assert!(body == recorded(path).await, "{download} is the recorded file");
+    }
+    // And the API's detail of the draw, from the public manifest.
+    std::fs::write(app.bundle(&bundle).join("public/manifest.json"), b"{ not json").unwrap();
+    let (status, detail) = app.get(&format!("/api/v1/draws/{task}")).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["record"]["bundle"], bundle.as_str());
+
+    // A file no entry records, put in the folder by hand, is not served.
+    assert!(desk.recorded_file(&bundle, "public/merge.csv").await.unwrap().is_none());
+    let added = app.bundle(&bundle).join("public/merge.csv");
+    std::fs::write(&added, "序号\r\n").unwrap();
+    assert_eq!(
+        bytes(&app, &format!("/draws/{bundle}/merge.csv")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(!added.exists());
+
+    assert_same(&before, &served(&app, &task, &bundle).await);
     assert_eq!(verify(&app).await, Vec::<String>::new());
 }
 

@@ -98,6 +98,10 @@ pub enum Fault {
 #[derive(Default)]
 pub struct Cache {
     state: tokio::sync::Mutex<Synced>,
+    /// Per bundle, the cached files last found to hash to their record, by
+    /// path, with that record and the file's [`Stamp`] then: a request
+    /// re-reads a file only when its stamp has changed.
+    checked: std::sync::Mutex<BTreeMap<String, Checked>>,
     #[cfg(feature = "fault-hooks")]
     fault: std::sync::Mutex<Option<Fault>>,
 }
@@ -109,7 +113,39 @@ struct Synced {
     drawn: Arc<Vec<String>>,
 }
 
+/// Cached files found sound, by path: the hash they matched and their stamp.
+type Checked = BTreeMap<String, (Hash32, Stamp)>;
+
+/// What `stat` says of a cached file: any write to it, a rename over it or
+/// a new link changes one of these (the inode's change time cannot be set
+/// by hand), so an unchanged stamp means unchanged bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            modified: (meta.mtime(), meta.mtime_nsec()),
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
 impl Cache {
+    fn checked(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Checked>> {
+        self.checked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Arms a fault: the next write reaching `at` stops there with an error.
     #[cfg(feature = "fault-hooks")]
     pub fn fail_at(&self, at: Fault) {
@@ -222,16 +258,28 @@ impl Desk {
         Ok(())
     }
 
-    /// Makes sure every recorded file of a bundle is in the cache before a
-    /// page reads it: one query and a `stat` per file, and the folder
-    /// rebuilt when one is missing (the cache may be deleted at any moment).
+    /// Makes sure the cache holds a bundle's recorded files, unchanged,
+    /// before a page or a download reads them: one query and a `stat` per
+    /// file when nothing changed since they were last found sound; a file
+    /// whose stamp changed is hashed again. A missing file (the cache may
+    /// be deleted at any moment), one that differs from its record (edited
+    /// by hand) or one no entry records has the folder rebuilt from the
+    /// database, so what is served is what is recorded.
     pub async fn ensure_cached(&self, bundle: &str) -> Result<(), TaskError> {
         let recorded = self.recorded_files(bundle).await?;
+        if recorded.is_empty() {
+            return Ok(());
+        }
         let dir = self.publications_dir.join(bundle);
-        let paths: Vec<PathBuf> = recorded.iter().map(|f| dir.join(&f.path)).collect();
-        let complete = blocking(move || Ok(paths.iter().all(|p| p.is_file()))).await?;
-        if !complete {
-            self.sync_bundle(bundle, BTreeMap::new()).await?;
+        let wanted: Vec<(String, Hash32)> = recorded.iter().map(|f| (f.path.clone(), f.file)).collect();
+        let known = self.publish.checked().get(bundle).cloned().unwrap_or_default();
+        let (sound, whole) = blocking(move || check_stamped(&dir, &wanted, &known)).await?;
+        if whole {
+            self.publish.checked().insert(bundle.to_owned(), sound);
+            return Ok(());
+        }
+        for problem in self.sync_bundle(bundle, BTreeMap::new()).await? {
+            tracing::warn!(%problem, "a cached published file differed from its record; rebuilt from the database before serving it");
         }
         Ok(())
     }
@@ -255,13 +303,16 @@ impl Desk {
         let (check_dir, check_wanted) = (dir.clone(), wanted.clone());
         let (matching, problems) = blocking(move || compare_folder(&check_dir, &check_wanted)).await?;
         if matching.len() == wanted.len() && problems.is_empty() {
+            self.publish.checked().insert(bundle.to_owned(), matching);
             return Ok(Vec::new());
         }
+        // Rebuilt: every file is looked at again on its next use.
+        self.publish.checked().remove(bundle);
         let mut bytes: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         let mut fresh = fresh;
         let mut conn = None;
         for (path, file) in &wanted {
-            if matching.contains(path) {
+            if matching.contains_key(path) {
                 continue;
             }
             let content = match fresh.remove(file) {
@@ -278,6 +329,7 @@ impl Desk {
         }
         drop(conn);
         let (root, name) = (self.publications_dir.clone(), bundle.to_owned());
+        let matching: BTreeSet<String> = matching.into_keys().collect();
         blocking(move || rebuild(&root, &name, &wanted, &matching, bytes)).await?;
         Ok(problems)
     }
@@ -466,26 +518,25 @@ fn plain_segment(name: &str) -> bool {
     !name.is_empty() && !name.starts_with('.') && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
 }
 
-/// Which recorded files the folder holds unchanged, and the problems: files
-/// that differ from their record, and files the record does not hold.
-fn compare_folder(dir: &Path, wanted: &[(String, Hash32)]) -> Result<(BTreeSet<String>, Vec<CacheProblem>), TaskError> {
+/// Which recorded files the folder holds unchanged (with their stamps when
+/// read), and the problems: files that differ from their record, and files
+/// the record does not hold.
+fn compare_folder(dir: &Path, wanted: &[(String, Hash32)]) -> Result<(Checked, Vec<CacheProblem>), TaskError> {
     let bundle = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut matching = BTreeSet::new();
+    let mut matching = Checked::new();
     let mut problems = Vec::new();
     if !dir.is_dir() {
         return Ok((matching, problems));
     }
     for (path, file) in wanted {
-        let bytes = match std::fs::read(dir.join(path)) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io(&dir.join(path))(e)),
+        let Some((bytes, stamp)) = read_stamped(&dir.join(path))? else {
+            continue;
         };
         if bytes_hash(&bytes) == *file {
-            matching.insert(path.clone());
+            matching.insert(path.clone(), (*file, stamp));
         } else {
             problems.push(CacheProblem {
                 bundle: bundle.clone(),
@@ -494,17 +545,66 @@ fn compare_folder(dir: &Path, wanted: &[(String, Hash32)]) -> Result<(BTreeSet<S
             });
         }
     }
+    problems.extend(unrecorded_files(dir, &bundle, wanted)?);
+    Ok((matching, problems))
+}
+
+/// The files under a bundle's folder that its record does not hold.
+fn unrecorded_files(dir: &Path, bundle: &str, wanted: &[(String, Hash32)]) -> Result<Vec<CacheProblem>, TaskError> {
     let recorded: BTreeSet<&str> = wanted.iter().map(|(p, _)| p.as_str()).collect();
-    for path in files_under(dir)? {
-        if !recorded.contains(path.as_str()) {
-            problems.push(CacheProblem {
-                bundle: bundle.clone(),
-                path,
-                problem: "is served, but no entry records it",
-            });
+    Ok(files_under(dir)?
+        .into_iter()
+        .filter(|path| !recorded.contains(path.as_str()))
+        .map(|path| CacheProblem {
+            bundle: bundle.to_owned(),
+            path,
+            problem: "is served, but no entry records it",
+        })
+        .collect())
+}
+
+/// A file's bytes and its stamp, taken from the open file before reading,
+/// so a write during the read shows as a changed stamp next time; `None`
+/// when it is missing.
+fn read_stamped(path: &Path) -> Result<Option<(Vec<u8>, Stamp)>, TaskError> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let stamp = Stamp::of(&file.metadata().map_err(io(path))?);
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io(path))?;
+    Ok(Some((bytes, stamp)))
+}
+
+/// The request path's check of a bundle's folder: each recorded file whose
+/// stamp is the one `known` found sound is taken as it is, the others are
+/// hashed. Returns the files found sound, and whether the folder is whole:
+/// every recorded file there and matching, and no other file.
+fn check_stamped(dir: &Path, wanted: &[(String, Hash32)], known: &Checked) -> Result<(Checked, bool), TaskError> {
+    let mut sound = Checked::new();
+    for (path, file) in wanted {
+        let at = dir.join(path);
+        let stamp = match std::fs::metadata(&at) {
+            Ok(meta) => Stamp::of(&meta),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((sound, false)),
+            Err(e) => return Err(io(&at)(e)),
+        };
+        if known.get(path) == Some(&(*file, stamp)) {
+            sound.insert(path.clone(), (*file, stamp));
+            continue;
+        }
+        match read_stamped(&at)? {
+            Some((bytes, stamp)) if bytes_hash(&bytes) == *file => {
+                sound.insert(path.clone(), (*file, stamp));
+            }
+            _ => return Ok((sound, false)),
         }
     }
-    Ok((matching, problems))
+    let whole = unrecorded_files(dir, "", wanted)?.is_empty();
+    Ok((sound, whole))
 }
 
 /// Every file under `dir`, by its path relative to it with '/' between.
