@@ -36,6 +36,7 @@ on_both_databases!(
     a_substitution_or_notice_interrupted_is_recorded_whole_or_not_at_all,
     a_hand_edited_cache_file_is_repaired_by_the_request_that_finds_it,
     scratch_folders_of_an_interrupted_rebuild_are_removed_at_start_unless_live,
+    notes_an_older_data_folder_kept_on_disk_are_imported_without_a_new_entry,
 );
 
 /// A service on the test database: on SQLite a file outside its data
@@ -611,4 +612,62 @@ async fn scratch_folders_of_an_interrupted_rebuild_are_removed_at_start_unless_l
     running.wait().unwrap();
     app.restart().await;
     assert!(!live_sync.exists());
+}
+
+async fn notes_an_older_data_folder_kept_on_disk_are_imported_without_a_new_entry(db: TestDb) {
+    use shuangsui::desk::SubstitutionRecord;
+    use shuangsui::snapshot::bytes_hash;
+
+    let mut app = host(&db).await;
+    let (task, _) = announce_and_draw(&app, "TEST-1").await;
+    // A substitution recorded with no note, as one made before notes were
+    // kept in the database has none there: its note is on disk.
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
+    let ask =
+        json!({"credit_code": rows["rows"][0]["credit_code"], "out": rows["rows"][0]["team"][0], "reason": "leave"});
+    let (status, made) = app.operator(&format!("/api/v1/draws/{task}/substitutions"), ask).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let desk = &app.state.desk;
+    let (record, _) = desk.ledger.all::<SubstitutionRecord>().await.unwrap().pop().unwrap();
+    // The name notes were kept under: the task, the substitution's number
+    // and a tag of its public entry.
+    let public = serde_json::to_string(&record.entry).unwrap();
+    let tag = &bytes_hash(public.as_bytes()).to_hex()[..16];
+    let name = format!("{task}-{}-{tag}.json", record.entry.seq);
+    let notes = app.secrets().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    let note = r#"{"note":"本人请假","relation":null}"#;
+    std::fs::write(notes.join(&name), note).unwrap();
+    // Not notes of a recorded entry: another number, another tag, not a note.
+    let other_seq = format!("{task}-7-{tag}.json");
+    let other_tag = format!("{task}-{}-0000000000000000.json", record.entry.seq);
+    std::fs::write(notes.join(&other_seq), note).unwrap();
+    std::fs::write(notes.join(&other_tag), note).unwrap();
+    let head = desk.ledger.head().await.unwrap();
+
+    app.restart().await;
+    let desk = &app.state.desk;
+    let pool = desk.ledger.raw_pool();
+    let stored = records::private_file(pool, &name)
+        .await
+        .unwrap()
+        .expect("the note is imported");
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(
+        shuangsui::store::read_file(&mut conn, &stored).await.unwrap(),
+        note.as_bytes()
+    );
+    drop(conn);
+    for stray in [&other_seq, &other_tag] {
+        assert!(records::private_file(pool, stray).await.unwrap().is_none(), "{stray}");
+    }
+    assert_eq!(desk.ledger.head().await.unwrap(), head, "no entry was added");
+    assert_eq!(desk.ledger.verify_chain().await.unwrap(), head);
+
+    // Read from the database from now on: the folder may go.
+    std::fs::remove_dir_all(&notes).unwrap();
+    app.restart().await;
+    let log = app.state.desk.substitution_log(&task).await.unwrap().unwrap();
+    assert_eq!(log.substitutions[0].note.as_deref(), Some("本人请假"));
+    assert_eq!(verify(&app).await, Vec::<String>::new());
 }

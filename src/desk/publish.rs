@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::substitute::SubstitutionRecord;
+use super::substitute::{note_name, SubstitutionRecord};
 use super::{blocking, io, sync_dir, Desk, DrawRecord, TaskError};
 use crate::ledger::{Attached, LedgerError};
 use crate::records;
@@ -227,6 +227,9 @@ impl Desk {
         let draws = self.draw_records().await?;
         let mut versions = records::bundle_versions(self.ledger.raw_pool()).await?;
         if full {
+            // Before the bundles: an imported bundle's substitution list is
+            // made again with its notes.
+            self.import_legacy_notes().await?;
             for (record, _) in &draws {
                 if !versions.contains_key(&record.bundle) {
                     self.import_legacy_bundle(record).await?;
@@ -413,6 +416,67 @@ impl Desk {
         Ok(problems)
     }
 
+    /// Imports the confidential notes of substitutions that a data folder
+    /// made before the database held them keeps in `secrets/notes/`. A note
+    /// is imported only under the name of a recorded substitution entry
+    /// (its task, its number and a tag of the public entry) and only if it
+    /// reads as a note, and it is attached to that entry as a private file,
+    /// as [`Desk::import_legacy_snapshots`] attaches an old secret: rows
+    /// beside the entry, never a new entry, so the chain is unchanged. What
+    /// does not check is left where it is, with a warning. The files stay
+    /// on disk; the database's copy is the one read from then on.
+    async fn import_legacy_notes(&self) -> Result<(), TaskError> {
+        let dir = self.secrets_dir.join("notes");
+        if !dir.is_dir() {
+            return Ok(());
+        }
+        let mut named = BTreeSet::new();
+        for (record, entry) in self.ledger.all::<SubstitutionRecord>().await? {
+            let name = note_name(&record.task_id, &record.entry);
+            named.insert(name.clone());
+            if records::private_file(self.ledger.raw_pool(), &name).await?.is_some() {
+                continue;
+            }
+            let path = dir.join(&name);
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&path)(e)),
+            };
+            if !reads_as_notes(&bytes) {
+                tracing::warn!(file = %path.display(), "not the confidential note of a substitution; not imported");
+                continue;
+            }
+            let mut tx = self.ledger.raw_pool().begin().await.map_err(LedgerError::from)?;
+            let (file, _) = store::put_bytes(&mut tx, &bytes).await.map_err(LedgerError::from)?;
+            records::insert(
+                &mut tx,
+                entry.seq,
+                &[Attached::PrivateFile {
+                    name: name.clone(),
+                    file: file.hash,
+                }],
+            )
+            .await?;
+            match tx.commit().await {
+                Ok(()) => {
+                    tracing::info!(file = %path.display(), seq = entry.seq, "imported the note of a substitution into the database")
+                }
+                // Another instance imported it at the same moment.
+                Err(_) if records::private_file(self.ledger.raw_pool(), &name).await?.is_some() => {}
+                Err(e) => return Err(LedgerError::from(e).into()),
+            }
+        }
+        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let entry = entry.map_err(io(&dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !named.contains(&name) {
+                tracing::warn!(file = %entry.path().display(), "no recorded substitution entry has this note's name; not imported");
+            }
+        }
+        Ok(())
+    }
+
     /// A bundle of a data folder made before the database held bundles: its
     /// files are imported, in one transaction, once they hold against the
     /// ledger — the confidential manifest against its draw entry's
@@ -510,6 +574,17 @@ impl Desk {
             Err(e) => Err(LedgerError::from(e).into()),
         }
     }
+}
+
+/// Whether bytes are a substitution's confidential notes as they were kept
+/// on disk: a JSON object of `note` and `relation`, each text or null.
+fn reads_as_notes(bytes: &[u8]) -> bool {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return false;
+    };
+    fields
+        .iter()
+        .all(|(key, value)| matches!(key.as_str(), "note" | "relation") && (value.is_string() || value.is_null()))
 }
 
 /// One plain path segment: no separator, no leading '.', no control
