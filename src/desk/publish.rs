@@ -90,6 +90,36 @@ pub enum Fault {
     BeforeEntry,
     /// The entry is appended; the cache folder is not yet written.
     BeforeCache,
+    /// A cache folder is written beside the one it replaces, not yet put in
+    /// its place: reached only as a real crash ([`FAULT_ABORT`]), the
+    /// folder's rebuild being no work of the desk's to stop.
+    BeforeSwap,
+}
+
+/// The environment variable that, in a build with `fault-hooks`, makes the
+/// process abort at the [`Fault`] it names (`before_entry`, `before_cache`,
+/// `before_swap`).
+#[cfg(feature = "fault-hooks")]
+pub const FAULT_ABORT: &str = "SHUANGSUI_FAULT_ABORT";
+
+impl Fault {
+    /// The fault's name in [`FAULT_ABORT`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::BeforeEntry => "before_entry",
+            Fault::BeforeCache => "before_cache",
+            Fault::BeforeSwap => "before_swap",
+        }
+    }
+
+    /// Aborts the process here if [`FAULT_ABORT`] names this point: a real
+    /// crash, for the tests that run the built binary.
+    fn abort_if_named(self) {
+        #[cfg(feature = "fault-hooks")]
+        if std::env::var(FAULT_ABORT).is_ok_and(|named| named == self.name()) {
+            std::process::abort();
+        }
+    }
 }
 
 /// What this process knows of the cache: the head it last synced at, the
@@ -156,6 +186,7 @@ impl Cache {
         #[cfg(feature = "fault-hooks")]
         {
             let at = _at;
+            at.abort_if_named();
             let mut armed = self.fault.lock().expect("the fault's lock");
             if *armed == Some(at) {
                 *armed = None;
@@ -736,6 +767,7 @@ fn rebuild(
         let _ = std::fs::remove_dir_all(&temp);
         return Err(e);
     }
+    Fault::BeforeSwap.abort_if_named();
     if dir.is_dir() {
         let exchanged = rustix::fs::renameat_with(
             rustix::fs::CWD,
