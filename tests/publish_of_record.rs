@@ -34,6 +34,9 @@ on_both_databases!(
     a_folder_copied_in_by_hand_is_not_served_and_the_audit_says_so,
     a_bundle_of_an_older_data_folder_is_imported_once_it_holds,
     a_substitution_or_notice_interrupted_is_recorded_whole_or_not_at_all,
+    a_hand_edited_cache_file_is_repaired_by_the_request_that_finds_it,
+    scratch_folders_of_an_interrupted_rebuild_are_removed_at_start_unless_live,
+    notes_an_older_data_folder_kept_on_disk_are_imported_without_a_new_entry,
 );
 
 /// A service on the test database: on SQLite a file outside its data
@@ -481,5 +484,190 @@ async fn a_substitution_or_notice_interrupted_is_recorded_whole_or_not_at_all(db
     app.restart().await;
     let notice = std::fs::read_to_string(app.bundle(&bundle).join("public/results.csv")).unwrap();
     assert!(notice.contains(code), "{notice}");
+    assert_eq!(verify(&app).await, Vec::<String>::new());
+}
+
+async fn a_hand_edited_cache_file_is_repaired_by_the_request_that_finds_it(db: TestDb) {
+    let app = host(&db).await;
+    let (task, bundle) = announce_and_draw(&app, "TEST-1").await;
+    substitute(&app, &task).await;
+    let before = served(&app, &task, &bundle).await;
+    let desk = &app.state.desk;
+    let recorded = |path: &'static str| {
+        let bundle = bundle.clone();
+        async move { desk.recorded_file(&bundle, path).await.unwrap().unwrap() }
+    };
+
+    // Each file the page reads, and the confidential copy it does not: the
+    // page finds the edit, rebuilds the folder from the record and serves it.
+    for path in [
+        "public/assignments.csv",
+        "public/manifest.json",
+        "public/substitutions.json",
+        "manifest.json",
+    ] {
+        let cached = app.bundle(&bundle).join(path);
+        let original = recorded(path).await;
+        assert_eq!(std::fs::read(&cached).unwrap(), original, "{path} starts as recorded");
+        let mut edited = original.clone();
+        edited.truncate(edited.len() / 2);
+        std::fs::write(&cached, &edited).unwrap();
+        let (status, page) = bytes(&app, &format!("/draws/{bundle}")).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&page));
+        assert_eq!(std::fs::read(&cached).unwrap(), original, "{path} is repaired");
+    }
+
+    // A download hands out the recorded bytes, not the edited ones.
+    for (path, download) in [
+        ("public/assignments.csv", "drawn.csv"),
+        ("public/substitutions.json", "substitutions.json"),
+        ("public/manifest.json", "manifest.json"),
+    ] {
+        std::fs::write(app.bundle(&bundle).join(path), b"forged").unwrap();
+        let (status, body) = bytes(&app, &format!("/draws/{bundle}/{download}")).await;
+        assert_eq!(status, StatusCode::OK, "{download}");
+        assert!(body == recorded(path).await, "{download} is the recorded file");
+    }
+    // And the API's detail of the draw, from the public manifest.
+    std::fs::write(app.bundle(&bundle).join("public/manifest.json"), b"{ not json").unwrap();
+    let (status, detail) = app.get(&format!("/api/v1/draws/{task}")).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["record"]["bundle"], bundle.as_str());
+
+    // A file no entry records, put in the folder by hand, is not served.
+    assert!(desk.recorded_file(&bundle, "public/merge.csv").await.unwrap().is_none());
+    let added = app.bundle(&bundle).join("public/merge.csv");
+    std::fs::write(&added, "序号\r\n").unwrap();
+    assert_eq!(
+        bytes(&app, &format!("/draws/{bundle}/merge.csv")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(!added.exists());
+
+    assert_same(&before, &served(&app, &task, &bundle).await);
+    assert_eq!(verify(&app).await, Vec::<String>::new());
+}
+
+/// A scratch folder as a cache rebuild leaves it when its process dies:
+/// named after the folder it rebuilds, holding a copy of it.
+fn scratch(beside: &Path, name: &str) -> std::path::PathBuf {
+    let dir = beside.parent().unwrap().join(name);
+    copy_dir(beside, &dir);
+    dir
+}
+
+async fn scratch_folders_of_an_interrupted_rebuild_are_removed_at_start_unless_live(db: TestDb) {
+    let mut app = host(&db).await;
+    let (task, bundle) = announce_and_draw(&app, "TEST-1").await;
+    let (announced, _) = app.state.desk.announcement(&task).await.unwrap().unwrap();
+    let snapshot = announced.snapshot_combined.to_hex();
+    let snapshot_dir = app.config.data_dir.join("snapshots").join(&snapshot);
+    assert!(snapshot_dir.is_dir());
+    // The process ids of a process that has ended and of one still running.
+    let mut ended = std::process::Command::new("true").spawn().unwrap();
+    let ended_pid = ended.id();
+    ended.wait().unwrap();
+    let mut running = std::process::Command::new("sleep").arg("600").spawn().unwrap();
+    let running_pid = running.id();
+
+    let bundle_dir = app.bundle(&bundle);
+    let dead_sync = scratch(&bundle_dir, &format!(".{bundle}.sync-{ended_pid}-0123456789abcdef"));
+    let dead_tmp = scratch(&snapshot_dir, &format!(".{snapshot}.tmp-{ended_pid}-0123456789abcdef"));
+    let dead_old = scratch(&snapshot_dir, &format!(".{snapshot}.old-{ended_pid}-fedcba9876543210"));
+    let live_sync = scratch(&bundle_dir, &format!(".{bundle}.sync-{running_pid}-0123456789abcdef"));
+    // Named as before process ids were: only their age tells.
+    let stale = scratch(&bundle_dir, &format!(".{bundle}.sync-00112233aabbccdd"));
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::open(&stale).unwrap().set_modified(hour_ago).unwrap();
+    let recent = scratch(&bundle_dir, &format!(".{bundle}.sync-ffeeddccbbaa9988"));
+    // Not a scratch folder of the service's, whatever its age.
+    let other = scratch(&bundle_dir, &format!(".{bundle}.keep-{ended_pid}-0123456789abcdef"));
+
+    // Never served, never listed, never a problem of the audit.
+    let (_, draws) = app.get("/api/v1/draws").await;
+    assert_eq!(draws.as_array().map(Vec::len), Some(1), "{draws}");
+    for name in [&dead_sync, &live_sync, &stale] {
+        let name = name.file_name().unwrap().to_str().unwrap();
+        assert_eq!(bytes(&app, &format!("/draws/{name}")).await.0, StatusCode::NOT_FOUND);
+    }
+    let (_, home) = bytes(&app, "/").await;
+    assert!(!String::from_utf8_lossy(&home).contains(".sync-"));
+    assert_eq!(verify(&app).await, Vec::<String>::new());
+
+    app.restart().await;
+    for gone in [&dead_sync, &dead_tmp, &dead_old, &stale] {
+        assert!(!gone.exists(), "{} is removed", gone.display());
+    }
+    for kept in [&live_sync, &recent, &other] {
+        assert!(kept.exists(), "{} is kept", kept.display());
+    }
+    assert!(bundle_dir.join("manifest.json").is_file() && snapshot_dir.is_dir());
+    assert_eq!(bytes(&app, &format!("/draws/{bundle}")).await.0, StatusCode::OK);
+    assert_eq!(verify(&app).await, Vec::<String>::new());
+    let (code, text) = verify_cli(&app);
+    assert_eq!(code, Some(0), "{text}");
+
+    // Once its process has ended, the next start removes it too.
+    running.kill().unwrap();
+    running.wait().unwrap();
+    app.restart().await;
+    assert!(!live_sync.exists());
+}
+
+async fn notes_an_older_data_folder_kept_on_disk_are_imported_without_a_new_entry(db: TestDb) {
+    use shuangsui::desk::SubstitutionRecord;
+    use shuangsui::snapshot::bytes_hash;
+
+    let mut app = host(&db).await;
+    let (task, _) = announce_and_draw(&app, "TEST-1").await;
+    // A substitution recorded with no note, as one made before notes were
+    // kept in the database has none there: its note is on disk.
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
+    let ask =
+        json!({"credit_code": rows["rows"][0]["credit_code"], "out": rows["rows"][0]["team"][0], "reason": "leave"});
+    let (status, made) = app.operator(&format!("/api/v1/draws/{task}/substitutions"), ask).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let desk = &app.state.desk;
+    let (record, _) = desk.ledger.all::<SubstitutionRecord>().await.unwrap().pop().unwrap();
+    // The name notes were kept under: the task, the substitution's number
+    // and a tag of its public entry.
+    let public = serde_json::to_string(&record.entry).unwrap();
+    let tag = &bytes_hash(public.as_bytes()).to_hex()[..16];
+    let name = format!("{task}-{}-{tag}.json", record.entry.seq);
+    let notes = app.secrets().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    let note = r#"{"note":"本人请假","relation":null}"#;
+    std::fs::write(notes.join(&name), note).unwrap();
+    // Not notes of a recorded entry: another number, another tag, not a note.
+    let other_seq = format!("{task}-7-{tag}.json");
+    let other_tag = format!("{task}-{}-0000000000000000.json", record.entry.seq);
+    std::fs::write(notes.join(&other_seq), note).unwrap();
+    std::fs::write(notes.join(&other_tag), note).unwrap();
+    let head = desk.ledger.head().await.unwrap();
+
+    app.restart().await;
+    let desk = &app.state.desk;
+    let pool = desk.ledger.raw_pool();
+    let stored = records::private_file(pool, &name)
+        .await
+        .unwrap()
+        .expect("the note is imported");
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(
+        shuangsui::store::read_file(&mut conn, &stored).await.unwrap(),
+        note.as_bytes()
+    );
+    drop(conn);
+    for stray in [&other_seq, &other_tag] {
+        assert!(records::private_file(pool, stray).await.unwrap().is_none(), "{stray}");
+    }
+    assert_eq!(desk.ledger.head().await.unwrap(), head, "no entry was added");
+    assert_eq!(desk.ledger.verify_chain().await.unwrap(), head);
+
+    // Read from the database from now on: the folder may go.
+    std::fs::remove_dir_all(&notes).unwrap();
+    app.restart().await;
+    let log = app.state.desk.substitution_log(&task).await.unwrap().unwrap();
+    assert_eq!(log.substitutions[0].note.as_deref(), Some("本人请假"));
     assert_eq!(verify(&app).await, Vec::<String>::new());
 }

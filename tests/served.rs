@@ -274,25 +274,40 @@ async fn a_manifest_naming_a_head_not_in_the_chain_is_named() {
     .await;
 }
 
-/// How a bundle can go bad on disk.
+/// How a bundle can go bad.
 enum Corruption {
     Substitutions,
     Assignments,
     Manifest,
 }
 
-fn corrupt(app: &TestApp, bundle: &str, how: &Corruption) {
+/// Corrupts a bundle where it is recorded, in the database, as someone
+/// writing the SQLite file by hand would: a newer row for the file, naming
+/// the bad bytes (a cached copy edited by hand is rebuilt from the record
+/// by the request that finds it, tests/publish_of_record.rs).
+async fn corrupt(app: &TestApp, bundle: &str, how: &Corruption) {
     let public = app.bundle(bundle).join("public");
-    match how {
-        Corruption::Substitutions => std::fs::write(public.join("substitutions.json"), "{\"format\": ").unwrap(),
+    let (path, bytes) = match how {
+        Corruption::Substitutions => ("public/substitutions.json", b"{\"format\": ".to_vec()),
         Corruption::Assignments => {
-            let path = public.join("assignments.csv");
-            let mut bytes = std::fs::read(&path).unwrap();
+            let mut bytes = std::fs::read(public.join("assignments.csv")).unwrap();
             bytes.truncate(bytes.len() / 2);
-            std::fs::write(path, bytes).unwrap();
+            ("public/assignments.csv", bytes)
         }
-        Corruption::Manifest => std::fs::write(public.join("manifest.json"), "{ not json").unwrap(),
-    }
+        Corruption::Manifest => ("public/manifest.json", b"{ not json".to_vec()),
+    };
+    let desk = &app.state.desk;
+    let head = desk.ledger.head().await.unwrap().seq;
+    let mut conn = desk.ledger.raw_pool().acquire().await.unwrap();
+    let (forged, _) = shuangsui::store::put_bytes(&mut conn, &bytes).await.unwrap();
+    sqlx::query("INSERT INTO bundle_files (bundle, path, entry_seq, file_hash) VALUES ($1, $2, $3, $4)")
+        .bind(bundle)
+        .bind(path)
+        .bind(head as i64)
+        .bind(forged.hash.to_hex())
+        .execute(&mut *conn)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -302,7 +317,7 @@ async fn one_corrupt_bundle_never_takes_a_page_down_for_the_other_draws() {
     let good = &bundles[3];
     let code = a_business(&app, "TEST-4").await;
     for (bundle, how) in bundles.iter().zip(&hows) {
-        corrupt(&app, bundle, how);
+        corrupt(&app, bundle, how).await;
     }
 
     let (status, hits) = app.get(&format!("/api/v1/search?q={code}")).await;

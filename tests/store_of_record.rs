@@ -231,10 +231,10 @@ async fn a_hand_edited_chunk_fails_the_draw_and_never_changes_it(db: TestDb) {
     set_chunk_data(&desk.ledger, &chunk, &edited).await;
     remove(&snapshots(&app));
 
-    // The service answers with an internal error (its details are logged);
-    // the desk's error names the chunk.
+    // The service answers with an error of its own that names the chunk,
+    // and nothing of the server but hashes; the desk's error names it too.
     let (status, failed) = draw(&app, &task).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{failed}");
+    assert_store_corrupt(&app, status, &failed, &chunk);
     let message = desk
         .draw(&task, SeedMaterial::Reveal { beacon_signature: None })
         .await
@@ -255,7 +255,54 @@ async fn a_hand_edited_chunk_fails_the_draw_and_never_changes_it(db: TestDb) {
     set_chunk_data(&desk.ledger, &chunk, &original).await;
     let (status, drawn) = draw(&app, &task).await;
     assert_eq!(status, StatusCode::OK, "{drawn}");
-    verified(&app.bundle(drawn["bundle"].as_str().unwrap()), app.pools_dir());
+    let bundle = drawn["bundle"].as_str().unwrap();
+    verified(&app.bundle(bundle), app.pools_dir());
+
+    // A published file's chunk edited, its cache gone: the public page, the
+    // download and the API say which chunk, the same way.
+    let recorded = shuangsui::records::bundle_files(desk.ledger.raw_pool(), bundle)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|f| f.path == "public/assignments.csv")
+        .unwrap();
+    let chunk = {
+        let mut conn = desk.ledger.raw_pool().acquire().await.unwrap();
+        store::file_info(&mut conn, &recorded.file)
+            .await
+            .unwrap()
+            .unwrap()
+            .chunks[0]
+    };
+    let original = chunk_data(&desk.ledger, &chunk).await;
+    let mut edited = original.clone();
+    edited[0] ^= 0x01;
+    set_chunk_data(&desk.ledger, &chunk, &edited).await;
+    remove(&app.publications());
+    for uri in [
+        format!("/draws/{bundle}"),
+        format!("/draws/{bundle}/drawn.csv"),
+        format!("/api/v1/draws/{task}"),
+    ] {
+        let (status, failed) = app.get(&uri).await;
+        assert_store_corrupt(&app, status, &failed, &chunk);
+    }
+    set_chunk_data(&desk.ledger, &chunk, &original).await;
+    assert_eq!(app.get(&format!("/draws/{bundle}")).await.0, StatusCode::OK);
+}
+
+/// The answer to a request that met a damaged chunk: `store_corrupt`, a
+/// message naming the chunk, and no path of the server.
+fn assert_store_corrupt(app: &TestApp, status: StatusCode, body: &Value, chunk: &Hash32) {
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["error"], "store_corrupt", "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains(&chunk.to_hex()), "names the chunk: {message}");
+    let root = app.root.path().display().to_string();
+    assert!(
+        !message.contains(&root) && !message.contains("/"),
+        "no server paths: {message}"
+    );
 }
 
 async fn content_stored_without_its_entry_is_no_announcement(db: TestDb) {

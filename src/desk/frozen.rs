@@ -379,10 +379,7 @@ impl Desk {
         parent: &Path,
     ) -> Result<(), TaskError> {
         let parent = parent.to_owned();
-        let temp = parent.join(format!(
-            ".{combined}.tmp-{}",
-            &crate::entropy::random_seed().to_hex()[..16]
-        ));
+        let temp = parent.join(super::scratch_name(&combined.to_hex(), "tmp"));
         let made = temp.clone();
         blocking(move || {
             std::fs::create_dir_all(&made).map_err(io(&made))?;
@@ -421,10 +418,7 @@ impl Desk {
             if dir.exists() && !cache_matches(&dir, &files)? {
                 // Moved aside rather than removed in place, so a loader that
                 // has it open keeps reading whole files.
-                let old = parent.join(format!(
-                    ".{combined}.old-{}",
-                    &crate::entropy::random_seed().to_hex()[..16]
-                ));
+                let old = parent.join(super::scratch_name(&combined.to_hex(), "old"));
                 if std::fs::rename(&dir, &old).is_ok() {
                     std::fs::remove_dir_all(&old).map_err(io(&old))?;
                 }

@@ -130,11 +130,25 @@ impl Desk {
     }
 
     /// Removes what an interrupted draw left behind: bundles staged but never
-    /// recorded leave no trace.
+    /// recorded leave no trace. And the scratch folders a cache rebuild
+    /// died in (see [`scratch_name`]), which nothing serves or reads, once
+    /// no live process can be writing them.
     fn recover(&self) -> Result<(), TaskError> {
         let staging = self.publications_dir.join(".staging");
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+        }
+        for dir in [&self.publications_dir, &self.snapshots_dir] {
+            for leftover in abandoned_scratch(dir, std::time::SystemTime::now())? {
+                match std::fs::remove_dir_all(&leftover) {
+                    Ok(()) => {
+                        tracing::info!(folder = %leftover.display(), "removed the scratch folder of an interrupted cache rebuild")
+                    }
+                    // Another instance starting on this folder removed it first.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io(&leftover)(e)),
+                }
+            }
         }
         Ok(())
     }
@@ -202,6 +216,76 @@ where
 /// A registered snapshot's entry holds its file hashes.
 impl Payload for SnapshotHashes {
     const KIND: Kind = Kind::SnapshotRegistered;
+}
+
+/// The kinds of scratch folder a cache rebuild makes beside the folder it
+/// rebuilds: `sync` (a bundle, [`publish`]), `tmp` and `old` (a snapshot,
+/// [`frozen`]).
+const SCRATCH_KINDS: [&str; 3] = ["sync", "tmp", "old"];
+
+/// A scratch folder older than this, whose name carries no process id (made
+/// by an earlier version), is taken for abandoned: a rebuild writes a few
+/// files and is done in seconds.
+const SCRATCH_STALE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// The name of a scratch folder beside `name`: `.NAME.KIND-PID-RANDOM`. The
+/// leading '.' keeps it out of every listing of bundles or snapshots; the
+/// process id tells a later start whether its maker is still alive (two
+/// instances may share a data folder), the random part keeps two rebuilds
+/// of one process apart.
+pub(crate) fn scratch_name(name: &str, kind: &str) -> String {
+    let random = crate::entropy::random_seed().to_hex();
+    format!(".{name}.{kind}-{}-{}", std::process::id(), &random[..16])
+}
+
+/// The scratch folders in `dir` that no live process is writing: named by a
+/// process that is gone (or by this one's id, left by an earlier process
+/// that had it: this one has made none yet), or without a process id in
+/// their name and older than [`SCRATCH_STALE`]. Without `/proc` to ask,
+/// only the age counts. The process id is this host's: instances on other
+/// hosts sharing the folder over a network file system are not told apart.
+fn abandoned_scratch(dir: &Path, now: std::time::SystemTime) -> Result<Vec<PathBuf>, TaskError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    let can_ask = Path::new("/proc/self").is_dir();
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(suffix) = name.strip_prefix('.').and_then(|n| n.rsplit_once('.')).map(|(_, s)| s) else {
+            continue;
+        };
+        let parts: Vec<&str> = suffix.split('-').collect();
+        let (kind, pid) = match parts[..] {
+            [kind, pid, random] if is_hex16(random) => (kind, pid.parse::<u32>().ok()),
+            [kind, random] if is_hex16(random) => (kind, None),
+            _ => continue,
+        };
+        if !SCRATCH_KINDS.contains(&kind) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let abandoned = match pid {
+            Some(pid) if can_ask => pid == std::process::id() || !Path::new(&format!("/proc/{pid}")).exists(),
+            _ => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|at| now.duration_since(at).ok())
+                .is_some_and(|age| age > SCRATCH_STALE),
+        };
+        if abandoned {
+            found.push(entry.path());
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn is_hex16(text: &str) -> bool {
+    text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Makes a rename in `dir` durable.

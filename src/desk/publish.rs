@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::substitute::SubstitutionRecord;
+use super::substitute::{note_name, SubstitutionRecord};
 use super::{blocking, io, sync_dir, Desk, DrawRecord, TaskError};
 use crate::ledger::{Attached, LedgerError};
 use crate::records;
@@ -90,6 +90,36 @@ pub enum Fault {
     BeforeEntry,
     /// The entry is appended; the cache folder is not yet written.
     BeforeCache,
+    /// A cache folder is written beside the one it replaces, not yet put in
+    /// its place: reached only as a real crash ([`FAULT_ABORT`]), the
+    /// folder's rebuild being no work of the desk's to stop.
+    BeforeSwap,
+}
+
+/// The environment variable that, in a build with `fault-hooks`, makes the
+/// process abort at the [`Fault`] it names (`before_entry`, `before_cache`,
+/// `before_swap`).
+#[cfg(feature = "fault-hooks")]
+pub const FAULT_ABORT: &str = "SHUANGSUI_FAULT_ABORT";
+
+impl Fault {
+    /// The fault's name in [`FAULT_ABORT`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::BeforeEntry => "before_entry",
+            Fault::BeforeCache => "before_cache",
+            Fault::BeforeSwap => "before_swap",
+        }
+    }
+
+    /// Aborts the process here if [`FAULT_ABORT`] names this point: a real
+    /// crash, for the tests that run the built binary.
+    fn abort_if_named(self) {
+        #[cfg(feature = "fault-hooks")]
+        if std::env::var(FAULT_ABORT).is_ok_and(|named| named == self.name()) {
+            std::process::abort();
+        }
+    }
 }
 
 /// What this process knows of the cache: the head it last synced at, the
@@ -98,6 +128,10 @@ pub enum Fault {
 #[derive(Default)]
 pub struct Cache {
     state: tokio::sync::Mutex<Synced>,
+    /// Per bundle, the cached files last found to hash to their record, by
+    /// path, with that record and the file's [`Stamp`] then: a request
+    /// re-reads a file only when its stamp has changed.
+    checked: std::sync::Mutex<BTreeMap<String, Checked>>,
     #[cfg(feature = "fault-hooks")]
     fault: std::sync::Mutex<Option<Fault>>,
 }
@@ -109,7 +143,39 @@ struct Synced {
     drawn: Arc<Vec<String>>,
 }
 
+/// Cached files found sound, by path: the hash they matched and their stamp.
+type Checked = BTreeMap<String, (Hash32, Stamp)>;
+
+/// What `stat` says of a cached file: any write to it, a rename over it or
+/// a new link changes one of these (the inode's change time cannot be set
+/// by hand), so an unchanged stamp means unchanged bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            modified: (meta.mtime(), meta.mtime_nsec()),
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
 impl Cache {
+    fn checked(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Checked>> {
+        self.checked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Arms a fault: the next write reaching `at` stops there with an error.
     #[cfg(feature = "fault-hooks")]
     pub fn fail_at(&self, at: Fault) {
@@ -120,6 +186,7 @@ impl Cache {
         #[cfg(feature = "fault-hooks")]
         {
             let at = _at;
+            at.abort_if_named();
             let mut armed = self.fault.lock().expect("the fault's lock");
             if *armed == Some(at) {
                 *armed = None;
@@ -191,6 +258,9 @@ impl Desk {
         let draws = self.draw_records().await?;
         let mut versions = records::bundle_versions(self.ledger.raw_pool()).await?;
         if full {
+            // Before the bundles: an imported bundle's substitution list is
+            // made again with its notes.
+            self.import_legacy_notes().await?;
             for (record, _) in &draws {
                 if !versions.contains_key(&record.bundle) {
                     self.import_legacy_bundle(record).await?;
@@ -222,16 +292,28 @@ impl Desk {
         Ok(())
     }
 
-    /// Makes sure every recorded file of a bundle is in the cache before a
-    /// page reads it: one query and a `stat` per file, and the folder
-    /// rebuilt when one is missing (the cache may be deleted at any moment).
+    /// Makes sure the cache holds a bundle's recorded files, unchanged,
+    /// before a page or a download reads them: one query and a `stat` per
+    /// file when nothing changed since they were last found sound; a file
+    /// whose stamp changed is hashed again. A missing file (the cache may
+    /// be deleted at any moment), one that differs from its record (edited
+    /// by hand) or one no entry records has the folder rebuilt from the
+    /// database, so what is served is what is recorded.
     pub async fn ensure_cached(&self, bundle: &str) -> Result<(), TaskError> {
         let recorded = self.recorded_files(bundle).await?;
+        if recorded.is_empty() {
+            return Ok(());
+        }
         let dir = self.publications_dir.join(bundle);
-        let paths: Vec<PathBuf> = recorded.iter().map(|f| dir.join(&f.path)).collect();
-        let complete = blocking(move || Ok(paths.iter().all(|p| p.is_file()))).await?;
-        if !complete {
-            self.sync_bundle(bundle, BTreeMap::new()).await?;
+        let wanted: Vec<(String, Hash32)> = recorded.iter().map(|f| (f.path.clone(), f.file)).collect();
+        let known = self.publish.checked().get(bundle).cloned().unwrap_or_default();
+        let (sound, whole) = blocking(move || check_stamped(&dir, &wanted, &known)).await?;
+        if whole {
+            self.publish.checked().insert(bundle.to_owned(), sound);
+            return Ok(());
+        }
+        for problem in self.sync_bundle(bundle, BTreeMap::new()).await? {
+            tracing::warn!(%problem, "a cached published file differed from its record; rebuilt from the database before serving it");
         }
         Ok(())
     }
@@ -255,13 +337,16 @@ impl Desk {
         let (check_dir, check_wanted) = (dir.clone(), wanted.clone());
         let (matching, problems) = blocking(move || compare_folder(&check_dir, &check_wanted)).await?;
         if matching.len() == wanted.len() && problems.is_empty() {
+            self.publish.checked().insert(bundle.to_owned(), matching);
             return Ok(Vec::new());
         }
+        // Rebuilt: every file is looked at again on its next use.
+        self.publish.checked().remove(bundle);
         let mut bytes: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         let mut fresh = fresh;
         let mut conn = None;
         for (path, file) in &wanted {
-            if matching.contains(path) {
+            if matching.contains_key(path) {
                 continue;
             }
             let content = match fresh.remove(file) {
@@ -278,6 +363,7 @@ impl Desk {
         }
         drop(conn);
         let (root, name) = (self.publications_dir.clone(), bundle.to_owned());
+        let matching: BTreeSet<String> = matching.into_keys().collect();
         blocking(move || rebuild(&root, &name, &wanted, &matching, bytes)).await?;
         Ok(problems)
     }
@@ -359,6 +445,67 @@ impl Desk {
             problems.extend(found);
         }
         Ok(problems)
+    }
+
+    /// Imports the confidential notes of substitutions that a data folder
+    /// made before the database held them keeps in `secrets/notes/`. A note
+    /// is imported only under the name of a recorded substitution entry
+    /// (its task, its number and a tag of the public entry) and only if it
+    /// reads as a note, and it is attached to that entry as a private file,
+    /// as [`Desk::import_legacy_snapshots`] attaches an old secret: rows
+    /// beside the entry, never a new entry, so the chain is unchanged. What
+    /// does not check is left where it is, with a warning. The files stay
+    /// on disk; the database's copy is the one read from then on.
+    async fn import_legacy_notes(&self) -> Result<(), TaskError> {
+        let dir = self.secrets_dir.join("notes");
+        if !dir.is_dir() {
+            return Ok(());
+        }
+        let mut named = BTreeSet::new();
+        for (record, entry) in self.ledger.all::<SubstitutionRecord>().await? {
+            let name = note_name(&record.task_id, &record.entry);
+            named.insert(name.clone());
+            if records::private_file(self.ledger.raw_pool(), &name).await?.is_some() {
+                continue;
+            }
+            let path = dir.join(&name);
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&path)(e)),
+            };
+            if !reads_as_notes(&bytes) {
+                tracing::warn!(file = %path.display(), "not the confidential note of a substitution; not imported");
+                continue;
+            }
+            let mut tx = self.ledger.raw_pool().begin().await.map_err(LedgerError::from)?;
+            let (file, _) = store::put_bytes(&mut tx, &bytes).await.map_err(LedgerError::from)?;
+            records::insert(
+                &mut tx,
+                entry.seq,
+                &[Attached::PrivateFile {
+                    name: name.clone(),
+                    file: file.hash,
+                }],
+            )
+            .await?;
+            match tx.commit().await {
+                Ok(()) => {
+                    tracing::info!(file = %path.display(), seq = entry.seq, "imported the note of a substitution into the database")
+                }
+                // Another instance imported it at the same moment.
+                Err(_) if records::private_file(self.ledger.raw_pool(), &name).await?.is_some() => {}
+                Err(e) => return Err(LedgerError::from(e).into()),
+            }
+        }
+        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let entry = entry.map_err(io(&dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !named.contains(&name) {
+                tracing::warn!(file = %entry.path().display(), "no recorded substitution entry has this note's name; not imported");
+            }
+        }
+        Ok(())
     }
 
     /// A bundle of a data folder made before the database held bundles: its
@@ -460,32 +607,42 @@ impl Desk {
     }
 }
 
+/// Whether bytes are a substitution's confidential notes as they were kept
+/// on disk: a JSON object of `note` and `relation`, each text or null.
+fn reads_as_notes(bytes: &[u8]) -> bool {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return false;
+    };
+    fields
+        .iter()
+        .all(|(key, value)| matches!(key.as_str(), "note" | "relation") && (value.is_string() || value.is_null()))
+}
+
 /// One plain path segment: no separator, no leading '.', no control
 /// characters, so a recorded name cannot leave the publications folder.
 fn plain_segment(name: &str) -> bool {
     !name.is_empty() && !name.starts_with('.') && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
 }
 
-/// Which recorded files the folder holds unchanged, and the problems: files
-/// that differ from their record, and files the record does not hold.
-fn compare_folder(dir: &Path, wanted: &[(String, Hash32)]) -> Result<(BTreeSet<String>, Vec<CacheProblem>), TaskError> {
+/// Which recorded files the folder holds unchanged (with their stamps when
+/// read), and the problems: files that differ from their record, and files
+/// the record does not hold.
+fn compare_folder(dir: &Path, wanted: &[(String, Hash32)]) -> Result<(Checked, Vec<CacheProblem>), TaskError> {
     let bundle = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut matching = BTreeSet::new();
+    let mut matching = Checked::new();
     let mut problems = Vec::new();
     if !dir.is_dir() {
         return Ok((matching, problems));
     }
     for (path, file) in wanted {
-        let bytes = match std::fs::read(dir.join(path)) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io(&dir.join(path))(e)),
+        let Some((bytes, stamp)) = read_stamped(&dir.join(path))? else {
+            continue;
         };
         if bytes_hash(&bytes) == *file {
-            matching.insert(path.clone());
+            matching.insert(path.clone(), (*file, stamp));
         } else {
             problems.push(CacheProblem {
                 bundle: bundle.clone(),
@@ -494,17 +651,66 @@ fn compare_folder(dir: &Path, wanted: &[(String, Hash32)]) -> Result<(BTreeSet<S
             });
         }
     }
+    problems.extend(unrecorded_files(dir, &bundle, wanted)?);
+    Ok((matching, problems))
+}
+
+/// The files under a bundle's folder that its record does not hold.
+fn unrecorded_files(dir: &Path, bundle: &str, wanted: &[(String, Hash32)]) -> Result<Vec<CacheProblem>, TaskError> {
     let recorded: BTreeSet<&str> = wanted.iter().map(|(p, _)| p.as_str()).collect();
-    for path in files_under(dir)? {
-        if !recorded.contains(path.as_str()) {
-            problems.push(CacheProblem {
-                bundle: bundle.clone(),
-                path,
-                problem: "is served, but no entry records it",
-            });
+    Ok(files_under(dir)?
+        .into_iter()
+        .filter(|path| !recorded.contains(path.as_str()))
+        .map(|path| CacheProblem {
+            bundle: bundle.to_owned(),
+            path,
+            problem: "is served, but no entry records it",
+        })
+        .collect())
+}
+
+/// A file's bytes and its stamp, taken from the open file before reading,
+/// so a write during the read shows as a changed stamp next time; `None`
+/// when it is missing.
+fn read_stamped(path: &Path) -> Result<Option<(Vec<u8>, Stamp)>, TaskError> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let stamp = Stamp::of(&file.metadata().map_err(io(path))?);
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io(path))?;
+    Ok(Some((bytes, stamp)))
+}
+
+/// The request path's check of a bundle's folder: each recorded file whose
+/// stamp is the one `known` found sound is taken as it is, the others are
+/// hashed. Returns the files found sound, and whether the folder is whole:
+/// every recorded file there and matching, and no other file.
+fn check_stamped(dir: &Path, wanted: &[(String, Hash32)], known: &Checked) -> Result<(Checked, bool), TaskError> {
+    let mut sound = Checked::new();
+    for (path, file) in wanted {
+        let at = dir.join(path);
+        let stamp = match std::fs::metadata(&at) {
+            Ok(meta) => Stamp::of(&meta),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((sound, false)),
+            Err(e) => return Err(io(&at)(e)),
+        };
+        if known.get(path) == Some(&(*file, stamp)) {
+            sound.insert(path.clone(), (*file, stamp));
+            continue;
+        }
+        match read_stamped(&at)? {
+            Some((bytes, stamp)) if bytes_hash(&bytes) == *file => {
+                sound.insert(path.clone(), (*file, stamp));
+            }
+            _ => return Ok((sound, false)),
         }
     }
-    Ok((matching, problems))
+    let whole = unrecorded_files(dir, "", wanted)?.is_empty();
+    Ok((sound, whole))
 }
 
 /// Every file under `dir`, by its path relative to it with '/' between.
@@ -540,10 +746,7 @@ fn rebuild(
 ) -> Result<(), TaskError> {
     std::fs::create_dir_all(root).map_err(io(root))?;
     let dir = root.join(name);
-    let temp = root.join(format!(
-        ".{name}.sync-{}",
-        &crate::entropy::random_seed().to_hex()[..16]
-    ));
+    let temp = root.join(super::scratch_name(name, "sync"));
     let built = (|| {
         for (path, _) in wanted {
             let target = temp.join(path);
@@ -564,6 +767,7 @@ fn rebuild(
         let _ = std::fs::remove_dir_all(&temp);
         return Err(e);
     }
+    Fault::BeforeSwap.abort_if_named();
     if dir.is_dir() {
         let exchanged = rustix::fs::renameat_with(
             rustix::fs::CWD,

@@ -45,7 +45,7 @@ pub struct Substituted {
 /// Confidential notes are private files of the database, named by the
 /// public entry they belong to (as they were on disk beside the secrets,
 /// where data folders made before keep them).
-fn note_name(task_id: &str, entry: &Entry) -> String {
+pub(super) fn note_name(task_id: &str, entry: &Entry) -> String {
     let public = serde_json::to_string(&entry.public()).expect("entries serialise");
     let tag = &bytes_hash(public.as_bytes()).to_hex()[..16];
     format!("{}-{}-{tag}.json", task_id.replace(['/', '\\'], "_"), entry.seq)

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::desk::TaskError;
 use crate::draw::DrawError;
+use crate::ledger::LedgerError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -59,6 +60,19 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// Content of record damaged in the database (a hand-edited or lost
+    /// chunk): nothing the client can fix and nothing a retry mends, so it
+    /// is named — by hash only — for the operator to restore it, under a
+    /// code of its own; the full error goes to the log.
+    fn store_damaged(damage: String, error: &TaskError) -> Self {
+        tracing::error!(%error, "stored content of record is damaged");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store_corrupt",
+            format!("{damage}; restore it from a backup of the database"),
+        )
+    }
+
     /// The status and the JSON body the client is sent: what a job keeps
     /// as its outcome ([`super::jobs`]).
     pub fn into_parts(self) -> (StatusCode, String) {
@@ -113,7 +127,11 @@ impl From<TaskError> for ApiError {
             }
             E::Draw(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "draw_infeasible", error.to_string()),
             E::Pools(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_pools", error.to_string()),
-            E::Ledger(_) | E::Bundle(_) | E::Store(_) | E::Io { .. } => Self::internal(error),
+            E::Store(stored) | E::Ledger(LedgerError::Store(stored)) => match stored.damage() {
+                Some(damage) => Self::store_damaged(damage, &error),
+                None => Self::internal(error),
+            },
+            E::Ledger(_) | E::Bundle(_) | E::Io { .. } => Self::internal(error),
         }
     }
 }

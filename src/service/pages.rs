@@ -136,9 +136,8 @@ impl Fault {
 
 /// The recorded draws that can be shown; the others are logged.
 /// A recorded draw whose cached files are missing (the cache may be deleted
-/// at any moment) is rebuilt from the database and read once more; one whose
-/// files were edited stays refused until the next full sync, and the audit
-/// names it.
+/// at any moment) or were edited is rebuilt from the database and read once
+/// more; one whose record itself fails its check stays refused.
 async fn published(state: &AppState) -> Result<Vec<PublishedDraw>, ApiError> {
     let publications = recorded(state).await?;
     let list = |publications: Publications| async move {

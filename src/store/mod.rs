@@ -133,3 +133,32 @@ pub enum StoreError {
         file: Hash32,
     },
 }
+
+impl StoreError {
+    /// What is damaged, when the error is stored content that is missing or
+    /// does not check (not the database being unreachable): a sentence that
+    /// names the chunk, file or snapshot by its hash and nothing else, so it
+    /// may be shown to whoever asked. The reason a check failed stays in the
+    /// error itself, for the log.
+    pub fn damage(&self) -> Option<String> {
+        Some(match self {
+            StoreError::MissingFile { file } => format!("stored file {file} is missing from the database"),
+            StoreError::MissingChunk { file, chunk } => {
+                format!("stored chunk {chunk} of file {file} is missing from the database")
+            }
+            StoreError::CorruptChunk { file, chunk, .. } => {
+                format!("stored chunk {chunk} of file {file} is corrupt in the database")
+            }
+            StoreError::CorruptFile { file, .. } => format!("stored file {file} is corrupt in the database"),
+            StoreError::CorruptSnapshot { snapshot, .. } => {
+                format!("stored snapshot {snapshot} is corrupt in the database")
+            }
+            StoreError::SnapshotFileMissing { snapshot, file, .. } => {
+                format!("stored snapshot {snapshot} names file {file}, which is missing from the database")
+            }
+            StoreError::Database(_) | StoreError::Compress(_) | StoreError::Source(_) | StoreError::ChannelClosed => {
+                return None
+            }
+        })
+    }
+}
