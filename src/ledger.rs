@@ -625,7 +625,7 @@ impl Ledger {
     /// Entries from `after` (exclusive), oldest first, at most `limit`.
     pub async fn entries(&self, after: u64, limit: u32) -> Result<Vec<Entry>, LedgerError> {
         let rows = sqlx::query(&format!("{SELECT} WHERE seq > $1 ORDER BY seq LIMIT $2"))
-            .bind(after as i64)
+            .bind(seq_bound(after))
             .bind(limit as i64)
             .fetch_all(&self.pool)
             .await?;
@@ -637,7 +637,7 @@ impl Ledger {
     /// checkpoint tree, without reading the payloads.
     pub async fn hashes(&self, after: u64, limit: u32) -> Result<Vec<(u64, Hash32)>, LedgerError> {
         let rows = sqlx::query("SELECT seq, hash FROM ledger WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(after as i64)
+            .bind(seq_bound(after))
             .bind(limit as i64)
             .fetch_all(&self.pool)
             .await?;
@@ -756,6 +756,13 @@ fn entry_from_row(row: &AnyRow) -> Result<Entry, LedgerError> {
         prev_hash: parse_hash(seq, &row.try_get::<String, _>(5)?)?,
         hash: parse_hash(seq, &row.try_get::<String, _>(6)?)?,
     })
+}
+
+/// A sequence number as the database compares it: past `i64::MAX`, which no
+/// entry reaches, it stays the largest there is instead of wrapping to a
+/// negative number below every entry.
+fn seq_bound(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ macro_rules! w {
     };
 }
 
-const STYLE: &str = "\
+pub const STYLE: &str = "\
 :root{color-scheme:light}\
 *{box-sizing:border-box}\
 body{margin:0;font:16px/1.6 system-ui,-apple-system,\"PingFang SC\",\"Microsoft YaHei\",\"Noto Sans CJK SC\",sans-serif;color:#1b1b1b;background:#f5f5f2}\

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::edge::EdgeLimits;
 use crate::clock::Zone;
 use crate::lease::LeaseTimes;
 
@@ -55,6 +56,19 @@ struct ConfigFile {
     scheduler_stall_seconds: Option<u64>,
     #[serde(default)]
     job_wait_ms: Option<u64>,
+    #[serde(default)]
+    edge: EdgeFile,
+}
+
+/// `[edge]`: how connections from clients are treated
+/// ([`super::edge::EdgeLimits`]); each left out keeps its default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EdgeFile {
+    max_connections: Option<usize>,
+    header_read_timeout_seconds: Option<u64>,
+    max_requests_per_connection: Option<u32>,
+    max_connection_age_seconds: Option<u64>,
 }
 
 fn default_sample_pools() -> PathBuf {
@@ -135,6 +149,9 @@ pub struct Config {
     /// default 2000) before answering 202 with the job's address; 0 always
     /// answers 202. See [`super::jobs`].
     pub job_wait: std::time::Duration,
+    /// Connection limits and timeouts (`[edge]`), before the cap is lowered
+    /// below the process's descriptor limit at start.
+    pub edge: EdgeLimits,
 }
 
 /// The SQLite ledger a data folder holds unless a database is named.
@@ -170,6 +187,7 @@ impl Config {
             checkpoint_key_file: None,
             scheduler_lease: LeaseTimes::default(),
             job_wait: super::jobs::DEFAULT_WAIT,
+            edge: EdgeLimits::default(),
         }
     }
 
@@ -247,6 +265,27 @@ impl Config {
         let job_wait = file
             .job_wait_ms
             .map_or(super::jobs::DEFAULT_WAIT, std::time::Duration::from_millis);
+        let edge = {
+            let limits = EdgeLimits::default();
+            let at_least_one = |name: &str, value: Option<u64>| match value {
+                Some(0) => Err(invalid(format!("edge.{name}: must be at least 1"))),
+                other => Ok(other),
+            };
+            let header = at_least_one("header_read_timeout_seconds", file.edge.header_read_timeout_seconds)?;
+            let age = at_least_one("max_connection_age_seconds", file.edge.max_connection_age_seconds)?;
+            let requests = at_least_one(
+                "max_requests_per_connection",
+                file.edge.max_requests_per_connection.map(u64::from),
+            )?;
+            let connections = at_least_one("max_connections", file.edge.max_connections.map(|n| n as u64))?;
+            EdgeLimits {
+                max_connections: connections.map_or(limits.max_connections, |n| n as usize),
+                header_read_timeout: header.map_or(limits.header_read_timeout, std::time::Duration::from_secs),
+                max_requests_per_connection: requests.map_or(limits.max_requests_per_connection, |n| n as u32),
+                max_connection_age: age.map_or(limits.max_connection_age, std::time::Duration::from_secs),
+                ..limits
+            }
+        };
         Ok(Config {
             listen,
             data_dir,
@@ -263,6 +302,7 @@ impl Config {
             checkpoint_key_file,
             scheduler_lease,
             job_wait,
+            edge,
         })
     }
 

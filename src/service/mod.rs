@@ -7,6 +7,7 @@ pub mod api;
 pub mod checkpoints;
 pub mod config;
 pub mod data_dir;
+pub mod edge;
 pub mod error;
 pub mod jobs;
 pub mod pages;
@@ -95,6 +96,7 @@ const BODY_LIMIT: usize = 256 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn app(state: AppState) -> Router {
+    let headers = Arc::new(edge::security_headers(crate::public::pages::STYLE));
     let api = Router::new()
         .route("/pools", get(api::pools))
         .route("/announcements", get(api::announcements).post(api::announce))
@@ -138,6 +140,11 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        // Outermost, so that what the layers above answer passes them too.
+        .layer(axum::middleware::from_fn(edge::json_errors))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            edge::with_security_headers(headers.clone(), request, next)
+        }))
         .with_state(state)
 }
 
@@ -282,19 +289,28 @@ pub async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), ServeErr
             addr: config.listen,
             source,
         })?;
-    tracing::info!(addr = %listener.local_addr()?, "serving");
+    let descriptors = edge::raise_descriptor_limit();
+    let limits = match descriptors {
+        Some(descriptors) => config.edge.within_descriptors(descriptors),
+        None => config.edge,
+    };
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        max_connections = limits.max_connections,
+        header_read_timeout_s = limits.header_read_timeout.as_secs(),
+        "serving"
+    );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
     let scheduler = spawn_scheduler(&config, &state, until_stopped(stopped.clone()))?;
     let jobs = state.jobs.clone();
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(until_stopped(stopped));
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop.send(true);
     });
-    server.await?;
+    edge::serve(listener, app(state), limits, stopped).await;
     // Jobs outlive their requests; the process does not outlive its jobs.
     jobs.drain().await;
     if let Some(scheduler) = scheduler {

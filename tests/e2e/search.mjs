@@ -51,7 +51,13 @@ const requests = [];
 const sent = [];
 const foreign = [];
 const pageErrors = [];
+// What the Content-Security-Policy blocked: a style, script or connection
+// the pages need that the policy does not admit.
+const refused = [];
 function watch(page) {
+  page.on('console', (msg) => {
+    if (/Content Security Policy|Refused to/i.test(msg.text())) refused.push(msg.text());
+  });
   page.on('request', (req) => {
     const url = req.url();
     requests.push(url);
@@ -250,6 +256,7 @@ try {
     foreign.length ? foreign.slice(0, 5).join(' ') : `${requests.length} requests, all local`,
   );
   check('no script errors on the pages', pageErrors.length === 0, pageErrors.slice(0, 3).join(' | '));
+  check('the security policy blocked nothing the pages use', refused.length === 0, refused.slice(0, 3).join(' | '));
 } catch (e) {
   check('browser run completed', false, String(e?.stack ?? e));
 } finally {
