@@ -6,8 +6,11 @@
 //! too. A visit's `merged` mark is not a listed column taken on trust but
 //! made from the merge inputs, as the draw makes it (§14).
 
+use std::collections::HashMap;
+
 use crate::draw::eligibility::earlier_teams;
 use crate::draw::{Outcome, StratumCount, Visit};
+use crate::ids::{CertNo, CreditCode};
 use crate::merge::Merged;
 use crate::plan::Plan;
 use crate::pools::Pools;
@@ -30,14 +33,20 @@ pub fn listed_outcome(
     let rows = read_assignments(bytes, visibility)?;
     let earlier = earlier_teams(pools, plan, merged);
     let mut visits = Vec::with_capacity(rows.len());
+    // A national draw lists a few hundred thousand visits of some ten
+    // thousand officers: each officer is looked up once, and each target
+    // near the one before it (rows and targets are both in credit-code
+    // order), not by a search of the whole directory every time.
+    let mut officers: HashMap<CertNo, Option<u32>> = HashMap::new();
+    let mut after = 0;
     for (k, row) in rows.iter().enumerate() {
         // Line 1 is the header.
         let line = k + 2;
         let bad = |message: String| FormatError::Row { line, message };
         let drawn = row.visit().map_err(|e| bad(e.to_string()))?;
-        let target = pools
-            .target_index(&drawn.code)
+        let target = target_near(pools, after, &drawn.code)
             .ok_or_else(|| bad(format!("target {} is not in the pools", drawn.code)))?;
+        after = target + 1;
         let items = drawn
             .items
             .iter()
@@ -53,10 +62,15 @@ pub fn listed_outcome(
             .team
             .iter()
             .map(|cert| {
-                pools
-                    .inspector_index(cert)
-                    .map(|o| o as u32)
-                    .ok_or_else(|| bad(format!("officer {cert} is not in the pools")))
+                let index = match officers.get(cert) {
+                    Some(&index) => index,
+                    None => {
+                        let index = pools.inspector_index(cert).map(|o| o as u32);
+                        officers.insert(cert.clone(), index);
+                        index
+                    }
+                };
+                index.ok_or_else(|| bad(format!("officer {cert} is not in the pools")))
             })
             .collect::<Result<_, _>>()?;
         visits.push(Visit {
@@ -67,4 +81,23 @@ pub fn listed_outcome(
         });
     }
     Ok(Outcome { visits, strata })
+}
+
+/// The index of the target `code`, searched for from `from` on by doubling
+/// steps, then in the whole directory if it is not there (rows out of
+/// order, which a bundle that is its draw never has).
+fn target_near(pools: &Pools, from: usize, code: &CreditCode) -> Option<usize> {
+    let targets = &pools.targets;
+    let mut end = from;
+    let mut step = 1;
+    while end < targets.len() && targets[end].code < *code {
+        end = (end + step).min(targets.len());
+        step *= 2;
+    }
+    let start = from.max(end.saturating_sub(step / 2 + 1));
+    let window = &targets[start.min(end)..(end + 1).min(targets.len())];
+    match window.binary_search_by(|t| t.code.cmp(code)) {
+        Ok(at) => Some(start.min(end) + at),
+        Err(_) => pools.target_index(code),
+    }
 }
