@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::bundle::{self, BundleError};
 use crate::draw::{DrawError, Outcome};
-use crate::pipeline::{substitute_checked, DrawInputs, EarlierBundle, PipelineError, RedrawError, SubstituteError};
+use crate::pipeline::{substitute_checked, DrawInputs, DrawnError, EarlierBundle, PipelineError, SubstituteError};
 use crate::plan::{Plan, PlanError, PlanFile};
 use crate::pools::{load_path, LoadOptions, Pools, Problems};
 use crate::seed::SeedSpec;
@@ -33,17 +33,20 @@ pub enum CommandError {
     NotThisDraw {
         bundle: PathBuf,
         data: PathBuf,
-        error: Box<RedrawError>,
+        error: Box<DrawnError>,
     },
 }
 
 /// The messages `substitute` always gave: the pool folder named when it is
 /// the wrong one, the bundle when it does not verify.
-fn not_this_draw(bundle: &Path, data: &Path, error: &RedrawError) -> String {
+fn not_this_draw(bundle: &Path, data: &Path, error: &DrawnError) -> String {
     match error {
-        RedrawError::OtherSnapshot => format!("{} is not the pool snapshot the draw was made on", data.display()),
-        RedrawError::Differs => format!("{} does not verify; run shuangsui verify first", bundle.display()),
-        RedrawError::Merge(e) => format!("merge: {e}"),
+        DrawnError::OtherSnapshot => format!("{} is not the pool snapshot the draw was made on", data.display()),
+        DrawnError::Differs(why) => format!(
+            "{} does not verify ({why}); run shuangsui verify first",
+            bundle.display()
+        ),
+        DrawnError::Merge(e) => format!("merge: {e}"),
         other => other.to_string(),
     }
 }
@@ -131,8 +134,7 @@ pub fn substitute_in_bundle(
     let log = substitution::read(bundle_dir)?;
     let (log, entry) = substitute_checked(&stored, &pools, log, request, decided_at).map_err(|error| match error {
         SubstituteError::Refused(e) => CommandError::Substitution(e),
-        SubstituteError::Redraw(RedrawError::Draw(e)) => CommandError::Draw(e),
-        SubstituteError::Redraw(error) => CommandError::NotThisDraw {
+        SubstituteError::Drawn(error) => CommandError::NotThisDraw {
             bundle: bundle_dir.to_owned(),
             data: data.to_owned(),
             error: Box::new(error),

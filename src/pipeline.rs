@@ -10,20 +10,22 @@
 //! leave out. Where the seed becomes the draw is `draw::draw_new`, called
 //! here and only here for a new bundle.
 //!
-//! [`redraw_checked`] is the other half: a drawn bundle re-drawn from its
-//! frozen inputs and checked against its `result_sha256`, which every
+//! [`drawn_checked`] is the other half: a drawn bundle's state taken from
+//! what it lists and checked against its manifest, which every
 //! substitution starts from (spec §12).
 
 use std::path::Path;
 
-use crate::bundle::{self, Contents, HistorySource, LedgerRef, Manifest, MergeRecordError, Stored};
+use crate::bundle::{self, Contents, FormatError, HistorySource, LedgerRef, Manifest, MergeRecordError, Stored};
 use crate::draw::{draw_merged, draw_new, result_hash, DrawError, Outcome};
 use crate::history::{History, HistoryError};
 use crate::merge::{MergeError, Merged};
 use crate::plan::Plan;
 use crate::pools::Pools;
 use crate::seed::{Seed, SeedSpec};
+use crate::snapshot::bytes_hash;
 use crate::substitution;
+use shuangsui_core::bundle::listed::listed_outcome;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -230,35 +232,46 @@ pub fn merged_of(plan: &Plan, bundles: &[Stored]) -> Result<(Merged, Vec<History
     Ok((merged, sources))
 }
 
-/// Why a drawn bundle could not be re-drawn as it records.
+/// Why a drawn bundle's state is not taken for a substitution.
 #[derive(Debug, thiserror::Error)]
-pub enum RedrawError {
+pub enum DrawnError {
     #[error("the pools are not the snapshot the draw was made on")]
     OtherSnapshot,
     #[error("manifest.json: seed: {0}")]
     Seed(String),
     #[error(transparent)]
     Merge(#[from] MergeRecordError),
-    #[error(transparent)]
-    Draw(#[from] DrawError),
-    #[error("the bundle does not verify: its redraw does not give the result_sha256 of its manifest")]
-    Differs,
+    #[error("the bundle does not verify: {0}")]
+    Differs(Mismatch),
+}
+
+/// Which of a bundle's files is not the one its manifest records.
+#[derive(Debug, thiserror::Error)]
+pub enum Mismatch {
+    #[error("plan.json is not the plan its manifest names")]
+    Plan,
+    #[error("history.csv does not match the history_sha256 of its manifest")]
+    History,
+    #[error("assignments.csv: {0}")]
+    Listed(FormatError),
+    #[error("its assignments.csv does not give the result_sha256 of its manifest")]
+    Result,
 }
 
 /// Why a substitution on a drawn bundle did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum SubstituteError {
-    /// The bundle does not redraw as it records: nothing is substituted on it.
+    /// The bundle is not the draw it records: nothing is substituted on it.
     #[error(transparent)]
-    Redraw(#[from] RedrawError),
+    Drawn(#[from] DrawnError),
     /// The draw's rules refused the request (spec §12).
     #[error(transparent)]
     Refused(#[from] substitution::ExtendError),
 }
 
 /// The one way a substitute is drawn, for `shuangsui substitute` and the
-/// service alike: the bundle is redrawn from its frozen inputs and checked
-/// ([`redraw_checked`]), then the request is decided on that roster and
+/// service alike: the drawn state is taken from the bundle and checked
+/// ([`drawn_checked`]), then the request is decided on that roster and
 /// appended to `log`. Nothing is written.
 pub fn substitute_checked(
     stored: &Stored,
@@ -267,40 +280,65 @@ pub fn substitute_checked(
     request: &substitution::Request,
     decided_at: &str,
 ) -> Result<(substitution::Log, substitution::Entry), SubstituteError> {
-    let redrawn = redraw_checked(stored, pools)?;
+    let drawn = drawn_checked(stored, pools)?;
     let roster = substitution::Roster::merging(
         pools,
         &stored.plan,
         &stored.history,
-        &redrawn.merged,
-        &redrawn.seed,
-        redrawn.outcome,
+        &drawn.merged,
+        &drawn.seed,
+        drawn.outcome,
     );
     Ok(substitution::extend(stored, roster, log, request, decided_at)?)
 }
 
-/// A bundle's draw redone from its frozen inputs.
-pub struct Redrawn {
+/// A bundle's state right after its draw: what §12 starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrawnState {
     pub seed: Seed,
     pub merged: Merged,
     pub outcome: Outcome,
 }
 
-/// Re-draws a bundle on `pools` from what it holds — plan, history, merge
-/// inputs, seed — and checks the outcome against the manifest's
-/// `result_sha256`, so nothing is substituted on a draw other than the one
-/// published.
-pub fn redraw_checked(stored: &Stored, pools: &Pools) -> Result<Redrawn, RedrawError> {
+/// The state right after a bundle's draw, taken from what it holds and
+/// checked against its manifest, so nothing is substituted on a draw other
+/// than the one published: the pools must be its snapshot; its plan,
+/// history and merge inputs the ones the manifest records by hash; and the
+/// outcome its `assignments.csv` lists must give its `result_sha256`.
+///
+/// The draw is not redone: at national scale a redraw is as long as the
+/// draw itself, and every input the substitution rules read (plan,
+/// history, merge inputs, seed, pools) is held to its recorded hash. The
+/// outcome is the one a redraw gives whenever `shuangsui verify` passes:
+/// the result hash covers every visit's credit code, item codes and team
+/// in order, each naming one record of the pools, and the visits' merge
+/// marks are made from the merge inputs as the draw makes them (§14). The
+/// stream positions and the candidates a draw passed over are not needed:
+/// §12 draws a substitute from streams of its own, over the rules alone.
+pub fn drawn_checked(stored: &Stored, pools: &Pools) -> Result<DrawnState, DrawnError> {
     let manifest: &Manifest = &stored.manifest;
     if pools.snapshot != manifest.snapshot {
-        return Err(RedrawError::OtherSnapshot);
+        return Err(DrawnError::OtherSnapshot);
     }
-    let seed = Seed::parse_hex(&manifest.seed.hex).map_err(|e| RedrawError::Seed(e.to_string()))?;
-    let inputs = DrawInputs::of_bundle(stored)?;
-    let outcome = inputs.redraw(pools, &seed)?;
+    let seed = Seed::parse_hex(&manifest.seed.hex).map_err(|e| DrawnError::Seed(e.to_string()))?;
+    if bytes_hash(stored.plan_json.as_bytes()) != manifest.plan.sha256 || stored.plan != manifest.plan.content {
+        return Err(DrawnError::Differs(Mismatch::Plan));
+    }
+    if stored.history.hash() != manifest.history_sha256 {
+        return Err(DrawnError::Differs(Mismatch::History));
+    }
+    let merged = stored.merged()?;
+    let outcome = listed_outcome(
+        stored.assignments.as_bytes(),
+        manifest.visibility,
+        pools,
+        &stored.plan,
+        &merged,
+        manifest.strata.clone().unwrap_or_default(),
+    )
+    .map_err(|e| DrawnError::Differs(Mismatch::Listed(e)))?;
     if result_hash(pools, &outcome) != manifest.result_sha256 {
-        return Err(RedrawError::Differs);
+        return Err(DrawnError::Differs(Mismatch::Result));
     }
-    let merged = inputs.merged;
-    Ok(Redrawn { seed, merged, outcome })
+    Ok(DrawnState { seed, merged, outcome })
 }

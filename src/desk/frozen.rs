@@ -11,7 +11,8 @@
 //!
 //! `snapshots/` in the data folder is only a cache of the stored snapshots,
 //! for whatever reads pools from a folder: every use checks it against the
-//! store's file hashes and rebuilds it when it is missing or differs.
+//! store's file hashes and rebuilds it when it is missing or differs (a file
+//! this process already hashed, untouched since, is not hashed again).
 //! `secrets/` holds nothing the reveal needs. Data folders made before the
 //! store kept these are imported at start ([`Desk::import_legacy_snapshots`]).
 
@@ -569,7 +570,59 @@ fn pools_in(dir: &Path) -> PathBuf {
     }
 }
 
+/// How long a cached file must have been left unchanged before its hash is
+/// taken on trust the next time: a file changed within the timestamp
+/// granularity of its filesystem (a clock tick; a second on some) can keep
+/// the times it had, so only a file whose times are older than this when it
+/// is hashed is remembered as verified.
+const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What a cached file's metadata was when its content was last hashed: any
+/// write, truncation, replacement or `touch` changes one of these (a write
+/// that restores the modification time still moves `ctime`, which no
+/// ordinary call sets back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// Whether both times are at least [`SETTLED`] before `now`.
+    fn settled_at(&self, now: std::time::SystemTime) -> bool {
+        let Ok(now) = now.duration_since(std::time::UNIX_EPOCH) else {
+            return false;
+        };
+        let limit = now.saturating_sub(SETTLED).as_nanos() as i128;
+        let nanos = |(secs, nsec): (i64, i64)| secs as i128 * 1_000_000_000 + nsec as i128;
+        nanos(self.mtime) < limit && nanos(self.ctime) < limit
+    }
+}
+
+/// The cached files this process has hashed and found to hold their
+/// record, by path: the hash they held and their [`Stamp`] then. Every
+/// draw, substitution and audit checks its snapshot; at national scale that
+/// is a gigabyte to hash each time, for files nothing has touched.
+static VERIFIED: std::sync::LazyLock<Mutex<std::collections::HashMap<PathBuf, (Hash32, Stamp)>>> =
+    std::sync::LazyLock::new(Mutex::default);
+
 /// Whether `dir` holds exactly `files`, each with the content of its hash.
+/// A file this process already hashed to its record is not hashed again
+/// while its [`Stamp`] is the one it had then.
 fn cache_matches(dir: &Path, files: &BTreeMap<String, Hash32>) -> Result<bool, TaskError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -586,15 +639,30 @@ fn cache_matches(dir: &Path, files: &BTreeMap<String, Hash32>) -> Result<bool, T
     }
     for (name, expected) in files {
         let path = dir.join(name);
+        // The time is taken before the file's metadata, so a file changed
+        // after it was looked at always shows a later time than the one kept.
+        let now = std::time::SystemTime::now();
         let mut file = match File::open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(io(&path)(e)),
         };
+        let stamp = Stamp::of(&file.metadata().map_err(io(&path))?);
+        let verified = VERIFIED.lock().expect("not poisoned").get(&path) == Some(&(*expected, stamp));
+        if verified {
+            continue;
+        }
         let mut hasher = Sha256::new();
         std::io::copy(&mut file, &mut hasher).map_err(io(&path))?;
+        let mut known = VERIFIED.lock().expect("not poisoned");
         if Hash32(hasher.finalize().into()) != *expected {
+            known.remove(&path);
             return Ok(false);
+        }
+        if stamp.settled_at(now) {
+            known.insert(path, (*expected, stamp));
+        } else {
+            known.remove(&path);
         }
     }
     Ok(true)

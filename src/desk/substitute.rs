@@ -10,7 +10,7 @@ use super::publish::{bundle_rows, prepare};
 use super::{blocking, Desk, TaskError};
 use crate::bundle;
 use crate::ledger::{Appended, Attached, Key, Kind, LedgerError, Payload};
-use crate::pipeline::{substitute_checked, RedrawError, SubstituteError};
+use crate::pipeline::{substitute_checked, SubstituteError};
 use crate::pools::{declare_conflict, load_path, Declared, LoadOptions};
 use crate::snapshot::{bytes_hash, Hash32};
 use crate::substitution::{Entry, Log, Reason, Request, FILE, FORMAT};
@@ -79,14 +79,14 @@ impl Desk {
         let log = self.substitution_log(task_id).await?;
         let decided_at = self.time.stamp();
         let (dir, task, drawn) = (bundle_dir.clone(), task_id.to_owned(), record.clone());
-        // Reading the bundle, loading its snapshot and redrawing it are as
-        // long as the draw itself: on a blocking thread.
+        // Reading the bundle and loading its snapshot take seconds at
+        // national scale: on a blocking thread.
         let (log, entry, files, note) = blocking(move || {
             let (task_id, record) = (task.as_str(), drawn);
             let stored = bundle::read(&dir)?;
             let pools = load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
-            // The same checked redraw as `shuangsui substitute`: a bundle that no
-            // longer gives the draw the ledger recorded takes no substitution.
+            // The same checked state as `shuangsui substitute`: a bundle that
+            // is not the draw the ledger recorded takes no substitution.
             if stored.manifest.seed.hex != record.seed || stored.manifest.result_sha256 != record.result_sha256 {
                 return Err(TaskError::Invalid(format!(
                     "bundle {} is not the draw of {task_id} the ledger records",
@@ -96,8 +96,7 @@ impl Desk {
             let (log, entry) =
                 substitute_checked(&stored, &pools, log, &request, &decided_at).map_err(|e| match e {
                     SubstituteError::Refused(e) => TaskError::SubstitutionRefused(e),
-                    SubstituteError::Redraw(RedrawError::Draw(e)) => TaskError::Draw(e),
-                    SubstituteError::Redraw(e) => TaskError::Invalid(format!("bundle {}: {e}", record.bundle)),
+                    SubstituteError::Drawn(e) => TaskError::Invalid(format!("bundle {}: {e}", record.bundle)),
                 })?;
             let files = prepare(vec![
                 (FILE.to_owned(), log.to_json().into_bytes()),
