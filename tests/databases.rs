@@ -329,7 +329,7 @@ async fn the_service_announces_draws_substitutes_records_and_verifies(db: TestDb
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
-    let result = json!({"task_id": task, "credit_code": code, "codes": ["1"], "inspection_date": "2026-03-10",
+    let result = json!({"task_id": task, "credit_code": code, "codes": ["1"], "inspection_date": app.state.desk.time.today().to_string(),
                         "methods": ["实地核查"], "follow_up": "", "closed": true});
     let (status, recorded) = app.operator("/api/v1/results", result).await;
     assert_eq!(status, StatusCode::CREATED, "{recorded}");

@@ -189,7 +189,7 @@ async fn substitute(app: &TestApp, task: &str) -> Value {
 async fn record_and_publish(app: &TestApp, task: &str) {
     let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
     let code = rows["rows"][0]["credit_code"].as_str().unwrap().to_owned();
-    let result = json!({"task_id": task, "credit_code": code, "codes": ["1"], "inspection_date": "2026-03-10"});
+    let result = json!({"task_id": task, "credit_code": code, "codes": ["1"], "inspection_date": app.state.desk.time.today().to_string()});
     let (status, recorded) = app.operator("/api/v1/results", result).await;
     assert_eq!(status, StatusCode::CREATED, "{recorded}");
     let (status, notice) = app.operator("/api/v1/results/publish", json!({"task_id": task})).await;
@@ -468,14 +468,13 @@ async fn a_substitution_or_notice_interrupted_is_recorded_whole_or_not_at_all(db
     // A results notice stopped before its cache is served after restart.
     let code = rows["rows"][0]["credit_code"].as_str().unwrap();
     // Only a business of the draw, found in the recorded list, takes a result.
-    let stranger =
-        json!({"task_id": task, "credit_code": "91520200000000000X", "codes": ["1"], "inspection_date": "2026-03-10"});
+    let stranger = json!({"task_id": task, "credit_code": "91520200000000000X", "codes": ["1"], "inspection_date": app.state.desk.time.today().to_string()});
     let (status, refused) = app.operator("/api/v1/results", stranger).await;
     assert!(
         !status.is_success() && refused.to_string().contains("was not drawn"),
         "{refused}"
     );
-    let result = json!({"task_id": task, "credit_code": code, "codes": ["1"], "inspection_date": "2026-03-10"});
+    let result = json!({"task_id": task, "credit_code": code, "codes": ["1"], "inspection_date": app.state.desk.time.today().to_string()});
     assert_eq!(app.operator("/api/v1/results", result).await.0, StatusCode::CREATED);
     app.state.desk.publish.fail_at(Fault::BeforeCache);
     let (status, body) = app.operator("/api/v1/results/publish", json!({"task_id": task})).await;

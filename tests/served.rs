@@ -161,7 +161,7 @@ async fn a_recorded_bundle_deleted_is_rebuilt_and_a_hand_edited_one_is_named() {
 async fn an_edited_results_notice_is_named() {
     let (app, bundles) = service(1).await;
     let code = a_business(&app, "TEST-1").await;
-    let result = json!({"task_id": "TEST-1", "credit_code": code, "codes": ["1"], "inspection_date": "2026-03-10"});
+    let result = json!({"task_id": "TEST-1", "credit_code": code, "codes": ["1"], "inspection_date": app.state.desk.time.today().to_string()});
     let (status, recorded) = app.operator("/api/v1/results", result).await;
     assert_eq!(status, StatusCode::CREATED, "{recorded}");
     let seq = recorded["seq"].as_u64().unwrap();

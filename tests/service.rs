@@ -597,7 +597,7 @@ async fn results_are_recorded_once_published_in_a_notice_and_tracked_until_then(
         rows["rows"][0]["credit_code"].as_str().unwrap(),
         rows["rows"][0]["name"].as_str().unwrap(),
     );
-    let result = json!({"task_id": task, "credit_code": code, "codes": ["1"], "inspection_date": "2026-03-10",
+    let result = json!({"task_id": task, "credit_code": code, "codes": ["1"], "inspection_date": app.state.desk.time.today().to_string(),
                         "methods": ["实地核查"], "follow_up": "", "closed": true});
 
     let (status, recorded) = app.operator("/api/v1/results", result.clone()).await;
@@ -696,7 +696,7 @@ async fn a_deadline_past_the_official_tables_is_recorded_provisional_until_the_t
         .await;
     let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
     let result = json!({"task_id": task, "credit_code": rows["rows"][0]["credit_code"], "codes": ["1"],
-                        "inspection_date": "2026-11-30"});
+                        "inspection_date": app.state.desk.time.today().to_string()});
     let (status, recorded) = app.operator("/api/v1/results", result).await;
     assert_eq!(status, StatusCode::CREATED, "{recorded}");
     assert_eq!(recorded["provisional"], true, "{recorded}");
@@ -1422,7 +1422,7 @@ async fn record_a_result(app: &TestApp) -> Value {
     assert_eq!(status, StatusCode::OK, "{drawn}");
     let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
     let result = json!({"task_id": task, "credit_code": rows["rows"][0]["credit_code"], "codes": ["1"],
-                        "inspection_date": "2026-02-27"});
+                        "inspection_date": app.state.desk.time.today().to_string()});
     let (status, recorded) = app.operator("/api/v1/results", result).await;
     assert_eq!(status, StatusCode::CREATED, "{recorded}");
     recorded
@@ -1462,4 +1462,71 @@ async fn a_configured_time_zone_sets_the_local_date_of_records_and_deadlines() {
     assert_eq!(recorded["recorded_at"], "2026-03-01T20:00:00+00:00");
     // Recorded on Sunday 1 March: 20 working days on is Friday 27 March.
     assert_eq!(recorded["publish_by"], "2026-03-27");
+}
+
+#[tokio::test]
+async fn a_ceremony_must_be_announced_a_lead_time_ahead_and_no_seed_time_years_away() {
+    let clock = std::sync::Arc::new(FixedClock::at(utc("2026-03-01T00:00:00Z")));
+    let app = TestApp::spawn_service_on(
+        clock.clone(),
+        |holidays| std::fs::write(holidays.join("2026.toml"), app::test_table(2026)).unwrap(),
+        // The shipped default, 24 h, which the other tests set aside.
+        |config| config.seed_times = shuangsui::desk::announce::SeedTimes::default(),
+    )
+    .await;
+    let announce = |method: Value| {
+        let app = &app;
+        async move {
+            app.operator(
+                "/api/v1/announcements",
+                json!({"plan": "test-plan", "seed_method": method}),
+            )
+            .await
+        }
+    };
+    let (status, reply) = announce(json!({"kind": "ceremony", "at": "2026-03-01T23:00:00Z"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    assert!(reply["message"].as_str().unwrap().contains("24 h ahead"), "{reply}");
+    for far in [
+        json!({"kind": "ceremony", "at": "2036-03-01T10:00:00+08:00"}),
+        json!({"kind": "beacon", "at": "2029-03-01T10:00:00+08:00"}),
+        json!({"kind": "commit", "beacon_at": "2062-03-01T10:00:00+08:00"}),
+    ] {
+        let (status, reply) = announce(far.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{far}: {reply}");
+        assert!(reply["message"].as_str().unwrap().contains("days ahead"), "{reply}");
+    }
+    let (_, announcements) = app.get("/api/v1/announcements").await;
+    assert!(
+        announcements.as_array().unwrap().is_empty(),
+        "a refused announcement records nothing"
+    );
+    // A day and a minute ahead is in time.
+    let (status, reply) = announce(json!({"kind": "ceremony", "at": "2026-03-02T00:01:00Z"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+}
+
+#[tokio::test]
+async fn a_result_dated_before_its_draw_or_after_today_is_refused() {
+    let clock = std::sync::Arc::new(FixedClock::at(utc("2026-03-02T02:00:00Z")));
+    let app = spawn_at(&clock, Zone::SHANGHAI).await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let (status, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{drawn}");
+    clock.set(utc("2026-03-05T02:00:00Z"));
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
+    let code = rows["rows"][0]["credit_code"].clone();
+    let result = |date: &str| json!({"task_id": task, "credit_code": code, "codes": ["1"], "inspection_date": date});
+    for (date, says) in [("2026-03-01", "before the draw"), ("2026-03-06", "in the future")] {
+        let (status, reply) = app.operator("/api/v1/results", result(date)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{date}: {reply}");
+        assert!(reply["message"].as_str().unwrap().contains(says), "{reply}");
+    }
+    let (_, due) = app.call("GET", "/api/v1/results/due", None, Some(TOKEN)).await;
+    assert_eq!(due, json!([]), "nothing was recorded");
+    // The day of the draw is possible (today is, as every other test shows).
+    let (status, reply) = app.operator("/api/v1/results", result("2026-03-02")).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
 }

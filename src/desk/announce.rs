@@ -198,11 +198,11 @@ impl Desk {
         let mut attached = vec![snapshot];
         let seed_method = match method {
             MethodRequest::Ceremony { at } => {
-                future_time(&at, self.time.now())?;
+                self.seed_times.ceremony(&at, self.time.now())?;
                 SeedMethod::Ceremony { at }
             }
             MethodRequest::Beacon { at } => {
-                let round = future_round(&at, self.time.now())?;
+                let round = self.seed_times.round(&at, self.time.now())?;
                 SeedMethod::Beacon {
                     chain: round.chain,
                     round: round.round,
@@ -211,7 +211,10 @@ impl Desk {
             }
             MethodRequest::Commit { beacon_at } => {
                 let now = self.time.now();
-                let beacon = beacon_at.as_deref().map(|at| future_round(at, now)).transpose()?;
+                let beacon = beacon_at
+                    .as_deref()
+                    .map(|at| self.seed_times.round(at, now))
+                    .transpose()?;
                 let secret = crate::entropy::random_seed();
                 let commitment = commitment(&secret);
                 // Stored now, named by the announcement's own transaction: a
@@ -396,6 +399,60 @@ impl Desk {
                 Ok(stored)
             })
             .collect()
+    }
+}
+
+/// How far ahead of its announcement a seed's time may be: a ceremony far
+/// enough ahead for the public to be told and come (`ceremony_lead_hours` in
+/// the config, default 24), and neither a ceremony nor a beacon round so far
+/// ahead (a year) that it is a typing mistake no draw would wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedTimes {
+    pub ceremony_lead: std::time::Duration,
+    pub furthest_ahead: std::time::Duration,
+}
+
+impl Default for SeedTimes {
+    fn default() -> Self {
+        SeedTimes {
+            ceremony_lead: std::time::Duration::from_secs(24 * 3600),
+            furthest_ahead: std::time::Duration::from_secs(366 * 24 * 3600),
+        }
+    }
+}
+
+impl SeedTimes {
+    /// A ceremony's time, refused unless it is at least the lead time ahead
+    /// and not beyond the furthest.
+    fn ceremony(&self, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, TaskError> {
+        let at = self.ahead(text, now)?;
+        let lead = chrono::Duration::from_std(self.ceremony_lead).unwrap_or(chrono::Duration::MAX);
+        if at < now + lead {
+            return Err(TaskError::WrongSeedMaterial(format!(
+                "the ceremony at {text} is less than {} h ahead: the public must be told in time to attend \
+                 (ceremony_lead_hours)",
+                self.ceremony_lead.as_secs() / 3600
+            )));
+        }
+        Ok(at)
+    }
+
+    /// The beacon round at or after `text`, refused beyond the furthest.
+    fn round(&self, text: &str, now: DateTime<Utc>) -> Result<BeaconRound, TaskError> {
+        self.ahead(text, now)?;
+        future_round(text, now)
+    }
+
+    fn ahead(&self, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, TaskError> {
+        let at = future_time(text, now)?;
+        let furthest = chrono::Duration::from_std(self.furthest_ahead).unwrap_or(chrono::Duration::MAX);
+        if at > now + furthest {
+            return Err(TaskError::WrongSeedMaterial(format!(
+                "{text} is more than {} days ahead; was the year mistyped?",
+                self.furthest_ahead.as_secs() / 86_400
+            )));
+        }
+        Ok(at)
     }
 }
 

@@ -116,6 +116,8 @@ pub struct Desk {
     pub(crate) scratch: Option<frozen::Scratch>,
     /// What this process knows of its `publications/` cache ([`publish`]).
     pub publish: publish::Cache,
+    /// How far ahead an announcement may set its ceremony or beacon round.
+    pub seed_times: announce::SeedTimes,
 }
 
 impl Desk {
@@ -194,6 +196,7 @@ impl Desk {
             time,
             scratch: Some(frozen::Scratch::new()),
             publish: publish::Cache::default(),
+            seed_times: announce::SeedTimes::default(),
         }
     }
 }

@@ -36,10 +36,25 @@ impl Desk {
                 "{code:?} is not a result code of the national publicity system"
             )));
         }
-        let (record, _) = self
+        let (record, drawn) = self
             .draw_record(&result.task_id)
             .await?
             .ok_or_else(|| TaskError::UnknownTask(result.task_id.clone()))?;
+        let today = self.time.today();
+        // An inspection is made after its draw and before it is recorded.
+        let drawn_on = recorded_day(&drawn)?;
+        if result.inspection_date < drawn_on {
+            return Err(invalid(format!(
+                "inspection_date {} is before the draw of {} on {drawn_on}",
+                result.inspection_date, result.task_id
+            )));
+        }
+        if result.inspection_date > today {
+            return Err(invalid(format!(
+                "inspection_date {} is in the future (today is {today})",
+                result.inspection_date
+            )));
+        }
         let rows = self
             .recorded_file(&record.bundle, "public/assignments.csv")
             .await?
@@ -50,7 +65,6 @@ impl Desk {
                 result.credit_code, result.task_id
             )));
         }
-        let today = self.time.today();
         // Checked before recording: a result whose deadline the calendar
         // cannot compute would have no deadline anyone could enforce.
         calendar

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::edge::EdgeLimits;
 use crate::clock::Zone;
+use crate::desk::announce::SeedTimes;
 use crate::lease::LeaseTimes;
 
 /// The default live pools folder, inside the data folder.
@@ -58,6 +59,8 @@ struct ConfigFile {
     job_wait_ms: Option<u64>,
     #[serde(default)]
     edge: EdgeFile,
+    #[serde(default)]
+    ceremony_lead_hours: Option<u64>,
 }
 
 /// `[edge]`: how connections from clients are treated
@@ -152,6 +155,9 @@ pub struct Config {
     /// Connection limits and timeouts (`[edge]`), before the cap is lowered
     /// below the process's descriptor limit at start.
     pub edge: EdgeLimits,
+    /// How far ahead a ceremony must be announced (`ceremony_lead_hours`,
+    /// default 24) and a seed's time may be at most.
+    pub seed_times: SeedTimes,
 }
 
 /// The SQLite ledger a data folder holds unless a database is named.
@@ -188,6 +194,7 @@ impl Config {
             scheduler_lease: LeaseTimes::default(),
             job_wait: super::jobs::DEFAULT_WAIT,
             edge: EdgeLimits::default(),
+            seed_times: SeedTimes::default(),
         }
     }
 
@@ -303,6 +310,14 @@ impl Config {
             scheduler_lease,
             job_wait,
             edge,
+            seed_times: SeedTimes {
+                ceremony_lead: file
+                    .ceremony_lead_hours
+                    .map_or(SeedTimes::default().ceremony_lead, |hours| {
+                        std::time::Duration::from_secs(hours.saturating_mul(3600))
+                    }),
+                ..SeedTimes::default()
+            },
         })
     }
 

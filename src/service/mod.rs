@@ -220,7 +220,8 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
         &config.default_origin(),
     )?;
     let time = OfficeClock::new(clock, config.time_zone);
-    let desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir, time)?;
+    let mut desk = Desk::new(ledger, config.pools_dir.clone(), &config.data_dir, time)?;
+    desk.seed_times = config.seed_times;
     // Snapshots and secrets a data folder kept on disk before the database
     // held them; checked against the entries that name them.
     desk.import_legacy_snapshots().await?;

@@ -93,6 +93,9 @@ impl TestApp {
         // default wait; tests that want a 202 ask for it (`Prefer:
         // respond-async`) or set their own wait.
         config.job_wait = std::time::Duration::from_secs(120);
+        // Ceremonies a moment ahead, so tests need not wait a day; the lead
+        // time itself is tested with its default (tests/service.rs).
+        config.seed_times.ceremony_lead = std::time::Duration::ZERO;
         adjust(&mut config);
         let state = state(&config, clock.clone()).await.unwrap();
         TestApp {
