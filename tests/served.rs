@@ -161,7 +161,8 @@ async fn a_recorded_bundle_deleted_is_rebuilt_and_a_hand_edited_one_is_named() {
 async fn an_edited_results_notice_is_named() {
     let (app, bundles) = service(1).await;
     let code = a_business(&app, "TEST-1").await;
-    let result = json!({"task_id": "TEST-1", "credit_code": code, "codes": ["1"], "inspection_date": app.state.desk.time.today().to_string()});
+    let today = app.state.desk.time.today().to_string();
+    let result = json!({"task_id": "TEST-1", "credit_code": code, "codes": ["1"], "inspection_date": today});
     let (status, recorded) = app.operator("/api/v1/results", result).await;
     assert_eq!(status, StatusCode::CREATED, "{recorded}");
     let seq = recorded["seq"].as_u64().unwrap();
@@ -174,7 +175,7 @@ async fn an_edited_results_notice_is_named() {
     assert_eq!(code_now, Some(0), "the notice as written verifies:\n{text_now}");
 
     let original = std::fs::read_to_string(&notice).unwrap();
-    assert!(original.contains(",1,未发现问题,2026-03-10,"), "{original}");
+    assert!(original.contains(&format!(",1,未发现问题,{today},")), "{original}");
     let edited = original.replace(",1,未发现问题,", ",A,发现问题待后续处理,");
     std::fs::write(&notice, edited).unwrap();
     both_name(&app, &[&bundles[0], "public/results.csv", "does not match"]).await;
