@@ -187,8 +187,10 @@ pub async fn draw_detail(
     ))
 }
 
+/// Read on the public reads' own connection, so it does not wait for a
+/// draw's writes.
 pub async fn ledger_head(State(state): State<AppState>) -> Result<Json<Head>, ApiError> {
-    Ok(Json(state.desk.ledger.head().await.map_err(ApiError::internal)?))
+    Ok(Json(state.reads.head().await?))
 }
 
 #[derive(Deserialize)]

@@ -219,6 +219,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
     // compared with its record and rebuilt where it differs.
     desk.sync_publications(true).await?;
     let jobs = Jobs::new(desk.ledger.pool().clone(), desk.time.clone(), config.job_wait);
+    let reader = Ledger::open_existing(&config.database_url).await?;
     let publications = Publications::open(&desk.publications_dir);
     let calendar = WorkCalendar::load_dir(&config.holidays_dir)?;
     Ok(AppState {
@@ -226,7 +227,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
         token: config.token.clone(),
         plans_dir: config.plans_dir.clone(),
         publications,
-        reads: Arc::new(pages::Reads::new()),
+        reads: Arc::new(pages::Reads::new(reader)),
         calendar: Arc::new(calendar),
         checkpoints: Arc::new(Checkpoints::new(signer)),
         broken: Default::default(),

@@ -15,28 +15,50 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::desk::{Announcement, SeedMethod};
+use crate::desk::{Announcement, DrawRecord, SeedMethod};
+use crate::ledger::{Head, Ledger};
 use crate::public::catalogue::{Catalogue, Shown};
 use crate::public::pages::{self, AnnouncementView, CheckpointLine, LedgerHead};
 use crate::public::publications::{Broken, Publications, PublishedDraw};
-use crate::public::search::{Found, Hit, SearchIndex, SEARCH_LIMIT};
+use crate::public::search::{Found, Hit, SEARCH_LIMIT};
 
 /// What the public reads keep in memory between requests, each part keyed
 /// by what it was made from, so that it is made again only when that changed.
-#[derive(Debug, Default)]
 pub struct Reads {
     /// The draws as read from their files ([`Catalogue`]).
     pub catalogue: Catalogue,
+    /// The ledger opened a second time, read-only, for the public reads: a
+    /// draw holds the service's own connection while it writes (for seconds
+    /// on a national pool), and SQLite lets a reader go on meanwhile.
+    ledger: Ledger,
     /// The home page's announcements, by the ledger head they were read at.
     announcements: std::sync::Mutex<Option<(LedgerKey, Arc<Vec<AnnouncementView>>)>>,
+    /// The bundles recorded, as the publications were last brought up to
+    /// date, and the head that was done at.
+    synced: std::sync::Mutex<Option<(u64, Arc<Vec<String>>)>>,
+    /// Held by the one request bringing the publications up to date.
+    syncing: tokio::sync::Mutex<()>,
 }
 
 /// A ledger head: the ledger only grows, so the same head means the same entries.
 type LedgerKey = (u64, String);
 
 impl Reads {
-    pub fn new() -> Self {
-        Self::default()
+    /// `ledger`: the service's ledger opened again to read
+    /// ([`Ledger::open_existing`]).
+    pub fn new(ledger: Ledger) -> Self {
+        Reads {
+            catalogue: Catalogue::new(),
+            ledger,
+            announcements: Default::default(),
+            synced: Default::default(),
+            syncing: Default::default(),
+        }
+    }
+
+    /// The ledger's head, read without waiting for a write under way.
+    pub async fn head(&self) -> Result<Head, ApiError> {
+        self.ledger.head().await.map_err(ApiError::internal)
     }
 }
 
@@ -69,10 +91,10 @@ fn missing(what: &str) -> Response {
 
 /// The ledger head and the latest signed checkpoint, for a page's footer.
 pub(super) async fn head(state: &AppState) -> Result<LedgerHead, ApiError> {
-    let head = state.desk.ledger.head().await.map_err(ApiError::internal)?;
+    let head = state.reads.head().await?;
     let signed = state
         .checkpoints
-        .latest(&state.desk.ledger)
+        .latest(&state.reads.ledger)
         .await
         .map_err(ApiError::internal)?;
     Ok(LedgerHead {
@@ -90,8 +112,28 @@ pub(super) async fn head(state: &AppState) -> Result<LedgerHead, ApiError> {
 /// never served as a draw.
 /// The cache is brought up to date first when the ledger head has moved
 /// (one head query), so what another host recorded is served here at once.
+/// While one request does that, which may wait for a draw's writes, the
+/// others are answered with the bundles recorded before.
 async fn recorded(state: &AppState) -> Result<Publications, ApiError> {
-    let drawn = state.desk.sync_publications(false).await?;
+    let reads = &state.reads;
+    let head = reads.head().await?.seq;
+    let known = reads.synced.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let drawn = match known {
+        Some((at, drawn)) if at == head => drawn,
+        known => {
+            let one = match (reads.syncing.try_lock(), known) {
+                (Ok(one), _) => one,
+                (Err(_), Some((_, drawn))) => return Ok(state.publications.only(drawn.iter().cloned())),
+                (Err(_), None) => reads.syncing.lock().await,
+            };
+            // Made at a head at or after `head`: newer than its key at worst,
+            // and then made again at the next request.
+            let drawn = state.desk.sync_publications(false).await?;
+            *reads.synced.lock().unwrap_or_else(|e| e.into_inner()) = Some((head, drawn.clone()));
+            drop(one);
+            drawn
+        }
+    };
     Ok(state.publications.only(drawn.iter().cloned()))
 }
 
@@ -199,33 +241,41 @@ async fn published(state: &AppState) -> Result<Vec<PublishedDraw>, ApiError> {
     Ok(draws)
 }
 
-/// The search index, made again only when the published files have changed,
-/// and then only for the draws whose files changed ([`Catalogue::search_index`]).
+/// Page `page` (from 1) of the hits of `q`, [`SEARCH_LIMIT`] to a page, and
+/// how many there are in all: a scan of every row, off the async workers, in
+/// the same trip as bringing the index up to date.
 ///
+/// The index is made again only when the published files have changed, and
+/// then only for the draws whose files changed ([`Catalogue::search_index`]).
 /// Keyed by what the files show, not by the ledger: a draw or a substitution
 /// is recorded in the ledger before its files are written, so an index built
 /// in between would otherwise be kept with the old teams. A draw whose files
 /// fail their check is rebuilt from the database once; if it still fails, it
 /// is left out of the index (and logged) and the others are searched.
-async fn index(state: &AppState) -> Result<Arc<SearchIndex>, ApiError> {
+async fn find(state: &AppState, q: &str, page: usize) -> Result<Found, ApiError> {
     let publications = recorded(state).await?;
-    let build = |publications: Publications| {
+    let skip = (page - 1).saturating_mul(SEARCH_LIMIT);
+    let search = |publications: Publications| {
         let reads = state.reads.clone();
+        let q = q.to_owned();
         async move {
-            blocking(move || reads.catalogue.search_index(&publications))
-                .await?
-                .map_err(ApiError::internal)
+            blocking(move || {
+                let (index, broken) = reads.catalogue.search_index(&publications)?;
+                Ok::<_, std::io::Error>((index.find(&q, skip, SEARCH_LIMIT), broken))
+            })
+            .await?
+            .map_err(ApiError::internal)
         }
     };
-    let (mut index, mut broken) = build(publications.clone()).await?;
+    let (mut found, mut broken) = search(publications.clone()).await?;
     if !broken.is_empty() {
         for b in &broken {
             state.desk.ensure_cached(&b.name).await?;
         }
-        (index, broken) = build(publications).await?;
+        (found, broken) = search(publications).await?;
     }
     report_broken(state, &broken);
-    Ok(index)
+    Ok(found)
 }
 
 fn method_text(method: &SeedMethod) -> String {
@@ -283,11 +333,18 @@ pub async fn home(State(state): State<AppState>) -> Result<Response, ApiError> {
     let announcements = match kept {
         Some(views) => views,
         None => {
-            let records = state.desk.draw_records().await?;
+            let records = state
+                .reads
+                .ledger
+                .all::<DrawRecord>()
+                .await
+                .map_err(ApiError::internal)?;
             let views: Vec<AnnouncementView> = state
-                .desk
-                .announcements()
-                .await?
+                .reads
+                .ledger
+                .all::<Announcement>()
+                .await
+                .map_err(ApiError::internal)?
                 .iter()
                 .rev()
                 .map(|(a, entry)| {
@@ -506,15 +563,6 @@ pub struct SearchQuery {
     q: String,
     #[serde(default)]
     page: Option<String>,
-}
-
-/// Page `page` (from 1) of the hits of `q`, [`SEARCH_LIMIT`] to a page, and
-/// how many there are: a scan of every row, off the async workers.
-async fn find(state: &AppState, q: &str, page: usize) -> Result<Found, ApiError> {
-    let index = index(state).await?;
-    let q = q.to_owned();
-    let skip = (page - 1).saturating_mul(SEARCH_LIMIT);
-    blocking(move || index.find(&q, skip, SEARCH_LIMIT)).await
 }
 
 /// "Was this business drawn?", a page of hits at a time (`?page=N`). A
