@@ -369,6 +369,18 @@ impl Ledger {
                 result?;
             }
         }
+        // Write-ahead logging, kept in the file: a reader then never waits for
+        // a writer, and a draw's transaction (seconds of store chunks on a
+        // national pool) no longer holds up the public reads, which read on a
+        // connection of their own (`Ledger::open_existing`). Switched after
+        // the migrations, which first starts racing on a new file run more
+        // safely with readers waiting for writers; a switch refused because
+        // another process holds the file is made at the next start.
+        if sqlite {
+            if let Err(e) = sqlx::query("PRAGMA journal_mode=WAL").execute(&ledger.pool).await {
+                tracing::warn!(error = %e, "the ledger stays in rollback-journal mode until the next start");
+            }
+        }
         Ok(ledger)
     }
 

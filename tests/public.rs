@@ -560,3 +560,117 @@ fn timing_draw_page() {
         println!("search {query:?}: {n} hits in {:?}", median(times));
     }
 }
+
+/// The catalogue the service reads through reads a draw once while its
+/// files stay as they were; a substitution or a results notice on one draw
+/// makes it read that draw again, not the others, and the search index is
+/// made again from the draws' own indexes, the unchanged ones shared.
+#[test]
+fn a_draw_is_read_once_until_its_own_files_change() {
+    use shuangsui::public::catalogue::SETTLE;
+    use shuangsui::public::Catalogue;
+    use std::sync::Arc;
+
+    let root = tempfile::tempdir().unwrap();
+    let data = common::small_pool(root.path(), 7);
+    let pools = common::load_pools(&data);
+    let plan = root.path().join("plan.toml");
+    std::fs::write(&plan, common::plan_toml(&pools, 3, "[selection]\ncount = 60\n")).unwrap();
+    let bundles = root.path().join("bundles");
+    let changed = draw(&data, &plan, "ceremony:2026 0112 0930 4471 8265 3390", &bundles);
+    let second = root.path().join("plan2.toml");
+    std::fs::write(
+        &second,
+        std::fs::read_to_string(&plan).unwrap().replace("TEST-1", "TEST-2"),
+    )
+    .unwrap();
+    let kept = draw(&data, &second, "random", &bundles);
+    let (changed_name, kept_name) = [&changed, &kept]
+        .map(|b| b.file_name().unwrap().to_str().unwrap().to_owned())
+        .into();
+    let settle = || std::thread::sleep(SETTLE + Duration::from_millis(30));
+    settle();
+
+    let publications = Publications::open(&bundles);
+    let catalogue = Catalogue::new();
+    let get = |name: &str| catalogue.get(&publications, name).unwrap().unwrap();
+    let first = get(&changed_name);
+    assert!(Arc::ptr_eq(&first, &get(&changed_name)), "read once");
+    assert!(Arc::ptr_eq(
+        &first,
+        &catalogue.cached(&publications, &changed_name).unwrap().unwrap()
+    ));
+    assert!(catalogue.get(&publications, "../bundles").unwrap().is_none());
+    let (index, broken) = catalogue.search_index(&publications).unwrap();
+    assert!(broken.is_empty());
+    assert!(Arc::ptr_eq(&index, &catalogue.search_index(&publications).unwrap().0));
+    let of = |index: &shuangsui::public::SearchIndex, name: &str| {
+        index.draws().iter().find(|d| d.name() == name).unwrap().clone()
+    };
+    assert!(
+        Arc::ptr_eq(&of(&index, &changed_name), &first.index),
+        "the draw's own index"
+    );
+    let kept_index = of(&index, &kept_name);
+
+    // A substitution on one draw: read again, with the substitute; the other
+    // draw's index is shared by the new search index.
+    let victim = first.list.rows[first.list.len() / 2].drawn.clone();
+    let request = Request {
+        credit_code: CreditCode::parse(&victim.credit_code).unwrap(),
+        out: CertNo::parse(&victim.team[0]).unwrap(),
+        reason: Reason::Leave,
+        note: "病假".into(),
+        relation: String::new(),
+    };
+    let entry = substitute_in_bundle(
+        &changed,
+        &data,
+        &request,
+        "2026-03-01T10:00:00+08:00",
+        LoadOptions::default(),
+    )
+    .unwrap();
+    let substituted = get(&changed_name);
+    assert!(!Arc::ptr_eq(&first, &substituted));
+    let row = substituted
+        .list
+        .rows
+        .iter()
+        .find(|r| r.drawn.credit_code == victim.credit_code)
+        .unwrap();
+    assert_eq!(row.leader(), entry.incoming.as_str());
+    let (grown, _) = catalogue.search_index(&publications).unwrap();
+    assert!(!Arc::ptr_eq(&grown, &index));
+    assert!(
+        Arc::ptr_eq(&of(&grown, &kept_name), &kept_index),
+        "the other draw is not read again"
+    );
+    let hit = grown
+        .search(&victim.credit_code, 10)
+        .into_iter()
+        .find(|h| h.draw_name == changed_name)
+        .unwrap();
+    assert_eq!(hit.leader, entry.incoming.as_str(), "the search has the substitute");
+
+    // A results notice: that draw alone again.
+    settle();
+    let before = get(&changed_name);
+    assert!(Arc::ptr_eq(&before, &get(&changed_name)));
+    std::fs::write(changed.join("public/results.csv"), "notice").unwrap();
+    assert!(!Arc::ptr_eq(&before, &get(&changed_name)));
+    let (noticed, _) = catalogue.search_index(&publications).unwrap();
+    assert!(Arc::ptr_eq(&of(&noticed, &kept_name), &kept_index));
+
+    // A hand edit is read, and refused, at once.
+    settle();
+    let path = kept.join("public/assignments.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("\r\n1,", "\r\n1,X", 1)).unwrap();
+    let error = catalogue.get(&publications, &kept_name).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+    let (without, broken) = catalogue.search_index(&publications).unwrap();
+    assert_eq!(broken.len(), 1);
+    assert_eq!(broken[0].name, kept_name);
+    assert!(without.draws().iter().all(|d| d.name() != kept_name));
+}

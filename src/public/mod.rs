@@ -9,24 +9,28 @@
 //! - [`current`]: a draw's rows with the teams as they stand after any
 //!   substitutions: the one list every view below reads its teams from;
 //! - [`search`]: "was this business drawn?" over every published draw;
+//! - [`catalogue`]: the draws as read, kept in memory while their files are
+//!   unchanged, so a request does not read a whole list again;
 //! - [`pages`]: the HTML pages;
 //! - [`exports`]: the Excel list and the zip of the public bundle;
 //! - [`assets`]: the verifiers, specification and golden vectors served as static files.
 
 pub mod assets;
+pub mod catalogue;
 pub mod current;
 pub mod exports;
 pub mod pages;
 pub mod publications;
 pub mod search;
 
+pub use catalogue::{Catalogue, Shown, Stamp};
 pub use current::{Change, CurrentList, CurrentRow};
 pub use exports::{assignments_xlsx, bundle_zip, current_csv, ExportError};
 pub use pages::{
-    draw_page, escape, index_page, not_found_page, search_page, verify_page, AnnouncementView, LedgerHead,
+    draw_page, escape, index_page, not_found_page, search_page, verify_page, AnnouncementView, ItemCounts, LedgerHead,
 };
 pub use publications::{Broken, Fingerprint, PublicRow, Publications, PublishedDraw};
-pub use search::{Hit, SearchIndex, SEARCH_LIMIT};
+pub use search::{DrawIndex, Found, Hit, SearchIndex, SEARCH_LIMIT};
 
 /// Hand-made published draws for the unit tests.
 #[cfg(test)]

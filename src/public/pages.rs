@@ -20,7 +20,7 @@ use std::fmt::{self, Display, Write};
 
 use super::current::CurrentList;
 use super::publications::PublishedDraw;
-use super::search::{Hit, SEARCH_LIMIT};
+use super::search::{Found, Hit, SEARCH_LIMIT};
 use crate::seed::{BeaconRecord, SeedSource};
 
 /// The newest entry of the public ledger, the hash chain of everything
@@ -158,6 +158,12 @@ ul.downloads{padding-left:1.2rem}\
 .verdict{font-weight:bold;overflow-wrap:anywhere}\
 .verdict.pass{color:#1a6b2f}\
 .verdict.fail{color:#b00020}\
+nav.pages{display:flex;flex-wrap:wrap;align-items:center;gap:.4rem;margin:.8rem 0}\
+nav.pages a,nav.pages strong{display:inline-block;min-width:2.75rem;min-height:2.75rem;padding:.55rem .8rem;\
+text-align:center;border:1px solid #bbb;border-radius:6px;background:#fff;text-decoration:none;font-size:1rem}\
+nav.pages strong{background:#9b1c1c;border-color:#9b1c1c;color:#fff}\
+nav.pages .gap{padding:0 .2rem;color:#666}\
+p.range{margin:.4rem 0;color:#444}\
 ";
 
 /// Opens a page: head, style, site header with navigation, `<main>`, `<h1>`.
@@ -447,48 +453,173 @@ pub fn index_page(draws: &[PublishedDraw], announcements: &[AnnouncementView], l
 /// 任务公告 of one draw: the facts and hashes, the list of drawn businesses
 /// with their current teams, the downloads and how to re-check it.
 pub fn draw_page(draw: &PublishedDraw, list: &CurrentList, ledger_head: &LedgerHead) -> String {
-    render_draw(draw, list, 0..list.len(), None, ledger_head)
+    render_draw(draw, list, &ItemCounts::of(list), 0..list.len(), None, ledger_head)
 }
 
-/// Rows per page of a draw's list: a phone lays out a few hundred rows
-/// quickly; a whole county's list at once takes the browser far longer.
-pub const ROWS_PER_PAGE: usize = 300;
+/// Rows per page of a draw's list: a phone lays out a couple of hundred rows
+/// at once; a whole county's list takes the browser (and the server) far
+/// longer, and nobody reads it on one screen.
+pub const ROWS_PER_PAGE: usize = 200;
+
+/// The number of pages of a list of `total` rows: at least one, which is
+/// empty for an empty list.
+pub fn page_count(total: usize) -> usize {
+    total.div_ceil(ROWS_PER_PAGE).max(1)
+}
+
+/// A page asked for beyond the last page of a list (or page 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoSuchPage {
+    pub page: usize,
+    pub pages: usize,
+}
+
+/// The number of businesses drawn for each item, with the item's name, over
+/// a whole list: what the draw page shows on every page. Counted once per
+/// list, not per page shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemCounts(BTreeMap<String, (String, usize)>);
+
+impl ItemCounts {
+    pub fn of(list: &CurrentList) -> Self {
+        let mut counts: BTreeMap<String, (String, usize)> = BTreeMap::new();
+        for row in list.rows.iter().map(|r| &r.drawn) {
+            for (k, code) in row.items.iter().enumerate() {
+                if !counts.contains_key(code) {
+                    counts.insert(code.clone(), (String::new(), 0));
+                }
+                let entry = counts.get_mut(code).expect("just inserted");
+                if let Some(name) = row.item_names.get(k) {
+                    if entry.0 != *name {
+                        entry.0.clone_from(name);
+                    }
+                }
+                entry.1 += 1;
+            }
+        }
+        ItemCounts(counts)
+    }
+
+    /// The item's name and how many businesses were drawn for it.
+    pub fn get(&self, code: &str) -> (&str, usize) {
+        self.0.get(code).map_or(("", 0), |(name, n)| (name.as_str(), *n))
+    }
+}
 
 /// [`draw_page`] showing page `page` (from 1) of the list, with links to the
 /// other pages; the full list is in the CSV and Excel downloads. Everything
-/// but the table (the counts per item among them) is of the whole draw.
+/// but the table (the counts per item among them) is of the whole draw. A
+/// page out of range is shown as the nearest one.
 pub fn draw_page_paged(draw: &PublishedDraw, list: &CurrentList, page: usize, ledger_head: &LedgerHead) -> String {
-    let total = list.len();
-    let pages = total.div_ceil(ROWS_PER_PAGE).max(1);
-    let page = page.clamp(1, pages);
-    let shown = ((page - 1) * ROWS_PER_PAGE).min(total)..(page * ROWS_PER_PAGE).min(total);
-    render_draw(draw, list, shown, Some((page, pages)), ledger_head)
+    let page = page.clamp(1, page_count(list.len()));
+    draw_page_at(draw, list, &ItemCounts::of(list), page, ledger_head).expect("a page in range")
 }
 
-fn page_links(out: &mut String, name_url: &str, page: usize, pages: usize) {
+/// [`draw_page`] showing page `page` (from 1) of the list, `items` being
+/// [`ItemCounts::of`] the list; an error for a page the list does not have.
+pub fn draw_page_at(
+    draw: &PublishedDraw,
+    list: &CurrentList,
+    items: &ItemCounts,
+    page: usize,
+    ledger_head: &LedgerHead,
+) -> Result<String, NoSuchPage> {
+    let total = list.len();
+    let pages = page_count(total);
+    if page == 0 || page > pages {
+        return Err(NoSuchPage { page, pages });
+    }
+    let shown = ((page - 1) * ROWS_PER_PAGE).min(total)..(page * ROWS_PER_PAGE).min(total);
+    Ok(render_draw(draw, list, items, shown, Some((page, pages)), ledger_head))
+}
+
+/// The page for a page number a draw's list does not have: how many pages
+/// there are, with links to the first and the last. `asked` is the page as
+/// asked for, shown escaped.
+pub fn no_such_page(name: &str, asked: &str, pages: usize) -> String {
+    let mut out = String::with_capacity(6 * 1024);
+    open_page(&mut out, "没有这一页", "No such page");
+    let href = draw_href(name);
+    w!(
+        out,
+        "<p>抽查任务 <code>{name}</code> 的名单没有第 <code>{asked}</code> 页：名单共 {pages} 页，页码为 1 到 {pages} 的整数。\
+         <span class=\"en\">The list of draw {name} has no page {asked}: it has {pages} pages, numbered 1 to {pages}.</span></p>\n\
+         <nav class=\"pages\"><a href=\"{href}\">第 1 页 <span class=\"en\">first page</span></a>\
+         <a href=\"{href}?page={pages}\">第 {pages} 页 <span class=\"en\">last page</span></a></nav>\n",
+        name = Esc(name),
+        asked = Esc(asked),
+        href = Esc(&href),
+    );
+    close_page(&mut out, None);
+    out
+}
+
+/// "显示第 x–y 条，共 N 条": which rows of how many a page shows.
+fn range_line(out: &mut String, shown: &std::ops::Range<usize>, total: usize) {
+    w!(
+        out,
+        "<p class=\"range\">显示第 {from}–{to} 条，共 {total} 条 \
+         <span class=\"en\">showing {from}–{to} of {total}</span></p>\n",
+        from = shown.start + 1,
+        to = shown.end,
+    );
+}
+
+/// Links to the pages around `page` and to the first and last, large
+/// enough to tap: `href(k)` is the address of page `k`.
+fn page_links(out: &mut String, page: usize, pages: usize, href: impl Fn(usize) -> String) {
     if pages <= 1 {
         return;
     }
-    out.push_str("<p class=\"pages\">");
-    for k in 1..=pages {
-        if k == page {
-            w!(out, "<strong>{k}</strong> ");
-        } else {
-            w!(out, "<a href=\"/draws/{name_url}?page={k}\">{k}</a> ");
-        }
+    out.push_str("<nav class=\"pages\" aria-label=\"分页 pages\">");
+    let link = |out: &mut String, k: usize, text: &dyn Display| {
+        w!(out, "<a href=\"{}\">{text}</a>", Esc(&href(k)));
+    };
+    if page > 1 {
+        link(out, page - 1, &"‹ 上一页 <span class=\"en\">previous</span>");
     }
-    w!(out, "<span class=\"en\">page {page} of {pages}</span></p>\n");
+    let mut shown = 0;
+    for k in [
+        1,
+        page.saturating_sub(2),
+        page.saturating_sub(1),
+        page,
+        page + 1,
+        page + 2,
+        pages,
+    ] {
+        if k <= shown || k == 0 || k > pages {
+            continue;
+        }
+        if k > shown + 1 {
+            out.push_str("<span class=\"gap\">…</span>");
+        }
+        if k == page {
+            w!(out, "<strong aria-current=\"page\">{k}</strong>");
+        } else {
+            link(out, k, &k);
+        }
+        shown = k;
+    }
+    if page < pages {
+        link(out, page + 1, &"下一页 › <span class=\"en\">next</span>");
+    }
+    w!(
+        out,
+        "<span class=\"gap\">共 {pages} 页 <span class=\"en\">{pages} pages</span></span></nav>\n"
+    );
 }
 
 /// The page of `list`, its table holding the rows in `shown`.
 fn render_draw(
     draw: &PublishedDraw,
     list: &CurrentList,
+    items: &ItemCounts,
     shown: std::ops::Range<usize>,
     nav: Option<(usize, usize)>,
     ledger_head: &LedgerHead,
 ) -> String {
-    let rows = &list.rows[shown];
+    let rows = &list.rows[shown.clone()];
     let total = list.len();
     // About 300 bytes per row; sized up front so a 10,000-row list is written
     // without reallocating.
@@ -674,19 +805,9 @@ fn render_draw(
 
     // Items with the number of businesses drawn for each, in plan order: over
     // the whole draw, not the page of the table shown.
-    let mut per_item: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
-    for row in list.rows.iter().map(|r| &r.drawn) {
-        for (k, code) in row.items.iter().enumerate() {
-            let entry = per_item.entry(code).or_insert(("", 0));
-            if let Some(name) = row.item_names.get(k) {
-                entry.0 = name;
-            }
-            entry.1 += 1;
-        }
-    }
     out.push_str("<h2>抽查事项 <span class=\"en\">Items</span></h2>\n<ul>");
     for code in plan.items() {
-        let (name, count) = per_item.get(code.as_str()).copied().unwrap_or(("", 0));
+        let (name, count) = items.get(code.as_str());
         w!(
             out,
             "<li><code>{code}</code> {name} — {count} 户 <span class=\"en\">businesses</span></li>",
@@ -704,8 +825,17 @@ fn render_draw(
         out,
         "<h2>抽中名单 <span class=\"en\">Businesses drawn</span>（{n}）</h2>\n\
          <p class=\"muted\">检查人员以执法证号表示，组长列在首位。<span class=\"en\">Officers are shown by \
-         enforcement certificate number, the leader first.</span></p>\n\
-         <div class=\"scroll\"><table>\n<thead><tr>\
+         enforcement certificate number, the leader first.</span></p>\n",
+        n = total,
+    );
+    if let Some((page, pages)) = nav.filter(|&(_, pages)| pages > 1) {
+        // Before the table too, so a phone need not scroll past 200 rows to
+        // learn there are more.
+        range_line(&mut out, &shown, total);
+        page_links(&mut out, page, pages, |k| format!("/draws/{name_url}?page={k}"));
+    }
+    out.push_str(
+        "<div class=\"scroll\"><table>\n<thead><tr>\
          <th>序号 <span class=\"en\">No.</span></th>\
          <th>统一社会信用代码 <span class=\"en\">Credit code</span></th>\
          <th>名称 <span class=\"en\">Name</span></th>\
@@ -713,7 +843,6 @@ fn render_draw(
          <th>组长 <span class=\"en\">Leader</span></th>\
          <th>检查人员 <span class=\"en\">Team</span></th>\
          </tr></thead>\n<tbody>\n",
-        n = total,
     );
     for current in rows {
         let row = &current.drawn;
@@ -769,8 +898,9 @@ fn render_draw(
         out.push_str("</td></tr>\n");
     }
     out.push_str("</tbody></table></div>\n");
-    if let Some((page, pages)) = nav {
-        page_links(&mut out, &name_url, page, pages);
+    if let Some((page, pages)) = nav.filter(|&(_, pages)| pages > 1) {
+        range_line(&mut out, &shown, total);
+        page_links(&mut out, page, pages, |k| format!("/draws/{name_url}?page={k}"));
     }
 
     w!(
@@ -862,17 +992,34 @@ fn substitutions_section(out: &mut String, log: &crate::substitution::Log) {
 
 /// "Was this business drawn?": the search box, prefilled, and the hits.
 pub fn search_page(query: &str, hits: &[Hit], ledger_head: &LedgerHead) -> String {
+    let found = Found {
+        hits: hits.to_vec(),
+        total: hits.len(),
+        first: 0,
+    };
+    search_page_found(query, &found, SEARCH_LIMIT, ledger_head)
+}
+
+/// The search page for one page of hits, `found` holding at most
+/// `per_page` of them: how many there are in all, which are shown, and
+/// links to the other pages (`/search?q=…&page=k`).
+pub fn search_page_found(query: &str, found: &Found, per_page: usize, ledger_head: &LedgerHead) -> String {
+    let hits = &found.hits;
     let mut out = String::with_capacity(6 * 1024 + 900 * hits.len());
     open_page(&mut out, "查询是否被抽中", "Was this business drawn?");
     search_form(&mut out, query);
+    let href = |k: usize| format!("/search?q={}&page={k}", Url(query));
     let query = query.trim();
+    let per_page = per_page.max(1);
+    let pages = found.total.div_ceil(per_page).max(1);
+    let page = found.first / per_page + 1;
     if query.is_empty() {
         out.push_str(
             "<p>请输入完整或部分统一社会信用代码，或企业名称中的几个字。\
              <span class=\"en\">Enter all or part of a 统一社会信用代码 (unified social credit code), or part of the \
              business name.</span></p>\n",
         );
-    } else if hits.is_empty() {
+    } else if found.total == 0 {
         w!(
             out,
             "<p class=\"card\"><strong>未找到</strong>：已公示的抽取结果中没有与「{q}」相符的企业。\
@@ -881,20 +1028,45 @@ pub fn search_page(query: &str, hits: &[Hit], ledger_head: &LedgerHead) -> Strin
              <span class=\"en\">Only the draws published here are searched; check the code or name you typed.</span></p>\n",
             q = Esc(query),
         );
+    } else if hits.is_empty() {
+        w!(
+            out,
+            "<p class=\"card\">没有第 {page} 页：找到 {total} 条，共 {pages} 页。\
+             <span class=\"en\">There is no page {page}: {total} found, {pages} pages.</span></p>\n",
+            total = found.total,
+        );
+        w!(
+            out,
+            "<nav class=\"pages\"><a href=\"{first}\">第 1 页 <span class=\"en\">first page</span></a>\
+             <a href=\"{last}\">第 {pages} 页 <span class=\"en\">last page</span></a></nav>\n",
+            first = Esc(&href(1)),
+            last = Esc(&href(pages)),
+        );
     } else {
         w!(
             out,
             "<p>找到 {n} 条 <span class=\"en\">{n} found</span>",
-            n = hits.len()
+            n = found.total
         );
-        if hits.len() >= SEARCH_LIMIT {
-            w!(
-                out,
-                "（只显示前 {SEARCH_LIMIT} 条，请输入更完整的代码或名称 \
-                 <span class=\"en\">only the first {SEARCH_LIMIT} are shown; type more of the code or name</span>）"
-            );
+        let (from, to) = (found.first + 1, found.first + hits.len());
+        if found.total > hits.len() {
+            if found.first == 0 {
+                w!(
+                    out,
+                    "（显示前 {to} 条，共 {total} 条；输入更完整的代码或名称可缩小范围 \
+                     <span class=\"en\">the first {to} of {total} are shown; type more of the code or name to narrow it</span>）",
+                    total = found.total,
+                );
+            } else {
+                w!(
+                    out,
+                    "（显示第 {from}–{to} 条，共 {total} 条 <span class=\"en\">showing {from}–{to} of {total}</span>）",
+                    total = found.total,
+                );
+            }
         }
         out.push_str("</p>\n");
+        page_links(&mut out, page, pages, href);
         for hit in hits {
             w!(
                 out,
@@ -961,6 +1133,7 @@ pub fn search_page(query: &str, hits: &[Hit], ledger_head: &LedgerHead) -> Strin
             }
             out.push_str("</dl></section>\n");
         }
+        page_links(&mut out, page, pages, href);
     }
     close_page(&mut out, Some(ledger_head));
     out
@@ -1329,8 +1502,8 @@ mod tests {
             .map(|c| crate::ids::ItemCode::parse(c).unwrap())
             .collect();
         draw.manifest.plan.content = crate::plan::Plan::new(plan).unwrap();
-        // 250 rows of A, then 100 of B (rows 251–350: 50 on page 1, 50 on
-        // page 2), then 10 of C, all on page 2.
+        // 250 rows of A (200 on page 1, 50 on page 2), then 100 of B and 10
+        // of C, all on page 2: page 1 counts what its table does not show.
         let mut rows = rows_of_item(1, 250, "ITEM-A", "甲事项");
         rows.extend(rows_of_item(251, 350, "ITEM-B", "乙事项"));
         rows.extend(rows_of_item(351, 360, "ITEM-C", "丙事项"));
@@ -1351,9 +1524,135 @@ mod tests {
         }
         let first = draw_page_paged(&draw, &rows, 1, &head());
         assert_eq!(first.matches("<tr><td class=\"n\">").count(), ROWS_PER_PAGE);
+        assert!(!first.contains("乙事项</td>"), "no row of B on page 1");
         let second = draw_page_paged(&draw, &rows, 2, &head());
-        assert_eq!(second.matches("<tr><td class=\"n\">").count(), 60);
-        assert!(second.contains("<tr><td class=\"n\">301</td>"));
+        assert_eq!(second.matches("<tr><td class=\"n\">").count(), 160);
+        assert!(second.contains("<tr><td class=\"n\">201</td>"));
+        assert!(second.contains("<tr><td class=\"n\">360</td>"));
+    }
+
+    /// The rows numbers shown in a page's table, in order.
+    fn numbers(html: &str) -> Vec<u32> {
+        html.split("<tr><td class=\"n\">")
+            .skip(1)
+            .map(|rest| rest[..rest.find('<').unwrap()].parse().unwrap())
+            .collect()
+    }
+
+    /// The page numbers a page links to, in order.
+    fn linked(html: &str, name: &str) -> Vec<usize> {
+        let prefix = format!("href=\"/draws/{name}?page=");
+        html.split(&prefix)
+            .skip(1)
+            .map(|rest| rest[..rest.find('"').unwrap()].parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_long_list_is_paged_and_says_which_rows_it_shows() {
+        let draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
+        let rows = list(rows_of_item(1, 450, "PLAN-ITEM", "事项"));
+        let items = ItemCounts::of(&rows);
+        let at = |page| draw_page_at(&draw, &rows, &items, page, &head());
+        let first = at(1).unwrap();
+        assert_eq!(numbers(&first), (1..=200).collect::<Vec<_>>());
+        assert_eq!(
+            first.matches("显示第 1–200 条，共 450 条").count(),
+            2,
+            "above and below the table"
+        );
+        assert!(first.contains("<strong aria-current=\"page\">1</strong>"));
+        assert!(!first.contains("上一页"), "no page before the first");
+        // Pages 2 and 3 (the last), then the next, above and below.
+        assert_eq!(linked(&first, "D_000000000001"), [2, 3, 2, 2, 3, 2]);
+        let last = at(3).unwrap();
+        assert_eq!(numbers(&last), (401..=450).collect::<Vec<_>>());
+        assert!(last.contains("显示第 401–450 条，共 450 条"));
+        assert!(!last.contains("下一页"), "no page after the last");
+        assert_eq!(linked(&last, "D_000000000001"), [2, 1, 2, 2, 1, 2]);
+        // Everything but the table is of the whole draw on every page.
+        assert!(last.contains("<code>PLAN-ITEM</code> 事项 — 450 户"));
+        assert!(last.contains("（450）"));
+        for beyond in [0, 4, usize::MAX] {
+            assert_eq!(at(beyond), Err(NoSuchPage { page: beyond, pages: 3 }), "{beyond}");
+        }
+        // A list of one page has no links and no range line.
+        let short = list(rows_of_item(1, 200, "PLAN-ITEM", "事项"));
+        let one = draw_page_at(&draw, &short, &ItemCounts::of(&short), 1, &head()).unwrap();
+        assert_eq!(numbers(&one).len(), 200);
+        assert!(!one.contains("nav class=\"pages\"") && !one.contains("显示第"));
+        // An empty list has its one (empty) page.
+        assert!(draw_page_at(&draw, &empty(), &ItemCounts::default(), 1, &head()).is_ok());
+        assert_eq!(page_count(0), 1);
+    }
+
+    #[test]
+    fn page_links_leap_to_the_ends_and_show_the_pages_around() {
+        let draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
+        let rows = list(rows_of_item(1, 20 * 200, "PLAN-ITEM", "事项"));
+        let items = ItemCounts::of(&rows);
+        let middle = draw_page_at(&draw, &rows, &items, 10, &head()).unwrap();
+        let nav = &middle[middle.find("<nav class=\"pages\"").unwrap()..];
+        let nav = &nav[..nav.find("</nav>").unwrap()];
+        // Previous, then 1 … 8 9 [10] 11 12 … 20, then next.
+        assert_eq!(linked(nav, "D_000000000001"), [9, 1, 8, 9, 11, 12, 20, 11]);
+        assert_eq!(nav.matches("<span class=\"gap\">…</span>").count(), 2);
+        assert!(nav.contains("<strong aria-current=\"page\">10</strong>"));
+        assert!(middle.contains("显示第 1801–2000 条，共 4000 条"));
+        assert!(
+            STYLE.contains("nav.pages a,nav.pages strong{display:inline-block;min-width:2.75rem;min-height:2.75rem")
+        );
+    }
+
+    #[test]
+    fn a_page_not_there_says_how_many_there_are() {
+        let page = no_such_page("D_000000000001", "<9>", 3);
+        assert!(page.contains("没有第 <code>&lt;9&gt;</code> 页"));
+        assert!(page.contains("共 3 页"));
+        assert!(page.contains("href=\"/draws/D_000000000001\""));
+        assert!(page.contains("href=\"/draws/D_000000000001?page=3\""));
+        self_contained(&page);
+    }
+
+    fn hits(n: usize) -> Vec<Hit> {
+        (0..n)
+            .map(|k| Hit {
+                draw_name: "D_000000000001".into(),
+                plan_id: "P".into(),
+                plan_name: "计划".into(),
+                inspection_date: "2026-03-02".into(),
+                credit_code: format!("C{k}"),
+                name: format!("企业{k}"),
+                items: vec![],
+                item_names: vec![],
+                leader: "C1".into(),
+                team: vec!["C1".into()],
+                drawn_team: vec!["C1".into()],
+                substitutions: vec![],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_capped_search_says_how_many_and_pages_them() {
+        let found = |first: usize, shown: usize| Found {
+            hits: hits(shown),
+            total: 450,
+            first,
+        };
+        let first = search_page_found("红 果", &found(0, 200), SEARCH_LIMIT, &head());
+        assert!(first.contains("找到 450 条"));
+        assert!(first.contains("显示前 200 条，共 450 条"));
+        assert!(first.contains("href=\"/search?q=%E7%BA%A2%20%E6%9E%9C&amp;page=2\""));
+        assert!(first.contains("href=\"/search?q=%E7%BA%A2%20%E6%9E%9C&amp;page=3\""));
+        let second = search_page_found("红果", &found(200, 200), SEARCH_LIMIT, &head());
+        assert!(second.contains("显示第 201–400 条，共 450 条"));
+        assert!(second.contains("<strong aria-current=\"page\">2</strong>"));
+        let beyond = search_page_found("红果", &found(600, 0), SEARCH_LIMIT, &head());
+        assert!(beyond.contains("没有第 4 页"), "{beyond}");
+        assert!(!beyond.contains("未找到"), "there are hits, on other pages");
+        let all = search_page("红果", &hits(3), &head());
+        assert!(all.contains("找到 3 条") && !all.contains("显示") && !all.contains("nav class"));
     }
 
     #[test]

@@ -86,7 +86,7 @@ impl Publications {
     }
 
     /// The folder names to read: the recorded ones, or every folder.
-    fn names(&self) -> io::Result<Vec<String>> {
+    pub(crate) fn names(&self) -> io::Result<Vec<String>> {
         if let Some(only) = &self.only {
             return Ok(only.iter().filter(|n| valid_name(n)).cloned().collect());
         }
@@ -120,10 +120,20 @@ impl Publications {
     /// listed. Without a record every folder is only a candidate, and one
     /// that is not a public bundle is skipped as before.
     pub fn list_checked(&self) -> io::Result<(Vec<PublishedDraw>, Vec<Broken>)> {
+        self.list_checked_with(|name| self.read_named(name.to_owned()))
+    }
+
+    /// [`list_checked`](Self::list_checked) with each folder read by `read`,
+    /// which reads as [`get`](Self::get) does (or hands back what it read
+    /// before).
+    pub(crate) fn list_checked_with(
+        &self,
+        mut read: impl FnMut(&str) -> io::Result<Option<PublishedDraw>>,
+    ) -> io::Result<(Vec<PublishedDraw>, Vec<Broken>)> {
         let mut draws = Vec::new();
         let mut broken = Vec::new();
         for name in self.names()? {
-            match self.read_named(name.clone()) {
+            match read(&name) {
                 Ok(Some(draw)) => draws.push(draw),
                 Ok(None) => {}
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => broken.push(Broken {
@@ -133,16 +143,7 @@ impl Publications {
                 Err(e) => return Err(e),
             }
         }
-        // RFC 3339 texts from different offsets do not sort as text; compare
-        // instants, and fall back to the text for an unparsable one.
-        draws.sort_by_cached_key(|d| {
-            let at = chrono::DateTime::parse_from_rfc3339(&d.manifest.created_at).ok();
-            (
-                std::cmp::Reverse(at),
-                std::cmp::Reverse(d.manifest.created_at.clone()),
-                d.name.clone(),
-            )
-        });
+        draws.sort_by_cached_key(newest_first);
         Ok((draws, broken))
     }
 
@@ -166,6 +167,12 @@ impl Publications {
             Err(e) if e.kind() == io::ErrorKind::InvalidData && !recorded => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether `name` is a folder this view reads: a plain name, and
+    /// recorded when seen through the ledger.
+    pub(crate) fn holds(&self, name: &str) -> bool {
+        valid_name(name) && self.only.as_ref().is_none_or(|only| only.contains(name))
     }
 
     /// Whether the ledger records a bundle of this name (seen through
@@ -218,6 +225,24 @@ impl Publications {
         stamps.sort();
         Ok(Fingerprint(stamps))
     }
+}
+
+/// The order draws are listed in, newest `created_at` first, then by name.
+/// RFC 3339 texts from different offsets do not sort as text: instants are
+/// compared, and the text for an unparsable one.
+pub(crate) fn newest_first(
+    draw: &PublishedDraw,
+) -> (
+    std::cmp::Reverse<Option<chrono::DateTime<chrono::FixedOffset>>>,
+    std::cmp::Reverse<String>,
+    String,
+) {
+    let at = chrono::DateTime::parse_from_rfc3339(&draw.manifest.created_at).ok();
+    (
+        std::cmp::Reverse(at),
+        std::cmp::Reverse(draw.manifest.created_at.clone()),
+        draw.name.clone(),
+    )
 }
 
 /// A bundle name is one plain path segment: no separator (`/`, `\`), and no

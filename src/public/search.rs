@@ -1,20 +1,25 @@
 //! "Was this business drawn?": a search over every published draw by
 //! 统一社会信用代码 (whole or part, any case) or by part of the business name.
 //!
-//! Built once from the published draws, with the teams as they stand after
-//! any substitutions ([`CurrentList`]); a search is a substring scan over a
-//! precomputed lowercase table: of the codes for a query of Latin letters and
-//! digits (plus the few names holding such characters), of the names
-//! otherwise. For 100 draws × 2,000 rows that is a few megabytes, scanned in
-//! well under a millisecond.
+//! The index is made of one [`DrawIndex`] per draw, each built from that
+//! draw's list with the teams as they stand after any substitutions
+//! ([`CurrentList`]), so a new draw adds its own rows and a substitution or a
+//! results notice rebuilds only its draw; the others are shared as they were.
+//! A search is a substring scan over precomputed lowercase tables: of the
+//! codes for a query of Latin letters and digits (plus the few names holding
+//! such characters), of the names otherwise. It counts every match, so a
+//! page can say how many there are, and hands out one page of them.
 
 use std::io;
+use std::sync::Arc;
+
+use memchr::memmem::Finder;
 
 use super::current::{CurrentList, CurrentRow};
 use super::publications::{Broken, PublishedDraw};
 
-/// The limit the service should pass to [`SearchIndex::search`]; the search
-/// page says "only the first N are shown" when it gets this many hits.
+/// Hits per page of a search: the search page shows this many at a time and
+/// says how many there are in all.
 pub const SEARCH_LIMIT: usize = 200;
 
 /// One drawn business in one draw.
@@ -42,6 +47,18 @@ pub struct Hit {
     pub substitutions: Vec<u32>,
 }
 
+/// One page of the hits of a search, and how many there are in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    /// The hits asked for, in order.
+    pub hits: Vec<Hit>,
+    /// How many hits there are over every draw.
+    pub total: usize,
+    /// The position of the first of `hits` among all of them, from 0.
+    pub first: usize,
+}
+
+#[derive(Debug)]
 struct DrawInfo {
     name: String,
     plan_id: String,
@@ -49,11 +66,11 @@ struct DrawInfo {
     inspection_date: String,
 }
 
-/// Every row of every published draw, searchable.
-pub struct SearchIndex {
-    draws: Vec<DrawInfo>,
-    /// (index into `draws`, row), in the order of the draws given, then 序号.
-    rows: Vec<(usize, CurrentRow)>,
+/// The rows of one published draw, searchable.
+#[derive(Debug)]
+pub struct DrawIndex {
+    info: DrawInfo,
+    list: Arc<CurrentList>,
     /// The credit codes and the names, each in its own table, so that a query
     /// that cannot be part of a code (Chinese text) scans the names only…
     codes: Table,
@@ -64,8 +81,16 @@ pub struct SearchIndex {
     latin_names: Table,
 }
 
+/// Every row of every published draw, searchable: the draws' own indexes in
+/// the order given (newest first from the service), shared, not copied.
+#[derive(Debug, Default)]
+pub struct SearchIndex {
+    draws: Vec<Arc<DrawIndex>>,
+}
+
 /// One field of some rows, lowercased, as one text: `field\u{0}` per row.
 /// The separator cannot occur in a query, so a match never spans two rows.
+#[derive(Debug)]
 struct Table {
     text: String,
     /// Where the k-th field starts in `text`.
@@ -91,22 +116,143 @@ impl Table {
         self.text.push('\u{0}');
     }
 
-    /// The rows holding `needle`, ascending, at most `limit`.
-    fn rows_matching(&self, needle: &str, limit: usize) -> Vec<usize> {
-        let mut rows: Vec<usize> = Vec::new();
+    /// Every row holding the needle, ascending, each once.
+    fn rows_matching(&self, finder: &Finder<'_>) -> Vec<usize> {
+        let text = self.text.as_bytes();
+        let mut rows = Vec::new();
+        let (mut from, mut field) = (0, 0);
         // memmem rather than str::match_indices: 2–4 times faster here. A byte
         // search is exact for UTF-8, which matches only at character starts.
-        for at in memchr::memmem::find_iter(self.text.as_bytes(), needle.as_bytes()) {
-            // The field whose span holds `at`: the last start at or before it.
-            let row = self.rows[self.starts.partition_point(|&start| start <= at) - 1];
-            if rows.last() != Some(&row) {
-                rows.push(row);
-                if rows.len() == limit {
-                    break;
-                }
+        while let Some(found) = finder.find(&text[from..]) {
+            let at = from + found;
+            field = field_at(&self.starts, field, at);
+            rows.push(self.rows[field]);
+            // The rest of this field can only find the same row again.
+            match self.starts.get(field + 1) {
+                Some(&next) => from = next,
+                None => break,
             }
         }
         rows
+    }
+}
+
+/// The field holding byte `at`: the last `k` with `starts[k] <= at`, looked
+/// for from `from` (whose start is at or before `at`) in growing steps, so a
+/// query matching most rows walks the table once and a rare one leaps.
+fn field_at(starts: &[usize], from: usize, at: usize) -> usize {
+    let (mut low, mut step) = (from, 1);
+    loop {
+        let probe = low + step;
+        if probe >= starts.len() || starts[probe] > at {
+            let high = probe.min(starts.len());
+            return low + starts[low..high].partition_point(|&s| s <= at) - 1;
+        }
+        low = probe;
+        step *= 2;
+    }
+}
+
+/// A query as searched: folded, trimmed, and whether it could be part of a
+/// credit code.
+struct Needle {
+    text: String,
+    latin: bool,
+}
+
+impl Needle {
+    /// `None` for an empty or all-space query, which finds nothing.
+    fn new(query: &str) -> Option<Self> {
+        let mut folded = String::new();
+        fold(query, &mut folded);
+        let text = folded.trim();
+        if text.is_empty() {
+            return None;
+        }
+        // A credit code is 18 characters of 0-9 and A-Z (GB 32100-2015): any
+        // other query can only be part of a name.
+        let latin = text.bytes().all(|b| b.is_ascii_alphanumeric());
+        Some(Needle {
+            text: text.to_owned(),
+            latin,
+        })
+    }
+}
+
+impl DrawIndex {
+    /// Indexes the list of `draw` as it stands now.
+    pub fn new(draw: &PublishedDraw, list: Arc<CurrentList>) -> Self {
+        let total = list.len();
+        let mut index = DrawIndex {
+            info: DrawInfo {
+                name: draw.name.clone(),
+                plan_id: draw.manifest.plan.id.clone(),
+                plan_name: draw.manifest.plan.name.clone(),
+                inspection_date: draw.manifest.plan.content.inspection_date().to_string(),
+            },
+            list: Arc::clone(&list),
+            codes: Table::with_capacity(total, 19),
+            names: Table::with_capacity(total, 40),
+            latin_names: Table::with_capacity(0, 0),
+        };
+        let mut folded = String::new();
+        for (k, row) in list.rows.iter().enumerate() {
+            fold(&row.drawn.credit_code, &mut folded);
+            index.codes.push(k, &folded);
+            fold(&row.drawn.name, &mut folded);
+            index.names.push(k, &folded);
+            if folded.bytes().any(|b| b.is_ascii_alphanumeric()) {
+                index.latin_names.push(k, &folded);
+            }
+        }
+        index
+    }
+
+    /// The bundle name of the draw.
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// The number of rows indexed.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The rows matching, ascending, each once.
+    fn matching(&self, needle: &Needle, finder: &Finder<'_>) -> Vec<usize> {
+        if needle.latin {
+            let by_name = self.latin_names.rows_matching(finder);
+            if needle.text.len() <= 18 {
+                merge(self.codes.rows_matching(finder), by_name)
+            } else {
+                by_name
+            }
+        } else {
+            self.names.rows_matching(finder)
+        }
+    }
+
+    fn hit(&self, row: usize) -> Hit {
+        let row: &CurrentRow = &self.list.rows[row];
+        let draw = &self.info;
+        Hit {
+            draw_name: draw.name.clone(),
+            plan_id: draw.plan_id.clone(),
+            plan_name: draw.plan_name.clone(),
+            inspection_date: draw.inspection_date.clone(),
+            credit_code: row.drawn.credit_code.clone(),
+            name: row.drawn.name.clone(),
+            items: row.drawn.items.clone(),
+            item_names: row.drawn.item_names.clone(),
+            leader: row.leader().to_owned(),
+            team: row.team.clone(),
+            drawn_team: row.drawn.team.clone(),
+            substitutions: row.substitution_seqs(),
+        }
     }
 }
 
@@ -149,46 +295,31 @@ impl SearchIndex {
     /// Indexes lists already read: `lists[i]` is the list of `draws[i]`.
     pub fn from_lists(draws: &[PublishedDraw], lists: Vec<CurrentList>) -> Self {
         assert_eq!(draws.len(), lists.len(), "one list per draw");
-        let total: usize = lists.iter().map(CurrentList::len).sum();
-        let mut index = SearchIndex {
-            draws: draws
-                .iter()
-                .map(|d| DrawInfo {
-                    name: d.name.clone(),
-                    plan_id: d.manifest.plan.id.clone(),
-                    plan_name: d.manifest.plan.name.clone(),
-                    inspection_date: d.manifest.plan.content.inspection_date().to_string(),
-                })
-                .collect(),
-            rows: Vec::with_capacity(total),
-            codes: Table::with_capacity(total, 19),
-            names: Table::with_capacity(total, 40),
-            latin_names: Table::with_capacity(0, 0),
-        };
-        let mut folded = String::new();
-        for (d, list) in lists.into_iter().enumerate() {
-            for row in list.rows {
-                let k = index.rows.len();
-                fold(&row.drawn.credit_code, &mut folded);
-                index.codes.push(k, &folded);
-                fold(&row.drawn.name, &mut folded);
-                index.names.push(k, &folded);
-                if folded.bytes().any(|b| b.is_ascii_alphanumeric()) {
-                    index.latin_names.push(k, &folded);
-                }
-                index.rows.push((d, row));
-            }
-        }
-        index
+        let draws = draws
+            .iter()
+            .zip(lists)
+            .map(|(draw, list)| Arc::new(DrawIndex::new(draw, Arc::new(list))))
+            .collect();
+        SearchIndex { draws }
+    }
+
+    /// The index of these draws' indexes, searched in the order given.
+    pub fn of_draws(draws: Vec<Arc<DrawIndex>>) -> Self {
+        SearchIndex { draws }
+    }
+
+    /// The draws indexed, in order.
+    pub fn draws(&self) -> &[Arc<DrawIndex>] {
+        &self.draws
     }
 
     /// The number of rows indexed.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.draws.iter().map(|d| d.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.draws.iter().all(|d| d.is_empty())
     }
 
     /// Rows whose credit code contains the query (any case) or whose name
@@ -196,53 +327,40 @@ impl SearchIndex {
     /// first from [`Publications::list`](super::Publications::list)), then 序号.
     /// An empty or all-space query finds nothing.
     pub fn search(&self, query: &str, limit: usize) -> Vec<Hit> {
-        let mut needle = String::new();
-        fold(query, &mut needle);
-        let needle = needle.trim();
-        if needle.is_empty() || limit == 0 {
-            return Vec::new();
-        }
-        // A credit code is 18 characters of 0-9 and A-Z (GB 32100-2015): any
-        // other query can only be part of a name.
-        let latin = needle.bytes().all(|b| b.is_ascii_alphanumeric());
-        let rows = if latin {
-            let by_name = self.latin_names.rows_matching(needle, limit);
-            if needle.len() <= 18 {
-                merge(self.codes.rows_matching(needle, limit), by_name, limit)
-            } else {
-                by_name
-            }
-        } else {
-            self.names.rows_matching(needle, limit)
-        };
-        rows.into_iter().map(|row| self.hit(row)).collect()
+        self.find(query, 0, limit).hits
     }
 
-    fn hit(&self, row: usize) -> Hit {
-        let (d, row) = &self.rows[row];
-        let draw = &self.draws[*d];
-        Hit {
-            draw_name: draw.name.clone(),
-            plan_id: draw.plan_id.clone(),
-            plan_name: draw.plan_name.clone(),
-            inspection_date: draw.inspection_date.clone(),
-            credit_code: row.drawn.credit_code.clone(),
-            name: row.drawn.name.clone(),
-            items: row.drawn.items.clone(),
-            item_names: row.drawn.item_names.clone(),
-            leader: row.leader().to_owned(),
-            team: row.team.clone(),
-            drawn_team: row.drawn.team.clone(),
-            substitutions: row.substitution_seqs(),
+    /// Like [`search`](Self::search), but the `limit` hits after the first
+    /// `skip`, and the number of hits in all.
+    pub fn find(&self, query: &str, skip: usize, limit: usize) -> Found {
+        let mut found = Found {
+            first: skip,
+            ..Found::default()
+        };
+        let Some(needle) = Needle::new(query) else {
+            return found;
+        };
+        let finder = Finder::new(needle.text.as_bytes());
+        let end = skip.saturating_add(limit);
+        for draw in &self.draws {
+            let rows = draw.matching(&needle, &finder);
+            // This draw's share of the hits from `skip` to `end`.
+            let from = skip.saturating_sub(found.total).min(rows.len());
+            let to = end.saturating_sub(found.total).min(rows.len());
+            found
+                .hits
+                .extend(rows[from..to.max(from)].iter().map(|&row| draw.hit(row)));
+            found.total += rows.len();
         }
+        found
     }
 }
 
-/// The union of two ascending lists of rows, ascending, at most `limit`.
-fn merge(a: Vec<usize>, b: Vec<usize>, limit: usize) -> Vec<usize> {
-    let mut out = Vec::with_capacity((a.len() + b.len()).min(limit));
+/// The union of two ascending lists of rows, ascending.
+fn merge(a: Vec<usize>, b: Vec<usize>) -> Vec<usize> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
     let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
-    while out.len() < limit {
+    loop {
         let next = match (a.peek(), b.peek()) {
             (Some(&x), Some(&y)) if x == y => {
                 b.next();
@@ -412,9 +530,78 @@ mod tests {
 
     #[test]
     fn merges_rows_in_order() {
-        assert_eq!(merge(vec![1, 4, 6], vec![2, 4, 7, 9], 10), [1, 2, 4, 6, 7, 9]);
-        assert_eq!(merge(vec![1, 4, 6], vec![2, 4, 7, 9], 4), [1, 2, 4, 6]);
-        assert_eq!(merge(vec![], vec![3], 4), [3]);
-        assert_eq!(merge(vec![3], vec![], 4), [3]);
+        assert_eq!(merge(vec![1, 4, 6], vec![2, 4, 7, 9]), [1, 2, 4, 6, 7, 9]);
+        assert_eq!(merge(vec![], vec![3]), [3]);
+        assert_eq!(merge(vec![3], vec![]), [3]);
+    }
+
+    #[test]
+    fn the_field_of_a_byte_is_found_from_any_earlier_field() {
+        let starts = [0, 3, 4, 10, 11, 30];
+        for at in 0..40 {
+            let expected = starts.iter().rposition(|&s| s <= at).unwrap();
+            for from in 0..=expected {
+                assert_eq!(field_at(&starts, from, at), expected, "at {at} from {from}");
+            }
+        }
+    }
+
+    /// Many draws of many rows, each name holding the query once or twice.
+    fn many(draws: usize, rows: u32) -> SearchIndex {
+        let header = "序号,统一社会信用代码,名称,抽查事项,抽查事项名称,组长,检查人员\n";
+        let mut made = Vec::new();
+        let mut lists = Vec::new();
+        for d in 0..draws {
+            made.push(draw_named(&format!("D{d}_000000000001"), "2026-03-01T10:00:00+08:00"));
+            let mut csv = String::from(header);
+            for n in 1..=rows {
+                let twice = if n % 3 == 0 { "红果红果" } else { "红果" };
+                csv.push_str(&format!(
+                    "{n},91520200{d:02}{n:08},盘州市{twice}商店{n},I-1,检查,C1,C1;C2\n"
+                ));
+            }
+            lists.push(CurrentList::new(parse_rows(csv.as_bytes()).unwrap(), None).unwrap());
+        }
+        SearchIndex::from_lists(&made, lists)
+    }
+
+    #[test]
+    fn every_hit_is_counted_and_pages_cross_draws() {
+        let index = many(3, 250);
+        let all = index.find("红果", 0, usize::MAX);
+        assert_eq!(
+            all.total, 750,
+            "each row once, even where its name holds the query twice"
+        );
+        assert_eq!(all.hits.len(), 750);
+        let first = index.find("红果", 0, SEARCH_LIMIT);
+        assert_eq!((first.total, first.first, first.hits.len()), (750, 0, 200));
+        assert_eq!(first.hits, all.hits[..200]);
+        // The second page runs from the first draw into the second.
+        let second = index.find("红果", 200, SEARCH_LIMIT);
+        assert_eq!(second.hits, all.hits[200..400]);
+        assert_eq!(second.hits[49].draw_name, "D0_000000000001");
+        assert_eq!(second.hits[50].draw_name, "D1_000000000001");
+        assert_eq!(second.hits[50].name, "盘州市红果商店1");
+        let last = index.find("红果", 600, SEARCH_LIMIT);
+        assert_eq!(last.hits, all.hits[600..]);
+        let beyond = index.find("红果", 750, SEARCH_LIMIT);
+        assert_eq!((beyond.total, beyond.hits.len()), (750, 0));
+        // By code: the draw's two digits, then the row's eight.
+        let one = index.find("0100000007", 0, SEARCH_LIMIT);
+        assert_eq!(one.total, 1);
+        assert_eq!(one.hits[0].draw_name, "D1_000000000001");
+        assert_eq!(index.find("不存在", 0, SEARCH_LIMIT), Found::default());
+    }
+
+    #[test]
+    fn a_draw_index_is_shared_not_rebuilt() {
+        let index = many(2, 10);
+        let kept = Arc::clone(&index.draws()[1]);
+        let newer = many(1, 5).draws()[0].clone();
+        let grown = SearchIndex::of_draws(vec![newer, Arc::clone(&kept)]);
+        assert!(Arc::ptr_eq(&grown.draws()[1], &kept));
+        assert_eq!(grown.len(), 15);
+        assert_eq!(grown.find("红果", 0, 100).total, 15);
     }
 }

@@ -176,15 +176,21 @@ pub async fn draw_detail(
         .ok_or_else(|| ApiError::not_found(format!("task {task_id} has not been drawn")))?;
     // Drawn by an instance that died before caching it, or the cache deleted.
     state.desk.ensure_cached(&record.bundle).await?;
-    let public = crate::bundle::read(&state.desk.publications_dir.join(&record.bundle).join("public"))
+    // Reads and checks every file of the public copy: off the async workers.
+    let folder = state.desk.publications_dir.join(&record.bundle).join("public");
+    let public = tokio::task::spawn_blocking(move || crate::bundle::read(&folder))
+        .await
+        .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     Ok(Json(
         json!({ "seq": entry.seq, "recorded_at": entry.recorded_at, "record": record, "manifest": public.manifest }),
     ))
 }
 
+/// Read on the public reads' own connection, so it does not wait for a
+/// draw's writes.
 pub async fn ledger_head(State(state): State<AppState>) -> Result<Json<Head>, ApiError> {
-    Ok(Json(state.desk.ledger.head().await.map_err(ApiError::internal)?))
+    Ok(Json(state.reads.head().await?))
 }
 
 #[derive(Deserialize)]

@@ -36,11 +36,9 @@ use crate::desk::checkpoint::{open_or_create_key, Checkpoints, KeyError};
 use crate::desk::Desk;
 use crate::lease::{run_leased, Lease, SchedulerStatus};
 use crate::ledger::Ledger;
-use crate::public::publications::{Fingerprint, Publications};
-use crate::public::search::SearchIndex;
+use crate::public::publications::Publications;
 use crate::schedule::Schedule;
 use crate::scheduled::DeskExecutor;
-use tokio::sync::RwLock;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -48,7 +46,9 @@ pub struct AppState {
     pub token: Option<Token>,
     pub plans_dir: PathBuf,
     pub publications: Publications,
-    pub search: Arc<RwLock<Option<CachedIndex>>>,
+    /// What the public reads keep between requests: the draws as read and
+    /// the search index over them.
+    pub reads: Arc<pages::Reads>,
     /// The working-day calendar, for result deadlines: the official tables,
     /// and provisional years after them.
     pub calendar: Arc<WorkCalendar>,
@@ -62,9 +62,6 @@ pub struct AppState {
     /// The operator's long operations, run detached from their requests.
     pub jobs: Arc<Jobs>,
 }
-
-/// The search index with the state of the published files it was built from.
-pub type CachedIndex = (Fingerprint, Arc<SearchIndex>);
 
 /// Proof that a request carried the operator's bearer token.
 pub struct Operator;
@@ -230,6 +227,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
     // compared with its record and rebuilt where it differs.
     desk.sync_publications(true).await?;
     let jobs = Jobs::new(desk.ledger.pool().clone(), desk.time.clone(), config.job_wait);
+    let reader = Ledger::open_existing(&config.database_url).await?;
     let publications = Publications::open(&desk.publications_dir);
     let calendar = WorkCalendar::load_dir(&config.holidays_dir)?;
     Ok(AppState {
@@ -237,7 +235,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, S
         token: config.token.clone(),
         plans_dir: config.plans_dir.clone(),
         publications,
-        search: Arc::new(RwLock::new(None)),
+        reads: Arc::new(pages::Reads::new(reader)),
         calendar: Arc::new(calendar),
         checkpoints: Arc::new(Checkpoints::new(signer)),
         broken: Default::default(),

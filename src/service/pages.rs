@@ -15,11 +15,71 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::desk::{Announcement, SeedMethod};
-use crate::public::current::CurrentList;
+use crate::desk::{Announcement, DrawRecord, SeedMethod};
+use crate::ledger::{Head, Ledger};
+use crate::public::catalogue::{Catalogue, Shown};
 use crate::public::pages::{self, AnnouncementView, CheckpointLine, LedgerHead};
 use crate::public::publications::{Broken, Publications, PublishedDraw};
-use crate::public::search::{Hit, SearchIndex, SEARCH_LIMIT};
+use crate::public::search::{Found, Hit, SEARCH_LIMIT};
+
+/// What the public reads keep in memory between requests, each part keyed
+/// by what it was made from, so that it is made again only when that changed.
+pub struct Reads {
+    /// The draws as read from their files ([`Catalogue`]).
+    pub catalogue: Catalogue,
+    /// The ledger opened a second time, read-only, for the public reads: a
+    /// draw holds the service's own connection while it writes (for seconds
+    /// on a national pool), and SQLite lets a reader go on meanwhile.
+    ledger: Ledger,
+    /// The home page's announcements, by the ledger head they were read at.
+    announcements: std::sync::Mutex<Option<(LedgerKey, Arc<Vec<AnnouncementView>>)>>,
+    /// The bundles recorded, as the publications were last brought up to
+    /// date, and the head that was done at.
+    synced: std::sync::Mutex<Option<(u64, Arc<Vec<String>>)>>,
+    /// Held by the one request bringing the publications up to date.
+    syncing: tokio::sync::Mutex<()>,
+}
+
+/// A ledger head: the ledger only grows, so the same head means the same entries.
+type LedgerKey = (u64, String);
+
+impl Reads {
+    /// `ledger`: the service's ledger opened again to read
+    /// ([`Ledger::open_existing`]).
+    pub fn new(ledger: Ledger) -> Self {
+        Reads {
+            catalogue: Catalogue::new(),
+            ledger,
+            announcements: Default::default(),
+            synced: Default::default(),
+            syncing: Default::default(),
+        }
+    }
+
+    /// The ledger's head, read without waiting for a write under way.
+    pub async fn head(&self) -> Result<Head, ApiError> {
+        self.ledger.head().await.map_err(ApiError::internal)
+    }
+}
+
+/// Runs blocking work (file reads, parsing, a scan of every row) off the
+/// async workers, which keep answering meanwhile.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)
+}
+
+/// The body of a download kept in memory, handed out without a copy.
+struct Kept(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Kept {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn kept_body(bytes: Arc<Vec<u8>>) -> axum::body::Bytes {
+    axum::body::Bytes::from_owner(Kept(bytes))
+}
 
 fn page(html: String) -> Response {
     Html(html).into_response()
@@ -31,10 +91,10 @@ fn missing(what: &str) -> Response {
 
 /// The ledger head and the latest signed checkpoint, for a page's footer.
 pub(super) async fn head(state: &AppState) -> Result<LedgerHead, ApiError> {
-    let head = state.desk.ledger.head().await.map_err(ApiError::internal)?;
+    let head = state.reads.head().await?;
     let signed = state
         .checkpoints
-        .latest(&state.desk.ledger)
+        .latest(&state.reads.ledger)
         .await
         .map_err(ApiError::internal)?;
     Ok(LedgerHead {
@@ -52,8 +112,28 @@ pub(super) async fn head(state: &AppState) -> Result<LedgerHead, ApiError> {
 /// never served as a draw.
 /// The cache is brought up to date first when the ledger head has moved
 /// (one head query), so what another host recorded is served here at once.
+/// While one request does that, which may wait for a draw's writes, the
+/// others are answered with the bundles recorded before.
 async fn recorded(state: &AppState) -> Result<Publications, ApiError> {
-    let drawn = state.desk.sync_publications(false).await?;
+    let reads = &state.reads;
+    let head = reads.head().await?.seq;
+    let known = reads.synced.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let drawn = match known {
+        Some((at, drawn)) if at == head => drawn,
+        known => {
+            let one = match (reads.syncing.try_lock(), known) {
+                (Ok(one), _) => one,
+                (Err(_), Some((_, drawn))) => return Ok(state.publications.only(drawn.iter().cloned())),
+                (Err(_), None) => reads.syncing.lock().await,
+            };
+            // Made at a head at or after `head`: newer than its key at worst,
+            // and then made again at the next request.
+            let drawn = state.desk.sync_publications(false).await?;
+            *reads.synced.lock().unwrap_or_else(|e| e.into_inner()) = Some((head, drawn.clone()));
+            drop(one);
+            drawn
+        }
+    };
     Ok(state.publications.only(drawn.iter().cloned()))
 }
 
@@ -134,17 +214,20 @@ impl Fault {
     }
 }
 
-/// The recorded draws that can be shown; the others are logged.
+/// The recorded draws that can be shown, newest first; the others are
+/// logged. Manifests unchanged since the last request are not read again.
 /// A recorded draw whose cached files are missing (the cache may be deleted
 /// at any moment) or were edited is rebuilt from the database and read once
 /// more; one whose record itself fails its check stays refused.
 async fn published(state: &AppState) -> Result<Vec<PublishedDraw>, ApiError> {
     let publications = recorded(state).await?;
-    let list = |publications: Publications| async move {
-        tokio::task::spawn_blocking(move || publications.list_checked())
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)
+    let list = |publications: Publications| {
+        let reads = state.reads.clone();
+        async move {
+            blocking(move || reads.catalogue.list(&publications))
+                .await?
+                .map_err(ApiError::internal)
+        }
     };
     let (mut draws, mut broken) = list(publications.clone()).await?;
     if !broken.is_empty() {
@@ -157,33 +240,41 @@ async fn published(state: &AppState) -> Result<Vec<PublishedDraw>, ApiError> {
     Ok(draws)
 }
 
-/// The search index, rebuilt only when the published files have changed.
+/// Page `page` (from 1) of the hits of `q`, [`SEARCH_LIMIT`] to a page, and
+/// how many there are in all: a scan of every row, off the async workers, in
+/// the same trip as bringing the index up to date.
 ///
+/// The index is made again only when the published files have changed, and
+/// then only for the draws whose files changed ([`Catalogue::search_index`]).
 /// Keyed by what the files show, not by the ledger: a draw or a substitution
 /// is recorded in the ledger before its files are written, so an index built
-/// in between would otherwise be kept with the old teams. The fingerprint is
-/// taken before the files are read, so an index can only be fresher than its
-/// key, and the next search then rebuilds it. A draw whose files fail their
-/// check is left out of the index (and logged); the others are searched.
-async fn index(state: &AppState) -> Result<Arc<SearchIndex>, ApiError> {
+/// in between would otherwise be kept with the old teams. A draw whose files
+/// fail their check is rebuilt from the database once; if it still fails, it
+/// is left out of the index (and logged) and the others are searched.
+async fn find(state: &AppState, q: &str, page: usize) -> Result<Found, ApiError> {
     let publications = recorded(state).await?;
-    let fingerprint = tokio::task::spawn_blocking(move || publications.fingerprint())
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    if let Some((built_at, index)) = state.search.read().await.as_ref() {
-        if *built_at == fingerprint {
-            return Ok(index.clone());
+    let skip = (page - 1).saturating_mul(SEARCH_LIMIT);
+    let search = |publications: Publications| {
+        let reads = state.reads.clone();
+        let q = q.to_owned();
+        async move {
+            blocking(move || {
+                let (index, broken) = reads.catalogue.search_index(&publications)?;
+                Ok::<_, std::io::Error>((index.find(&q, skip, SEARCH_LIMIT), broken))
+            })
+            .await?
+            .map_err(ApiError::internal)
         }
+    };
+    let (mut found, mut broken) = search(publications.clone()).await?;
+    if !broken.is_empty() {
+        for b in &broken {
+            state.desk.ensure_cached(&b.name).await?;
+        }
+        (found, broken) = search(publications).await?;
     }
-    let draws = published(state).await?;
-    let (built, broken) = tokio::task::spawn_blocking(move || SearchIndex::build_skipping(&draws))
-        .await
-        .map_err(ApiError::internal)?;
     report_broken(state, &broken);
-    let built = Arc::new(built);
-    *state.search.write().await = Some((fingerprint, built.clone()));
-    Ok(built)
+    Ok(found)
 }
 
 fn method_text(method: &SeedMethod) -> String {
@@ -225,23 +316,51 @@ fn announcement_view(announcement: &Announcement, announced_at: String, drawn: O
 }
 
 pub async fn home(State(state): State<AppState>) -> Result<Response, ApiError> {
+    // The head first: what is read after it can only be newer, and is then
+    // read again at the next request, whose head has moved.
+    let ledger_head = head(&state).await?;
     let draws = published(&state).await?;
-    let records = state.desk.draw_records().await?;
-    let announcements: Vec<AnnouncementView> = state
-        .desk
-        .announcements()
-        .await?
-        .iter()
-        .rev()
-        .map(|(a, entry)| {
-            let drawn = records
+    let key: LedgerKey = (ledger_head.seq, ledger_head.hash.clone());
+    let kept = state
+        .reads
+        .announcements
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .filter(|(at, _)| *at == key)
+        .map(|(_, views)| views.clone());
+    let announcements = match kept {
+        Some(views) => views,
+        None => {
+            let records = state
+                .reads
+                .ledger
+                .all::<DrawRecord>()
+                .await
+                .map_err(ApiError::internal)?;
+            let views: Vec<AnnouncementView> = state
+                .reads
+                .ledger
+                .all::<Announcement>()
+                .await
+                .map_err(ApiError::internal)?
                 .iter()
-                .find(|(r, _)| r.task_id == a.task_id)
-                .map(|(r, _)| r.bundle.clone());
-            announcement_view(a, entry.recorded_at.clone(), drawn)
-        })
-        .collect();
-    Ok(page(pages::index_page(&draws, &announcements, &head(&state).await?)))
+                .rev()
+                .map(|(a, entry)| {
+                    let drawn = records
+                        .iter()
+                        .find(|(r, _)| r.task_id == a.task_id)
+                        .map(|(r, _)| r.bundle.clone());
+                    announcement_view(a, entry.recorded_at.clone(), drawn)
+                })
+                .collect();
+            let views = Arc::new(views);
+            *state.reads.announcements.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, views.clone()));
+            views
+        }
+    };
+    let html = blocking(move || pages::index_page(&draws, &announcements, &ledger_head)).await?;
+    Ok(page(html))
 }
 
 /// A recorded draw by its bundle name; `None` for a name the ledger does
@@ -258,95 +377,107 @@ async fn one_draw(state: &AppState, name: &str) -> Result<Option<PublishedDraw>,
         .map_err(|e| Fault::of(name, e))
 }
 
-/// The draw's list with the teams as they stand now.
-async fn current_of(draw: &PublishedDraw) -> Result<CurrentList, Fault> {
-    let shown = draw.clone();
-    tokio::task::spawn_blocking(move || shown.current())
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| Fault::of(&draw.name, e))
+/// A recorded draw read whole ([`Shown`]): from memory while its files are
+/// as they were when last read (four `stat`s), otherwise read afresh, after
+/// making sure its cached files are there. `None` for a name the ledger does
+/// not record.
+async fn shown(state: &AppState, name: &str) -> Result<Option<Arc<Shown>>, Fault> {
+    let publications = recorded(state).await?;
+    let reads = state.reads.clone();
+    let (seen, wanted) = (publications.clone(), name.to_owned());
+    let kept = blocking(move || reads.catalogue.cached(&seen, &wanted))
+        .await?
+        .map_err(|e| Fault::of(name, e))?;
+    if let Some(shown) = kept {
+        return Ok(Some(shown));
+    }
+    if publications.get_recorded(name) {
+        state.desk.ensure_cached(name).await.map_err(ApiError::from)?;
+    }
+    let reads = state.reads.clone();
+    let wanted = name.to_owned();
+    blocking(move || reads.catalogue.get(&publications, &wanted))
+        .await?
+        .map_err(|e| Fault::of(name, e))
+}
+
+/// A page number from the query: absent is the first page; anything but a
+/// whole number from 1 is `None`.
+fn page_number(asked: Option<&str>) -> Option<usize> {
+    match asked {
+        None => Some(1),
+        Some(text) => text.trim().parse::<usize>().ok().filter(|&page| page > 0),
+    }
 }
 
 #[derive(Deserialize)]
 pub struct DrawPageQuery {
-    #[serde(default = "first")]
-    page: usize,
+    #[serde(default)]
+    page: Option<String>,
 }
 
+/// 任务公告 of one draw, a page of its list at a time. A page the list does
+/// not have is a 404 page, a page number that is not one a 400 page; both
+/// say how many pages there are.
 pub async fn draw_page(
     State(state): State<AppState>,
     UrlPath(name): UrlPath<String>,
     Query(query): Query<DrawPageQuery>,
 ) -> Result<Response, ApiError> {
-    let draw = match one_draw(&state, &name).await {
-        Ok(Some(draw)) => draw,
+    let shown = match shown(&state, &name).await {
+        Ok(Some(shown)) => shown,
         Ok(None) => return Ok(missing(&format!("抽查任务 {name}"))),
         Err(fault) => return Ok(fault.page(&state)),
     };
-    let list = match current_of(&draw).await {
-        Ok(list) => list,
-        Err(fault) => return Ok(fault.page(&state)),
+    let pages = pages::page_count(shown.list.len());
+    let asked = query.page.as_deref();
+    let Some(number) = page_number(asked) else {
+        let html = pages::no_such_page(&name, asked.unwrap_or(""), pages);
+        return Ok((StatusCode::BAD_REQUEST, Html(html)).into_response());
     };
-    Ok(page(pages::draw_page_paged(
-        &draw,
-        &list,
-        query.page,
-        &head(&state).await?,
-    )))
+    // One page of at most ROWS_PER_PAGE rows, from the list and counts read
+    // once: a fraction of a millisecond, so it is written here.
+    match pages::draw_page_at(&shown.draw, &shown.list, &shown.items, number, &head(&state).await?) {
+        Ok(html) => Ok(page(html)),
+        Err(_) => Ok((
+            StatusCode::NOT_FOUND,
+            Html(pages::no_such_page(&name, &number.to_string(), pages)),
+        )
+            .into_response()),
+    }
+}
+
+fn attachment(kind: &str, bytes: impl Into<axum::body::Bytes>, filename: String) -> Response {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    (
+        [
+            (header::CONTENT_TYPE, kind.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes.into(),
+    )
+        .into_response()
 }
 
 pub async fn download(
     State(state): State<AppState>,
     UrlPath((name, file)): UrlPath<(String, String)>,
 ) -> Result<Response, ApiError> {
+    if matches!(file.as_str(), "assignments.csv" | "assignments.xlsx") {
+        return current_download(&state, &name, &file).await;
+    }
+    // The files below are sent as the folder holds them: no list is read.
     let draw = match one_draw(&state, &name).await {
         Ok(Some(draw)) => draw,
         Ok(None) => return Ok(missing(&format!("抽查任务 {name}"))),
         Err(fault) => return Ok(fault.page(&state)),
     };
-    let attachment = |kind: &'static str, bytes: Vec<u8>, filename: String| {
-        let disposition = format!("attachment; filename=\"{filename}\"");
-        (
-            [
-                (header::CONTENT_TYPE, kind.to_owned()),
-                (header::CONTENT_DISPOSITION, disposition),
-            ],
-            bytes,
-        )
-            .into_response()
-    };
     match file.as_str() {
-        // The current list: the teams after any substitutions, beside the
-        // teams as drawn. Named so, because it is not the hashed record.
-        "assignments.csv" => {
-            let list = match current_of(&draw).await {
-                Ok(list) => list,
-                Err(fault) => return Ok(fault.page(&state)),
-            };
-            let bytes = crate::public::exports::current_csv(&draw, &list);
-            Ok(attachment(
-                "text/csv; charset=utf-8",
-                bytes,
-                format!("{name}-current.csv"),
-            ))
-        }
-        "assignments.xlsx" => {
-            let list = match current_of(&draw).await {
-                Ok(list) => list,
-                Err(fault) => return Ok(fault.page(&state)),
-            };
-            let bytes = crate::public::exports::assignments_xlsx(&draw, &list).map_err(ApiError::internal)?;
-            let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-            Ok(attachment(kind, bytes, format!("{name}-current.xlsx")))
-        }
         // The list as drawn: the bundle's own public assignments.csv, byte
         // for byte, so its SHA-256 is the one the manifest records.
         "drawn.csv" => {
             let checked = draw.clone();
-            let bytes = match tokio::task::spawn_blocking(move || checked.drawn_bytes())
-                .await
-                .map_err(ApiError::internal)?
-            {
+            let bytes = match blocking(move || checked.drawn_bytes()).await? {
                 Ok(bytes) => bytes,
                 Err(e) => return Ok(Fault::of(&draw.name, e).page(&state)),
             };
@@ -374,12 +505,40 @@ pub async fn download(
                 Err(e) => Err(ApiError::internal(e)),
             }
         }
+        // Reads and compresses the whole public copy: off the async workers.
         "bundle.zip" => {
-            let bytes = crate::public::exports::bundle_zip(&draw).map_err(ApiError::internal)?;
+            let bytes = blocking(move || crate::public::exports::bundle_zip(&draw))
+                .await?
+                .map_err(ApiError::internal)?;
             Ok(attachment("application/zip", bytes, format!("{name}.zip")))
         }
         _ => Ok(missing(&file)),
     }
+}
+
+/// The current list as CSV or Excel: the teams after any substitutions,
+/// beside the teams as drawn. Named so, because it is not the hashed
+/// record. Made at the first download of the list as it stands and kept
+/// with it, so later downloads are the same bytes, sent as they are.
+async fn current_download(state: &AppState, name: &str, file: &str) -> Result<Response, ApiError> {
+    let shown = match shown(state, name).await {
+        Ok(Some(shown)) => shown,
+        Ok(None) => return Ok(missing(&format!("抽查任务 {name}"))),
+        Err(fault) => return Ok(fault.page(state)),
+    };
+    if file == "assignments.csv" {
+        let bytes = blocking(move || shown.current_csv()).await?;
+        return Ok(attachment(
+            "text/csv; charset=utf-8",
+            kept_body(bytes),
+            format!("{name}-current.csv"),
+        ));
+    }
+    let bytes = blocking(move || shown.assignments_xlsx())
+        .await?
+        .map_err(ApiError::internal)?;
+    let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    Ok(attachment(kind, kept_body(bytes), format!("{name}-current.xlsx")))
 }
 
 /// The verifiers, specification and golden vectors the binary carries.
@@ -401,14 +560,30 @@ pub async fn asset(UrlPath(path): UrlPath<String>) -> Response {
 pub struct SearchQuery {
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    page: Option<String>,
 }
 
+/// "Was this business drawn?", a page of hits at a time (`?page=N`). A
+/// page beyond the last is a 404 page that says how many there are; a page
+/// number that is not one, a 400 page.
 pub async fn search_page(
     State(state): State<AppState>,
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, ApiError> {
-    let hits = index(&state).await?.search(&query.q, SEARCH_LIMIT);
-    Ok(page(pages::search_page(&query.q, &hits, &head(&state).await?)))
+    let Some(number) = page_number(query.page.as_deref()) else {
+        let found = Found::default();
+        let html = pages::search_page_found(&query.q, &found, SEARCH_LIMIT, &head(&state).await?);
+        return Ok((StatusCode::BAD_REQUEST, Html(html)).into_response());
+    };
+    let found = find(&state, &query.q, number).await?;
+    let status = if found.hits.is_empty() && found.total > 0 {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    let html = pages::search_page_found(&query.q, &found, SEARCH_LIMIT, &head(&state).await?);
+    Ok((status, Html(html)).into_response())
 }
 
 pub async fn verify_page(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -452,15 +627,24 @@ impl From<Hit> for HitJson {
     }
 }
 
-pub async fn search_api(
-    State(state): State<AppState>,
-    Query(query): Query<SearchQuery>,
-) -> Result<Json<Vec<HitJson>>, ApiError> {
+/// The hits of `q` as JSON, [`SEARCH_LIMIT`] to a page (`?page=N`, from 1),
+/// with the number of hits in all in `X-Total-Count`.
+pub async fn search_api(State(state): State<AppState>, Query(query): Query<SearchQuery>) -> Result<Response, ApiError> {
     if query.q.trim().is_empty() {
         return Err(ApiError::bad_request("q must not be empty"));
     }
-    let hits = index(&state).await?.search(&query.q, SEARCH_LIMIT);
-    Ok(Json(hits.into_iter().map(HitJson::from).collect()))
+    let number = page_number(query.page.as_deref())
+        .ok_or_else(|| ApiError::bad_request("page must be a whole number from 1"))?;
+    let found = find(&state, &query.q, number).await?;
+    if found.hits.is_empty() && found.total > 0 {
+        return Err(ApiError::not_found(format!(
+            "there is no page {number}: {} hits, {} to a page",
+            found.total, SEARCH_LIMIT
+        )));
+    }
+    let total = found.total.to_string();
+    let hits: Vec<HitJson> = found.hits.into_iter().map(HitJson::from).collect();
+    Ok(([(header::HeaderName::from_static("x-total-count"), total)], Json(hits)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -513,35 +697,33 @@ pub async fn assignments_api(
         .draw_record(&task_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task {task_id} has not been drawn")))?;
-    let draw = one_draw(&state, &record.bundle)
+    let shown = shown(&state, &record.bundle)
         .await
         .map_err(|fault| fault.api(&state))?
         .ok_or_else(|| ApiError::internal("a recorded bundle is missing"))?;
-    let list = current_of(&draw).await.map_err(|fault| fault.api(&state))?;
+    let list = &shown.list;
     let per_page = paging.per_page.clamp(1, 1000);
     let page = paging.page.max(1);
     let total = list.len();
     let chosen: Vec<RowJson> = list
         .rows
-        .into_iter()
-        .skip((page - 1) * per_page)
+        .iter()
+        .skip((page - 1).saturating_mul(per_page))
         .take(per_page)
         .map(|current| {
-            let leader = current.leader().to_owned();
-            let substitutions = current.substitution_seqs();
-            let r = current.drawn;
+            let r = &current.drawn;
             RowJson {
                 number: r.number,
-                credit_code: r.credit_code,
-                name: r.name,
-                items: r.items,
-                item_names: r.item_names,
-                leader,
-                team: current.team,
-                drawn_team: r.team,
-                substitutions,
-                departments: r.departments,
-                merged_with: r.merged_with,
+                credit_code: r.credit_code.clone(),
+                name: r.name.clone(),
+                items: r.items.clone(),
+                item_names: r.item_names.clone(),
+                leader: current.leader().to_owned(),
+                team: current.team.clone(),
+                drawn_team: r.team.clone(),
+                substitutions: current.substitution_seqs(),
+                departments: r.departments.clone(),
+                merged_with: r.merged_with.clone(),
             }
         })
         .collect();
