@@ -219,20 +219,10 @@ fn draw_and_die(mut service: Service, task: &str, at: &str) {
     );
 }
 
-/// `shuangsui ledger verify` on the data folder and database.
+/// `shuangsui ledger verify` on the data folder and database passes.
 fn ledger_verify(app: &TestApp) {
-    let output = Command::new(env!("CARGO_BIN_EXE_shuangsui"))
-        .args(["ledger", "verify", "--data-dir"])
-        .arg(&app.config.data_dir)
-        .env("SHUANGSUI_DATABASE_URL", &app.config.database_url)
-        .env_remove("SHUANGSUI_MIGRATION_DATABASE_URL")
-        .env_remove("SHUANGSUI_DATA_DIR")
-        .env_remove("SHUANGSUI_CHECKPOINT_KEY_FILE")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{text}");
+    let (code, text) = app.ledger_cli_on_database(&["verify"]);
+    assert_eq!(code, Some(0), "{text}");
 }
 
 /// The draws the ledger records, read by a fresh process.

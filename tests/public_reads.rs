@@ -24,15 +24,7 @@ async fn try_draw(app: &TestApp, k: u32, selection: &str, cap: u32) -> Result<St
     let text = common::plan_toml(&pools, 3, &extra)
         .replace("id = \"TEST-1\"", &format!("id = \"TEST-{k}\""))
         .replace("workload_cap = 40", &format!("workload_cap = {cap}"));
-    app.add_plan(&format!("plan-{k}"), &text);
-    let (status, body) = app
-        .operator(
-            "/api/v1/announcements",
-            json!({"plan": format!("plan-{k}"), "seed_method": {"kind": "commit"}}),
-        )
-        .await;
-    assert!(status.is_success(), "{body}");
-    let task = body["task_id"].as_str().unwrap().to_owned();
+    let task = app.announce_plan(&format!("plan-{k}"), &text).await;
     let (status, body) = app
         .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
         .await;

@@ -45,19 +45,46 @@ impl TestApp {
     /// as an auditor runs it beside the service, with nothing taken from the
     /// environment: the exit code and all it printed.
     pub fn ledger_cli(&self, args: &[&str]) -> (Option<i32>, String) {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_shuangsui"))
+        self.ledger_command(args, None)
+    }
+
+    /// The same, told the database by `SHUANGSUI_DATABASE_URL`, as on a host
+    /// whose data folder does not hold the database's password.
+    pub fn ledger_cli_on_database(&self, args: &[&str]) -> (Option<i32>, String) {
+        self.ledger_command(args, Some(&self.config.database_url))
+    }
+
+    fn ledger_command(&self, args: &[&str], database: Option<&str>) -> (Option<i32>, String) {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shuangsui"));
+        command
             .arg("ledger")
             .args(args)
             .arg("--data-dir")
             .arg(&self.config.data_dir)
             .env_remove("SHUANGSUI_DATABASE_URL")
+            .env_remove("SHUANGSUI_MIGRATION_DATABASE_URL")
             .env_remove("SHUANGSUI_DATA_DIR")
             .env_remove("SHUANGSUI_CHECKPOINT_KEY_FILE")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .unwrap();
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if let Some(url) = database {
+            command.env("SHUANGSUI_DATABASE_URL", url);
+        }
+        let output = command.output().unwrap();
         let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
         (output.status.code(), text)
+    }
+
+    /// Adds the plan `name` and announces it with a commitment; its task id.
+    pub async fn announce_plan(&self, name: &str, toml: &str) -> String {
+        self.add_plan(name, toml);
+        let (status, body) = self
+            .operator(
+                "/api/v1/announcements",
+                serde_json::json!({"plan": name, "seed_method": {"kind": "commit"}}),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+        body["task_id"].as_str().unwrap().to_owned()
     }
 
     /// A service on the small pool of `pool_seed`, with no plans yet.
