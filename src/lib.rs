@@ -27,6 +27,7 @@ pub mod results;
 pub mod schedule;
 pub mod scheduled;
 pub mod service;
+pub mod stamp;
 pub mod store;
 pub mod substitution;
 pub mod verify;

@@ -31,6 +31,7 @@ use crate::pools::{is_workbook, load_csv, load_path, load_workbook_bytes, CsvSou
 use crate::records;
 use crate::seed::{commitment, Seed};
 use crate::snapshot::Hash32;
+use crate::stamp::FileStamp;
 use crate::store::{self, FileWriter, PreparedChunk, PutStats, StoreError, StoredFile};
 
 /// Chunks written per store transaction while pools are read: a few
@@ -577,52 +578,16 @@ fn pools_in(dir: &Path) -> PathBuf {
 /// is hashed is remembered as verified.
 const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// What a cached file's metadata was when its content was last hashed: any
-/// write, truncation, replacement or `touch` changes one of these (a write
-/// that restores the modification time still moves `ctime`, which no
-/// ordinary call sets back).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl Stamp {
-    fn of(meta: &std::fs::Metadata) -> Stamp {
-        use std::os::unix::fs::MetadataExt;
-        Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            len: meta.size(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
-        }
-    }
-
-    /// Whether both times are at least [`SETTLED`] before `now`.
-    fn settled_at(&self, now: std::time::SystemTime) -> bool {
-        let Ok(now) = now.duration_since(std::time::UNIX_EPOCH) else {
-            return false;
-        };
-        let limit = now.saturating_sub(SETTLED).as_nanos() as i128;
-        let nanos = |(secs, nsec): (i64, i64)| secs as i128 * 1_000_000_000 + nsec as i128;
-        nanos(self.mtime) < limit && nanos(self.ctime) < limit
-    }
-}
-
 /// The cached files this process has hashed and found to hold their
-/// record, by path: the hash they held and their [`Stamp`] then. Every
+/// record, by path: the hash they held and their [`FileStamp`] then. Every
 /// draw, substitution and audit checks its snapshot; at national scale that
 /// is a gigabyte to hash each time, for files nothing has touched.
-static VERIFIED: std::sync::LazyLock<Mutex<std::collections::HashMap<PathBuf, (Hash32, Stamp)>>> =
+static VERIFIED: std::sync::LazyLock<Mutex<std::collections::HashMap<PathBuf, (Hash32, FileStamp)>>> =
     std::sync::LazyLock::new(Mutex::default);
 
 /// Whether `dir` holds exactly `files`, each with the content of its hash.
 /// A file this process already hashed to its record is not hashed again
-/// while its [`Stamp`] is the one it had then.
+/// while its [`FileStamp`] is the one it had then.
 fn cache_matches(dir: &Path, files: &BTreeMap<String, Hash32>) -> Result<bool, TaskError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -647,7 +612,7 @@ fn cache_matches(dir: &Path, files: &BTreeMap<String, Hash32>) -> Result<bool, T
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(io(&path)(e)),
         };
-        let stamp = Stamp::of(&file.metadata().map_err(io(&path))?);
+        let stamp = FileStamp::of(&file.metadata().map_err(io(&path))?);
         let verified = VERIFIED.lock().expect("not poisoned").get(&path) == Some(&(*expected, stamp));
         if verified {
             continue;
@@ -659,7 +624,7 @@ fn cache_matches(dir: &Path, files: &BTreeMap<String, Hash32>) -> Result<bool, T
             known.remove(&path);
             return Ok(false);
         }
-        if stamp.settled_at(now) {
+        if stamp.settled(now, SETTLED) {
             known.insert(path, (*expected, stamp));
         } else {
             known.remove(&path);

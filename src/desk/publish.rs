@@ -28,6 +28,7 @@ use crate::ledger::{Attached, LedgerError};
 use crate::records;
 use crate::results::Notice;
 use crate::snapshot::{bytes_hash, Hash32};
+use crate::stamp::FileStamp;
 use crate::store::{self, FileWriter, PreparedChunk, StoredFile};
 
 /// A file's path in its bundle and its bytes.
@@ -129,7 +130,7 @@ impl Fault {
 pub struct Cache {
     state: tokio::sync::Mutex<Synced>,
     /// Per bundle, the cached files last found to hash to their record, by
-    /// path, with that record and the file's [`Stamp`] then: a request
+    /// path, with that record and the file's [`FileStamp`] then: a request
     /// re-reads a file only when its stamp has changed.
     checked: std::sync::Mutex<BTreeMap<String, Checked>>,
     #[cfg(feature = "fault-hooks")]
@@ -144,32 +145,7 @@ struct Synced {
 }
 
 /// Cached files found sound, by path: the hash they matched and their stamp.
-type Checked = BTreeMap<String, (Hash32, Stamp)>;
-
-/// What `stat` says of a cached file: any write to it, a rename over it or
-/// a new link changes one of these (the inode's change time cannot be set
-/// by hand), so an unchanged stamp means unchanged bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    modified: (i64, i64),
-    changed: (i64, i64),
-}
-
-impl Stamp {
-    fn of(meta: &std::fs::Metadata) -> Stamp {
-        use std::os::unix::fs::MetadataExt;
-        Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            len: meta.len(),
-            modified: (meta.mtime(), meta.mtime_nsec()),
-            changed: (meta.ctime(), meta.ctime_nsec()),
-        }
-    }
-}
+type Checked = BTreeMap<String, (Hash32, FileStamp)>;
 
 impl Cache {
     fn checked(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Checked>> {
@@ -672,14 +648,14 @@ fn unrecorded_files(dir: &Path, bundle: &str, wanted: &[(String, Hash32)]) -> Re
 /// A file's bytes and its stamp, taken from the open file before reading,
 /// so a write during the read shows as a changed stamp next time; `None`
 /// when it is missing.
-fn read_stamped(path: &Path) -> Result<Option<(Vec<u8>, Stamp)>, TaskError> {
+fn read_stamped(path: &Path) -> Result<Option<(Vec<u8>, FileStamp)>, TaskError> {
     use std::io::Read;
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(path)(e)),
     };
-    let stamp = Stamp::of(&file.metadata().map_err(io(path))?);
+    let stamp = FileStamp::of(&file.metadata().map_err(io(path))?);
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).map_err(io(path))?;
     Ok(Some((bytes, stamp)))
@@ -694,7 +670,7 @@ fn check_stamped(dir: &Path, wanted: &[(String, Hash32)], known: &Checked) -> Re
     for (path, file) in wanted {
         let at = dir.join(path);
         let stamp = match std::fs::metadata(&at) {
-            Ok(meta) => Stamp::of(&meta),
+            Ok(meta) => FileStamp::of(&meta),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((sound, false)),
             Err(e) => return Err(io(&at)(e)),
         };

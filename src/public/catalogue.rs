@@ -19,9 +19,8 @@
 //! All of it blocking file work: the service calls it off its async workers.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs;
 use std::io;
-use std::os::unix::fs::MetadataExt;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -30,6 +29,7 @@ use super::current::CurrentList;
 use super::pages::ItemCounts;
 use super::publications::{newest_first, Broken, Publications, PublishedDraw, PUBLIC_DIR};
 use super::search::{DrawIndex, SearchIndex};
+use crate::stamp::FileStamp;
 
 /// How long after a change to its files a draw read is not kept: far more
 /// than the tick of file times, and short enough that only the requests
@@ -38,42 +38,6 @@ pub const SETTLE: Duration = Duration::from_millis(100);
 
 /// The public files a draw's views are made from.
 const STAMPED: [&str; 4] = ["manifest.json", "assignments.csv", "substitutions.json", "results.csv"];
-
-/// One file as the disk shows it: `None` when it is absent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    len: u64,
-    inode: u64,
-    /// Modification and status-change times, in nanoseconds since 1970: a
-    /// write moves both, and the change time cannot be set back by hand.
-    modified: i128,
-    changed: i128,
-}
-
-impl FileStamp {
-    fn of(path: &Path) -> io::Result<Option<FileStamp>> {
-        match fs::metadata(path) {
-            Ok(meta) => Ok(Some(FileStamp {
-                len: meta.len(),
-                inode: meta.ino(),
-                modified: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-                changed: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-            })),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Whether the file last changed at least [`SETTLE`] before `at`.
-    fn settled(&self, at: SystemTime) -> bool {
-        let at = match at.duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(since) => since.as_nanos() as i128,
-            Err(_) => return false,
-        };
-        let last = self.modified.max(self.changed);
-        last + SETTLE.as_nanos() as i128 <= at
-    }
-}
 
 /// The four files of a draw's public copy as the disk shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +54,7 @@ impl Stamp {
         let public = bundle_dir.join(PUBLIC_DIR);
         let mut files = [None; 4];
         for (stamp, name) in files.iter_mut().zip(STAMPED) {
-            *stamp = FileStamp::of(&public.join(name))?;
+            *stamp = FileStamp::read(&public.join(name))?;
         }
         Ok(Stamp { files, taken })
     }
@@ -103,7 +67,7 @@ impl Stamp {
     /// Whether no file changed within [`SETTLE`] before it was stamped, so
     /// a later change cannot leave the stamp as it is.
     fn settled(&self) -> bool {
-        self.files.iter().flatten().all(|f| f.settled(self.taken))
+        self.files.iter().flatten().all(|f| f.settled(self.taken, SETTLE))
     }
 }
 
@@ -296,7 +260,7 @@ impl Catalogue {
         publications.list_checked_with(|name| {
             let path = publications.dir().join(name).join(PUBLIC_DIR).join("manifest.json");
             let taken = SystemTime::now();
-            let stamp = FileStamp::of(&path)?;
+            let stamp = FileStamp::read(&path)?;
             if let Some(stamp) = stamp {
                 if let Some((_, draw)) = lock(&self.manifests).get(name).filter(|(kept, _)| *kept == stamp) {
                     return Ok(Some(draw.clone()));
@@ -304,7 +268,7 @@ impl Catalogue {
             }
             let draw = publications.get(name)?;
             if let (Some(stamp), Some(draw)) = (stamp, &draw) {
-                if stamp.settled(taken) {
+                if stamp.settled(taken, SETTLE) {
                     lock(&self.manifests).insert(name.to_owned(), (stamp, draw.clone()));
                 }
             }
@@ -323,6 +287,7 @@ impl Catalogue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn a_stamp_changes_with_any_write_and_settles() {
