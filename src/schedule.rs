@@ -422,6 +422,33 @@ impl Schedule {
         &self.jobs
     }
 
+    /// Refuses a ceremony job announced less than `lead` ahead of its draw
+    /// (`ceremony_lead_hours` in the service's config): the desk would refuse
+    /// every one of its announcements, so the schedule is wrong from the
+    /// start and is said to be so when it is loaded, not on the day of the
+    /// first announcement. `path` names the schedule in the error.
+    pub fn check_ceremony_lead(&self, lead: std::time::Duration, path: &str) -> Result<(), ScheduleError> {
+        let lead = TimeDelta::from_std(lead).unwrap_or(TimeDelta::MAX);
+        let short = self
+            .jobs
+            .iter()
+            .find(|job| job.seed == SeedMethod::Ceremony && job.lead() < lead);
+        match short {
+            None => Ok(()),
+            Some(job) => Err(ScheduleError::Invalid {
+                path: path.into(),
+                job: job.name.clone(),
+                field: "announce_ahead".into(),
+                message: format!(
+                    "a ceremony must be announced at least {} h ahead (ceremony_lead_hours), not {}: \
+                     the public must be told in time to attend",
+                    lead.num_hours(),
+                    show_lead(job.lead())
+                ),
+            }),
+        }
+    }
+
     pub fn job(&self, name: &str) -> Option<&Job> {
         self.jobs.iter().find(|job| job.name == name)
     }
@@ -595,6 +622,15 @@ fn check_plan_path(text: &str) -> Result<PathBuf, FieldError> {
         return Err(FieldError::PlanOutside(text.into()));
     }
     Ok(path)
+}
+
+/// A lead as an error message shows it, in hours and minutes.
+fn show_lead(lead: TimeDelta) -> String {
+    match (lead.num_hours(), lead.num_minutes() % 60) {
+        (0, 0) => "none (announce_ahead is not set)".into(),
+        (hours, 0) => format!("{hours} h"),
+        (hours, minutes) => format!("{hours} h {minutes} min"),
+    }
 }
 
 /// A lead such as "7d", "24h", "1d12h" or "90m": whole numbers with units

@@ -936,3 +936,32 @@ fn load_refuses_a_job_whose_plan_does_not_load() {
         .to_string();
     assert!(unread.starts_with("cannot read schedule"), "{unread}");
 }
+
+#[test]
+fn a_ceremony_job_announced_too_late_for_the_public_is_refused() {
+    let day = Duration::from_secs(24 * 3600);
+    let check =
+        |seed: &str, extra: &str| one_job("job", "30 9 * * MON#3", seed, extra).check_ceremony_lead(day, "s.toml");
+    // A ceremony needs the lead: none at all, or 23 h 30 min, is refused.
+    let none = check("ceremony", "").unwrap_err().to_string();
+    assert!(
+        none.contains("job job: announce_ahead: a ceremony must be announced at least 24 h ahead"),
+        "{none}"
+    );
+    assert!(none.contains("not none (announce_ahead is not set)"), "{none}");
+    let short = check("ceremony", "announce_ahead = \"23h30m\"")
+        .unwrap_err()
+        .to_string();
+    assert!(short.contains("not 23 h 30 min"), "{short}");
+    // Exactly the lead, or more, is accepted; so is any lead for a seed that
+    // nobody has to attend.
+    check("ceremony", "announce_ahead = \"24h\"").unwrap();
+    check("ceremony", "announce_ahead = \"10d\"").unwrap();
+    check("commit", "").unwrap();
+    check("beacon", "announce_ahead = \"1h\"").unwrap();
+    // The shipped schedule keeps the default lead.
+    Schedule::load(Path::new("config/schedule.toml"))
+        .unwrap()
+        .check_ceremony_lead(day, "config/schedule.toml")
+        .unwrap();
+}

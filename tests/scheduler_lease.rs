@@ -296,3 +296,38 @@ async fn a_frozen_holder_loses_the_postgres_lock_to_the_session_timeout() {
         "the frozen holder finds it lost the lease"
     );
 }
+
+/// The service refuses at start a schedule whose ceremony job would be
+/// announced less than `ceremony_lead_hours` ahead: the desk would refuse
+/// each of its announcements on the day.
+#[tokio::test]
+async fn a_ceremony_job_announced_too_late_stops_the_service_at_start() {
+    let mut app = TestApp::spawn_with(32, |config| {
+        config.seed_times.ceremony_lead = Duration::from_secs(24 * 3600);
+    })
+    .await;
+    let pools = app.pools();
+    app.add_plan("ceremony", &common::plan_toml(&pools, 2, ""));
+    let schedule = app.config.plans_dir.parent().unwrap().join("schedule.toml");
+    let write = |lead: &str| {
+        let job = "[[job]]\nname = \"ceremony\"\ncron = \"30 9 * * MON#3\"\nplan = \"plans/ceremony.toml\"\nseed = \"ceremony\"\n";
+        std::fs::write(&schedule, format!("{job}announce_ahead = \"{lead}\"\n")).unwrap();
+    };
+    app.config.schedule = Some(schedule.clone());
+    let never = || std::future::pending::<()>();
+
+    write("12h");
+    let refused = spawn_scheduler(&app.config, &app.state, never()).expect_err("a 12 h lead is refused");
+    let message = refused.to_string();
+    assert!(
+        message.contains("job ceremony: announce_ahead: a ceremony must be announced at least 24 h ahead"),
+        "{message}"
+    );
+    assert_eq!(app.state.scheduler.role(), Role::Off, "nothing was started");
+
+    write("2d");
+    let task = spawn_scheduler(&app.config, &app.state, never())
+        .unwrap()
+        .expect("a 2-day lead runs");
+    task.abort();
+}

@@ -332,6 +332,7 @@ pub fn spawn_scheduler(
         return Ok(None);
     };
     let schedule = Schedule::load_in(path, config.time_zone)?;
+    schedule.check_ceremony_lead(state.desk.seed_times.ceremony_lead, &path.display().to_string())?;
     tracing::info!(
         jobs = schedule.jobs().len(),
         "schedule loaded; asking for the scheduler lease"
