@@ -13,6 +13,11 @@ use shuangsui::plan::{Plan, PlanFile};
 use shuangsui::pools::{load, LoadOptions};
 use shuangsui::substitution::{Reason, Roster};
 
+/// The allocator of the `shuangsui` binary (src/main.rs), so that the
+/// figures are those of the program offices run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SEED: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 fn root() -> &'static Path {
