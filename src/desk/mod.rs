@@ -136,9 +136,19 @@ impl Desk {
     /// died in (see [`scratch_name`]), which nothing serves or reads, once
     /// no live process can be writing them.
     fn recover(&self) -> Result<(), TaskError> {
+        // `.staging` is where versions that kept publications on disk staged
+        // a draw; nothing writes it now. Such a version may still be running
+        // on this folder during an upgrade, mid-draw: its folder goes only
+        // once left alone for as long as any other scratch folder.
         let staging = self.publications_dir.join(".staging");
-        if staging.exists() {
-            std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+        if is_stale(&staging, std::time::SystemTime::now()) {
+            match std::fs::remove_dir_all(&staging) {
+                Ok(()) => {
+                    tracing::info!(folder = %staging.display(), "removed the staged bundle of an interrupted draw")
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(&staging)(e)),
+            }
         }
         for dir in [&self.publications_dir, &self.snapshots_dir] {
             for leftover in abandoned_scratch(dir, std::time::SystemTime::now())? {
@@ -272,12 +282,7 @@ fn abandoned_scratch(dir: &Path, now: std::time::SystemTime) -> Result<Vec<PathB
         }
         let abandoned = match pid {
             Some(pid) if can_ask => pid == std::process::id() || !Path::new(&format!("/proc/{pid}")).exists(),
-            _ => entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|at| now.duration_since(at).ok())
-                .is_some_and(|age| age > SCRATCH_STALE),
+            _ => is_stale(&entry.path(), now),
         };
         if abandoned {
             found.push(entry.path());
@@ -285,6 +290,16 @@ fn abandoned_scratch(dir: &Path, now: std::time::SystemTime) -> Result<Vec<PathB
     }
     found.sort();
     Ok(found)
+}
+
+/// Whether `path` exists and was last changed more than [`SCRATCH_STALE`]
+/// before `now`.
+fn is_stale(path: &Path, now: std::time::SystemTime) -> bool {
+    std::fs::symlink_metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|at| now.duration_since(at).ok())
+        .is_some_and(|age| age > SCRATCH_STALE)
 }
 
 fn is_hex16(text: &str) -> bool {
