@@ -1543,3 +1543,144 @@ async fn a_result_dated_before_its_draw_or_after_today_is_refused() {
     let (status, reply) = app.operator("/api/v1/results", result("2026-03-02")).await;
     assert_eq!(status, StatusCode::CREATED, "{reply}");
 }
+
+/// A download with the headers that matter to a cache: status, `ETag`,
+/// `Cache-Control`, and the body.
+struct Fetched {
+    status: StatusCode,
+    etag: String,
+    cache: String,
+    body: Vec<u8>,
+}
+
+async fn fetch(app: &TestApp, uri: &str, if_none_match: Option<&str>) -> Fetched {
+    let mut request = Request::builder().uri(uri);
+    if let Some(tag) = if_none_match {
+        request = request.header("if-none-match", tag);
+    }
+    let response = app
+        .router()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let (status, etag, cache) = (response.status(), header("etag"), header("cache-control"));
+    let body = axum::body::to_bytes(response.into_body(), 64 << 20)
+        .await
+        .unwrap()
+        .to_vec();
+    Fetched {
+        status,
+        etag,
+        cache,
+        body,
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    shuangsui::snapshot::bytes_hash(bytes).to_hex()
+}
+
+/// Every download names its bytes by their SHA-256; a client that already
+/// holds them is answered 304 with no body. The draw's own files are
+/// immutable; what a substitution changes is asked for again each time and
+/// changes its tag when, and only when, the draw changes.
+#[tokio::test]
+async fn downloads_carry_their_hash_and_a_client_holding_one_is_not_sent_it_again() {
+    let app = TestApp::spawn_service().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let (_, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let bundle = drawn["bundle"].as_str().unwrap().to_owned();
+    let uri = |file: &str| format!("/draws/{bundle}/{file}");
+
+    let mut before = std::collections::HashMap::new();
+    for (file, cache) in [
+        ("assignments.csv", "public, no-cache"),
+        ("assignments.xlsx", "public, no-cache"),
+        ("bundle.zip", "public, no-cache"),
+        ("drawn.csv", "public, max-age=31536000, immutable"),
+        ("manifest.json", "public, max-age=31536000, immutable"),
+        ("plan.json", "public, max-age=31536000, immutable"),
+    ] {
+        let first = fetch(&app, &uri(file), None).await;
+        assert_eq!(first.status, StatusCode::OK, "{file}");
+        assert_eq!(first.etag, format!("\"{}\"", sha256_hex(&first.body)), "{file}");
+        assert_eq!(first.cache, cache, "{file}");
+        let again = fetch(&app, &uri(file), None).await;
+        assert_eq!(
+            (again.etag.as_str(), again.body.len()),
+            (first.etag.as_str(), first.body.len()),
+            "{file}: kept"
+        );
+
+        for held in [
+            first.etag.clone(),
+            format!("W/{}", first.etag),
+            format!("\"other\", {}", first.etag),
+        ] {
+            let not_sent = fetch(&app, &uri(file), Some(&held)).await;
+            assert_eq!(not_sent.status, StatusCode::NOT_MODIFIED, "{file} with {held}");
+            assert!(not_sent.body.is_empty(), "{file}: a 304 has no body");
+            assert_eq!(
+                (not_sent.etag.as_str(), not_sent.cache.as_str()),
+                (first.etag.as_str(), cache)
+            );
+        }
+        let stale = fetch(&app, &uri(file), Some("\"0000\"")).await;
+        assert_eq!(
+            (stale.status, stale.body.len()),
+            (StatusCode::OK, first.body.len()),
+            "{file}"
+        );
+        before.insert(file, first.etag);
+    }
+    // The list as drawn is named by the hash its public manifest records.
+    let manifest: Value = serde_json::from_slice(&fetch(&app, &uri("manifest.json"), None).await.body).unwrap();
+    let recorded = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "assignments.csv")
+        .unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(before["drawn.csv"], format!("\"{recorded}\""));
+
+    // A substitution changes the current list and the zip, not the record.
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
+    let row = &rows["rows"][0];
+    let (status, made) = app
+        .operator(
+            &format!("/api/v1/draws/{task}/substitutions"),
+            json!({"credit_code": row["credit_code"], "out": row["team"][0], "reason": "leave", "note": "病假"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    for file in ["assignments.csv", "assignments.xlsx", "bundle.zip"] {
+        let after = fetch(&app, &uri(file), Some(&before[file])).await;
+        assert_eq!(
+            after.status,
+            StatusCode::OK,
+            "{file}: the old bytes are not the draw as it stands"
+        );
+        assert_ne!(after.etag, before[file], "{file}");
+        assert_eq!(after.etag, format!("\"{}\"", sha256_hex(&after.body)), "{file}");
+    }
+    for file in ["drawn.csv", "manifest.json", "plan.json"] {
+        let after = fetch(&app, &uri(file), Some(&before[file])).await;
+        assert_eq!(
+            after.status,
+            StatusCode::NOT_MODIFIED,
+            "{file} is the draw's own and unchanged"
+        );
+    }
+}

@@ -83,8 +83,27 @@ pub struct Shown {
     /// The draw's part of the search index.
     pub index: Arc<DrawIndex>,
     stamp: Stamp,
-    csv: OnceLock<Arc<Vec<u8>>>,
-    xlsx: OnceLock<Arc<Vec<u8>>>,
+    csv: OnceLock<Download>,
+    xlsx: OnceLock<Download>,
+    zip: OnceLock<Download>,
+}
+
+/// A download made once and kept with the list it was made from.
+#[derive(Debug, Clone)]
+pub struct Download {
+    pub bytes: Arc<Vec<u8>>,
+    /// The SHA-256 of the bytes in hex: the download's HTTP entity tag, so
+    /// that a client holding these bytes is told so instead of sent them.
+    pub sha256: String,
+}
+
+impl Download {
+    pub fn of(bytes: Vec<u8>) -> Download {
+        Download {
+            sha256: crate::snapshot::bytes_hash(&bytes).to_hex(),
+            bytes: Arc::new(bytes),
+        }
+    }
 }
 
 impl Shown {
@@ -101,27 +120,38 @@ impl Shown {
             stamp,
             csv: OnceLock::new(),
             xlsx: OnceLock::new(),
+            zip: OnceLock::new(),
         })
     }
 
     /// The current list as CSV ([`super::current_csv`]), made at the first
     /// download and kept with the list it was made from.
-    pub fn current_csv(&self) -> Arc<Vec<u8>> {
-        Arc::clone(
-            self.csv
-                .get_or_init(|| Arc::new(super::exports::current_csv(&self.draw, &self.list))),
-        )
+    pub fn current_csv(&self) -> Download {
+        self.csv
+            .get_or_init(|| Download::of(super::exports::current_csv(&self.draw, &self.list)))
+            .clone()
     }
 
     /// The current list as Excel ([`super::assignments_xlsx`]), made at the
     /// first download and kept likewise.
-    pub fn assignments_xlsx(&self) -> Result<Arc<Vec<u8>>, super::ExportError> {
-        if let Some(bytes) = self.xlsx.get() {
-            return Ok(Arc::clone(bytes));
+    pub fn assignments_xlsx(&self) -> Result<Download, super::ExportError> {
+        if let Some(kept) = self.xlsx.get() {
+            return Ok(kept.clone());
         }
-        let bytes = Arc::new(super::exports::assignments_xlsx(&self.draw, &self.list)?);
+        let made = Download::of(super::exports::assignments_xlsx(&self.draw, &self.list)?);
         // Two first downloads at once make the same bytes; either is kept.
-        Ok(Arc::clone(self.xlsx.get_or_init(|| bytes)))
+        Ok(self.xlsx.get_or_init(|| made).clone())
+    }
+
+    /// The public copy as a zip ([`super::bundle_zip`]), made at the first
+    /// download and kept likewise: the files it holds beside the four
+    /// stamped ones are a recorded draw's own, which never change.
+    pub fn bundle_zip(&self) -> Result<Download, super::ExportError> {
+        if let Some(kept) = self.zip.get() {
+            return Ok(kept.clone());
+        }
+        let made = Download::of(super::exports::bundle_zip(&self.draw)?);
+        Ok(self.zip.get_or_init(|| made).clone())
     }
 }
 

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -447,24 +447,81 @@ pub async fn draw_page(
     }
 }
 
-fn attachment(kind: &str, bytes: impl Into<axum::body::Bytes>, filename: String) -> Response {
-    let disposition = format!("attachment; filename=\"{filename}\"");
+/// How long a client may keep a download before asking for it again.
+#[derive(Clone, Copy)]
+enum Freshness {
+    /// A recorded draw's own file: a draw's name never holds other bytes.
+    Immutable,
+    /// Changes with a substitution or a results notice: asked for again
+    /// each time, and answered "not modified" while it is the same.
+    Revalidate,
+}
+
+impl Freshness {
+    fn cache_control(self) -> &'static str {
+        match self {
+            Freshness::Immutable => "public, max-age=31536000, immutable",
+            Freshness::Revalidate => "public, no-cache",
+        }
+    }
+}
+
+/// The headers that let a client keep a download: its entity tag (the
+/// SHA-256 of its bytes, in quotes) and how long it stays fresh.
+fn caching(sha256: &str, freshness: Freshness) -> [(header::HeaderName, String); 2] {
+    [
+        (header::ETAG, format!("\"{sha256}\"")),
+        (header::CACHE_CONTROL, freshness.cache_control().to_owned()),
+    ]
+}
+
+/// Whether the request's `If-None-Match` names the entity tag of `sha256`
+/// (RFC 9110 §13.1.2: weak comparison, and `*` matches any), so the client
+/// already holds the bytes.
+fn held(request: &HeaderMap, sha256: &str) -> bool {
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == sha256)
+}
+
+/// A download, or "not modified" to a client that holds it already.
+fn attachment(request: &HeaderMap, download: Sent<'_>) -> Response {
+    let caching = caching(download.sha256, download.freshness);
+    if held(request, download.sha256) {
+        return (StatusCode::NOT_MODIFIED, caching).into_response();
+    }
+    let disposition = format!("attachment; filename=\"{}\"", download.filename);
     (
+        caching,
         [
-            (header::CONTENT_TYPE, kind.to_owned()),
+            (header::CONTENT_TYPE, download.kind.to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
-        bytes.into(),
+        download.bytes,
     )
         .into_response()
+}
+
+/// What [`attachment`] sends.
+struct Sent<'a> {
+    kind: &'a str,
+    bytes: axum::body::Bytes,
+    filename: String,
+    sha256: &'a str,
+    freshness: Freshness,
 }
 
 pub async fn download(
     State(state): State<AppState>,
     UrlPath((name, file)): UrlPath<(String, String)>,
+    request: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if matches!(file.as_str(), "assignments.csv" | "assignments.xlsx") {
-        return current_download(&state, &name, &file).await;
+    if matches!(file.as_str(), "assignments.csv" | "assignments.xlsx" | "bundle.zip") {
+        return kept_download(&state, &name, &file, &request).await;
     }
     // The files below are sent as the folder holds them: no list is read.
     let draw = match one_draw(&state, &name).await {
@@ -474,17 +531,30 @@ pub async fn download(
     };
     match file.as_str() {
         // The list as drawn: the bundle's own public assignments.csv, byte
-        // for byte, so its SHA-256 is the one the manifest records.
+        // for byte, so its SHA-256 is the one the manifest records; a client
+        // holding those bytes is told so without the file being read.
         "drawn.csv" => {
+            let recorded = draw.manifest.files.iter().find(|f| f.name == "assignments.csv");
+            if let Some(recorded) = recorded.map(|f| f.sha256.to_hex()) {
+                if held(&request, &recorded) {
+                    return Ok((StatusCode::NOT_MODIFIED, caching(&recorded, Freshness::Immutable)).into_response());
+                }
+            }
             let checked = draw.clone();
             let bytes = match blocking(move || checked.drawn_bytes()).await? {
                 Ok(bytes) => bytes,
                 Err(e) => return Ok(Fault::of(&draw.name, e).page(&state)),
             };
+            let sha256 = crate::snapshot::bytes_hash(&bytes).to_hex();
             Ok(attachment(
-                "text/csv; charset=utf-8",
-                bytes,
-                format!("{name}-assignments.csv"),
+                &request,
+                Sent {
+                    kind: "text/csv; charset=utf-8",
+                    bytes: bytes.into(),
+                    filename: format!("{name}-assignments.csv"),
+                    sha256: &sha256,
+                    freshness: Freshness::Immutable,
+                },
             ))
         }
         // Added to the public copy after the draw; absent until then. The
@@ -499,46 +569,74 @@ pub async fn download(
                     } else {
                         "text/csv; charset=utf-8"
                     };
-                    Ok(attachment(kind, bytes, format!("{name}-{file}")))
+                    let freshness = match file.as_str() {
+                        "substitutions.json" | "results.csv" => Freshness::Revalidate,
+                        _ => Freshness::Immutable,
+                    };
+                    let sha256 = crate::snapshot::bytes_hash(&bytes).to_hex();
+                    Ok(attachment(
+                        &request,
+                        Sent {
+                            kind,
+                            bytes: bytes.into(),
+                            filename: format!("{name}-{file}"),
+                            sha256: &sha256,
+                            freshness,
+                        },
+                    ))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(missing(&file)),
                 Err(e) => Err(ApiError::internal(e)),
             }
         }
-        // Reads and compresses the whole public copy: off the async workers.
-        "bundle.zip" => {
-            let bytes = blocking(move || crate::public::exports::bundle_zip(&draw))
-                .await?
-                .map_err(ApiError::internal)?;
-            Ok(attachment("application/zip", bytes, format!("{name}.zip")))
-        }
         _ => Ok(missing(&file)),
     }
 }
 
-/// The current list as CSV or Excel: the teams after any substitutions,
-/// beside the teams as drawn. Named so, because it is not the hashed
-/// record. Made at the first download of the list as it stands and kept
-/// with it, so later downloads are the same bytes, sent as they are.
-async fn current_download(state: &AppState, name: &str, file: &str) -> Result<Response, ApiError> {
+/// The downloads made from a draw as it stands, kept with it ([`Shown`]):
+/// the current list as CSV or Excel (the teams after any substitutions,
+/// beside the teams as drawn; named so, because it is not the hashed
+/// record) and the public copy as a zip. Each is made at its first download
+/// and sent as it is until a substitution or a results notice changes the
+/// draw, so a crowd of downloaders costs one build, not one each.
+async fn kept_download(state: &AppState, name: &str, file: &str, request: &HeaderMap) -> Result<Response, ApiError> {
     let shown = match shown(state, name).await {
         Ok(Some(shown)) => shown,
         Ok(None) => return Ok(missing(&format!("抽查任务 {name}"))),
         Err(fault) => return Ok(fault.page(state)),
     };
-    if file == "assignments.csv" {
-        let bytes = blocking(move || shown.current_csv()).await?;
-        return Ok(attachment(
+    let (kind, made, filename) = match file {
+        "assignments.csv" => (
             "text/csv; charset=utf-8",
-            kept_body(bytes),
+            blocking(move || shown.current_csv()).await?,
             format!("{name}-current.csv"),
-        ));
-    }
-    let bytes = blocking(move || shown.assignments_xlsx())
-        .await?
-        .map_err(ApiError::internal)?;
-    let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-    Ok(attachment(kind, kept_body(bytes), format!("{name}-current.xlsx")))
+        ),
+        "assignments.xlsx" => (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            blocking(move || shown.assignments_xlsx())
+                .await?
+                .map_err(ApiError::internal)?,
+            format!("{name}-current.xlsx"),
+        ),
+        // Reads and compresses the whole public copy: off the async workers.
+        _ => (
+            "application/zip",
+            blocking(move || shown.bundle_zip())
+                .await?
+                .map_err(ApiError::internal)?,
+            format!("{name}.zip"),
+        ),
+    };
+    Ok(attachment(
+        request,
+        Sent {
+            kind,
+            bytes: kept_body(Arc::clone(&made.bytes)),
+            filename,
+            sha256: &made.sha256,
+            freshness: Freshness::Revalidate,
+        },
+    ))
 }
 
 /// The verifiers, specification and golden vectors the binary carries.
