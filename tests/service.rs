@@ -1684,3 +1684,63 @@ async fn downloads_carry_their_hash_and_a_client_holding_one_is_not_sent_it_agai
         );
     }
 }
+
+async fn fetch_from(app: &TestApp, uri: &str, client: &str) -> (StatusCode, Vec<u8>) {
+    let mut request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let peer: std::net::SocketAddr = format!("{client}:50000").parse().unwrap();
+    request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+    let response = app.router().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 64 << 20)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, body)
+}
+
+/// A client with its allowance of builds under way is told to come back
+/// for a download not built yet; a kept download, and every other client,
+/// are served as usual.
+#[tokio::test]
+async fn a_client_building_downloads_waits_for_more_and_others_do_not() {
+    let app = TestApp::spawn_service().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let (_, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let bundle = drawn["bundle"].as_str().unwrap().to_owned();
+    let uri = |file: &str| format!("/draws/{bundle}/{file}");
+    let (busy, other) = ("192.0.2.7", "192.0.2.8");
+    // A draw read right after its files changed is not kept (catalogue::SETTLE).
+    tokio::time::sleep(shuangsui::public::catalogue::SETTLE * 3).await;
+    assert_eq!(fetch_from(&app, &uri("assignments.csv"), busy).await.0, StatusCode::OK);
+
+    let builds = &app.state.reads.builds;
+    let under_way: Vec<_> = (0..shuangsui::service::allowance::BUILDS_PER_CLIENT)
+        .map(|_| builds.take(Some(busy.parse().unwrap())).unwrap())
+        .collect();
+    let (status, body) = fetch_from(&app, &uri("assignments.xlsx"), busy).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["error"], "too_many_requests", "{error}");
+    assert_eq!(
+        fetch_from(&app, &uri("assignments.csv"), busy).await.0,
+        StatusCode::OK,
+        "a kept download needs no build"
+    );
+    assert_eq!(
+        fetch_from(&app, &uri("assignments.xlsx"), other).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        fetch_from(&app, &uri("assignments.xlsx"), busy).await.0,
+        StatusCode::OK,
+        "built for another client, it is kept for all"
+    );
+    assert_eq!(
+        fetch_from(&app, &uri("bundle.zip"), busy).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    drop(under_way);
+    assert_eq!(fetch_from(&app, &uri("bundle.zip"), busy).await.0, StatusCode::OK);
+}

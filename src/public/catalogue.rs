@@ -124,34 +124,56 @@ impl Shown {
         })
     }
 
-    /// The current list as CSV ([`super::current_csv`]), made at the first
-    /// download and kept with the list it was made from.
-    pub fn current_csv(&self) -> Download {
-        self.csv
-            .get_or_init(|| Download::of(super::exports::current_csv(&self.draw, &self.list)))
-            .clone()
+    /// The download `kept`, if it has been made.
+    pub fn kept(&self, kept: Kept) -> Option<Download> {
+        self.slot(kept).get().cloned()
     }
 
-    /// The current list as Excel ([`super::assignments_xlsx`]), made at the
-    /// first download and kept likewise.
-    pub fn assignments_xlsx(&self) -> Result<Download, super::ExportError> {
-        if let Some(kept) = self.xlsx.get() {
-            return Ok(kept.clone());
+    /// The download `kept`, made now if it has not been, and kept with the
+    /// list it was made from. The zip's files beside the four stamped ones
+    /// are a recorded draw's own, which never change.
+    pub fn build(&self, kept: Kept) -> Result<Download, super::ExportError> {
+        if let Some(made) = self.kept(kept) {
+            return Ok(made);
         }
-        let made = Download::of(super::exports::assignments_xlsx(&self.draw, &self.list)?);
+        let bytes = match kept {
+            Kept::CurrentCsv => super::exports::current_csv(&self.draw, &self.list),
+            Kept::CurrentXlsx => super::exports::assignments_xlsx(&self.draw, &self.list)?,
+            Kept::Zip => super::exports::bundle_zip(&self.draw)?,
+        };
         // Two first downloads at once make the same bytes; either is kept.
-        Ok(self.xlsx.get_or_init(|| made).clone())
+        Ok(self.slot(kept).get_or_init(|| Download::of(bytes)).clone())
     }
 
-    /// The public copy as a zip ([`super::bundle_zip`]), made at the first
-    /// download and kept likewise: the files it holds beside the four
-    /// stamped ones are a recorded draw's own, which never change.
-    pub fn bundle_zip(&self) -> Result<Download, super::ExportError> {
-        if let Some(kept) = self.zip.get() {
-            return Ok(kept.clone());
+    fn slot(&self, kept: Kept) -> &OnceLock<Download> {
+        match kept {
+            Kept::CurrentCsv => &self.csv,
+            Kept::CurrentXlsx => &self.xlsx,
+            Kept::Zip => &self.zip,
         }
-        let made = Download::of(super::exports::bundle_zip(&self.draw)?);
-        Ok(self.zip.get_or_init(|| made).clone())
+    }
+}
+
+/// The downloads made from a draw as it stands and kept with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// `assignments.csv`: the current list ([`super::current_csv`]).
+    CurrentCsv,
+    /// `assignments.xlsx`: the same as Excel ([`super::assignments_xlsx`]).
+    CurrentXlsx,
+    /// `bundle.zip`: the public copy ([`super::bundle_zip`]).
+    Zip,
+}
+
+impl Kept {
+    /// The download a file name asks for, if it is one of these.
+    pub fn named(file: &str) -> Option<Kept> {
+        match file {
+            "assignments.csv" => Some(Kept::CurrentCsv),
+            "assignments.xlsx" => Some(Kept::CurrentXlsx),
+            "bundle.zip" => Some(Kept::Zip),
+            _ => None,
+        }
     }
 }
 

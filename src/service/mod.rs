@@ -3,6 +3,7 @@
 //! [`app`] builds the router apart from serving it, so tests drive it
 //! without a socket.
 
+pub mod allowance;
 pub mod api;
 pub mod checkpoints;
 pub mod config;

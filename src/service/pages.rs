@@ -5,19 +5,21 @@
 //! [`CurrentList`](crate::public::CurrentList), so the page, the search, the
 //! API and the downloads agree after a substitution.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::{ConnectInfo, Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
+use super::allowance::{Allowance, BUILDS_PER_CLIENT};
 use super::error::ApiError;
 use super::AppState;
 use crate::desk::{Announcement, DrawRecord, SeedMethod};
 use crate::ledger::{Head, Ledger};
-use crate::public::catalogue::{Catalogue, Shown};
+use crate::public::catalogue::{Catalogue, Kept, Shown};
 use crate::public::pages::{self, AnnouncementView, CheckpointLine, LedgerHead};
 use crate::public::publications::{Broken, Publications, PublishedDraw};
 use crate::public::search::{Found, Hit, SEARCH_LIMIT};
@@ -38,6 +40,8 @@ pub struct Reads {
     synced: std::sync::Mutex<Option<(u64, Arc<Vec<String>>)>>,
     /// Held by the one request bringing the publications up to date.
     syncing: tokio::sync::Mutex<()>,
+    /// The downloads being built, per client address.
+    pub builds: Arc<Allowance>,
 }
 
 /// A ledger head: the ledger only grows, so the same head means the same entries.
@@ -53,6 +57,7 @@ impl Reads {
             announcements: Default::default(),
             synced: Default::default(),
             syncing: Default::default(),
+            builds: Allowance::new(BUILDS_PER_CLIENT),
         }
     }
 
@@ -69,16 +74,16 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 }
 
 /// The body of a download kept in memory, handed out without a copy.
-struct Kept(Arc<Vec<u8>>);
+struct KeptBody(Arc<Vec<u8>>);
 
-impl AsRef<[u8]> for Kept {
+impl AsRef<[u8]> for KeptBody {
     fn as_ref(&self) -> &[u8] {
         &self.0
     }
 }
 
 fn kept_body(bytes: Arc<Vec<u8>>) -> axum::body::Bytes {
-    axum::body::Bytes::from_owner(Kept(bytes))
+    axum::body::Bytes::from_owner(KeptBody(bytes))
 }
 
 fn page(html: String) -> Response {
@@ -518,10 +523,12 @@ struct Sent<'a> {
 pub async fn download(
     State(state): State<AppState>,
     UrlPath((name, file)): UrlPath<(String, String)>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     request: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if matches!(file.as_str(), "assignments.csv" | "assignments.xlsx" | "bundle.zip") {
-        return kept_download(&state, &name, &file, &request).await;
+    if let Some(kept) = Kept::named(&file) {
+        let client = peer.map(|Extension(ConnectInfo(peer))| peer.ip());
+        return kept_download(&state, &name, kept, client, &request).await;
     }
     // The files below are sent as the folder holds them: no list is read.
     let draw = match one_draw(&state, &name).await {
@@ -598,34 +605,47 @@ pub async fn download(
 /// beside the teams as drawn; named so, because it is not the hashed
 /// record) and the public copy as a zip. Each is made at its first download
 /// and sent as it is until a substitution or a results notice changes the
-/// draw, so a crowd of downloaders costs one build, not one each.
-async fn kept_download(state: &AppState, name: &str, file: &str, request: &HeaderMap) -> Result<Response, ApiError> {
+/// draw, so a crowd of downloaders costs one build, not one each; a client
+/// may have only so many builds under way ([`Allowance`]).
+async fn kept_download(
+    state: &AppState,
+    name: &str,
+    kept: Kept,
+    client: Option<IpAddr>,
+    request: &HeaderMap,
+) -> Result<Response, ApiError> {
     let shown = match shown(state, name).await {
         Ok(Some(shown)) => shown,
         Ok(None) => return Ok(missing(&format!("抽查任务 {name}"))),
         Err(fault) => return Ok(fault.page(state)),
     };
-    let (kind, made, filename) = match file {
-        "assignments.csv" => (
-            "text/csv; charset=utf-8",
-            blocking(move || shown.current_csv()).await?,
-            format!("{name}-current.csv"),
-        ),
-        "assignments.xlsx" => (
+    let made = match shown.kept(kept) {
+        Some(made) => made,
+        None => {
+            let Some(turn) = state.reads.builds.take(client) else {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    "this address has downloads being built already; try again when they are done",
+                ));
+            };
+            // The turn is given back when the build ends, even if the
+            // client has gone by then.
+            blocking(move || {
+                let _turn = turn;
+                shown.build(kept)
+            })
+            .await?
+            .map_err(ApiError::internal)?
+        }
+    };
+    let (kind, filename) = match kept {
+        Kept::CurrentCsv => ("text/csv; charset=utf-8", format!("{name}-current.csv")),
+        Kept::CurrentXlsx => (
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            blocking(move || shown.assignments_xlsx())
-                .await?
-                .map_err(ApiError::internal)?,
             format!("{name}-current.xlsx"),
         ),
-        // Reads and compresses the whole public copy: off the async workers.
-        _ => (
-            "application/zip",
-            blocking(move || shown.bundle_zip())
-                .await?
-                .map_err(ApiError::internal)?,
-            format!("{name}.zip"),
-        ),
+        Kept::Zip => ("application/zip", format!("{name}.zip")),
     };
     Ok(attachment(
         request,
