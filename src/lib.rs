@@ -16,6 +16,7 @@ pub mod commands;
 pub mod desk;
 pub mod entropy;
 pub mod generate;
+pub mod heavy;
 pub mod lease;
 pub mod ledger;
 pub mod pipeline;

@@ -138,8 +138,7 @@ pub async fn audit(desk: &Desk) -> Result<AuditReport, LedgerError> {
             problems.push(format!("draw {}: {problem}", record.task_id));
         }
         let bundle = dir.clone();
-        let verified =
-            tokio::task::spawn_blocking(move || crate::verify::verify(&bundle, &snapshot, Default::default())).await;
+        let verified = crate::heavy::run(move || crate::verify::verify(&bundle, &snapshot, Default::default())).await;
         match verified {
             Ok(Ok(report)) if report.verified() => {}
             Ok(Ok(report)) => problems.push(format!(
@@ -151,7 +150,11 @@ pub async fn audit(desk: &Desk) -> Result<AuditReport, LedgerError> {
                 ))
             )),
             Ok(Err(e)) => problems.push(format!("draw {}: {e}", record.task_id)),
-            Err(e) => problems.push(format!("draw {}: verification panicked: {e}", record.task_id)),
+            Err(panic) => problems.push(format!(
+                "draw {}: verification panicked: {}",
+                record.task_id,
+                crate::heavy::panic_message(&*panic)
+            )),
         }
     }
     if scratch.exists() {

@@ -283,15 +283,14 @@ impl Desk {
     async fn store_pools(&self, path: PathBuf) -> Result<Frozen, TaskError> {
         // A few chunks in flight, as in `store::put_reader`.
         let (tx, mut rx) = mpsc::channel(8);
-        let reading = tokio::task::spawn_blocking(move || read_pools(&path, Box::new(store::channel_sink(tx))));
+        let reading = crate::heavy::run(move || read_pools(&path, Box::new(store::channel_sink(tx))));
         let drained = drain(self.ledger.pool(), self.ledger.is_sqlite(), &mut rx).await;
         // On a database error the receiver goes first, so the reader's next
         // send fails and its thread ends instead of waiting on a full channel.
         drop(rx);
         let read = match reading.await {
             Ok(read) => read,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(TaskError::Invalid(format!("the work was cancelled: {e}"))),
+            Err(panic) => std::panic::resume_unwind(panic),
         };
         let mut stats = drained?;
         let (pools, prepared, targets) = read?;

@@ -211,18 +211,18 @@ impl Desk {
     }
 }
 
-/// Runs CPU- or disk-bound work on tokio's blocking threads, so the runtime's
-/// workers go on serving requests (and the scheduler ticking) meanwhile. A
-/// panic in the work is the caller's panic, as if it had run in place.
+/// Runs CPU- or disk-bound work on a thread of its own, below the requests
+/// in priority ([`crate::heavy`]), so the runtime's workers go on serving
+/// requests (and the scheduler ticking) meanwhile. A panic in the work is
+/// the caller's panic, as if it had run in place.
 pub(crate) async fn blocking<T, F>(work: F) -> Result<T, TaskError>
 where
     F: FnOnce() -> Result<T, TaskError> + Send + 'static,
     T: Send + 'static,
 {
-    match tokio::task::spawn_blocking(work).await {
+    match crate::heavy::run(work).await {
         Ok(done) => done,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(TaskError::Invalid(format!("the work was cancelled: {e}"))),
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 

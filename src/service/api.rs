@@ -38,9 +38,9 @@ fn recorded<T>((body, entry): (T, Entry)) -> Recorded<T> {
 
 pub async fn pools(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let dir = state.desk.pools_dir.clone();
-    let pools = tokio::task::spawn_blocking(move || crate::pools::load_path(&dir, Default::default()))
+    let pools = crate::heavy::run(move || crate::pools::load_path(&dir, Default::default()))
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|panic| ApiError::internal(crate::heavy::panic_message(&*panic)))?
         .map_err(|problems| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_pools", problems.to_string()))?;
     // Counts and hashes only: the pools themselves hold confidential fields.
     Ok(Json(json!({

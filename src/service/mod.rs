@@ -278,6 +278,7 @@ pub const CALENDAR_WARNING_DAYS: u64 = 60;
 /// reads the same `clock` as the desk, and jobs that name no time zone run
 /// in the configured one.
 pub async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), ServeError> {
+    crate::heavy::lower_parallel_work();
     let state = state(&config, clock).await?;
     let today = state.desk.time.today();
     if let Some(warning) = state.calendar.ending_soon(today, CALENDAR_WARNING_DAYS) {

@@ -117,7 +117,7 @@ pub async fn put_reader<R: Read + Send + 'static>(
     // A few chunks in flight: enough to keep both sides busy, and at most
     // a megabyte or so held between them.
     let (tx, mut rx) = mpsc::channel(8);
-    let chunking = tokio::task::spawn_blocking(move || {
+    let chunking = crate::heavy::run(move || {
         let mut writer = FileWriter::new(channel_sink(tx));
         let mut piece = vec![0; 1 << 20];
         loop {
@@ -135,9 +135,10 @@ pub async fn put_reader<R: Read + Send + 'static>(
     // On a database error the receiver goes first, so the writer's next send
     // fails and the thread ends instead of blocking on a full channel.
     drop(rx);
-    let file = chunking.await.unwrap_or_else(|e| {
+    let file = chunking.await.unwrap_or_else(|panic| {
         Err(StoreError::Source(std::io::Error::other(format!(
-            "the chunking thread failed: {e}"
+            "the chunking thread failed: {}",
+            crate::heavy::panic_message(&*panic)
         ))))
     });
     let stats = written?;
