@@ -640,8 +640,17 @@ fn a_draw_is_read_once_until_its_own_files_change() {
         .find(|r| r.drawn.credit_code == victim.credit_code)
         .unwrap();
     assert_eq!(row.leader(), entry.incoming.as_str());
+    // While another search makes the index anew, a search is given the
+    // index made before, not kept waiting; the one making it gets the new.
+    let elsewhere = catalogue.hold_rebuild().unwrap();
+    assert!(
+        Arc::ptr_eq(&catalogue.search_index(&publications).unwrap().0, &index),
+        "the index before, while another search makes the new one"
+    );
+    drop(elsewhere);
     let (grown, _) = catalogue.search_index(&publications).unwrap();
     assert!(!Arc::ptr_eq(&grown, &index));
+    assert!(catalogue.hold_rebuild().is_some(), "the search that made it is done");
     assert!(
         Arc::ptr_eq(&of(&grown, &kept_name), &kept_index),
         "the other draw is not read again"

@@ -16,12 +16,17 @@
 //! tick of being read could keep its stamp: a draw read within
 //! [`SETTLE`] of a change to one of its files is served but not kept.
 //!
+//! The search index is made again after a change by the one search that
+//! finds it changed; the searches arriving while it does use the index made
+//! before (a second behind at national scale), rather than all waiting.
+//!
 //! All of it blocking file work: the service calls it off its async workers.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -190,6 +195,21 @@ pub struct Catalogue {
     /// Held while reading a draw, so that the requests arriving together
     /// after a change read it once, not once each.
     reading: Mutex<()>,
+    /// Set while one search makes the index anew after a change. The
+    /// searches arriving meanwhile use the index made before, without the
+    /// change (for a second at national scale, where reading a new draw's
+    /// list takes that long), instead of all waiting for it.
+    rebuilding: AtomicBool,
+}
+
+/// Clears [`Catalogue::rebuilding`] when the search that set it is done,
+/// however it ends.
+pub struct Rebuilding<'a>(&'a AtomicBool);
+
+impl Drop for Rebuilding<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -267,13 +287,24 @@ impl Catalogue {
             key.push((name, stamp));
         }
         key.sort_by(|a, b| a.0.cmp(&b.0));
-        if let Some((built_for, index)) = lock(&self.search).as_ref() {
-            let unchanged =
-                built_for.len() == key.len() && built_for.iter().zip(&key).all(|(a, b)| a.0 == b.0 && a.1.same(&b.1));
-            if unchanged {
-                return Ok((Arc::clone(index), Vec::new()));
+        let before = match lock(&self.search).as_ref() {
+            Some((built_for, index)) => {
+                let unchanged = built_for.len() == key.len()
+                    && built_for.iter().zip(&key).all(|(a, b)| a.0 == b.0 && a.1.same(&b.1));
+                if unchanged {
+                    return Ok((Arc::clone(index), Vec::new()));
+                }
+                Some(Arc::clone(index))
             }
-        }
+            None => None,
+        };
+        // The first index of all is waited for; a newer one only by the
+        // search that makes it.
+        let _rebuilding = match before {
+            Some(before) if self.rebuilding.swap(true, Ordering::AcqRel) => return Ok((before, Vec::new())),
+            Some(_) => Some(Rebuilding(&self.rebuilding)),
+            None => None,
+        };
         let mut shown = Vec::new();
         let mut broken = Vec::new();
         let mut keep = key.iter().all(|(_, stamp)| stamp.settled());
@@ -302,6 +333,14 @@ impl Catalogue {
             *lock(&self.search) = Some((key, Arc::clone(&index)));
         }
         Ok((index, broken))
+    }
+
+    /// Marks the search index as being made anew, as a search does while it
+    /// makes it, until the guard is dropped; `None` if one is already. For
+    /// tests of what the searches arriving meanwhile are given.
+    #[doc(hidden)]
+    pub fn hold_rebuild(&self) -> Option<Rebuilding<'_>> {
+        (!self.rebuilding.swap(true, Ordering::AcqRel)).then(|| Rebuilding(&self.rebuilding))
     }
 
     /// Every draw of `publications`, newest first, and beside them the ones

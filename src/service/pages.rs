@@ -42,6 +42,11 @@ pub struct Reads {
     syncing: tokio::sync::Mutex<()>,
     /// The downloads being built, per client address.
     pub builds: Arc<Allowance>,
+    /// One search runs per core at a time, the others wait their turn in
+    /// order: a search is a scan of every drawn name (milliseconds at
+    /// national scale), and a crowd of them sharing the cores all at once
+    /// would each take as long as the crowd, with the slowest far longer.
+    searches: Arc<tokio::sync::Semaphore>,
 }
 
 /// A ledger head: the ledger only grows, so the same head means the same entries.
@@ -58,6 +63,9 @@ impl Reads {
             synced: Default::default(),
             syncing: Default::default(),
             builds: Allowance::new(BUILDS_PER_CLIENT),
+            searches: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }
     }
 
@@ -263,7 +271,14 @@ async fn find(state: &AppState, q: &str, page: usize) -> Result<Found, ApiError>
         let reads = state.reads.clone();
         let q = q.to_owned();
         async move {
+            // Held by the search itself, so a client that has gone does not
+            // free its turn while the scan still runs.
+            let turn = Arc::clone(&reads.searches)
+                .acquire_owned()
+                .await
+                .map_err(ApiError::internal)?;
             blocking(move || {
+                let _turn = turn;
                 let (index, broken) = reads.catalogue.search_index(&publications)?;
                 Ok::<_, std::io::Error>((index.find(&q, skip, SEARCH_LIMIT), broken))
             })
