@@ -155,7 +155,10 @@ fn every_page_and_export_on_real_bundles() {
         .zip(ceremony_rows)
         .all(|(c, r)| c.drawn == *r && c.team == r.team));
     let page = draw_page(ceremony, &ceremony_list, &head());
-    assert_eq!(page.matches("<tr><td class=\"n\">").count(), ceremony_rows.len());
+    assert_eq!(
+        page.matches("<tr><td class=\"n\" data-label=\"序号\">").count(),
+        ceremony_rows.len()
+    );
     for row in ceremony_rows {
         assert!(page.contains(&format!("<code>{}</code>", row.credit_code)));
     }
@@ -307,7 +310,9 @@ fn a_tampered_public_list_is_refused() {
 /// The row of the draw page's list for `code` (not the substitutions table).
 fn list_row<'p>(page: &'p str, code: &str) -> &'p str {
     page.split("<tr>")
-        .find(|tr| tr.starts_with("<td class=\"n\">") && tr.contains(&format!("<code>{code}</code>")))
+        .find(|tr| {
+            tr.starts_with("<td class=\"n\" data-label=\"序号\">") && tr.contains(&format!("<code>{code}</code>"))
+        })
         .unwrap_or_else(|| panic!("no row for {code}"))
 }
 
@@ -365,7 +370,7 @@ fn a_substitution_reaches_every_view_and_the_drawn_record_stays() {
     let tr = list_row(&page, &victim.credit_code);
     assert!(
         tr.contains(&format!(
-            "<td><code>{incoming}</code></td><td><code>{}</code>",
+            "<td data-label=\"组长\"><code>{incoming}</code></td><td data-label=\"检查人员\"><code>{}</code>",
             current_team.join("<br>")
         )),
         "the page shows the current leader and team: {tr}"

@@ -76,7 +76,7 @@ async fn get(app: &TestApp, uri: &str) -> (StatusCode, Option<String>, String) {
 }
 
 fn rows(page: &str) -> usize {
-    page.matches("<tr><td class=\"n\">").count()
+    page.matches("<tr><td class=\"n\" data-label=\"序号\">").count()
 }
 
 #[tokio::test]
@@ -92,8 +92,8 @@ async fn a_draw_page_shows_its_list_a_page_at_a_time() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(rows(&second), n - 200);
     assert!(second.contains(&format!("显示第 201–{n} 条，共 {n} 条")));
-    assert!(second.contains(&format!("<tr><td class=\"n\">{n}</td>")));
-    assert!(!second.contains("<tr><td class=\"n\">200</td>"));
+    assert!(second.contains(&format!("<tr><td class=\"n\" data-label=\"序号\">{n}</td>")));
+    assert!(!second.contains("<tr><td class=\"n\" data-label=\"序号\">200</td>"));
 
     let (status, _, beyond) = get(&app, &format!("/draws/{bundle}?page=3")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{beyond}");
@@ -183,7 +183,7 @@ async fn a_new_draw_and_a_substitution_reach_the_kept_pages_and_search() {
     assert_eq!(draws_of(&before), std::slice::from_ref(&first));
     let (_, _, page) = get(&app, &format!("/draws/{first}")).await;
     assert!(
-        page.contains(&format!("<td><code>{out}</code></td>")),
+        page.contains(&format!("<td data-label=\"组长\"><code>{out}</code></td>")),
         "the drawn leader"
     );
 
@@ -201,7 +201,7 @@ async fn a_new_draw_and_a_substitution_reach_the_kept_pages_and_search() {
     assert_eq!(hits[0]["drawn_team"][0], out.as_str());
     let (_, _, page) = get(&app, &format!("/draws/{first}")).await;
     assert!(
-        page.contains(&format!("<td><code>{incoming}</code></td>")),
+        page.contains(&format!("<td data-label=\"组长\"><code>{incoming}</code></td>")),
         "the substitute leads"
     );
     let (_, _, csv) = get(&app, &format!("/draws/{first}/assignments.csv")).await;

@@ -1025,11 +1025,13 @@ async fn after_a_substitution_every_view_shows_the_current_team() {
     assert_eq!(status, StatusCode::OK);
     let tr = page
         .split("<tr>")
-        .find(|tr| tr.starts_with("<td class=\"n\">") && tr.contains(&format!("<code>{code}</code>")))
+        .find(|tr| {
+            tr.starts_with("<td class=\"n\" data-label=\"序号\">") && tr.contains(&format!("<code>{code}</code>"))
+        })
         .unwrap();
     assert!(
         tr.contains(&format!(
-            "<td><code>{incoming}</code></td><td><code>{}</code>",
+            "<td data-label=\"组长\"><code>{incoming}</code></td><td data-label=\"检查人员\"><code>{}</code>",
             team.join("<br>")
         )),
         "{tr}"

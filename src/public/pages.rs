@@ -143,6 +143,13 @@ form.search{display:flex;gap:.5rem;margin:.6rem 0}\
 form.search input{flex:1;min-width:0;font-size:1rem;padding:.5rem;border:1px solid #999;border-radius:4px}\
 form.search button{font-size:1rem;padding:.5rem 1rem;border:0;border-radius:4px;background:#9b1c1c;color:#fff}\
 .scroll{overflow-x:auto}\
+@media (max-width:40rem){\
+table.list thead{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}\
+table.list,table.list tbody,table.list tr,table.list td{display:block}\
+table.list tr{border:1px solid #ddd;border-radius:6px;margin:.6rem 0;padding:.3rem .6rem;background:#fff}\
+table.list td{border:0;padding:.15rem 0 .15rem 6.5em;position:relative;min-width:0;text-align:left;overflow-wrap:anywhere}\
+table.list td::before{content:attr(data-label);position:absolute;left:0;width:6em;color:#555}\
+table.list td code{white-space:normal;word-break:break-all}}\
 table{border-collapse:collapse;background:#fff;font-size:.9rem;width:100%}\
 th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}\
 th{background:#eee}\
@@ -153,6 +160,7 @@ td.items{min-width:14em}\
 ul.downloads{padding-left:1.2rem}\
 #browser-verify button{font-size:1rem;padding:.5rem 1rem;border:0;border-radius:4px;background:#9b1c1c;color:#fff}\
 #browser-verify button:disabled{background:#999}\
+button .en{color:#f3d4d4}\
 #browser-verify ol{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8em;overflow-wrap:anywhere;padding-left:1.5rem}\
 #browser-verify li.skip{color:#8a5a00}\
 .verdict{font-weight:bold;overflow-wrap:anywhere}\
@@ -450,8 +458,8 @@ pub fn index_page(draws: &[PublishedDraw], announcements: &[AnnouncementView], l
     out
 }
 
-/// 任务公告 of one draw: the facts and hashes, the list of drawn businesses
-/// with their current teams, the downloads and how to re-check it.
+/// 任务公告 of one draw: the facts, the downloads, the list of drawn
+/// businesses with their current teams, the hashes and how to re-check it.
 pub fn draw_page(draw: &PublishedDraw, list: &CurrentList, ledger_head: &LedgerHead) -> String {
     render_draw(draw, list, &ItemCounts::of(list), 0..list.len(), None, ledger_head)
 }
@@ -731,47 +739,60 @@ fn render_draw(
     );
     out.push_str("</dl>\n");
 
-    out.push_str("<h2>哈希 <span class=\"en\">Hashes (SHA-256)</span></h2>\n<dl class=\"facts\">");
+    // The hashes follow the list, so that on a phone the list is not
+    // below a screenful of hexadecimal.
+    let mut hashes = String::new();
+    hashes.push_str("<h2>哈希 <span class=\"en\">Hashes (SHA-256)</span></h2>\n<dl class=\"facts\">");
     let hash = |out: &mut String, zh: &str, en: &str, value: &dyn Display| {
         fact(out, zh, en, format_args!("<span class=\"hash\">{value}</span>"));
     };
-    hash(&mut out, "抽查结果", "Result", &m.result_sha256);
-    hash(&mut out, "抽中对象与事项", "Selection", &m.selection_sha256);
-    hash(&mut out, "名录快照（合计）", "Snapshot, combined", &m.snapshot_combined);
-    hash(&mut out, "部门", "departments.csv", &m.snapshot.departments);
-    hash(&mut out, "抽查事项清单", "items.csv", &m.snapshot.items);
-    hash(&mut out, "执法检查人员名录", "inspectors.csv", &m.snapshot.inspectors);
-    hash(&mut out, "检查对象名录", "targets.csv", &m.snapshot.targets);
+    hash(&mut hashes, "抽查结果", "Result", &m.result_sha256);
+    hash(&mut hashes, "抽中对象与事项", "Selection", &m.selection_sha256);
     hash(
-        &mut out,
+        &mut hashes,
+        "名录快照（合计）",
+        "Snapshot, combined",
+        &m.snapshot_combined,
+    );
+    hash(&mut hashes, "部门", "departments.csv", &m.snapshot.departments);
+    hash(&mut hashes, "抽查事项清单", "items.csv", &m.snapshot.items);
+    hash(
+        &mut hashes,
+        "执法检查人员名录",
+        "inspectors.csv",
+        &m.snapshot.inspectors,
+    );
+    hash(&mut hashes, "检查对象名录", "targets.csv", &m.snapshot.targets);
+    hash(
+        &mut hashes,
         "回避名单（不公开）",
         "conflicts.csv, not published",
         &m.snapshot.conflicts,
     );
-    hash(&mut out, "抽查计划", "plan.json", &m.plan.sha256);
-    hash(&mut out, "历史检查记录", "History", &m.history_sha256);
+    hash(&mut hashes, "抽查计划", "plan.json", &m.plan.sha256);
+    hash(&mut hashes, "历史检查记录", "History", &m.history_sha256);
     for file in &m.files {
         w!(
-            out,
+            hashes,
             "<dt>文件 <span class=\"en\">file</span> <code>{name}</code></dt><dd><span class=\"hash\">{sha}</span></dd>",
             name = Esc(&file.name),
             sha = file.sha256,
         );
     }
-    out.push_str("</dl>\n");
+    hashes.push_str("</dl>\n");
     if !m.history_sources.is_empty() {
-        out.push_str(
+        hashes.push_str(
             "<p>历史检查记录取自以下已公示的抽取 <span class=\"en\">The history comes from these earlier draws</span>：</p><ul>",
         );
         for source in &m.history_sources {
             w!(
-                out,
+                hashes,
                 "<li><code>{id}</code> <span class=\"hash\">{sha}</span></li>",
                 id = Esc(&source.plan_id),
                 sha = source.result_sha256,
             );
         }
-        out.push_str("</ul>\n");
+        hashes.push_str("</ul>\n");
     }
 
     w!(
@@ -835,7 +856,7 @@ fn render_draw(
         page_links(&mut out, page, pages, |k| format!("/draws/{name_url}?page={k}"));
     }
     out.push_str(
-        "<div class=\"scroll\"><table>\n<thead><tr>\
+        "<div class=\"scroll\"><table class=\"list\">\n<thead><tr>\
          <th>序号 <span class=\"en\">No.</span></th>\
          <th>统一社会信用代码 <span class=\"en\">Credit code</span></th>\
          <th>名称 <span class=\"en\">Name</span></th>\
@@ -848,7 +869,8 @@ fn render_draw(
         let row = &current.drawn;
         w!(
             out,
-            "<tr><td class=\"n\">{}</td><td><code>{}</code></td><td class=\"name\">{}</td><td class=\"items\">",
+            "<tr><td class=\"n\" data-label=\"序号\">{}</td><td data-label=\"信用代码\"><code>{}</code></td>\
+             <td class=\"name\" data-label=\"名称\">{}</td><td class=\"items\" data-label=\"抽查事项\">",
             row.number,
             Esc(&row.credit_code),
             Esc(&row.name),
@@ -866,7 +888,11 @@ fn render_draw(
         // substitute comes from the department of the officer replaced, so
         // a joint team keeps its department blocks.
         let team = &current.team;
-        w!(out, "</td><td><code>{}</code></td><td><code>", Esc(current.leader()));
+        w!(
+            out,
+            "</td><td data-label=\"组长\"><code>{}</code></td><td data-label=\"检查人员\"><code>",
+            Esc(current.leader())
+        );
         // A joint team (spec §13): each department's equal share in order,
         // under the department's name.
         let share = (!row.departments.is_empty() && team.len() % row.departments.len() == 0)
@@ -902,6 +928,7 @@ fn render_draw(
         range_line(&mut out, &shown, total);
         page_links(&mut out, page, pages, |k| format!("/draws/{name_url}?page={k}"));
     }
+    out.push_str(&hashes);
 
     w!(
         out,
@@ -963,7 +990,7 @@ fn substitutions_section(out: &mut String, log: &crate::substitution::Log) {
          <span class=\"en\">An officer who cannot go is replaced by a substitute drawn from the same seed under the \
          same rules; the draw itself is unchanged. The teams below include these substitutions; the current result hash \
          is the one shown.</span></p>\n\
-         <div class=\"scroll\"><table>\n<thead><tr>\
+         <div class=\"scroll\"><table class=\"list\">\n<thead><tr>\
          <th>序号 <span class=\"en\">No.</span></th>\
          <th>统一社会信用代码 <span class=\"en\">Credit code</span></th>\
          <th>调出 <span class=\"en\">Out</span></th>\
@@ -977,8 +1004,10 @@ fn substitutions_section(out: &mut String, log: &crate::substitution::Log) {
     for entry in &log.substitutions {
         w!(
             out,
-            "<tr id=\"sub-{seq}\"><td class=\"n\">{seq}</td><td><code>{code}</code></td><td><code>{out_cert}</code></td>\
-             <td><code>{in_cert}</code></td><td>{reason}</td><td>{at}</td></tr>\n",
+            "<tr id=\"sub-{seq}\"><td class=\"n\" data-label=\"序号\">{seq}</td>\
+             <td data-label=\"信用代码\"><code>{code}</code></td><td data-label=\"调出\"><code>{out_cert}</code></td>\
+             <td data-label=\"替补\"><code>{in_cert}</code></td><td data-label=\"原因\">{reason}</td>\
+             <td data-label=\"时间\">{at}</td></tr>\n",
             seq = entry.seq,
             code = Esc(entry.credit_code.as_str()),
             out_cert = Esc(entry.out.as_str()),
@@ -1277,7 +1306,7 @@ pub fn results_page(results: &[ResultView], ledger_head: &LedgerHead) -> String 
         out.push_str("<p>暂无公示的检查结果。<span class=\"en\">No results published yet.</span></p>\n");
     } else {
         out.push_str(
-            "<div class=\"scroll\"><table>\n<thead><tr><th>名称 <span class=\"en\">Name</span></th>\
+            "<div class=\"scroll\"><table class=\"list\">\n<thead><tr><th>名称 <span class=\"en\">Name</span></th>\
              <th>统一社会信用代码 <span class=\"en\">Credit code</span></th>\
              <th>检查机关 <span class=\"en\">Authority</span></th>\
              <th>完成日期 <span class=\"en\">Completed</span></th>\
@@ -1287,7 +1316,8 @@ pub fn results_page(results: &[ResultView], ledger_head: &LedgerHead) -> String 
         for r in results {
             w!(
                 out,
-                "<tr><td class=\"name\">{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>",
+                "<tr><td class=\"name\" data-label=\"名称\">{}</td><td data-label=\"信用代码\"><code>{}</code></td>\
+                 <td data-label=\"检查机关\">{}</td><td data-label=\"完成日期\">{}</td><td data-label=\"检查结果\">",
                 Esc(&r.name),
                 Esc(&r.credit_code),
                 Esc(&r.authority),
@@ -1299,7 +1329,11 @@ pub fn results_page(results: &[ResultView], ledger_head: &LedgerHead) -> String 
                 }
                 w!(out, "<code>{}</code> {}", Esc(code), Esc(label));
             }
-            w!(out, "</td><td><code>{}</code></td></tr>\n", Esc(&r.task_id));
+            w!(
+                out,
+                "</td><td data-label=\"抽查任务\"><code>{}</code></td></tr>\n",
+                Esc(&r.task_id)
+            );
         }
         out.push_str("</tbody></table></div>\n");
     }

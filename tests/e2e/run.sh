@@ -7,9 +7,11 @@
 #   cargo build --release && tests/e2e/run.sh
 #
 # Installs what is missing (Debian's chromium, a CJK font, Node and curl with
-# apt; playwright-core into tests/e2e/node_modules with npm), starts
-# `shuangsui serve` on a free port with a fresh data folder, announces and
-# draws the quarterly plan through the operator API, then runs search.mjs.
+# apt; playwright-core and axe-core into tests/e2e/node_modules with npm),
+# starts `shuangsui serve` on a free port with a fresh data folder, announces
+# and draws the quarterly plan through the operator API, substitutes an
+# officer and publishes a result, then runs search.mjs (which also checks
+# every public page at phone width and with axe-core).
 # The last line is `N passed, M failed`; the exit status is non-zero if any
 # check failed. The server is stopped and its folder removed on every exit.
 
@@ -63,8 +65,8 @@ command -v curl >/dev/null || apt_install curl
 if ! command -v fc-list >/dev/null || [ -z "$(fc-list :lang=zh family)" ]; then
     apt_install fonts-noto-cjk
 fi
-if [ ! -f "$E2E/node_modules/playwright-core/package.json" ]; then
-    npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$E2E" playwright-core@1
+if [ ! -f "$E2E/node_modules/playwright-core/package.json" ] || [ ! -f "$E2E/node_modules/axe-core/axe.min.js" ]; then
+    npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$E2E" playwright-core@1 axe-core@4
 fi
 [ -x "$BIN" ] || die "$BIN is missing: run cargo build --release first"
 
@@ -133,6 +135,22 @@ NAME=$(json "$WORK/rows.json" "$PICK.name") || die "no drawn rows in $TASK"
 CODE=$(json "$WORK/rows.json" "$PICK.credit_code") || die "no credit code in the rows of $TASK"
 TOTAL=$(json "$WORK/rows.json" 'v.total')
 ok "picked $NAME ($CODE) of $TOTAL drawn businesses"
+
+# A substitution and a published result, so that the phone and
+# accessibility checks see those lists with rows in them.
+FIRST=$(json "$WORK/rows.json" 'v.rows[0].credit_code')
+OUT=$(json "$WORK/rows.json" 'v.rows[0].team[0]')
+status=$(post "/api/v1/draws/$TASK/substitutions" "$WORK/substitution.json" \
+    "{\"credit_code\":\"$FIRST\",\"out\":\"$OUT\",\"reason\":\"leave\",\"note\":\"病假\"}")
+[ "$status" = 201 ] || die "substitution on $FIRST: HTTP $status $(head -c 300 "$WORK/substitution.json" 2>/dev/null)"
+ok "substituted officer $OUT on $FIRST (HTTP 201)"
+TODAY=$(node_out 'process.stdout.write(new Date().toLocaleDateString("sv-SE",{timeZone:"Asia/Shanghai"}))')
+status=$(post /api/v1/results "$WORK/result.json" \
+    "{\"task_id\":\"$TASK\",\"credit_code\":\"$FIRST\",\"codes\":[\"1\"],\"inspection_date\":\"$TODAY\",\"methods\":[\"实地核查\"],\"follow_up\":\"\",\"closed\":true}")
+[ "$status" = 201 ] || die "result for $FIRST: HTTP $status $(head -c 300 "$WORK/result.json" 2>/dev/null)"
+status=$(post /api/v1/results/publish "$WORK/notice.json" "{\"task_id\":\"$TASK\"}")
+[ "$status" = 201 ] || die "results notice of $TASK: HTTP $status $(head -c 300 "$WORK/notice.json" 2>/dev/null)"
+ok "recorded and published the result of $FIRST"
 
 # --- The browser. Its summary line is relabelled so that only the last line
 # of this script reads `N passed, M failed`. ---

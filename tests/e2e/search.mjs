@@ -2,7 +2,8 @@
 // public finds a drawn business with the home page's search box, the
 // largest draw page loads fast, and its "在浏览器中核验" button verifies the
 // draw, from the public copy alone and with the pool files of POOL_DIR
-// picked. Run by tests/e2e/run.sh, which starts the service and makes a
+// picked; every public page fits a 390 px phone without sideways scrolling
+// and has no serious accessibility violation (axe-core). Run by tests/e2e/run.sh, which starts the service and makes a
 // draw first:
 //
 //   node tests/e2e/search.mjs BASE_URL NAME CODE BUNDLE_NAME POOL_DIR
@@ -10,7 +11,8 @@
 // Prints one line per check, then `N passed, M failed`; exits 1 on a failure.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const [base, name, code, bundle, poolDir] = process.argv.slice(2);
@@ -30,6 +32,7 @@ const SHOTS = {
   search: '/tmp/shuangsui-e2e-search.png',
   draw: '/tmp/shuangsui-e2e-draw.png',
   phone: '/tmp/shuangsui-e2e-home-phone.png',
+  drawPhone: '/tmp/shuangsui-e2e-draw-phone.png',
   verify: '/tmp/shuangsui-e2e-verify.png',
 };
 // A full redraw of the quarterly plan on the bundled pool (90,000 targets)
@@ -212,7 +215,7 @@ try {
   await page.screenshot({ path: SHOTS.verify, fullPage: false });
   await desktop.close();
 
-  // --- Phone: the home page must not scroll sideways. ---
+  // --- Phone: no public page scrolls sideways, not even inside a box. ---
   // With mobile emulation Chromium widens the layout viewport to fit content
   // that overflows, so innerWidth grows with scrollWidth and comparing the
   // two alone proves nothing: compare with the phone's width as well.
@@ -230,25 +233,71 @@ try {
       // The elements whose content sticks out of them, outside scroll boxes.
       const culprits = [];
       for (const el of document.querySelectorAll('main *')) {
-        if (el.closest('.scroll') || !el.clientWidth) continue;
+        if (!el.clientWidth) continue;
         if (el.scrollWidth > el.clientWidth + 1 && el.children.length === 0) {
           culprits.push(`<${el.tagName.toLowerCase()}> ${JSON.stringify(el.textContent.trim().slice(0, 60))}`);
         }
+      }
+      // A list in a box that scrolls sideways is still sideways scrolling.
+      for (const el of document.querySelectorAll('.scroll')) {
+        if (el.scrollWidth > el.clientWidth + 1) culprits.push(`a .scroll box ${el.scrollWidth} px wide inside ${el.clientWidth} px`);
       }
       return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth, culprits };
     });
     check(
       `${label} on a ${PHONE.width}×${PHONE.height} phone has no horizontal overflow`,
-      w.scroll <= w.inner && w.scroll <= PHONE.width,
+      w.scroll <= w.inner && w.scroll <= PHONE.width && w.culprits.length === 0,
       `scrollWidth ${w.scroll}, innerWidth ${w.inner}` + (w.culprits.length ? `; overflowing: ${w.culprits.slice(0, 3).join(', ')}` : ''),
     );
   };
-  await mobile.goto(`${base}/`, { waitUntil: 'load' });
-  await overflow('home page');
-  await mobile.screenshot({ path: SHOTS.phone, fullPage: true });
-  await mobile.goto(`${base}/search?q=${encodeURIComponent(name)}`, { waitUntil: 'load' });
-  await overflow('search result page');
+  // Every public page, the lists among them with rows: run.sh made a
+  // substitution and published a result before this script.
+  const publicPages = [
+    ['home page', '/'],
+    ['search result page', `/search?q=${encodeURIComponent(name)}`],
+    ['draw page', `/draws/${bundle}`],
+    ['draw page 2', `/draws/${bundle}?page=2`],
+    ['results page', '/results'],
+    ['how-to-verify page', '/verify'],
+  ];
+  for (const [label, path] of publicPages) {
+    await mobile.goto(`${base}${path}`, { waitUntil: 'load' });
+    await overflow(label);
+    if (path === '/') await mobile.screenshot({ path: SHOTS.phone, fullPage: true });
+    if (path === `/draws/${bundle}`) {
+      // The list before the hashes: a phone reads the businesses first.
+      const order = await mobile.evaluate(() => {
+        const list = document.querySelector('table.list');
+        const hashes = [...document.querySelectorAll('h2')].find((h) => h.textContent.startsWith('哈希'));
+        return list && hashes ? list.compareDocumentPosition(hashes) & Node.DOCUMENT_POSITION_FOLLOWING : 0;
+      });
+      check('on the draw page the list comes before the hashes', order !== 0);
+      await mobile.screenshot({ path: SHOTS.drawPhone, fullPage: false });
+    }
+  }
   await phone.close();
+
+  // --- Accessibility: axe-core on every public page, at phone width. The
+  // checker is injected as a script, which the pages' own policy rightly
+  // refuses, so this context alone bypasses it. ---
+  const axePath = join(dirname(fileURLToPath(import.meta.url)), 'node_modules', 'axe-core', 'axe.min.js');
+  const axeVersion = JSON.parse(readFileSync(join(dirname(axePath), 'package.json'), 'utf8')).version;
+  const audited = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true, locale: 'zh-CN', bypassCSP: true });
+  const auditor = await audited.newPage();
+  for (const [label, path] of publicPages) {
+    await auditor.goto(`${base}${path}`, { waitUntil: 'load' });
+    await auditor.addScriptTag({ path: axePath });
+    const violations = await auditor.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+      .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, target: v.nodes[0]?.target?.join(' ') ?? '' })));
+    const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    check(
+      `${label}: no serious or critical accessibility violation (axe-core ${axeVersion})`,
+      serious.length === 0,
+      serious.map((v) => `${v.id} (${v.impact}, ${v.nodes}× e.g. ${v.target})`).join('; ') ||
+        (violations.length ? `minor: ${violations.map((v) => v.id).join(', ')}` : ''),
+    );
+  }
+  await audited.close();
 
   check(
     'no request left 127.0.0.1',
