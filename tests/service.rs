@@ -1746,3 +1746,40 @@ async fn a_client_building_downloads_waits_for_more_and_others_do_not() {
     drop(under_way);
     assert_eq!(fetch_from(&app, &uri("bundle.zip"), busy).await.0, StatusCode::OK);
 }
+
+/// The task number printed on notices opens its draw; every public page
+/// links the results notice.
+#[tokio::test]
+async fn a_task_number_opens_its_draw_and_every_page_links_the_results() {
+    let app = TestApp::spawn_service().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let (status, _, _) = get_raw(&app, &format!("/draws/{task}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "announced, not drawn yet");
+    let (_, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let bundle = drawn["bundle"].as_str().unwrap().to_owned();
+    assert_ne!(bundle, task);
+
+    let request = Request::builder()
+        .uri(format!("/draws/{task}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.router().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], format!("/draws/{bundle}").as_str());
+    let (status, _, _) = get_raw(&app, "/draws/PZ-NO-SUCH-TASK").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    for uri in [
+        "/".to_owned(),
+        format!("/draws/{bundle}"),
+        "/search?q=x".into(),
+        "/verify".into(),
+        "/results".into(),
+    ] {
+        let (status, _, page) = get_raw(&app, &uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(page.contains("href=\"/results\""), "{uri} links the results notice");
+    }
+}

@@ -185,6 +185,7 @@ fn open_page(out: &mut String, title_zh: &str, title_en: &str) {
          <header><a class=\"brand\" href=\"/\">双随机、一公开 <span class=\"en\">Random inspections, published</span></a>\
          <nav><a href=\"/\">首页 <span class=\"en\">Home</span></a>\
          <a href=\"/search\">查询 <span class=\"en\">Search</span></a>\
+         <a href=\"/results\">检查结果 <span class=\"en\">Results</span></a>\
          <a href=\"/verify\">如何核验 <span class=\"en\">How to verify</span></a></nav></header>\n\
          <main>\n<h1>{zh} <span class=\"en\">{en}</span></h1>\n",
         zh = Esc(title_zh),
@@ -339,6 +340,9 @@ pub fn index_page(draws: &[PublishedDraw], announcements: &[AnnouncementView], l
          (unified social credit code) or name.</span></p>\n",
     );
     search_form(&mut out, "");
+    out.push_str(
+        "<p><a href=\"/results\">检查结果公告 <span class=\"en\">published inspection results</span></a></p>\n",
+    );
 
     out.push_str("<h2>计划公告 <span class=\"en\">Announced plans</span></h2>\n");
     if announcements.is_empty() {
@@ -803,8 +807,8 @@ fn render_draw(
          <span class=\"muted\">检查组为人员调整后的，另列抽取时的检查组 \
          <span class=\"en\">teams after any substitutions, with the teams as drawn beside them</span></span></li>\
          <li><a href=\"/draws/{n}/drawn.csv\">抽取结果原件 CSV <span class=\"en\">the list as drawn, CSV</span></a> \
-         <span class=\"muted\">即审计包中的 <code>assignments.csv</code>，哈希见上 \
-         <span class=\"en\">the bundle's own <code>assignments.csv</code>, hash above</span></span></li>\
+         <span class=\"muted\">即审计包中的 <code>assignments.csv</code>，哈希见名单后 \
+         <span class=\"en\">the bundle's own <code>assignments.csv</code>, hash after the list</span></span></li>\
          <li><a href=\"/draws/{n}/bundle.zip\">审计包（公开版）<span class=\"en\">audit bundle, public copy (zip)</span></a></li>",
         n = name_url,
     );
@@ -823,6 +827,11 @@ fn render_draw(
     out.push_str("<li>");
     verifier_links(&mut out, "</li><li>");
     out.push_str("</li></ul>\n");
+    out.push_str(
+        "<p>检查结果录入后 20 个工作日内在 <a href=\"/results\">检查结果公告</a> 公示。\
+         <span class=\"en\">Results are published within 20 working days of being recorded, on the \
+         <a href=\"/results\">results notice</a>.</span></p>\n",
+    );
 
     // Items with the number of businesses drawn for each, in plan order: over
     // the whole draw, not the page of the table shown.

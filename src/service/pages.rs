@@ -446,7 +446,7 @@ pub async fn draw_page(
 ) -> Result<Response, ApiError> {
     let shown = match shown(&state, &name).await {
         Ok(Some(shown)) => shown,
-        Ok(None) => return Ok(missing(&format!("抽查任务 {name}"))),
+        Ok(None) => return task_draw(&state, &name).await,
         Err(fault) => return Ok(fault.page(&state)),
     };
     let pages = pages::page_count(shown.list.len());
@@ -464,6 +464,15 @@ pub async fn draw_page(
             Html(pages::no_such_page(&name, &number.to_string(), pages)),
         )
             .into_response()),
+    }
+}
+
+/// `/draws/TASK`, the task number printed on notices, opens the draw of that
+/// task; anything else that is not a draw is not found.
+async fn task_draw(state: &AppState, task_id: &str) -> Result<Response, ApiError> {
+    match state.desk.draw_record(task_id).await? {
+        Some((record, _)) => Ok(axum::response::Redirect::to(&format!("/draws/{}", record.bundle)).into_response()),
+        None => Ok(missing(&format!("抽查任务 {task_id}"))),
     }
 }
 
