@@ -263,6 +263,44 @@ fn search_form(out: &mut String, query: &str) {
     );
 }
 
+/// A recorded time (RFC 3339, in the office's zone) as the public reads it:
+/// Beijing time with the date written the Chinese way, and the recorded text
+/// beside it, which is what the bundle holds; anything else as it is.
+struct Beijing<'a>(&'a str);
+
+impl Display for Beijing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match chrono::DateTime::parse_from_rfc3339(self.0) {
+            Ok(at) => write!(
+                f,
+                "{}（北京时间）<span class=\"en\">{}</span>",
+                at.with_timezone(&crate::clock::Zone::SHANGHAI.tz())
+                    .format("%Y年%-m月%-d日 %H:%M:%S"),
+                Esc(self.0)
+            ),
+            Err(_) => write!(f, "{}", Esc(self.0)),
+        }
+    }
+}
+
+/// A date (`YYYY-MM-DD`) written the Chinese way, the recorded text beside
+/// it; anything else as it is.
+struct ChineseDate<'a>(&'a str);
+
+impl Display for ChineseDate<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match chrono::NaiveDate::parse_from_str(self.0, "%Y-%m-%d") {
+            Ok(date) => write!(
+                f,
+                "{} <span class=\"en\">{}</span>",
+                date.format("%Y年%-m月%-d日"),
+                Esc(self.0)
+            ),
+            Err(_) => write!(f, "{}", Esc(self.0)),
+        }
+    }
+}
+
 /// One `<dt>…</dt><dd>…</dd>` pair; `value` is already HTML.
 fn fact(out: &mut String, zh: &str, en: &str, value: impl Display) {
     w!(out, "<dt>{zh} <span class=\"en\">{en}</span></dt><dd>{value}</dd>");
@@ -357,14 +395,14 @@ pub fn index_page(draws: &[PublishedDraw], announcements: &[AnnouncementView], l
         );
         fact(&mut out, "任务编号", "Task", Esc(&a.task_id));
         fact(&mut out, "实施部门", "Department", Esc(&a.department));
-        fact(&mut out, "检查日期", "Inspection date", Esc(&a.inspection_date));
+        fact(&mut out, "检查日期", "Inspection date", ChineseDate(&a.inspection_date));
         fact(
             &mut out,
             "随机种子产生方式",
             "How the seed is made",
             Esc(&a.seed_method),
         );
-        fact(&mut out, "公告时间", "Announced", Esc(&a.announced_at));
+        fact(&mut out, "公告时间", "Announced", Beijing(&a.announced_at));
         fact(
             &mut out,
             "名录快照哈希",
@@ -417,7 +455,7 @@ pub fn index_page(draws: &[PublishedDraw], announcements: &[AnnouncementView], l
             &mut out,
             "检查日期",
             "Inspection date",
-            m.plan.content.inspection_date().format("%Y-%m-%d"),
+            ChineseDate(&m.plan.content.inspection_date().to_string()),
         );
         fact(
             &mut out,
@@ -443,7 +481,7 @@ pub fn index_page(draws: &[PublishedDraw], announcements: &[AnnouncementView], l
             "Result SHA-256",
             format_args!("<span class=\"hash\">{}</span>", m.result_sha256),
         );
-        fact(&mut out, "抽取时间", "Drawn at", Esc(&m.created_at));
+        fact(&mut out, "抽取时间", "Drawn at", Beijing(&m.created_at));
         w!(
             out,
             "</dl><p><a href=\"{href}\">查看名单与下载 <span class=\"en\">list and downloads</span></a></p></section>\n",
@@ -663,7 +701,7 @@ fn render_draw(
         &mut out,
         "检查日期",
         "Inspection date",
-        plan.inspection_date().format("%Y-%m-%d"),
+        ChineseDate(&plan.inspection_date().to_string()),
     );
     fact(
         &mut out,
@@ -717,7 +755,7 @@ fn render_draw(
         );
     }
     fact(&mut out, "种子来源", "Seed source", source);
-    fact(&mut out, "抽取时间", "Drawn at", Esc(&m.created_at));
+    fact(&mut out, "抽取时间", "Drawn at", Beijing(&m.created_at));
     if let Some(ledger) = &m.ledger {
         fact(&mut out, "任务编号", "Task", Esc(&ledger.task_id));
         fact(
@@ -1022,7 +1060,7 @@ fn substitutions_section(out: &mut String, log: &crate::substitution::Log) {
             out_cert = Esc(entry.out.as_str()),
             in_cert = Esc(entry.incoming.as_str()),
             reason = entry.reason.label(),
-            at = Esc(&entry.decided_at),
+            at = Beijing(&entry.decided_at),
         );
     }
     out.push_str("</tbody></table></div>\n");
@@ -1128,7 +1166,12 @@ pub fn search_page_found(query: &str, found: &Found, per_page: usize, ledger_hea
                     id = Esc(&hit.plan_id),
                 ),
             );
-            fact(&mut out, "检查日期", "Inspection date", Esc(&hit.inspection_date));
+            fact(
+                &mut out,
+                "检查日期",
+                "Inspection date",
+                ChineseDate(&hit.inspection_date),
+            );
             let mut items = String::new();
             for (k, code) in hit.items.iter().enumerate() {
                 if k > 0 {
@@ -1330,7 +1373,7 @@ pub fn results_page(results: &[ResultView], ledger_head: &LedgerHead) -> String 
                 Esc(&r.name),
                 Esc(&r.credit_code),
                 Esc(&r.authority),
-                Esc(&r.completed)
+                ChineseDate(&r.completed)
             );
             for (k, (code, label)) in r.results.iter().enumerate() {
                 if k > 0 {
@@ -1355,6 +1398,24 @@ mod tests {
     use super::*;
     use crate::public::publications::PublicRow;
     use crate::public::test_support::draw_named;
+
+    #[test]
+    fn times_read_in_beijing_time_and_dates_the_chinese_way_with_the_record_beside() {
+        assert_eq!(
+            Beijing("2026-01-12T01:30:05Z").to_string(),
+            "2026年1月12日 09:30:05（北京时间）<span class=\"en\">2026-01-12T01:30:05Z</span>"
+        );
+        assert!(Beijing("2026-01-12T09:30:05+08:00")
+            .to_string()
+            .starts_with("2026年1月12日 09:30:05（北京时间）"));
+        assert_eq!(
+            ChineseDate("2026-03-02").to_string(),
+            "2026年3月2日 <span class=\"en\">2026-03-02</span>"
+        );
+        // Not a time or a date: shown as it is, escaped.
+        assert_eq!(Beijing("<b>9:30</b>").to_string(), "&lt;b&gt;9:30&lt;/b&gt;");
+        assert_eq!(ChineseDate("2026-13-40").to_string(), "2026-13-40");
+    }
 
     fn list(rows: Vec<PublicRow>) -> CurrentList {
         CurrentList::new(rows, None).unwrap()
@@ -1488,7 +1549,7 @@ mod tests {
         let draw = draw_named("D_000000000001", "2026-03-01T10:00:00+08:00");
         let rows = list((1..=3).map(|n| row(n, &format!("企业{n}"))).collect());
         let page = draw_page(&draw, &rows, &head());
-        assert_eq!(page.matches("<tr><td class=\"n\">").count(), 3);
+        assert_eq!(page.matches("<tr><td class=\"n\" data-label=\"序号\">").count(), 3);
         for link in ["bundle.zip", "assignments.csv", "assignments.xlsx", "drawn.csv"] {
             assert!(
                 page.contains(&format!("href=\"/draws/D_000000000001/{link}\"")),
@@ -1566,17 +1627,20 @@ mod tests {
             );
         }
         let first = draw_page_paged(&draw, &rows, 1, &head());
-        assert_eq!(first.matches("<tr><td class=\"n\">").count(), ROWS_PER_PAGE);
+        assert_eq!(
+            first.matches("<tr><td class=\"n\" data-label=\"序号\">").count(),
+            ROWS_PER_PAGE
+        );
         assert!(!first.contains("乙事项</td>"), "no row of B on page 1");
         let second = draw_page_paged(&draw, &rows, 2, &head());
-        assert_eq!(second.matches("<tr><td class=\"n\">").count(), 160);
-        assert!(second.contains("<tr><td class=\"n\">201</td>"));
-        assert!(second.contains("<tr><td class=\"n\">360</td>"));
+        assert_eq!(second.matches("<tr><td class=\"n\" data-label=\"序号\">").count(), 160);
+        assert!(second.contains("<tr><td class=\"n\" data-label=\"序号\">201</td>"));
+        assert!(second.contains("<tr><td class=\"n\" data-label=\"序号\">360</td>"));
     }
 
     /// The rows numbers shown in a page's table, in order.
     fn numbers(html: &str) -> Vec<u32> {
-        html.split("<tr><td class=\"n\">")
+        html.split("<tr><td class=\"n\" data-label=\"序号\">")
             .skip(1)
             .map(|rest| rest[..rest.find('<').unwrap()].parse().unwrap())
             .collect()
