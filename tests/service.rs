@@ -1546,6 +1546,16 @@ async fn a_result_dated_before_its_draw_or_after_today_is_refused() {
     assert_eq!(status, StatusCode::CREATED, "{reply}");
 }
 
+/// A plan announced with a commitment and drawn by its reveal: the task
+/// and the bundle's name.
+async fn announced_and_drawn(app: &TestApp) -> (String, String) {
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let (_, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    (task, drawn["bundle"].as_str().unwrap().to_owned())
+}
+
 /// A download with the headers that matter to a cache: status, `ETag`,
 /// `Cache-Control`, and the body.
 struct Fetched {
@@ -1596,11 +1606,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn downloads_carry_their_hash_and_a_client_holding_one_is_not_sent_it_again() {
     let app = TestApp::spawn_service().await;
-    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
-    let (_, drawn) = app
-        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
-        .await;
-    let bundle = drawn["bundle"].as_str().unwrap().to_owned();
+    let (task, bundle) = announced_and_drawn(&app).await;
     let uri = |file: &str| format!("/draws/{bundle}/{file}");
 
     let mut before = std::collections::HashMap::new();
@@ -1706,11 +1712,7 @@ async fn fetch_from(app: &TestApp, uri: &str, client: &str) -> (StatusCode, Vec<
 #[tokio::test]
 async fn a_client_building_downloads_waits_for_more_and_others_do_not() {
     let app = TestApp::spawn_service().await;
-    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
-    let (_, drawn) = app
-        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
-        .await;
-    let bundle = drawn["bundle"].as_str().unwrap().to_owned();
+    let (_, bundle) = announced_and_drawn(&app).await;
     let uri = |file: &str| format!("/draws/{bundle}/{file}");
     let (busy, other) = ("192.0.2.7", "192.0.2.8");
     // A draw read right after its files changed is not kept (catalogue::SETTLE).
@@ -1725,24 +1727,33 @@ async fn a_client_building_downloads_waits_for_more_and_others_do_not() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     let error: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(error["error"], "too_many_requests", "{error}");
-    assert_eq!(
-        fetch_from(&app, &uri("assignments.csv"), busy).await.0,
-        StatusCode::OK,
-        "a kept download needs no build"
-    );
-    assert_eq!(
-        fetch_from(&app, &uri("assignments.xlsx"), other).await.0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        fetch_from(&app, &uri("assignments.xlsx"), busy).await.0,
-        StatusCode::OK,
-        "built for another client, it is kept for all"
-    );
-    assert_eq!(
-        fetch_from(&app, &uri("bundle.zip"), busy).await.0,
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    for (file, client, expected, why) in [
+        (
+            "assignments.csv",
+            busy,
+            StatusCode::OK,
+            "a kept download needs no build",
+        ),
+        (
+            "assignments.xlsx",
+            other,
+            StatusCode::OK,
+            "another address has its own allowance",
+        ),
+        (
+            "assignments.xlsx",
+            busy,
+            StatusCode::OK,
+            "built for another client, it is kept for all",
+        ),
+        ("bundle.zip", busy, StatusCode::TOO_MANY_REQUESTS, "not built yet"),
+    ] {
+        assert_eq!(
+            fetch_from(&app, &uri(file), client).await.0,
+            expected,
+            "{file} for {client}: {why}"
+        );
+    }
     drop(under_way);
     assert_eq!(fetch_from(&app, &uri("bundle.zip"), busy).await.0, StatusCode::OK);
 }
