@@ -390,10 +390,15 @@ impl Ledger {
     /// the first made. Run again, the migrator finds it applied and goes on.
     async fn migrate(&self) -> Result<(), MigrateError> {
         let migrator = migrator(self.sqlite);
-        let mut attempts = 0;
+        // Each migration is applied and recorded in one transaction, so a
+        // try that fails on another's work finds one more migration recorded
+        // at the next: with several processes racing, one can lose once per
+        // migration, never more. A fixed small number of tries failed six
+        // first starts at once.
+        let mut tries_left = migrator.migrations.len();
         loop {
             match migrator.run(&self.pool).await {
-                Err(_) if self.sqlite && attempts < 3 => attempts += 1,
+                Err(_) if self.sqlite && tries_left > 0 => tries_left -= 1,
                 result => return result,
             }
         }
