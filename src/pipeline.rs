@@ -21,7 +21,7 @@ use crate::draw::{draw_merged, draw_new, result_hash, DrawError, Outcome};
 use crate::history::{History, HistoryError};
 use crate::merge::{MergeError, Merged};
 use crate::plan::Plan;
-use crate::pools::Pools;
+use crate::pools::{PoolRecords, Pools};
 use crate::seed::{Seed, SeedSpec};
 use crate::snapshot::bytes_hash;
 use crate::substitution;
@@ -142,16 +142,36 @@ impl<'a> DrawInputs<'a> {
         ledger: Option<LedgerRef>,
         created_at: &str,
     ) -> Result<Drawn, DrawError> {
-        let plan = self.plan;
-        let outcome = draw_new(pools, plan, &self.history, &self.merged, &seed.seed)?;
-        let name = bundle::bundle_name(ledger.as_ref().map_or(plan.id(), |l| &l.task_id), &seed.seed);
+        let outcome = self.outcome(pools, &seed.seed)?;
+        Ok(self.drawn(pools, seed, outcome, ledger, created_at))
+    }
+
+    /// What a new draw of these inputs draws: the first half of
+    /// [`DrawInputs::draw`], which reads only the pools' records, so that it
+    /// can run while their snapshot is still being hashed
+    /// ([`crate::pools::Checked::hash_while`]).
+    pub fn outcome(&self, pools: &PoolRecords, seed: &Seed) -> Result<Outcome, DrawError> {
+        draw_new(pools, self.plan, &self.history, &self.merged, seed)
+    }
+
+    /// The bundle of a new draw's `outcome`: the second half of
+    /// [`DrawInputs::draw`].
+    pub fn drawn(
+        &self,
+        pools: &Pools,
+        seed: &SeedSpec,
+        outcome: Outcome,
+        ledger: Option<LedgerRef>,
+        created_at: &str,
+    ) -> Drawn {
+        let name = bundle::bundle_name(ledger.as_ref().map_or(self.plan.id(), |l| &l.task_id), &seed.seed);
         let (confidential, public) = self.contents(pools, seed, &outcome, ledger, created_at);
-        Ok(Drawn {
+        Drawn {
             name,
             outcome,
             confidential,
             public,
-        })
+        }
     }
 
     /// Redoes the draw of these inputs, as verification and substitution

@@ -4,12 +4,18 @@
 use std::fs::File;
 use std::path::Path;
 
-use super::{load_csv, load_csv_without_conflicts, CsvSource, LoadOptions, Pools, Problems};
+use super::{check_csv, load_csv_without_conflicts, Checked, CsvSource, LoadOptions, Pools, Problems};
 
 /// Loads and validates the pool folder `dir`. On any problem, returns all of
 /// them (up to [`Problems::CAP`]) and no pools.
 pub fn load(dir: &Path, options: LoadOptions) -> Result<Pools, Problems> {
-    load_csv(&Folder(dir), options)
+    check(dir, options).map(Checked::hash)
+}
+
+/// [`load`] up to the hash of the target directory, which is left to
+/// [`Checked::hash_while`].
+pub fn check(dir: &Path, options: LoadOptions) -> Result<Checked, Problems> {
+    check_csv(&Folder(dir), options)
 }
 
 /// Loads a pool folder that holds no `conflicts.csv` (the confidential
@@ -21,10 +27,16 @@ pub fn load_without_conflicts(dir: &Path, options: LoadOptions) -> Result<Pools,
 /// Loads either kind of pool: a path ending in `.xlsx` is one workbook,
 /// anything else a folder of the five CSV files (`docs/DATA.md`).
 pub fn load_path(path: &Path, options: LoadOptions) -> Result<Pools, Problems> {
+    check_path(path, options).map(Checked::hash)
+}
+
+/// [`load_path`] up to the hash of the target directory, which is left to
+/// [`Checked::hash_while`].
+pub fn check_path(path: &Path, options: LoadOptions) -> Result<Checked, Problems> {
     if is_workbook(path) {
-        super::xlsx::load(path)
+        super::xlsx::check(path)
     } else {
-        load(path, options)
+        check(path, options)
     }
 }
 

@@ -12,6 +12,6 @@ mod xlsx;
 pub use shuangsui_core::pools::*;
 
 pub use declare::{declare_conflict, DeclareError, Declared};
-pub use folder::{is_workbook, load, load_path, load_without_conflicts};
+pub use folder::{check, check_path, is_workbook, load, load_path, load_without_conflicts};
 pub use workbook::{write_templates, write_workbook, TEMPLATE_XLSX};
 pub use xlsx::load_workbook_bytes;

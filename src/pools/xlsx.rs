@@ -22,7 +22,7 @@ use calamine::{open_workbook, DataRef, ExcelDateTime, Reader, Xlsx};
 use super::load::{finish, load_small, Rows};
 use super::table::{Column, Header, Problem, Problems, Row};
 use super::targets::{self, Loading, TargetDirectory};
-use super::{Pools, Sources, FILES};
+use super::{Checked, Pools, Sources, FILES};
 
 /// The sheet of each input, by the kinds of [`FILES`]: its English name
 /// (ASCII case ignored) and its Chinese name.
@@ -38,8 +38,9 @@ pub const SHEETS: [(&str, &str); 5] = [
 /// that memory holds a slice of the sheet rather than all of it as records.
 const BATCH: usize = 1 << 16;
 
-/// Loads and validates the workbook at `path`, like [`super::load`] a folder.
-pub(super) fn load(path: &Path) -> Result<Pools, Problems> {
+/// Loads and validates the workbook at `path`, like [`super::check`] a
+/// folder, up to the hash of its target directory.
+pub(super) fn check(path: &Path) -> Result<Checked, Problems> {
     let label = path
         .file_name()
         .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
@@ -52,13 +53,13 @@ pub(super) fn load(path: &Path) -> Result<Pools, Problems> {
 /// and stored, with no second read of a file that may have changed.
 pub fn load_workbook_bytes(label: &str, bytes: Vec<u8>) -> Result<Pools, Problems> {
     let opened = Xlsx::new(Cursor::new(bytes));
-    load_opened(label.to_owned(), opened.map_err(|e| (label.to_owned(), e)))
+    load_opened(label.to_owned(), opened.map_err(|e| (label.to_owned(), e))).map(Checked::hash)
 }
 
 fn load_opened<RS: Read + Seek>(
     label: String,
     opened: Result<Xlsx<RS>, (String, calamine::XlsxError)>,
-) -> Result<Pools, Problems> {
+) -> Result<Checked, Problems> {
     let mut problems = Problems::default();
     let xlsx = match opened {
         Ok(xlsx) => xlsx,

@@ -35,7 +35,7 @@ use crate::history::History;
 use crate::ids::CreditCode;
 use crate::merge::Merged;
 use crate::plan::Plan;
-use crate::pools::{Label, Pools};
+use crate::pools::{Label, PoolRecords};
 
 /// One reason an officer may not serve a visit. The order of the variants is
 /// the order of the checks: an officer is barred by, and counted under, the
@@ -272,7 +272,7 @@ pub struct Officer {
 
 /// A plan's rules, compiled for its pools and its drawn targets.
 pub struct Rules<'a> {
-    pools: &'a Pools,
+    pools: &'a PoolRecords,
     plan: &'a Plan,
     /// `Plan::departments`, initiator first.
     departments: Vec<&'a str>,
@@ -293,7 +293,7 @@ impl<'a> Rules<'a> {
     /// Compiles `plan` on `pools` for the drawn targets `drawn` (indices
     /// into `Pools::targets`).
     pub fn compile(
-        pools: &'a Pools,
+        pools: &'a PoolRecords,
         plan: &'a Plan,
         history: &History,
         drawn: impl IntoIterator<Item = u32>,
@@ -382,7 +382,7 @@ impl<'a> Rules<'a> {
         })
     }
 
-    pub fn pools(&self) -> &'a Pools {
+    pub fn pools(&self) -> &'a PoolRecords {
         self.pools
     }
 
@@ -568,7 +568,11 @@ impl VisitRules<'_> {
 /// visit's team in its order (`None` for an officer not in the pool, who
 /// can serve nothing here). Visits of plans `merge_with` does not name are
 /// ignored (the draw refuses them before).
-pub fn earlier_teams(pools: &Pools, plan: &Plan, merged: &Merged) -> HashMap<CreditCode, (u32, Vec<Option<u32>>)> {
+pub fn earlier_teams(
+    pools: &PoolRecords,
+    plan: &Plan,
+    merged: &Merged,
+) -> HashMap<CreditCode, (u32, Vec<Option<u32>>)> {
     let named = plan.merge_with().unwrap_or_default();
     let mut earlier: HashMap<CreditCode, (u32, Vec<Option<u32>>)> = HashMap::new();
     for visit in &merged.visits {
@@ -592,7 +596,7 @@ pub fn earlier_teams(pools: &Pools, plan: &Plan, merged: &Merged) -> HashMap<Cre
 /// For each drawn target, the officers of its most recent inspection in the
 /// history (every inspection on that latest date, any item), for the
 /// rotation (轮换) rule, §6 rule 6.
-fn latest_teams(pools: &Pools, history: &History, drawn: &HashMap<CreditCode, u32>) -> HashMap<u32, Vec<u32>> {
+fn latest_teams(pools: &PoolRecords, history: &History, drawn: &HashMap<CreditCode, u32>) -> HashMap<u32, Vec<u32>> {
     let mut latest: HashMap<u32, (chrono::NaiveDate, Vec<u32>)> = HashMap::new();
     for inspection in &history.inspections {
         let Some(&target) = drawn.get(&inspection.code) else {

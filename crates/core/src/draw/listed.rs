@@ -15,7 +15,7 @@ use crate::history::History;
 use crate::ids::CreditCode;
 use crate::merge::Merged;
 use crate::plan::Plan;
-use crate::pools::Pools;
+use crate::pools::PoolRecords;
 
 /// Why a listed team breaks a rule that does not need the recusal list.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,7 +54,7 @@ pub enum ListedTeamError {
 /// no load here) or by a team without any of its officers; and no officer
 /// on more visits than the workload cap.
 pub fn check_listed_teams(
-    pools: &Pools,
+    pools: &PoolRecords,
     plan: &Plan,
     history: &History,
     merged: &Merged,

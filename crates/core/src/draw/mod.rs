@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::history::History;
 use crate::merge::Merged;
 use crate::plan::{Plan, Quota};
-use crate::pools::{Label, Labels, Pools, RiskClass, Target};
+use crate::pools::{Label, Labels, PoolRecords, RiskClass, Target};
 use crate::random::Stream;
 use crate::seed::Seed;
 use crate::snapshot::{list_hash, record_hash, Hash32};
@@ -178,14 +178,14 @@ fn shortage_report(shortages: &[Shortage]) -> String {
 
 /// Draws a plan that merges with no earlier plan. The result depends only
 /// on the arguments' content.
-pub fn draw(pools: &Pools, plan: &Plan, history: &History, seed: &Seed) -> Result<Outcome, DrawError> {
+pub fn draw(pools: &PoolRecords, plan: &Plan, history: &History, seed: &Seed) -> Result<Outcome, DrawError> {
     draw_merged(pools, plan, history, &Merged::default(), seed)
 }
 
 /// Draws a plan, joining the visits of the earlier plans of its period that
 /// it names (`merged`; empty unless the plan has `merge_with`).
 pub fn draw_merged(
-    pools: &Pools,
+    pools: &PoolRecords,
     plan: &Plan,
     history: &History,
     merged: &Merged,
@@ -205,7 +205,7 @@ pub fn draw_merged(
 /// this much of a draw, and check the listed teams against the rules that
 /// do not need it ([`check_listed_teams`]). Every team is empty.
 pub fn draw_selection(
-    pools: &Pools,
+    pools: &PoolRecords,
     plan: &Plan,
     history: &History,
     merged: &Merged,
@@ -229,7 +229,7 @@ pub fn draw_selection(
 /// The first stage of a draw: the plan's departments and items checked
 /// against the pools, then its targets drawn (spec §5, §13.1).
 fn draw_plan_targets(
-    pools: &Pools,
+    pools: &PoolRecords,
     plan: &Plan,
     history: &History,
     seed: &Seed,
@@ -286,7 +286,7 @@ fn check_merged(plan: &Plan, merged: &Merged) -> Result<(), DrawError> {
 }
 
 /// The plan's items as indices into `Pools::items`, ascending.
-fn plan_items(pools: &Pools, plan: &Plan) -> Result<Vec<u32>, DrawError> {
+fn plan_items(pools: &PoolRecords, plan: &Plan) -> Result<Vec<u32>, DrawError> {
     plan.items()
         .iter()
         .map(|code| {
@@ -335,7 +335,7 @@ struct PlanFilters {
 }
 
 impl PlanFilters {
-    fn of(pools: &Pools, plan: &Plan) -> Self {
+    fn of(pools: &PoolRecords, plan: &Plan) -> Self {
         PlanFilters {
             entity_types: label_filter(&pools.entity_types, &plan.targets().entity_types),
             industries: label_filter(&pools.industries, &plan.targets().industries),
@@ -355,7 +355,7 @@ impl PlanFilters {
     /// passed over once, not once per item (at national scale a pass is
     /// hundreds of megabytes), and each item then reads a short dense list
     /// instead of scattered records.
-    fn targets(&self, pools: &Pools) -> Option<Vec<Candidate>> {
+    fn targets(&self, pools: &PoolRecords) -> Option<Vec<Candidate>> {
         if self.entity_types.is_none() && self.industries.is_none() && self.townships.is_none() {
             return None;
         }
@@ -394,7 +394,7 @@ impl Candidate {
 /// Draws targets for every item (spec §5) and groups them by target. Items
 /// are independent (each has its own streams), so they are drawn in parallel.
 fn draw_targets(
-    pools: &Pools,
+    pools: &PoolRecords,
     plan: &Plan,
     history: &History,
     seed: &Seed,
@@ -436,7 +436,7 @@ struct ItemDraw {
 /// Draws one item: its eligible targets per stratum, and those picked.
 /// `in_plan` are the targets the plan's filters let in (`None`: all).
 fn draw_item(
-    pools: &Pools,
+    pools: &PoolRecords,
     plan: &Plan,
     seed: &Seed,
     item_index: u32,
@@ -510,7 +510,7 @@ fn draw_item(
 /// the items' scopes, each drawn target visited for every item that applies
 /// to it and is not excluded by the history.
 fn draw_joint_targets(
-    pools: &Pools,
+    pools: &PoolRecords,
     plan: &Plan,
     history: &History,
     seed: &Seed,
@@ -617,7 +617,7 @@ pub const JOINT_STRATUM_ITEM: &str = "*";
 
 /// Per item, the targets inspected for it within the plan's exclusion window:
 /// an inspection dated d excludes the pair when d + N days > inspection date.
-fn recently_inspected(pools: &Pools, plan: &Plan, history: &History) -> HashMap<u32, HashSet<u32>> {
+fn recently_inspected(pools: &PoolRecords, plan: &Plan, history: &History) -> HashMap<u32, HashSet<u32>> {
     let mut excluded: HashMap<u32, HashSet<u32>> = HashMap::new();
     let days = plan.exclude_inspected_within_days();
     if days == 0 {
@@ -651,7 +651,7 @@ pub struct Published {
 }
 
 impl Published {
-    pub fn new(pools: &Pools, outcome: &Outcome) -> Self {
+    pub fn new(pools: &PoolRecords, outcome: &Outcome) -> Self {
         let texts: Vec<(String, String)> = outcome
             .visits
             .par_iter()
@@ -690,12 +690,12 @@ impl Published {
 }
 
 /// `result_sha256` of a draw (spec §7).
-pub fn result_hash(pools: &Pools, outcome: &Outcome) -> Hash32 {
+pub fn result_hash(pools: &PoolRecords, outcome: &Outcome) -> Hash32 {
     Published::new(pools, outcome).result_sha256
 }
 
 /// `selection_sha256` of a draw (spec §7).
-pub fn selection_hash(pools: &Pools, outcome: &Outcome) -> Hash32 {
+pub fn selection_hash(pools: &PoolRecords, outcome: &Outcome) -> Hash32 {
     Published::new(pools, outcome).selection_sha256
 }
 

@@ -11,7 +11,7 @@ use super::{draw_merged, draw_plan_targets, DrawError, NoVisits, Outcome, Stratu
 use crate::history::History;
 use crate::merge::Merged;
 use crate::plan::Plan;
-use crate::pools::{Labels, Pools};
+use crate::pools::{Labels, PoolRecords};
 use crate::seed::Seed;
 
 /// How many existing values an unmatched filter value is shown with.
@@ -21,7 +21,7 @@ const CLOSEST: usize = 3;
 /// target, or when it would draw no visit. How many targets each stratum
 /// draws does not depend on the seed (spec §5), so this holds for whatever
 /// seed is used later: a task is never announced that cannot be drawn.
-pub fn check_new_plan(pools: &Pools, plan: &Plan, history: &History) -> Result<(), DrawError> {
+pub fn check_new_plan(pools: &PoolRecords, plan: &Plan, history: &History) -> Result<(), DrawError> {
     check_filters(pools, plan)?;
     let (chosen, strata) = draw_plan_targets(pools, plan, history, &Seed::from_bytes([0; 32]))?;
     if chosen.is_empty() {
@@ -33,7 +33,7 @@ pub fn check_new_plan(pools: &Pools, plan: &Plan, history: &History) -> Result<(
 /// Draws a plan anew: [`draw_merged`] after the filter check, refusing an
 /// outcome without visits (which would otherwise become an empty bundle).
 pub fn draw_new(
-    pools: &Pools,
+    pools: &PoolRecords,
     plan: &Plan,
     history: &History,
     merged: &Merged,
@@ -48,7 +48,7 @@ pub fn draw_new(
 }
 
 /// Every value of the plan's target filters must be a value of its column.
-fn check_filters(pools: &Pools, plan: &Plan) -> Result<(), DrawError> {
+fn check_filters(pools: &PoolRecords, plan: &Plan) -> Result<(), DrawError> {
     let filters = [
         ("targets.townships", &plan.targets().townships, &pools.townships),
         (

@@ -29,7 +29,7 @@ use crate::history::History;
 use crate::ids::CreditCode;
 use crate::merge::Merged;
 use crate::plan::Plan;
-use crate::pools::{Label, Pools};
+use crate::pools::{Label, PoolRecords};
 use crate::random::Stream;
 use crate::seed::Seed;
 
@@ -310,7 +310,7 @@ impl Queues {
 
 /// Fills `team` of every visit, or reports every visit that cannot be served.
 pub(super) fn assign(
-    pools: &Pools,
+    pools: &PoolRecords,
     plan: &Plan,
     history: &History,
     merged: &Merged,

@@ -15,7 +15,7 @@ use super::rows::{
 };
 use super::table::{decode, Column, Encoding, Header, Problem, Problems, Row, Table};
 use super::targets::{self, Loading, TargetDirectory};
-use super::{Conflict, Inspector, Item, Pools, SnapshotHashes, Sources, Target};
+use super::{Conflict, Inspector, Item, PoolRecords, Pools, SnapshotHashes, Sources, Target};
 use crate::ids::CreditCode;
 use crate::snapshot::{list_hash, record_hash, Hash32};
 
@@ -49,6 +49,12 @@ pub trait CsvSource: Sync {
 /// Loads and validates the pool folder whose files `source` gives. On any
 /// problem, returns all of them (up to [`Problems::CAP`]) and no pools.
 pub fn load_csv(source: &impl CsvSource, options: LoadOptions) -> Result<Pools, Problems> {
+    check_csv(source, options).map(Checked::hash)
+}
+
+/// [`load_csv`] up to the hash of the target directory, which is left to
+/// [`Checked::hash_while`].
+pub fn check_csv(source: &impl CsvSource, options: LoadOptions) -> Result<Checked, Problems> {
     load_csv_files(source, options, true)
 }
 
@@ -57,10 +63,10 @@ pub fn load_csv(source: &impl CsvSource, options: LoadOptions) -> Result<Pools, 
 /// (`docs/VERIFY.md`): the pools have no conflicts, and their conflicts
 /// snapshot is that of an empty list, not of the list the draw used.
 pub fn load_csv_without_conflicts(source: &impl CsvSource, options: LoadOptions) -> Result<Pools, Problems> {
-    load_csv_files(source, options, false)
+    load_csv_files(source, options, false).map(Checked::hash)
 }
 
-fn load_csv_files(source: &impl CsvSource, options: LoadOptions, conflicts: bool) -> Result<Pools, Problems> {
+fn load_csv_files(source: &impl CsvSource, options: LoadOptions, conflicts: bool) -> Result<Checked, Problems> {
     // The target directory is nearly all of the work; it spreads itself over
     // the cores while the four small files are read beside it.
     let mut problems = Problems::default();
@@ -94,14 +100,49 @@ fn load_csv_files(source: &impl CsvSource, options: LoadOptions, conflicts: bool
     finish(small, directory, sources, problems)
 }
 
-/// Cross-checks the loaded inputs and, when nothing at all is wrong, builds
-/// the pools. `problems` holds what was found while reading.
+/// A pool loaded and checked whose target directory is not yet hashed.
+/// Nationally that hash is a second of both cores, and a draw reads only the
+/// records: [`Checked::hash_while`] makes the draw beside it.
+pub struct Checked {
+    records: PoolRecords,
+    /// The snapshot hashes of the four small files.
+    small: [Hash32; 4],
+}
+
+impl Checked {
+    /// The pools, hashed.
+    pub fn hash(self) -> Pools {
+        self.hash_while(|_| ()).0
+    }
+
+    /// The pools, hashed while `work` runs on their records; and what
+    /// `work` returned.
+    pub fn hash_while<R: Send>(self, work: impl FnOnce(&PoolRecords) -> R + Send) -> (Pools, R) {
+        let (targets, result) = rayon::join(|| targets::directory_hash(&self.records), || work(&self.records));
+        let [departments, items, inspectors, conflicts] = self.small;
+        let snapshot = SnapshotHashes {
+            departments,
+            items,
+            inspectors,
+            targets,
+            conflicts,
+        };
+        let pools = Pools {
+            records: self.records,
+            snapshot,
+        };
+        (pools, result)
+    }
+}
+
+/// Cross-checks the loaded inputs and, when nothing at all is wrong, makes
+/// the checked pool. `problems` holds what was found while reading.
 pub fn finish(
     small: SmallFiles,
     directory: TargetDirectory,
     sources: Sources,
     mut problems: Problems,
-) -> Result<Pools, Problems> {
+) -> Result<Checked, Problems> {
     let SmallFiles {
         departments,
         items,
@@ -138,14 +179,8 @@ pub fn finish(
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(Pools {
-        snapshot: SnapshotHashes {
-            departments: departments.hash,
-            items: items.hash,
-            inspectors: inspectors.hash,
-            targets: directory.hash,
-            conflicts: conflicts.hash,
-        },
+    let small = [departments.hash, items.hash, inspectors.hash, conflicts.hash];
+    let records = PoolRecords {
         departments: departments.records.into_iter().map(|(_, d)| d).collect(),
         items: items.records.into_iter().map(|(_, i)| i).collect(),
         inspectors: inspectors.records.into_iter().map(|(_, i)| i).collect(),
@@ -156,7 +191,8 @@ pub fn finish(
         industries: directory.industries,
         townships: directory.townships,
         sources,
-    })
+    };
+    Ok(Checked { records, small })
 }
 
 /// Records of one small file, sorted by id, with their lines; and its hash.
@@ -508,6 +544,11 @@ mod tests {
         };
         let cut = load_csv(&memory, options).unwrap();
         assert_eq!(cut.snapshot, pools.snapshot);
+        // Hashed beside work on the records, as a draw is made: the same hashes.
+        let checked = check_csv(&memory, LoadOptions::default()).unwrap();
+        let (beside, read) = checked.hash_while(|records| records.targets.iter().map(|t| t.line as u64).sum::<u64>());
+        assert_eq!(beside.snapshot, pools.snapshot);
+        assert_eq!(read, pools.targets.iter().map(|t| t.line as u64).sum::<u64>());
     }
 
     #[test]

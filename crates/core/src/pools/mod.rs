@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::ids::{CertNo, CreditCode, ItemCode};
 use crate::snapshot::{list_hash, Hash32};
 
-pub use load::{load_csv, load_csv_without_conflicts, CsvSource, LoadOptions};
+pub use load::{check_csv, load_csv, load_csv_without_conflicts, Checked, CsvSource, LoadOptions};
 pub use table::{DecodeError, Encoding, Problem, Problems, UnknownEncoding};
 
 /// Credit-risk class (信用风险分类). Confidential: used for ratios, never published.
@@ -294,25 +294,42 @@ impl SnapshotHashes {
     }
 }
 
-/// A loaded, validated pool folder. Every list is sorted by id.
+/// What a pool holds: its records, every list sorted by id. This is all a
+/// draw reads; the snapshot hashes that commit to it are [`Pools`]'.
 #[derive(Debug, Clone)]
-pub struct Pools {
+pub struct PoolRecords {
     pub departments: Vec<String>,
     pub items: Vec<Item>,
     pub inspectors: Vec<Inspector>,
     pub targets: Vec<Target>,
-    /// The text of every target name; see [`Pools::target_name`].
+    /// The text of every target name; see [`PoolRecords::target_name`].
     pub target_names: String,
     pub conflicts: Vec<Conflict>,
     pub entity_types: Labels,
     pub industries: Labels,
     pub townships: Labels,
-    pub snapshot: SnapshotHashes,
     /// Where each input was read from, for messages.
     pub sources: Sources,
 }
 
-impl Pools {
+/// A loaded, validated pool folder: its records, and the snapshot hashes
+/// computed from them. Only loading makes one ([`Checked::hash`]), so the
+/// hashes are always those of the records beside them.
+#[derive(Debug, Clone)]
+pub struct Pools {
+    records: PoolRecords,
+    pub snapshot: SnapshotHashes,
+}
+
+impl std::ops::Deref for Pools {
+    type Target = PoolRecords;
+
+    fn deref(&self) -> &PoolRecords {
+        &self.records
+    }
+}
+
+impl PoolRecords {
     pub fn item(&self, code: &str) -> Option<&Item> {
         self.items
             .binary_search_by(|i| i.code.as_str().cmp(code))

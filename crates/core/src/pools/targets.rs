@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use super::load::LoadOptions;
 use super::table::{first_record_len, Column, Encoding, Header, Problem, Problems, Row, Table, BOM};
-use super::{Labels, NameRef, RiskClass, Target};
+use super::{Labels, NameRef, PoolRecords, RiskClass, Target};
 use crate::ids::CreditCode;
 use crate::snapshot::{record_hash_with, Hash32, ListHasher};
 
@@ -77,7 +77,6 @@ pub struct TargetDirectory {
     pub entity_types: Labels,
     pub industries: Labels,
     pub townships: Labels,
-    pub hash: Hash32,
 }
 
 /// One piece's worth of parsed rows, with labels local to the piece.
@@ -90,8 +89,8 @@ struct Piece {
     problems: Problems,
 }
 
-/// Sorts the targets read from `file`, reports duplicate codes and hashes
-/// the directory.
+/// Sorts the targets read from `file` and reports duplicate codes. The
+/// directory is hashed later, from the checked pool ([`directory_hash`]).
 pub fn finish(mut loading: Loading, file: &str, problems: &mut Problems) -> TargetDirectory {
     let records = &mut loading.records;
     // Sorting by line as well keeps duplicate reports in file order.
@@ -107,7 +106,6 @@ pub fn finish(mut loading: Loading, file: &str, problems: &mut Problems) -> Targ
             });
         }
     }
-    let hash = directory_hash(&loading);
     let [entity_types, industries, townships] = loading.labels;
     TargetDirectory {
         targets: loading.records,
@@ -115,7 +113,6 @@ pub fn finish(mut loading: Loading, file: &str, problems: &mut Problems) -> Targ
         entity_types,
         industries,
         townships,
-        hash,
     }
 }
 
@@ -135,15 +132,15 @@ const NAME_GROUP: usize = 16;
 /// labels), which are exactly the trimmed values the row held: so no hash per
 /// record is kept through the sort, which for ten million targets would be
 /// 320 MB.
-fn directory_hash(loading: &Loading) -> Hash32 {
-    let [entity_types, industries, townships] = &loading.labels;
-    let names = loading.names.as_bytes();
+pub fn directory_hash(pools: &PoolRecords) -> Hash32 {
+    let (entity_types, industries, townships) = (&pools.entity_types, &pools.industries, &pools.townships);
+    let names = pools.target_names.as_bytes();
     let hash_of = |buffer: &mut Vec<u8>, target: &Target| {
         record_hash_with(
             buffer,
             &[
                 target.code.as_str(),
-                &loading.names[target.name.range()],
+                pools.target_name(target),
                 entity_types.name(target.entity_type),
                 industries.name(target.industry),
                 townships.name(target.township),
@@ -167,9 +164,9 @@ fn directory_hash(loading: &Loading) -> Hash32 {
             }
         }
     };
-    let mut list = ListHasher::new("shuangsui/v1/snapshot/targets", loading.records.len());
+    let mut list = ListHasher::new("shuangsui/v1/snapshot/targets", pools.targets.len());
     let (mut ready, mut next) = (Vec::new(), Vec::new());
-    for window in loading.records.chunks(HASH_WINDOW) {
+    for window in pools.targets.chunks(HASH_WINDOW) {
         rayon::join(
             || {
                 next.clear();
