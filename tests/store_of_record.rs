@@ -2,7 +2,8 @@
 //! commit–reveal secret are in the database, written with the entry that
 //! names them. `snapshots/` and `secrets/` may be deleted at any moment; a
 //! second data folder on the same database draws what the first announced;
-//! a hand-edited chunk fails the draw instead of changing it; content stored
+//! a hand-edited chunk, or a snapshot pointed at another file, fails the draw
+//! instead of changing it; content stored
 //! without its entry is no announcement; data folders from before are
 //! imported on start; and a one-line change to the pools adds only a few
 //! chunks.
@@ -30,6 +31,7 @@ on_both_databases!(
     deleting_snapshots_and_secrets_changes_nothing,
     a_second_data_folder_draws_what_the_first_announced,
     a_hand_edited_chunk_fails_the_draw_and_never_changes_it,
+    a_snapshot_pointed_at_other_files_fails_the_draw,
     content_stored_without_its_entry_is_no_announcement,
     a_data_folder_from_before_is_imported_on_start,
     a_one_line_change_adds_only_a_few_chunks,
@@ -291,6 +293,77 @@ async fn a_hand_edited_chunk_fails_the_draw_and_never_changes_it(db: TestDb) {
     assert_eq!(app.get(&format!("/draws/{bundle}")).await.0, StatusCode::OK);
 }
 
+/// Renames the business on the middle line of the pool folder's targets.csv.
+fn rename_one_target(pools: &Path) {
+    let targets = pools.join("targets.csv");
+    let text = std::fs::read_to_string(&targets).unwrap();
+    let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    let middle = lines.len() / 2;
+    let mut fields: Vec<String> = lines[middle].split(',').map(str::to_owned).collect();
+    fields[1].push_str("（新店）");
+    lines[middle] = fields.join(",");
+    std::fs::write(&targets, lines.join("\n")).unwrap();
+}
+
+/// The database edited so that a task's snapshot names the target file of
+/// another snapshot: each file is sound, stored under its own hash, but
+/// the records are not the ones announced. The draw, made while the pools
+/// are hashed, is refused and nothing of it is kept.
+async fn a_snapshot_pointed_at_other_files_fails_the_draw(db: TestDb) {
+    let app = spawn(&db, 31).await;
+    let pools = app.pools();
+    app.add_plan("first", &common::plan_toml(&pools, 2, ""));
+    let second = common::plan_toml(&pools, 2, "").replace("id = \"", "id = \"again-");
+    app.add_plan("second", &second);
+    let (task, _) = announce(&app, "first").await;
+    rename_one_target(app.pools_dir());
+    let (other, _) = announce(&app, "second").await;
+    let desk = &app.state.desk;
+    let snapshot = |task: String| async move { desk.announcement(&task).await.unwrap().unwrap().0.snapshot_combined };
+    let (mine, theirs) = (snapshot(task.clone()).await, snapshot(other).await);
+    let files_of = |snapshot: Hash32| async move {
+        let mut conn = desk.ledger.raw_pool().acquire().await.unwrap();
+        store::snapshot_files(&mut conn, &snapshot).await.unwrap().unwrap()
+    };
+    let (own, replacement) = (
+        files_of(mine).await["targets.csv"],
+        files_of(theirs).await["targets.csv"],
+    );
+    assert_ne!(own, replacement);
+    let point_at = |file: Hash32| async move {
+        sqlx::query("UPDATE store_snapshot_files SET file_hash = $1 WHERE snapshot_hash = $2 AND name = 'targets.csv'")
+            .bind(file.to_hex())
+            .bind(mine.to_hex())
+            .execute(desk.ledger.raw_pool())
+            .await
+            .unwrap();
+    };
+    point_at(replacement).await;
+    remove(&snapshots(&app));
+
+    let (status, failed) = draw(&app, &task).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{failed}");
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.contains("not the snapshot") && message.contains(&mine.to_hex()),
+        "{message}"
+    );
+    assert!(desk.draw_record(&task).await.unwrap().is_none(), "nothing is drawn");
+    let published: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bundle_files")
+        .fetch_one(desk.ledger.raw_pool())
+        .await
+        .unwrap();
+    assert_eq!(published, 0, "nothing is published");
+
+    // Put back, the task draws on the pools it was announced on.
+    point_at(own).await;
+    let (status, drawn) = draw(&app, &task).await;
+    assert_eq!(status, StatusCode::OK, "{drawn}");
+    let bundle = app.bundle(drawn["bundle"].as_str().unwrap());
+    let manifest = shuangsui::bundle::read(&bundle).unwrap().manifest;
+    assert_eq!(manifest.snapshot_combined, mine);
+}
+
 /// The answer to a request that met a damaged chunk: `store_corrupt`, a
 /// message naming the chunk, and no path of the server.
 fn assert_store_corrupt(app: &TestApp, status: StatusCode, body: &Value, chunk: &Hash32) {
@@ -477,15 +550,8 @@ async fn a_one_line_change_adds_only_a_few_chunks(db: TestDb) {
 
     let (first, _) = announce(&app, "first").await;
     let before = store_bytes(ledger).await;
-    let targets = live.join("targets.csv");
-    let text = std::fs::read_to_string(&targets).unwrap();
-    let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
-    let middle = lines.len() / 2;
-    let mut fields: Vec<String> = lines[middle].split(',').map(str::to_owned).collect();
-    fields[1].push_str("（新店）");
-    lines[middle] = fields.join(",");
-    std::fs::write(&targets, lines.join("\n")).unwrap();
-    let size = std::fs::metadata(&targets).unwrap().len() as f64;
+    rename_one_target(&live);
+    let size = std::fs::metadata(live.join("targets.csv")).unwrap().len() as f64;
 
     let (again, _) = announce(&app, "second").await;
     let added = store_bytes(ledger).await - before;

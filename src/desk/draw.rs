@@ -158,7 +158,7 @@ impl Desk {
     /// writes the cache folder: a crash before the record leaves nothing
     /// served; after it, the folder is rebuilt from the database.
     async fn draw_with(&self, announcement: &Announcement, seed: &SeedSpec) -> Result<(DrawRecord, Entry), TaskError> {
-        let pools = self.frozen_pools(&announcement.snapshot_combined).await?;
+        let unhashed = self.frozen_unhashed(&announcement.snapshot_combined).await?;
         let earlier = self.announced_history(announcement).await?;
         let to_merge = self.merge_inputs(announcement)?;
         let head_before = self.ledger.head().await?;
@@ -192,12 +192,15 @@ impl Desk {
             if let Some(hook) = before_draw {
                 hook();
             }
+            // Drawn while the pools are hashed; nothing of it is kept unless
+            // they are the announced snapshot.
+            let (pools, outcome) = unhashed.hash_while(|records| inputs.outcome(records, &spec.seed))?;
             let pipeline::Drawn {
                 name,
                 confidential,
                 public,
                 ..
-            } = inputs.draw(&pools, &spec, Some(ledger), &stamp)?;
+            } = inputs.drawn(&pools, &spec, outcome?, Some(ledger), &stamp);
             let files = prepare(bundle::files(&confidential, &public))?;
             let manifest = files
                 .iter()

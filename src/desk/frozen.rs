@@ -27,7 +27,9 @@ use tokio::sync::mpsc;
 
 use super::{blocking, io, sync_dir, Desk, SeedMethod, TaskError, SNAPSHOT_WORKBOOK};
 use crate::ledger::Attached;
-use crate::pools::{is_workbook, load_csv, load_path, load_workbook_bytes, CsvSource, LoadOptions, Pools, FILES};
+use crate::pools::{
+    check_path, is_workbook, load_csv, load_workbook_bytes, Checked, CsvSource, LoadOptions, PoolRecords, Pools, FILES,
+};
 use crate::records;
 use crate::seed::{commitment, Seed};
 use crate::snapshot::Hash32;
@@ -38,6 +40,34 @@ use crate::store::{self, FileWriter, PreparedChunk, PutStats, StoreError, Stored
 /// megabytes, so SQLite's one writer is never held for long, and commits
 /// (each an fsync) stay a few hundred for a 1 GB file.
 const CHUNKS_PER_COMMIT: usize = 64;
+
+/// A task's frozen pools, read and checked but not yet hashed. The only way
+/// to the pools is [`FrozenUnhashed::hash_while`], which refuses them unless
+/// they are the snapshot the task was announced on: a snapshot's files
+/// replaced in the database cannot pass for it.
+pub struct FrozenUnhashed {
+    checked: Checked,
+    expected: Hash32,
+    path: PathBuf,
+}
+
+impl FrozenUnhashed {
+    /// The pools, hashed while `work` runs on their records, and what `work`
+    /// returned; an error, and nothing of `work`'s, unless the pools hash
+    /// to the announced snapshot.
+    pub fn hash_while<R: Send>(self, work: impl FnOnce(&PoolRecords) -> R + Send) -> Result<(Pools, R), TaskError> {
+        let (pools, result) = self.checked.hash_while(work);
+        if pools.snapshot.combined() != self.expected {
+            return Err(TaskError::Invalid(format!(
+                "{} holds pools {}, not the snapshot {} the task was announced on",
+                self.path.display(),
+                pools.snapshot.combined(),
+                self.expected
+            )));
+        }
+        Ok((pools, result))
+    }
+}
 
 /// Pools read and their bytes stored: what an announcement registers.
 pub struct Frozen {
@@ -355,22 +385,25 @@ impl Desk {
     /// The pools a task was announced on, loaded from its snapshot and
     /// refused unless they are the records the snapshot is named by.
     pub async fn frozen_pools(&self, combined: &Hash32) -> Result<Pools, TaskError> {
+        let unhashed = self.frozen_unhashed(combined).await?;
+        blocking(move || unhashed.hash_while(|_| ()).map(|(pools, ())| pools)).await
+    }
+
+    /// [`Desk::frozen_pools`] up to the hash of the target directory, which
+    /// [`FrozenUnhashed::hash_while`] computes beside a draw.
+    pub async fn frozen_unhashed(&self, combined: &Hash32) -> Result<FrozenUnhashed, TaskError> {
         let path = self.snapshot_pools(combined).await?;
         let expected = *combined;
         blocking(move || {
-            let pools = load_path(&path, LoadOptions::default()).map_err(TaskError::Pools)?;
-            if pools.snapshot.combined() != expected {
-                return Err(TaskError::Invalid(format!(
-                    "{} holds pools {}, not the snapshot {expected} the task was announced on",
-                    path.display(),
-                    pools.snapshot.combined()
-                )));
-            }
-            Ok(pools)
+            let checked = check_path(&path, LoadOptions::default()).map_err(TaskError::Pools)?;
+            Ok(FrozenUnhashed {
+                checked,
+                expected,
+                path,
+            })
         })
         .await
     }
-
     /// Writes the snapshot's files from the store into a folder of its own,
     /// then swaps it in, so a reader sees the old copy or the new one.
     async fn rebuild(
