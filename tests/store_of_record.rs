@@ -2,11 +2,10 @@
 //! commit–reveal secret are in the database, written with the entry that
 //! names them. `snapshots/` and `secrets/` may be deleted at any moment; a
 //! second data folder on the same database draws what the first announced;
-//! a hand-edited chunk, or a snapshot pointed at another file, fails the draw
-//! instead of changing it; content stored
-//! without its entry is no announcement; data folders from before are
-//! imported on start; and a one-line change to the pools adds only a few
-//! chunks.
+//! a hand-edited chunk, or a snapshot pointed at another file, fails the
+//! draw instead of changing it; content stored without its entry is no
+//! announcement; data folders from before are imported on start; and a
+//! one-line change to the pools adds only a few chunks.
 
 #[path = "common/app.rs"]
 mod app;
