@@ -31,6 +31,7 @@ on_both_databases!(
     a_second_data_folder_draws_what_the_first_announced,
     a_hand_edited_chunk_fails_the_draw_and_never_changes_it,
     a_snapshot_pointed_at_other_files_fails_the_draw,
+    the_bytes_read_at_announcement_are_the_cached_copy,
     content_stored_without_its_entry_is_no_announcement,
     a_data_folder_from_before_is_imported_on_start,
     a_one_line_change_adds_only_a_few_chunks,
@@ -361,6 +362,65 @@ async fn a_snapshot_pointed_at_other_files_fails_the_draw(db: TestDb) {
     let bundle = app.bundle(drawn["bundle"].as_str().unwrap());
     let manifest = shuangsui::bundle::read(&bundle).unwrap().manifest;
     assert_eq!(manifest.snapshot_combined, mine);
+}
+
+/// The pools' bytes are written out as they are read, and that copy is the
+/// snapshot's cache once the announcement names it: the live pools may
+/// change after, and the store's chunks be damaged, and the first draw
+/// still draws what was announced without writing the pools back out of
+/// the store. An announcement refused leaves no copy.
+async fn the_bytes_read_at_announcement_are_the_cached_copy(db: TestDb) {
+    let app = spawn(&db, 31).await;
+    let pools = app.pools();
+    app.add_plan("p", &common::plan_toml(&pools, 2, ""));
+    app.add_plan(
+        "nowhere",
+        &common::plan_toml(&pools, 2, "[targets]\ntownships = [\"无此街道\"]\n").replace("TEST-1", "TEST-2"),
+    );
+    let announced_bytes: Vec<(&str, Vec<u8>)> = shuangsui::pools::FILES
+        .iter()
+        .map(|(_, name)| (*name, std::fs::read(app.pools_dir().join(name)).unwrap()))
+        .collect();
+    let (status, refused) = app
+        .operator(
+            "/api/v1/announcements",
+            json!({"plan": "nowhere", "seed_method": {"kind": "commit"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(
+        files_in(&snapshots(&app)),
+        Vec::<String>::new(),
+        "a refused announcement keeps no copy"
+    );
+
+    let (task, _) = announce(&app, "p").await;
+    let desk = &app.state.desk;
+    let (announced, _) = desk.announcement(&task).await.unwrap().unwrap();
+    let combined = announced.snapshot_combined;
+    assert_eq!(
+        files_in(&snapshots(&app)),
+        vec![combined.to_hex()],
+        "one copy, no scratch folder"
+    );
+    rename_one_target(app.pools_dir());
+    let chunk = chunks_of(&desk.ledger, &combined, "targets.csv").await[0];
+    let mut damaged = chunk_data(&desk.ledger, &chunk).await;
+    damaged[0] ^= 0x01;
+    set_chunk_data(&desk.ledger, &chunk, &damaged).await;
+
+    let (status, drawn) = draw(&app, &task).await;
+    assert_eq!(status, StatusCode::OK, "{drawn}");
+    let cached = snapshots(&app).join(combined.to_hex());
+    for (name, bytes) in &announced_bytes {
+        assert_eq!(&std::fs::read(cached.join(name)).unwrap(), bytes, "{name} as announced");
+    }
+    let bundle = app.bundle(drawn["bundle"].as_str().unwrap());
+    assert_eq!(
+        shuangsui::bundle::read(&bundle).unwrap().manifest.snapshot_combined,
+        combined
+    );
+    verified(&bundle, &cached);
 }
 
 /// The answer to a request that met a damaged chunk: `store_corrupt`, a

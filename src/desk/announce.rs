@@ -193,6 +193,7 @@ impl Desk {
                 std::slice::from_ref(&snapshot),
             )
             .await?;
+        self.keep_copy(frozen.copy, &combined).await;
         // The announcement registers its snapshot too: whichever entry
         // registered it first, the task's pools are on record with it.
         let mut attached = vec![snapshot];

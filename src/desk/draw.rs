@@ -105,6 +105,7 @@ impl Desk {
         self.ledger
             .append_typed_with(&Key::Announce(&task_id), &announcement, &self.time.stamp(), &[snapshot])
             .await?;
+        self.keep_copy(frozen.copy, &announcement.snapshot_combined).await;
         let seed = SeedSpec::random(crate::entropy::os_bytes());
         self.draw_with(&announcement, &seed).await
     }

@@ -18,8 +18,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -76,6 +77,67 @@ pub struct Frozen {
     pub files: BTreeMap<String, Hash32>,
     /// What storing them added.
     pub stats: PutStats,
+    /// The bytes read, as files, to become the snapshot's cached copy once
+    /// an entry names them ([`Desk::keep_copy`]).
+    pub copy: Option<ReadCopy>,
+}
+
+/// A pool folder's bytes written out as they were read, into a scratch
+/// folder of `snapshots/`. Once the store holds them under an entry, the
+/// folder becomes the snapshot's cached copy, so the first draw need not
+/// write a gigabyte back out of the store; until then it is removed when
+/// dropped. Like any cached copy it is checked against the stored hashes
+/// before use. A copy that could not be written is dropped: it is a cache.
+pub struct ReadCopy {
+    dir: PathBuf,
+}
+
+impl Drop for ReadCopy {
+    fn drop(&mut self) {
+        // Gone already once kept: renamed into place.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Where a pool folder's bytes are copied while they are read, and whether
+/// a write failed (then the copy is not kept).
+#[derive(Clone)]
+struct Copying {
+    dir: PathBuf,
+    spoiled: Arc<AtomicBool>,
+}
+
+impl Copying {
+    fn file(&self, name: &str) -> Option<File> {
+        let file = File::create(self.dir.join(name));
+        self.check(file)
+    }
+
+    fn write(&self, file: &mut Option<File>, bytes: &[u8]) {
+        if let Some(open) = file {
+            if self.check(open.write_all(bytes)).is_none() {
+                *file = None;
+            }
+        }
+    }
+
+    fn check<T>(&self, result: std::io::Result<T>) -> Option<T> {
+        match result {
+            Ok(done) => Some(done),
+            Err(e) => {
+                if !self.spoiled.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, folder = %self.dir.display(), "the pools read are not kept as a cached copy");
+                }
+                None
+            }
+        }
+    }
+
+    /// The copy, unless a write failed.
+    fn finish(self) -> Option<ReadCopy> {
+        let copy = ReadCopy { dir: self.dir };
+        (!self.spoiled.load(Ordering::Relaxed)).then_some(copy)
+    }
 }
 
 impl Frozen {
@@ -143,6 +205,7 @@ fn prepare(name: &str, bytes: &[u8]) -> Result<Prepared, StoreError> {
 /// read, to be stored after the parse.
 struct Teeing<'a> {
     dir: &'a Path,
+    copying: Option<Copying>,
     sink: Mutex<Option<Sink>>,
     streamed: Arc<Mutex<Option<Result<StoredFile, StoreError>>>>,
     small: Mutex<BTreeMap<String, Vec<u8>>>,
@@ -152,6 +215,7 @@ struct Teeing<'a> {
 /// chunker before the parser sees it, and the file is named at its end.
 struct TeeStream {
     file: File,
+    copy: Option<(Copying, Option<File>)>,
     writer: Option<FileWriter<Sink>>,
     streamed: Arc<Mutex<Option<Result<StoredFile, StoreError>>>>,
 }
@@ -159,6 +223,9 @@ struct TeeStream {
 impl Read for TeeStream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.file.read(buf)?;
+        if let Some((copying, file)) = &mut self.copy {
+            copying.write(file, &buf[..n]);
+        }
         let Some(writer) = self.writer.as_mut() else {
             return Ok(n);
         };
@@ -184,9 +251,11 @@ impl CsvSource for Teeing<'_> {
             .expect("not poisoned")
             .take()
             .ok_or_else(|| std::io::Error::other(format!("{name} was opened twice")))?;
+        let copy = self.copying.as_ref().map(|c| (c.clone(), c.file(name)));
         Ok((
             TeeStream {
                 file,
+                copy,
                 writer: Some(FileWriter::new(sink)),
                 streamed: self.streamed.clone(),
             },
@@ -196,6 +265,9 @@ impl CsvSource for Teeing<'_> {
 
     fn read(&self, name: &str) -> std::io::Result<Vec<u8>> {
         let bytes = std::fs::read(self.dir.join(name))?;
+        if let Some(copying) = &self.copying {
+            copying.write(&mut copying.file(name), &bytes);
+        }
         self.small
             .lock()
             .expect("not poisoned")
@@ -210,11 +282,44 @@ impl CsvSource for Teeing<'_> {
 
 /// Reads the pools at `path` (a folder of the five CSV files or one
 /// workbook) once, on a blocking thread: the target directory's chunks go
-/// to `sink` as they are read; the rest comes back prepared.
-fn read_pools(path: &Path, sink: Sink) -> Result<(Pools, Vec<Prepared>, Option<StoredFile>), TaskError> {
+/// to `sink` as they are read; the rest comes back prepared. With `copy`,
+/// the bytes read are written into that folder too.
+fn read_pools(path: &Path, sink: Sink, copy: Option<PathBuf>) -> Result<ReadPools, TaskError> {
+    let copying = copy.and_then(|dir| {
+        let copying = Copying {
+            dir,
+            spoiled: Arc::default(),
+        };
+        copying.check(std::fs::create_dir_all(&copying.dir)).map(|()| copying)
+    });
+    let (pools, prepared, targets) = read_teeing(path, sink, copying.as_ref())?;
+    Ok(ReadPools {
+        pools,
+        prepared,
+        targets,
+        copy: copying.and_then(Copying::finish),
+    })
+}
+
+/// What [`read_pools`] read.
+struct ReadPools {
+    pools: Pools,
+    prepared: Vec<Prepared>,
+    targets: Option<StoredFile>,
+    copy: Option<ReadCopy>,
+}
+
+fn read_teeing(
+    path: &Path,
+    sink: Sink,
+    copying: Option<&Copying>,
+) -> Result<(Pools, Vec<Prepared>, Option<StoredFile>), TaskError> {
     if is_workbook(path) {
         drop(sink);
         let bytes = std::fs::read(path).map_err(io(path))?;
+        if let Some(copying) = copying {
+            copying.write(&mut copying.file(SNAPSHOT_WORKBOOK), &bytes);
+        }
         let prepared = prepare(SNAPSHOT_WORKBOOK, &bytes)?;
         let label = path
             .file_name()
@@ -224,6 +329,7 @@ fn read_pools(path: &Path, sink: Sink) -> Result<(Pools, Vec<Prepared>, Option<S
     }
     let source = Teeing {
         dir: path,
+        copying: copying.cloned(),
         sink: Mutex::new(Some(sink)),
         streamed: Arc::default(),
         small: Mutex::default(),
@@ -313,7 +419,12 @@ impl Desk {
     async fn store_pools(&self, path: PathBuf) -> Result<Frozen, TaskError> {
         // A few chunks in flight, as in `store::put_reader`.
         let (tx, mut rx) = mpsc::channel(8);
-        let reading = crate::heavy::run(move || read_pools(&path, Box::new(store::channel_sink(tx))));
+        // A desk that must not write its data folder keeps no copy.
+        let copy = self
+            .scratch
+            .is_none()
+            .then(|| self.snapshots_dir.join(super::scratch_name("read", "tmp")));
+        let reading = crate::heavy::run(move || read_pools(&path, Box::new(store::channel_sink(tx)), copy));
         let drained = drain(self.ledger.pool(), self.ledger.is_sqlite(), &mut rx).await;
         // On a database error the receiver goes first, so the reader's next
         // send fails and its thread ends instead of waiting on a full channel.
@@ -323,7 +434,12 @@ impl Desk {
             Err(panic) => std::panic::resume_unwind(panic),
         };
         let mut stats = drained?;
-        let (pools, prepared, targets) = read?;
+        let ReadPools {
+            pools,
+            prepared,
+            targets,
+            copy,
+        } = read?;
         let mut files = BTreeMap::new();
         let mut tx = self.write_tx().await?;
         for Prepared { name, file, chunks } in prepared {
@@ -343,7 +459,30 @@ impl Desk {
             files.insert(crate::pools::targets::FILE.to_owned(), targets.hash);
         }
         tx.commit().await.map_err(StoreError::from)?;
-        Ok(Frozen { pools, files, stats })
+        Ok(Frozen {
+            pools,
+            files,
+            stats,
+            copy,
+        })
+    }
+
+    /// Makes the pools' bytes as read the cached copy of their snapshot,
+    /// once an entry names it, unless there is one already. The copy is a
+    /// cache: failing to keep it changes nothing.
+    pub(super) async fn keep_copy(&self, copy: Option<ReadCopy>, combined: &Hash32) {
+        let Some(copy) = copy else { return };
+        let target = self.snapshot_dir(combined);
+        let kept = blocking(move || {
+            if !target.exists() {
+                if let Err(e) = std::fs::rename(&copy.dir, &target) {
+                    // Another draw rebuilt it meanwhile: theirs is as good.
+                    tracing::debug!(error = %e, folder = %target.display(), "the pools read are not the cached copy");
+                }
+            }
+            Ok(())
+        });
+        let _ = kept.await;
     }
 
     /// A snapshot as a folder to load, checked against the store: a copy in
@@ -404,6 +543,7 @@ impl Desk {
         })
         .await
     }
+
     /// Writes the snapshot's files from the store into a folder of its own,
     /// then swaps it in, so a reader sees the old copy or the new one.
     async fn rebuild(
