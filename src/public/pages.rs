@@ -615,13 +615,24 @@ fn range_line(out: &mut String, shown: &std::ops::Range<usize>, total: usize) {
     );
 }
 
+/// Where a list's page links are: above and below it, each its own
+/// navigation landmark, named apart so a screen reader can tell them apart.
+#[derive(Clone, Copy)]
+enum Pager {
+    Above,
+    Below,
+}
+
 /// Links to the pages around `page` and to the first and last, large
 /// enough to tap: `href(k)` is the address of page `k`.
-fn page_links(out: &mut String, page: usize, pages: usize, href: impl Fn(usize) -> String) {
+fn page_links(out: &mut String, at: Pager, page: usize, pages: usize, href: impl Fn(usize) -> String) {
     if pages <= 1 {
         return;
     }
-    out.push_str("<nav class=\"pages\" aria-label=\"分页 pages\">");
+    out.push_str(match at {
+        Pager::Above => "<nav class=\"pages\" aria-label=\"分页（列表上方） pages, above the list\">",
+        Pager::Below => "<nav class=\"pages\" aria-label=\"分页（列表下方） pages, below the list\">",
+    });
     let link = |out: &mut String, k: usize, text: &dyn Display| {
         w!(out, "<a href=\"{}\">{text}</a>", Esc(&href(k)));
     };
@@ -900,7 +911,9 @@ fn render_draw(
         // Before the table too, so a phone need not scroll past 200 rows to
         // learn there are more.
         range_line(&mut out, &shown, total);
-        page_links(&mut out, page, pages, |k| format!("/draws/{name_url}?page={k}"));
+        page_links(&mut out, Pager::Above, page, pages, |k| {
+            format!("/draws/{name_url}?page={k}")
+        });
     }
     out.push_str(
         "<div class=\"scroll\"><table class=\"list\">\n<thead><tr>\
@@ -973,7 +986,9 @@ fn render_draw(
     out.push_str("</tbody></table></div>\n");
     if let Some((page, pages)) = nav.filter(|&(_, pages)| pages > 1) {
         range_line(&mut out, &shown, total);
-        page_links(&mut out, page, pages, |k| format!("/draws/{name_url}?page={k}"));
+        page_links(&mut out, Pager::Below, page, pages, |k| {
+            format!("/draws/{name_url}?page={k}")
+        });
     }
     out.push_str(&hashes);
 
@@ -1121,7 +1136,7 @@ pub fn search_page_found(query: &str, found: &Found, per_page: usize, ledger_hea
     } else {
         w!(
             out,
-            "<p>找到 {n} 条 <span class=\"en\">{n} found</span>",
+            "<h2>查询结果 <span class=\"en\">Results</span></h2>\n<p>找到 {n} 条 <span class=\"en\">{n} found</span>",
             n = found.total
         );
         let (from, to) = (found.first + 1, found.first + hits.len());
@@ -1142,7 +1157,7 @@ pub fn search_page_found(query: &str, found: &Found, per_page: usize, ledger_hea
             }
         }
         out.push_str("</p>\n");
-        page_links(&mut out, page, pages, href);
+        page_links(&mut out, Pager::Above, page, pages, href);
         for hit in hits {
             w!(
                 out,
@@ -1214,7 +1229,7 @@ pub fn search_page_found(query: &str, found: &Found, per_page: usize, ledger_hea
             }
             out.push_str("</dl></section>\n");
         }
-        page_links(&mut out, page, pages, href);
+        page_links(&mut out, Pager::Below, page, pages, href);
     }
     close_page(&mut out, Some(ledger_head));
     out
