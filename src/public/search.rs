@@ -5,15 +5,18 @@
 //! draw's list with the teams as they stand after any substitutions
 //! ([`CurrentList`]), so a new draw adds its own rows and a substitution or a
 //! results notice rebuilds only its draw; the others are shared as they were.
-//! A search is a substring scan over precomputed lowercase tables: of the
+//! A search looks for the query in precomputed lowercase tables: of the
 //! codes for a query of Latin letters and digits (plus the few names holding
-//! such characters), of the names otherwise. It counts every match, so a
-//! page can say how many there are, and hands out one page of them.
+//! such characters), of the names otherwise; and among the names only in
+//! those holding the query's rarest pair of neighbouring characters. It
+//! counts every match, so a page can say how many there are, and hands out
+//! one page of them.
 
 use std::io;
 use std::sync::Arc;
 
 use memchr::memmem::Finder;
+use rustc_hash::FxHashMap;
 
 use super::current::{CurrentList, CurrentRow};
 use super::publications::{Broken, PublishedDraw};
@@ -97,27 +100,88 @@ struct Table {
     starts: Vec<usize>,
     /// The row of the k-th field, ascending.
     rows: Vec<usize>,
+    /// For each pair of neighbouring characters, the fields holding it,
+    /// ascending, each once. A query of two characters or more is then
+    /// looked for only in the fields holding its rarest pair: over a year of
+    /// national draws (millions of rows) a search reads a few hundred names
+    /// instead of every one. `None` for the codes: 18 characters of 36,
+    /// whose pairs are each in thousands of codes, so that the lists would
+    /// be larger than the text and a scan of it is already quick.
+    pairs: Option<FxHashMap<u64, Vec<u32>>>,
+}
+
+/// The key of a pair of characters in [`Table::pairs`].
+fn pair(first: char, second: char) -> u64 {
+    (first as u64) << 32 | second as u64
 }
 
 impl Table {
-    fn with_capacity(rows: usize, bytes_per_row: usize) -> Self {
+    /// A table searched by scanning its text.
+    fn scanned(rows: usize, bytes_per_row: usize) -> Self {
         Table {
             text: String::with_capacity(rows * bytes_per_row),
             starts: Vec::with_capacity(rows),
             rows: Vec::with_capacity(rows),
+            pairs: None,
+        }
+    }
+
+    /// A table searched through its pairs of characters.
+    fn indexed(rows: usize, bytes_per_row: usize) -> Self {
+        Table {
+            pairs: Some(FxHashMap::default()),
+            ..Table::scanned(rows, bytes_per_row)
         }
     }
 
     /// Adds a field already [`fold`]ed.
     fn push(&mut self, row: usize, folded: &str) {
+        let field = self.starts.len() as u32;
         self.rows.push(row);
         self.starts.push(self.text.len());
         self.text.push_str(folded);
         self.text.push('\u{0}');
+        let Some(pairs) = &mut self.pairs else { return };
+        for (first, second) in folded.chars().zip(folded.chars().skip(1)) {
+            let fields = pairs.entry(pair(first, second)).or_default();
+            if fields.last() != Some(&field) {
+                fields.push(field);
+            }
+        }
     }
 
-    /// Every row holding the needle, ascending, each once.
-    fn rows_matching(&self, finder: &Finder<'_>) -> Vec<usize> {
+    /// The text of the k-th field, without its separator.
+    fn field(&self, k: usize) -> &[u8] {
+        let end = self.starts.get(k + 1).map_or(self.text.len(), |&next| next) - 1;
+        &self.text.as_bytes()[self.starts[k]..end]
+    }
+
+    /// Every row holding `needle` (which `finder` finds), ascending, each once.
+    fn rows_matching(&self, needle: &str, finder: &Finder<'_>) -> Vec<usize> {
+        let mut pairs = needle.chars().zip(needle.chars().skip(1)).peekable();
+        let Some(index) = self.pairs.as_ref().filter(|_| pairs.peek().is_some()) else {
+            // Not indexed, or one character, which every field may hold.
+            return self.scan(finder);
+        };
+        let mut rarest: &[u32] = &[];
+        for (n, (first, second)) in pairs.enumerate() {
+            match index.get(&pair(first, second)) {
+                // A pair no field holds: neither does any field the query.
+                None => return Vec::new(),
+                Some(fields) if n == 0 || fields.len() < rarest.len() => rarest = fields,
+                Some(_) => {}
+            }
+        }
+        rarest
+            .iter()
+            .map(|&k| k as usize)
+            .filter(|&k| finder.find(self.field(k)).is_some())
+            .map(|k| self.rows[k])
+            .collect()
+    }
+
+    /// [`Table::rows_matching`] by reading the whole text.
+    fn scan(&self, finder: &Finder<'_>) -> Vec<usize> {
         let text = self.text.as_bytes();
         let mut rows = Vec::new();
         let (mut from, mut field) = (0, 0);
@@ -191,9 +255,9 @@ impl DrawIndex {
                 inspection_date: draw.manifest.plan.content.inspection_date().to_string(),
             },
             list: Arc::clone(&list),
-            codes: Table::with_capacity(total, 19),
-            names: Table::with_capacity(total, 40),
-            latin_names: Table::with_capacity(0, 0),
+            codes: Table::scanned(total, 19),
+            names: Table::indexed(total, 40),
+            latin_names: Table::indexed(0, 0),
         };
         let mut folded = String::new();
         for (k, row) in list.rows.iter().enumerate() {
@@ -224,15 +288,16 @@ impl DrawIndex {
 
     /// The rows matching, ascending, each once.
     fn matching(&self, needle: &Needle, finder: &Finder<'_>) -> Vec<usize> {
+        let text = &needle.text;
         if needle.latin {
-            let by_name = self.latin_names.rows_matching(finder);
-            if needle.text.len() <= 18 {
-                merge(self.codes.rows_matching(finder), by_name)
+            let by_name = self.latin_names.rows_matching(text, finder);
+            if text.len() <= 18 {
+                merge(self.codes.rows_matching(text, finder), by_name)
             } else {
                 by_name
             }
         } else {
-            self.names.rows_matching(finder)
+            self.names.rows_matching(text, finder)
         }
     }
 
@@ -592,6 +657,38 @@ mod tests {
         assert_eq!(one.total, 1);
         assert_eq!(one.hits[0].draw_name, "D1_000000000001");
         assert_eq!(index.find("不存在", 0, SEARCH_LIMIT), Found::default());
+    }
+
+    proptest::proptest! {
+        /// The pair index finds exactly the rows a scan of the whole text
+        /// finds, and the scan those whose folded field holds the query.
+        #[test]
+        fn the_pair_index_finds_what_a_scan_finds(
+            fields in proptest::collection::vec("[红果店aAbＢ1 ]{0,8}", 0..60),
+            needle in "[红果店aAbＢ1 ]{1,4}",
+        ) {
+            let mut table = Table::indexed(0, 0);
+            let mut folded = String::new();
+            for (k, field) in fields.iter().enumerate() {
+                fold(field, &mut folded);
+                table.push(3 * k, &folded);
+            }
+            let mut query = String::new();
+            fold(&needle, &mut query);
+            let finder = Finder::new(query.as_bytes());
+            let scanned = table.scan(&finder);
+            proptest::prop_assert_eq!(table.rows_matching(&query, &finder), scanned.clone());
+            let holding: Vec<usize> = fields
+                .iter()
+                .enumerate()
+                .filter(|(_, field)| {
+                    fold(field, &mut folded);
+                    folded.contains(query.as_str())
+                })
+                .map(|(k, _)| 3 * k)
+                .collect();
+            proptest::prop_assert_eq!(scanned, holding);
+        }
     }
 
     #[test]
