@@ -393,6 +393,26 @@ async fn the_bytes_read_at_announcement_are_the_cached_copy(db: TestDb) {
         Vec::<String>::new(),
         "a refused announcement keeps no copy"
     );
+    // Nor do pools refused while they are read.
+    let targets = app.pools_dir().join("targets.csv");
+    std::fs::write(
+        &targets,
+        "credit_code,name,entity_type,industry,township,risk_class\nX,甲,个体工商户,餐饮业,红果街道,E\n",
+    )
+    .unwrap();
+    let (status, refused) = app
+        .operator(
+            "/api/v1/announcements",
+            json!({"plan": "p", "seed_method": {"kind": "commit"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(
+        files_in(&snapshots(&app)),
+        Vec::<String>::new(),
+        "bad pools keep no copy"
+    );
+    std::fs::write(&targets, &announced_bytes[3].1).unwrap();
 
     let (task, _) = announce(&app, "p").await;
     let desk = &app.state.desk;

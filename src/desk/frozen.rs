@@ -132,12 +132,6 @@ impl Copying {
             }
         }
     }
-
-    /// The copy, unless a write failed.
-    fn finish(self) -> Option<ReadCopy> {
-        let copy = ReadCopy { dir: self.dir };
-        (!self.spoiled.load(Ordering::Relaxed)).then_some(copy)
-    }
 }
 
 impl Frozen {
@@ -292,12 +286,15 @@ fn read_pools(path: &Path, sink: Sink, copy: Option<PathBuf>) -> Result<ReadPool
         };
         copying.check(std::fs::create_dir_all(&copying.dir)).map(|()| copying)
     });
+    // Made first, so that pools refused while read take their copy with them.
+    let copy = copying.as_ref().map(|c| ReadCopy { dir: c.dir.clone() });
     let (pools, prepared, targets) = read_teeing(path, sink, copying.as_ref())?;
+    let spoiled = copying.is_some_and(|c| c.spoiled.load(Ordering::Relaxed));
     Ok(ReadPools {
         pools,
         prepared,
         targets,
-        copy: copying.and_then(Copying::finish),
+        copy: copy.filter(|_| !spoiled),
     })
 }
 
