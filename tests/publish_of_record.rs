@@ -573,6 +573,8 @@ async fn scratch_folders_of_an_interrupted_rebuild_are_removed_at_start_unless_l
     let dead_sync = scratch(&bundle_dir, &format!(".{bundle}.sync-{ended_pid}-0123456789abcdef"));
     let dead_tmp = scratch(&snapshot_dir, &format!(".{snapshot}.tmp-{ended_pid}-0123456789abcdef"));
     let dead_old = scratch(&snapshot_dir, &format!(".{snapshot}.old-{ended_pid}-fedcba9876543210"));
+    // The copy an announcement was writing as it read the pools.
+    let dead_read = scratch(&snapshot_dir, &format!(".read.tmp-{ended_pid}-00ff00ff00ff00ff"));
     let live_sync = scratch(&bundle_dir, &format!(".{bundle}.sync-{running_pid}-0123456789abcdef"));
     // Named as before process ids were: only their age tells.
     let stale = scratch(&bundle_dir, &format!(".{bundle}.sync-00112233aabbccdd"));
@@ -594,7 +596,7 @@ async fn scratch_folders_of_an_interrupted_rebuild_are_removed_at_start_unless_l
     assert_eq!(verify(&app).await, Vec::<String>::new());
 
     app.restart().await;
-    for gone in [&dead_sync, &dead_tmp, &dead_old, &stale] {
+    for gone in [&dead_sync, &dead_tmp, &dead_old, &dead_read, &stale] {
         assert!(!gone.exists(), "{} is removed", gone.display());
     }
     for kept in [&live_sync, &recent, &other] {
