@@ -381,37 +381,27 @@ async fn the_bytes_read_at_announcement_are_the_cached_copy(db: TestDb) {
         .iter()
         .map(|(_, name)| (*name, std::fs::read(app.pools_dir().join(name)).unwrap()))
         .collect();
-    let (status, refused) = app
-        .operator(
-            "/api/v1/announcements",
-            json!({"plan": "nowhere", "seed_method": {"kind": "commit"}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-    assert_eq!(
-        files_in(&snapshots(&app)),
-        Vec::<String>::new(),
-        "a refused announcement keeps no copy"
-    );
-    // Nor do pools refused while they are read.
+    let refused_without_a_copy = |plan: &'static str, why: &'static str| {
+        let app = &app;
+        async move {
+            let (status, refused) = app
+                .operator(
+                    "/api/v1/announcements",
+                    json!({"plan": plan, "seed_method": {"kind": "commit"}}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+            assert_eq!(files_in(&snapshots(app)), Vec::<String>::new(), "{why} keeps no copy");
+        }
+    };
+    refused_without_a_copy("nowhere", "a plan refused").await;
     let targets = app.pools_dir().join("targets.csv");
     std::fs::write(
         &targets,
         "credit_code,name,entity_type,industry,township,risk_class\nX,甲,个体工商户,餐饮业,红果街道,E\n",
     )
     .unwrap();
-    let (status, refused) = app
-        .operator(
-            "/api/v1/announcements",
-            json!({"plan": "p", "seed_method": {"kind": "commit"}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-    assert_eq!(
-        files_in(&snapshots(&app)),
-        Vec::<String>::new(),
-        "bad pools keep no copy"
-    );
+    refused_without_a_copy("p", "pools refused while read").await;
     std::fs::write(&targets, &announced_bytes[3].1).unwrap();
 
     let (task, _) = announce(&app, "p").await;
