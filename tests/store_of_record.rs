@@ -35,6 +35,7 @@ on_both_databases!(
     content_stored_without_its_entry_is_no_announcement,
     a_data_folder_from_before_is_imported_on_start,
     a_one_line_change_adds_only_a_few_chunks,
+    chunks_stored_before_are_not_compressed_again_and_a_missing_one_is_stored,
     a_workbook_is_stored_as_read_and_drawn_from_the_database,
 );
 
@@ -647,6 +648,62 @@ async fn a_one_line_change_adds_only_a_few_chunks(db: TestDb) {
         (added as f64) <= 0.02 * size,
         "{added} bytes added for a one-line change to {size} bytes"
     );
+}
+
+async fn codec_of(ledger: &Ledger, chunk: &Hash32) -> Option<i64> {
+    sqlx::query_scalar("SELECT codec FROM store_chunks WHERE hash = $1")
+        .bind(chunk.to_hex())
+        .fetch_optional(ledger.raw_pool())
+        .await
+        .unwrap()
+}
+
+/// The county pool announced twice, one business renamed between: the
+/// chunks the second reading shares with the first are not compressed
+/// again, since this process stored them. One of them deleted from the
+/// database meanwhile is stored again (raw), and the second snapshot reads
+/// back whole: a chunk is only believed stored.
+async fn chunks_stored_before_are_not_compressed_again_and_a_missing_one_is_stored(db: TestDb) {
+    let app = spawn(&db, 31).await;
+    let live = app.pools_dir().to_owned();
+    for (_, name) in shuangsui::pools::FILES {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name),
+            live.join(name),
+        )
+        .unwrap();
+    }
+    let pools = app.pools();
+    app.add_plan("first", &common::plan_toml(&pools, 2, ""));
+    let second = common::plan_toml(&pools, 2, "").replace("id = \"", "id = \"again-");
+    app.add_plan("second", &second);
+    let desk = &app.state.desk;
+    let (first, _) = announce(&app, "first").await;
+    let (one, _) = desk.announcement(&first).await.unwrap().unwrap();
+    let before = chunks_of(&desk.ledger, &one.snapshot_combined, "targets.csv").await;
+    let (deleted, shared) = (before[0], before[before.len() - 1]);
+    assert_eq!(
+        codec_of(&desk.ledger, &shared).await,
+        Some(1),
+        "stored compressed at first"
+    );
+    sqlx::query("DELETE FROM store_chunks WHERE hash = $1")
+        .bind(deleted.to_hex())
+        .execute(desk.ledger.raw_pool())
+        .await
+        .unwrap();
+    rename_one_target(&live);
+
+    let (again, _) = announce(&app, "second").await;
+    let (two, _) = desk.announcement(&again).await.unwrap().unwrap();
+    let after = chunks_of(&desk.ledger, &two.snapshot_combined, "targets.csv").await;
+    assert!(after.contains(&deleted) && after.contains(&shared));
+    assert_eq!(codec_of(&desk.ledger, &deleted).await, Some(0), "stored again, raw");
+    assert_eq!(codec_of(&desk.ledger, &shared).await, Some(1), "kept as it was");
+    remove(&snapshots(&app));
+    let (status, drawn) = draw(&app, &again).await;
+    assert_eq!(status, StatusCode::OK, "{drawn}");
+    verified(&app.bundle(drawn["bundle"].as_str().unwrap()), &live);
 }
 
 async fn a_workbook_is_stored_as_read_and_drawn_from_the_database(db: TestDb) {

@@ -35,7 +35,7 @@ use crate::records;
 use crate::seed::{commitment, Seed};
 use crate::snapshot::Hash32;
 use crate::stamp::FileStamp;
-use crate::store::{self, FileWriter, PreparedChunk, PutStats, StoreError, StoredFile};
+use crate::store::{self, FileWriter, KnownChunks, PreparedChunk, PutStats, StoreError, StoredFile};
 
 /// Chunks written per store transaction while pools are read: a few
 /// megabytes, so SQLite's one writer is never held for long, and commits
@@ -200,6 +200,7 @@ fn prepare(name: &str, bytes: &[u8]) -> Result<Prepared, StoreError> {
 struct Teeing<'a> {
     dir: &'a Path,
     copying: Option<Copying>,
+    known: Arc<KnownChunks>,
     sink: Mutex<Option<Sink>>,
     streamed: Arc<Mutex<Option<Result<StoredFile, StoreError>>>>,
     small: Mutex<BTreeMap<String, Vec<u8>>>,
@@ -250,7 +251,7 @@ impl CsvSource for Teeing<'_> {
             TeeStream {
                 file,
                 copy,
-                writer: Some(FileWriter::new(sink)),
+                writer: Some(FileWriter::knowing(sink, Arc::clone(&self.known))),
                 streamed: self.streamed.clone(),
             },
             size,
@@ -277,8 +278,9 @@ impl CsvSource for Teeing<'_> {
 /// Reads the pools at `path` (a folder of the five CSV files or one
 /// workbook) once, on a blocking thread: the target directory's chunks go
 /// to `sink` as they are read; the rest comes back prepared. With `copy`,
-/// the bytes read are written into that folder too.
-fn read_pools(path: &Path, sink: Sink, copy: Option<PathBuf>) -> Result<ReadPools, TaskError> {
+/// the bytes read are written into that folder too. Chunks in `known` are
+/// not compressed again.
+fn read_pools(path: &Path, sink: Sink, copy: Option<PathBuf>, known: Arc<KnownChunks>) -> Result<ReadPools, TaskError> {
     let copying = copy.and_then(|dir| {
         let copying = Copying {
             dir,
@@ -288,7 +290,7 @@ fn read_pools(path: &Path, sink: Sink, copy: Option<PathBuf>) -> Result<ReadPool
     });
     // Made first, so that pools refused while read take their copy with them.
     let copy = copying.as_ref().map(|c| ReadCopy { dir: c.dir.clone() });
-    let (pools, prepared, targets) = read_teeing(path, sink, copying.as_ref())?;
+    let (pools, prepared, targets) = read_teeing(path, sink, copying.as_ref(), known)?;
     let spoiled = copying.is_some_and(|c| c.spoiled.load(Ordering::Relaxed));
     Ok(ReadPools {
         pools,
@@ -310,6 +312,7 @@ fn read_teeing(
     path: &Path,
     sink: Sink,
     copying: Option<&Copying>,
+    known: Arc<KnownChunks>,
 ) -> Result<(Pools, Vec<Prepared>, Option<StoredFile>), TaskError> {
     if is_workbook(path) {
         drop(sink);
@@ -327,6 +330,7 @@ fn read_teeing(
     let source = Teeing {
         dir: path,
         copying: copying.cloned(),
+        known,
         sink: Mutex::new(Some(sink)),
         streamed: Arc::default(),
         small: Mutex::default(),
@@ -421,7 +425,8 @@ impl Desk {
             .scratch
             .is_none()
             .then(|| self.snapshots_dir.join(super::scratch_name("read", "tmp")));
-        let reading = crate::heavy::run(move || read_pools(&path, Box::new(store::channel_sink(tx)), copy));
+        let known = Arc::clone(&self.known_chunks.lock().expect("not poisoned"));
+        let reading = crate::heavy::run(move || read_pools(&path, Box::new(store::channel_sink(tx)), copy, known));
         let drained = drain(self.ledger.pool(), self.ledger.is_sqlite(), &mut rx).await;
         // On a database error the receiver goes first, so the reader's next
         // send fails and its thread ends instead of waiting on a full channel.
@@ -451,11 +456,16 @@ impl Desk {
             store::put_file(&mut tx, &file).await?;
             files.insert(name, file.hash);
         }
+        let mut target_chunks = None;
         if let Some(targets) = targets {
             store::put_file(&mut tx, &targets).await?;
             files.insert(crate::pools::targets::FILE.to_owned(), targets.hash);
+            target_chunks = Some(targets.chunks);
         }
         tx.commit().await.map_err(StoreError::from)?;
+        if let Some(chunks) = target_chunks {
+            *self.known_chunks.lock().expect("not poisoned") = Arc::new(chunks.into_iter().collect());
+        }
         Ok(Frozen {
             pools,
             files,

@@ -118,6 +118,9 @@ pub struct Desk {
     pub publish: publish::Cache,
     /// How far ahead an announcement may set its ceremony or beacon round.
     pub seed_times: announce::SeedTimes,
+    /// The chunks of the target directory this process last stored: the
+    /// next announcement does not compress them again ([`frozen`]).
+    pub(crate) known_chunks: std::sync::Mutex<std::sync::Arc<crate::store::KnownChunks>>,
 }
 
 impl Desk {
@@ -207,6 +210,7 @@ impl Desk {
             scratch: Some(frozen::Scratch::new()),
             publish: publish::Cache::default(),
             seed_times: announce::SeedTimes::default(),
+            known_chunks: std::sync::Mutex::default(),
         }
     }
 }

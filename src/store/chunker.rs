@@ -3,9 +3,11 @@
 
 use std::cell::RefCell;
 use std::ops::Range;
+use std::sync::Arc;
 
 use fastcdc::v2020::{cut, select_masks, Normalization};
 use rayon::prelude::*;
+use rustc_hash::FxHashSet;
 use sha2::{Digest, Sha256};
 
 use super::{Codec, StoreError, AVG_CHUNK, MAX_CHUNK, MIN_CHUNK, ZSTD_LEVEL};
@@ -46,7 +48,15 @@ pub struct FileWriter<S> {
     mask_s: u64,
     mask_l: u64,
     sink: S,
+    /// Chunks believed stored already, which are named but not compressed.
+    known: Option<Arc<KnownChunks>>,
 }
+
+/// The chunks of content stored before: announcing the pools again after a
+/// one-line change cuts the same chunks but a few, and compressing them
+/// again is most of the CPU time of storing. A chunk is only believed
+/// stored: if it is not, it is stored raw, which reads back the same.
+pub type KnownChunks = FxHashSet<Hash32>;
 
 impl<S: FnMut(PreparedChunk) -> Result<(), StoreError>> FileWriter<S> {
     pub fn new(sink: S) -> Self {
@@ -59,6 +69,15 @@ impl<S: FnMut(PreparedChunk) -> Result<(), StoreError>> FileWriter<S> {
             mask_s,
             mask_l,
             sink,
+            known: None,
+        }
+    }
+
+    /// A writer that leaves the chunks in `known` uncompressed.
+    pub fn knowing(sink: S, known: Arc<KnownChunks>) -> Self {
+        FileWriter {
+            known: Some(known),
+            ..FileWriter::new(sink)
         }
     }
 
@@ -103,9 +122,11 @@ impl<S: FnMut(PreparedChunk) -> Result<(), StoreError>> FileWriter<S> {
         // Hashing and compressing are most of the CPU time and independent
         // per chunk: a large piece's chunks are prepared on all cores, then
         // handed on in file order.
-        let pending = &self.pending;
-        let prepared: Vec<Result<PreparedChunk, StoreError>> =
-            cuts.into_par_iter().map(|range| prepare(&pending[range])).collect();
+        let (pending, known) = (&self.pending, self.known.as_deref());
+        let prepared: Vec<Result<PreparedChunk, StoreError>> = cuts
+            .into_par_iter()
+            .map(|range| prepare(&pending[range], known))
+            .collect();
         for chunk in prepared {
             let chunk = chunk?;
             self.chunks.push(chunk.hash);
@@ -134,9 +155,18 @@ thread_local! {
     static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
 }
 
-/// Names and compresses one chunk; keeps it raw when zstd does not shrink it.
-pub(super) fn prepare(raw: &[u8]) -> Result<PreparedChunk, StoreError> {
+/// Names and compresses one chunk; keeps it raw when zstd does not shrink
+/// it, or without trying when it is in `known`.
+fn prepare(raw: &[u8], known: Option<&KnownChunks>) -> Result<PreparedChunk, StoreError> {
     let hash = Hash32(Sha256::digest(raw).into());
+    if known.is_some_and(|known| known.contains(&hash)) {
+        return Ok(PreparedChunk {
+            hash,
+            raw_len: raw.len(),
+            codec: Codec::Raw,
+            data: raw.to_vec(),
+        });
+    }
     let compressed = COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -248,6 +278,36 @@ mod tests {
         assert_eq!(at, data.len());
         assert_eq!(file.hash, crate::snapshot::bytes_hash(&data));
         assert_eq!(file.chunks, chunks.iter().map(|c| c.hash).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn known_chunks_are_cut_and_named_alike_and_kept_raw() {
+        // Compressible text, so that a chunk kept raw is told from one zstd shrank.
+        let data: Vec<u8> = noise(11, 1 << 20).iter().flat_map(|b| [b'a' + b % 4, b',']).collect();
+        let (file, chunks) = chunk_in_pieces(&data, &[70_000]);
+        assert!(chunks.iter().all(|c| c.codec == Codec::Zstd));
+        let known: KnownChunks = chunks.iter().step_by(2).map(|c| c.hash).collect();
+        let mut again = Vec::new();
+        let mut writer = FileWriter::knowing(
+            |c| {
+                again.push(c);
+                Ok(())
+            },
+            Arc::new(known.clone()),
+        );
+        writer.write(&data).unwrap();
+        assert_eq!(writer.finish().unwrap(), file);
+        assert_eq!(layout(&again), layout(&chunks));
+        let mut at = 0;
+        for (before, now) in chunks.iter().zip(&again) {
+            let raw = &data[at..at + now.raw_len];
+            at += now.raw_len;
+            if known.contains(&now.hash) {
+                assert_eq!((now.codec, &now.data[..]), (Codec::Raw, raw));
+            } else {
+                assert_eq!(now, before);
+            }
+        }
     }
 
     #[test]

@@ -56,7 +56,7 @@ mod write;
 
 use crate::snapshot::Hash32;
 
-pub use chunker::{channel_sink, FileWriter, PreparedChunk, StoredFile};
+pub use chunker::{channel_sink, FileWriter, KnownChunks, PreparedChunk, StoredFile};
 pub use read::{file_info, read_file, snapshot_files, BlockingReader, FilePieces};
 pub use write::{put_bytes, put_chunk, put_chunks, put_file, put_reader, put_snapshot, PutStats};
 
