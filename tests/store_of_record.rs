@@ -600,15 +600,14 @@ async fn store_bytes(ledger: &Ledger) -> i64 {
     chunks.unwrap_or(0) + lists.unwrap_or(0)
 }
 
-/// On the county pool in `data/` (9.3 MB of targets): announcing again
-/// after one business is renamed stores a few chunks, not a second copy.
-async fn a_one_line_change_adds_only_a_few_chunks(db: TestDb) {
-    let app = spawn(&db, 31).await;
-    let live = app.pools_dir().to_owned();
+/// A service whose live pools are the county pool in `data/`, with two
+/// plans, `first` and `second`, to announce one after the other.
+async fn on_the_county_pool(db: &TestDb) -> TestApp {
+    let app = spawn(db, 31).await;
     for (_, name) in shuangsui::pools::FILES {
         std::fs::copy(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name),
-            live.join(name),
+            app.pools_dir().join(name),
         )
         .unwrap();
     }
@@ -616,6 +615,14 @@ async fn a_one_line_change_adds_only_a_few_chunks(db: TestDb) {
     app.add_plan("first", &common::plan_toml(&pools, 2, ""));
     let second = common::plan_toml(&pools, 2, "").replace("id = \"", "id = \"again-");
     app.add_plan("second", &second);
+    app
+}
+
+/// On the county pool in `data/` (9.3 MB of targets): announcing again
+/// after one business is renamed stores a few chunks, not a second copy.
+async fn a_one_line_change_adds_only_a_few_chunks(db: TestDb) {
+    let app = on_the_county_pool(&db).await;
+    let live = app.pools_dir().to_owned();
     let ledger = &app.state.desk.ledger;
 
     let (first, _) = announce(&app, "first").await;
@@ -664,19 +671,8 @@ async fn codec_of(ledger: &Ledger, chunk: &Hash32) -> Option<i64> {
 /// database meanwhile is stored again (raw), and the second snapshot reads
 /// back whole: a chunk is only believed stored.
 async fn chunks_stored_before_are_not_compressed_again_and_a_missing_one_is_stored(db: TestDb) {
-    let app = spawn(&db, 31).await;
+    let app = on_the_county_pool(&db).await;
     let live = app.pools_dir().to_owned();
-    for (_, name) in shuangsui::pools::FILES {
-        std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name),
-            live.join(name),
-        )
-        .unwrap();
-    }
-    let pools = app.pools();
-    app.add_plan("first", &common::plan_toml(&pools, 2, ""));
-    let second = common::plan_toml(&pools, 2, "").replace("id = \"", "id = \"again-");
-    app.add_plan("second", &second);
     let desk = &app.state.desk;
     let (first, _) = announce(&app, "first").await;
     let (one, _) = desk.announcement(&first).await.unwrap().unwrap();
