@@ -91,6 +91,7 @@ use tokio::time::Instant;
 
 use crate::clock::Zone;
 pub use crate::clock::{Clock, SystemClock};
+use crate::desk::announce::ceremony_place;
 use crate::plan::{Plan, PlanFile};
 
 /// The time zone of a job that names none when the office's zone is not
@@ -107,7 +108,16 @@ const MAX_RETRY: Duration = Duration::from_secs(300);
 /// within this much.
 const MAX_NAP: Duration = Duration::from_secs(60);
 
-const JOB_KEYS: &[&str] = &["name", "cron", "timezone", "plan", "seed", "announce_ahead", "catch_up"];
+const JOB_KEYS: &[&str] = &[
+    "name",
+    "cron",
+    "timezone",
+    "plan",
+    "seed",
+    "announce_ahead",
+    "catch_up",
+    "place",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
@@ -262,6 +272,8 @@ pub struct Job {
     seed: SeedMethod,
     announce_ahead: Option<TimeDelta>,
     catch_up: CatchUp,
+    /// Where a ceremony job's ceremonies are held.
+    place: Option<String>,
 }
 
 impl Job {
@@ -282,6 +294,11 @@ impl Job {
     /// schedule file's folder by [`Schedule::load`].
     pub fn plan(&self) -> &Path {
         &self.plan
+    }
+
+    /// Where the public may watch a ceremony job's ceremonies.
+    pub fn place(&self) -> Option<&str> {
+        self.place.as_deref()
     }
 
     pub fn seed(&self) -> SeedMethod {
@@ -558,6 +575,14 @@ fn parse_job(value: toml::Value, index: usize, path: &str, office: Zone) -> Resu
             ))
         }
     };
+    // The public is told where a ceremony is held; other jobs hold none.
+    let place = match (seed, text("place")?) {
+        (SeedMethod::Ceremony, place) => {
+            Some(ceremony_place(place).map_err(|e| invalid(label, "place", e.to_string()))?)
+        }
+        (_, None) => None,
+        (_, Some(_)) => return Err(invalid(label, "place", "only a ceremony job is held at a place".into())),
+    };
     Ok(Job {
         name,
         cron_text,
@@ -567,6 +592,7 @@ fn parse_job(value: toml::Value, index: usize, path: &str, office: Zone) -> Resu
         seed,
         announce_ahead,
         catch_up,
+        place,
     })
 }
 

@@ -90,7 +90,10 @@ impl DeskExecutor {
         let method = match job.seed() {
             SeedMethod::Commit => MethodRequest::Commit { beacon_at: None },
             SeedMethod::Beacon => MethodRequest::Beacon { at },
-            SeedMethod::Ceremony => MethodRequest::Ceremony { at },
+            SeedMethod::Ceremony => MethodRequest::Ceremony {
+                at,
+                place: job.place().map(str::to_owned),
+            },
         };
         self.desk
             .announce(plan, method, None, Some(occurrence.key.clone()))

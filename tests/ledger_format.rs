@@ -176,6 +176,30 @@ fn pinned<P: Payload + PartialEq + std::fmt::Debug>(payload: P, kind: Kind, gold
     );
 }
 
+/// A ceremony's place was added later: an announcement made before it
+/// reads back without one and is written as it was.
+#[test]
+fn a_ceremony_is_written_with_its_place_and_without_one_as_before() {
+    let at = "2026-03-16T09:30:00+08:00";
+    let before = format!(r#"{{"kind":"ceremony","at":"{at}"}}"#);
+    let old: SeedMethod = serde_json::from_str(&before).unwrap();
+    assert_eq!(
+        old,
+        SeedMethod::Ceremony {
+            at: at.into(),
+            place: None
+        }
+    );
+    assert_eq!(serde_json::to_string(&old).unwrap(), before);
+    let placed = SeedMethod::Ceremony {
+        at: at.into(),
+        place: Some("一楼摇号室".into()),
+    };
+    let text = format!(r#"{{"kind":"ceremony","at":"{at}","place":"一楼摇号室"}}"#);
+    assert_eq!(serde_json::to_string(&placed).unwrap(), text);
+    assert_eq!(serde_json::from_str::<SeedMethod>(&text).unwrap(), placed);
+}
+
 #[test]
 fn payloads_are_written_as_they_always_were() {
     pinned(

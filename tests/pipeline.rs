@@ -41,7 +41,12 @@ async fn draw(app: &TestApp, task: &str, seed: Value) -> Value {
 /// it, and draws it with `digits`: a seed source the shell can name too.
 async fn ceremony_draw(app: &TestApp, plan: &str, digits: &str) -> Value {
     let at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
-    let task = announce(app, plan, json!({"kind": "ceremony", "at": at.to_rfc3339()})).await;
+    let task = announce(
+        app,
+        plan,
+        json!({"kind": "ceremony", "at": at.to_rfc3339(), "place": "盘州市市场监管局摇号室"}),
+    )
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
     draw(app, &task, json!({"kind": "ceremony", "digits": digits})).await
 }

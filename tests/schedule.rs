@@ -23,9 +23,19 @@ fn utc(text: &str) -> DateTime<Utc> {
 
 /// A one-job schedule; `extra` holds further `key = value` lines.
 fn one_job(name: &str, cron: &str, seed: &str, extra: &str) -> Schedule {
-    let text =
-        format!("[[job]]\nname = \"{name}\"\ncron = \"{cron}\"\nplan = \"plans/p.toml\"\nseed = \"{seed}\"\n{extra}\n");
-    Schedule::parse_toml(&text, "test.toml").unwrap()
+    Schedule::parse_toml(&job_text(name, cron, seed, extra), "test.toml").unwrap()
+}
+
+/// A schedule of one job as TOML; a ceremony job is held at a place.
+fn job_text(name: &str, cron: &str, seed: &str, extra: &str) -> String {
+    let place = if seed == "ceremony" && !extra.contains("place") {
+        "place = \"摇号室\"\n"
+    } else {
+        ""
+    };
+    format!(
+        "[[job]]\nname = \"{name}\"\ncron = \"{cron}\"\nplan = \"plans/p.toml\"\nseed = \"{seed}\"\n{place}{extra}\n"
+    )
 }
 
 /// Daily at 09:00 Asia/Shanghai (01:00 UTC), server commit-reveal.
@@ -935,6 +945,38 @@ fn load_refuses_a_job_whose_plan_does_not_load() {
         .unwrap_err()
         .to_string();
     assert!(unread.starts_with("cannot read schedule"), "{unread}");
+}
+
+/// A ceremony job names where its ceremonies are held; no other job has a
+/// place.
+#[test]
+fn a_ceremony_job_says_where_it_is_held() {
+    let parse =
+        |seed: &str, extra: &str| Schedule::parse_toml(&job_text("job", "30 9 * * MON#3", seed, extra), "s.toml");
+    let place = |extra: &str| parse("ceremony", extra).map(|s| s.jobs()[0].place().map(str::to_owned));
+    assert_eq!(
+        place("place = \" 一楼摇号室 \"").unwrap().as_deref(),
+        Some("一楼摇号室")
+    );
+    for (extra, says) in [
+        ("place = \"\"", "must say where it is held"),
+        ("place = \"一楼\\n大厅\"", "one line"),
+    ] {
+        let message = place(extra).unwrap_err().to_string();
+        assert!(
+            message.contains("job job: place: ") && message.contains(says),
+            "{message}"
+        );
+    }
+    let message = parse("commit", "place = \"一楼\"").unwrap_err().to_string();
+    assert!(message.contains("only a ceremony job is held at a place"), "{message}");
+    assert_eq!(parse("commit", "").unwrap().jobs()[0].place(), None);
+    // The shipped schedule's ceremony job has its place.
+    let shipped = Schedule::load(Path::new("config/schedule.toml")).unwrap();
+    assert!(shipped
+        .jobs()
+        .iter()
+        .all(|job| (job.seed() == SeedMethod::Ceremony) == job.place().is_some()));
 }
 
 #[test]

@@ -310,7 +310,7 @@ async fn a_ceremony_job_announced_too_late_stops_the_service_at_start() {
     app.add_plan("ceremony", &common::plan_toml(&pools, 2, ""));
     let schedule = app.config.plans_dir.parent().unwrap().join("schedule.toml");
     let write = |lead: &str| {
-        let job = "[[job]]\nname = \"ceremony\"\ncron = \"30 9 * * MON#3\"\nplan = \"plans/ceremony.toml\"\nseed = \"ceremony\"\n";
+        let job = "[[job]]\nname = \"ceremony\"\ncron = \"30 9 * * MON#3\"\nplan = \"plans/ceremony.toml\"\nseed = \"ceremony\"\nplace = \"摇号室\"\n";
         std::fs::write(&schedule, format!("{job}announce_ahead = \"{lead}\"\n")).unwrap();
     };
     app.config.schedule = Some(schedule.clone());

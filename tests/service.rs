@@ -130,7 +130,7 @@ async fn announce_then_draw_once_and_verify() {
 #[tokio::test]
 async fn seed_material_must_fit_the_announcement() {
     let app = TestApp::spawn_service().await;
-    let past = json!({"plan": "test-plan", "seed_method": {"kind": "ceremony", "at": "2020-01-01T10:00:00+08:00"}});
+    let past = json!({"plan": "test-plan", "seed_method": {"kind": "ceremony", "at": "2020-01-01T10:00:00+08:00", "place": "盘州市市场监管局摇号室"}});
     let (status, reply) = app.operator("/api/v1/announcements", past).await;
     assert_eq!(
         status,
@@ -142,7 +142,7 @@ async fn seed_material_must_fit_the_announcement() {
     let (status, announced) = app
         .operator(
             "/api/v1/announcements",
-            json!({"plan": "test-plan", "seed_method": {"kind": "ceremony", "at": soon}}),
+            json!({"plan": "test-plan", "seed_method": {"kind": "ceremony", "at": soon, "place": "盘州市市场监管局摇号室"}}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
@@ -400,6 +400,32 @@ async fn scheduled_steps_run_once_on_the_desk_across_a_restart() {
     let (_, announcement) = app.get(&format!("/api/v1/announcements/{task}")).await;
     assert_eq!(announcement["plan"]["inspection_date"], "2026-04-01");
     assert_eq!(announcement["occurrence"], "quarterly@2026-04-01T01:00:00Z");
+}
+
+/// A scheduled ceremony is announced with the place its job names.
+#[tokio::test]
+async fn a_scheduled_ceremony_is_announced_with_its_place() {
+    use shuangsui::schedule::{Action, Executor, Occurrence, Outcome, Schedule};
+    use shuangsui::scheduled::DeskExecutor;
+
+    let app = TestApp::spawn_service().await;
+    let schedule_path = app.config.plans_dir.parent().unwrap().join("schedule.toml");
+    let job_toml = "[[job]]\nname = \"dice\"\ncron = \"30 9 * * MON#3\"\nplan = \"plans/test-plan.toml\"\n\
+                    seed = \"ceremony\"\nplace = \"一楼摇号室\"\nannounce_ahead = \"10d\"\n";
+    std::fs::write(&schedule_path, job_toml).unwrap();
+    let schedule = Schedule::load(&schedule_path).unwrap();
+    let job = schedule.job("dice").unwrap();
+    let at = app.clock.now() + chrono::TimeDelta::days(30);
+    let executor = DeskExecutor::new(app.state.desk.clone());
+    let occurrence = Occurrence::new("dice", at);
+    assert_eq!(
+        executor.run(job, &occurrence, Action::Announce).await.unwrap(),
+        Outcome::Ran
+    );
+    let (_, announcements) = app.get("/api/v1/announcements").await;
+    let method = &announcements[0]["seed_method"];
+    assert_eq!(method["kind"], "ceremony", "{announcements}");
+    assert_eq!(method["place"], "一楼摇号室", "{announcements}");
 }
 
 /// A scheduled plan's dated id is a plan number like any other: a job whose
@@ -1384,7 +1410,7 @@ async fn spawn_at(clock: &std::sync::Arc<FixedClock>, zone: Zone) -> TestApp {
 async fn a_ceremony_is_announced_and_its_digits_accepted_by_the_desks_clock() {
     let clock = std::sync::Arc::new(FixedClock::at(utc("2026-03-01T00:00:00Z")));
     let app = spawn_at(&clock, Zone::SHANGHAI).await;
-    let ceremony = |at: &str| json!({"plan": "test-plan", "seed_method": {"kind": "ceremony", "at": at}});
+    let ceremony = |at: &str| json!({"plan": "test-plan", "seed_method": {"kind": "ceremony", "at": at, "place": "盘州市市场监管局摇号室"}});
     // A second before the desk's now is the past, however the wall clock reads.
     let (status, reply) = app
         .operator("/api/v1/announcements", ceremony("2026-03-01T07:59:59+08:00"))
@@ -1499,11 +1525,12 @@ async fn a_ceremony_must_be_announced_a_lead_time_ahead_and_no_seed_time_years_a
             .await
         }
     };
-    let (status, reply) = announce(json!({"kind": "ceremony", "at": "2026-03-01T23:00:00Z"})).await;
+    let (status, reply) =
+        announce(json!({"kind": "ceremony", "at": "2026-03-01T23:00:00Z", "place": "盘州市市场监管局摇号室"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
     assert!(reply["message"].as_str().unwrap().contains("24 h ahead"), "{reply}");
     for far in [
-        json!({"kind": "ceremony", "at": "2036-03-01T10:00:00+08:00"}),
+        json!({"kind": "ceremony", "at": "2036-03-01T10:00:00+08:00", "place": "盘州市市场监管局摇号室"}),
         json!({"kind": "beacon", "at": "2029-03-01T10:00:00+08:00"}),
         json!({"kind": "commit", "beacon_at": "2062-03-01T10:00:00+08:00"}),
     ] {
@@ -1516,9 +1543,55 @@ async fn a_ceremony_must_be_announced_a_lead_time_ahead_and_no_seed_time_years_a
         announcements.as_array().unwrap().is_empty(),
         "a refused announcement records nothing"
     );
+    let (_, head) = app.get("/api/v1/ledger/head").await;
+    assert_eq!(head["seq"], 0, "not even the snapshot of the pools");
     // A day and a minute ahead is in time.
-    let (status, reply) = announce(json!({"kind": "ceremony", "at": "2026-03-02T00:01:00Z"})).await;
+    let (status, reply) =
+        announce(json!({"kind": "ceremony", "at": "2026-03-02T00:01:00Z", "place": "盘州市市场监管局摇号室"})).await;
     assert_eq!(status, StatusCode::CREATED, "{reply}");
+}
+
+/// A ceremony is public only if people can find it: its announcement must
+/// say where, and every page that shows the ceremony shows the place.
+#[tokio::test]
+async fn a_ceremony_says_where_it_is_held() {
+    let clock = std::sync::Arc::new(FixedClock::at(utc("2026-03-01T00:00:00Z")));
+    let app = spawn_at(&clock, Zone::SHANGHAI).await;
+    let at = "2026-03-03T10:00:00+08:00";
+    let ceremony =
+        |place: Value| json!({"plan": "test-plan", "seed_method": {"kind": "ceremony", "at": at, "place": place}});
+    let too_long = "室".repeat(201);
+    for (place, says) in [
+        (Value::Null, "must say where it is held"),
+        (json!("   "), "must say where it is held"),
+        (json!("一楼\n大厅"), "one line"),
+        (json!("一楼\u{2028}大厅"), "one line"),
+        (json!("一楼\u{202E}厅大"), "one line"),
+        (json!(too_long), "longer than 200 characters"),
+    ] {
+        let (status, reply) = app.operator("/api/v1/announcements", ceremony(place.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{place}: {reply}");
+        assert!(reply["message"].as_str().unwrap().contains(says), "{place}: {reply}");
+    }
+    let (_, head) = app.get("/api/v1/ledger/head").await;
+    assert_eq!(head["seq"], 0, "a refused announcement records nothing");
+
+    let place = " 盘州市市场监管局一楼<b>摇号室</b> ";
+    let (status, announced) = app.operator("/api/v1/announcements", ceremony(json!(place))).await;
+    assert_eq!(status, StatusCode::CREATED, "{announced}");
+    assert_eq!(
+        announced["seed_method"]["place"],
+        place.trim(),
+        "kept trimmed, in the ledger entry"
+    );
+    let (_, Value::String(home)) = app.get("/").await else {
+        panic!("the home page is HTML")
+    };
+    assert!(
+        home.contains("地点：盘州市市场监管局一楼&lt;b&gt;摇号室&lt;/b&gt;"),
+        "the home page shows the place, escaped"
+    );
+    assert!(!home.contains("<b>摇号室"), "never as markup");
 }
 
 #[tokio::test]

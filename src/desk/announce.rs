@@ -23,9 +23,15 @@ use crate::snapshot::Hash32;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SeedMethod {
-    /// Digits read out at a public ceremony at the stated time (RFC 3339);
-    /// the draw accepts them only from that time on.
-    Ceremony { at: String },
+    /// Digits read out at a public ceremony at the stated time (RFC 3339)
+    /// and place; the draw accepts them only from that time on.
+    Ceremony {
+        at: String,
+        /// Where the public may watch. Announcements made before places were
+        /// recorded have none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        place: Option<String>,
+    },
     /// A future drand round, published at `round_time`.
     Beacon {
         chain: String,
@@ -141,11 +147,11 @@ impl Announcement {
 pub enum MethodRequest {
     Ceremony {
         at: String,
+        #[serde(default)]
+        place: Option<String>,
     },
     /// The first quicknet round published at or after `at`.
-    Beacon {
-        at: String,
-    },
+    Beacon { at: String },
     Commit {
         #[serde(default)]
         beacon_at: Option<String>,
@@ -178,6 +184,9 @@ impl Desk {
                 Err(TaskError::Conflict(task_id))
             };
         }
+        // Checked before anything is written: a refused request records
+        // nothing, not even the snapshot of the pools.
+        let stated = self.seed_times.stated(method, self.time.now())?;
         let (history_sources, history) = self.fixed_history(&task_id, &plan, &merge_sources).await?;
         let frozen = self.freeze_pools().await?;
         let snapshot = frozen.attached();
@@ -197,25 +206,9 @@ impl Desk {
         // The announcement registers its snapshot too: whichever entry
         // registered it first, the task's pools are on record with it.
         let mut attached = vec![snapshot];
-        let seed_method = match method {
-            MethodRequest::Ceremony { at } => {
-                self.seed_times.ceremony(&at, self.time.now())?;
-                SeedMethod::Ceremony { at }
-            }
-            MethodRequest::Beacon { at } => {
-                let round = self.seed_times.round(&at, self.time.now())?;
-                SeedMethod::Beacon {
-                    chain: round.chain,
-                    round: round.round,
-                    round_time: round.round_time,
-                }
-            }
-            MethodRequest::Commit { beacon_at } => {
-                let now = self.time.now();
-                let beacon = beacon_at
-                    .as_deref()
-                    .map(|at| self.seed_times.round(at, now))
-                    .transpose()?;
+        let seed_method = match stated {
+            Stated::Ready(method) => method,
+            Stated::Commit { beacon } => {
                 let secret = crate::entropy::random_seed();
                 let commitment = commitment(&secret);
                 // Stored now, named by the announcement's own transaction: a
@@ -422,7 +415,76 @@ impl Default for SeedTimes {
     }
 }
 
+/// A seed method as checked before anything is recorded; a commitment's
+/// secret is made only once the announcement is about to be written.
+enum Stated {
+    Ready(SeedMethod),
+    Commit { beacon: Option<BeaconRound> },
+}
+
+/// The most characters a ceremony's place may have.
+pub const MAX_PLACE_CHARS: usize = 200;
+
+/// Why a ceremony's place is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlaceError {
+    #[error("a ceremony must say where it is held (place), so that the public can attend")]
+    Missing,
+    #[error("the ceremony's place is longer than {MAX_PLACE_CHARS} characters")]
+    TooLong,
+    #[error("the ceremony's place must be one line of plain text (no line breaks or direction marks)")]
+    NotOneLine,
+}
+
+/// Where a ceremony is held, as the public is told it: required, since a
+/// ceremony nobody can find is not public; one line of plain text, trimmed.
+/// The same rule for an operator's announcement and a scheduled job.
+pub fn ceremony_place(place: Option<&str>) -> Result<String, PlaceError> {
+    let place = place.map(str::trim).unwrap_or_default();
+    if place.is_empty() {
+        return Err(PlaceError::Missing);
+    }
+    if place.chars().count() > MAX_PLACE_CHARS {
+        return Err(PlaceError::TooLong);
+    }
+    // Line and paragraph separators break the line as surely as a newline;
+    // direction overrides would make the page show another text than the
+    // ledger holds.
+    let breaks_or_reorders = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if place.chars().any(breaks_or_reorders) {
+        return Err(PlaceError::NotOneLine);
+    }
+    Ok(place.to_owned())
+}
+
 impl SeedTimes {
+    /// The seed method an operator asked for, checked against `now`.
+    fn stated(&self, method: MethodRequest, now: DateTime<Utc>) -> Result<Stated, TaskError> {
+        Ok(match method {
+            MethodRequest::Ceremony { at, place } => {
+                self.ceremony(&at, now)?;
+                let place =
+                    ceremony_place(place.as_deref()).map_err(|e| TaskError::WrongSeedMaterial(e.to_string()))?;
+                let place = Some(place);
+                Stated::Ready(SeedMethod::Ceremony { at, place })
+            }
+            MethodRequest::Beacon { at } => {
+                let round = self.round(&at, now)?;
+                Stated::Ready(SeedMethod::Beacon {
+                    chain: round.chain,
+                    round: round.round,
+                    round_time: round.round_time,
+                })
+            }
+            MethodRequest::Commit { beacon_at } => Stated::Commit {
+                beacon: beacon_at.as_deref().map(|at| self.round(at, now)).transpose()?,
+            },
+        })
+    }
+
     /// A ceremony's time, refused unless it is at least the lead time ahead
     /// and not beyond the furthest.
     fn ceremony(&self, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, TaskError> {

@@ -94,7 +94,10 @@ impl Desk {
             task_id.clone(),
             plan,
             &pools,
-            SeedMethod::Ceremony { at: "—".into() },
+            SeedMethod::Ceremony {
+                at: "—".into(),
+                place: None,
+            },
             None,
             None,
         );
@@ -113,7 +116,7 @@ impl Desk {
     async fn seed_for(&self, announcement: &Announcement, material: SeedMaterial) -> Result<SeedSpec, TaskError> {
         let wrong = TaskError::WrongSeedMaterial;
         match (&announcement.seed_method, material) {
-            (SeedMethod::Ceremony { at }, SeedMaterial::Ceremony { digits }) => {
+            (SeedMethod::Ceremony { at, .. }, SeedMaterial::Ceremony { digits }) => {
                 let at = parse_time(at).ok_or_else(|| wrong(format!("announced time {at:?} is not RFC 3339")))?;
                 if self.time.now() < at {
                     return Err(wrong(format!(

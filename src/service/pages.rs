@@ -299,7 +299,10 @@ async fn find(state: &AppState, q: &str, page: usize) -> Result<Found, ApiError>
 
 fn method_text(method: &SeedMethod) -> String {
     match method {
-        SeedMethod::Ceremony { at } => format!("公开摇号：{at} 现场录入 / public ceremony at {at}"),
+        SeedMethod::Ceremony { at, place: Some(place) } => {
+            format!("公开摇号：{at}，地点：{place}，现场录入 / public ceremony at {at}, {place}")
+        }
+        SeedMethod::Ceremony { at, place: None } => format!("公开摇号：{at} 现场录入 / public ceremony at {at}"),
         SeedMethod::Beacon {
             chain,
             round,
