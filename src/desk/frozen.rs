@@ -425,7 +425,7 @@ impl Desk {
             .scratch
             .is_none()
             .then(|| self.snapshots_dir.join(super::scratch_name("read", "tmp")));
-        let known = Arc::clone(&self.known_chunks.lock().expect("not poisoned"));
+        let known = self.known_chunks().await;
         let reading = crate::heavy::run(move || read_pools(&path, Box::new(store::channel_sink(tx)), copy, known));
         let drained = drain(self.ledger.pool(), self.ledger.is_sqlite(), &mut rx).await;
         // On a database error the receiver goes first, so the reader's next
@@ -472,6 +472,52 @@ impl Desk {
             stats,
             copy,
         })
+    }
+
+    /// The chunks this desk believes stored: those of the target directory
+    /// it stored last, or, before it has stored one (the first announcement
+    /// after a start), those of the last snapshot registered. So a restart
+    /// does not make the next announcement compress again the gigabyte of a
+    /// national directory stored before. Only a saving: whatever fails here
+    /// leaves none known.
+    async fn known_chunks(&self) -> Arc<KnownChunks> {
+        let known = Arc::clone(&self.known_chunks.lock().expect("not poisoned"));
+        if !known.is_empty() {
+            return known;
+        }
+        match self.last_registered_target_chunks().await {
+            Ok(Some(chunks)) => {
+                let learnt: Arc<KnownChunks> = Arc::new(chunks.into_iter().collect());
+                *self.known_chunks.lock().expect("not poisoned") = Arc::clone(&learnt);
+                learnt
+            }
+            Ok(None) => known,
+            Err(error) => {
+                tracing::debug!(%error, "the last snapshot's chunks could not be read; none are known");
+                known
+            }
+        }
+    }
+
+    /// The chunks of the target directory of the last snapshot registered,
+    /// if it has one (a workbook's snapshot does not).
+    async fn last_registered_target_chunks(&self) -> Result<Option<Vec<Hash32>>, TaskError> {
+        let Some((last, _)) = self.ledger.all::<crate::pools::SnapshotHashes>().await?.pop() else {
+            return Ok(None);
+        };
+        let mut conn = self
+            .ledger
+            .raw_pool()
+            .acquire()
+            .await
+            .map_err(crate::ledger::LedgerError::from)?;
+        let Some(files) = store::snapshot_files(&mut conn, &last.combined()).await? else {
+            return Ok(None);
+        };
+        let Some(file) = files.get(crate::pools::targets::FILE) else {
+            return Ok(None);
+        };
+        Ok(store::file_info(&mut conn, file).await?.map(|info| info.chunks))
     }
 
     /// Makes the pools' bytes as read the cached copy of their snapshot,
