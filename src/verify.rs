@@ -107,9 +107,13 @@ pub fn verify(bundle_dir: &Path, data_dir: &Path, options: LoadOptions) -> Resul
             }
             if report.difference.is_none() {
                 let public_log = substitution::read(&public_dir)?;
-                if public_log != confidential_log.as_ref().map(Log::public) {
-                    report = report
-                        .differ("public/substitutions.json is not substitutions.json without its confidential notes");
+                let format = public_log
+                    .as_ref()
+                    .map_or(substitution::PUBLIC_FORMAT, |l| l.format.as_str());
+                if public_log != confidential_log.as_ref().map(|log| log.public_as(format)) {
+                    report = report.differ(
+                        "public/substitutions.json is not substitutions.json without its confidential notes and reasons",
+                    );
                 }
             }
         }

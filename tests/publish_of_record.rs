@@ -617,21 +617,57 @@ async fn scratch_folders_of_an_interrupted_rebuild_are_removed_at_start_unless_l
 
 async fn notes_an_older_data_folder_kept_on_disk_are_imported_without_a_new_entry(db: TestDb) {
     use shuangsui::desk::SubstitutionRecord;
+    use shuangsui::ledger::Key;
+    use shuangsui::records::Attached;
     use shuangsui::snapshot::bytes_hash;
 
     let mut app = host(&db).await;
-    let (task, _) = announce_and_draw(&app, "TEST-1").await;
-    // A substitution recorded with no note, as one made before notes were
-    // kept in the database has none there: its note is on disk.
+    let (task, bundle) = announce_and_draw(&app, "TEST-1").await;
+    // A substitution as the service recorded one before it kept notes and
+    // reasons in the database: the real reason in the ledger entry, the
+    // lists attached, the note on disk only.
     let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
-    let ask =
-        json!({"credit_code": rows["rows"][0]["credit_code"], "out": rows["rows"][0]["team"][0], "reason": "leave"});
-    let (status, made) = app.operator(&format!("/api/v1/draws/{task}/substitutions"), ask).await;
-    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let request: shuangsui::substitution::Request = serde_json::from_value(
+        json!({"credit_code": rows["rows"][0]["credit_code"], "out": rows["rows"][0]["team"][0], "reason": "leave"}),
+    )
+    .unwrap();
+    let stored = shuangsui::bundle::read(&app.bundle(&bundle)).unwrap();
+    let (log, entry) =
+        shuangsui::pipeline::substitute_checked(&stored, &app.pools(), None, &request, "2026-03-02T10:00:00+08:00")
+            .unwrap();
     let desk = &app.state.desk;
-    let (record, _) = desk.ledger.all::<SubstitutionRecord>().await.unwrap().pop().unwrap();
+    let mut attached = Vec::new();
+    for (path, bytes) in [
+        ("substitutions.json", log.to_json()),
+        ("public/substitutions.json", log.without_notes().to_json()),
+    ] {
+        let mut tx = desk.ledger.raw_pool().begin().await.unwrap();
+        let (file, _) = shuangsui::store::put_bytes(&mut tx, bytes.as_bytes()).await.unwrap();
+        tx.commit().await.unwrap();
+        let (bundle, path) = (bundle.clone(), path.to_owned());
+        attached.push(Attached::BundleFile {
+            bundle,
+            path,
+            file: file.hash,
+        });
+    }
+    let record = SubstitutionRecord {
+        task_id: task.clone(),
+        bundle: bundle.clone(),
+        entry: entry.without_notes(),
+        result_sha256: log.result_sha256,
+    };
+    desk.ledger
+        .append_typed_with(
+            &Key::Substitute(&task, 1),
+            &record,
+            "2026-03-02T10:00:00+08:00",
+            &attached,
+        )
+        .await
+        .unwrap();
     // The name notes were kept under: the task, the substitution's number
-    // and a tag of its public entry.
+    // and a tag of the entry the ledger holds.
     let public = serde_json::to_string(&record.entry).unwrap();
     let tag = &bytes_hash(public.as_bytes()).to_hex()[..16];
     let name = format!("{task}-{}-{tag}.json", record.entry.seq);
@@ -670,5 +706,10 @@ async fn notes_an_older_data_folder_kept_on_disk_are_imported_without_a_new_entr
     app.restart().await;
     let log = app.state.desk.substitution_log(&task).await.unwrap().unwrap();
     assert_eq!(log.substitutions[0].note.as_deref(), Some("本人请假"));
+    assert_eq!(
+        log.substitutions[0].reason,
+        shuangsui::substitution::Reason::Leave,
+        "the ledger's reason"
+    );
     assert_eq!(verify(&app).await, Vec::<String>::new());
 }

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use shuangsui::clock::{Clock, FixedClock, SystemClock, Zone};
 use shuangsui::service::config::Config;
 use shuangsui::service::{AppState, ServeError};
+use shuangsui::substitution::Reason;
 use tower::ServiceExt;
 
 /// The service on `config`, on the wall clock.
@@ -825,6 +826,120 @@ async fn a_substitute_is_drawn_recorded_published_and_verified() {
     assert_ne!(audit["problems"], json!([]), "{audit}");
 }
 
+/// A substitution's reason is confidential: 回避 would publish an entry of
+/// the recusal list, 请假 an officer's leave. Everything public — the
+/// ledger, the public copy, the API, the page — says 人员调整; the
+/// confidential copy and the database keep the real reason, also across a
+/// restart, and both copies verify.
+#[tokio::test]
+async fn a_public_substitution_withholds_its_reason() {
+    let mut app = TestApp::spawn_service().await;
+    let task = app.announce_commit().await["task_id"].as_str().unwrap().to_owned();
+    let (_, drawn) = app
+        .operator("/api/v1/draws", json!({"task_id": task, "seed": {"kind": "reveal"}}))
+        .await;
+    let bundle = drawn["bundle"].as_str().unwrap().to_owned();
+    let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=2")).await;
+    let uri = format!("/api/v1/draws/{task}/substitutions");
+    let ask = |row: usize, reason: &str| {
+        let relation = if reason == "conflict" { "配偶" } else { "" };
+        json!({"credit_code": rows["rows"][row]["credit_code"], "out": rows["rows"][row]["team"][0],
+               "reason": reason, "relation": relation})
+    };
+    let (_, head) = app.get("/api/v1/ledger/head").await;
+    let (status, refused) = app.operator(&uri, ask(0, "adjustment")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("give the real one"),
+        "{refused}"
+    );
+    // A conflict joins the live recusal list, which needs its relation.
+    let mut bare = ask(0, "conflict");
+    bare["relation"] = json!(" ");
+    let (status, refused) = app.operator(&uri, bare).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("must give its relation"),
+        "{refused}"
+    );
+    assert_eq!(app.get("/api/v1/ledger/head").await.1, head, "nothing recorded");
+    for (row, reason) in [(0, "conflict"), (1, "leave")] {
+        let (status, made) = app.operator(&uri, ask(row, reason)).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        assert_eq!(made["reason"], reason, "the operator is told the reason kept");
+        assert_eq!(made["entry"]["reason"], "adjustment", "the ledger's entry is public");
+    }
+
+    let (_, ledger) = app.get("/api/v1/ledger").await;
+    let substituted: Vec<&Value> = ledger
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "officer_substituted")
+        .collect();
+    assert_eq!(substituted.len(), 2, "{ledger}");
+    for entry in substituted {
+        let text = entry.to_string();
+        assert!(
+            text.contains("adjustment") && !text.contains("conflict") && !text.contains("leave"),
+            "{text}"
+        );
+    }
+    let (_, public) = app.get(&uri).await;
+    let reasons: Vec<&Value> = public["substitutions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["reason"])
+        .collect();
+    assert_eq!(reasons, [&json!("adjustment"), &json!("adjustment")], "{public}");
+    let dir = app.publications().join(&bundle);
+    let public_file = std::fs::read_to_string(dir.join("public/substitutions.json")).unwrap();
+    assert!(
+        public_file.contains("\"format\": \"shuangsui-substitutions/2\""),
+        "{public_file}"
+    );
+    assert!(
+        !public_file.contains("conflict") && !public_file.contains("leave"),
+        "{public_file}"
+    );
+    let confidential = std::fs::read_to_string(dir.join("substitutions.json")).unwrap();
+    assert!(confidential.contains("\"reason\": \"conflict\"") && confidential.contains("\"reason\": \"leave\""));
+    let (status, _, page) = get_raw(&app, &format!("/draws/{bundle}")).await;
+    assert_eq!(status, StatusCode::OK);
+    for label in ["新申报回避", "请假"] {
+        assert!(!page.contains(label), "the page shows {label}");
+    }
+
+    let (_, audit) = app.call("POST", "/api/v1/ledger/verify", None, Some(TOKEN)).await;
+    assert_eq!(audit["problems"], json!([]), "{audit}");
+    // On the pools the draw was made on (the live list now holds the pair).
+    let (announced, _) = app.state.desk.announcement(&task).await.unwrap().unwrap();
+    let snapshot = app
+        .config
+        .data_dir
+        .join("snapshots")
+        .join(announced.snapshot_combined.to_hex());
+    let report = shuangsui::verify::verify(&dir, &snapshot, Default::default()).unwrap();
+    assert!(report.verified(), "{:?}", report.difference);
+    app.restart().await;
+    let log = app.state.desk.substitution_log(&task).await.unwrap().unwrap();
+    let kept: Vec<Reason> = log.substitutions.iter().map(|e| e.reason).collect();
+    assert_eq!(kept, [Reason::Conflict, Reason::Leave], "kept in the database");
+
+    // A public copy that gives the reason away does not verify.
+    std::fs::write(
+        dir.join("public/substitutions.json"),
+        public_file.replacen("\"adjustment\"", "\"conflict\"", 1),
+    )
+    .unwrap();
+    let refused = shuangsui::verify::verify(&dir, &snapshot, Default::default()).unwrap_err();
+    assert!(
+        refused.to_string().contains("a reason other than adjustment"),
+        "{refused}"
+    );
+}
+
 /// The holiday tables of [`TestApp::spawn`].
 fn three_years(holidays: &std::path::Path) {
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
@@ -1264,8 +1379,7 @@ async fn an_excel_workbook_serves_as_the_live_pools() {
         .await;
     assert_eq!(status, StatusCode::OK, "{drawn}");
     let (_, rows) = app.get(&format!("/api/v1/draws/{task}/assignments?per_page=1")).await;
-    let ask =
-        json!({"credit_code": rows["rows"][0]["credit_code"], "out": rows["rows"][0]["team"][0], "reason": "conflict"});
+    let ask = json!({"credit_code": rows["rows"][0]["credit_code"], "out": rows["rows"][0]["team"][0], "reason": "conflict", "relation": "同学"});
     let (status, made) = app.operator(&format!("/api/v1/draws/{task}/substitutions"), ask).await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
     assert!(

@@ -540,6 +540,30 @@ class Substitutions(unittest.TestCase):
         self.assertEqual(code, 1, out)
         self.assertIn("confidential notes", out.splitlines()[-1])
 
+    def write_withheld(self, reason="adjustment"):
+        public = v.public_substitutions(self.log, v.PUBLIC_SUBSTITUTIONS_FORMAT)
+        for entry in public["substitutions"]:
+            entry["reason"] = reason
+        with open(os.path.join(self.bundle, "public", "substitutions.json"), "w", encoding="utf-8") as f:
+            json.dump(public, f, ensure_ascii=False, indent=2)
+
+    def test_a_public_copy_of_format_2_withholds_every_reason(self):
+        self.write_withheld()
+        code, out = self.run_verify()
+        self.assertEqual(code, 0, out)
+        # The public copy alone replays the same substitutes.
+        code, out = self.run_verify_public()
+        self.assertEqual(code, 0, out)
+        self.assertIn("substitutions", out)
+        self.write_withheld("conflict")
+        code, out = self.run_verify()
+        self.assertEqual(code, 1, out)
+        self.assertIn("public/substitutions.json", out.splitlines()[-1])
+
+    def run_verify_public(self):
+        out = io.StringIO()
+        return v.verify(os.path.join(self.bundle, "public"), self.pool, out=out), out.getvalue()
+
 
 if __name__ == "__main__":
     unittest.main()

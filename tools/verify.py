@@ -1300,7 +1300,10 @@ def merge_sha256(records):
 # ---------------------------------------------------------------------------
 
 SUBSTITUTIONS_FORMAT = "shuangsui-substitutions/1"
+# The public copy's list: every reason is the neutral "adjustment" (§12).
+PUBLIC_SUBSTITUTIONS_FORMAT = "shuangsui-substitutions/2"
 SUBSTITUTION_REASONS = ("leave", "transfer", "conflict", "other")
+PUBLIC_REASONS = ("adjustment",)
 
 
 def read_substitutions(directory):
@@ -1312,9 +1315,29 @@ def read_substitutions(directory):
         log = json.loads(_read(path).decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise InputError("%s is not valid UTF-8 JSON: %s" % (path, e))
-    if not isinstance(log, dict) or log.get("format") != SUBSTITUTIONS_FORMAT:
-        raise InputError("%s: format is not %s" % (path, SUBSTITUTIONS_FORMAT))
+    formats = (SUBSTITUTIONS_FORMAT, PUBLIC_SUBSTITUTIONS_FORMAT)
+    if not isinstance(log, dict) or log.get("format") not in formats:
+        raise InputError("%s: format is not %s or %s" % (path, SUBSTITUTIONS_FORMAT, PUBLIC_SUBSTITUTIONS_FORMAT))
     return log
+
+
+def public_substitutions(log, public_format):
+    """The public copy a confidential list must have beside it (§12): of
+    format /2, without notes and with every reason "adjustment"; a copy of
+    format /1, written before, is the list without its notes."""
+    if log is None:
+        return None
+    public = dict(log)
+    entries = []
+    for entry in log["substitutions"]:
+        entry = {k: v for k, v in entry.items() if k not in ("note", "relation")}
+        if public_format != SUBSTITUTIONS_FORMAT:
+            entry["reason"] = "adjustment"
+        entries.append(entry)
+    public["substitutions"] = entries
+    if public_format != SUBSTITUTIONS_FORMAT:
+        public["format"] = PUBLIC_SUBSTITUTIONS_FORMAT
+    return public
 
 
 def replay_substitutions(pool, plan, history, seed, visits, team_texts, log, manifest, label, report, merged=None):
@@ -1349,8 +1372,9 @@ def replay_substitutions(pool, plan, history, seed, visits, team_texts, log, man
         if entry.get("seq") != seq:
             raise Difference("%s is numbered %r" % (what, entry.get("seq")))
         code, out, reason = entry.get("credit_code"), entry.get("out"), entry.get("reason")
-        if reason not in SUBSTITUTION_REASONS:
-            raise Difference("%s: reason %r is not one of %s" % (what, reason, ", ".join(SUBSTITUTION_REASONS)))
+        reasons = PUBLIC_REASONS if log.get("format") == PUBLIC_SUBSTITUTIONS_FORMAT else SUBSTITUTION_REASONS
+        if reason not in reasons:
+            raise Difference("%s: reason %r is not one of %s" % (what, reason, ", ".join(reasons)))
         v = visit_of.get(code)
         if v is None:
             raise Difference("%s: %s was not drawn" % (what, code))
@@ -1734,12 +1758,10 @@ def verify(bundle, data, encoding="detect", no_conflicts=False, out=None, pool=N
                     raise Difference("public/%s differs from the confidential copy" % name)
             report.ok("the public copy publishes the same draw, without risk classes or per-class counts")
             log, public_log = read_substitutions(bundle), read_substitutions(public)
-            if log is not None:
-                for entry in log["substitutions"]:
-                    entry.pop("note", None)
-                    entry.pop("relation", None)
-            if log != public_log:
-                raise Difference("public/substitutions.json is not substitutions.json without its confidential notes")
+            public_format = public_log.get("format") if public_log is not None else PUBLIC_SUBSTITUTIONS_FORMAT
+            if public_substitutions(log, public_format) != public_log:
+                raise Difference("public/substitutions.json is not substitutions.json without its confidential "
+                                 "notes and reasons")
     except InputError as e:
         report.say("ERROR: %s" % e)
         return 2

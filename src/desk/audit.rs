@@ -169,18 +169,29 @@ pub async fn audit(desk: &Desk) -> Result<AuditReport, LedgerError> {
 
 /// The substitution lists in a bundle must be the ones the ledger records:
 /// replaying catches a changed substitute, this catches a dropped entry.
-/// Both copies are compared in full (every field an entry holds, in order)
-/// after leaving out the confidential notes, which the ledger does not hold.
+/// Both copies are compared in full (every field an entry holds, in order):
+/// the confidential one without the notes, which are compared nowhere else
+/// either, and the public one as it must be published (of either format:
+/// public copies written before kept the real reason).
 async fn substitutions_match_ledger(desk: &Desk, task_id: &str, dir: &std::path::Path) -> Vec<String> {
     let recorded = match desk.substitution_log(task_id).await {
-        Ok(log) => log.map(|l| l.public()),
+        Ok(log) => log,
         Err(e) => return vec![format!("cannot read its substitutions from the ledger: {e}")],
     };
     let mut problems = Vec::new();
     for (copy, path) in [("", dir.to_owned()), ("public/", dir.join("public"))] {
         match crate::substitution::read(&path) {
             Ok(file) => {
-                let file = file.map(|l| l.public());
+                let (file, recorded) = match copy {
+                    "" => (
+                        file.map(|l| l.without_notes()),
+                        recorded.as_ref().map(|l| l.without_notes()),
+                    ),
+                    _ => {
+                        let format = file.as_ref().map(|l| l.format.clone()).unwrap_or_default();
+                        (file, recorded.as_ref().map(|l| l.public_as(&format)))
+                    }
+                };
                 if file != recorded {
                     problems.push(format!(
                         "{copy}substitutions.json is not the list the ledger records: {}",

@@ -16,8 +16,9 @@ use crate::snapshot::{bytes_hash, Hash32};
 use crate::substitution::{Entry, Log, Reason, Request, FILE, FORMAT};
 use crate::{records, store};
 
-/// The ledger payload of a substitution: the public entry, and the current
-/// result after it.
+/// The ledger payload of a substitution: the public entry (its reason the
+/// neutral `adjustment`; entries made before hold the real one), and the
+/// current result after it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubstitutionRecord {
     pub task_id: String,
@@ -36,6 +37,8 @@ pub struct Substituted {
     pub seq: u64,
     #[serde(flatten)]
     pub record: SubstitutionRecord,
+    /// The reason as kept confidentially (the record shows the public one).
+    pub reason: Reason,
     /// For a newly declared conflict: whether it is now on the live recusal
     /// list, or why not.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,24 +46,36 @@ pub struct Substituted {
 }
 
 /// Confidential notes are private files of the database, named by the
-/// public entry they belong to (as they were on disk beside the secrets,
-/// where data folders made before keep them).
-pub(super) fn note_name(task_id: &str, entry: &Entry) -> String {
-    let public = serde_json::to_string(&entry.public()).expect("entries serialise");
+/// entry the ledger records (as they were on disk beside the secrets, where
+/// data folders made before keep them). `recorded` is that entry as it
+/// stands in the ledger, whatever its reason.
+pub(super) fn note_name(task_id: &str, recorded: &Entry) -> String {
+    let public = serde_json::to_string(recorded).expect("entries serialise");
     let tag = &bytes_hash(public.as_bytes()).to_hex()[..16];
-    format!("{}-{}-{tag}.json", task_id.replace(['/', '\\'], "_"), entry.seq)
+    format!("{}-{}-{tag}.json", task_id.replace(['/', '\\'], "_"), recorded.seq)
 }
 
+/// What the ledger does not show of a substitution.
 #[derive(Serialize, Deserialize)]
 struct Notes {
     note: Option<String>,
     relation: Option<String>,
+    /// The real reason: absent from notes written while the ledger held it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<Reason>,
 }
 
 impl Desk {
     /// Draws a substitute for `request.out` on a drawn task (spec §12) and
     /// records it. A refused substitution records nothing.
     pub async fn substitute(&self, task_id: &str, request: Request) -> Result<Substituted, TaskError> {
+        // The pair joins the live recusal list, whose every row names its
+        // relation: without one the list would no longer load.
+        if request.reason == Reason::Conflict && request.relation.trim().is_empty() {
+            return Err(TaskError::Invalid(
+                "a conflict must give its relation (relation, 回避关系): the live recusal list records it".into(),
+            ));
+        }
         let _one_at_a_time = self.drawing.lock().await;
         let (record, _) = self
             .draw_record(task_id)
@@ -102,16 +117,14 @@ impl Desk {
                 (FILE.to_owned(), log.to_json().into_bytes()),
                 (format!("public/{FILE}"), log.public().to_json().into_bytes()),
             ])?;
-            let note = if entry.note.is_some() || entry.relation.is_some() {
-                let notes = Notes {
-                    note: entry.note.clone(),
-                    relation: entry.relation.clone(),
-                };
-                let bytes = serde_json::to_vec(&notes).expect("notes serialise");
-                prepare(vec![(note_name(task_id, &entry), bytes)])?
-            } else {
-                Vec::new()
+            // Every substitution has its notes now: the reason is one.
+            let notes = Notes {
+                note: entry.note.clone(),
+                relation: entry.relation.clone(),
+                reason: Some(entry.reason),
             };
+            let bytes = serde_json::to_vec(&notes).expect("notes serialise");
+            let note = prepare(vec![(note_name(task_id, &entry.public()), bytes)])?;
             Ok((log, entry, files, note))
         })
         .await?;
@@ -170,6 +183,7 @@ impl Desk {
         Ok(Substituted {
             seq,
             record: payload,
+            reason: entry.reason,
             recusal_list,
         })
     }
@@ -212,6 +226,13 @@ impl Desk {
                 let notes: Notes = serde_json::from_slice(&bytes).map_err(|e| TaskError::Invalid(e.to_string()))?;
                 entry.note = notes.note;
                 entry.relation = notes.relation;
+                entry.reason = notes.reason.unwrap_or(entry.reason);
+            }
+            if entry.reason == Reason::Adjustment {
+                return Err(TaskError::Invalid(format!(
+                    "the confidential reason of substitution {} of {task_id} is missing from the database",
+                    entry.seq
+                )));
             }
             substitutions.push(entry);
         }

@@ -22,7 +22,10 @@ use crate::random::Stream;
 use crate::seed::Seed;
 use crate::snapshot::Hash32;
 
-pub use crate::bundle::format::{Entry, Log, Reason, SUBSTITUTIONS_FILE as FILE, SUBSTITUTIONS_FORMAT as FORMAT};
+pub use crate::bundle::format::{
+    Entry, Log, Reason, PUBLIC_SUBSTITUTIONS_FORMAT as PUBLIC_FORMAT, SUBSTITUTIONS_FILE as FILE,
+    SUBSTITUTIONS_FORMAT as FORMAT,
+};
 
 /// What an operator asks: take `out` off the visit to `credit_code`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +46,8 @@ pub struct Request {
 pub enum SubstitutionError {
     #[error("{0} was not drawn in this plan")]
     UnknownVisit(String),
+    #[error("adjustment (人员调整) is the reason the public copy shows; give the real one: leave, transfer, conflict or other")]
+    PublicReason,
     #[error("officer {out} is not on the team for {code}")]
     NotOnTeam { out: String, code: String },
     #[error(
@@ -436,6 +441,9 @@ pub fn extend(
     });
     if log.plan_id != m.plan.id || log.draw_result_sha256 != m.result_sha256 {
         return Err(ExtendError::OtherDraw);
+    }
+    if request.reason == Reason::Adjustment {
+        return Err(SubstitutionError::PublicReason.into());
     }
     roster.replay(&log.substitutions).map_err(ExtendError::Replay)?;
     let incoming = roster.substitute(&request.credit_code, &request.out, request.reason)?;

@@ -21,7 +21,10 @@
   const ALGORITHM_VERSION = 1;
   const BUNDLE_FORMAT = 'shuangsui-bundle/1';
   const SUBSTITUTIONS_FORMAT = 'shuangsui-substitutions/1';
+  // The public copy's list: every reason is the neutral 'adjustment' (§12).
+  const PUBLIC_SUBSTITUTIONS_FORMAT = 'shuangsui-substitutions/2';
   const SUBSTITUTION_REASONS = ['leave', 'transfer', 'conflict', 'other'];
+  const PUBLIC_REASONS = ['adjustment'];
   const KINDS = ['departments', 'items', 'inspectors', 'targets', 'conflicts'];
   const CLASSES = ['A', 'B', 'C', 'D'];
 
@@ -1239,8 +1242,8 @@
     } catch (e) {
       throw new InputError(`${name} is not valid UTF-8 JSON: ${e.message}`);
     }
-    if (!log || typeof log !== 'object' || log.format !== SUBSTITUTIONS_FORMAT) {
-      throw new InputError(`${name}: format is not ${SUBSTITUTIONS_FORMAT}`);
+    if (!log || typeof log !== 'object' || ![SUBSTITUTIONS_FORMAT, PUBLIC_SUBSTITUTIONS_FORMAT].includes(log.format)) {
+      throw new InputError(`${name}: format is not ${SUBSTITUTIONS_FORMAT} or ${PUBLIC_SUBSTITUTIONS_FORMAT}`);
     }
     if (!Array.isArray(log.substitutions)) throw new InputError(name + ': substitutions must be a list');
     return log;
@@ -1283,8 +1286,9 @@
       const code = entry.credit_code;
       const out = entry.out;
       const incoming = entry.in;
-      if (!SUBSTITUTION_REASONS.includes(entry.reason)) {
-        throw new Difference(`${what}: reason ${JSON.stringify(entry.reason)} is not one of ${SUBSTITUTION_REASONS.join(', ')}`);
+      const reasons = log.format === PUBLIC_SUBSTITUTIONS_FORMAT ? PUBLIC_REASONS : SUBSTITUTION_REASONS;
+      if (!reasons.includes(entry.reason)) {
+        throw new Difference(`${what}: reason ${JSON.stringify(entry.reason)} is not one of ${reasons.join(', ')}`);
       }
       const v = visitOf.get(code);
       if (v === undefined) throw new Difference(`${what}: ${code} was not drawn`);
@@ -1659,9 +1663,19 @@
         report.ok('the public copy publishes the same draw, without risk classes or per-class counts');
         const log = readSubstitutions(bundle['substitutions.json'], 'substitutions.json');
         const publicLog = readSubstitutions(publicCopy['substitutions.json'], 'public/substitutions.json');
-        if (log) log.substitutions.forEach((e) => { delete e.note; delete e.relation; });
+        // A public copy of format /2 withholds the reasons; one of /1,
+        // written before, holds the list without its notes.
+        const withheld = !publicLog || publicLog.format !== SUBSTITUTIONS_FORMAT;
+        if (log) {
+          log.substitutions.forEach((e) => {
+            delete e.note;
+            delete e.relation;
+            if (withheld) e.reason = 'adjustment';
+          });
+          if (withheld) log.format = PUBLIC_SUBSTITUTIONS_FORMAT;
+        }
         if (!deepEqual(log, publicLog)) {
-          throw new Difference('public/substitutions.json is not substitutions.json without its confidential notes');
+          throw new Difference('public/substitutions.json is not substitutions.json without its confidential notes and reasons');
         }
       }
       if (report.skipped.length) {

@@ -151,8 +151,10 @@ pub enum FormatError {
     Json(String),
     #[error("format {0:?} is not {FORMAT:?}")]
     Format(String),
-    #[error("format {0:?} is not {SUBSTITUTIONS_FORMAT:?}")]
+    #[error("format {0:?} is not {SUBSTITUTIONS_FORMAT:?} or {PUBLIC_SUBSTITUTIONS_FORMAT:?}")]
     SubstitutionsFormat(String),
+    #[error("substitution {seq}: {problem} in a list of format {format:?}")]
+    SubstitutionForm { seq: u32, problem: String, format: String },
 }
 
 fn row(line: usize, message: impl std::fmt::Display) -> FormatError {
@@ -449,8 +451,11 @@ pub fn read_merge(plans: Vec<String>, text: &str) -> Result<Merged, FormatError>
     Ok(Merged::new(plans, visits))
 }
 
-/// The `format` of `substitutions.json` (spec §12).
+/// The `format` of `substitutions.json` (spec §12): the confidential list,
+/// and public copies written before the public reason was neutral.
 pub const SUBSTITUTIONS_FORMAT: &str = "shuangsui-substitutions/1";
+/// The `format` of the public copy's list: every reason `adjustment`.
+pub const PUBLIC_SUBSTITUTIONS_FORMAT: &str = "shuangsui-substitutions/2";
 /// The substitution list's file, in a bundle and in its public copy.
 pub const SUBSTITUTIONS_FILE: &str = "substitutions.json";
 
@@ -465,6 +470,11 @@ pub enum Reason {
     /// 新申报回避: a conflict with the target declared only now.
     Conflict,
     Other,
+    /// 人员调整: the one reason the public copy gives (format
+    /// [`PUBLIC_SUBSTITUTIONS_FORMAT`]). The real one is confidential: 回避
+    /// would pair an officer with a business, an entry of the recusal list,
+    /// and 请假 would publish an officer's leave. No operator gives it.
+    Adjustment,
 }
 
 impl Reason {
@@ -484,6 +494,7 @@ impl Reason {
             Reason::Transfer => "调离",
             Reason::Conflict => "新申报回避",
             Reason::Other => "其他",
+            Reason::Adjustment => "人员调整",
         }
     }
 }
@@ -517,8 +528,18 @@ impl Entry {
         }
     }
 
-    /// The entry as the public may see it.
+    /// The entry as the public may see it, in the public copy and the
+    /// ledger: without its notes, and with the neutral reason.
     pub fn public(&self) -> Entry {
+        Entry {
+            reason: Reason::Adjustment,
+            ..self.without_notes()
+        }
+    }
+
+    /// The entry without its confidential `note` and `relation`: the
+    /// public form before the reason was withheld.
+    pub fn without_notes(&self) -> Entry {
         Entry {
             note: None,
             relation: None,
@@ -541,11 +562,31 @@ pub struct Log {
 
 impl Log {
     /// The list as the public copy holds it: every entry without its
-    /// confidential `note` and `relation`.
+    /// confidential `note` and `relation`, and with the neutral reason.
     pub fn public(&self) -> Log {
         Log {
+            format: PUBLIC_SUBSTITUTIONS_FORMAT.into(),
             substitutions: self.substitutions.iter().map(Entry::public).collect(),
             ..self.clone()
+        }
+    }
+
+    /// The list without its notes, in its own format: what a public copy of
+    /// format [`SUBSTITUTIONS_FORMAT`], written before, holds.
+    pub fn without_notes(&self) -> Log {
+        Log {
+            substitutions: self.substitutions.iter().map(Entry::without_notes).collect(),
+            ..self.clone()
+        }
+    }
+
+    /// The public copy this confidential list must have beside it: one of
+    /// format `/2`, or, for a copy written before, of `/1` without notes.
+    pub fn public_as(&self, format: &str) -> Log {
+        if format == SUBSTITUTIONS_FORMAT {
+            self.without_notes()
+        } else {
+            self.public()
         }
     }
 
@@ -561,8 +602,25 @@ impl Log {
 /// Reads `substitutions.json`: a list of the format this program knows.
 pub fn read_substitutions(text: &str) -> Result<Log, FormatError> {
     let log: Log = serde_json::from_str(text).map_err(|e| FormatError::Json(e.to_string()))?;
-    if log.format != SUBSTITUTIONS_FORMAT {
-        return Err(FormatError::SubstitutionsFormat(log.format));
+    let public = match log.format.as_str() {
+        SUBSTITUTIONS_FORMAT => false,
+        PUBLIC_SUBSTITUTIONS_FORMAT => true,
+        _ => return Err(FormatError::SubstitutionsFormat(log.format)),
+    };
+    // Each format has its reasons: the neutral one only, or never.
+    for entry in &log.substitutions {
+        let problem = match (public, entry.reason) {
+            (true, Reason::Adjustment) if entry.note.is_none() && entry.relation.is_none() => continue,
+            (true, Reason::Adjustment) => "a confidential note",
+            (true, _) => "a reason other than adjustment",
+            (false, Reason::Adjustment) => "the reason adjustment",
+            (false, _) => continue,
+        };
+        return Err(FormatError::SubstitutionForm {
+            seq: entry.seq,
+            problem: problem.into(),
+            format: log.format.clone(),
+        });
     }
     Ok(log)
 }
@@ -670,11 +728,41 @@ mod tests {
         assert_eq!(log.substitutions[0].swap().incoming.as_str(), "X2");
         let public = log.public().to_json();
         assert!(!public.contains("note") && !public.contains("relation") && !public.contains("亲属"));
+        assert!(public.contains("\"format\": \"shuangsui-substitutions/2\""), "{public}");
+        assert!(
+            public.contains("\"reason\": \"adjustment\"") && !public.contains("conflict"),
+            "{public}"
+        );
         assert_eq!(read_substitutions(&public).unwrap(), log.public());
-        let other = text.replace("shuangsui-substitutions/1", "shuangsui-substitutions/2");
+        assert_eq!(
+            log.public_as(SUBSTITUTIONS_FORMAT),
+            log.without_notes(),
+            "a copy written before"
+        );
+        assert_eq!(log.public_as(PUBLIC_SUBSTITUTIONS_FORMAT), log.public());
+        // Each format holds its own reasons only.
+        let revealing = text.replace("shuangsui-substitutions/1", "shuangsui-substitutions/2");
+        assert!(matches!(
+            read_substitutions(&revealing),
+            Err(FormatError::SubstitutionForm { seq: 1, .. })
+        ));
+        let noted = public.replace(
+            "\"reason\": \"adjustment\",",
+            "\"reason\": \"adjustment\", \"note\": \"x\",",
+        );
+        assert!(matches!(
+            read_substitutions(&noted),
+            Err(FormatError::SubstitutionForm { .. })
+        ));
+        let neutral = text.replace("\"conflict\"", "\"adjustment\"");
+        assert!(matches!(
+            read_substitutions(&neutral),
+            Err(FormatError::SubstitutionForm { .. })
+        ));
+        let other = text.replace("shuangsui-substitutions/1", "shuangsui-substitutions/3");
         assert!(matches!(
             read_substitutions(&other),
-            Err(FormatError::SubstitutionsFormat(f)) if f == "shuangsui-substitutions/2"
+            Err(FormatError::SubstitutionsFormat(f)) if f == "shuangsui-substitutions/3"
         ));
         let unknown = text.replace("\"seq\": 1,", "\"seq\": 1, \"extra\": 0,");
         assert!(matches!(read_substitutions(&unknown), Err(FormatError::Json(_))));
