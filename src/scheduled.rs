@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::desk::{Desk, MethodRequest, SeedMaterial, TaskError};
@@ -66,12 +66,15 @@ impl DeskExecutor {
         DeskExecutor { desk }
     }
 
-    /// The plan of one occurrence: the job's plan, dated and named for it.
-    fn plan(job: &Job, occurrence: &Occurrence) -> Result<Plan, ScheduledError> {
+    /// The plan of one occurrence: the job's plan, named for it and dated
+    /// its day, or `today` when that day has passed (an occurrence caught up
+    /// after downtime is inspected from the day it is drawn: a draw never
+    /// comes after its inspections).
+    fn plan(job: &Job, occurrence: &Occurrence, today: NaiveDate) -> Result<Plan, ScheduledError> {
         let mut plan = Plan::load(job.plan())?.into_parts();
         let local = occurrence.at.with_timezone(&job.timezone()).date_naive();
         plan.id = format!("{}-{}", plan.id, local.format("%Y%m%d"));
-        plan.inspection_date = local;
+        plan.inspection_date = local.max(today);
         // The dated id is held to the plan rules like any other: one too
         // long for a plan number must not reach a bundle it could not be
         // read back from.
@@ -82,7 +85,7 @@ impl DeskExecutor {
     }
 
     async fn announce(&self, job: &Job, occurrence: &Occurrence) -> Result<Outcome, ScheduledError> {
-        let plan = Self::plan(job, occurrence)?;
+        let plan = Self::plan(job, occurrence, self.desk.time.today())?;
         if self.desk.announcement(plan.id()).await?.is_some() {
             return Ok(Outcome::AlreadyDone);
         }
@@ -102,7 +105,7 @@ impl DeskExecutor {
     }
 
     async fn draw(&self, job: &Job, occurrence: &Occurrence) -> Result<Outcome, ScheduledError> {
-        let task = Self::plan(job, occurrence)?.id().to_owned();
+        let task = Self::plan(job, occurrence, self.desk.time.today())?.id().to_owned();
         if self.desk.ledger.get(&Key::Draw(&task)).await?.is_some() {
             return Ok(Outcome::AlreadyDone);
         }
@@ -121,7 +124,7 @@ impl DeskExecutor {
     }
 
     async fn skip(&self, job: &Job, occurrence: &Occurrence) -> Result<Outcome, ScheduledError> {
-        let task = Self::plan(job, occurrence)?.id().to_owned();
+        let task = Self::plan(job, occurrence, self.desk.time.today())?.id().to_owned();
         let payload = Skipped {
             occurrence: occurrence.key.clone(),
             reason: "missed while the service was down".into(),

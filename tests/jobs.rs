@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use app::{TestApp, TOKEN};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use postgres::{on_both_databases, TestDb};
 use serde_json::{json, Value};
 use shuangsui::clock::{Clock, FixedClock};
@@ -321,7 +321,7 @@ fn die_after_drawing(app: &TestApp, task: &str) -> String {
 }
 
 async fn a_job_whose_instance_died_is_abandoned_and_asking_again_draws_once(db: TestDb) {
-    let clock = Arc::new(FixedClock::at(Utc::now()));
+    let clock = Arc::new(FixedClock::at(common::TEST_START.parse().unwrap()));
     let shared: Arc<dyn Clock> = clock.clone();
     let app = TestApp::spawn_on(31, shared, app::test_tables, adjust_for(&db).await).await;
     let state = &app.state;

@@ -40,7 +40,7 @@ async fn draw(app: &TestApp, task: &str, seed: Value) -> Value {
 /// Announces a task for a public ceremony two seconds from now, waits for
 /// it, and draws it with `digits`: a seed source the shell can name too.
 async fn ceremony_draw(app: &TestApp, plan: &str, digits: &str) -> Value {
-    let at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let at = app.clock.now() + chrono::Duration::milliseconds(1500);
     let task = announce(
         app,
         plan,

@@ -165,7 +165,7 @@ async fn service(root: &Path, plans: &[(&str, String)]) -> (shuangsui::service::
         "year = 2026\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\ndays = [\"2026-01-01\"]\n",
     )
     .unwrap();
-    let clock = std::sync::Arc::new(shuangsui::clock::SystemClock);
+    let clock = std::sync::Arc::new(common::TestClock::new());
     (state(&config, clock).await.unwrap(), config.data_dir)
 }
 

@@ -89,7 +89,7 @@ async fn one_instance_schedules_and_another_takes_over_when_it_dies(db: TestDb) 
     app.add_plan("second", &plan.replace("id = \"TEST-1\"", "id = \"TEST-2\""));
     // Two jobs, one occurrence each: the first due in a few seconds, the
     // second after the holder has died and another instance taken over.
-    let first = Utc::now().trunc_subsecs(0) + TimeDelta::seconds(5);
+    let first = app.clock.now().trunc_subsecs(0) + TimeDelta::seconds(5);
     let second = first + TimeDelta::seconds(12);
     let schedule = app.config.plans_dir.parent().unwrap().join("schedule.toml");
     let job = |name: &str, at: DateTime<Utc>| {
@@ -153,7 +153,7 @@ async fn one_instance_schedules_and_another_takes_over_when_it_dies(db: TestDb) 
     );
     assert_eq!(status_of(&two).await["role"], "holder");
     assert!(
-        Utc::now() < second,
+        app.clock.now() < second,
         "the takeover came before the second occurrence was due"
     );
 

@@ -12,15 +12,15 @@ use app::{TestApp, TOKEN};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
-use shuangsui::clock::{Clock, FixedClock, SystemClock, Zone};
+use shuangsui::clock::{Clock, FixedClock, Zone};
 use shuangsui::service::config::Config;
 use shuangsui::service::{AppState, ServeError};
 use shuangsui::substitution::Reason;
 use tower::ServiceExt;
 
-/// The service on `config`, on the wall clock.
+/// The service on `config`, on the test clock.
 async fn state(config: &Config) -> Result<AppState, ServeError> {
-    shuangsui::service::state(config, std::sync::Arc::new(SystemClock)).await
+    shuangsui::service::state(config, std::sync::Arc::new(common::TestClock::new())).await
 }
 
 /// The service tests' app: the common one on the small pool of seed 31,
@@ -38,7 +38,7 @@ impl TestApp {
     /// With holiday tables, and the configuration changed by `adjust` before
     /// the first start.
     async fn spawn_custom(fill: impl FnOnce(&std::path::Path), adjust: impl FnOnce(&mut Config)) -> TestApp {
-        Self::spawn_service_on(std::sync::Arc::new(SystemClock), fill, adjust).await
+        Self::spawn_service_on(std::sync::Arc::new(common::TestClock::new()), fill, adjust).await
     }
 
     /// On `clock`, with holiday tables and the configuration changed by
@@ -139,7 +139,7 @@ async fn seed_material_must_fit_the_announcement() {
         "a ceremony in the past proves nothing: {reply}"
     );
 
-    let soon = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let soon = (app.clock.now() + chrono::Duration::hours(1)).to_rfc3339();
     let (status, announced) = app
         .operator(
             "/api/v1/announcements",
@@ -643,7 +643,7 @@ async fn results_are_recorded_once_published_in_a_notice_and_tracked_until_then(
     let (status, recorded) = app.operator("/api/v1/results", result.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{recorded}");
     let publish_by = chrono::NaiveDate::parse_from_str(recorded["publish_by"].as_str().unwrap(), "%Y-%m-%d").unwrap();
-    let today = chrono::Utc::now().date_naive();
+    let today = app.state.desk.time.today();
     assert!(
         publish_by >= today + chrono::Days::new(26),
         "20 working days are at least four weeks: {publish_by}"
@@ -1518,6 +1518,83 @@ async fn spawn_at(clock: &std::sync::Arc<FixedClock>, zone: Zone) -> TestApp {
         |config| config.time_zone = zone,
     )
     .await
+}
+
+/// A draw comes before the inspections it chooses: a plan dated before
+/// today (Beijing time) is neither announced nor drawn ad hoc, and nothing
+/// is recorded; the day itself is in time, and an announcement may date a
+/// plan file for its batch.
+#[tokio::test]
+async fn a_plan_whose_inspection_date_has_passed_is_not_announced() {
+    // 2026-03-03 08:30 in Beijing: the test plan's date, 2026-03-02, is past.
+    let clock = std::sync::Arc::new(FixedClock::at(utc("2026-03-03T00:30:00Z")));
+    let app = spawn_at(&clock, Zone::SHANGHAI).await;
+    let commit = json!({"kind": "commit"});
+    for (uri, body) in [
+        (
+            "/api/v1/announcements",
+            json!({"plan": "test-plan", "seed_method": commit}),
+        ),
+        ("/api/v1/adhoc-draws", json!({"plan": "test-plan"})),
+        (
+            "/api/v1/announcements",
+            json!({"plan": "test-plan", "inspection_date": "2026-03-02", "seed_method": commit}),
+        ),
+    ] {
+        let (status, reply) = app.operator(uri, body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {reply}");
+        let message = reply["message"].as_str().unwrap();
+        assert!(
+            message.contains("the inspection date 2026-03-02 has passed (today is 2026-03-03)"),
+            "{message}"
+        );
+    }
+    let (_, head) = app.get("/api/v1/ledger/head").await;
+    assert_eq!(head["seq"], 0, "a refused request records nothing");
+    let (status, reply) = app
+        .operator(
+            "/api/v1/announcements",
+            json!({"plan": "test-plan", "inspection_date": "2026-02-30", "seed_method": commit}),
+        )
+        .await;
+    assert!(status.is_client_error(), "not a date: {reply}");
+
+    // Dated today, the plan is in time; the announcement records the date.
+    let (status, announced) = app
+        .operator(
+            "/api/v1/announcements",
+            json!({"plan": "test-plan", "inspection_date": "2026-03-03", "seed_method": commit}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{announced}");
+    assert_eq!(announced["plan"]["inspection_date"], "2026-03-03");
+    assert_eq!(announced["task_id"], "TEST-1", "the plan keeps its id");
+}
+
+/// An occurrence caught up after downtime is dated the day it is drawn,
+/// not its own day, which has passed; its task keeps the occurrence's name.
+#[tokio::test]
+async fn a_scheduled_occurrence_caught_up_late_is_dated_today() {
+    use shuangsui::schedule::{Action, Executor, Occurrence, Outcome, Schedule};
+    use shuangsui::scheduled::DeskExecutor;
+
+    let clock = std::sync::Arc::new(FixedClock::at(utc("2026-04-03T02:00:00Z")));
+    let app = spawn_at(&clock, Zone::SHANGHAI).await;
+    let schedule_path = app.config.plans_dir.parent().unwrap().join("schedule.toml");
+    let job_toml = "[[job]]\nname = \"quarterly\"\ncron = \"0 9 1 1,4,7,10 *\"\nplan = \"plans/test-plan.toml\"\n\
+                    seed = \"commit\"\n";
+    std::fs::write(&schedule_path, job_toml).unwrap();
+    let schedule = Schedule::load(&schedule_path).unwrap();
+    let job = schedule.job("quarterly").unwrap();
+    let missed = Occurrence::new("quarterly", utc("2026-04-01T01:00:00Z"));
+    let executor = DeskExecutor::new(app.state.desk.clone());
+    assert_eq!(
+        executor.run(job, &missed, Action::Announce).await.unwrap(),
+        Outcome::Ran
+    );
+    let (announced, _) = app.state.desk.announcement("TEST-1-20260401").await.unwrap().unwrap();
+    assert_eq!(announced.plan.inspection_date().to_string(), "2026-04-03");
+    assert_eq!(executor.run(job, &missed, Action::Draw).await.unwrap(), Outcome::Ran);
 }
 
 #[tokio::test]

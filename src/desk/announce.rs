@@ -186,6 +186,7 @@ impl Desk {
         }
         // Checked before anything is written: a refused request records
         // nothing, not even the snapshot of the pools.
+        self.check_inspection_date(&plan)?;
         let stated = self.seed_times.stated(method, self.time.now())?;
         let (history_sources, history) = self.fixed_history(&task_id, &plan, &merge_sources).await?;
         let frozen = self.freeze_pools().await?;
@@ -229,6 +230,23 @@ impl Desk {
             .await?;
         let entry = appended.entry().clone();
         Ok((entry.typed()?, entry))
+    }
+
+    /// A draw comes before the inspections it chooses: a plan whose
+    /// inspection date is before today, in the office's time zone, is
+    /// neither announced nor drawn ad hoc, so no draw can be made to match
+    /// inspections already done. The day itself is allowed: a scheduled
+    /// occurrence is dated the day it runs.
+    pub(super) fn check_inspection_date(&self, plan: &Plan) -> Result<(), TaskError> {
+        let today = self.time.today();
+        if plan.inspection_date() < today {
+            return Err(TaskError::Invalid(format!(
+                "the inspection date {} has passed (today is {today}): a draw must come before the inspections \
+                 it chooses; give the plan a date to come (inspection_date)",
+                plan.inspection_date()
+            )));
+        }
+        Ok(())
     }
 
     async fn redraw_id(&self, of: &str) -> Result<String, TaskError> {

@@ -82,6 +82,7 @@ impl Desk {
     /// An ad-hoc draw: announced and drawn at once with operating-system
     /// entropy. Allowed, but marked as unannounced everywhere.
     pub async fn draw_unannounced(&self, plan: Plan) -> Result<(DrawRecord, Entry), TaskError> {
+        self.check_inspection_date(&plan)?;
         let merge_sources = self.merge_sources(&plan).await?;
         let _one_at_a_time = self.drawing.lock().await;
         let frozen = self.freeze_pools().await?;
@@ -339,7 +340,10 @@ mod tests {
         generate(&options, &pools_dir).unwrap();
         let plan = plan_for(&load(&pools_dir, Default::default()).unwrap());
         let ledger = Ledger::open("sqlite::memory:").await.unwrap();
-        let desk = Arc::new(Desk::new(ledger, pools_dir, root.path(), OfficeClock::system(Zone::SHANGHAI)).unwrap());
+        // The day before the plan's inspection date, whatever day the test runs.
+        let clock = Arc::new(crate::clock::FixedClock::at("2026-03-01T01:00:00Z".parse().unwrap()));
+        let desk =
+            Arc::new(Desk::new(ledger, pools_dir, root.path(), OfficeClock::new(clock, Zone::SHANGHAI)).unwrap());
         desk.announce(plan, MethodRequest::Commit { beacon_at: None }, None, None)
             .await
             .unwrap();

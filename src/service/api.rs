@@ -82,6 +82,10 @@ pub struct AnnounceRequest {
     #[serde(default)]
     plan_toml: Option<String>,
     seed_method: MethodRequest,
+    /// The day the inspections begin, for a plan file that serves batch
+    /// after batch; left out, the plan's own `inspection_date`.
+    #[serde(default)]
+    inspection_date: Option<chrono::NaiveDate>,
     #[serde(default)]
     redraw_of: Option<String>,
     #[serde(default)]
@@ -95,6 +99,7 @@ pub async fn announce(
     Json(request): Json<AnnounceRequest>,
 ) -> Result<Response, ApiError> {
     let plan = read_plan(&state.plans_dir, request.plan.as_deref(), request.plan_toml.as_deref())?;
+    let plan = dated(plan, request.inspection_date)?;
     let redraw = match (request.redraw_of, request.reason) {
         (None, None) => None,
         (Some(of), Some(reason)) if !reason.trim().is_empty() => Some(Redraw { of, reason }),
@@ -140,6 +145,8 @@ pub struct AdhocRequest {
     plan: Option<String>,
     #[serde(default)]
     plan_toml: Option<String>,
+    #[serde(default)]
+    inspection_date: Option<chrono::NaiveDate>,
 }
 
 pub async fn draw_unannounced(
@@ -149,6 +156,7 @@ pub async fn draw_unannounced(
     Json(request): Json<AdhocRequest>,
 ) -> Result<Response, ApiError> {
     let plan = read_plan(&state.plans_dir, request.plan.as_deref(), request.plan_toml.as_deref())?;
+    let plan = dated(plan, request.inspection_date)?;
     let desk = state.desk.clone();
     // In a job, so that a request timing out can no longer leave the task
     // announced but never drawn.
@@ -277,6 +285,15 @@ async fn verify_work(state: AppState, request: VerifyRequest) -> Result<Outcome,
 }
 
 /// A plan by name from the plans folder, or from TOML text.
+/// The plan with the inspection date the request gives, if it gives one:
+/// held to the plan rules like a plan file.
+fn dated(plan: Plan, date: Option<chrono::NaiveDate>) -> Result<Plan, ApiError> {
+    let Some(date) = date else { return Ok(plan) };
+    let mut parts = plan.into_parts();
+    parts.inspection_date = date;
+    Plan::new(parts).map_err(|fault| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plan", fault.to_string()))
+}
+
 fn read_plan(dir: &Path, name: Option<&str>, toml: Option<&str>) -> Result<Plan, ApiError> {
     let invalid =
         |e: crate::plan::PlanError| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plan", e.to_string());

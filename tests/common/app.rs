@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use serde_json::Value;
-use shuangsui::clock::{Clock, SystemClock};
+use shuangsui::clock::Clock;
 use shuangsui::pools::Pools;
 use shuangsui::service::config::{Config, Token};
 use shuangsui::service::{app, state, AppState};
@@ -31,11 +31,11 @@ pub fn test_table(year: i32) -> String {
     format!("year = {year}\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\ndays = [\"{year}-01-01\"]\n")
 }
 
-/// Test tables for last year, this year and the next, so deadlines never
-/// run off the table whatever day the tests run.
+/// Test tables for the years around the test clock's and the wall clock's
+/// year, so deadlines never run off the table whatever day the tests run.
 pub fn test_tables(holidays: &Path) {
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
-    for year in [this_year - 1, this_year, this_year + 1] {
+    for year in 2025.min(this_year - 1)..=2027.max(this_year + 1) {
         std::fs::write(holidays.join(format!("{year}.toml")), test_table(year)).unwrap();
     }
 }
@@ -95,7 +95,13 @@ impl TestApp {
     /// The same, with the configuration changed by `adjust` before the first
     /// start (e.g. another database).
     pub async fn spawn_with(pool_seed: u64, adjust: impl FnOnce(&mut Config)) -> TestApp {
-        Self::spawn_on(pool_seed, std::sync::Arc::new(SystemClock), test_tables, adjust).await
+        Self::spawn_on(
+            pool_seed,
+            std::sync::Arc::new(super::common::TestClock::new()),
+            test_tables,
+            adjust,
+        )
+        .await
     }
 
     /// A service on the small pool of `pool_seed` and on `clock`, with the
@@ -154,7 +160,7 @@ impl TestApp {
 
     /// A second instance on the same data folder and database.
     pub async fn other_instance(&self) -> AppState {
-        state(&self.config, std::sync::Arc::new(SystemClock)).await.unwrap()
+        state(&self.config, self.clock.clone()).await.unwrap()
     }
 
     pub fn router(&self) -> Router {

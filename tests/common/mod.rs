@@ -188,3 +188,37 @@ previous_inspector = true
         codes.join(", ")
     )
 }
+
+/// The day the test app's clock starts: 09:00 Beijing time on 5 January
+/// 2026, before the inspection date of every plan the tests announce, so
+/// that no test depends on the day it runs.
+pub const TEST_START: &str = "2026-01-05T01:00:00Z";
+
+/// The test app's clock: it runs at the wall clock's pace (timeouts, jobs
+/// and ceremonies a moment ahead behave as in real time) from
+/// [`TEST_START`].
+pub struct TestClock {
+    start: chrono::DateTime<chrono::Utc>,
+    started: std::time::Instant,
+}
+
+impl TestClock {
+    pub fn new() -> TestClock {
+        TestClock {
+            start: TEST_START.parse().unwrap(),
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Default for TestClock {
+    fn default() -> Self {
+        TestClock::new()
+    }
+}
+
+impl shuangsui::clock::Clock for TestClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.start + chrono::TimeDelta::from_std(self.started.elapsed()).unwrap()
+    }
+}

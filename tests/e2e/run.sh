@@ -117,7 +117,11 @@ json() {
     node_out 'const v=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));const r=eval(process.argv[2]);if(r===undefined)process.exit(1);process.stdout.write(String(r))' "$1" "$2"
 }
 
-status=$(post /api/v1/announcements "$WORK/announce.json" '{"plan":"quarterly-scjg","seed_method":{"kind":"commit"}}')
+# The shipped plan's own date has passed; a draw comes before its
+# inspections, so this batch is dated a week ahead (Beijing time).
+AHEAD=$(node_out 'process.stdout.write(new Date(Date.now()+7*864e5).toLocaleDateString("sv-SE",{timeZone:"Asia/Shanghai"}))')
+status=$(post /api/v1/announcements "$WORK/announce.json" \
+    "{\"plan\":\"quarterly-scjg\",\"inspection_date\":\"$AHEAD\",\"seed_method\":{\"kind\":\"commit\"}}")
 [ "$status" = 201 ] || die "announce $TASK: HTTP $status $(head -c 300 "$WORK/announce.json" 2>/dev/null)"
 ok "announced $TASK (HTTP 201)"
 
