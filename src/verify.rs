@@ -143,6 +143,13 @@ fn check_substitutions(
     if log.plan_id != m.plan.id || log.draw_result_sha256 != m.result_sha256 {
         return report.differ("substitutions.json belongs to another draw (plan_id or draw_result_sha256)");
     }
+    // Only the public copy withholds the reasons (spec §12).
+    if m.visibility == Visibility::Confidential && log.format != substitution::FORMAT {
+        return report.differ(format!(
+            "substitutions.json withholds the reasons: the confidential copy keeps them (format {})",
+            substitution::FORMAT
+        ));
+    }
     let seed = match Seed::parse_hex(&m.seed.hex) {
         Ok(seed) => seed,
         Err(e) => return report.differ(format!("manifest.json: seed: {e}")),

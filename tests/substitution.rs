@@ -254,6 +254,12 @@ fn cli_substitutions_are_recorded_and_verified() {
     assert_eq!(log.substitutions[0].note.as_deref(), Some("病假"));
     let public = std::fs::read_to_string(Path::new(&bundle).join("public/substitutions.json")).unwrap();
     assert!(!public.contains("病假"), "a confidential note reached the public copy");
+    assert!(
+        public.contains("\"reason\": \"adjustment\"")
+            && !public.contains("\"conflict\"")
+            && !public.contains("\"leave\""),
+        "the public copy withholds the reasons: {public}"
+    );
     let verified = shuangsui(&["verify", &bundle, "--data", "tests/vectors/tiny/pool"]);
     assert!(verified.status.success(), "{}", text(&verified));
     assert!(
@@ -287,6 +293,13 @@ fn cli_substitutions_are_recorded_and_verified() {
     let caught = shuangsui(&["verify", &bundle, "--data", "tests/vectors/tiny/pool"]);
     assert_eq!(caught.status.code(), Some(1), "{}", text(&caught));
     assert!(text(&caught).contains("substitution 2"), "{}", text(&caught));
+
+    // The confidential copy replaced by the public one: the reasons are gone
+    // from the only copy that keeps them.
+    std::fs::write(&path, &public).unwrap();
+    let caught = shuangsui(&["verify", &bundle, "--data", "tests/vectors/tiny/pool"]);
+    assert_eq!(caught.status.code(), Some(1), "{}", text(&caught));
+    assert!(text(&caught).contains("withholds the reasons"), "{}", text(&caught));
 }
 
 #[test]

@@ -560,6 +560,15 @@ class Substitutions(unittest.TestCase):
         self.assertEqual(code, 1, out)
         self.assertIn("public/substitutions.json", out.splitlines()[-1])
 
+    def test_the_confidential_copy_keeps_the_reasons(self):
+        withheld = v.public_substitutions(self.log, v.PUBLIC_SUBSTITUTIONS_FORMAT)
+        for folder in (self.bundle, os.path.join(self.bundle, "public")):
+            with open(os.path.join(folder, "substitutions.json"), "w", encoding="utf-8") as f:
+                json.dump(withheld, f, ensure_ascii=False, indent=2)
+        code, out = self.run_verify()
+        self.assertEqual(code, 1, out)
+        self.assertIn("withholds the reasons", out.splitlines()[-1])
+
     def run_verify_public(self):
         out = io.StringIO()
         return v.verify(os.path.join(self.bundle, "public"), self.pool, out=out), out.getvalue()

@@ -1350,6 +1350,10 @@ def replay_substitutions(pool, plan, history, seed, visits, team_texts, log, man
     candidates for a visit that joined it with a team of its own."""
     name = label + "substitutions.json"
     _same(name + " plan_id", log.get("plan_id"), manifest["plan"]["id"])
+    # Only the public copy withholds the reasons (§12).
+    if manifest.get("visibility") == "confidential" and log.get("format") != SUBSTITUTIONS_FORMAT:
+        raise Difference("%s withholds the reasons: the confidential copy keeps them (format %s)"
+                         % (name, SUBSTITUTIONS_FORMAT))
     _same(name + " draw_result_sha256", log.get("draw_result_sha256"), manifest["result_sha256"])
     officers = pool.records["inspectors"]
     by_cert = {o[0]: o for o in officers}

@@ -1258,6 +1258,10 @@
     const name = label + 'substitutions.json';
     same(name + ' plan_id', log.plan_id, manifest.plan.id);
     same(name + ' draw_result_sha256', log.draw_result_sha256, manifest.result_sha256);
+    // Only the public copy withholds the reasons (§12).
+    if (manifest.visibility === 'confidential' && log.format !== SUBSTITUTIONS_FORMAT) {
+      throw new Difference(`${name} withholds the reasons: the confidential copy keeps them (format ${SUBSTITUTIONS_FORMAT})`);
+    }
     const full = pool && pool.conflicts !== null;
     const teams = teamTexts.map((t) => t.split(';'));
     const earlier = new Map([...earlierVisits(plan, merged)].map(([code, [, team]]) => [code, team]));
