@@ -684,11 +684,7 @@ async fn chunks_stored_before_are_not_compressed_again_and_a_missing_one_is_stor
         Some(1),
         "stored compressed at first"
     );
-    sqlx::query("DELETE FROM store_chunks WHERE hash = $1")
-        .bind(deleted.to_hex())
-        .execute(desk.ledger.raw_pool())
-        .await
-        .unwrap();
+    delete_chunk(&desk.ledger, &deleted).await;
     rename_one_target(&live);
 
     let (again, _) = announce(&app, "second").await;
@@ -697,10 +693,7 @@ async fn chunks_stored_before_are_not_compressed_again_and_a_missing_one_is_stor
     assert!(after.contains(&deleted) && after.contains(&shared));
     assert_eq!(codec_of(&desk.ledger, &deleted).await, Some(0), "stored again, raw");
     assert_eq!(codec_of(&desk.ledger, &shared).await, Some(1), "kept as it was");
-    remove(&snapshots(&app));
-    let (status, drawn) = draw(&app, &again).await;
-    assert_eq!(status, StatusCode::OK, "{drawn}");
-    verified(&app.bundle(drawn["bundle"].as_str().unwrap()), &live);
+    drawn_from_the_store(&app, &again, &live).await;
 }
 
 /// The same after a restart: the new process has stored nothing yet, so it
@@ -720,11 +713,7 @@ async fn after_a_restart_the_last_snapshots_chunks_are_not_compressed_again(db: 
         Some(1),
         "stored compressed at first"
     );
-    sqlx::query("DELETE FROM store_chunks WHERE hash = $1")
-        .bind(deleted.to_hex())
-        .execute(app.state.desk.ledger.raw_pool())
-        .await
-        .unwrap();
+    delete_chunk(&app.state.desk.ledger, &deleted).await;
     app.restart().await;
     rename_one_target(&live);
 
@@ -734,10 +723,25 @@ async fn after_a_restart_the_last_snapshots_chunks_are_not_compressed_again(db: 
     let after = chunks_of(&desk.ledger, &two.snapshot_combined, "targets.csv").await;
     assert!(after.contains(&deleted), "the renamed business lies in another chunk");
     assert_eq!(codec_of(&desk.ledger, &deleted).await, Some(0), "known, so stored raw");
-    remove(&snapshots(&app));
-    let (status, drawn) = draw(&app, &again).await;
+    drawn_from_the_store(&app, &again, &live).await;
+}
+
+/// A chunk taken out of the database behind the service's back.
+async fn delete_chunk(ledger: &Ledger, chunk: &shuangsui::snapshot::Hash32) {
+    sqlx::query("DELETE FROM store_chunks WHERE hash = $1")
+        .bind(chunk.to_hex())
+        .execute(ledger.raw_pool())
+        .await
+        .unwrap();
+}
+
+/// Draws `task` with no cached snapshot on disk, so from the store alone,
+/// and checks the bundle against the pools at `live`.
+async fn drawn_from_the_store(app: &TestApp, task: &str, live: &Path) {
+    remove(&snapshots(app));
+    let (status, drawn) = draw(app, task).await;
     assert_eq!(status, StatusCode::OK, "{drawn}");
-    verified(&app.bundle(drawn["bundle"].as_str().unwrap()), &live);
+    verified(&app.bundle(drawn["bundle"].as_str().unwrap()), live);
 }
 
 async fn a_workbook_is_stored_as_read_and_drawn_from_the_database(db: TestDb) {
