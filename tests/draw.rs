@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use proptest::prelude::*;
 use shuangsui::bundle::{assignments_csv, Visibility};
-use shuangsui::draw::{draw, result_hash, Bar, DrawError, MergeFault, Outcome};
+use shuangsui::draw::{draw, result_hash, targets_scope, Bar, DrawError, MergeFault, Outcome, TargetScope};
 use shuangsui::history::{History, Inspection};
 use shuangsui::plan::Plan;
 use shuangsui::pools::{Pools, RiskClass};
@@ -738,4 +738,93 @@ fn a_merging_plan_is_not_drawn_without_its_earlier_visits() {
     );
     let itself = text.replace("[\"TEST-1\"]", "[\"TEST-2\"]");
     assert!(Plan::parse_toml(&itself, "m.toml").is_err());
+}
+
+/// The scope the rules of §5 step 1 give, written out from the spec on the
+/// pools' texts, beside the draw's own account of it.
+fn scope_by_the_spec(pools: &Pools, plan: &Plan, history: &History, index: usize) -> TargetScope {
+    let target = &pools.targets[index];
+    let (entity, industry) = (
+        pools.entity_types.name(target.entity_type),
+        pools.industries.name(target.industry),
+    );
+    let allows = |listed: &[String], value: &str| listed.is_empty() || listed.iter().any(|v| v == value);
+    let filters = plan.targets();
+    if !allows(&filters.townships, pools.townships.name(target.township))
+        || !allows(&filters.entity_types, entity)
+        || !allows(&filters.industries, industry)
+    {
+        return TargetScope::OutsideFilters;
+    }
+    let window = plan.exclude_inspected_within_days() as u64;
+    let suited: Vec<_> = plan
+        .items()
+        .iter()
+        .map(|code| pools.items.iter().find(|i| &i.code == code).unwrap())
+        .filter(|item| allows(&item.entity_types, entity) && allows(&item.industries, industry))
+        .collect();
+    let recent = |item: &shuangsui::pools::Item| {
+        window > 0
+            && history.inspections.iter().any(|i| {
+                i.code == target.code
+                    && i.item == item.code
+                    && i.date + chrono::Days::new(window) > plan.inspection_date()
+            })
+    };
+    match (suited.is_empty(), suited.iter().all(|item| recent(item))) {
+        (true, _) => TargetScope::NoItemApplies,
+        (false, true) => TargetScope::RecentlyInspected,
+        (false, false) => TargetScope::Eligible,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
+
+    /// A plan's scope, as the public is told it, is the spec's: every target
+    /// the draw chose is in it, and the strata count exactly its targets.
+    #[test]
+    fn a_plans_scope_is_what_the_draw_could_choose(pool_seed in 0u64..1000, draw_seed in any::<u64>(), items in 1usize..4, joint: bool, filtered: bool) {
+        let root = tempfile::tempdir().unwrap();
+        let pools = load_pools(&small_pool(root.path(), pool_seed));
+        let mut extra = "[selection]\nratios = { A = 10, B = 10, C = 30, D = 60 }\nexclude_inspected_within_days = 90\n".to_owned();
+        if filtered {
+            let township = pools.townships.name(pools.targets[0].township);
+            extra.push_str(&format!("[targets]\ntownships = [{township:?}]\n"));
+        }
+        let text = match joint {
+            true => joint_plan_toml(&pools, items, 1, &extra),
+            false => plan_toml(&pools, items, &extra),
+        };
+        let plan = Plan::parse_toml(&text, "p.toml").unwrap();
+        // Half the targets a first draw chose were inspected 30 days before:
+        // excluded for those items, in scope for the others.
+        let first = draw(&pools, &plan, &History::default(), &seed(draw_seed)).ok();
+        let inspections = first.iter().flat_map(|o| &o.visits).step_by(2).flat_map(|visit| {
+            visit.items.iter().map(|&item| Inspection {
+                code: pools.targets[visit.target as usize].code,
+                item: pools.items[item as usize].code.clone(),
+                date: plan.inspection_date() - chrono::Days::new(30),
+                officers: vec![],
+            })
+        });
+        let history = History::new(inspections.collect());
+        let scope = targets_scope(&pools, &plan, &history).unwrap();
+        prop_assert_eq!(scope.len(), pools.targets.len());
+        for (index, found) in scope.iter().enumerate() {
+            prop_assert_eq!(*found, scope_by_the_spec(&pools, &plan, &history, index), "target {}", index);
+        }
+        if let Ok(outcome) = draw(&pools, &plan, &history, &seed(draw_seed.wrapping_add(1))) {
+            for visit in &outcome.visits {
+                prop_assert_eq!(scope[visit.target as usize], TargetScope::Eligible);
+            }
+            // One stratum set over the plan's union: a joint plan, or a plain
+            // plan of one item.
+            if joint || plan.items().len() == 1 {
+                let eligible: u32 = outcome.strata.iter().map(|s| s.eligible).sum();
+                let in_scope = scope.iter().filter(|s| **s == TargetScope::Eligible).count();
+                prop_assert_eq!(eligible as usize, in_scope);
+            }
+        }
+    }
 }

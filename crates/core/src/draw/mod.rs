@@ -28,7 +28,7 @@ use crate::snapshot::{list_hash, record_hash, Hash32};
 
 pub use eligibility::{Bar, RuledOut};
 pub use listed::{check_listed_teams, ListedTeamError};
-pub use scope::{check_new_plan, draw_new};
+pub use scope::{check_new_plan, draw_new, targets_scope, TargetScope};
 pub use teams::Shortage;
 
 /// The version of the draw algorithm; any change of output bumps it.
@@ -371,6 +371,45 @@ impl PlanFilters {
     }
 }
 
+/// Whether an item applies to a target (spec §5 step 1, first two bullets
+/// and the history's): the item's entity types and industries admit it, and
+/// the history has no inspection of it for the item within the exclusion
+/// window. Every draw of targets and every account of a plan's scope asks
+/// this one question.
+struct ItemScope<'a> {
+    item: u32,
+    entity_types: Option<Vec<bool>>,
+    industries: Option<Vec<bool>>,
+    /// The targets the history excludes for this item.
+    excluded: Option<&'a HashSet<u32>>,
+}
+
+impl<'a> ItemScope<'a> {
+    fn of(pools: &PoolRecords, item: u32, excluded: Option<&'a HashSet<u32>>) -> Self {
+        let record = &pools.items[item as usize];
+        ItemScope {
+            item,
+            entity_types: label_filter(&pools.entity_types, &record.entity_types),
+            industries: label_filter(&pools.industries, &record.industries),
+            excluded,
+        }
+    }
+
+    /// Whether the item is of the kind that applies to the target, history aside.
+    fn suits(&self, entity_type: Label, industry: Label) -> bool {
+        admits(&self.entity_types, entity_type) && admits(&self.industries, industry)
+    }
+
+    /// Whether the history excludes the target `index` for this item.
+    fn excludes(&self, index: u32) -> bool {
+        self.excluded.is_some_and(|set| set.contains(&index))
+    }
+
+    fn applies(&self, index: u32, entity_type: Label, industry: Label) -> bool {
+        self.suits(entity_type, industry) && !self.excludes(index)
+    }
+}
+
 /// What an item's draw reads of a target the plan's filters let in.
 #[derive(Clone, Copy)]
 struct Candidate {
@@ -444,15 +483,11 @@ fn draw_item(
     excluded: Option<&HashSet<u32>>,
 ) -> Result<ItemDraw, DrawError> {
     let item = &pools.items[item_index as usize];
-    let entity = label_filter(&pools.entity_types, &item.entity_types);
-    let industry = label_filter(&pools.industries, &item.industries);
+    let scope = ItemScope::of(pools, item_index, excluded);
     // Eligible targets of each class, in credit-code order.
     let mut by_class: [Vec<u32>; 4] = Default::default();
     let mut consider = |target: Candidate| {
-        let eligible = admits(&entity, target.entity_type)
-            && admits(&industry, target.industry)
-            && excluded.is_none_or(|set| !set.contains(&target.index));
-        if eligible {
+        if scope.applies(target.index, target.entity_type, target.industry) {
             by_class[target.risk as usize].push(target.index);
         }
     };
@@ -518,23 +553,9 @@ fn draw_joint_targets(
 ) -> Result<(DrawnItems, Vec<StratumCount>), DrawError> {
     let filters = PlanFilters::of(pools, plan);
     let excluded = recently_inspected(pools, plan, history);
-    struct Scope<'a> {
-        item: u32,
-        entity_types: Option<Vec<bool>>,
-        industries: Option<Vec<bool>>,
-        excluded: Option<&'a HashSet<u32>>,
-    }
-    let scopes: Vec<Scope<'_>> = items
+    let scopes: Vec<ItemScope<'_>> = items
         .iter()
-        .map(|&i| {
-            let item = &pools.items[i as usize];
-            Scope {
-                item: i,
-                entity_types: label_filter(&pools.entity_types, &item.entity_types),
-                industries: label_filter(&pools.industries, &item.industries),
-                excluded: excluded.get(&i),
-            }
-        })
+        .map(|&i| ItemScope::of(pools, i, excluded.get(&i)))
         .collect();
     // Per target, the items that apply to it; only the eligible get one.
     let applicable: Vec<Option<Vec<u32>>> = pools
@@ -547,11 +568,7 @@ fn draw_joint_targets(
             }
             let its: Vec<u32> = scopes
                 .iter()
-                .filter(|scope| {
-                    admits(&scope.entity_types, target.entity_type)
-                        && admits(&scope.industries, target.industry)
-                        && scope.excluded.is_none_or(|set| !set.contains(&(index as u32)))
-                })
+                .filter(|scope| scope.applies(index as u32, target.entity_type, target.industry))
                 .map(|scope| scope.item)
                 .collect();
             (!its.is_empty()).then_some(its)

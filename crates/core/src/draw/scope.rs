@@ -6,8 +6,16 @@
 //! These checks belong to assembling a new draw (the `draw` command, the
 //! service's announcement and draw), not to the draw function: `verify`
 //! redoes old draws, which must keep verifying whatever they drew.
+//!
+//! Here too is a plan's scope as a member of the public may be told it: for
+//! each target, whether the plan could have drawn it ([`targets_scope`]).
 
-use super::{draw_merged, draw_plan_targets, DrawError, NoVisits, Outcome, StratumCount};
+use rayon::prelude::*;
+
+use super::{
+    draw_merged, draw_plan_targets, plan_items, recently_inspected, DrawError, ItemScope, NoVisits, Outcome,
+    PlanFilters, StratumCount,
+};
 use crate::history::History;
 use crate::merge::Merged;
 use crate::plan::Plan;
@@ -45,6 +53,56 @@ pub fn draw_new(
         return Err(DrawError::NoVisits(why_none(&outcome.strata)));
     }
     Ok(outcome)
+}
+
+/// Where a target stands in a plan's scope, by the rules of §5 step 1 (and
+/// §13.1, which uses the same): the ones that decide whether it can be
+/// drawn at all, before its risk class decides how likely. Nothing here
+/// depends on the risk class, so telling it to anyone reveals none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetScope {
+    /// The plan's own filters (townships, entity types, industries) leave it out.
+    OutsideFilters,
+    /// None of the plan's items is of a kind that applies to it.
+    NoItemApplies,
+    /// Items apply to it, but the history has every one of them inspected
+    /// on it within the exclusion window.
+    RecentlyInspected,
+    /// Some item of the plan applies to it: it could have been drawn.
+    Eligible,
+}
+
+/// The scope of `plan` for each target of `pools`, in their order. A target
+/// the draw chose is always [`TargetScope::Eligible`].
+pub fn targets_scope(pools: &PoolRecords, plan: &Plan, history: &History) -> Result<Vec<TargetScope>, DrawError> {
+    let items = plan_items(pools, plan)?;
+    let filters = PlanFilters::of(pools, plan);
+    let excluded = recently_inspected(pools, plan, history);
+    let scopes: Vec<ItemScope<'_>> = items
+        .iter()
+        .map(|&i| ItemScope::of(pools, i, excluded.get(&i)))
+        .collect();
+    Ok(pools
+        .targets
+        .par_iter()
+        .enumerate()
+        .map(|(index, target)| {
+            if !filters.admit(target) {
+                return TargetScope::OutsideFilters;
+            }
+            let mut suited = false;
+            for scope in scopes.iter().filter(|s| s.suits(target.entity_type, target.industry)) {
+                if !scope.excludes(index as u32) {
+                    return TargetScope::Eligible;
+                }
+                suited = true;
+            }
+            match suited {
+                true => TargetScope::RecentlyInspected,
+                false => TargetScope::NoItemApplies,
+            }
+        })
+        .collect())
 }
 
 /// Every value of the plan's target filters must be a value of its column.
