@@ -51,6 +51,7 @@ fn published(out: &Path) -> PublishedDraw {
         dir: path,
         manifest,
         unannounced: false,
+        ceremony_place: None,
     }
 }
 

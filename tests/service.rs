@@ -309,6 +309,7 @@ async fn the_openapi_document_names_every_route() {
         "/ledger/proof/inclusion",
         "/ledger/proof/consistency",
         "/search",
+        "/standing/{credit_code}",
         "/openapi.json",
     ] {
         assert!(
@@ -1783,6 +1784,24 @@ async fn a_ceremony_says_where_it_is_held() {
         "the home page shows the place, escaped"
     );
     assert!(!home.contains("<b>摇号室"), "never as markup");
+
+    // The draw page says it too, from the ledger: the bundle does not hold it.
+    clock.set(utc("2026-03-03T02:00:00Z"));
+    let task = announced["task_id"].as_str().unwrap();
+    let digits = json!({"task_id": task, "seed": {"kind": "ceremony", "digits": "12345678901234567890"}});
+    let (status, drawn) = app.operator("/api/v1/draws", digits).await;
+    assert_eq!(status, StatusCode::OK, "{drawn}");
+    let bundle = drawn["bundle"].as_str().unwrap();
+    for _ in 0..2 {
+        let (_, Value::String(page)) = app.get(&format!("/draws/{bundle}")).await else {
+            panic!("the draw page is HTML")
+        };
+        assert!(
+            page.contains("摇号地点 <span class=\"en\">held at</span>：盘州市市场监管局一楼&lt;b&gt;摇号室&lt;/b&gt;"),
+            "{page}"
+        );
+        assert!(!page.contains("<b>摇号室"), "never as markup");
+    }
 }
 
 #[tokio::test]

@@ -364,3 +364,137 @@ async fn a_refused_substitution_counts_the_same_at_the_service_and_in_the_shell(
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert_eq!(refusal(&stderr), Some(service), "{stderr}");
 }
+
+/// What the rules of §5 step 1 say of a target in plan B below, written out
+/// from A's bundle and the pools' texts: B takes every eligible target
+/// (100%), so each target is drawn, or out of scope for one reason.
+fn standing_in_b(
+    pools: &shuangsui::pools::Pools,
+    plan: &shuangsui::plan::Plan,
+    a: &Visits,
+    index: usize,
+) -> &'static str {
+    let target = &pools.targets[index];
+    if !plan
+        .targets()
+        .townships
+        .iter()
+        .any(|t| t == pools.townships.name(target.township))
+    {
+        return "outside_filters";
+    }
+    let (entity, industry) = (
+        pools.entity_types.name(target.entity_type),
+        pools.industries.name(target.industry),
+    );
+    let allows = |listed: &[String], value: &str| listed.is_empty() || listed.iter().any(|v| v == value);
+    let suited: Vec<String> = plan
+        .items()
+        .iter()
+        .map(|code| pools.items.iter().find(|i| &i.code == code).unwrap())
+        .filter(|item| allows(&item.entity_types, entity) && allows(&item.industries, industry))
+        .map(|item| item.code.to_string())
+        .collect();
+    let inspected_by_a = a
+        .get(target.code.as_str())
+        .map(|(items, _)| items.clone())
+        .unwrap_or_default();
+    match suited.is_empty() {
+        true => "no_item_applies",
+        false if suited.iter().all(|item| inspected_by_a.contains(item)) => "recently_inspected",
+        false => "drawn",
+    }
+}
+
+#[tokio::test]
+async fn a_business_is_told_where_it_stood_in_each_draw() {
+    let app = TestApp::spawn(31).await;
+    let pools = app.pools();
+    app.add_plan(
+        "plan-a",
+        &twin_plan(&pools, "HIST-A", "历史测试计划", "2026-03-02", 50, ""),
+    );
+    let plan_b = app.add_plan(
+        "plan-b",
+        &twin_plan(&pools, "HIST-B", "历史测试计划", "2026-06-01", 100, ""),
+    );
+    let a = announce_and_draw(&app, "plan-a").await;
+    announce_and_draw(&app, "plan-b").await;
+    let a_visits = visits(&app.bundle(a["bundle"].as_str().unwrap()));
+    let standing = |code: String| {
+        let app = &app;
+        async move {
+            let (status, reply) = app.get(&format!("/api/v1/standing/{code}")).await;
+            assert_eq!(status, StatusCode::OK, "{reply}");
+            let draws = reply["draws"].as_array().unwrap().clone();
+            // Newest inspection first: B, then A.
+            let of = |k: usize| {
+                draws[k]["standing"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{reply}"))
+                    .to_owned()
+            };
+            assert_eq!(draws.len(), 2, "{reply}");
+            assert_eq!(draws[0]["plan_id"], "HIST-B");
+            (of(1), of(0))
+        }
+    };
+    // Every target of the pool, in both draws, as the rules say.
+    let mut seen = BTreeSet::new();
+    for (index, target) in pools.targets.iter().enumerate() {
+        let (in_a, in_b) = standing(target.code.to_string()).await;
+        assert_eq!(
+            in_b,
+            standing_in_b(&pools, &plan_b, &a_visits, index),
+            "{} in B",
+            target.code
+        );
+        let expected_a = match (a_visits.contains_key(target.code.as_str()), in_b.as_str()) {
+            (true, _) => "drawn",
+            // In A's scope exactly where B's is, but for A's own history.
+            (false, "drawn" | "recently_inspected") => "in_scope_not_drawn",
+            (false, other) => other,
+        };
+        assert_eq!(in_a, expected_a, "{} in A", target.code);
+        seen.insert(in_a);
+        seen.insert(in_b);
+    }
+    for kind in ["drawn", "in_scope_not_drawn", "recently_inspected", "outside_filters"] {
+        assert!(seen.contains(kind), "no target of the pool was {kind}: {seen:?}");
+    }
+
+    // A lower-case code is the same code; one not in the frozen directory
+    // is said to be so; one that is no code is refused.
+    let first = pools.targets[0].code.to_string();
+    let (lower_a, lower_b) = standing(first.to_lowercase()).await;
+    assert_eq!((lower_a, lower_b), standing(first.clone()).await);
+    let mut unknown = b"91520281MA6DWXY3K".to_vec();
+    unknown.push(shuangsui::ids::credit_check_char(&unknown).unwrap());
+    let unknown = String::from_utf8(unknown).unwrap();
+    assert!(pools.targets.iter().all(|t| t.code.as_str() != unknown));
+    assert_eq!(
+        standing(unknown).await,
+        ("not_listed".to_owned(), "not_listed".to_owned())
+    );
+    let (status, reply) = app.get("/api/v1/standing/91520281MA6DWXY3K0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+
+    // The search page says it too, for a whole code; not a word of the class.
+    let eligible = pools
+        .targets
+        .iter()
+        .find(|t| {
+            !a_visits.contains_key(t.code.as_str())
+                && standing_in_b(&pools, &plan_b, &a_visits, pools.target_index(&t.code).unwrap()) == "drawn"
+        })
+        .expect("a target A could have drawn and did not");
+    let page = app.get(&format!("/search?q={}", eligible.code)).await.1;
+    let page = page.as_str().unwrap();
+    assert!(page.contains("在抽查范围内，未被抽中"), "{page}");
+    assert!(page.contains("已被抽中"), "B drew it: {page}");
+    let risk = pools.targets.iter().find(|t| t.code == eligible.code).unwrap().risk;
+    assert!(
+        !page.contains(&format!("{risk:?}类")) && !page.contains("风险等级"),
+        "{page}"
+    );
+}

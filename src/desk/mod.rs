@@ -10,8 +10,9 @@
 //! a task takes in), [`draw`] (the seed becomes the draw, through
 //! [`crate::pipeline`], the same pipeline as `shuangsui draw`),
 //! [`substitute`] (换人), [`results`] (检查结果 and their notice) and
-//! [`audit`] (checking the record). This module holds the desk itself and
-//! the storage every step shares.
+//! [`audit`] (checking the record); and [`scope`], which tells a business
+//! where it stood in a published draw. This module holds the desk itself
+//! and the storage every step shares.
 //!
 //! The work that takes CPU or disk time — loading and freezing pools, the
 //! draw, writing a bundle and syncing it, the substitution's redraw, the
@@ -38,6 +39,7 @@ pub mod draw;
 pub mod frozen;
 pub mod publish;
 pub mod results;
+pub mod scope;
 pub mod substitute;
 
 pub use announce::{Announcement, BeaconRound, HistoryDraw, MergeSource, MethodRequest, Redraw, SeedMethod};
@@ -121,6 +123,8 @@ pub struct Desk {
     /// The chunks of the target directory this process last stored: the
     /// next announcement does not compress them again ([`frozen`]).
     pub(crate) known_chunks: std::sync::Mutex<std::sync::Arc<crate::store::KnownChunks>>,
+    /// The published draws' scopes asked for so far ([`scope`]).
+    pub(crate) scopes: scope::ScopeCache,
 }
 
 impl Desk {
@@ -211,6 +215,7 @@ impl Desk {
             publish: publish::Cache::default(),
             seed_times: announce::SeedTimes::default(),
             known_chunks: std::sync::Mutex::default(),
+            scopes: scope::ScopeCache::default(),
         }
     }
 }

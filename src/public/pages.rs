@@ -20,7 +20,8 @@ use std::fmt::{self, Display, Write};
 
 use super::current::CurrentList;
 use super::publications::PublishedDraw;
-use super::search::{Found, Hit, SEARCH_LIMIT};
+use super::search::{DrawStanding, Found, Hit, Standing, SEARCH_LIMIT};
+use crate::draw::TargetScope;
 use crate::seed::{BeaconRecord, SeedSource};
 
 /// The newest entry of the public ledger, the hash chain of everything
@@ -760,6 +761,9 @@ fn render_draw(
     );
     let mut source = String::new();
     seed_source(&mut source, &m.seed.source);
+    if let (SeedSource::Ceremony { .. }, Some(place)) = (&m.seed.source, &draw.ceremony_place) {
+        w!(source, "<br>摇号地点 <span class=\"en\">held at</span>：{}", Esc(place));
+    }
     if draw.is_ad_hoc() {
         source.push_str(
             "<br><strong>未事先公告的临时抽取</strong> <span class=\"en\">ad hoc, not announced in advance</span>",
@@ -1088,13 +1092,19 @@ pub fn search_page(query: &str, hits: &[Hit], ledger_head: &LedgerHead) -> Strin
         total: hits.len(),
         first: 0,
     };
-    search_page_found(query, &found, SEARCH_LIMIT, ledger_head)
+    search_page_found(query, &found, &[], SEARCH_LIMIT, ledger_head)
 }
 
 /// The search page for one page of hits, `found` holding at most
 /// `per_page` of them: how many there are in all, which are shown, and
 /// links to the other pages (`/search?q=…&page=k`).
-pub fn search_page_found(query: &str, found: &Found, per_page: usize, ledger_head: &LedgerHead) -> String {
+pub fn search_page_found(
+    query: &str,
+    found: &Found,
+    standings: &[DrawStanding],
+    per_page: usize,
+    ledger_head: &LedgerHead,
+) -> String {
     let hits = &found.hits;
     let mut out = String::with_capacity(6 * 1024 + 900 * hits.len());
     open_page(&mut out, "查询是否被抽中", "Was this business drawn?");
@@ -1231,8 +1241,65 @@ pub fn search_page_found(query: &str, found: &Found, per_page: usize, ledger_hea
         }
         page_links(&mut out, Pager::Below, page, pages, href);
     }
+    standings_section(&mut out, query, standings);
     close_page(&mut out, Some(ledger_head));
     out
+}
+
+/// What the search page says of a standing, in Chinese and in English.
+fn standing_text(standing: Option<Standing>) -> (&'static str, &'static str) {
+    match standing {
+        Some(Standing::Drawn) => ("已被抽中", "drawn"),
+        Some(Standing::NotDrawn(TargetScope::Eligible)) => ("在抽查范围内，未被抽中", "in scope, not drawn"),
+        Some(Standing::NotDrawn(TargetScope::RecentlyInspected)) => (
+            "不在抽查范围内：适用的抽查事项在计划规定的间隔期内已对其检查过",
+            "out of scope: inspected for the plan's items within its exclusion window",
+        ),
+        Some(Standing::NotDrawn(TargetScope::NoItemApplies)) => (
+            "不在抽查范围内：计划的抽查事项都不适用于其主体类型或行业",
+            "out of scope: no item of the plan applies to its entity type or industry",
+        ),
+        Some(Standing::NotDrawn(TargetScope::OutsideFilters)) => (
+            "不在抽查范围内：所属区域、主体类型或行业不在计划范围内",
+            "out of scope: its area, entity type or industry is outside the plan's",
+        ),
+        Some(Standing::NotListed) => (
+            "不在本次抽取所用的检查对象名录库中",
+            "not in the target directory the draw was made on",
+        ),
+        None => ("暂时无法查明，请稍后再试", "cannot be told just now; try again later"),
+    }
+}
+
+/// A business's standing in every published draw, for a search by its
+/// whole credit code: drawn, in scope and not drawn, or out of scope and why.
+fn standings_section(out: &mut String, code: &str, standings: &[DrawStanding]) {
+    if standings.is_empty() {
+        return;
+    }
+    w!(
+        out,
+        "<h2>在各次抽取中的情况 <span class=\"en\">Its standing in each draw</span></h2>\n\
+         <p class=\"muted\">依据每次抽取时冻结的检查对象名录库、抽查计划和检查历史，按算法规范第 5 节的范围规则判断\
+         <code>{code}</code> 能否被抽中；信用风险分类只影响抽取比例，不影响是否在范围内，这里不涉及。\
+         <span class=\"en\">Whether <code>{code}</code> could be drawn, by the scope rules of §5 of the \
+         specification, on each draw's frozen target directory, plan and history; the risk class only sets the \
+         ratio, not the scope, and plays no part here.</span></p>\n<ul class=\"standings\">\n",
+        code = Esc(code),
+    );
+    for row in standings {
+        let (zh, en) = standing_text(row.standing);
+        w!(
+            out,
+            "<li><a href=\"{href}\">{plan}</a> <span class=\"en\">{id}</span>，检查日期 {date}：\
+             <strong>{zh}</strong> <span class=\"en\">{en}</span></li>\n",
+            href = Esc(&draw_href(&row.draw_name)),
+            plan = Esc(&row.plan_name),
+            id = Esc(&row.plan_id),
+            date = ChineseDate(&row.inspection_date),
+        );
+    }
+    out.push_str("</ul>\n");
 }
 
 /// 如何核验: the commands, what the hashes mean, what the ledger head is for.
@@ -1762,15 +1829,15 @@ mod tests {
             total: 450,
             first,
         };
-        let first = search_page_found("红 果", &found(0, 200), SEARCH_LIMIT, &head());
+        let first = search_page_found("红 果", &found(0, 200), &[], SEARCH_LIMIT, &head());
         assert!(first.contains("找到 450 条"));
         assert!(first.contains("显示前 200 条，共 450 条"));
         assert!(first.contains("href=\"/search?q=%E7%BA%A2%20%E6%9E%9C&amp;page=2\""));
         assert!(first.contains("href=\"/search?q=%E7%BA%A2%20%E6%9E%9C&amp;page=3\""));
-        let second = search_page_found("红果", &found(200, 200), SEARCH_LIMIT, &head());
+        let second = search_page_found("红果", &found(200, 200), &[], SEARCH_LIMIT, &head());
         assert!(second.contains("显示第 201–400 条，共 450 条"));
         assert!(second.contains("<strong aria-current=\"page\">2</strong>"));
-        let beyond = search_page_found("红果", &found(600, 0), SEARCH_LIMIT, &head());
+        let beyond = search_page_found("红果", &found(600, 0), &[], SEARCH_LIMIT, &head());
         assert!(beyond.contains("没有第 4 页"), "{beyond}");
         assert!(!beyond.contains("未找到"), "there are hits, on other pages");
         let all = search_page("红果", &hits(3), &head());

@@ -58,6 +58,10 @@ pub struct PublishedDraw {
     /// source, or `ledger.unannounced` in the manifest, marks a draw as ad hoc
     /// on its own (see [`PublishedDraw::is_ad_hoc`]).
     pub unannounced: bool,
+    /// Where the draw's public ceremony was held, as its announcement
+    /// records it: the bundle does not hold it. Reading leaves it `None`;
+    /// the service sets it from its ledger.
+    pub ceremony_place: Option<String>,
 }
 
 /// One row of the public `assignments.csv`, as the bundle format reads it.
@@ -276,6 +280,7 @@ fn read_draw(dir: &Path, name: String) -> io::Result<PublishedDraw> {
         dir: bundle_dir,
         manifest,
         unannounced: false,
+        ceremony_place: None,
     })
 }
 

@@ -20,6 +20,7 @@ use rustc_hash::FxHashMap;
 
 use super::current::{CurrentList, CurrentRow};
 use super::publications::{Broken, PublishedDraw};
+use crate::draw::TargetScope;
 
 /// Hits per page of a search: the search page shows this many at a time and
 /// says how many there are in all.
@@ -59,6 +60,42 @@ pub struct Found {
     pub total: usize,
     /// The position of the first of `hits` among all of them, from 0.
     pub first: usize,
+}
+
+/// Where a business stood in one draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Drawn,
+    /// Not drawn; its place in the plan's scope.
+    NotDrawn(TargetScope),
+    /// Not in the target directory the draw was made on.
+    NotListed,
+}
+
+impl Standing {
+    /// The stable name the API gives it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Standing::Drawn => "drawn",
+            Standing::NotDrawn(TargetScope::Eligible) => "in_scope_not_drawn",
+            Standing::NotDrawn(TargetScope::RecentlyInspected) => "recently_inspected",
+            Standing::NotDrawn(TargetScope::NoItemApplies) => "no_item_applies",
+            Standing::NotDrawn(TargetScope::OutsideFilters) => "outside_filters",
+            Standing::NotListed => "not_listed",
+        }
+    }
+}
+
+/// Where a business stood in one published draw, for a search by its whole
+/// credit code; `standing` is `None` when the draw's inputs could not be
+/// read to tell it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrawStanding {
+    pub draw_name: String,
+    pub plan_id: String,
+    pub plan_name: String,
+    pub inspection_date: String,
+    pub standing: Option<Standing>,
 }
 
 #[derive(Debug)]

@@ -111,6 +111,7 @@ pub fn app(state: AppState) -> Router {
         .route("/ledger/proof/inclusion", get(checkpoints::inclusion))
         .route("/ledger/proof/consistency", get(checkpoints::consistency))
         .route("/search", get(pages::search_api))
+        .route("/standing/{credit_code}", get(pages::standing_api))
         .route("/results", get(results::published).post(results::record))
         .route("/results/publish", post(results::publish))
         .route("/results/due", get(results::due))

@@ -17,12 +17,14 @@ use serde::{Deserialize, Serialize};
 use super::allowance::{Allowance, BUILDS_PER_CLIENT};
 use super::error::ApiError;
 use super::AppState;
-use crate::desk::{Announcement, DrawRecord, SeedMethod};
-use crate::ledger::{Head, Ledger};
+use crate::desk::{Announcement, DrawRecord, SeedMethod, TaskError};
+use crate::ids::CreditCode;
+use crate::ledger::{Head, Key, Ledger};
 use crate::public::catalogue::{Catalogue, Kept, Shown};
 use crate::public::pages::{self, AnnouncementView, CheckpointLine, LedgerHead};
 use crate::public::publications::{Broken, Publications, PublishedDraw};
-use crate::public::search::{Found, Hit, SEARCH_LIMIT};
+use crate::public::search::{DrawStanding, Found, Hit, Standing, SEARCH_LIMIT};
+use crate::seed::SeedSource;
 
 /// What the public reads keep in memory between requests, each part keyed
 /// by what it was made from, so that it is made again only when that changed.
@@ -42,6 +44,9 @@ pub struct Reads {
     syncing: tokio::sync::Mutex<()>,
     /// The downloads being built, per client address.
     pub builds: Arc<Allowance>,
+    /// Where each ceremony draw's ceremony was held, by bundle name, as
+    /// read from its announcement ([`ceremony_place`]).
+    places: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
     /// One search runs per core at a time, the others wait their turn in
     /// order: a search is a scan of every drawn name (milliseconds at
     /// national scale), and a crowd of them sharing the cores all at once
@@ -63,6 +68,7 @@ impl Reads {
             synced: Default::default(),
             syncing: Default::default(),
             builds: Allowance::new(BUILDS_PER_CLIENT),
+            places: Default::default(),
             searches: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
@@ -458,9 +464,21 @@ pub async fn draw_page(
         let html = pages::no_such_page(&name, asked.unwrap_or(""), pages);
         return Ok((StatusCode::BAD_REQUEST, Html(html)).into_response());
     };
+    let place = ceremony_place(&state, &shown.draw).await?;
+    let with_place;
+    let draw = match place {
+        Some(place) => {
+            with_place = PublishedDraw {
+                ceremony_place: Some(place),
+                ..shown.draw.clone()
+            };
+            &with_place
+        }
+        None => &shown.draw,
+    };
     // One page of at most ROWS_PER_PAGE rows, from the list and counts read
     // once: a fraction of a millisecond, so it is written here.
-    match pages::draw_page_at(&shown.draw, &shown.list, &shown.items, number, &head(&state).await?) {
+    match pages::draw_page_at(draw, &shown.list, &shown.items, number, &head(&state).await?) {
         Ok(html) => Ok(page(html)),
         Err(_) => Ok((
             StatusCode::NOT_FOUND,
@@ -468,6 +486,44 @@ pub async fn draw_page(
         )
             .into_response()),
     }
+}
+
+/// Where a ceremony draw's ceremony was held, from its announcement in the
+/// ledger (the bundle does not hold it); read once per draw and kept.
+async fn ceremony_place(state: &AppState, draw: &PublishedDraw) -> Result<Option<String>, ApiError> {
+    let (SeedSource::Ceremony { .. }, Some(ledger)) = (&draw.manifest.seed.source, &draw.manifest.ledger) else {
+        return Ok(None);
+    };
+    if let Some(known) = state
+        .reads
+        .places
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&draw.name)
+    {
+        return Ok(known.clone());
+    }
+    // The public reads' own connection: not held up by a draw's writes.
+    let announced = state
+        .reads
+        .ledger
+        .get(&Key::Announce(&ledger.task_id))
+        .await
+        .map_err(TaskError::from)?;
+    let place = match announced
+        .map(|entry| entry.typed::<Announcement>())
+        .transpose()
+        .map_err(TaskError::from)?
+    {
+        Some(Announcement {
+            seed_method: SeedMethod::Ceremony { place, .. },
+            ..
+        }) => place,
+        _ => None,
+    };
+    let mut places = state.reads.places.lock().unwrap_or_else(|e| e.into_inner());
+    places.insert(draw.name.clone(), place.clone());
+    Ok(place)
 }
 
 /// `/draws/TASK`, the task number printed on notices, opens the draw of that
@@ -725,7 +781,7 @@ pub async fn search_page(
 ) -> Result<Response, ApiError> {
     let Some(number) = page_number(query.page.as_deref()) else {
         let found = Found::default();
-        let html = pages::search_page_found(&query.q, &found, SEARCH_LIMIT, &head(&state).await?);
+        let html = pages::search_page_found(&query.q, &found, &[], SEARCH_LIMIT, &head(&state).await?);
         return Ok((StatusCode::BAD_REQUEST, Html(html)).into_response());
     };
     let found = find(&state, &query.q, number).await?;
@@ -734,7 +790,13 @@ pub async fn search_page(
     } else {
         StatusCode::OK
     };
-    let html = pages::search_page_found(&query.q, &found, SEARCH_LIMIT, &head(&state).await?);
+    // A whole credit code is also told where it stood in each draw; on the
+    // first page only, as the hits of a code fit on one.
+    let standings = match (whole_code(&query.q), number) {
+        (Some(code), 1) => standings(&state, &code).await?,
+        _ => Vec::new(),
+    };
+    let html = pages::search_page_found(&query.q, &found, &standings, SEARCH_LIMIT, &head(&state).await?);
     Ok((status, Html(html)).into_response())
 }
 
@@ -797,6 +859,82 @@ pub async fn search_api(State(state): State<AppState>, Query(query): Query<Searc
     let total = found.total.to_string();
     let hits: Vec<HitJson> = found.hits.into_iter().map(HitJson::from).collect();
     Ok(([(header::HeaderName::from_static("x-total-count"), total)], Json(hits)).into_response())
+}
+
+/// `q` as a whole 统一社会信用代码, in any case; `None` if it is not one.
+fn whole_code(q: &str) -> Option<CreditCode> {
+    CreditCode::parse(&q.trim().to_ascii_uppercase()).ok()
+}
+
+/// Where the business `code` stood in each published draw, newest
+/// inspection first. A draw whose inputs cannot be read just now is
+/// listed without a standing, and logged; it takes no other draw down.
+async fn standings(state: &AppState, code: &CreditCode) -> Result<Vec<DrawStanding>, ApiError> {
+    let publications = recorded(state).await?;
+    let names = publications.names().map_err(ApiError::internal)?;
+    let mut rows = Vec::with_capacity(names.len());
+    for name in names {
+        let Ok(Some(shown)) = shown(state, &name).await else {
+            continue; // a broken bundle: its own page says so
+        };
+        let standing = match state.desk.draw_scope(&name).await {
+            Ok(scope) => Some(scope.of(code)),
+            Err(error) => {
+                tracing::warn!(draw = %name, %error, "the scope of a published draw could not be told");
+                None
+            }
+        };
+        let plan = &shown.draw.manifest.plan;
+        rows.push(DrawStanding {
+            draw_name: name,
+            plan_id: plan.id.clone(),
+            plan_name: plan.name.clone(),
+            inspection_date: plan.content.inspection_date().to_string(),
+            standing,
+        });
+    }
+    rows.sort_by(|a, b| {
+        b.inspection_date
+            .cmp(&a.inspection_date)
+            .then_with(|| a.draw_name.cmp(&b.draw_name))
+    });
+    Ok(rows)
+}
+
+#[derive(Serialize)]
+pub struct StandingJson {
+    draw: String,
+    plan_id: String,
+    plan_name: String,
+    inspection_date: String,
+    /// `drawn`, `in_scope_not_drawn`, `recently_inspected`,
+    /// `no_item_applies`, `outside_filters` or `not_listed`; `null` when
+    /// the draw's inputs could not be read just now.
+    standing: Option<&'static str>,
+}
+
+/// Where one business, by its whole credit code, stood in each published
+/// draw: drawn, in the plan's scope and not drawn, or out of it and why.
+pub async fn standing_api(
+    State(state): State<AppState>,
+    UrlPath(code): UrlPath<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let parsed = CreditCode::parse(&code.trim().to_ascii_uppercase())
+        .map_err(|e| ApiError::bad_request(format!("not a 统一社会信用代码 (unified social credit code): {e}")))?;
+    let draws: Vec<StandingJson> = standings(&state, &parsed)
+        .await?
+        .into_iter()
+        .map(|row| StandingJson {
+            draw: row.draw_name,
+            plan_id: row.plan_id,
+            plan_name: row.plan_name,
+            inspection_date: row.inspection_date,
+            standing: row.standing.map(Standing::code),
+        })
+        .collect();
+    Ok(Json(
+        serde_json::json!({ "credit_code": parsed.as_str(), "draws": draws }),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -255,6 +255,7 @@ try {
   const publicPages = [
     ['home page', '/'],
     ['search result page', `/search?q=${encodeURIComponent(name)}`],
+    ['search by credit code page', `/search?q=${encodeURIComponent(code)}`],
     ['draw page', `/draws/${bundle}`],
     ['draw page 2', `/draws/${bundle}?page=2`],
     ['results page', '/results'],
@@ -264,6 +265,12 @@ try {
     await mobile.goto(`${base}${path}`, { waitUntil: 'load' });
     await overflow(label);
     if (path === '/') await mobile.screenshot({ path: SHOTS.phone, fullPage: true });
+    if (label === 'search by credit code page') {
+      // A whole code is also told where it stood in each draw.
+      const standing = await mobile.evaluate(() => [...document.querySelectorAll('ul.standings li')].map((li) => li.textContent));
+      check('a whole credit code is told its standing in each draw', standing.some((t) => t.includes('已被抽中')),
+        JSON.stringify(standing));
+    }
     if (path === `/draws/${bundle}`) {
       // The list before the hashes: a phone reads the businesses first.
       const order = await mobile.evaluate(() => {
