@@ -34,6 +34,26 @@ async fn announce_and_draw(app: &TestApp, plan: &str) -> Value {
     drawn
 }
 
+/// A service on pool 31 where plan A (two twin items in one township, 50%
+/// of each class, dated 2026-03-02) is drawn, then plan B (the same at
+/// 100%, dated 2026-06-01), which takes A as its history: the app, B's
+/// plan and both draw records.
+async fn a_then_b() -> (TestApp, shuangsui::plan::Plan, Value, Value) {
+    let app = TestApp::spawn(31).await;
+    let pools = app.pools();
+    app.add_plan(
+        "plan-a",
+        &twin_plan(&pools, "HIST-A", "历史测试计划", "2026-03-02", 50, ""),
+    );
+    let plan_b = app.add_plan(
+        "plan-b",
+        &twin_plan(&pools, "HIST-B", "历史测试计划", "2026-06-01", 100, ""),
+    );
+    let a = announce_and_draw(&app, "plan-a").await;
+    let b = announce_and_draw(&app, "plan-b").await;
+    (app, plan_b, a, b)
+}
+
 /// Per credit code: the items and the team of a bundle's visits.
 type Visits = BTreeMap<String, (BTreeSet<String>, Vec<String>)>;
 
@@ -72,19 +92,8 @@ async fn audit_is_clean(app: &TestApp) {
 
 #[tokio::test]
 async fn a_later_draw_excludes_the_earlier_targets_and_rotates_its_officers() {
-    let app = TestApp::spawn(31).await;
+    let (app, plan_b, a, b) = a_then_b().await;
     let pools = app.pools();
-    app.add_plan(
-        "plan-a",
-        &twin_plan(&pools, "HIST-A", "历史测试计划", "2026-03-02", 50, ""),
-    );
-    let plan_b = app.add_plan(
-        "plan-b",
-        &twin_plan(&pools, "HIST-B", "历史测试计划", "2026-06-01", 100, ""),
-    );
-
-    let a = announce_and_draw(&app, "plan-a").await;
-    let b = announce_and_draw(&app, "plan-b").await;
     let a_dir = app.bundle(a["bundle"].as_str().unwrap());
     let b_dir = app.bundle(b["bundle"].as_str().unwrap());
     let (a_visits, b_visits) = (visits(&a_dir), visits(&b_dir));
@@ -301,18 +310,8 @@ fn refusal(text: &str) -> Option<&str> {
 
 #[tokio::test]
 async fn a_refused_substitution_counts_the_same_at_the_service_and_in_the_shell() {
-    let app = TestApp::spawn(31).await;
+    let (app, plan_b, a, b) = a_then_b().await;
     let pools = app.pools();
-    app.add_plan(
-        "plan-a",
-        &twin_plan(&pools, "HIST-A", "历史测试计划", "2026-03-02", 50, ""),
-    );
-    let plan_b = app.add_plan(
-        "plan-b",
-        &twin_plan(&pools, "HIST-B", "历史测试计划", "2026-06-01", 100, ""),
-    );
-    let a = announce_and_draw(&app, "plan-a").await;
-    let b = announce_and_draw(&app, "plan-b").await;
     let a_visits = visits(&app.bundle(a["bundle"].as_str().unwrap()));
     let b_dir = app.bundle(b["bundle"].as_str().unwrap());
     // A visit of B to a target A visited with officers still valid then:
@@ -408,18 +407,8 @@ fn standing_in_b(
 
 #[tokio::test]
 async fn a_business_is_told_where_it_stood_in_each_draw() {
-    let app = TestApp::spawn(31).await;
+    let (app, plan_b, a, _) = a_then_b().await;
     let pools = app.pools();
-    app.add_plan(
-        "plan-a",
-        &twin_plan(&pools, "HIST-A", "历史测试计划", "2026-03-02", 50, ""),
-    );
-    let plan_b = app.add_plan(
-        "plan-b",
-        &twin_plan(&pools, "HIST-B", "历史测试计划", "2026-06-01", 100, ""),
-    );
-    let a = announce_and_draw(&app, "plan-a").await;
-    announce_and_draw(&app, "plan-b").await;
     let a_visits = visits(&app.bundle(a["bundle"].as_str().unwrap()));
     let standing = |code: String| {
         let app = &app;

@@ -371,6 +371,30 @@ impl PlanFilters {
     }
 }
 
+/// The rules of a plan that decide its scope: its filters, and per item the
+/// targets its history excludes.
+struct PlanRules {
+    filters: PlanFilters,
+    excluded: HashMap<u32, HashSet<u32>>,
+}
+
+impl PlanRules {
+    fn of(pools: &PoolRecords, plan: &Plan, history: &History) -> Self {
+        PlanRules {
+            filters: PlanFilters::of(pools, plan),
+            excluded: recently_inspected(pools, plan, history),
+        }
+    }
+
+    /// The question of [`ItemScope`] for each of `items`, in their order.
+    fn item_scopes(&self, pools: &PoolRecords, items: &[u32]) -> Vec<ItemScope<'_>> {
+        items
+            .iter()
+            .map(|&i| ItemScope::of(pools, i, self.excluded.get(&i)))
+            .collect()
+    }
+}
+
 /// Whether an item applies to a target (spec §5 step 1, first two bullets
 /// and the history's): the item's entity types and industries admit it, and
 /// the history has no inspection of it for the item within the exclusion
@@ -439,11 +463,12 @@ fn draw_targets(
     seed: &Seed,
     items: &[u32],
 ) -> Result<(DrawnItems, Vec<StratumCount>), DrawError> {
-    let in_plan = PlanFilters::of(pools, plan).targets(pools);
-    let excluded = recently_inspected(pools, plan, history);
-    let per_item: Vec<Result<ItemDraw, DrawError>> = items
+    let rules = PlanRules::of(pools, plan, history);
+    let in_plan = rules.filters.targets(pools);
+    let per_item: Vec<Result<ItemDraw, DrawError>> = rules
+        .item_scopes(pools, items)
         .par_iter()
-        .map(|&item| draw_item(pools, plan, seed, item, in_plan.as_deref(), excluded.get(&item)))
+        .map(|scope| draw_item(pools, plan, seed, scope, in_plan.as_deref()))
         .collect();
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     let mut strata = Vec::new();
@@ -472,18 +497,17 @@ struct ItemDraw {
     strata: Vec<StratumCount>,
 }
 
-/// Draws one item: its eligible targets per stratum, and those picked.
-/// `in_plan` are the targets the plan's filters let in (`None`: all).
+/// Draws one item, the one `scope` asks of: its eligible targets per
+/// stratum, and those picked. `in_plan` are the targets the plan's filters
+/// let in (`None`: all).
 fn draw_item(
     pools: &PoolRecords,
     plan: &Plan,
     seed: &Seed,
-    item_index: u32,
+    scope: &ItemScope<'_>,
     in_plan: Option<&[Candidate]>,
-    excluded: Option<&HashSet<u32>>,
 ) -> Result<ItemDraw, DrawError> {
-    let item = &pools.items[item_index as usize];
-    let scope = ItemScope::of(pools, item_index, excluded);
+    let item = &pools.items[scope.item as usize];
     // Eligible targets of each class, in credit-code order.
     let mut by_class: [Vec<u32>; 4] = Default::default();
     let mut consider = |target: Candidate| {
@@ -551,12 +575,8 @@ fn draw_joint_targets(
     seed: &Seed,
     items: &[u32],
 ) -> Result<(DrawnItems, Vec<StratumCount>), DrawError> {
-    let filters = PlanFilters::of(pools, plan);
-    let excluded = recently_inspected(pools, plan, history);
-    let scopes: Vec<ItemScope<'_>> = items
-        .iter()
-        .map(|&i| ItemScope::of(pools, i, excluded.get(&i)))
-        .collect();
+    let rules = PlanRules::of(pools, plan, history);
+    let (filters, scopes) = (&rules.filters, rules.item_scopes(pools, items));
     // Per target, the items that apply to it; only the eligible get one.
     let applicable: Vec<Option<Vec<u32>>> = pools
         .targets

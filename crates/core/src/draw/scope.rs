@@ -12,10 +12,7 @@
 
 use rayon::prelude::*;
 
-use super::{
-    draw_merged, draw_plan_targets, plan_items, recently_inspected, DrawError, ItemScope, NoVisits, Outcome,
-    PlanFilters, StratumCount,
-};
+use super::{draw_merged, draw_plan_targets, plan_items, DrawError, NoVisits, Outcome, PlanRules, StratumCount};
 use crate::history::History;
 use crate::merge::Merged;
 use crate::plan::Plan;
@@ -76,12 +73,8 @@ pub enum TargetScope {
 /// the draw chose is always [`TargetScope::Eligible`].
 pub fn targets_scope(pools: &PoolRecords, plan: &Plan, history: &History) -> Result<Vec<TargetScope>, DrawError> {
     let items = plan_items(pools, plan)?;
-    let filters = PlanFilters::of(pools, plan);
-    let excluded = recently_inspected(pools, plan, history);
-    let scopes: Vec<ItemScope<'_>> = items
-        .iter()
-        .map(|&i| ItemScope::of(pools, i, excluded.get(&i)))
-        .collect();
+    let rules = PlanRules::of(pools, plan, history);
+    let (filters, scopes) = (&rules.filters, rules.item_scopes(pools, &items));
     Ok(pools
         .targets
         .par_iter()
