@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 
 use crate::bundle::{self, BundleError};
 use crate::draw::{DrawError, Outcome};
+use crate::ids::CreditCode;
 use crate::pipeline::{substitute_checked, DrawInputs, DrawnError, EarlierBundle, PipelineError, SubstituteError};
 use crate::plan::{Plan, PlanError, PlanFile};
 use crate::pools::{check_path, Checked, LoadOptions, Pools, Problems};
 use crate::seed::SeedSpec;
+use crate::standing::{DrawScope, ScopeError, Standing};
 use crate::substitution::{self, Entry, Request};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +29,7 @@ pub enum CommandError {
     Substitution(#[from] substitution::ExtendError),
     #[error(transparent)]
     SubstitutionFile(#[from] substitution::FileError),
-    #[error("{} is a public copy; substitutions are made on the confidential bundle", .0.display())]
+    #[error("{} is a public copy; this needs the confidential bundle", .0.display())]
     PublicCopy(PathBuf),
     #[error("{}", not_this_draw(bundle, data, error))]
     NotThisDraw {
@@ -149,4 +151,29 @@ pub fn substitute_in_bundle(
     })?;
     substitution::write(bundle_dir, &log)?;
     Ok(entry)
+}
+
+/// Where each of `codes` stood in the draw of the confidential bundle in
+/// `bundle_dir`, made on the pool folder `data` ([`crate::standing`]): the
+/// same answer the service's search gives, from the same two inputs.
+pub fn standings(
+    bundle_dir: &Path,
+    data: &Path,
+    codes: &[CreditCode],
+    options: LoadOptions,
+) -> Result<Vec<Standing>, CommandError> {
+    let stored = bundle::read(bundle_dir)?;
+    if stored.manifest.visibility != bundle::Visibility::Confidential {
+        return Err(CommandError::PublicCopy(bundle_dir.to_owned()));
+    }
+    let pools = load_pools(data, options)?;
+    let scope = DrawScope::of(&stored, &pools).map_err(|error| match error {
+        ScopeError::Draw(e) => CommandError::Draw(e),
+        ScopeError::Drawn(error) => CommandError::NotThisDraw {
+            bundle: bundle_dir.to_owned(),
+            data: data.to_owned(),
+            error: Box::new(error),
+        },
+    })?;
+    Ok(codes.iter().map(|code| scope.standing(code)).collect())
 }

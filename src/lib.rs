@@ -29,6 +29,7 @@ pub mod schedule;
 pub mod scheduled;
 pub mod service;
 pub mod stamp;
+pub mod standing;
 pub mod store;
 pub mod substitution;
 pub mod verify;

@@ -136,6 +136,20 @@ enum Command {
         #[command(subcommand)]
         action: LedgerAction,
     },
+    /// Tell where businesses stood in a draw, by their credit codes: drawn,
+    /// in the plan's scope and not drawn, or out of it and why. Needs the
+    /// confidential bundle and the pool files it was drawn on.
+    Standing {
+        bundle: PathBuf,
+        /// A folder of the five CSV files, or a .xlsx workbook.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        #[arg(long, default_value = "detect")]
+        encoding: Encoding,
+        /// 统一社会信用代码, in any case.
+        #[arg(required = true)]
+        codes: Vec<String>,
+    },
     /// Redo a draw from its bundle and the pool files and compare.
     Verify {
         bundle: PathBuf,
@@ -453,6 +467,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::Ok(checkpoint::sign_ledger(&desk.ledger, &signer).await?)
             })?;
             print!("{}", signed.note);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Standing {
+            bundle,
+            data,
+            encoding,
+            codes,
+        } => {
+            let codes = codes
+                .iter()
+                .map(|code| {
+                    CreditCode::parse(&code.to_ascii_uppercase())
+                        .with_context(|| format!("not a 统一社会信用代码: {code}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let options = LoadOptions {
+                encoding,
+                ..LoadOptions::default()
+            };
+            let standings = commands::standings(&bundle, &data, &codes, options)?;
+            for (code, standing) in codes.iter().zip(standings) {
+                let (zh, en) = standing.words();
+                println!("{code}\t{}\t{zh} ({en})", standing.code());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { bundle, data, encoding } => {

@@ -671,10 +671,25 @@ fn a_draw_is_read_once_until_its_own_files_change() {
     settle();
     let before = get(&changed_name);
     assert!(Arc::ptr_eq(&before, &get(&changed_name)));
-    std::fs::write(changed.join("public/results.csv"), "notice").unwrap();
+    let notice = format!(
+        "\u{feff}统一社会信用代码,名称,检查结果代码,检查结果,完成日期,公告日期,账本序号\r\n\
+         {},企业,1,未发现问题,2026-03-05,2026-03-09,7\r\n",
+        victim.credit_code
+    );
+    std::fs::write(changed.join("public/results.csv"), notice).unwrap();
     assert!(!Arc::ptr_eq(&before, &get(&changed_name)));
     let (noticed, _) = catalogue.search_index(&publications).unwrap();
     assert!(Arc::ptr_eq(&of(&noticed, &kept_name), &kept_index));
+    let hit = noticed
+        .search(&victim.credit_code, 10)
+        .into_iter()
+        .find(|h| h.draw_name == changed_name)
+        .unwrap();
+    let result = hit.result.expect("the search has the published result");
+    assert_eq!(
+        (result.codes, result.completed),
+        (vec!["1".to_owned()], "2026-03-05".to_owned())
+    );
 
     // A hand edit is read, and refused, at once.
     settle();

@@ -704,6 +704,21 @@ async fn results_are_recorded_once_published_in_a_notice_and_tracked_until_then(
     let (status, kind, _) = get_raw(&app, "/results.xlsx").await;
     assert_eq!(status, StatusCode::OK);
     assert!(kind.starts_with("application/vnd.openxmlformats"), "{kind}");
+    // A search for the business shows its published result; the other
+    // business of the list has none.
+    let (_, hits) = app.get(&format!("/api/v1/search?q={code}")).await;
+    let completed = today.to_string();
+    assert_eq!(hits[0]["result"]["results"][0], json!(["1", "未发现问题"]), "{hits}");
+    assert_eq!(hits[0]["result"]["completed"], completed.as_str());
+    assert_eq!(hits[0]["result"]["published_on"], completed.as_str());
+    let other = rows["rows"][1]["credit_code"].as_str().unwrap();
+    let (_, hits) = app.get(&format!("/api/v1/search?q={other}")).await;
+    assert!(hits[0].get("result").is_none(), "{hits}");
+    let (_, _, page) = get_raw(&app, &format!("/search?q={code}")).await;
+    assert!(
+        page.contains("检查结果 <span class=\"en\">Result</span></dt><dd><code>1</code> 未发现问题"),
+        "{page}"
+    );
     assert_eq!(
         app.operator("/api/v1/results/publish", json!({"task_id": task}))
             .await

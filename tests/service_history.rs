@@ -407,7 +407,7 @@ fn standing_in_b(
 
 #[tokio::test]
 async fn a_business_is_told_where_it_stood_in_each_draw() {
-    let (app, plan_b, a, _) = a_then_b().await;
+    let (app, plan_b, a, b) = a_then_b().await;
     let pools = app.pools();
     let a_visits = visits(&app.bundle(a["bundle"].as_str().unwrap()));
     let standing = |code: String| {
@@ -430,8 +430,11 @@ async fn a_business_is_told_where_it_stood_in_each_draw() {
     };
     // Every target of the pool, in both draws, as the rules say.
     let mut seen = BTreeSet::new();
+    let (mut served_a, mut served_b) = (Vec::new(), Vec::new());
     for (index, target) in pools.targets.iter().enumerate() {
         let (in_a, in_b) = standing(target.code.to_string()).await;
+        served_a.push(in_a.clone());
+        served_b.push(in_b.clone());
         assert_eq!(
             in_b,
             standing_in_b(&pools, &plan_b, &a_visits, index),
@@ -451,6 +454,42 @@ async fn a_business_is_told_where_it_stood_in_each_draw() {
     for kind in ["drawn", "in_scope_not_drawn", "recently_inspected", "outside_filters"] {
         assert!(seen.contains(kind), "no target of the pool was {kind}: {seen:?}");
     }
+    // The shell tells the same from the bundle and the pool folder.
+    let codes: Vec<String> = pools.targets.iter().map(|t| t.code.to_string()).collect();
+    for (draw, served) in [(&a, &served_a), (&b, &served_b)] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_shuangsui"))
+            .arg("standing")
+            .arg(app.bundle(draw["bundle"].as_str().unwrap()))
+            .arg("--data")
+            .arg(app.pools_dir())
+            .args(&codes)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let told: Vec<String> = String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| line.split('\t').nth(1).unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            &told, served,
+            "the shell and the service disagree on {}",
+            draw["bundle"]
+        );
+    }
+    let public = app.bundle(a["bundle"].as_str().unwrap()).join("public");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shuangsui"))
+        .args([
+            "standing".as_ref(),
+            public.as_os_str(),
+            "--data".as_ref(),
+            app.pools_dir().as_os_str(),
+        ])
+        .arg(&codes[0])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("needs the confidential bundle"));
 
     // A lower-case code is the same code; one not in the frozen directory
     // is said to be so; one that is no code is refused.

@@ -254,7 +254,7 @@ impl Desk {
 }
 
 /// The results notice's file in a bundle's public copy.
-pub const RESULTS_FILE: &str = "results.csv";
+pub use crate::public::current::RESULTS_FILE;
 
 /// Whether a business is a row of a public `assignments.csv` (bytes the
 /// store checked against their hash, of a list whose header was checked at

@@ -1,72 +1,16 @@
-//! "Could this business have been drawn?": for one business, by its
-//! 统一社会信用代码, where it stood in a published draw — drawn, in the
-//! plan's scope and not drawn, or out of it and why — from that draw's own
-//! frozen inputs (its snapshot of the pools, its plan and its history).
+//! The published draws' scopes, kept: where a business stood in each
+//! ([`crate::standing`]), built from a draw's frozen inputs the first time
+//! anyone asks, so the public search can tell it.
 //!
-//! The scope is decided by the rules of `docs/ALGORITHM.md` §5 step 1 alone
-//! ([`targets_scope`]): the plan's and the items' filters and the history.
-//! The risk class plays no part, so the answer reveals nothing of it; nor
-//! does it name anything the public copy of the draw and the target
-//! directory's public columns do not already show. It is the desk's, not
-//! the public pages', because it reads the confidential inputs to say so.
+//! It is the desk's, not the public pages', because it reads the
+//! confidential inputs (the frozen pools, the confidential bundle) to say so.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use super::{blocking, Desk, TaskError};
-use crate::bundle::Stored;
-use crate::draw::targets_scope;
-use crate::ids::CreditCode;
-use crate::pipeline::drawn_checked;
 use crate::pools::{load_path, LoadOptions};
-use crate::public::Standing;
-
-/// Every target's standing in one draw, by credit code.
-#[derive(Debug)]
-pub struct DrawScope {
-    /// The snapshot's targets' codes, ascending (the pools' order).
-    codes: Vec<CreditCode>,
-    /// Per target, in the same order.
-    standing: Vec<Standing>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ScopeError {
-    #[error("the draw's snapshot does not load: {0}")]
-    Pools(String),
-    #[error("{0}")]
-    Drawn(#[from] crate::pipeline::DrawnError),
-    #[error("{0}")]
-    Draw(#[from] crate::draw::DrawError),
-}
-
-impl DrawScope {
-    /// Loads the pools snapshot in `snapshot_dir` and holds it and the
-    /// bundle to each other as a substitution does (the snapshot, plan and
-    /// history the manifest records, the outcome its result hash): a scope
-    /// is only told of the draw that was made.
-    pub fn build(stored: &Stored, snapshot_dir: &Path) -> Result<Self, ScopeError> {
-        let pools = load_path(snapshot_dir, LoadOptions::default()).map_err(|p| ScopeError::Pools(p.to_string()))?;
-        let drawn = drawn_checked(stored, &pools)?;
-        let mut standing: Vec<Standing> = targets_scope(&pools, &stored.plan, &stored.history)?
-            .into_iter()
-            .map(Standing::NotDrawn)
-            .collect();
-        for visit in &drawn.outcome.visits {
-            standing[visit.target as usize] = Standing::Drawn;
-        }
-        let codes = pools.targets.iter().map(|t| t.code).collect();
-        Ok(DrawScope { codes, standing })
-    }
-
-    pub fn of(&self, code: &CreditCode) -> Standing {
-        match self.codes.binary_search(code) {
-            Ok(index) => self.standing[index],
-            Err(_) => Standing::NotListed,
-        }
-    }
-}
+use crate::standing::DrawScope;
 
 /// The scopes kept, by bundle name, and the names in the order they came.
 type Kept = (HashMap<String, Arc<DrawScope>>, Vec<String>);
@@ -97,10 +41,10 @@ impl ScopeCache {
         if map.insert(bundle.to_owned(), scope).is_none() {
             order.push(bundle.to_owned());
         }
-        let mut targets: usize = map.values().map(|scope| scope.codes.len()).sum();
+        let mut targets: usize = map.values().map(|scope| scope.len()).sum();
         while targets > Self::KEPT_TARGETS && order.len() > 1 {
             let oldest = order.remove(0);
-            targets -= map.remove(&oldest).map_or(0, |scope| scope.codes.len());
+            targets -= map.remove(&oldest).map_or(0, |scope| scope.len());
         }
     }
 
@@ -125,7 +69,8 @@ impl Desk {
         let stored = blocking(move || Ok(crate::bundle::read(&dir)?)).await?;
         let snapshot = self.snapshot_pools(&stored.manifest.snapshot_combined).await?;
         let scope = blocking(move || {
-            DrawScope::build(&stored, &snapshot).map_err(|e| TaskError::Invalid(format!("the draw's scope: {e}")))
+            let pools = load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
+            DrawScope::of(&stored, &pools).map_err(|e| TaskError::Invalid(format!("the draw's scope: {e}")))
         })
         .await?;
         let scope = Arc::new(scope);
@@ -137,12 +82,14 @@ impl Desk {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::CreditCode;
+    use crate::standing::Standing;
 
     fn scope_of(targets: usize) -> Arc<DrawScope> {
-        Arc::new(DrawScope {
-            codes: vec![a_code(); targets],
-            standing: vec![Standing::NotListed; targets],
-        })
+        Arc::new(DrawScope::from_parts(
+            vec![a_code(); targets],
+            vec![Standing::NotListed; targets],
+        ))
     }
 
     fn a_code() -> CreditCode {

@@ -6,8 +6,10 @@
 //! view of who inspects a business (the draw page, the search page and API,
 //! the assignments API, the CSV and Excel lists) reads its teams from a
 //! [`CurrentList`], so the views cannot disagree, and each can still show
-//! the team as drawn beside the current one.
+//! the team as drawn beside the current one. After a results notice, each
+//! business it published also carries its result (`results.csv`).
 
+use std::collections::HashMap;
 use std::io;
 
 use super::publications::{PublicRow, PublishedDraw};
@@ -30,6 +32,18 @@ pub struct Change {
     pub incoming: String,
 }
 
+/// A business's inspection result, as a results notice published it in the
+/// draw's public `results.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedResult {
+    /// The national result codes (see [`crate::results::label`]).
+    pub codes: Vec<String>,
+    /// The day the inspection was completed, `YYYY-MM-DD`.
+    pub completed: String,
+    /// The day of the notice that published it, `YYYY-MM-DD`.
+    pub published_on: String,
+}
+
 /// One drawn business with its team as drawn and as it stands now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentRow {
@@ -41,6 +55,8 @@ pub struct CurrentRow {
     pub team: Vec<String>,
     /// The substitutions made on this visit, in order.
     pub changes: Vec<Change>,
+    /// Its inspection result, once a results notice has published it.
+    pub result: Option<PublishedResult>,
 }
 
 impl CurrentRow {
@@ -50,6 +66,7 @@ impl CurrentRow {
             team: drawn.team.clone(),
             drawn,
             changes: Vec::new(),
+            result: None,
         }
     }
 
@@ -151,8 +168,70 @@ impl PublishedDraw {
                 return Err(invalid("belongs to another draw".into()));
             }
         }
-        CurrentList::new(rows, log).map_err(|e| invalid(e.to_string()))
+        let mut list = CurrentList::new(rows, log).map_err(|e| invalid(e.to_string()))?;
+        let results_path = public.join(RESULTS_FILE);
+        let mut results = match std::fs::read(&results_path) {
+            Ok(bytes) => read_results(&bytes).map_err(|message| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {message}", results_path.display()),
+                )
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => HashMap::new(),
+            Err(e) => return Err(e),
+        };
+        for row in &mut list.rows {
+            row.result = results.remove(&row.drawn.credit_code);
+        }
+        if let Some(code) = results.keys().next() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {code} is not on the drawn list", results_path.display()),
+            ));
+        }
+        Ok(list)
     }
+}
+
+/// The results notice's file in a draw's public copy.
+pub const RESULTS_FILE: &str = "results.csv";
+
+/// The results of a public `results.csv`, by credit code, its columns read
+/// by their names.
+fn read_results(bytes: &[u8]) -> Result<HashMap<String, PublishedResult>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+    let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let header = reader.headers().map_err(|e| e.to_string())?.clone();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| format!("no column {name}"))
+    };
+    let (code, results, completed, published) = (
+        column("统一社会信用代码")?,
+        column("检查结果代码")?,
+        column("完成日期")?,
+        column("公告日期")?,
+    );
+    let mut found = HashMap::new();
+    for (k, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| format!("row {}: {e}", k + 2))?;
+        let field = |i: usize| record.get(i).unwrap_or("").to_owned();
+        let result = PublishedResult {
+            codes: field(results)
+                .split(';')
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            completed: field(completed),
+            published_on: field(published),
+        };
+        if found.insert(field(code), result).is_some() {
+            return Err(format!("row {}: {} is listed twice", k + 2, field(code)));
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! - [`current`]: a draw's rows with the teams as they stand after any
 //!   substitutions: the one list every view below reads its teams from;
 //! - [`search`]: "was this business drawn?" over every published draw (and,
-//!   for a whole credit code, its standing in each: [`crate::desk::scope`]);
+//!   for a whole credit code, its standing in each: [`crate::standing`]);
 //! - [`catalogue`]: the draws as read, kept in memory while their files are
 //!   unchanged, so a request does not read a whole list again;
 //! - [`pages`]: the HTML pages;
@@ -31,7 +31,7 @@ pub use pages::{
     draw_page, escape, index_page, not_found_page, search_page, verify_page, AnnouncementView, ItemCounts, LedgerHead,
 };
 pub use publications::{Broken, Fingerprint, PublicRow, Publications, PublishedDraw};
-pub use search::{DrawIndex, DrawStanding, Found, Hit, SearchIndex, Standing, SEARCH_LIMIT};
+pub use search::{DrawIndex, DrawStanding, Found, Hit, SearchIndex, SEARCH_LIMIT};
 
 /// Hand-made published draws for the unit tests.
 #[cfg(test)]

@@ -18,11 +18,11 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Display, Write};
 
-use super::current::CurrentList;
+use super::current::{CurrentList, PublishedResult};
 use super::publications::PublishedDraw;
-use super::search::{DrawStanding, Found, Hit, Standing, SEARCH_LIMIT};
-use crate::draw::TargetScope;
+use super::search::{DrawStanding, Found, Hit, SEARCH_LIMIT};
 use crate::seed::{BeaconRecord, SeedSource};
+use crate::standing::Standing;
 
 /// The newest entry of the public ledger, the hash chain of everything
 /// announced and published.
@@ -1237,6 +1237,9 @@ pub fn search_page_found(
                 );
                 fact(&mut out, "抽取时检查组", "Team as drawn", drawn);
             }
+            if let Some(result) = &hit.result {
+                fact(&mut out, "检查结果", "Result", ResultFact(result));
+            }
             out.push_str("</dl></section>\n");
         }
         page_links(&mut out, Pager::Below, page, pages, href);
@@ -1246,27 +1249,37 @@ pub fn search_page_found(
     out
 }
 
+/// A published result: its codes with their labels, when the inspection
+/// was completed and when the notice published it.
+struct ResultFact<'a>(&'a PublishedResult);
+
+impl Display for ResultFact<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, code) in self.0.codes.iter().enumerate() {
+            if k > 0 {
+                f.write_str("<br>")?;
+            }
+            write!(
+                f,
+                "<code>{}</code> {}",
+                Esc(code),
+                Esc(crate::results::label(code).unwrap_or(""))
+            )?;
+        }
+        write!(
+            f,
+            "<br><span class=\"muted\">完成日期 <span class=\"en\">completed</span> {}；\
+             公示日期 <span class=\"en\">published</span> {}</span>",
+            ChineseDate(&self.0.completed),
+            ChineseDate(&self.0.published_on),
+        )
+    }
+}
+
 /// What the search page says of a standing, in Chinese and in English.
 fn standing_text(standing: Option<Standing>) -> (&'static str, &'static str) {
     match standing {
-        Some(Standing::Drawn) => ("已被抽中", "drawn"),
-        Some(Standing::NotDrawn(TargetScope::Eligible)) => ("在抽查范围内，未被抽中", "in scope, not drawn"),
-        Some(Standing::NotDrawn(TargetScope::RecentlyInspected)) => (
-            "不在抽查范围内：适用的抽查事项在计划规定的间隔期内已对其检查过",
-            "out of scope: inspected for the plan's items within its exclusion window",
-        ),
-        Some(Standing::NotDrawn(TargetScope::NoItemApplies)) => (
-            "不在抽查范围内：计划的抽查事项都不适用于其主体类型或行业",
-            "out of scope: no item of the plan applies to its entity type or industry",
-        ),
-        Some(Standing::NotDrawn(TargetScope::OutsideFilters)) => (
-            "不在抽查范围内：所属区域、主体类型或行业不在计划范围内",
-            "out of scope: its area, entity type or industry is outside the plan's",
-        ),
-        Some(Standing::NotListed) => (
-            "不在本次抽取所用的检查对象名录库中",
-            "not in the target directory the draw was made on",
-        ),
+        Some(standing) => standing.words(),
         None => ("暂时无法查明，请稍后再试", "cannot be told just now; try again later"),
     }
 }
@@ -1601,6 +1614,7 @@ mod tests {
             team: vec![evil.into()],
             drawn_team: vec![evil.into(), "x".into()],
             substitutions: vec![1],
+            result: None,
         };
         let bad_head = LedgerHead {
             seq: 1,
@@ -1818,6 +1832,7 @@ mod tests {
                 team: vec!["C1".into()],
                 drawn_team: vec!["C1".into()],
                 substitutions: vec![],
+                result: None,
             })
             .collect()
     }

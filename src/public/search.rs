@@ -18,9 +18,9 @@ use std::sync::Arc;
 use memchr::memmem::Finder;
 use rustc_hash::FxHashMap;
 
-use super::current::{CurrentList, CurrentRow};
+use super::current::{CurrentList, CurrentRow, PublishedResult};
 use super::publications::{Broken, PublishedDraw};
-use crate::draw::TargetScope;
+use crate::standing::Standing;
 
 /// Hits per page of a search: the search page shows this many at a time and
 /// says how many there are in all.
@@ -49,6 +49,8 @@ pub struct Hit {
     pub drawn_team: Vec<String>,
     /// The numbers of the substitutions made on this visit (spec §12).
     pub substitutions: Vec<u32>,
+    /// Its inspection result, once published.
+    pub result: Option<PublishedResult>,
 }
 
 /// One page of the hits of a search, and how many there are in all.
@@ -60,30 +62,6 @@ pub struct Found {
     pub total: usize,
     /// The position of the first of `hits` among all of them, from 0.
     pub first: usize,
-}
-
-/// Where a business stood in one draw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Standing {
-    Drawn,
-    /// Not drawn; its place in the plan's scope.
-    NotDrawn(TargetScope),
-    /// Not in the target directory the draw was made on.
-    NotListed,
-}
-
-impl Standing {
-    /// The stable name the API gives it.
-    pub fn code(self) -> &'static str {
-        match self {
-            Standing::Drawn => "drawn",
-            Standing::NotDrawn(TargetScope::Eligible) => "in_scope_not_drawn",
-            Standing::NotDrawn(TargetScope::RecentlyInspected) => "recently_inspected",
-            Standing::NotDrawn(TargetScope::NoItemApplies) => "no_item_applies",
-            Standing::NotDrawn(TargetScope::OutsideFilters) => "outside_filters",
-            Standing::NotListed => "not_listed",
-        }
-    }
 }
 
 /// Where a business stood in one published draw, for a search by its whole
@@ -354,6 +332,7 @@ impl DrawIndex {
             team: row.team.clone(),
             drawn_team: row.drawn.team.clone(),
             substitutions: row.substitution_seqs(),
+            result: row.result.clone(),
         }
     }
 }

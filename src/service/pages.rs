@@ -23,8 +23,9 @@ use crate::ledger::{Head, Key, Ledger};
 use crate::public::catalogue::{Catalogue, Kept, Shown};
 use crate::public::pages::{self, AnnouncementView, CheckpointLine, LedgerHead};
 use crate::public::publications::{Broken, Publications, PublishedDraw};
-use crate::public::search::{DrawStanding, Found, Hit, Standing, SEARCH_LIMIT};
+use crate::public::search::{DrawStanding, Found, Hit, SEARCH_LIMIT};
 use crate::seed::SeedSource;
+use crate::standing::Standing;
 
 /// What the public reads keep in memory between requests, each part keyed
 /// by what it was made from, so that it is made again only when that changed.
@@ -821,6 +822,17 @@ pub struct HitJson {
     /// The numbers of the substitutions made on this visit.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     substitutions: Vec<u32>,
+    /// Its inspection result, once a results notice has published it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<HitResultJson>,
+}
+
+#[derive(Serialize)]
+pub struct HitResultJson {
+    /// The national result codes, each with its label.
+    results: Vec<(String, String)>,
+    completed: String,
+    published_on: String,
 }
 
 impl From<Hit> for HitJson {
@@ -837,6 +849,15 @@ impl From<Hit> for HitJson {
             team: hit.team,
             drawn_team: hit.drawn_team,
             substitutions: hit.substitutions,
+            result: hit.result.map(|r| HitResultJson {
+                results: r
+                    .codes
+                    .iter()
+                    .map(|c| (c.clone(), crate::results::label(c).unwrap_or("").to_owned()))
+                    .collect(),
+                completed: r.completed,
+                published_on: r.published_on,
+            }),
         }
     }
 }
@@ -878,7 +899,7 @@ async fn standings(state: &AppState, code: &CreditCode) -> Result<Vec<DrawStandi
             continue; // a broken bundle: its own page says so
         };
         let standing = match state.desk.draw_scope(&name).await {
-            Ok(scope) => Some(scope.of(code)),
+            Ok(scope) => Some(scope.standing(code)),
             Err(error) => {
                 tracing::warn!(draw = %name, %error, "the scope of a published draw could not be told");
                 None
