@@ -719,6 +719,16 @@ async fn results_are_recorded_once_published_in_a_notice_and_tracked_until_then(
         page.contains("检查结果 <span class=\"en\">Result</span></dt><dd><code>1</code> 未发现问题"),
         "{page}"
     );
+    // The draw's own list shows each business's result, or that it has none yet.
+    let (_, _, page) = get_raw(&app, &format!("/draws/{}", drawn_bundle(&app, &task).await)).await;
+    assert!(
+        page.contains("<td data-label=\"检查结果\"><code>1</code> 未发现问题"),
+        "{page}"
+    );
+    assert!(
+        page.contains("未公示 <span class=\"en\">not yet published</span>"),
+        "{page}"
+    );
     assert_eq!(
         app.operator("/api/v1/results/publish", json!({"task_id": task}))
             .await

@@ -919,6 +919,8 @@ fn render_draw(
             format!("/draws/{name_url}?page={k}")
         });
     }
+    // Once a results notice has published results, each business shows its own.
+    let with_results = list.rows.iter().any(|row| row.result.is_some());
     out.push_str(
         "<div class=\"scroll\"><table class=\"list\">\n<thead><tr>\
          <th>序号 <span class=\"en\">No.</span></th>\
@@ -926,9 +928,12 @@ fn render_draw(
          <th>名称 <span class=\"en\">Name</span></th>\
          <th>抽查事项 <span class=\"en\">Items</span></th>\
          <th>组长 <span class=\"en\">Leader</span></th>\
-         <th>检查人员 <span class=\"en\">Team</span></th>\
-         </tr></thead>\n<tbody>\n",
+         <th>检查人员 <span class=\"en\">Team</span></th>",
     );
+    if with_results {
+        out.push_str("<th>检查结果 <span class=\"en\">Result</span></th>");
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
     for current in rows {
         let row = &current.drawn;
         w!(
@@ -985,7 +990,18 @@ fn render_draw(
                 Esc(&row.team.join("、"))
             );
         }
-        out.push_str("</td></tr>\n");
+        out.push_str("</td>");
+        if with_results {
+            out.push_str("<td data-label=\"检查结果\">");
+            match &current.result {
+                Some(result) => {
+                    w!(out, "{}", ResultFact(result));
+                }
+                None => out.push_str("<span class=\"muted\">未公示 <span class=\"en\">not yet published</span></span>"),
+            }
+            out.push_str("</td>");
+        }
+        out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table></div>\n");
     if let Some((page, pages)) = nav.filter(|&(_, pages)| pages > 1) {
