@@ -7,12 +7,15 @@
 #[path = "common/app.rs"]
 mod app;
 mod common;
+#[path = "common/postgres.rs"]
+mod postgres;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use app::{twin_plan, TestApp};
 use axum::http::StatusCode;
+use postgres::{on_both_databases, TestDb};
 use serde_json::{json, Value};
 use shuangsui::bundle;
 use shuangsui::history::History;
@@ -39,7 +42,17 @@ async fn announce_and_draw(app: &TestApp, plan: &str) -> Value {
 /// 100%, dated 2026-06-01), which takes A as its history: the app, B's
 /// plan and both draw records.
 async fn a_then_b() -> (TestApp, shuangsui::plan::Plan, Value, Value) {
-    let app = TestApp::spawn(31).await;
+    a_then_b_on(None).await
+}
+
+/// [`a_then_b`] on the database at `url` (`None`: the data folder's own).
+async fn a_then_b_on(url: Option<String>) -> (TestApp, shuangsui::plan::Plan, Value, Value) {
+    let app = TestApp::spawn_with(31, |config| {
+        if let Some(url) = url {
+            config.database_url = url;
+        }
+    })
+    .await;
     let pools = app.pools();
     app.add_plan(
         "plan-a",
@@ -405,28 +418,32 @@ fn standing_in_b(
     }
 }
 
-#[tokio::test]
-async fn a_business_is_told_where_it_stood_in_each_draw() {
-    let (app, plan_b, a, b) = a_then_b().await;
+/// Where `code` stood in A and in B, as `app` tells it.
+async fn standing_of(app: &TestApp, code: &str) -> (String, String) {
+    let (status, reply) = app.get(&format!("/api/v1/standing/{code}")).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let draws = reply["draws"].as_array().unwrap().clone();
+    // Newest inspection first: B, then A.
+    let of = |k: usize| {
+        draws[k]["standing"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{reply}"))
+            .to_owned()
+    };
+    assert_eq!(draws.len(), 2, "{reply}");
+    assert_eq!(draws[0]["plan_id"], "HIST-B");
+    (of(1), of(0))
+}
+
+on_both_databases!(a_business_is_told_where_it_stood_in_each_draw);
+
+async fn a_business_is_told_where_it_stood_in_each_draw(db: TestDb) {
+    let (app, plan_b, a, b) = a_then_b_on(Some(db.url.clone())).await;
     let pools = app.pools();
     let a_visits = visits(&app.bundle(a["bundle"].as_str().unwrap()));
     let standing = |code: String| {
         let app = &app;
-        async move {
-            let (status, reply) = app.get(&format!("/api/v1/standing/{code}")).await;
-            assert_eq!(status, StatusCode::OK, "{reply}");
-            let draws = reply["draws"].as_array().unwrap().clone();
-            // Newest inspection first: B, then A.
-            let of = |k: usize| {
-                draws[k]["standing"]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("{reply}"))
-                    .to_owned()
-            };
-            assert_eq!(draws.len(), 2, "{reply}");
-            assert_eq!(draws[0]["plan_id"], "HIST-B");
-            (of(1), of(0))
-        }
+        async move { standing_of(app, &code).await }
     };
     // Every target of the pool, in both draws, as the rules say.
     let mut seen = BTreeSet::new();
@@ -453,6 +470,19 @@ async fn a_business_is_told_where_it_stood_in_each_draw() {
     }
     for kind in ["drawn", "in_scope_not_drawn", "recently_inspected", "outside_filters"] {
         assert!(seen.contains(kind), "no target of the pool was {kind}: {seen:?}");
+    }
+    // Another host, with a data folder of its own on the same database,
+    // tells the same: from the snapshots and bundles the database holds.
+    let url = db.url.clone();
+    let other = TestApp::spawn_with(31, move |config| config.database_url = url).await;
+    for (k, target) in pools.targets.iter().enumerate() {
+        let told = standing_of(&other, target.code.as_str()).await;
+        assert_eq!(
+            (&told.0, &told.1),
+            (&served_a[k], &served_b[k]),
+            "{} on the other host",
+            target.code
+        );
     }
     // The shell tells the same from the bundle and the pool folder.
     let codes: Vec<String> = pools.targets.iter().map(|t| t.code.to_string()).collect();
