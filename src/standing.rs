@@ -10,6 +10,8 @@
 //! does it name anything the public copy of the draw and the target
 //! directory's public columns do not already show.
 
+use std::sync::Arc;
+
 use crate::bundle::Stored;
 use crate::draw::{targets_scope, TargetScope};
 use crate::ids::CreditCode;
@@ -67,8 +69,10 @@ impl Standing {
 /// Every target's standing in one draw, by credit code.
 #[derive(Debug)]
 pub struct DrawScope {
-    /// The snapshot's targets' codes, ascending (the pools' order).
-    codes: Vec<CreditCode>,
+    /// The snapshot's targets' codes, ascending (the pools' order): the
+    /// same for every draw on the snapshot, so they may share one list
+    /// ([`DrawScope::sharing`]).
+    codes: Arc<[CreditCode]>,
     /// Per target, in the same order.
     standing: Vec<Standing>,
 }
@@ -99,6 +103,29 @@ impl DrawScope {
         Ok(DrawScope { codes, standing })
     }
 
+    /// The same scope holding `codes` instead of its own list, when the two
+    /// are equal (another draw's on the same snapshot: a national list of
+    /// codes is 180 MB); else `Err` with the scope as it was.
+    pub fn sharing(self, codes: &Arc<[CreditCode]>) -> Result<Self, Self> {
+        match *self.codes == **codes {
+            true => Ok(DrawScope {
+                codes: Arc::clone(codes),
+                standing: self.standing,
+            }),
+            false => Err(self),
+        }
+    }
+
+    /// Its list of codes, to share with another draw's.
+    pub fn codes(&self) -> &Arc<[CreditCode]> {
+        &self.codes
+    }
+
+    /// The bytes it holds of its own, beside its list of codes.
+    pub fn own_bytes(&self) -> usize {
+        self.standing.len() * std::mem::size_of::<Standing>()
+    }
+
     /// Where the business `code` stood.
     pub fn standing(&self, code: &CreditCode) -> Standing {
         match self.codes.binary_search(code) {
@@ -118,6 +145,9 @@ impl DrawScope {
 
     #[cfg(test)]
     pub(crate) fn from_parts(codes: Vec<CreditCode>, standing: Vec<Standing>) -> Self {
-        DrawScope { codes, standing }
+        DrawScope {
+            codes: codes.into(),
+            standing,
+        }
     }
 }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::{blocking, Desk, TaskError};
+use crate::ids::CreditCode;
 use crate::pools::{load_path, LoadOptions};
 use crate::standing::DrawScope;
 
@@ -16,41 +17,87 @@ use crate::standing::DrawScope;
 type Kept = (HashMap<String, Arc<DrawScope>>, Vec<String>);
 
 /// The scopes built so far, by bundle name. A draw's scope never changes
-/// (its inputs are frozen), so one is built once and kept, the oldest let
-/// go once they hold more than [`ScopeCache::KEPT_TARGETS`] targets in all
-/// (about 20 bytes a target): some fifty county draws, or the newest one
-/// national draw. A build runs on a low-priority thread, one at a time.
-#[derive(Debug, Default)]
+/// (its inputs are frozen), so one is built once and kept. Draws on the
+/// same snapshot share its list of codes (18 bytes a target), each keeping
+/// only its standings (2 bytes a target); the oldest are let go once all
+/// hold more than [`ScopeCache::KEPT_BYTES`]: some hundred county draws,
+/// or every draw of one national snapshot. A build runs on a low-priority
+/// thread, one at a time.
+#[derive(Debug)]
 pub struct ScopeCache {
     kept: Mutex<Kept>,
     /// Held by the one build under way: a crowd asking about a draw whose
     /// scope is not yet known costs one build, not one each.
     building: tokio::sync::Mutex<()>,
+    /// How many bytes the kept scopes may hold.
+    budget: usize,
+}
+
+impl Default for ScopeCache {
+    fn default() -> Self {
+        ScopeCache::with_budget(Self::KEPT_BYTES)
+    }
 }
 
 impl ScopeCache {
-    pub const KEPT_TARGETS: usize = 4_000_000;
+    pub const KEPT_BYTES: usize = 256 << 20;
+
+    fn with_budget(budget: usize) -> Self {
+        ScopeCache {
+            kept: Mutex::default(),
+            building: tokio::sync::Mutex::default(),
+            budget,
+        }
+    }
 
     pub fn get(&self, bundle: &str) -> Option<Arc<DrawScope>> {
         self.lock().0.get(bundle).cloned()
     }
 
-    pub fn keep(&self, bundle: &str, scope: Arc<DrawScope>) {
+    /// Keeps `scope` as that of `bundle`, sharing the list of codes of a
+    /// draw already kept on the same snapshot.
+    pub fn keep(&self, bundle: &str, scope: DrawScope) -> Arc<DrawScope> {
         let mut kept = self.lock();
         let (map, order) = &mut *kept;
-        if map.insert(bundle.to_owned(), scope).is_none() {
+        let mut scope = scope;
+        for other in map.values() {
+            match scope.sharing(other.codes()) {
+                Ok(shared) => {
+                    scope = shared;
+                    break;
+                }
+                Err(own) => scope = own,
+            }
+        }
+        let scope = Arc::new(scope);
+        if map.insert(bundle.to_owned(), Arc::clone(&scope)).is_none() {
             order.push(bundle.to_owned());
         }
-        let mut targets: usize = map.values().map(|scope| scope.len()).sum();
-        while targets > Self::KEPT_TARGETS && order.len() > 1 {
+        while bytes(map) > self.budget && order.len() > 1 {
             let oldest = order.remove(0);
-            targets -= map.remove(&oldest).map_or(0, |scope| scope.len());
+            map.remove(&oldest);
         }
+        scope
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The bytes the kept scopes hold: each shared list of codes counted once.
+fn bytes(map: &HashMap<String, Arc<DrawScope>>) -> usize {
+    let mut lists: Vec<*const CreditCode> = Vec::new();
+    let mut total = 0;
+    for scope in map.values() {
+        total += scope.own_bytes();
+        let list = scope.codes().as_ptr();
+        if !lists.contains(&list) {
+            lists.push(list);
+            total += scope.len() * std::mem::size_of::<CreditCode>();
+        }
+    }
+    total
 }
 
 impl Desk {
@@ -73,43 +120,58 @@ impl Desk {
             DrawScope::of(&stored, &pools).map_err(|e| TaskError::Invalid(format!("the draw's scope: {e}")))
         })
         .await?;
-        let scope = Arc::new(scope);
-        self.scopes.keep(bundle, Arc::clone(&scope));
-        Ok(scope)
+        Ok(self.scopes.keep(bundle, scope))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::CreditCode;
     use crate::standing::Standing;
 
-    fn scope_of(targets: usize) -> Arc<DrawScope> {
-        Arc::new(DrawScope::from_parts(
-            vec![a_code(); targets],
-            vec![Standing::NotListed; targets],
-        ))
+    /// A scope of `targets` targets on snapshot `k`: its list of codes is
+    /// equal to every other scope's on `k`.
+    fn scope_of(k: u8, targets: usize) -> DrawScope {
+        DrawScope::from_parts(vec![code(k); targets], vec![Standing::NotListed; targets])
     }
 
-    fn a_code() -> CreditCode {
-        let mut code = b"91520281MA6DWXY3K".to_vec();
+    fn code(k: u8) -> CreditCode {
+        let mut code = format!("91520281MA6DWXY{k:02}").into_bytes();
         code.push(crate::ids::credit_check_char(&code).unwrap());
         CreditCode::parse(std::str::from_utf8(&code).unwrap()).unwrap()
     }
 
+    /// 20 bytes a target: 18 of its code, 2 of its standing.
+    const PER_TARGET: usize = 20;
+
     #[test]
     fn the_oldest_scopes_go_first_and_the_newest_always_stays() {
-        let cache = ScopeCache::default();
-        let half = ScopeCache::KEPT_TARGETS / 2;
-        cache.keep("a", scope_of(half));
-        cache.keep("b", scope_of(half));
+        let cache = ScopeCache::with_budget(1000 * PER_TARGET);
+        cache.keep("a", scope_of(1, 400));
+        cache.keep("b", scope_of(2, 400));
         assert!(cache.get("a").is_some() && cache.get("b").is_some());
-        cache.keep("c", scope_of(1));
+        cache.keep("c", scope_of(3, 400));
         assert!(cache.get("a").is_none(), "over the budget, the oldest goes");
         assert!(cache.get("b").is_some() && cache.get("c").is_some());
-        cache.keep("huge", scope_of(ScopeCache::KEPT_TARGETS + 1));
+        cache.keep("huge", scope_of(4, 2000));
         assert!(cache.get("huge").is_some(), "the newest stays, however large");
         assert!(cache.get("b").is_none() && cache.get("c").is_none());
+    }
+
+    #[test]
+    fn draws_on_one_snapshot_share_its_codes() {
+        // Two draws of 450 targets on one snapshot: 450 × 18 + 2 × 450 × 2
+        // bytes shared, within the budget; 2 × 450 × 20 apart, beyond it.
+        let cache = ScopeCache::with_budget(500 * PER_TARGET);
+        let first = cache.keep("a", scope_of(1, 450));
+        let second = cache.keep("b", scope_of(1, 450));
+        assert!(Arc::ptr_eq(first.codes(), second.codes()), "one list of codes");
+        assert!(cache.get("a").is_some() && cache.get("b").is_some(), "counted once");
+        let other = cache.keep("c", scope_of(2, 450));
+        assert!(
+            !Arc::ptr_eq(other.codes(), second.codes()),
+            "another snapshot's are its own"
+        );
+        assert!(cache.get("a").is_none(), "and count in full");
     }
 }
