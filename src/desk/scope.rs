@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::{blocking, Desk, TaskError};
 use crate::ids::CreditCode;
@@ -31,6 +32,8 @@ pub struct ScopeCache {
     building: tokio::sync::Mutex<()>,
     /// How many bytes the kept scopes may hold.
     budget: usize,
+    /// The builds that failed, when and why, by bundle name.
+    failures: Mutex<HashMap<String, (Instant, String)>>,
 }
 
 impl Default for ScopeCache {
@@ -47,7 +50,23 @@ impl ScopeCache {
             kept: Mutex::default(),
             building: tokio::sync::Mutex::default(),
             budget,
+            failures: Mutex::default(),
         }
+    }
+
+    /// How long a failed build is not tried again.
+    pub const RETRY_AFTER: Duration = Duration::from_secs(60);
+
+    /// Why the build of `bundle` failed, if it did within [`Self::RETRY_AFTER`].
+    fn failed_lately(&self, bundle: &str) -> Option<String> {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, why) = failures.get(bundle)?;
+        (at.elapsed() < Self::RETRY_AFTER).then(|| why.clone())
+    }
+
+    fn failed(&self, bundle: &str, why: String) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.insert(bundle.to_owned(), (Instant::now(), why));
     }
 
     pub fn get(&self, bundle: &str) -> Option<Arc<DrawScope>> {
@@ -70,6 +89,7 @@ impl ScopeCache {
             }
         }
         let scope = Arc::new(scope);
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(bundle);
         if map.insert(bundle.to_owned(), Arc::clone(&scope)).is_none() {
             order.push(bundle.to_owned());
         }
@@ -111,16 +131,31 @@ impl Desk {
         if let Some(scope) = self.scopes.get(bundle) {
             return Ok(scope);
         }
+        // A build that failed is not tried again at every request, nor
+        // logged at each: anonymous clients asking cannot make it work.
+        if let Some(why) = self.scopes.failed_lately(bundle) {
+            return Err(TaskError::Invalid(why));
+        }
+        match self.build_scope(bundle).await {
+            Ok(scope) => Ok(self.scopes.keep(bundle, scope)),
+            Err(error) => {
+                tracing::warn!(draw = %bundle, %error, "the scope of a published draw could not be told");
+                self.scopes.failed(bundle, error.to_string());
+                Err(error)
+            }
+        }
+    }
+
+    async fn build_scope(&self, bundle: &str) -> Result<DrawScope, TaskError> {
         self.ensure_cached(bundle).await?;
         let dir = self.publications_dir.join(bundle);
         let stored = blocking(move || Ok(crate::bundle::read(&dir)?)).await?;
         let snapshot = self.snapshot_pools(&stored.manifest.snapshot_combined).await?;
-        let scope = blocking(move || {
+        blocking(move || {
             let pools = load_path(&snapshot, LoadOptions::default()).map_err(TaskError::Pools)?;
             DrawScope::of(&stored, &pools).map_err(|e| TaskError::Invalid(format!("the draw's scope: {e}")))
         })
-        .await?;
-        Ok(self.scopes.keep(bundle, scope))
+        .await
     }
 }
 
@@ -173,5 +208,20 @@ mod tests {
             "another snapshot's are its own"
         );
         assert!(cache.get("a").is_none(), "and count in full");
+    }
+
+    #[test]
+    fn a_failed_build_is_remembered_until_a_scope_is_kept() {
+        let cache = ScopeCache::default();
+        assert_eq!(cache.failed_lately("a"), None);
+        cache.failed("a", "the snapshot is not in the database".into());
+        assert_eq!(
+            cache.failed_lately("a").as_deref(),
+            Some("the snapshot is not in the database"),
+            "not tried again at once"
+        );
+        assert_eq!(cache.failed_lately("b"), None, "other draws are not affected");
+        cache.keep("a", scope_of(1, 1));
+        assert_eq!(cache.failed_lately("a"), None, "a kept scope clears it");
     }
 }

@@ -898,13 +898,13 @@ async fn standings(state: &AppState, code: &CreditCode) -> Result<Vec<DrawStandi
         let Ok(Some(shown)) = shown(state, &name).await else {
             continue; // a broken bundle: its own page says so
         };
-        let standing = match state.desk.draw_scope(&name).await {
-            Ok(scope) => Some(scope.standing(code)),
-            Err(error) => {
-                tracing::warn!(draw = %name, %error, "the scope of a published draw could not be told");
-                None
-            }
-        };
+        // A failure is logged where the scope is built, once.
+        let standing = state
+            .desk
+            .draw_scope(&name)
+            .await
+            .ok()
+            .map(|scope| scope.standing(code));
         let plan = &shown.draw.manifest.plan;
         rows.push(DrawStanding {
             draw_name: name,
