@@ -43,6 +43,28 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// From this size on, a target directory is read with small pages only
+/// ([`small_pages_for`]).
+pub const SMALL_PAGES_FROM: usize = 256 << 20;
+
+/// Asks the kernel for small pages only, for the rest of the process, once
+/// a target directory of `bytes` is about to be read, when it is of
+/// national size. Such a load touches a gigabyte of fresh memory, and a
+/// transparent huge page is zeroed whole at its first touch: on the 2-core
+/// machine, in the runs where faulting memory in was slow, the
+/// 10,000,000-target draw was 8–16% slower with huge pages, and in the
+/// others no faster (README, "Speed"); a county's load, a few dozen
+/// megabytes, is faster with them. Best effort: where it fails, loads are
+/// only slower.
+pub fn small_pages_for(bytes: usize) {
+    #[cfg(target_os = "linux")]
+    if bytes >= SMALL_PAGES_FROM {
+        let _ = rustix::thread::disable_transparent_huge_pages(true);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = bytes;
+}
+
 /// Sets rayon's global pool, which the parallel parts of loading and
 /// drawing use, to start its threads at low priority. Only the first call in
 /// a process takes effect, and only before anything has used the pool.

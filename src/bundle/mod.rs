@@ -4,6 +4,7 @@
 //! under a temporary name and renamed into place, so a crash leaves a whole
 //! bundle or none, and an existing bundle is never overwritten, and read back.
 
+use std::borrow::Cow;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -82,7 +83,9 @@ fn write_tree(temp: &Path, confidential: &Contents, public: &Contents) -> Result
     fs::create_dir_all(&public_dir).map_err(io(&public_dir))?;
     // Every file is written and synced on its own; syncs wait on the disk, so
     // they overlap.
-    files(confidential, public)
+    // Written from the contents in place: a national bundle's lists are
+    // tens of megabytes, not worth a copy.
+    borrowed_files(confidential, public)
         .par_iter()
         .try_for_each(|(path, bytes)| write_file(&temp.join(path), bytes))
 }
@@ -91,17 +94,25 @@ fn write_tree(temp: &Path, confidential: &Contents, public: &Contents) -> Result
 /// folder (`manifest.json`, `public/assignments.csv`): exactly what
 /// [`write`] puts on disk, and what the service records in its database.
 pub fn files(confidential: &Contents, public: &Contents) -> Vec<(String, Vec<u8>)> {
+    borrowed_files(confidential, public)
+        .into_iter()
+        .map(|(path, bytes)| (path, bytes.into_owned()))
+        .collect()
+}
+
+/// [`files`], borrowing every file but the manifests from the contents.
+fn borrowed_files<'a>(confidential: &'a Contents, public: &'a Contents) -> Vec<(String, Cow<'a, [u8]>)> {
     let mut files = Vec::new();
     for (prefix, contents) in [("", confidential), ("public/", public)] {
         files.push((
             format!("{prefix}manifest.json"),
-            manifest_json(&contents.manifest).into_bytes(),
+            Cow::Owned(manifest_json(&contents.manifest).into_bytes()),
         ));
         files.extend(
             contents
                 .files
                 .iter()
-                .map(|(name, text)| (format!("{prefix}{name}"), text.as_bytes().to_vec())),
+                .map(|(name, text)| (format!("{prefix}{name}"), Cow::Borrowed(text.as_bytes()))),
         );
     }
     files

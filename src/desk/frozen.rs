@@ -240,6 +240,7 @@ impl CsvSource for Teeing<'_> {
     fn open(&self, name: &str) -> std::io::Result<(TeeStream, usize)> {
         let file = File::open(self.dir.join(name))?;
         let size = file.metadata()?.len() as usize;
+        crate::heavy::small_pages_for(size);
         let sink = self
             .sink
             .lock()

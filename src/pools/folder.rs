@@ -56,6 +56,7 @@ impl CsvSource for Folder<'_> {
     fn open(&self, name: &str) -> std::io::Result<(File, usize)> {
         let file = File::open(self.0.join(name))?;
         let size = file.metadata()?.len() as usize;
+        crate::heavy::small_pages_for(size);
         Ok((file, size))
     }
 

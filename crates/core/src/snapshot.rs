@@ -121,6 +121,13 @@ impl ListHasher {
         self.hasher.update(hash.0);
     }
 
+    /// [`push`](Self::push) of many hashes in a row: one call, so the
+    /// digest takes them in whole blocks rather than 32 bytes at a time.
+    pub fn push_all(&mut self, hashes: &[[u8; 32]]) {
+        self.pushed += hashes.len();
+        self.hasher.update(hashes.as_flattened());
+    }
+
     pub fn finish(self) -> Hash32 {
         assert_eq!(
             self.pushed, self.expected,

@@ -58,6 +58,12 @@ const DETECT_BYTES: usize = 1 << 20;
 /// Files smaller than this are read whole, in one batch.
 const WHOLE_BYTES: usize = 64 << 20;
 
+/// The largest piece of text parsed on one core at a time.
+const PIECE_BYTES: usize = 512 << 10;
+
+/// How much of a larger file is read and parsed at a time.
+const BATCH_BYTES: usize = 16 << 20;
+
 /// Why the target directory cannot be read at all; a problem of the file as
 /// a whole.
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +154,7 @@ pub fn directory_hash(pools: &PoolRecords) -> Hash32 {
             ],
         )
     };
-    let hash_chunk = |buffer: &mut Vec<u8>, (out, targets): (&mut [Hash32], &[Target])| {
+    let hash_chunk = |buffer: &mut Vec<u8>, (out, targets): (&mut [[u8; 32]], &[Target])| {
         for (out, group) in out.chunks_mut(NAME_GROUP).zip(targets.chunks(NAME_GROUP)) {
             // The first and last byte of each name: independent loads, so
             // their misses overlap. The sum only keeps them from being dropped.
@@ -160,7 +166,7 @@ pub fn directory_hash(pools: &PoolRecords) -> Hash32 {
             });
             std::hint::black_box(touched);
             for (slot, target) in out.iter_mut().zip(group) {
-                *slot = hash_of(buffer, target);
+                *slot = hash_of(buffer, target).0;
             }
         }
     };
@@ -170,17 +176,17 @@ pub fn directory_hash(pools: &PoolRecords) -> Hash32 {
         rayon::join(
             || {
                 next.clear();
-                next.resize(window.len(), Hash32([0; 32]));
+                next.resize(window.len(), [0; 32]);
                 let chunk = NAME_GROUP * 64;
                 next.par_chunks_mut(chunk)
                     .zip(window.par_chunks(chunk))
                     .for_each_init(Vec::new, hash_chunk);
             },
-            || ready.iter().for_each(|hash| list.push(hash)),
+            || list.push_all(&ready),
         );
         std::mem::swap(&mut ready, &mut next);
     }
-    ready.iter().for_each(|hash| list.push(hash));
+    list.push_all(&ready);
     list.finish()
 }
 
@@ -255,18 +261,21 @@ fn stream(
 ) -> Result<(), StreamError> {
     let cannot = StreamError::Read;
     let threads = rayon::current_num_threads().max(1);
-    // Small pieces for a county file so both cores get work; a few
-    // megabytes for a national file: per-piece overhead is small by then,
-    // and every byte of the buffers below is memory the kernel must zero.
+    // Pieces of a few hundred kilobytes: a core that is done takes the next
+    // piece of the batch, and with many small pieces no core waits long for
+    // the last one. (Pieces of 4 MB, four to a batch, left the cores idle
+    // for a tenth of a national load.) Their buffers are kept and reused.
     let piece = options
         .piece_bytes
-        .unwrap_or((size / (threads * 4)).clamp(256 << 10, 4 << 20))
+        .unwrap_or((size / (threads * 4)).clamp(256 << 10, PIECE_BYTES))
         .max(1);
-    // A county file is read whole, in one batch (one read, one buffer);
-    // a national one a few pieces per core at a time.
+    // A county file is read whole, in one batch (one read, one buffer); a
+    // national one in batches of many pieces, each batch's bytes memory
+    // the kernel must zero once.
     let batch = match options.piece_bytes {
         None if size < WHOLE_BYTES => size + 1,
-        _ => piece * threads * 2,
+        None => BATCH_BYTES.max(piece * threads),
+        Some(_) => piece * threads * 2,
     };
     // A guess at the row count from typical row sizes; capacity that is
     // never written costs no memory.
