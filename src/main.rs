@@ -477,10 +477,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let codes = codes
                 .iter()
-                .map(|code| {
-                    CreditCode::parse(&code.to_ascii_uppercase())
-                        .with_context(|| format!("not a 统一社会信用代码: {code}"))
-                })
+                .map(|code| CreditCode::parse_typed(code).with_context(|| format!("not a 统一社会信用代码: {code}")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let options = LoadOptions {
                 encoding,

@@ -884,7 +884,7 @@ pub async fn search_api(State(state): State<AppState>, Query(query): Query<Searc
 
 /// `q` as a whole 统一社会信用代码, in any case; `None` if it is not one.
 fn whole_code(q: &str) -> Option<CreditCode> {
-    CreditCode::parse(&q.trim().to_ascii_uppercase()).ok()
+    CreditCode::parse_typed(q).ok()
 }
 
 /// Where the business `code` stood in each published draw, newest
@@ -940,7 +940,7 @@ pub async fn standing_api(
     State(state): State<AppState>,
     UrlPath(code): UrlPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let parsed = CreditCode::parse(&code.trim().to_ascii_uppercase())
+    let parsed = CreditCode::parse_typed(&code)
         .map_err(|e| ApiError::bad_request(format!("not a 统一社会信用代码 (unified social credit code): {e}")))?;
     let draws: Vec<StandingJson> = standings(&state, &parsed)
         .await?

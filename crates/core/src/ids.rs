@@ -85,6 +85,8 @@ impl PartialOrd for CreditCode {
 }
 
 impl CreditCode {
+    /// A code as written in a pool file or a bundle: the letters upper case,
+    /// as GB 32100-2015 issues them.
     pub fn parse(text: &str) -> Result<Self, IdError> {
         let text = text.trim();
         if let Some(c) = text.chars().find(|&c| !c.is_ascii() || credit_value(c as u8).is_none()) {
@@ -102,6 +104,13 @@ impl CreditCode {
             });
         }
         Ok(CreditCode(bytes.try_into().expect("length checked")))
+    }
+
+    /// A code as a person types it, in a search box or on the command
+    /// line: letters in either case, spaces around. Pool files are held to
+    /// [`parse`](Self::parse).
+    pub fn parse_typed(text: &str) -> Result<Self, IdError> {
+        Self::parse(&text.trim().to_ascii_uppercase())
     }
 
     /// Builds a code from 17 characters by appending the right check character.
@@ -265,6 +274,17 @@ mod tests {
             assert_eq!(CreditCode::complete(first17).unwrap().as_str(), code, "{code}");
             assert!(CreditCode::parse(code).is_ok(), "{code}");
         }
+    }
+
+    #[test]
+    fn a_typed_code_may_be_lower_case_but_a_pool_code_may_not() {
+        let code = CreditCode::parse("91350100M000100Y43").unwrap();
+        assert_eq!(CreditCode::parse_typed(" 91350100m000100y43 "), Ok(code));
+        assert_eq!(
+            CreditCode::parse("91350100m000100Y43"),
+            Err(IdError::CreditCodeChar('m'))
+        );
+        assert!(CreditCode::parse_typed("91350100M000100Y44").is_err());
     }
 
     #[test]
