@@ -8,6 +8,9 @@
 //! threads of the parallel parts of a draw (rayon's pool) are set to it
 //! when the service starts ([`lower_parallel_work`]). Nothing else changes:
 //! on an idle machine the work runs as fast as before.
+//!
+//! A national load also takes its memory in small pages
+//! ([`small_pages_for`]): on the 2-core machine they faulted in faster.
 
 use std::any::Any;
 use std::future::Future;
@@ -51,8 +54,8 @@ pub const SMALL_PAGES_FROM: usize = 256 << 20;
 /// a target directory of `bytes` is about to be read, when it is of
 /// national size. Such a load touches a gigabyte of fresh memory, and a
 /// transparent huge page is zeroed whole at its first touch: on the 2-core
-/// machine, in the runs where faulting memory in was slow, the
-/// 10,000,000-target draw was 8–16% slower with huge pages, and in the
+/// machine, in the hours when faulting memory in was slow, the
+/// 10,000,000-target draw was 9–19% slower with huge pages, and in the
 /// others no faster (README, "Speed"); a county's load, a few dozen
 /// megabytes, is faster with them. Best effort: where it fails, loads are
 /// only slower.
