@@ -101,6 +101,18 @@ fn lower_this_thread() {
 mod tests {
     use super::*;
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn only_a_national_load_gives_up_huge_pages() {
+        use rustix::thread::transparent_huge_pages_are_disabled as disabled;
+        // The flag is the process's: only this test in this binary sets it.
+        let before = disabled().unwrap();
+        small_pages_for(SMALL_PAGES_FROM - 1);
+        assert_eq!(disabled().unwrap(), before, "a county-size load keeps huge pages");
+        small_pages_for(SMALL_PAGES_FROM);
+        assert!(disabled().unwrap(), "a national-size load takes small pages");
+    }
+
     #[tokio::test]
     async fn work_runs_below_the_caller_and_gives_back_its_outcome_or_panic() {
         #[cfg(target_os = "linux")]
